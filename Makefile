@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: Apache-2.0
+# Thin wrapper over meson; every real rule lives in meson.build files.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 20
+MESON_TEST = meson test --print-errorlogs --num-processes 2
+
+.PHONY: all deps demo test test-fast asan fuzz bench format format-check check clean install
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+deps:
+	scripts/install-deps
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	CC=clang meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
+
+# The README's first command: install, build, run the main job against the emulated engine.
+demo: deps all
+	scripts/demo.sh $(BUILD)
+
+# The README's second command: install, build, every suite, then the sanitizer build.
+test: deps check all
+	$(MESON_TEST) -C $(BUILD) || { scripts/test-summary $(BUILD); exit 1; }
+	$(MAKE) asan
+	scripts/test-summary $(BUILD) $(ASAN_BUILD)
+
+test-fast: all
+	$(MESON_TEST) -C $(BUILD) --suite unit --suite golden --suite fuzz-regress
+
+asan: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  $(MESON_TEST) -C $(ASAN_BUILD) --suite unit --suite fuzz-regress --suite e2e --suite golden
+
+fuzz: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	scripts/run-fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+bench: all
+	scripts/run-benches $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+check: format-check
+	scripts/checksrc.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+install: all
+	meson install -C $(BUILD)
