@@ -279,3 +279,20 @@ double profile_peak_flops(const struct hw_profile *h, const struct model_profile
         return h->fp8_flops;
     return h->bf16_flops;
 }
+
+double profile_weight_total_bytes(const struct model_profile *m)
+{
+    double per = !strcmp(m->gemm_precision, "fp4")   ? 0.5625
+                 : !strcmp(m->gemm_precision, "fp8") ? 1.0
+                                                     : 2.0;
+    return m->params_total * per;
+}
+
+uint64_t profile_g1_blocks(const struct hw_profile *h, const struct model_profile *m)
+{
+    double free_bytes = h->gpu_visible_bytes - profile_weight_total_bytes(m);
+    uint64_t bpb = profile_bytes_per_block(m);
+    if (free_bytes <= 0 || bpb == 0)
+        return 0;
+    return (uint64_t)(free_bytes * h->free_gpu_memory_fraction / (double)bpb);
+}

@@ -68,6 +68,12 @@ int profile_load_hw(const char *dir, const char *name, struct hw_profile *ret, s
 uint64_t profile_kv_bytes_per_token(const struct model_profile *m);
 /* Bytes of one KV block (tokens_per_block tokens), as KVBM computes bytes_per_block. */
 uint64_t profile_bytes_per_block(const struct model_profile *m);
+/* Total weight bytes resident on the device: params_total x bytes per parameter of the GEMM
+ * precision (fp4 with block scales 0.5625, fp8 1, bf16 2). */
+double profile_weight_total_bytes(const struct model_profile *m);
+/* Device (G1) KV capacity in blocks as TRT-LLM sizes it: (visible memory - weights) x
+ * free_gpu_memory_fraction / bytes_per_block; 0 when the weights do not fit. */
+uint64_t profile_g1_blocks(const struct hw_profile *h, const struct model_profile *m);
 /* Peak dense FLOP/s of the hardware for the model's GEMM precision. */
 double profile_peak_flops(const struct hw_profile *h, const struct model_profile *m);
 
