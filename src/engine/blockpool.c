@@ -12,8 +12,9 @@ int blockpool_init(struct blockpool *p, uint32_t n)
 {
     if (n > BLOCKPOOL_MAX_SLOTS)
         return -EINVAL;
-    *p = (struct blockpool){ .n = n, .free_head = BLOCKPOOL_NONE, .lru_head = BLOCKPOOL_NONE,
-                             .lru_tail = BLOCKPOOL_NONE };
+    *p = (struct blockpool){
+        .n = n, .free_head = BLOCKPOOL_NONE, .lru_head = BLOCKPOOL_NONE, .lru_tail = BLOCKPOOL_NONE
+    };
     p->s = xcalloc(n ? n : 1, sizeof(*p->s));
     hmap_init(&p->map, n < 1024 ? 1024 : n);
     for (uint32_t i = n; i-- > 0;) {
@@ -104,8 +105,7 @@ uint32_t blockpool_alloc(struct blockpool *p, uint64_t *ret_evicted_hash)
     } else {
         return BLOCKPOOL_NONE;
     }
-    p->s[i] = (struct blockpool_slot){ .refs = 1, .prev = BLOCKPOOL_NONE,
-                                       .next = BLOCKPOOL_NONE };
+    p->s[i] = (struct blockpool_slot){ .refs = 1, .prev = BLOCKPOOL_NONE, .next = BLOCKPOOL_NONE };
     if (ret_evicted_hash)
         *ret_evicted_hash = evicted;
     return i;

@@ -14,7 +14,7 @@
 
 #include "engine/hmap.h"
 
-#define BLOCKPOOL_NONE UINT32_MAX
+#define BLOCKPOOL_NONE      UINT32_MAX
 #define BLOCKPOOL_MAX_SLOTS (1u << 30)
 
 struct blockpool_slot {
@@ -29,11 +29,11 @@ struct blockpool_slot {
 struct blockpool {
     struct blockpool_slot *s; /* owned; n slots */
     uint32_t n;
-    struct hmap map;              /* hash -> slot */
-    uint32_t free_head;           /* singly linked through next */
-    uint32_t lru_head, lru_tail;  /* head = least recently released */
-    uint32_t n_free, n_cached;    /* n_used = n - n_free - n_cached */
-    uint64_t evictions;           /* cached blocks dropped to make room */
+    struct hmap map;             /* hash -> slot */
+    uint32_t free_head;          /* singly linked through next */
+    uint32_t lru_head, lru_tail; /* head = least recently released */
+    uint32_t n_free, n_cached;   /* n_used = n - n_free - n_cached */
+    uint64_t evictions;          /* cached blocks dropped to make room */
 };
 
 /* Caller storage; n slots (0 allowed: every allocation fails). -EINVAL above

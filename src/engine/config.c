@@ -30,7 +30,8 @@ static bool parse_u64_rust(const char *s, uint64_t *ret)
     for (; *s; s++) {
         if (*s < '0' || *s > '9')
             return false;
-        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v))
+        if (__builtin_mul_overflow(v, 10, &v) ||
+            __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v))
             return false;
     }
     *ret = v;
@@ -131,10 +132,10 @@ int config_kvbm_from_env(config_getenv_fn *get, void *ctx, uint64_t bytes_per_bl
     c.disk_blocks = tier_blocks(get, ctx, "DYN_KVBM_DISK_CACHE_GB",
                                 "DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS", bytes_per_block);
     c.enabled = c.host_blocks > 0 || c.disk_blocks > 0;
-    bool cpu_u64 = tier_set_u64(get, ctx, "DYN_KVBM_CPU_CACHE_GB",
-                                "DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS");
-    bool disk_u64 = tier_set_u64(get, ctx, "DYN_KVBM_DISK_CACHE_GB",
-                                 "DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS");
+    bool cpu_u64 =
+        tier_set_u64(get, ctx, "DYN_KVBM_CPU_CACHE_GB", "DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS");
+    bool disk_u64 =
+        tier_set_u64(get, ctx, "DYN_KVBM_DISK_CACHE_GB", "DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS");
     c.bypass_cpu = !cpu_u64 && disk_u64;
     const char *f = get(ctx, "DYN_KVBM_DISABLE_DISK_OFFLOAD_FILTER");
     bool filter_off = f && (!strcmp(f, "true") || !strcmp(f, "1"));
@@ -159,12 +160,14 @@ int config_kvbm_from_env(config_getenv_fn *get, void *ctx, uint64_t bytes_per_bl
     c.stats_max_requests = env_u32(get, ctx, "DYN_KVBM_CACHE_STATS_MAX_REQUESTS", 1000);
     c.stats_interval_s = env_u32(get, ctx, "DYN_KVBM_CACHE_STATS_LOG_INTERVAL_SECS", 5);
     if (c.disk_blocks > 0 && c.host_blocks == 0 && !c.bypass_cpu)
-        warn(&c, "%s: disk tier set without a host tier and not in disk-only mode: nothing "
-                 "will reach the disk",
+        warn(&c,
+             "%s: disk tier set without a host tier and not in disk-only mode: nothing "
+             "will reach the disk",
              "DYN_KVBM_DISK_CACHE_GB");
     if (c.bypass_cpu && c.host_blocks > 0)
-        warn(&c, "%s is fractional: host blocks are allocated but disk-only mode bypasses them "
-                 "(KVBM's u64-vs-f64 trap)",
+        warn(&c,
+             "%s is fractional: host blocks are allocated but disk-only mode bypasses them "
+             "(KVBM's u64-vs-f64 trap)",
              "DYN_KVBM_CPU_CACHE_GB");
     *ret = c;
     return 0;

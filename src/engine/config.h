@@ -21,18 +21,18 @@
 typedef const char *config_getenv_fn(void *ctx, const char *name);
 
 struct config_kvbm {
-    bool enabled;            /* any tier configured (else B0: device prefix cache only) */
-    uint64_t host_blocks;    /* G2 capacity */
-    uint64_t disk_blocks;    /* G3 capacity */
-    bool bypass_cpu;         /* disk-only: G1 -> G3 directly, no filter */
-    bool filter_enabled;     /* G2 -> G3 frequency filter */
-    bool o_direct;           /* DYN_KVBM_DISK_DISABLE_O_DIRECT absent */
-    bool zerofill_fallback;  /* DYN_KVBM_DISK_ZEROFILL_FALLBACK present */
+    bool enabled;           /* any tier configured (else B0: device prefix cache only) */
+    uint64_t host_blocks;   /* G2 capacity */
+    uint64_t disk_blocks;   /* G3 capacity */
+    bool bypass_cpu;        /* disk-only: G1 -> G3 directly, no filter */
+    bool filter_enabled;    /* G2 -> G3 frequency filter */
+    bool o_direct;          /* DYN_KVBM_DISK_DISABLE_O_DIRECT absent */
+    bool zerofill_fallback; /* DYN_KVBM_DISK_ZEROFILL_FALLBACK present */
     char disk_dir[CONFIG_DIR_MAX];
-    bool metrics_enabled;    /* DYN_KVBM_METRICS */
-    uint16_t metrics_port;   /* DYN_KVBM_METRICS_PORT or 6880 */
-    uint32_t stats_max_requests;   /* hit-rate window, requests */
-    uint32_t stats_interval_s;     /* hit-rate refresh period */
+    bool metrics_enabled;        /* DYN_KVBM_METRICS */
+    uint16_t metrics_port;       /* DYN_KVBM_METRICS_PORT or 6880 */
+    uint32_t stats_max_requests; /* hit-rate window, requests */
+    uint32_t stats_interval_s;   /* hit-rate refresh period */
     unsigned n_warnings;
     char warnings[CONFIG_WARN_MAX][160]; /* non-fatal problems to log */
 };

@@ -78,8 +78,8 @@ uint64_t cost_step_ns(const struct cost_model *cm, const struct cost_step *s)
     double t_comp = flops / cm->flops_per_s;
     double kv_bytes = cm->kv_bytes_per_token * ((double)s->ctx_tokens + tokens);
     double t_mem = weight_bytes(cm, tokens) / cm->weight_bw + kv_bytes / cm->kv_read_bw;
-    double t = fmax(t_comp, t_mem) + cm->step_overhead_s +
-               cm->per_seq_overhead_s * (double)(s->seqs - 1);
+    double t =
+        fmax(t_comp, t_mem) + cm->step_overhead_s + cm->per_seq_overhead_s * (double)(s->seqs - 1);
     return (uint64_t)(t * 1e9);
 }
 

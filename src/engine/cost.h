@@ -17,15 +17,15 @@
 #include "common/profile.h"
 
 struct cost_model {
-    double params_active;      /* P */
-    double d_q;                /* q heads x head_dim */
+    double params_active; /* P */
+    double d_q;           /* q heads x head_dim */
     double l_full, l_swa, swa_window;
     double kv_bytes_per_token; /* bytes of all layers written/read per token */
     double w1_bytes;           /* weights read at batch 1 */
     double moe_shared_frac;    /* fraction of w1 that is shared (dense = 1) */
     double moe_experts, moe_topk;
-    double flops_per_s;        /* peak x MFU */
-    double weight_bw;          /* BW x MBU */
+    double flops_per_s; /* peak x MFU */
+    double weight_bw;   /* BW x MBU */
     double kv_read_bw;
     double step_overhead_s, per_seq_overhead_s;
     double link_g1_g2_bytes_per_s;
@@ -33,12 +33,12 @@ struct cost_model {
 
 /* Accumulated shape of one iteration. */
 struct cost_step {
-    uint64_t prefill_tokens;  /* C = sum C_i */
-    double attn_full;         /* sum_i C_i (p_i + C_i/2) + 2 sum_j c_j, tokens^2 */
-    double attn_swa;          /* same with contexts capped at the window */
-    uint64_t ctx_tokens;      /* sum_j c_j + sum_i p_i (KV read) */
-    uint32_t decode_seqs;     /* |D| */
-    uint32_t seqs;            /* sequences in the step */
+    uint64_t prefill_tokens; /* C = sum C_i */
+    double attn_full;        /* sum_i C_i (p_i + C_i/2) + 2 sum_j c_j, tokens^2 */
+    double attn_swa;         /* same with contexts capped at the window */
+    uint64_t ctx_tokens;     /* sum_j c_j + sum_i p_i (KV read) */
+    uint32_t decode_seqs;    /* |D| */
+    uint32_t seqs;           /* sequences in the step */
 };
 
 /* Derives the constants; -EINVAL when a profile lacks a rate needed by the model. */

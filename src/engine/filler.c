@@ -7,14 +7,14 @@
 #include <string.h>
 
 static const char *const words[] = {
-    "the",   "of",    "and",   "to",    "in",    "is",    "that",  "for",   "it",    "as",
-    "with",  "was",   "on",    "be",    "by",    "this",  "are",   "or",    "from",  "at",
-    "an",    "which", "we",    "can",   "has",   "not",   "have",  "more",  "data",  "cache",
-    "block", "model", "token", "disk",  "host",  "layer", "value", "key",   "time",  "first",
-    "next",  "each",  "also",  "when",  "then",  "some",  "other", "into",  "these", "used",
-    "only",  "such",  "most",  "same",  "both",  "three", "over",  "under", "while", "where",
-    "point", "level", "state", "rate",  "load",  "read",  "write", "store", "reuse", "query",
-    "prefix", "reply", "turn",  "user",  "system", "answer", "result", "memory", "speed", "page",
+    "the",    "of",    "and",   "to",   "in",     "is",     "that",   "for",    "it",    "as",
+    "with",   "was",   "on",    "be",   "by",     "this",   "are",    "or",     "from",  "at",
+    "an",     "which", "we",    "can",  "has",    "not",    "have",   "more",   "data",  "cache",
+    "block",  "model", "token", "disk", "host",   "layer",  "value",  "key",    "time",  "first",
+    "next",   "each",  "also",  "when", "then",   "some",   "other",  "into",   "these", "used",
+    "only",   "such",  "most",  "same", "both",   "three",  "over",   "under",  "while", "where",
+    "point",  "level", "state", "rate", "load",   "read",   "write",  "store",  "reuse", "query",
+    "prefix", "reply", "turn",  "user", "system", "answer", "result", "memory", "speed", "page",
 };
 
 int filler_init(struct filler *f, const struct tokenizer *t)

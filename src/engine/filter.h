@@ -13,12 +13,12 @@
 
 #include "engine/hmap.h"
 
-#define FILTER_MIN_FREQUENCY  2u
-#define FILTER_DECAY_NS       (600ULL * 1000000000ULL)
-#define FILTER_MAX_ENTRIES    1000000u
+#define FILTER_MIN_FREQUENCY 2u
+#define FILTER_DECAY_NS      (600ULL * 1000000000ULL)
+#define FILTER_MAX_ENTRIES   1000000u
 
 struct filter {
-    struct hmap counts;    /* hash -> count */
+    struct hmap counts;     /* hash -> count */
     uint64_t next_decay_ns; /* monotonic time of the next decay tick */
     uint64_t decay_ns;
     uint32_t max_entries;

@@ -154,8 +154,8 @@ out:
     return rc;
 }
 
-static enum MHD_Result start_completion(struct http *h, struct MHD_Connection *c,
-                                        struct conn *cx, enum reqparse_endpoint ep)
+static enum MHD_Result start_completion(struct http *h, struct MHD_Connection *c, struct conn *cx,
+                                        enum reqparse_endpoint ep)
 {
     enum metrics_endpoint mep = ep == REQPARSE_CHAT ? METRICS_EP_CHAT : METRICS_EP_COMPLETIONS;
     struct reqparse_req p;
@@ -180,12 +180,14 @@ static enum MHD_Result start_completion(struct http *h, struct MHD_Connection *c
     if (tokenize(h, &p, r, &e) < 0)
         goto fail;
     uint32_t max_len = h->o.model->max_sequence_length;
-    if (r->n_prompt >= max_len || (p.max_tokens > 0 && r->n_prompt + (uint64_t)p.max_tokens > max_len)) {
+    if (r->n_prompt >= max_len ||
+        (p.max_tokens > 0 && r->n_prompt + (uint64_t)p.max_tokens > max_len)) {
         reqparse_fail(&e, 400, "invalid_request_error", p.max_tokens > 0 ? "max_tokens" : NULL,
                       "This model's maximum context length is %u tokens. However, you requested "
                       "%" PRIu64 " tokens (%zu in the %s, %" PRIu64 " in the completion). Please "
                       "reduce the length of the %s or completion.",
-                      max_len, (uint64_t)r->n_prompt + (p.max_tokens > 0 ? (uint64_t)p.max_tokens : 0),
+                      max_len,
+                      (uint64_t)r->n_prompt + (p.max_tokens > 0 ? (uint64_t)p.max_tokens : 0),
                       r->n_prompt, ep == REQPARSE_CHAT ? "messages" : "prompt",
                       p.max_tokens > 0 ? (uint64_t)p.max_tokens : 0,
                       ep == REQPARSE_CHAT ? "messages" : "prompt");
@@ -228,8 +230,8 @@ static enum MHD_Result start_completion(struct http *h, struct MHD_Connection *c
         return MHD_YES;
     }
     sreq_ref(r);
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_SSE_BLOCK, sse_reader, r, sse_free);
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_SSE_BLOCK,
+                                                                  sse_reader, r, sse_free);
     MHD_add_response_header(resp, "Content-Type", "text/event-stream");
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
     MHD_add_response_header(resp, "X-Request-Id", r->id_str);
@@ -297,25 +299,25 @@ static enum MHD_Result bad_method(struct MHD_Connection *c, const char *method, 
 static enum MHD_Result get_route(struct http *h, struct MHD_Connection *c, const char *url)
 {
     if (!strcmp(url, "/v1/models")) {
-        json_t *m = json_pack("{s:s, s:s, s:I, s:s}", "id", h->o.served_model, "object", "model",
-                              "created", (json_int_t)(clk_wall_unix_ns() / CLK_NS_PER_S),
-                              "owned_by", "kvtier");
+        json_t *m =
+            json_pack("{s:s, s:s, s:I, s:s}", "id", h->o.served_model, "object", "model", "created",
+                      (json_int_t)(clk_wall_unix_ns() / CLK_NS_PER_S), "owned_by", "kvtier");
         return send_json(c, 200, json_pack("{s:s, s:[o]}", "object", "list", "data", m));
     }
     if (!strcmp(url, "/health"))
         return send_json(c, 200,
-                         json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "status", "healthy",
-                                   "endpoints", "dyn://dynamo.tensorrt_llm.generate", "instances",
-                                   "component", "tensorrt_llm", "model", h->o.served_model));
+                         json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "status", "healthy", "endpoints",
+                                   "dyn://dynamo.tensorrt_llm.generate", "instances", "component",
+                                   "tensorrt_llm", "model", h->o.served_model));
     if (!strcmp(url, "/live"))
-        return send_json(c, 200, json_pack("{s:s, s:s}", "status", "live", "message",
-                                           "Service is live"));
+        return send_json(c, 200,
+                         json_pack("{s:s, s:s}", "status", "live", "message", "Service is live"));
     if (!strcmp(url, "/metrics")) {
         struct buf b;
         buf_init(&b, 16u << 20);
         metrics_render_frontend(h->o.metrics, &b);
-        enum MHD_Result r = send_text(c, 200, "text/plain; version=0.0.4; charset=utf-8",
-                                      buf_str(&b), b.len);
+        enum MHD_Result r =
+            send_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", buf_str(&b), b.len);
         buf_fini(&b);
         return r;
     }
@@ -323,9 +325,8 @@ static enum MHD_Result get_route(struct http *h, struct MHD_Connection *c, const
 }
 
 static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const char *url,
-                                   const char *method, const char *version,
-                                   const char *upload_data, size_t *upload_data_size,
-                                   void **con_cls)
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls)
 {
     struct http *h = cls;
     (void)version;
@@ -440,12 +441,12 @@ static struct MHD_Daemon *start_daemon(struct http *h, const struct sockaddr_in 
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (api)
         flags |= MHD_ALLOW_SUSPEND_RESUME;
-    return MHD_start_daemon(
-        flags, 0, NULL, NULL, api ? api_handler : metrics_handler, h, MHD_OPTION_SOCK_ADDR, sa,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, 0u,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_NOTIFY_COMPLETED,
-        api ? api_completed : NULL, h, MHD_OPTION_END);
+    return MHD_start_daemon(flags, 0, NULL, NULL, api ? api_handler : metrics_handler, h,
+                            MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
+                            MHD_OPTION_CONNECTION_TIMEOUT, 0u, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+                            4096u, MHD_OPTION_NOTIFY_COMPLETED, api ? api_completed : NULL, h,
+                            MHD_OPTION_END);
 }
 
 static uint16_t bound_port(struct MHD_Daemon *d)

@@ -22,11 +22,11 @@
 #include "tokenizer/tokenizer.h"
 
 struct http_opts {
-    const char *host;                  /* IPv4 address or "localhost" */
-    uint16_t port, metrics_port;       /* 0 = any free port */
-    struct sched *sched;               /* borrowed */
-    struct metrics *metrics;           /* borrowed */
-    const struct tokenizer *tok;       /* borrowed */
+    const char *host;            /* IPv4 address or "localhost" */
+    uint16_t port, metrics_port; /* 0 = any free port */
+    struct sched *sched;         /* borrowed */
+    struct metrics *metrics;     /* borrowed */
+    const struct tokenizer *tok; /* borrowed */
     enum chat_template tpl;
     const struct model_profile *model; /* borrowed */
     const char *served_model;          /* name listed and accepted */

@@ -118,12 +118,12 @@ static const struct desc descs[METRICS__COUNT] = {
                                     "Prompt tokens reused from the G1 prefix cache" },
 };
 
-static const double b_ttft[] = { 0,    0.0022, 0.0047, 0.01, 0.022, 0.047, 0.1, 0.22, 0.47,
-                                 1.0,  2.2,    4.7,    10,   22,    48,    100, 220,  480 };
+static const double b_ttft[] = { 0,   0.0022, 0.0047, 0.01, 0.022, 0.047, 0.1, 0.22, 0.47,
+                                 1.0, 2.2,    4.7,    10,   22,    48,    100, 220,  480 };
 static const double b_itl[] = { 0,     0.001, 0.0019, 0.0036, 0.0067, 0.013, 0.024,
                                 0.045, 0.084, 0.16,   0.3,    0.56,   1.1,   2.0 };
 static const double b_dur[] = { 0, 1.0, 2.0, 4.0, 8.0, 16, 32, 64, 130, 260, 510 };
-static const double b_tok[] = { 0,    10,   22,    47,    100,   220,   470,
+static const double b_tok[] = { 0,    10,   22,   47,    100,   220,   470,
                                 1000, 2200, 4700, 10000, 22000, 47000, 100000 };
 
 struct hdesc {
@@ -320,7 +320,8 @@ int metrics_render_frontend(const struct metrics *m, struct buf *out)
           atomic_load_explicit(&m->queued, memory_order_relaxed) },
         { "disconnected_clients", "Clients that disconnected before the end",
           atomic_load_explicit(&m->disconnected, memory_order_relaxed) },
-        { "model_total_kv_blocks", "KV blocks of the device pool", (int64_t)m->model_total_kv_blocks },
+        { "model_total_kv_blocks", "KV blocks of the device pool",
+          (int64_t)m->model_total_kv_blocks },
         { "model_max_num_seqs", "Maximum sequences per iteration", (int64_t)m->model_max_num_seqs },
         { "model_max_num_batched_tokens", "Token budget per iteration",
           (int64_t)m->model_max_num_batched_tokens },
@@ -334,13 +335,12 @@ int metrics_render_frontend(const struct metrics *m, struct buf *out)
                        "dynamo_frontend_%s{%s} %lld\n",
                        g[i].name, g[i].help, g[i].name, g[i].name, lbl, (long long)g[i].v);
     if (r == 0)
-        r = buf_printf(out,
-                       "# HELP dynamo_frontend_output_tokens_total Output tokens generated\n"
-                       "# TYPE dynamo_frontend_output_tokens_total counter\n"
-                       "dynamo_frontend_output_tokens_total{%s} %llu\n",
-                       lbl,
-                       (unsigned long long)atomic_load_explicit(&m->output_tokens,
-                                                                memory_order_relaxed));
+        r = buf_printf(
+            out,
+            "# HELP dynamo_frontend_output_tokens_total Output tokens generated\n"
+            "# TYPE dynamo_frontend_output_tokens_total counter\n"
+            "dynamo_frontend_output_tokens_total{%s} %llu\n",
+            lbl, (unsigned long long)atomic_load_explicit(&m->output_tokens, memory_order_relaxed));
     for (int h = 0; h < METRICS_H__COUNT && r == 0; h++)
         r = render_hist(m, (enum metrics_hist_id)h, lbl, out);
     return r;

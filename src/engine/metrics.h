@@ -106,8 +106,8 @@ struct metrics {
     _Atomic uint64_t requests[METRICS_EP__COUNT][2][METRICS_ERR__COUNT]; /* [ep][stream] */
     _Atomic uint64_t output_tokens;
     _Atomic int64_t inflight, queued, disconnected;
-    char model[128];    /* served model name (label) */
-    char info[4096];     /* pre-rendered kvtier_engine_info labels */
+    char model[128]; /* served model name (label) */
+    char info[4096]; /* pre-rendered kvtier_engine_info labels */
     uint64_t model_total_kv_blocks, model_max_num_seqs, model_max_num_batched_tokens;
     uint64_t model_context_length, model_block_size;
 };

@@ -12,13 +12,46 @@
 #include "common/xalloc.h"
 
 static const char *const known_fields[] = {
-    "model", "messages", "prompt", "stream", "stream_options", "max_tokens",
-    "max_completion_tokens", "min_tokens", "ignore_eos", "temperature", "top_p", "top_k", "min_p",
-    "n", "stop", "seed", "presence_penalty", "frequency_penalty", "repetition_penalty",
-    "logprobs", "top_logprobs", "user", "echo", "suffix", "best_of", "logit_bias",
-    "response_format", "tools", "tool_choice", "parallel_tool_calls", "nvext",
-    "skip_special_tokens", "include_stop_str_in_output", "chat_template_kwargs",
-    "reasoning_effort", "metadata", "store", "service_tier", "stop_token_ids", NULL,
+    "model",
+    "messages",
+    "prompt",
+    "stream",
+    "stream_options",
+    "max_tokens",
+    "max_completion_tokens",
+    "min_tokens",
+    "ignore_eos",
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "n",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "repetition_penalty",
+    "logprobs",
+    "top_logprobs",
+    "user",
+    "echo",
+    "suffix",
+    "best_of",
+    "logit_bias",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "nvext",
+    "skip_special_tokens",
+    "include_stop_str_in_output",
+    "chat_template_kwargs",
+    "reasoning_effort",
+    "metadata",
+    "store",
+    "service_tier",
+    "stop_token_ids",
+    NULL,
 };
 
 int reqparse_fail(struct reqparse_error *err, int status, const char *type, const char *param,
@@ -36,10 +69,10 @@ int reqparse_fail(struct reqparse_error *err, int status, const char *type, cons
 
 char *reqparse_error_body(const struct reqparse_error *err)
 {
-    json_t *e = json_pack("{s:s, s:s, s:o, s:i}", "message", err->message, "type",
-                          err->type ? err->type : "invalid_request_error", "param",
-                          err->param[0] ? json_string(err->param) : json_null(), "code",
-                          err->status);
+    json_t *e =
+        json_pack("{s:s, s:s, s:o, s:i}", "message", err->message, "type",
+                  err->type ? err->type : "invalid_request_error", "param",
+                  err->param[0] ? json_string(err->param) : json_null(), "code", err->status);
     json_t *o = json_pack("{s:o}", "error", e);
     char *s = jsonx_dump_line(o);
     json_decref(o);
@@ -66,8 +99,7 @@ static int int_field(const json_t *root, const char *key, int64_t min, int64_t *
         return BAD(key, "'%s' must be an integer", key);
     json_int_t x = json_integer_value(v);
     if (x < min)
-        return BAD(key, "'%s' must be at least %lld, got %lld", key, (long long)min,
-                   (long long)x);
+        return BAD(key, "'%s' must be at least %lld, got %lld", key, (long long)min, (long long)x);
     *ret = x;
     return 1;
 }
@@ -129,8 +161,7 @@ static int parse_prompt(json_t *p, uint32_t vocab, struct reqparse_req *r,
 
 static int parse_messages(json_t *m, struct reqparse_error *err)
 {
-    static const char *const roles[] = { "system", "user", "assistant", "tool", "developer",
-                                         NULL };
+    static const char *const roles[] = { "system", "user", "assistant", "tool", "developer", NULL };
     if (!m)
         return BAD("messages", "'messages' is required");
     if (!json_is_array(m) || json_array_size(m) == 0)
@@ -206,7 +237,8 @@ int reqparse_body(enum reqparse_endpoint ep, const char *body, size_t len, uint3
         int_field(r.root, "min_tokens", 0, &r.min_tokens, err) < 0 ||
         int_field(r.root, "n", 1, &tmp, err) < 0)
         goto out;
-    if (ep == REQPARSE_CHAT && int_field(r.root, "max_completion_tokens", 1, &r.max_tokens, err) < 0)
+    if (ep == REQPARSE_CHAT &&
+        int_field(r.root, "max_completion_tokens", 1, &r.max_tokens, err) < 0)
         goto out;
     if (tmp != 1) {
         BAD("n", "only n = 1 is supported");

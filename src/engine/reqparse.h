@@ -16,8 +16,8 @@
 
 #include <jansson.h>
 
-#define REQPARSE_BODY_MAX_BYTES (32u << 20)  /* larger bodies: 413 */
-#define REQPARSE_MAX_PROMPT_IDS (1u << 22)   /* token-id prompts longer than this: 400 */
+#define REQPARSE_BODY_MAX_BYTES (32u << 20) /* larger bodies: 413 */
+#define REQPARSE_MAX_PROMPT_IDS (1u << 22)  /* token-id prompts longer than this: 400 */
 
 enum reqparse_endpoint { REQPARSE_CHAT, REQPARSE_COMPLETIONS };
 
@@ -28,18 +28,18 @@ struct reqparse_req {
     int64_t max_tokens; /* -1 when absent */
     int64_t min_tokens;
     bool ignore_eos;
-    json_t *messages;   /* chat: borrowed from root */
+    json_t *messages;        /* chat: borrowed from root */
     const char *prompt_text; /* completions text: borrowed from root, NULL otherwise */
     size_t prompt_text_len;
     uint32_t *prompt_ids; /* completions token ids: owned, NULL otherwise */
     size_t n_prompt_ids;
-    json_t *root;       /* owned parsed body */
+    json_t *root; /* owned parsed body */
 };
 
 struct reqparse_error {
-    int status;          /* HTTP status */
-    const char *type;    /* OpenAI error type */
-    char param[64];      /* offending parameter or "" */
+    int status;       /* HTTP status */
+    const char *type; /* OpenAI error type */
+    char param[64];   /* offending parameter or "" */
     char message[400];
 };
 

@@ -45,26 +45,26 @@ struct seq {
     uint32_t *g1; /* G1 slot per block position */
     size_t n_g1, cap_g1;
     size_t n_prompt;
-    size_t computed;        /* tokens whose KV exists */
-    size_t evaluated;       /* blocks already considered for offload */
-    size_t onboard_blocks;  /* blocks [dev_hit, dev_hit + onboard) come from G2/G3 */
-    size_t dev_hit;         /* blocks reused from G1 */
-    size_t fail_block;      /* first onboard block that failed, SIZE_MAX none */
-    uint32_t reserved;      /* G1 blocks promised for generation */
+    size_t computed;       /* tokens whose KV exists */
+    size_t evaluated;      /* blocks already considered for offload */
+    size_t onboard_blocks; /* blocks [dev_hit, dev_hit + onboard) come from G2/G3 */
+    size_t dev_hit;        /* blocks reused from G1 */
+    size_t fail_block;     /* first onboard block that failed, SIZE_MAX none */
+    uint32_t reserved;     /* G1 blocks promised for generation */
     uint32_t gen_target, n_gen;
     const char *finish_reason;
-    uint64_t ready_ns;      /* ONBOARD/HOLD: not before */
+    uint64_t ready_ns; /* ONBOARD/HOLD: not before */
     unsigned pending_io;
     uint64_t t_park_ns, t_last_ns;
     bool lookup_done;
     uint32_t q_blocks, h_blocks, d_blocks; /* hit-rate record */
     uint32_t cached_tokens;
     struct rng rng;
-    struct buf text;        /* non-streaming: content so far */
-    uint32_t held_word;     /* HOLD: the first token's filler index */
+    struct buf text;    /* non-streaming: content so far */
+    uint32_t held_word; /* HOLD: the first token's filler index */
     bool emitted_first, released;
-    bool cut;               /* failure injection ended the stream */
-    uint32_t cut_at;        /* failure injection: cut after this many tokens (0 = never) */
+    bool cut;        /* failure injection ended the stream */
+    uint32_t cut_at; /* failure injection: cut after this many tokens (0 = never) */
 };
 
 enum job_kind { JOB_H2D_WRITE, JOB_D2D_WRITE, JOB_ONBOARD_READ };
@@ -204,12 +204,14 @@ static void stream_token(struct sched *s, struct seq *q, const char *word, struc
     }
     chunk_prefix(s, q, b);
     if (chat)
-        buf_printf(b, "{\"index\":0,\"delta\":{\"content\":\" %s\"},\"logprobs\":null,"
-                      "\"finish_reason\":null}]}\n\n",
+        buf_printf(b,
+                   "{\"index\":0,\"delta\":{\"content\":\" %s\"},\"logprobs\":null,"
+                   "\"finish_reason\":null}]}\n\n",
                    word);
     else
-        buf_printf(b, "{\"index\":0,\"text\":\" %s\",\"logprobs\":null,\"finish_reason\":null}]}"
-                      "\n\n",
+        buf_printf(b,
+                   "{\"index\":0,\"text\":\" %s\",\"logprobs\":null,\"finish_reason\":null}]}"
+                   "\n\n",
                    word);
 }
 
@@ -221,7 +223,8 @@ static void stream_end(struct sched *s, struct seq *q, struct buf *b)
         buf_printf(b, "{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"%s\"}]}\n\n",
                    q->finish_reason);
     else
-        buf_printf(b, "{\"index\":0,\"text\":\"\",\"logprobs\":null,\"finish_reason\":\"%s\"}]}\n\n",
+        buf_printf(b,
+                   "{\"index\":0,\"text\":\"\",\"logprobs\":null,\"finish_reason\":\"%s\"}]}\n\n",
                    q->finish_reason);
     if (q->r->include_usage) {
         chunk_prefix(s, q, b);
@@ -236,8 +239,9 @@ static void full_response(struct sched *s, struct seq *q, struct buf *b)
 {
     const struct sreq *r = q->r;
     bool chat = r->ep == SREQ_CHAT;
-    buf_printf(b, "{\"id\":\"%s\",\"object\":\"%s\",\"created\":%" PRIu64 ",\"model\":%s,"
-                  "\"choices\":[{\"index\":0,",
+    buf_printf(b,
+               "{\"id\":\"%s\",\"object\":\"%s\",\"created\":%" PRIu64 ",\"model\":%s,"
+               "\"choices\":[{\"index\":0,",
                r->id_str, chat ? "chat.completion" : "text_completion", r->created_unix_s,
                s->model_json);
     if (chat)
@@ -292,9 +296,9 @@ static void release_blocks(struct sched *s, struct seq *q)
 static void log_skip(struct sched *s, const char *what)
 {
     if (s->skip_logs++ % 1000 == 0)
-        elog_emit(&s->o.log, ELOG_WARN, "Target pool full. Skipping offload. (%s; %" PRIu64
-                                        " skipped so far)",
-                  what, s->skip_logs);
+        elog_emit(&s->o.log, ELOG_WARN,
+                  "Target pool full. Skipping offload. (%s; %" PRIu64 " skipped so far)", what,
+                  s->skip_logs);
 }
 
 static void submit_job(struct sched *s, struct job *jb)
@@ -324,8 +328,9 @@ static void queue_host_to_disk(struct sched *s, uint64_t h, uint32_t hslot, uint
     struct job *jb = xcalloc(1, sizeof(*jb));
     jb->kind = JOB_H2D_WRITE;
     jb->host_slot = hslot;
-    jb->j = (struct tier_disk_job){ .write = true, .slot = d, .hash = h,
-                                    .buf = tier_host_block(&s->host, hslot), .owner = jb };
+    jb->j = (struct tier_disk_job){
+        .write = true, .slot = d, .hash = h, .buf = tier_host_block(&s->host, hslot), .owner = jb
+    };
     submit_job(s, jb);
 }
 
@@ -346,8 +351,7 @@ static void offload_device_to_disk(struct sched *s, uint64_t h)
     jb->own_buf = true;
     void *buf = xalloc_aligned(TIER_DISK_ALIGN, s->bpb);
     kvdata_fill(h, buf, s->bpb);
-    jb->j = (struct tier_disk_job){ .write = true, .slot = d, .hash = h, .buf = buf,
-                                    .owner = jb };
+    jb->j = (struct tier_disk_job){ .write = true, .slot = d, .hash = h, .buf = buf, .owner = jb };
     submit_job(s, jb);
 }
 
@@ -431,8 +435,8 @@ static void handle_job(struct sched *s, struct job *jb)
             metrics_add(m, METRICS_SKIP_DISK_FULL, j->result == -ENOSPC);
             blockpool_invalidate(&s->g3, j->slot);
             if (metrics_get(m, METRICS_DISK_WRITE_ERRORS) % 1000 == 1)
-                elog_emit(&s->o.log, ELOG_WARN, "disk cache write of block %u failed: %s",
-                          j->slot, strerror(-j->result));
+                elog_emit(&s->o.log, ELOG_WARN, "disk cache write of block %u failed: %s", j->slot,
+                          strerror(-j->result));
         }
         blockpool_unref(&s->g3, j->slot);
     } else {
@@ -516,8 +520,8 @@ static void seq_init_gen(struct sched *s, struct seq *q)
         q->finish_reason = q->gen_target >= r->max_tokens ? "length" : "stop";
     }
     if (r->cut_after_tokens)
-        q->cut_at = r->cut_after_tokens < q->gen_target ? r->cut_after_tokens
-                                                        : (q->gen_target + 1) / 2;
+        q->cut_at =
+            r->cut_after_tokens < q->gen_target ? r->cut_after_tokens : (q->gen_target + 1) / 2;
     (void)s;
 }
 
@@ -573,6 +577,7 @@ static bool try_admit(struct sched *s, struct seq *q, uint64_t now)
     q->reserved = (uint32_t)gen_blocks;
     s->reserved_total += gen_blocks;
     q->computed = k * tpb;
+    q->cached_tokens = (uint32_t)(k * tpb);
     q->evaluated = k + h + d; /* hits are not offloaded again */
     q->onboard_blocks = h + d;
     q->fail_block = SIZE_MAX;
@@ -613,7 +618,9 @@ static bool try_admit(struct sched *s, struct seq *q, uint64_t now)
         jb->seq = q;
         jb->block = b;
         jb->own_buf = true;
-        jb->j = (struct tier_disk_job){ .write = false, .slot = slot, .hash = q->hash[b],
+        jb->j = (struct tier_disk_job){ .write = false,
+                                        .slot = slot,
+                                        .hash = q->hash[b],
                                         .buf = xalloc_aligned(TIER_DISK_ALIGN, s->bpb),
                                         .owner = jb };
         q->pending_io++;
@@ -916,8 +923,7 @@ static uint64_t next_deadline(struct sched *s, uint64_t now)
         dl = s->next_hit_log_ns;
     for (size_t i = 0; i < s->n_run; i++) {
         struct seq *q = s->run[i];
-        if ((q->st == SEQ_HOLD || (q->st == SEQ_ONBOARD && q->pending_io == 0)) &&
-            q->ready_ns < dl)
+        if ((q->st == SEQ_HOLD || (q->st == SEQ_ONBOARD && q->pending_io == 0)) && q->ready_ns < dl)
             dl = q->ready_ns;
     }
     return dl > now ? dl : now;
@@ -1003,8 +1009,8 @@ int sched_new(const struct sched_opts *o, struct sched **ret, struct diag *d)
     pthread_cond_init(&s->cv, &ca);
     pthread_condattr_destroy(&ca);
     filter_init(&s->filter, clk_now_ns());
-    s->hits = xcalloc(o->kvbm->stats_max_requests ? o->kvbm->stats_max_requests : 1,
-                      sizeof(*s->hits));
+    s->hits =
+        xcalloc(o->kvbm->stats_max_requests ? o->kvbm->stats_max_requests : 1, sizeof(*s->hits));
     *ret = s;
     if (s->has_host) {
         r = tier_host_init(&s->host, o->kvbm->host_blocks, s->bpb);

@@ -31,15 +31,15 @@ struct sched_opts {
     const struct tokenizer *tok;       /* borrowed (filler words) */
     struct metrics *metrics;           /* borrowed */
     struct elog log;
-    const char *served_model;          /* JSON-safe name echoed in responses */
+    const char *served_model; /* JSON-safe name echoed in responses */
     uint64_t g1_blocks;
     uint32_t max_num_seqs;
     uint32_t max_num_tokens;
-    uint64_t first_token_delay_ns;     /* failure injection: hold every first token */
-    bool inject_ssd_miss;              /* failure injection: every disk read fails verification */
-    bool disk_force_pread;             /* disk I/O without io_uring */
+    uint64_t first_token_delay_ns; /* failure injection: hold every first token */
+    bool inject_ssd_miss;          /* failure injection: every disk read fails verification */
+    bool disk_force_pread;         /* disk I/O without io_uring */
     unsigned disk_queue_depth;
-    double speedup;                    /* modelled times are divided by this (>= 1 faster) */
+    double speedup; /* modelled times are divided by this (>= 1 faster) */
 };
 
 struct sched;

@@ -24,30 +24,30 @@ typedef void sreq_wake_fn(void *conn);
 struct sreq {
     /* immutable after submission */
     uint64_t id;
-    char id_str[48];          /* "chatcmpl-<n>" / "cmpl-<n>" */
+    char id_str[48]; /* "chatcmpl-<n>" / "cmpl-<n>" */
     enum sreq_endpoint ep;
     bool stream, include_usage;
-    uint32_t *prompt;         /* owned token ids */
+    uint32_t *prompt; /* owned token ids */
     size_t n_prompt;
-    uint32_t max_tokens;      /* cap on generated tokens */
+    uint32_t max_tokens; /* cap on generated tokens */
     uint32_t min_tokens;
     bool ignore_eos;
-    uint64_t arrival_ns;      /* when the HTTP front end received the whole body */
+    uint64_t arrival_ns; /* when the HTTP front end received the whole body */
     uint64_t created_unix_s;
     uint32_t cut_after_tokens; /* failure injection: drop the stream after n tokens (0 = no) */
     /* shared, under mu */
     pthread_mutex_t mu;
     int refs;
-    void *conn;               /* MHD connection while it is alive, else NULL */
+    void *conn; /* MHD connection while it is alive, else NULL */
     sreq_wake_fn *wake;
-    bool suspended;           /* the connection waits for output */
-    struct buf out;           /* bytes not yet handed to the connection */
-    bool done;                /* no more output will come */
-    bool cut;                 /* end the stream with an error (connection dropped) */
-    int http_status;          /* final status for non-streaming responses */
+    bool suspended;  /* the connection waits for output */
+    struct buf out;  /* bytes not yet handed to the connection */
+    bool done;       /* no more output will come */
+    bool cut;        /* end the stream with an error (connection dropped) */
+    int http_status; /* final status for non-streaming responses */
     /* results, written by the scheduler before done */
     uint32_t completion_tokens, cached_tokens;
-    atomic_bool cancelled;    /* client went away */
+    atomic_bool cancelled; /* client went away */
 };
 
 /* New request with one reference. Owned. */

@@ -194,9 +194,7 @@ static void *thread_uring(void *arg)
                 continue;
             }
             inflight--;
-            int res = cqe->res < 0                                  ? cqe->res
-                      : (uint64_t)cqe->res == t->block_bytes ? 0
-                                                                    : -EIO;
+            int res = cqe->res < 0 ? cqe->res : (uint64_t)cqe->res == t->block_bytes ? 0 : -EIO;
             finish(t, j, res);
         }
         io_uring_cq_advance(&t->ring, seen);
@@ -240,8 +238,8 @@ static int make_file(struct tier_disk *t, const struct tier_disk_opts *o, struct
         }
     } else {
         r = neg_errno();
-        return diag_set(d, r, 0, 0, "fallocate %llu bytes for %s: %s",
-                        (unsigned long long)size, t->path, strerror(-r));
+        return diag_set(d, r, 0, 0, "fallocate %llu bytes for %s: %s", (unsigned long long)size,
+                        t->path, strerror(-r));
     }
     if (o->o_direct) {
         int fl = fcntl(t->fd, F_GETFL);

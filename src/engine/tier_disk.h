@@ -15,18 +15,18 @@
 
 #include "common/diag.h"
 
-#define TIER_DISK_ALIGN     4096u
-#define TIER_DISK_MAX_QD    256u
-#define TIER_DISK_PATH_MAX  1100u
+#define TIER_DISK_ALIGN    4096u
+#define TIER_DISK_MAX_QD   256u
+#define TIER_DISK_PATH_MAX 1100u
 
 struct tier_disk_job {
     struct tier_disk_job *next; /* queue link, owned by the tier while submitted */
     bool write;
     uint32_t slot;
-    void *buf;      /* borrowed; TIER_DISK_ALIGN-aligned, block_bytes long, valid until done */
-    uint64_t hash;  /* block identity, for the owner */
-    int result;     /* 0 or negative errno, set before the callback */
-    void *owner;    /* for the owner (the scheduler) */
+    void *buf;     /* borrowed; TIER_DISK_ALIGN-aligned, block_bytes long, valid until done */
+    uint64_t hash; /* block identity, for the owner */
+    int result;    /* 0 or negative errno, set before the callback */
+    void *owner;   /* for the owner (the scheduler) */
     uint64_t submit_ns, done_ns;
 };
 
@@ -34,13 +34,13 @@ struct tier_disk_job {
 typedef void tier_disk_done_fn(void *ctx, struct tier_disk_job *job);
 
 struct tier_disk_opts {
-    const char *dir;         /* created if missing */
+    const char *dir; /* created if missing */
     uint64_t n_blocks;
-    uint64_t block_bytes;    /* multiple of TIER_DISK_ALIGN */
-    bool o_direct;           /* request O_DIRECT */
-    bool zerofill_fallback;  /* zero-fill when fallocate is unsupported */
-    bool force_pread;        /* skip io_uring (tests, benchmarks) */
-    unsigned queue_depth;    /* io_uring entries; 0 = 32 */
+    uint64_t block_bytes;   /* multiple of TIER_DISK_ALIGN */
+    bool o_direct;          /* request O_DIRECT */
+    bool zerofill_fallback; /* zero-fill when fallocate is unsupported */
+    bool force_pread;       /* skip io_uring (tests, benchmarks) */
+    unsigned queue_depth;   /* io_uring entries; 0 = 32 */
 };
 
 struct tier_disk;
