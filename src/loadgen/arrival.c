@@ -9,8 +9,8 @@
 #include "common/rng.h"
 
 static const char *const names[] = {
-    [LOADGEN_ARRIVAL_PLAN] = "plan",         [LOADGEN_ARRIVAL_CONSTANT] = "constant",
-    [LOADGEN_ARRIVAL_POISSON] = "poisson",   [LOADGEN_ARRIVAL_GAMMA] = "gamma",
+    [LOADGEN_ARRIVAL_PLAN] = "plan",       [LOADGEN_ARRIVAL_CONSTANT] = "constant",
+    [LOADGEN_ARRIVAL_POISSON] = "poisson", [LOADGEN_ARRIVAL_GAMMA] = "gamma",
     [LOADGEN_ARRIVAL_CLOSED] = "closed",
 };
 
@@ -32,8 +32,8 @@ const char *arrival_name(enum loadgen_arrival kind)
     return "?";
 }
 
-int arrival_generate(enum loadgen_arrival kind, double rate_per_s, double burstiness,
-                     uint64_t seed, size_t n, uint64_t *ret_offsets)
+int arrival_generate(enum loadgen_arrival kind, double rate_per_s, double burstiness, uint64_t seed,
+                     size_t n, uint64_t *ret_offsets)
 {
     if (!(rate_per_s > 0) || !isfinite(rate_per_s))
         return -EINVAL;

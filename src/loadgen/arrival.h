@@ -15,8 +15,8 @@
 /* Writes n intended send offsets (ns from the phase start, non-decreasing, the first one 0)
  * into ret_offsets. kind is CONSTANT, POISSON or GAMMA; rate_per_s > 0; burstiness > 0 for
  * GAMMA (0 = 1). Same arguments, same offsets. -EINVAL for a bad kind or rate. Any thread. */
-int arrival_generate(enum loadgen_arrival kind, double rate_per_s, double burstiness,
-                     uint64_t seed, size_t n, uint64_t *ret_offsets);
+int arrival_generate(enum loadgen_arrival kind, double rate_per_s, double burstiness, uint64_t seed,
+                     size_t n, uint64_t *ret_offsets);
 /* Parses "constant", "poisson", "gamma", "closed" (and "plan"); -EINVAL otherwise. */
 int arrival_from_name(const char *name, enum loadgen_arrival *ret);
 /* The name of kind ("poisson" ...). */

@@ -570,8 +570,8 @@ static void finish_xfer(struct run *r, struct xfer *x, CURLcode res)
         curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &ct);
         if (res == CURLE_OK) {
             r->warmed++;
-            r->warm_connect_ms = xrealloc(r->warm_connect_ms,
-                                          (r->n_warm_connect + 1) * sizeof(double));
+            r->warm_connect_ms =
+                xrealloc(r->warm_connect_ms, (r->n_warm_connect + 1) * sizeof(double));
             r->warm_connect_ms[r->n_warm_connect++] = (double)ct / 1e3;
         } else {
             r->warm_failed++;
@@ -1125,10 +1125,10 @@ static json_t *summary_json(struct run *r, uint64_t started_unix)
     json_object_set_new(s, "schedule", json_incref(r->phase_info));
     struct stats_summary ws;
     stats_summarize(r->warm_connect_ms, r->n_warm_connect, &ws);
-    json_t *conn = json_pack("{s:I, s:I, s:I, s:o}", "warmed", (json_int_t)r->warmed,
-                             "warm_failed", (json_int_t)r->warm_failed, "opened_during_run",
-                             (json_int_t)r->new_connections, "warm_connect_ms",
-                             stats_summary_json(&ws));
+    json_t *conn =
+        json_pack("{s:I, s:I, s:I, s:o}", "warmed", (json_int_t)r->warmed, "warm_failed",
+                  (json_int_t)r->warm_failed, "opened_during_run", (json_int_t)r->new_connections,
+                  "warm_connect_ms", stats_summary_json(&ws));
     json_object_set_new(s, "connections", conn);
     json_object_set_new(s, "phases", loadstats_phases_json(r->stats));
     return s;
@@ -1195,8 +1195,9 @@ static int flush_out(struct run *r)
 int loadgen_run(const struct loadgen_config *cfg, const struct reqplan *plan,
                 const struct loadgen_hooks *hooks, json_t **ret_summary, struct diag *d)
 {
-    struct run r = { .cfg = cfg, .plan = plan, .hooks = hooks, .epfd = -1, .sched_tfd = -1,
-                     .curl_tfd = -1 };
+    struct run r = {
+        .cfg = cfg, .plan = plan, .hooks = hooks, .epfd = -1, .sched_tfd = -1, .curl_tfd = -1
+    };
     json_t *summary = NULL;
     int rc = 0;
     int old_slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
@@ -1209,15 +1210,15 @@ int loadgen_run(const struct loadgen_config *cfg, const struct reqplan *plan,
         rc = diag_set(d, -EINVAL, 0, 0, "the plan has no requests");
         goto out;
     }
-    enum loadgen_endpoint ep = cfg->endpoint != LOADGEN_ENDPOINT_PLAN ? cfg->endpoint
-                                                                      : plan->endpoint;
+    enum loadgen_endpoint ep =
+        cfg->endpoint != LOADGEN_ENDPOINT_PLAN ? cfg->endpoint : plan->endpoint;
     r.chat = ep != LOADGEN_ENDPOINT_COMPLETIONS;
     /* base URL: scheme://host[:port], any path given is dropped */
     const char *hs = strstr(cfg->url, "://");
     const char *slash = hs ? strchr(hs + 3, '/') : NULL;
     int blen = slash ? (int)(slash - cfg->url) : (int)strlen(cfg->url);
-    r.url = xalloc_printf("%.*s/v1/%s", blen, cfg->url,
-                          r.chat ? "chat/completions" : "completions");
+    r.url =
+        xalloc_printf("%.*s/v1/%s", blen, cfg->url, r.chat ? "chat/completions" : "completions");
     const char *key = getenv("KVTIER_API_KEY");
     if (!key || !*key)
         key = getenv("OPENAI_API_KEY");
@@ -1272,8 +1273,7 @@ int loadgen_run(const struct loadgen_config *cfg, const struct reqplan *plan,
         r.rec_f = open_out(cfg->out_dir, "records.jsonl", &err);
         r.prof_f = open_out(cfg->out_dir, "profile_export.jsonl", &err);
         if (err < 0) {
-            rc = diag_set(d, err, 0, 0, "cannot write into %s: %s", cfg->out_dir,
-                          strerror(-err));
+            rc = diag_set(d, err, 0, 0, "cannot write into %s: %s", cfg->out_dir, strerror(-err));
             goto out;
         }
     }

@@ -180,8 +180,8 @@ json_t *loadrec_profile_json(const struct loadrec *r, uint64_t session_num)
         json_t *icl = json_array();
         for (size_t i = 0; i < r->n_gaps; i++)
             json_array_append_new(icl, json_real((double)r->gaps_ns[i] / 1e6));
-        json_object_set_new(m, "inter_chunk_latency", json_pack("{s:o, s:s}", "value", icl,
-                                                                "unit", "ms"));
+        json_object_set_new(m, "inter_chunk_latency",
+                            json_pack("{s:o, s:s}", "value", icl, "unit", "ms"));
     }
     json_t *err = json_null();
     if (r->error != LOADREC_OK)

@@ -31,14 +31,14 @@ struct loadrec {
         t_last_token_ns, t_end_ns;
     int64_t prompt_tokens, completion_tokens, cached_tokens; /* from usage; -1 = absent */
     int64_t plan_input_tokens, plan_output_tokens;           /* -1 = unknown */
-    uint64_t client_tokens;   /* token-bearing chunks counted by the client (usage deltas when
-                                 the server sends per-chunk usage) */
-    long http_status;         /* 0 = no response */
+    uint64_t client_tokens; /* token-bearing chunks counted by the client (usage deltas when
+                               the server sends per-chunk usage) */
+    long http_status;       /* 0 = no response */
     enum loadrec_error error;
-    char error_detail[160];   /* "" when none */
-    uint64_t connect_ns;      /* TCP connect of a new connection; 0 = reused keep-alive */
-    int64_t retry_after_s;    /* Retry-After of a 429/503, -1 = none */
-    const uint64_t *gaps_ns;  /* borrowed; gap before each token-bearing chunk after the first */
+    char error_detail[160];     /* "" when none */
+    uint64_t connect_ns;        /* TCP connect of a new connection; 0 = reused keep-alive */
+    int64_t retry_after_s;      /* Retry-After of a 429/503, -1 = none */
+    const uint64_t *gaps_ns;    /* borrowed; gap before each token-bearing chunk after the first */
     const uint32_t *gap_tokens; /* borrowed; tokens carried by that chunk */
     size_t n_gaps;
     uint64_t anchor_mono_ns, anchor_unix_ns; /* clock anchor for wall-clock stamps */

@@ -11,11 +11,21 @@
 #include "common/stats.h"
 #include "common/xalloc.h"
 
-enum dist { D_TTFT, D_TTFT_SENT, D_TTFC, D_TTFC_SENT, D_ITL, D_TPOT, D_E2E, D_E2E_SENT, D_LAG,
-            D__COUNT };
+enum dist {
+    D_TTFT,
+    D_TTFT_SENT,
+    D_TTFC,
+    D_TTFC_SENT,
+    D_ITL,
+    D_TPOT,
+    D_E2E,
+    D_E2E_SENT,
+    D_LAG,
+    D__COUNT
+};
 
 static const char *const dist_names[D__COUNT] = {
-    "ttft_ms", "ttft_sent_ms", "ttfc_ms", "ttfc_sent_ms", "itl_ms",
+    "ttft_ms", "ttft_sent_ms", "ttfc_ms",     "ttfc_sent_ms",  "itl_ms",
     "tpot_ms", "e2e_ms",       "e2e_sent_ms", "client_lag_ms",
 };
 

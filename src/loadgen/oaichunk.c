@@ -50,8 +50,7 @@ int oaichunk_parse(const char *type, const char *data, size_t len, struct oaichu
     if (!root || !json_is_object(root)) {
         if (error_event) {
             c.error = true;
-            snprintf(c.msg, sizeof(c.msg), "error event: %.*s", (int)(len < 120 ? len : 120),
-                     data);
+            snprintf(c.msg, sizeof(c.msg), "error event: %.*s", (int)(len < 120 ? len : 120), data);
             goto out;
         }
         snprintf(c.msg, sizeof(c.msg), "malformed chunk JSON: %.100s",

@@ -102,8 +102,9 @@ static struct reqplan_request *add_request(struct builder *b, uint32_t phase)
     xalloc_grow((void **)&ph->reqs, &b->cap_phase_reqs[phase], ph->n_reqs + 1, sizeof(size_t));
     ph->reqs[ph->n_reqs++] = p->n_reqs;
     struct reqplan_request *r = &p->reqs[p->n_reqs++];
-    *r = (struct reqplan_request){ .phase = phase, .t_offset_ns = -1, .prev_turn = -1,
-                                   .next_turn = -1 };
+    *r = (struct reqplan_request){
+        .phase = phase, .t_offset_ns = -1, .prev_turn = -1, .next_turn = -1
+    };
     return r;
 }
 
@@ -196,8 +197,8 @@ static int parse_header(struct builder *b, json_t *h, struct diag *d, unsigned l
         if (!name)
             return diag_set(d, -EINVAL, line, 0, "field \"phases[%zu].name\": missing", i);
         if (reqplan_phase_index(p, name) >= 0)
-            return diag_set(d, -EINVAL, line, 0, "field \"phases[%zu].name\": duplicate \"%s\"",
-                            i, name);
+            return diag_set(d, -EINVAL, line, 0, "field \"phases[%zu].name\": duplicate \"%s\"", i,
+                            name);
         int idx = add_phase(b, name);
         if (idx < 0)
             return diag_set(d, idx, line, 0, "field \"phases[%zu].name\": bad or too many", i);
@@ -221,7 +222,7 @@ static int parse_header(struct builder *b, json_t *h, struct diag *d, unsigned l
         int rc;
         char f[64];
         static const char *const keys[] = { "concurrency", "max_concurrency", "duration_ns",
-                                             "requests" };
+                                            "requests" };
         uint64_t *dst[] = { &q->concurrency, &q->max_concurrency, &q->duration_ns, &q->requests };
         for (size_t k = 0; k < 4; k++) {
             rc = field_u64(ph, keys[k], INT64_MAX, dst[k], NULL, d, line);
@@ -639,8 +640,8 @@ json_t *reqplan_prompt_json(const struct reqplan_request *r, bool chat, bool pro
     }
     if (chat) {
         out = json_array();
-        json_array_append_new(out, json_pack("{s:s, s:s}", "role", "user", "content",
-                                             buf_str(&text)));
+        json_array_append_new(out,
+                              json_pack("{s:s, s:s}", "role", "user", "content", buf_str(&text)));
     } else {
         out = json_string(buf_str(&text));
     }

@@ -18,14 +18,14 @@
 #include "common/diag.h"
 #include "loadgen/loadgen.h"
 
-#define REQPLAN_LINE_MAX_BYTES  (64u << 20) /* one plan line */
-#define REQPLAN_FILE_MAX_BYTES  (4ull << 30)
-#define REQPLAN_MAX_REQUESTS    10000000u
-#define REQPLAN_MAX_PHASES      64
-#define REQPLAN_ID_MAX          128
-#define REQPLAN_TOKENS_MAX      (4u << 20) /* largest input or output length accepted */
-#define REQPLAN_HASH_IDS_MAX    65536
-#define REQPLAN_PHASE_NAME_MAX  64
+#define REQPLAN_LINE_MAX_BYTES (64u << 20) /* one plan line */
+#define REQPLAN_FILE_MAX_BYTES (4ull << 30)
+#define REQPLAN_MAX_REQUESTS   10000000u
+#define REQPLAN_MAX_PHASES     64
+#define REQPLAN_ID_MAX         128
+#define REQPLAN_TOKENS_MAX     (4u << 20) /* largest input or output length accepted */
+#define REQPLAN_HASH_IDS_MAX   65536
+#define REQPLAN_PHASE_NAME_MAX 64
 
 struct reqplan_request {
     char *id;                 /* owned; sent as X-Request-Id */
@@ -79,11 +79,11 @@ struct reqplan_trace_opts {
 };
 
 struct reqplan_synth_opts {
-    uint64_t requests;      /* measured requests */
-    uint64_t warmup;        /* extra requests in a "warmup" phase before them */
-    uint64_t isl, osl;      /* input words (tokens) and output tokens */
+    uint64_t requests; /* measured requests */
+    uint64_t warmup;   /* extra requests in a "warmup" phase before them */
+    uint64_t isl, osl; /* input words (tokens) and output tokens */
     uint64_t seed;
-    const char *phase;      /* NULL = "main" */
+    const char *phase; /* NULL = "main" */
     bool prompt_ids;
 };
 

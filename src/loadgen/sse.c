@@ -35,12 +35,13 @@ void sse_parser_reset(struct sse_parser *p)
     reset_event(p);
     p->pending_cr = false;
     p->bom_checked = false;
+    p->bom_matched = 0;
     p->event_count = 0;
 }
 
 bool sse_parser_pending(const struct sse_parser *p)
 {
-    return p->line.len > 0 || p->in_event;
+    return p->line.len > 0 || p->in_event || (!p->bom_checked && p->bom_matched > 0);
 }
 
 static int dispatch(struct sse_parser *p)
@@ -105,30 +106,21 @@ int sse_parser_feed(struct sse_parser *p, const void *data, size_t len, uint64_t
     const char *end = s + len;
     if (len == 0)
         return 0;
-    if (!p->bom_checked) {
-        /* a UTF-8 BOM may open the stream; it can itself arrive split, so wait for 3 bytes */
-        static const char bom[3] = { '\xEF', '\xBB', '\xBF' };
-        if (p->line.len == 0 && len < 3 && !memcmp(s, bom, len)) {
-            if (buf_append(&p->line, s, len) < 0)
-                return -EMSGSIZE;
-            p->t_line_ns = now_ns;
-            return 0;
+    /* a UTF-8 BOM may open the stream, itself split across reads: match it byte by byte */
+    static const char bom[3] = { '\xEF', '\xBB', '\xBF' };
+    while (!p->bom_checked && s < end) {
+        if (*s == bom[p->bom_matched]) {
+            s++;
+            if (++p->bom_matched == 3)
+                p->bom_checked = true;
+            continue;
         }
         p->bom_checked = true;
-        if (p->line.len > 0 && p->line.len < 3) {
-            /* a partial BOM was held back: complete the decision with the new bytes */
-            uint8_t tmp[3];
-            size_t have = p->line.len;
-            size_t need = 3 - have;
-            size_t take = len < need ? len : need;
-            memcpy(tmp, p->line.data, have);
-            memcpy(tmp + have, s, take);
-            if (have + take == 3 && !memcmp(tmp, bom, 3)) {
-                buf_reset(&p->line);
-                s += take;
-            }
-        } else if (len >= 3 && !memcmp(s, bom, 3)) {
-            s += 3;
+        if (p->bom_matched > 0) {
+            /* not a BOM after all: the held bytes start the first line */
+            p->t_line_ns = now_ns;
+            if (buf_append(&p->line, bom, p->bom_matched) < 0)
+                return -EMSGSIZE;
         }
     }
     if (p->pending_cr && s < end) {

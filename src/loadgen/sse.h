@@ -30,18 +30,19 @@ struct sse_event {
 typedef int sse_event_fn(void *ctx, const struct sse_event *ev);
 
 struct sse_parser {
-    struct buf line;                 /* partial line carried between reads */
-    struct buf data;                 /* data of the event being assembled */
-    char type[SSE_EVENT_NAME_MAX];   /* event type of the event being assembled ("" = message) */
-    bool have_data;                  /* a data line was seen for this event */
-    bool in_event;                   /* a field line of this event was seen */
-    bool pending_cr;                 /* last read ended in CR: a leading LF is part of it */
-    bool bom_checked;                /* the stream's first bytes were checked for a BOM */
-    uint64_t t_line_ns;              /* stamp of the read holding the partial line's first byte */
-    uint64_t t_event_ns;             /* stamp of the event's first field line */
-    uint64_t event_count;            /* events dispatched so far */
-    sse_event_fn *cb;                /* borrowed */
-    void *ctx;                       /* borrowed */
+    struct buf line;               /* partial line carried between reads */
+    struct buf data;               /* data of the event being assembled */
+    char type[SSE_EVENT_NAME_MAX]; /* event type of the event being assembled ("" = message) */
+    bool have_data;                /* a data line was seen for this event */
+    bool in_event;                 /* a field line of this event was seen */
+    bool pending_cr;               /* last read ended in CR: a leading LF is part of it */
+    bool bom_checked;              /* the stream's first bytes were checked for a BOM */
+    unsigned bom_matched;          /* BOM bytes matched so far (0..3) */
+    uint64_t t_line_ns;            /* stamp of the read holding the partial line's first byte */
+    uint64_t t_event_ns;           /* stamp of the event's first field line */
+    uint64_t event_count;          /* events dispatched so far */
+    sse_event_fn *cb;              /* borrowed */
+    void *ctx;                     /* borrowed */
 };
 
 /* Caller storage. max_bytes bounds one line and one event's data (0 = SSE_EVENT_MAX_BYTES).

@@ -31,8 +31,8 @@
 #define IN_MAX (1u << 22)
 
 enum mode { M_INSTANT, M_STALL_ONCE, M_RESET, M_5XX, M_429, M_GARBAGE, M_NEVER, M_ERROR_EVENT };
-static const char *const mode_names[] = { "instant", "stall-once", "reset", "5xx", "429",
-                                          "garbage", "never", "error-event", NULL };
+static const char *const mode_names[] = { "instant", "stall-once", "reset",       "5xx", "429",
+                                          "garbage", "never",      "error-event", NULL };
 
 struct conn {
     int fd;
@@ -141,8 +141,8 @@ static void finish_stream(struct conn *c)
                      "data: {\"id\":\"r\",\"choices\":[{\"index\":0,\"delta\":{},\"text\":\"\","
                      "\"finish_reason\":\"length\"}]}\n\n"
                      "data: {\"id\":\"r\",\"choices\":[],\"usage\":{\"prompt_tokens\":%" PRIu64
-                     ",\"completion_tokens\":%" PRIu64
-                     ",\"total_tokens\":%" PRIu64 ",\"prompt_tokens_details\":{\"cached_tokens\":0}}}"
+                     ",\"completion_tokens\":%" PRIu64 ",\"total_tokens\":%" PRIu64
+                     ",\"prompt_tokens_details\":{\"cached_tokens\":0}}}"
                      "\n\ndata: [DONE]\n\n",
                      c->prompt_tokens, c->sent_tokens, c->prompt_tokens + c->sent_tokens);
     chunk_add(c, ev, (size_t)n);
@@ -221,8 +221,9 @@ static const char *header_value(const char *hdrs, size_t hlen, const char *name,
     return NULL;
 }
 
-static const char *const allowed[] = { "model", "messages", "prompt", "max_tokens", "stream",
-                                       "stream_options", "min_tokens", "ignore_eos", NULL };
+static const char *const allowed[] = { "model",      "messages",   "prompt",
+                                       "max_tokens", "stream",     "stream_options",
+                                       "min_tokens", "ignore_eos", NULL };
 
 static void handle_request(struct conn *c, const char *hdrs, size_t hlen, const char *body,
                            size_t blen)
@@ -406,18 +407,28 @@ int main(int argc, char **argv)
     const char *ready = NULL;
     int port = 0;
     static const struct option opts[] = {
-        { "port", required_argument, 0, 'p' },        { "ready-file", required_argument, 0, 'r' },
-        { "mode", required_argument, 0, 'm' },        { "fault-every", required_argument, 0, 'f' },
-        { "stall-at", required_argument, 0, 'a' },    { "stall-ms", required_argument, 0, 's' },
-        { "interval-us", required_argument, 0, 'i' }, { "tokens", required_argument, 0, 't' },
-        { "strict", no_argument, 0, 'S' },            { "role-chunk", no_argument, 0, 'R' },
-        { "expect-auth", required_argument, 0, 'A' }, { 0, 0, 0, 0 },
+        { "port", required_argument, 0, 'p' },
+        { "ready-file", required_argument, 0, 'r' },
+        { "mode", required_argument, 0, 'm' },
+        { "fault-every", required_argument, 0, 'f' },
+        { "stall-at", required_argument, 0, 'a' },
+        { "stall-ms", required_argument, 0, 's' },
+        { "interval-us", required_argument, 0, 'i' },
+        { "tokens", required_argument, 0, 't' },
+        { "strict", no_argument, 0, 'S' },
+        { "role-chunk", no_argument, 0, 'R' },
+        { "expect-auth", required_argument, 0, 'A' },
+        { 0, 0, 0, 0 },
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
-        case 'p': port = (int)strtol(optarg, NULL, 10); break;
-        case 'r': ready = optarg; break;
+        case 'p':
+            port = (int)strtol(optarg, NULL, 10);
+            break;
+        case 'r':
+            ready = optarg;
+            break;
         case 'm':
             if (parse_mode(optarg) < 0) {
                 fprintf(stderr, "sse_responder: unknown mode %s\n", optarg);
@@ -425,14 +436,30 @@ int main(int argc, char **argv)
             }
             g.mode = (enum mode)parse_mode(optarg);
             break;
-        case 'f': g.fault_every = strtoull(optarg, NULL, 10); break;
-        case 'a': g.stall_at = strtoull(optarg, NULL, 10); break;
-        case 's': g.stall_ms = strtoull(optarg, NULL, 10); break;
-        case 'i': g.interval_us = strtoull(optarg, NULL, 10); break;
-        case 't': g.default_tokens = strtoull(optarg, NULL, 10); break;
-        case 'S': g.strict = true; break;
-        case 'R': g.role_chunk = true; break;
-        case 'A': g.expect_auth = optarg; break;
+        case 'f':
+            g.fault_every = strtoull(optarg, NULL, 10);
+            break;
+        case 'a':
+            g.stall_at = strtoull(optarg, NULL, 10);
+            break;
+        case 's':
+            g.stall_ms = strtoull(optarg, NULL, 10);
+            break;
+        case 'i':
+            g.interval_us = strtoull(optarg, NULL, 10);
+            break;
+        case 't':
+            g.default_tokens = strtoull(optarg, NULL, 10);
+            break;
+        case 'S':
+            g.strict = true;
+            break;
+        case 'R':
+            g.role_chunk = true;
+            break;
+        case 'A':
+            g.expect_auth = optarg;
+            break;
         default:
             fprintf(stderr, "usage: sse_responder [--port N] [--ready-file F] [--mode M] ...\n");
             return 2;
@@ -449,7 +476,8 @@ int main(int argc, char **argv)
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = { .sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     if (bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(ls, 65535) < 0) {
         perror("sse_responder: bind/listen");
