@@ -24,8 +24,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = reqplan_parse(text, size - 1, "fuzz", &p, &d);
     }
     if (rc == 0) {
-        struct reqplan_body_opts bo = { .model = "m", .chat = data[0] & 2, .exact_output = true,
-                                        .include_usage = true, .prompt_ids = p->prompt_ids };
+        struct reqplan_body_opts bo = { .model = "m",
+                                        .chat = data[0] & 2,
+                                        .exact_output = true,
+                                        .include_usage = true,
+                                        .prompt_ids = p->prompt_ids };
         struct buf b;
         buf_init(&b, 0);
         for (size_t i = 0; i < p->n_reqs && i < 64; i++) {

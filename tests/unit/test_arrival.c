@@ -18,7 +18,7 @@
 struct rate_case {
     enum loadgen_arrival kind;
     double rate, burst;
-    double rate_tol;  /* relative error allowed on the achieved rate */
+    double rate_tol;     /* relative error allowed on the achieved rate */
     double cv_lo, cv_hi; /* coefficient of variation of the gaps */
 };
 

@@ -20,13 +20,22 @@
 static struct loadrec rec(uint64_t intended, uint64_t sent, uint64_t first, uint64_t last,
                           int64_t tokens, enum loadrec_error e)
 {
-    return (struct loadrec){ .id = "x", .phase = "p", .t_intended_ns = intended,
-                             .t_sent_ns = sent, .t_first_byte_ns = first ? first - 1 : 0,
-                             .t_first_token_ns = first, .t_first_content_ns = first,
-                             .t_last_token_ns = last, .t_end_ns = last ? last + 1 : sent + 1,
-                             .completion_tokens = tokens, .prompt_tokens = 10,
-                             .cached_tokens = 4, .plan_input_tokens = 10,
-                             .plan_output_tokens = 5, .error = e, .retry_after_s = -1 };
+    return (struct loadrec){ .id = "x",
+                             .phase = "p",
+                             .t_intended_ns = intended,
+                             .t_sent_ns = sent,
+                             .t_first_byte_ns = first ? first - 1 : 0,
+                             .t_first_token_ns = first,
+                             .t_first_content_ns = first,
+                             .t_last_token_ns = last,
+                             .t_end_ns = last ? last + 1 : sent + 1,
+                             .completion_tokens = tokens,
+                             .prompt_tokens = 10,
+                             .cached_tokens = 4,
+                             .plan_input_tokens = 10,
+                             .plan_output_tokens = 5,
+                             .error = e,
+                             .retry_after_s = -1 };
 }
 
 static void near(double a, double b)
@@ -88,9 +97,9 @@ static void test_metrics(void **state)
     near(jsonx_num(json_object_get(ph, "client_lag_ms"), "max", 0), 10);
     assert_int_equal(jsonx_i64(json_object_get(ph, "errors_by_class"), "http_5xx", 0), 1);
     /* every stats object has the exact keys */
-    static const char *const keys[] = { "n",   "mean", "stddev", "min", "p50",
+    static const char *const keys[] = { "n",   "mean", "stddev", "min",  "p50",
                                         "p90", "p95",  "p99",    "p999", "max" };
-    static const char *const dists[] = { "ttft_ms", "ttft_sent_ms", "ttfc_ms", "itl_ms",
+    static const char *const dists[] = { "ttft_ms", "ttft_sent_ms", "ttfc_ms",      "itl_ms",
                                          "tpot_ms", "e2e_ms",       "client_lag_ms" };
     for (size_t i = 0; i < 7; i++)
         for (size_t k = 0; k < 10; k++)

@@ -170,8 +170,9 @@ static void test_body(void **state)
     struct reqplan *p = NULL;
     struct diag d = { 0 };
     assert_int_equal(reqplan_parse(good, strlen(good), "good.jsonl", &p, &d), 0);
-    struct reqplan_body_opts o = { .model = "m", .chat = true, .exact_output = true,
-                                   .include_usage = true };
+    struct reqplan_body_opts o = {
+        .model = "m", .chat = true, .exact_output = true, .include_usage = true
+    };
     struct buf b;
     buf_init(&b, 0);
     json_t *hist = json_pack("[{s:s, s:s}, {s:s, s:s}]", "role", "user", "content", "a", "role",
