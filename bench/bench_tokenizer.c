@@ -32,8 +32,8 @@ static void make_corpus(struct buf *b)
     static const char *words[] = { "the",   "model", "cache",  "block",   "storage", "tier",
                                    "token", "reuse", "prefix", "latency", "request", "of",
                                    "and",   "to",    "in",     "is",      "that",    "for" };
-    static const char *extra[] = { "Привет мир", "中文文本", "😀🚀", "    ", "\n\n",
-                                   "int x = 42;", "3.14159", "  }\n", "x->next", "日本語" };
+    static const char *extra[] = { "Привет мир",  "中文文本", "😀🚀",    "    ",    "\n\n",
+                                   "int x = 42;", "3.14159",  "  }\n", "x->next", "日本語" };
     struct rng r;
     rng_seed(&r, 42);
     while (b->len < CORPUS_BYTES) {

@@ -16,6 +16,7 @@
 #include "cli/log.h"
 #include "common/buf.h"
 #include "common/jsonx.h"
+#include "common/xalloc.h"
 #include "tokenizer/blockhash.h"
 #include "tokenizer/chat.h"
 #include "tokenizer/tokenizer.h"
@@ -141,7 +142,7 @@ static int do_decode(const struct tokenizer *t, const struct buf *in)
         return CLIOPT_EXIT_USAGE;
     }
     size_t n = json_array_size(a);
-    uint32_t *ids = calloc(n ? n : 1, sizeof(*ids));
+    uint32_t *ids = xcalloc(n ? n : 1, sizeof(*ids));
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         json_t *v = json_array_get(a, i);
@@ -192,7 +193,7 @@ static int do_chat(const struct tokenizer *t, const struct buf *in, const struct
         goto out;
     }
     size_t nb = v.len / cfg->tokens_per_block;
-    uint64_t *h = calloc(nb ? nb : 1, sizeof(*h));
+    uint64_t *h = xcalloc(nb ? nb : 1, sizeof(*h));
     blockhash_chain(v.ids, v.len, (uint32_t)cfg->tokens_per_block, h, nb);
     json_t *ha = json_array();
     for (size_t i = 0; i < nb; i++)

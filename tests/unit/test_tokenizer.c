@@ -52,18 +52,21 @@ static json_t *tiny_json(bool ignore_merges)
     }
     json_object_set_new(vocab, "ab", json_integer(256));
     json_object_set_new(vocab, "abc", json_integer(257));
-    json_object_set_new(vocab, "\xc4\xa0" "a", json_integer(258));
+    json_object_set_new(vocab,
+                        "\xc4\xa0"
+                        "a",
+                        json_integer(258));
     json_object_set_new(vocab, "bc", json_integer(259));
     json_object_set_new(vocab, "cc", json_integer(260));
     json_t *merges = json_pack("[s,s,s,s,s,s]", "b c", "a b", "a bc", "ab c", "\xc4\xa0 a", "c c");
-    return json_pack(
-        "{s:o,s:n,s:{s:s,s:[{s:s,s:{s:s},s:s},{s:s,s:b}]},s:{s:s,s:o,s:o,s:b}}", "added_tokens",
-        json_pack("[{s:i,s:s,s:b},{s:i,s:s,s:b}]", "id", 300, "content", "<|eot|>", "special", 1,
-                  "id", 301, "content", "<x>", "special", 0),
-        "normalizer", "pre_tokenizer", "type", "Sequence", "pretokenizers", "type", "Split",
-        "pattern", "Regex", " ?[a-z]+| ?[^a-z ]+|\\s+", "behavior", "Isolated", "type",
-        "ByteLevel", "use_regex", 0, "model", "type", "BPE", "vocab", vocab, "merges", merges,
-        "ignore_merges", ignore_merges);
+    return json_pack("{s:o,s:n,s:{s:s,s:[{s:s,s:{s:s},s:s},{s:s,s:b}]},s:{s:s,s:o,s:o,s:b}}",
+                     "added_tokens",
+                     json_pack("[{s:i,s:s,s:b},{s:i,s:s,s:b}]", "id", 300, "content", "<|eot|>",
+                               "special", 1, "id", 301, "content", "<x>", "special", 0),
+                     "normalizer", "pre_tokenizer", "type", "Sequence", "pretokenizers", "type",
+                     "Split", "pattern", "Regex", " ?[a-z]+| ?[^a-z ]+|\\s+", "behavior",
+                     "Isolated", "type", "ByteLevel", "use_regex", 0, "model", "type", "BPE",
+                     "vocab", vocab, "merges", merges, "ignore_merges", ignore_merges);
 }
 
 static struct tokenizer *load(json_t *j, struct diag *d, int *ret_rc)
@@ -88,7 +91,7 @@ static const struct enc_case enc_cases[] = {
     /* "b c" (rank 0) beats "a b" (rank 1): a|bc then "a bc" (rank 2) -> abc */
     { "abc", true, false, { 257 }, 1 },
     { "ab", true, false, { 256 }, 1 },
-    { "ccc", true, false, { 260, 'c' }, 2 },     /* leftmost pair merges first on ties */
+    { "ccc", true, false, { 260, 'c' }, 2 },       /* leftmost pair merges first on ties */
     { "x ab", true, false, { 'x', ' ', 256 }, 3 }, /* " ab": a b (rank 1) before Ġ a (4) */
     { "ab<|eot|>abc", true, false, { 256, 300, 257 }, 3 },
     { "ab<|eot|>", false, false, { 256, '<', '|', 'e', 'o', 't', '|', '>' }, 8 },
@@ -194,7 +197,8 @@ static void test_errors(void **state)
             *dot = 0;
             parent = json_object_get(j, key);
         }
-        json_object_set_new(parent, dot ? dot + 1 : key, json_loads(c->json, JSON_DECODE_ANY, NULL));
+        json_object_set_new(parent, dot ? dot + 1 : key,
+                            json_loads(c->json, JSON_DECODE_ANY, NULL));
         struct diag d = { 0 };
         int rc;
         struct tokenizer *t = load(j, &d, &rc);
