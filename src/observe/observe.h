@@ -34,20 +34,20 @@
 #define OBSERVE_PHASE_NAME_MAX 64  /* [A-Za-z0-9_.-]+ */
 
 struct observe_config {
-    const char *proc_root;    /* borrowed; "/proc" when NULL */
-    const char *sys_root;     /* borrowed; "/sys" when NULL */
-    const char *dev_root;     /* borrowed; "/dev" when NULL (NVMe admin ioctl) */
-    const char *device;       /* borrowed; block device name ("nvme0n1", "vda"); NULL: resolve
-                                 from kv_dir (partitions and dm devices map to the whole disk) */
-    const char *kv_dir;       /* borrowed; KV cache directory (page cache, attribution); may be
-                                 NULL */
-    const pid_t *pids;        /* borrowed; roots of the serving process tree (children found
-                                 through /proc); copied at start */
-    size_t n_pids;            /* <= OBSERVE_MAX_PIDS */
-    const char *proc_name;    /* borrowed; also adopt processes whose comm equals this; NULL */
-    unsigned listen_port;     /* also adopt the process listening on this TCP port; 0 = none */
-    const char *cgroup_path;  /* borrowed; cgroup directory of the stack (v2 with io.stat or v1
-                                 blkio); NULL = none */
+    const char *proc_root;        /* borrowed; "/proc" when NULL */
+    const char *sys_root;         /* borrowed; "/sys" when NULL */
+    const char *dev_root;         /* borrowed; "/dev" when NULL (NVMe admin ioctl) */
+    const char *device;           /* borrowed; block device name ("nvme0n1", "vda"); NULL: resolve
+                                     from kv_dir (partitions and dm devices map to the whole disk) */
+    const char *kv_dir;           /* borrowed; KV cache directory (page cache, attribution); may be
+                                     NULL */
+    const pid_t *pids;            /* borrowed; roots of the serving process tree (children found
+                                     through /proc); copied at start */
+    size_t n_pids;                /* <= OBSERVE_MAX_PIDS */
+    const char *proc_name;        /* borrowed; also adopt processes whose comm equals this; NULL */
+    unsigned listen_port;         /* also adopt the process listening on this TCP port; 0 = none */
+    const char *cgroup_path;      /* borrowed; cgroup directory of the stack (v2 with io.stat or v1
+                                     blkio); NULL = none */
     const char *const *kvbm_urls; /* borrowed; KVBM /metrics URLs, summed (several workers) */
     size_t n_kvbm_urls;           /* <= OBSERVE_MAX_URLS */
     const char *frontend_url;     /* borrowed; dynamo_frontend_* /metrics URL; NULL = none */
@@ -63,6 +63,8 @@ struct observe_config {
     bool no_gpu;                  /* skip NVML */
     bool no_smart;                /* skip SMART (pre/post files say so) */
     bool no_fanotify;             /* attribution by /proc scanning only */
+    bool manual;                  /* no thread: samples only in observe_sample_now() and at
+                                     phase marks (golden tests, single-shot use) */
 };
 
 struct observe;
@@ -99,6 +101,11 @@ int observe_phase_end(struct observe *o, const char *name, json_t **ret_os_delta
  * error (all files are still attempted). *ret_summary (may be NULL) gets an owned summary:
  * samples taken, sampler CPU time, sources. Idempotent. Controlling thread. */
 int observe_stop(struct observe *o, json_t **ret_summary);
+
+/* Takes one sample now on the calling thread (all CSVs get a row computed against the
+ * previous sample). For manual mode and tests; safe beside the thread (a lock serialises
+ * samples). 0 or the first CSV write error. */
+int observe_sample_now(struct observe *o);
 
 /* Sampler-thread CPU time so far (ns, CLOCK_THREAD_CPUTIME_ID of the thread) and the number
  * of samples taken; for the overhead benchmark. Any thread. */
