@@ -90,8 +90,10 @@ static void test_metrics_text(void **state)
     buf_init(&b, 1u << 20);
     assert_int_equal(metrics_render_kvbm(&m, true, &b), 0);
     const char *t = buf_str(&b);
-    assert_non_null(strstr(t, "# TYPE kvbm_offload_blocks_h2d counter\nkvbm_offload_blocks_h2d 0\n"));
-    assert_non_null(strstr(t, "# TYPE kvbm_disk_cache_hit_rate gauge\nkvbm_disk_cache_hit_rate 0\n"));
+    assert_non_null(
+        strstr(t, "# TYPE kvbm_offload_blocks_h2d counter\nkvbm_offload_blocks_h2d 0\n"));
+    assert_non_null(
+        strstr(t, "# TYPE kvbm_disk_cache_hit_rate gauge\nkvbm_disk_cache_hit_rate 0\n"));
     assert_null(strstr(t, "kvbm_offload_blocks_h2d_total"));
     buf_reset(&b);
     assert_int_equal(metrics_render_kvbm(&m, false, &b), 0);
@@ -111,12 +113,12 @@ static void test_metrics_text(void **state)
     buf_reset(&b);
     metrics_render_frontend(&m, &b);
     t = buf_str(&b);
-    assert_non_null(strstr(
-        t, "dynamo_frontend_time_to_first_token_seconds_bucket{model=\"my \\\"model\\\"\",le=\"0.047\"} 1\n"));
-    assert_non_null(strstr(
-        t, "dynamo_frontend_time_to_first_token_seconds_bucket{model=\"my \\\"model\\\"\",le=\"480\"} 1\n"));
-    assert_non_null(strstr(
-        t, "dynamo_frontend_time_to_first_token_seconds_bucket{model=\"my \\\"model\\\"\",le=\"+Inf\"} 3\n"));
+    assert_non_null(strstr(t, "dynamo_frontend_time_to_first_token_seconds_bucket{model=\"my "
+                              "\\\"model\\\"\",le=\"0.047\"} 1\n"));
+    assert_non_null(strstr(t, "dynamo_frontend_time_to_first_token_seconds_bucket{model=\"my "
+                              "\\\"model\\\"\",le=\"480\"} 1\n"));
+    assert_non_null(strstr(t, "dynamo_frontend_time_to_first_token_seconds_bucket{model=\"my "
+                              "\\\"model\\\"\",le=\"+Inf\"} 3\n"));
     assert_non_null(strstr(
         t, "dynamo_frontend_time_to_first_token_seconds_count{model=\"my \\\"model\\\"\"} 3\n"));
     metrics_request_done(&m, METRICS_EP_CHAT, true, METRICS_ERR_NONE);
@@ -141,10 +143,14 @@ static void test_reqparse(void **state)
         { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"hi\"}", 0, NULL },
         { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":[1,2,3],\"max_tokens\":5}", 0, NULL },
         { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":[[1,2]]}", 0, NULL },
-        { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":[\"x\"],\"stream\":true,"
-                                "\"stream_options\":{\"include_usage\":true}}", 0, NULL },
-        { REQPARSE_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
-                         "\"max_completion_tokens\":3,\"min_tokens\":3,\"ignore_eos\":true}", 0, NULL },
+        { REQPARSE_COMPLETIONS,
+          "{\"model\":\"m\",\"prompt\":[\"x\"],\"stream\":true,"
+          "\"stream_options\":{\"include_usage\":true}}",
+          0, NULL },
+        { REQPARSE_CHAT,
+          "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+          "\"max_completion_tokens\":3,\"min_tokens\":3,\"ignore_eos\":true}",
+          0, NULL },
         { REQPARSE_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\"}]}", 0, NULL },
         { REQPARSE_COMPLETIONS, "{\"model\":", 400, "" },
         { REQPARSE_COMPLETIONS, "[]", 400, "" },
@@ -157,23 +163,36 @@ static void test_reqparse(void **state)
         { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":[1,1000]}", 400, "prompt" },
         { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":[\"a\",\"b\"]}", 400, "prompt" },
         { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":true}", 400, "prompt" },
-        { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"max_tokens\":0}", 400, "max_tokens" },
-        { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"max_tokens\":1.5}", 400, "max_tokens" },
-        { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"min_tokens\":-1}", 400, "min_tokens" },
-        { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"max_tokens\":2,\"min_tokens\":3}", 400, "min_tokens" },
-        { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"ignore_eos\":1}", 400, "ignore_eos" },
+        { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"max_tokens\":0}", 400,
+          "max_tokens" },
+        { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"max_tokens\":1.5}", 400,
+          "max_tokens" },
+        { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"min_tokens\":-1}", 400,
+          "min_tokens" },
+        { REQPARSE_COMPLETIONS,
+          "{\"model\":\"m\",\"prompt\":\"x\",\"max_tokens\":2,\"min_tokens\":3}", 400,
+          "min_tokens" },
+        { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"ignore_eos\":1}", 400,
+          "ignore_eos" },
         { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"n\":3}", 400, "n" },
-        { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"stream_options\":{}}", 400, "stream_options" },
-        { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"stream\":true,\"stream_options\":1}", 400, "stream_options" },
-        { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"temperature\":\"hot\"}", 400, "temperature" },
-        { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"session_id\":\"s\"}", 400, "session_id" },
+        { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"stream_options\":{}}", 400,
+          "stream_options" },
+        { REQPARSE_COMPLETIONS,
+          "{\"model\":\"m\",\"prompt\":\"x\",\"stream\":true,\"stream_options\":1}", 400,
+          "stream_options" },
+        { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"temperature\":\"hot\"}", 400,
+          "temperature" },
+        { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"session_id\":\"s\"}", 400,
+          "session_id" },
         { REQPARSE_COMPLETIONS, "{\"model\":\"m\",\"messages\":[]}", 400, "messages" },
         { REQPARSE_CHAT, "{\"model\":\"m\"}", 400, "messages" },
         { REQPARSE_CHAT, "{\"model\":\"m\",\"messages\":{}}", 400, "messages" },
         { REQPARSE_CHAT, "{\"model\":\"m\",\"messages\":[1]}", 400, "messages" },
-        { REQPARSE_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"x\",\"content\":\"y\"}]}", 400, "messages" },
+        { REQPARSE_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"x\",\"content\":\"y\"}]}", 400,
+          "messages" },
         { REQPARSE_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]}", 400, "messages" },
-        { REQPARSE_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":1}]}", 400, "messages" },
+        { REQPARSE_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":1}]}", 400,
+          "messages" },
         { REQPARSE_CHAT, "{\"model\":\"m\",\"prompt\":\"x\"}", 400, "prompt" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
