@@ -79,8 +79,9 @@ int main(int argc, char **argv)
     uint64_t bs = argc > 2 ? strtoull(argv[2], NULL, 10) : 2097152;
     unsigned n = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 512;
     struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
-    struct tier_disk_opts o = { .dir = dir, .n_blocks = n, .block_bytes = bs, .o_direct = true,
-                                .queue_depth = 32 };
+    struct tier_disk_opts o = {
+        .dir = dir, .n_blocks = n, .block_bytes = bs, .o_direct = true, .queue_depth = 32
+    };
     struct tier_disk *t;
     struct diag d = { 0 };
     if (tier_disk_open(&o, on_done, &w, &t, &d) < 0) {
@@ -110,7 +111,8 @@ int main(int argc, char **argv)
     printf("  engine offload (write): %8.1f MB/s  (%u errors)\n", wbw / 1e6, wf);
     printf("  engine onboard (read):  %8.1f MB/s  (%u errors or verification failures)\n",
            rbw / 1e6, bad);
-    double fw = fio_bw(dir, "write", bs, (uint64_t)size), fr = fio_bw(dir, "read", bs, (uint64_t)size);
+    double fw = fio_bw(dir, "write", bs, (uint64_t)size),
+           fr = fio_bw(dir, "read", bs, (uint64_t)size);
     char path[1200];
     snprintf(path, sizeof(path), "%s/kvtier-bench-fio.dat", dir);
     unlink(path);

@@ -48,9 +48,16 @@ static int run(bool host)
     static struct metrics met;
     metrics_init(&met, "bench");
     const double speedup = 10;
-    struct sched_opts o = { .model = &m, .hw = &h, .kvbm = &k, .tok = tok, .metrics = &met,
-                            .served_model = "bench", .g1_blocks = profile_g1_blocks(&h, &m),
-                            .max_num_seqs = 256, .max_num_tokens = 8192, .speedup = speedup };
+    struct sched_opts o = { .model = &m,
+                            .hw = &h,
+                            .kvbm = &k,
+                            .tok = tok,
+                            .metrics = &met,
+                            .served_model = "bench",
+                            .g1_blocks = profile_g1_blocks(&h, &m),
+                            .max_num_seqs = 256,
+                            .max_num_tokens = 8192,
+                            .speedup = speedup };
     struct sched *s;
     if (sched_new(&o, &s, &d) < 0) {
         fprintf(stderr, "bench_engine_sched: %s\n", d.msg);
