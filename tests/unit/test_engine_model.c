@@ -41,7 +41,7 @@ static void test_cost_spark_8b(void **state)
     s = (struct cost_step){ 0 };
     cost_step_add_decode(&cm, &s, 2048);
     double dec = 1.0 / ((double)cost_step_ns(&cm, &s) / 1e9);
-    print_message("llama8b_fp8 on Spark: prefill %.0f tok/s, decode %.1f tok/s\n", pf, dec);
+    print_message("# llama8b_fp8 on Spark: prefill %.0f tok/s, decode %.1f tok/s\n", pf, dec);
     assert_true(pf > 7000 && pf < 11000);
     assert_true(dec > 18 && dec < 42);
     /* batch 32 aggregates much more than batch 1 (memory-bound decode) */
@@ -73,7 +73,7 @@ static void test_cost_moe(void **state)
         cost_step_add_decode(&cm, &s32, 1000);
     double r1 = 1e9 / (double)cost_step_ns(&cm, &s1);
     double r32 = 32e9 / (double)cost_step_ns(&cm, &s32);
-    print_message("gptoss120b decode: B1 %.1f tok/s, B32 %.1f tok/s\n", r1, r32);
+    print_message("# gptoss120b decode: B1 %.1f tok/s, B32 %.1f tok/s\n", r1, r32);
     /* distinct experts grow with the batch: far from linear scaling */
     assert_true(r32 / r1 < 16);
     /* a profile without rates is refused */
