@@ -466,7 +466,7 @@ static void prepare_body(struct run *r, size_t req)
     struct buf *b = &r->bodies[req];
     if (b->len > 0)
         return;
-    buf_init(b, 0);
+    /* a zeroed or reset buffer is ready for appending (no limit); keep its allocation */
     reqplan_body(&r->plan->reqs[req], &r->body_opts, r->history[req], b);
 }
 
