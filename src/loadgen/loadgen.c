@@ -466,7 +466,9 @@ static void prepare_body(struct run *r, size_t req)
     struct buf *b = &r->bodies[req];
     if (b->len > 0)
         return;
-    buf_init(b, 0);
+    /* initialise once; a buffer swapped in from a finished transfer keeps its allocation */
+    if (!b->data)
+        buf_init(b, 0);
     reqplan_body(&r->plan->reqs[req], &r->body_opts, r->history[req], b);
 }
 
