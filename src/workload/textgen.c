@@ -19,30 +19,27 @@
 #define TEXTGEN_MAX_DEPTH 16
 
 static const char *const words[] = {
-    "the",      "of",       "and",      "to",        "in",       "is",       "that",
-    "for",      "it",       "as",       "with",      "be",       "on",       "not",
-    "this",     "are",      "or",       "from",      "at",       "which",    "but",
-    "have",     "an",       "they",     "you",       "we",       "can",      "has",
-    "there",    "if",       "more",     "when",      "will",     "would",    "so",
-    "no",       "time",     "data",     "model",     "cache",    "block",    "memory",
-    "system",   "user",     "file",     "code",      "test",     "value",    "table",
-    "line",     "page",     "query",    "request",   "server",   "client",   "storage",
-    "latency",  "through",  "between",  "each",      "every",    "other",    "first",
-    "after",    "before",   "under",    "over",      "into",     "only",     "also",
-    "new",      "old",      "large",    "small",     "long",     "short",    "fast",
-    "slow",     "high",     "low",      "read",      "write",    "load",     "store",
-    "build",    "run",      "check",    "change",    "return",   "call",     "use",
-    "make",     "need",     "keep",     "show",      "find",     "work",     "state",
-    "function", "module",   "project",  "team",      "review",   "design",   "error",
-    "result",   "report",   "number",   "size",      "count",    "rate",     "level",
-    "layer",    "token",    "prefix",   "context",   "session",  "document", "summary",
-    "question", "answer",   "section",  "version",   "config",   "option",   "default",
-    "network",  "device",   "disk",     "thread",    "process",  "queue",    "buffer",
-    "index",    "key",      "list",     "map",       "set",      "string",   "type",
-    "struct",   "pointer",  "standard", "interface", "library",  "package",  "source",
-    "target",   "output",   "input",    "format",    "schema",   "record",   "event",
-    "metric",   "signal",   "policy",   "rule",      "limit",    "budget",   "window",
-    "careful",  "simple",   "clear",    "stable",    "correct",  "explicit", "measured",
+    "the",     "of",      "and",      "to",      "in",      "is",       "that",     "for",
+    "it",      "as",      "with",     "be",      "on",      "not",      "this",     "are",
+    "or",      "from",    "at",       "which",   "but",     "have",     "an",       "they",
+    "you",     "we",      "can",      "has",     "there",   "if",       "more",     "when",
+    "will",    "would",   "so",       "no",      "time",    "data",     "model",    "cache",
+    "block",   "memory",  "system",   "user",    "file",    "code",     "test",     "value",
+    "table",   "line",    "page",     "query",   "request", "server",   "client",   "storage",
+    "latency", "through", "between",  "each",    "every",   "other",    "first",    "after",
+    "before",  "under",   "over",     "into",    "only",    "also",     "new",      "old",
+    "large",   "small",   "long",     "short",   "fast",    "slow",     "high",     "low",
+    "read",    "write",   "load",     "store",   "build",   "run",      "check",    "change",
+    "return",  "call",    "use",      "make",    "need",    "keep",     "show",     "find",
+    "work",    "state",   "function", "module",  "project", "team",     "review",   "design",
+    "error",   "result",  "report",   "number",  "size",    "count",    "rate",     "level",
+    "layer",   "token",   "prefix",   "context", "session", "document", "summary",  "question",
+    "answer",  "section", "version",  "config",  "option",  "default",  "network",  "device",
+    "disk",    "thread",  "process",  "queue",   "buffer",  "index",    "key",      "list",
+    "map",     "set",     "string",   "type",    "struct",  "pointer",  "standard", "interface",
+    "library", "package", "source",   "target",  "output",  "input",    "format",   "schema",
+    "record",  "event",   "metric",   "signal",  "policy",  "rule",     "limit",    "budget",
+    "window",  "careful", "simple",   "clear",   "stable",  "correct",  "explicit", "measured",
 };
 #define N_WORDS (sizeof(words) / sizeof(words[0]))
 
@@ -50,7 +47,8 @@ struct textgen {
     const struct tokenizer *tok;
     const char **fill; /* owned array of borrowed strings */
     size_t n_fill;
-    char *corpus; /* owned; NULL = built-in */
+    uint8_t cnt[4][sizeof(words) / sizeof(words[0])]; /* tokens of w, " w", W, " W" */
+    char *corpus;                                     /* owned; NULL = built-in */
     size_t corpus_len;
     char source[300];
 };
@@ -60,8 +58,11 @@ static bool utf8_valid(const uint8_t *s, size_t n)
     size_t i = 0;
     while (i < n) {
         uint8_t c = s[i];
-        size_t k = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                                : (c & 0xf8) == 0xf0 ? 4 : 0;
+        size_t k = c < 0x80             ? 1
+                   : (c & 0xe0) == 0xc0 ? 2
+                   : (c & 0xf0) == 0xe0 ? 3
+                   : (c & 0xf8) == 0xf0 ? 4
+                                        : 0;
         if (k == 0 || i + k > n || (k == 2 && c < 0xc2))
             return false;
         for (size_t j = 1; j < k; j++)
@@ -89,8 +90,10 @@ static int walk(const char *root, const char *rel, int depth, struct buf *out, u
     char **names = NULL;
     size_t n = 0, cap = 0;
     if (!dh) {
-        r = diag_set(d, errno == ENOENT ? -ENOENT : -EINVAL, 0, 0, "cannot open corpus "
-                     "directory %s: %s", dir, strerror(errno));
+        r = diag_set(d, errno == ENOENT ? -ENOENT : -EINVAL, 0, 0,
+                     "cannot open corpus "
+                     "directory %s: %s",
+                     dir, strerror(errno));
         goto out;
     }
     struct dirent *e;
@@ -142,6 +145,13 @@ int textgen_new(const struct tokenizer *tok, const char *corpus_dir, struct text
     g->fill = xcalloc(N_WORDS, sizeof(*g->fill));
     for (size_t i = 0; i < N_WORDS; i++) {
         char sp[32];
+        for (int v = 0; v < 4; v++) {
+            snprintf(sp, sizeof(sp), "%s%s", v & 1 ? " " : "", words[i]);
+            if (v & 2)
+                sp[v & 1] = (char)(sp[v & 1] - 32);
+            size_t n = tokenizer_count(tok, sp, strlen(sp));
+            g->cnt[v][i] = (uint8_t)(n > 255 ? 255 : n);
+        }
         snprintf(sp, sizeof(sp), " %s", words[i]);
         if (tokenizer_count(tok, words[i], strlen(words[i])) == 1 &&
             tokenizer_count(tok, sp, strlen(sp)) == 1)
@@ -209,15 +219,14 @@ static int append_prose(const struct textgen *g, struct rng *r, uint64_t tokens,
     while (have < tokens && rc == 0) {
         uint64_t n = rng_range(r, 6, 18);
         for (uint64_t i = 0; i < n && rc == 0; i++) {
-            const char *w = words[rng_range(r, 0, N_WORDS - 1)];
+            size_t wi = (size_t)rng_range(r, 0, N_WORDS - 1);
+            int sp = ends_newline(out) ? 0 : 1;
             char tmp[40];
-            snprintf(tmp, sizeof(tmp), "%s%s", ends_newline(out) ? "" : " ", w);
-            if (i == 0 && tmp[0] == ' ')
-                tmp[1] = (char)(tmp[1] - 32);
-            else if (i == 0)
-                tmp[0] = (char)(tmp[0] - 32);
+            snprintf(tmp, sizeof(tmp), "%s%s", sp ? " " : "", words[wi]);
+            if (i == 0)
+                tmp[sp] = (char)(tmp[sp] - 32);
             rc = buf_append_str(out, tmp);
-            have += tokenizer_count(g->tok, tmp, strlen(tmp));
+            have += g->cnt[(i == 0 ? 2 : 0) | sp][wi];
         }
         if (rc == 0)
             rc = buf_append_str(out, ".");
@@ -230,8 +239,7 @@ static int append_prose(const struct textgen *g, struct rng *r, uint64_t tokens,
     return rc;
 }
 
-static int append_corpus(const struct textgen *g, struct rng *r, uint64_t tokens,
-                         struct buf *out)
+static int append_corpus(const struct textgen *g, struct rng *r, uint64_t tokens, struct buf *out)
 {
     size_t want = (size_t)tokens * 4 + 16; /* about 4 bytes per token; the caller trims */
     size_t at = (size_t)rng_range(r, 0, g->corpus_len - 1);
