@@ -37,13 +37,13 @@
 #include "observe/devinfo.h"
 #include "observe/diskstats.h"
 
-#define ALIGN            4096u
-#define TMPFS_MAGIC_     0x01021994
-#define RAMFS_MAGIC_     0x858458f6
-#define MIN_SHAPE_NS     (200ULL * CLK_NS_PER_MS)
-#define BYPASS_FRACTION  0.9
-#define PREWRITE_BLOCK   (1u << 20)
-#define PREWRITE_QD      8
+#define ALIGN           4096u
+#define TMPFS_MAGIC_    0x01021994
+#define RAMFS_MAGIC_    0x858458f6
+#define MIN_SHAPE_NS    (200ULL * CLK_NS_PER_MS)
+#define BYPASS_FRACTION 0.9
+#define PREWRITE_BLOCK  (1u << 20)
+#define PREWRITE_QD     8
 
 static const char *const rw_names[PROBE_RW__COUNT] = { "read", "write", "randread", "randwrite" };
 
@@ -120,8 +120,8 @@ static void fill_random(uint8_t *p, size_t n, struct rng *r)
 }
 
 /* io_uring engine. */
-static int run_uring(int fd, const struct shape *s, uint8_t *bufs, struct lat *lat,
-                     struct rng *r, struct shape_out *out)
+static int run_uring(int fd, const struct shape *s, uint8_t *bufs, struct lat *lat, struct rng *r,
+                     struct shape_out *out)
 {
     struct io_uring ring;
     int rc = io_uring_queue_init(s->qd < 8 ? 8 : s->qd, &ring, 0);
@@ -239,16 +239,17 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int run_threads(int fd, const struct shape *s, uint8_t *bufs, struct lat *lat,
-                       uint64_t seed, struct shape_out *out)
+static int run_threads(int fd, const struct shape *s, uint8_t *bufs, struct lat *lat, uint64_t seed,
+                       struct shape_out *out)
 {
     struct worker *w = xcalloc(s->qd, sizeof(*w));
     pthread_t *th = xcalloc(s->qd, sizeof(*th));
     unsigned started = 0;
     int rc = 0;
     for (unsigned i = 0; i < s->qd; i++) {
-        w[i] = (struct worker){ .fd = fd, .s = s, .buf = bufs + (size_t)i * s->bs,
-                                .seed = seed + i, .index = i };
+        w[i] = (struct worker){
+            .fd = fd, .s = s, .buf = bufs + (size_t)i * s->bs, .seed = seed + i, .index = i
+        };
         w[i].lat.cap = PROBE_LAT_MAX_SAMPLES / s->qd;
         w[i].lat.v = xcalloc(w[i].lat.cap, sizeof(uint64_t));
         rng_seed(&w[i].lat.rng, seed ^ i);
@@ -400,8 +401,7 @@ static int check_config(const struct probe_config *c, struct diag *d)
             maxbs = c->block_bytes[i];
     if (c->size_bytes < 2 * maxbs)
         return diag_set(d, -EINVAL, 0, 0,
-                        "--size %" PRIu64 " bytes is below two of the largest block (%" PRIu64
-                        ")",
+                        "--size %" PRIu64 " bytes is below two of the largest block (%" PRIu64 ")",
                         c->size_bytes, maxbs);
     if (c->time_ns == 0)
         return diag_set(d, -EINVAL, 0, 0, "--time must be positive");
@@ -433,8 +433,9 @@ int probe_run(const struct probe_config *cfg, json_t **ret, struct diag *d)
         goto out;
     }
     if (!S_ISDIR(st.st_mode)) {
-        r = diag_set(d, -ENOTDIR, 0, 0, "%s is not a directory (the probe never touches a raw "
-                                        "device; give a directory on the KV file system)",
+        r = diag_set(d, -ENOTDIR, 0, 0,
+                     "%s is not a directory (the probe never touches a raw "
+                     "device; give a directory on the KV file system)",
                      cfg->dir);
         goto out;
     }
@@ -473,8 +474,7 @@ int probe_run(const struct probe_config *cfg, json_t **ret, struct diag *d)
     unlink(path); /* nothing left behind, whatever happens next */
     if (fd < 0) {
         r = oe == EINVAL ? -EINVAL : -oe;
-        diag_set(d, r, 0, 0, "%s: the file system refuses O_DIRECT (%s)", cfg->dir,
-                 strerror(oe));
+        diag_set(d, r, 0, 0, "%s: the file system refuses O_DIRECT (%s)", cfg->dir, strerror(oe));
         goto out;
     }
     r = posix_fallocate(fd, 0, (off_t)size);
@@ -486,8 +486,8 @@ int probe_run(const struct probe_config *cfg, json_t **ret, struct diag *d)
     }
     /* Device identity and counters. */
     char dev[DISKSTATS_NAME_MAX] = "";
-    bool have_dev = diskstats_disk_of_path(cfg->proc_root, cfg->sys_root, cfg->dir, dev,
-                                           sizeof(dev)) == 0;
+    bool have_dev =
+        diskstats_disk_of_path(cfg->proc_root, cfg->sys_root, cfg->dir, dev, sizeof(dev)) == 0;
     struct diskstats_dev ds;
     if (have_dev && diskstats_read(cfg->proc_root, dev, &ds) < 0)
         have_dev = false;
@@ -500,8 +500,8 @@ int probe_run(const struct probe_config *cfg, json_t **ret, struct diag *d)
         int ur = io_uring_queue_init(4, &ring, 0);
         if (ur < 0) {
             use_uring = false;
-            engine_reason = ur == -EPERM   ? "io_uring refused (EPERM: seccomp or "
-                                             "kernel.io_uring_disabled)"
+            engine_reason = ur == -EPERM    ? "io_uring refused (EPERM: seccomp or "
+                                              "kernel.io_uring_disabled)"
                             : ur == -ENOSYS ? "io_uring not available (ENOSYS)"
                                             : "io_uring_queue_init failed";
         } else {
@@ -551,8 +551,10 @@ int probe_run(const struct probe_config *cfg, json_t **ret, struct diag *d)
             continue;
         for (size_t bi = 0; bi < cfg->n_block; bi++) {
             for (size_t qi = 0; qi < cfg->n_qd; qi++) {
-                struct shape s = { .rw = (enum probe_rw)rw, .bs = cfg->block_bytes[bi],
-                                   .qd = cfg->qds[qi], .blocks = size / cfg->block_bytes[bi] };
+                struct shape s = { .rw = (enum probe_rw)rw,
+                                   .bs = cfg->block_bytes[bi],
+                                   .qd = cfg->qds[qi],
+                                   .blocks = size / cfg->block_bytes[bi] };
                 struct diskstats_dev before = { 0 }, after = { 0 };
                 bool dev_ok = have_dev && diskstats_read(cfg->proc_root, dev, &before) == 0;
                 struct shape_out so = { 0 };
@@ -566,8 +568,7 @@ int probe_run(const struct probe_config *cfg, json_t **ret, struct diag *d)
                     goto out;
                 }
                 dev_ok = dev_ok && diskstats_read(cfg->proc_root, dev, &after) == 0;
-                double dur = so.end_ns > so.start_ns ? (double)(so.end_ns - so.start_ns) / 1e9
-                                                     : 0;
+                double dur = so.end_ns > so.start_ns ? (double)(so.end_ns - so.start_ns) / 1e9 : 0;
                 json_t *j = json_object();
                 json_object_set_new(j, "rw", json_string(probe_rw_name(s.rw)));
                 json_object_set_new(j, "block_size_bytes", json_integer((json_int_t)s.bs));
@@ -584,9 +585,9 @@ int probe_run(const struct probe_config *cfg, json_t **ret, struct diag *d)
                     int sec = is_write(s.rw) ? DISKSTATS_WR_SEC : DISKSTATS_RD_SEC;
                     uint64_t db = (after.f[sec] - before.f[sec]) * 512;
                     json_object_set_new(j, "device_bytes", json_integer((json_int_t)db));
-                    json_object_set_new(j, "cache_bypass_verified",
-                                        json_boolean((double)db >=
-                                                     BYPASS_FRACTION * (double)so.bytes));
+                    json_object_set_new(
+                        j, "cache_bypass_verified",
+                        json_boolean((double)db >= BYPASS_FRACTION * (double)so.bytes));
                 } else {
                     json_object_set_new(j, "device_bytes", json_null());
                     json_object_set_new(j, "cache_bypass_verified", json_null());
@@ -662,8 +663,7 @@ int probe_run(const struct probe_config *cfg, json_t **ret, struct diag *d)
     json_object_set_new(fs, "statfs_type", json_string(ft));
     json_object_set_new(fs, "block_device", have_dev ? json_string(dev) : json_null());
     json_object_set_new(doc, "file_system", fs);
-    json_object_set_new(doc, "device",
-                        have_dev ? devinfo_json(cfg->sys_root, dev) : json_null());
+    json_object_set_new(doc, "device", have_dev ? devinfo_json(cfg->sys_root, dev) : json_null());
     json_object_set_new(doc, "engine", json_string(use_uring ? "io_uring" : "pread"));
     if (engine_reason)
         json_object_set_new(doc, "engine_reason", json_string(engine_reason));
@@ -685,8 +685,8 @@ int probe_run(const struct probe_config *cfg, json_t **ret, struct diag *d)
             all_bypass = all_bypass && json_is_true(b);
         }
     }
-    json_object_set_new(doc, "cache_bypass_verified", any_dev ? json_boolean(all_bypass)
-                                                              : json_null());
+    json_object_set_new(doc, "cache_bypass_verified",
+                        any_dev ? json_boolean(all_bypass) : json_null());
     json_object_set_new(doc, "results", results);
     results = NULL;
     json_object_set_new(doc, "ceilings", ceil);
