@@ -56,10 +56,8 @@ static void test_parse_stat(void **state)
     assert_string_equal(comm, "a) b (c)");
     assert_int_equal(ppid, 7);
     assert_int_equal(ticks, 1234);
-    assert_int_equal(procio_parse_stat("no parens", 9, comm, sizeof(comm), &ppid, &ticks),
-                     -EINVAL);
-    assert_int_equal(procio_parse_stat("1 (x) S", 7, comm, sizeof(comm), &ppid, &ticks),
-                     -EINVAL);
+    assert_int_equal(procio_parse_stat("no parens", 9, comm, sizeof(comm), &ppid, &ticks), -EINVAL);
+    assert_int_equal(procio_parse_stat("1 (x) S", 7, comm, sizeof(comm), &ppid, &ticks), -EINVAL);
 }
 
 static void test_tree_fixture(void **state)

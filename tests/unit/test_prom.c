@@ -174,8 +174,7 @@ static void test_errors(void **state)
         struct diag d = { 0 };
         int r = prom_parse(cases[i].text, strlen(cases[i].text), &p, &d);
         if (r != cases[i].rc)
-            fail_msg("case %zu (%s): rc %d, want %d (%s)", i, cases[i].text, r, cases[i].rc,
-                     d.msg);
+            fail_msg("case %zu (%s): rc %d, want %d (%s)", i, cases[i].text, r, cases[i].rc, d.msg);
         if (r < 0) {
             assert_int_equal(d.line, cases[i].line);
             assert_true(d.msg[0] != 0);
@@ -209,9 +208,12 @@ static void test_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_frontend_page),      cmocka_unit_test(test_openmetrics),
-        cmocka_unit_test(test_delta_reset_and_sum), cmocka_unit_test(test_histogram_delta),
-        cmocka_unit_test(test_errors),             cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_frontend_page),
+        cmocka_unit_test(test_openmetrics),
+        cmocka_unit_test(test_delta_reset_and_sum),
+        cmocka_unit_test(test_histogram_delta),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

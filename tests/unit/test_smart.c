@@ -73,10 +73,8 @@ static void test_nvme_cli_variants(void **state)
 {
     (void)state;
     static const struct vcase cases[] = {
-        { "nvme-cli-1.9.json", 0, "float", 0 },
-        { "nvme-cli-2.3.json", 0, "string", 0 },
-        { "nvme-cli-2.8.json", 0, "number", 0 },
-        { "nvme-cli-2.8-verbose.json", 0, "number", 2 },
+        { "nvme-cli-1.9.json", 0, "float", 0 },  { "nvme-cli-2.3.json", 0, "string", 0 },
+        { "nvme-cli-2.8.json", 0, "number", 0 }, { "nvme-cli-2.8-verbose.json", 0, "number", 2 },
         { "smartctl.json", -EINVAL, NULL, 0 },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
