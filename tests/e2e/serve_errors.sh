@@ -65,14 +65,14 @@ code=$(curl -s -o "$WORK/err" -w '%{http_code}' "$URL$C" --data-binary @"$WORK/b
 ok "every bad request answered with a 4xx OpenAI error body"
 body=$(complete_ids 1 64 3)
 [ "$(echo "$body" | json_int completion_tokens)" = 3 ] || fail "engine stopped serving after errors"
-curl -sf "$URL/metrics" | grep -q 'status="error",error_type="validation"' || fail "validation errors not counted"
+page "$URL/metrics" | grep -q 'status="error",error_type="validation"' || fail "validation errors not counted"
 ok "still serving; errors counted by class"
 
 # disconnect mid-stream releases blocks
 curl -sN --max-time 1 "$URL$C" -d '{"model":"tiny","prompt":"long","max_tokens":3000,"ignore_eos":true,"stream":true}' >/dev/null || true
 for _ in $(seq 1 50); do [ "$(metric kvtier_engine_g1_active_blocks)" = 0 ] && break; sleep 0.1; done
 [ "$(metric kvtier_engine_g1_active_blocks)" = 0 ] || fail "blocks still held after disconnect"
-curl -sf "$URL/metrics" | grep -q '^dynamo_frontend_disconnected_clients{model="kvtier/tiny"} 1' || fail "disconnect not counted"
+page "$URL/metrics" | grep -q '^dynamo_frontend_disconnected_clients{model="kvtier/tiny"} 1' || fail "disconnect not counted"
 stop_server
 ok "client disconnect mid-stream releases its blocks"
 
