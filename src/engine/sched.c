@@ -1122,7 +1122,7 @@ uint64_t sched_g1_blocks(const struct sched *s)
 
 void sched_stop(struct sched *s)
 {
-    if (s->stopped)
+    if (!s || s->stopped)
         return;
     s->stopped = true;
     pthread_mutex_lock(&s->mu);

@@ -43,14 +43,21 @@ static struct fixture *start(const char *host_blocks, uint64_t g1)
     assert_non_null(dir);
     assert_int_equal(profile_load_model(dir, "tiny", &f->m, &d), 0);
     assert_int_equal(profile_load_hw(dir, "cpu_small", &f->h, &d), 0);
-    assert_int_equal(config_kvbm_from_env(env_host, (void *)host_blocks,
-                                          profile_bytes_per_block(&f->m), &f->k),
-                     0);
+    assert_int_equal(
+        config_kvbm_from_env(env_host, (void *)host_blocks, profile_bytes_per_block(&f->m), &f->k),
+        0);
     f->tok = tokenizer_new_approx(f->m.vocab);
     metrics_init(&f->met, "t");
-    struct sched_opts o = { .model = &f->m, .hw = &f->h, .kvbm = &f->k, .tok = f->tok,
-                            .metrics = &f->met, .served_model = "t", .g1_blocks = g1,
-                            .max_num_seqs = 8, .max_num_tokens = 4096, .speedup = 1000 };
+    struct sched_opts o = { .model = &f->m,
+                            .hw = &f->h,
+                            .kvbm = &f->k,
+                            .tok = f->tok,
+                            .metrics = &f->met,
+                            .served_model = "t",
+                            .g1_blocks = g1,
+                            .max_num_seqs = 8,
+                            .max_num_tokens = 4096,
+                            .speedup = 1000 };
     assert_int_equal(sched_new(&o, &f->s, &d), 0);
     assert_int_equal(sched_start(f->s), 0);
     return f;
@@ -110,8 +117,8 @@ static void test_device_hits(void **state)
     assert_int_equal(run(f, 1, 0, 320, 3), 0);
     assert_int_equal(run(f, 1, 0, 320, 5), 288); /* all 10 blocks cached: one recomputed */
     assert_int_equal(run(f, 2, 0, 330, 1), 0);
-    assert_int_equal(run(f, 2, 0, 330, 1), 320); /* 10 full blocks, 10 tokens computed */
-    assert_int_equal(run(f, 3, 100, 200, 1), 0); /* first with the seed-0 prefix */
+    assert_int_equal(run(f, 2, 0, 330, 1), 320);  /* 10 full blocks, 10 tokens computed */
+    assert_int_equal(run(f, 3, 100, 200, 1), 0);  /* first with the seed-0 prefix */
     assert_int_equal(run(f, 4, 100, 200, 1), 96); /* shares its 3 full blocks */
     assert_int_equal(metrics_get(&f->met, METRICS_KVBM_MATCHED_TOKENS), 0);
     stop(f);
