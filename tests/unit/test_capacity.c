@@ -13,8 +13,11 @@
 
 static void model_hw(struct model_profile *m, struct hw_profile *h)
 {
-    *m = (struct model_profile){ .layers = 32, .kv_heads = 8, .head_dim = 128,
-                                 .kv_dtype_bytes = 1, .tokens_per_block = 32,
+    *m = (struct model_profile){ .layers = 32,
+                                 .kv_heads = 8,
+                                 .head_dim = 128,
+                                 .kv_dtype_bytes = 1,
+                                 .tokens_per_block = 32,
                                  .params_total = 8e9 };
     snprintf(m->name, sizeof(m->name), "m");
     snprintf(m->gemm_precision, sizeof(m->gemm_precision), "fp8");
@@ -44,9 +47,8 @@ static void test_modes(void **state)
         struct workload_capacity c;
         char src[400];
         struct diag d = { 0 };
-        assert_int_equal(capacity_from_mode(modes[i].mode, &h, &m, 16, 256, &c, src, sizeof(src),
-                                            &d),
-                         0);
+        assert_int_equal(
+            capacity_from_mode(modes[i].mode, &h, &m, 16, 256, &c, src, sizeof(src), &d), 0);
         assert_int_equal(c.g1_blocks, profile_g1_blocks(&h, &m));
         assert_int_equal(c.g2_blocks, modes[i].g2 ? (uint64_t)(16e9 / (double)bpb) : 0);
         assert_int_equal(c.g3_blocks, modes[i].g3 ? (uint64_t)(256e9 / (double)bpb) : 0);
@@ -72,8 +74,7 @@ static const struct target_case targets[] = {
     { 1000, 500, 10000, true, 1876, 1876 }, /* 1.25 x 1500 + 1 */
     { 1000, 500, 0, true, 1876, 1876 },     /* no G3: unknown fit */
     { 1000, 500, 1900, true, 1501, 1710 },  /* tight: between G1+G2 and 0.9 G3 */
-    { 1000, 500, 1200, false, 0, UINT64_MAX },
-    { 0, 0, 0, false, 0, UINT64_MAX },
+    { 1000, 500, 1200, false, 0, UINT64_MAX }, { 0, 0, 0, false, 0, UINT64_MAX },
 };
 
 static void test_target(void **state)

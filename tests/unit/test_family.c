@@ -17,8 +17,7 @@
 #include "common/yamlx.h"
 #include "workload/family.h"
 
-static int parse_text(const char *text, const char *ds, struct family_dataset *out,
-                      struct diag *d)
+static int parse_text(const char *text, const char *ds, struct family_dataset *out, struct diag *d)
 {
     json_t *doc = NULL;
     int r = yamlx_parse(text, strlen(text), &doc, d);

@@ -25,8 +25,8 @@ static const struct case_ cases[] = {
     { "{\"timestamp\": 0, \"input_length\": 64, \"output_length\": 8, \"hash_ids\": [1, 2], "
       "\"session_id\": \"u1\", \"delay\": 1500}",
       32, 0, "u1" },
-    { "{\"input_length\": 1, \"output_length\": 1, \"hash_ids\": [0], \"session_id\": 7}", 512,
-      0, "7" },
+    { "{\"input_length\": 1, \"output_length\": 1, \"hash_ids\": [0], \"session_id\": 7}", 512, 0,
+      "7" },
     { "{\"timestamp\": 1, \"output_length\": 8, \"hash_ids\": [1]}", 512, -EINVAL,
       "\"input_length\": missing" },
     { "{\"input_length\": 600, \"output_length\": 8, \"hash_ids\": [1]}", 512, -EINVAL,

@@ -43,7 +43,8 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static const struct workload_capacity small_cap = { .g1_blocks = 600, .g2_blocks = 400,
+static const struct workload_capacity small_cap = { .g1_blocks = 600,
+                                                    .g2_blocks = 400,
                                                     .g3_blocks = 8000 };
 
 static int plan(const char *wl, const char *ds, const char *model, uint64_t seed,
@@ -171,9 +172,8 @@ static void test_alignment_and_reuse(void **state)
             if (strcmp(jsonx_str(w, "phase", ""), "warmup") != 0 ||
                 strcmp(jsonx_str(w, "group", ""), jsonx_str(r, "group", "")) != 0)
                 continue;
-            assert_int_equal(common_blocks(json_object_get(w, "hash_ids"),
-                                           json_object_get(r, "hash_ids")),
-                             192);
+            assert_int_equal(
+                common_blocks(json_object_get(w, "hash_ids"), json_object_get(r, "hash_ids")), 192);
             assert_string_equal(jsonx_str(w, "prefix_hash", ""), jsonx_str(r, "prefix_hash", ""));
             assert_int_equal(jsonx_u64(r, "reuse_opportunity_tokens", 0), 192 * 32);
             checked++;
@@ -181,9 +181,9 @@ static void test_alignment_and_reuse(void **state)
         /* different projects share only the 32 blocks of the system prompt */
         json_t *other = json_array_get(rs, 1);
         if (strcmp(jsonx_str(other, "group", ""), jsonx_str(r, "group", "")) != 0)
-            assert_int_equal(common_blocks(json_object_get(other, "hash_ids"),
-                                           json_object_get(r, "hash_ids")),
-                             32);
+            assert_int_equal(
+                common_blocks(json_object_get(other, "hash_ids"), json_object_get(r, "hash_ids")),
+                32);
     }
     assert_true(checked >= 6);
     /* the header's per-phase opportunity is the sum of the requests' */
@@ -241,9 +241,8 @@ static void test_sessions(void **state)
         }
         assert_non_null(prev);
         size_t pb = json_array_size(json_object_get(prev, "hash_ids"));
-        assert_int_equal(common_blocks(json_object_get(prev, "hash_ids"),
-                                       json_object_get(r, "hash_ids")),
-                         pb);
+        assert_int_equal(
+            common_blocks(json_object_get(prev, "hash_ids"), json_object_get(r, "hash_ids")), pb);
         assert_true(jsonx_u64(r, "reuse_opportunity_tokens", 0) >= pb * 32);
         if (json_is_null(json_object_get(r, "t_offset_ns")))
             assert_true(jsonx_u64(r, "think_time_ns", 0) >= 3000000000ull);
