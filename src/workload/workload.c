@@ -726,10 +726,15 @@ static json_t *phase_json(const struct gen *g, enum family_phase p, const char *
                           double rate)
 {
     const struct family_phase_cfg *pc = g->ds ? &g->ds->phases[p] : NULL;
-    return json_pack("{s:s,s:s,s:f,s:f,s:I,s:I,s:I,s:I}", "name", family_phase_name(p), "arrival",
-                     arrival, "rate_per_s", rate, "burstiness", pc ? pc->burstiness : 1.0,
-                     "concurrency", (json_int_t)(pc ? pc->concurrency : 1), "max_concurrency",
-                     (json_int_t)(pc ? pc->max_concurrency : 16), "duration_ns",
+    /* duration_ns 0: the phase lasts until its planned requests are done (a load generator
+     * that stops dispatching at duration_ns would drop queued requests); the span of the
+     * intended send times is schedule_span_ns */
+    return json_pack("{s:s,s:s,s:f,s:f,s:I,s:I,s:I,s:I,s:I}", "name", family_phase_name(p),
+                     "arrival", arrival, "rate_per_s", rate, "burstiness",
+                     pc ? pc->burstiness : 1.0, "concurrency",
+                     (json_int_t)(pc ? pc->concurrency : 1), "max_concurrency",
+                     (json_int_t)(pc ? pc->max_concurrency : 16), "duration_ns", (json_int_t)0,
+                     "schedule_span_ns",
                      (json_int_t)(g->acc[p].last_offset_ns > 0 ? g->acc[p].last_offset_ns : 0),
                      "requests", (json_int_t)g->acc[p].requests);
 }
