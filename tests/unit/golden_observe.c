@@ -66,8 +66,7 @@ static void normalise(struct buf *got, const char *root)
     *got = n;
 }
 
-static void compare_golden(const char *out_dir, const char *name, const char *fx,
-                           const char *root)
+static void compare_golden(const char *out_dir, const char *name, const char *fx, const char *root)
 {
     char *got_p = xalloc_printf("%s/%s", out_dir, name);
     char *want_p = xalloc_printf("%s/observe/expected/%s", fx, name);
@@ -81,8 +80,8 @@ static void compare_golden(const char *out_dir, const char *name, const char *fx
     } else {
         assert_int_equal(fileio_read_all(want_p, 1u << 20, &want), 0);
         if (strcmp(buf_str(&got), buf_str(&want)))
-            fail_msg("%s differs from %s:\n--- got\n%s--- want\n%s", got_p, want_p,
-                     buf_str(&got), buf_str(&want));
+            fail_msg("%s differs from %s:\n--- got\n%s--- want\n%s", got_p, want_p, buf_str(&got),
+                     buf_str(&want));
     }
     buf_fini(&got);
     buf_fini(&want);
@@ -196,8 +195,8 @@ static void test_golden(void **state)
     json_decref(sd);
     json_t *src = load(out, "sources.json");
     json_t *ss = json_object_get(src, "sources");
-    const char *want_ok[] = { "diskstats", "pid_io", "cgroup_io", "psi", "cpufreq", "thermal",
-                              "smart" };
+    const char *want_ok[] = { "diskstats", "pid_io",  "cgroup_io", "psi",
+                              "cpufreq",   "thermal", "smart" };
     for (size_t i = 0; i < sizeof(want_ok) / sizeof(want_ok[0]); i++)
         assert_string_equal(
             json_string_value(json_object_get(json_object_get(ss, want_ok[i]), "status")), "ok");
@@ -230,16 +229,19 @@ static void test_missing_everything(void **state)
     char tmpl[] = "/tmp/kvtier-empty-XXXXXX";
     char *root = mkdtemp(tmpl);
     char *out = xalloc_printf("%s/out", root);
-    struct observe_config cfg = { .proc_root = root, .sys_root = root, .dev_root = root,
-                                  .os_dir = out, .manual = true, .nvme_cli = "" };
+    struct observe_config cfg = { .proc_root = root,
+                                  .sys_root = root,
+                                  .dev_root = root,
+                                  .os_dir = out,
+                                  .manual = true,
+                                  .nvme_cli = "" };
     struct observe *o = NULL;
     assert_int_equal(observe_start(&cfg, &o), 0);
     assert_int_equal(observe_phase_begin(o, "x"), 0);
     json_t *d = NULL;
     assert_int_equal(observe_phase_end(o, "x", &d), 0);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(d, "device"), "status")),
-        "unavailable");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(d, "device"), "status")),
+                        "unavailable");
     json_decref(d);
     assert_int_equal(observe_stop(o, NULL), 0);
     observe_free(o);
