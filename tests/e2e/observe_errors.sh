@@ -82,5 +82,17 @@ if [ -n "${fio_pid:-}" ]; then
     { echo "FAIL: no server/device bytes"; fail=1; }
   jq -c '.attribution | {method, server_read_share, confidence}' "$work/os/phase_p_os_delta.json"
 fi
+# Without privileges fanotify is refused: an unavailable record with the reason, the run works.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+  mkdir -m 0777 "$work/np" "$work/np/kv"
+  chmod 0755 "$work"
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$KVTIER" observe --kv-dir "$work/np/kv" \
+    --duration 0.3s --out "$work/np/os" 2> "$work/np.log" ||
+    { cat "$work/np.log"; echo "FAIL: unprivileged observe"; fail=1; }
+  jq -e '.sources.fanotify.status == "unavailable" and (.sources.fanotify.reason | test("refused"))' \
+    "$work/np/os/sources.json" > /dev/null &&
+    echo "ok   unprivileged: fanotify $(jq -r .sources.fanotify.reason "$work/np/os/sources.json")" ||
+    { echo "FAIL: unprivileged fanotify record"; jq .sources.fanotify "$work/np/os/sources.json"; fail=1; }
+fi
 [ "$fail" -eq 0 ] && echo "observe errors ok"
 exit "$fail"
