@@ -111,7 +111,6 @@ json_t *bootstrap_ci_json(const struct bootstrap_ci *ci)
     jsonx_set_num(o, "hi", ci->hi);
     jsonx_set_num(o, "level", ci->level);
     json_object_set_new(o, "resamples", json_integer(ci->resamples));
-    jsonx_set_num(o, "rel_width",
-                  ci->estimate != 0 ? (ci->hi - ci->lo) / fabs(ci->estimate) : NAN);
+    jsonx_set_num(o, "rel_width", ci->estimate != 0 ? (ci->hi - ci->lo) / fabs(ci->estimate) : NAN);
     return o;
 }

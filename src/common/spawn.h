@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Process spawning for stacks and helpers: a child in its own process group, with an explicit
- * environment, stdout/stderr appended to log files, optional placement into cgroups (the pid is
- * written to each cgroup.procs path before exec), waits with a timeout and group kills, so a
- * teardown leaves nothing running. Also environment-list helpers (K=V arrays). */
+ * environment, standard output and error appended to log files, optional placement into cgroups
+ * (the pid is written to each cgroup.procs path before exec), waits with a timeout and group kills,
+ * so a teardown leaves nothing running. Also environment-list helpers (K=V arrays). */
 #ifndef KVTIER_COMMON_SPAWN_H
 #define KVTIER_COMMON_SPAWN_H
 
@@ -14,10 +14,10 @@
 #define SPAWN_CGROUP_MAX      4    /* cgroup.procs files a child can be placed into */
 
 struct spawn_opts {
-    char *const *argv;      /* borrowed, NULL-terminated; argv[0] searched in PATH */
-    char *const *envp;      /* borrowed, NULL-terminated K=V list: the child's whole env */
-    const char *stdout_path; /* borrowed; appended to (created 0644); NULL = /dev/null */
-    const char *stderr_path; /* borrowed; NULL = same file as stdout */
+    char *const *argv;       /* borrowed, NULL-terminated; argv[0] searched in PATH */
+    char *const *envp;       /* borrowed, NULL-terminated K=V list: the child's whole env */
+    const char *stdout_path; /* borrowed; output log, appended (0644); NULL = /dev/null */
+    const char *stderr_path; /* borrowed; error log; NULL = the output log */
     const char *cwd;         /* borrowed; NULL = inherit */
     const char *cgroup_procs[SPAWN_CGROUP_MAX]; /* borrowed; NULL-padded; see spawn_start */
 };
@@ -32,8 +32,8 @@ struct spawn_proc {
 
 /* Forks a child that becomes leader of a new process group, writes its pid to every
  * cgroup_procs path (a failure is counted in ret->cgroup_errs, not fatal), redirects
- * stdin from /dev/null and stdout/stderr to the logs, changes to cwd and execs argv with envp.
- * Returns 0 once exec succeeded, or negative errno: the child's exec or open failure (-ENOENT
+ * standard input from /dev/null and output/errors to the logs, changes to cwd and execs argv with
+ * envp. Returns 0 once exec succeeded, or negative errno: the child's exec or open failure (-ENOENT
  * for an unknown program), fork failure. ret is written on success only. Any thread, but
  * children are reaped by spawn_wait (do not install a SIGCHLD reaper). */
 int spawn_start(const struct spawn_opts *o, struct spawn_proc *ret);

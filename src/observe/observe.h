@@ -34,20 +34,20 @@
 #define OBSERVE_PHASE_NAME_MAX 64  /* [A-Za-z0-9_.-]+ */
 
 struct observe_config {
-    const char *proc_root;    /* borrowed; "/proc" when NULL */
-    const char *sys_root;     /* borrowed; "/sys" when NULL */
-    const char *dev_root;     /* borrowed; "/dev" when NULL (NVMe admin ioctl) */
-    const char *device;       /* borrowed; block device name ("nvme0n1", "vda"); NULL: resolve
-                                 from kv_dir (partitions and dm devices map to the whole disk) */
-    const char *kv_dir;       /* borrowed; KV cache directory (page cache, attribution); may be
-                                 NULL */
-    const pid_t *pids;        /* borrowed; roots of the serving process tree (children found
-                                 through /proc); copied at start */
-    size_t n_pids;            /* <= OBSERVE_MAX_PIDS */
-    const char *proc_name;    /* borrowed; also adopt processes whose comm equals this; NULL */
-    unsigned listen_port;     /* also adopt the process listening on this TCP port; 0 = none */
-    const char *cgroup_path;  /* borrowed; cgroup directory of the stack (v2 with io.stat or v1
-                                 blkio); NULL = none */
+    const char *proc_root;        /* borrowed; "/proc" when NULL */
+    const char *sys_root;         /* borrowed; "/sys" when NULL */
+    const char *dev_root;         /* borrowed; "/dev" when NULL (NVMe admin ioctl) */
+    const char *device;           /* borrowed; block device name ("nvme0n1", "vda"); NULL: resolve
+                                     from kv_dir (partitions and dm devices map to the whole disk) */
+    const char *kv_dir;           /* borrowed; KV cache directory (page cache, attribution); may be
+                                     NULL */
+    const pid_t *pids;            /* borrowed; roots of the serving process tree (children found
+                                     through /proc); copied at start */
+    size_t n_pids;                /* <= OBSERVE_MAX_PIDS */
+    const char *proc_name;        /* borrowed; also adopt processes whose comm equals this; NULL */
+    unsigned listen_port;         /* also adopt the process listening on this TCP port; 0 = none */
+    const char *cgroup_path;      /* borrowed; cgroup directory of the stack (v2 with io.stat or v1
+                                     blkio); NULL = none */
     const char *const *kvbm_urls; /* borrowed; KVBM /metrics URLs, summed (several workers) */
     size_t n_kvbm_urls;           /* <= OBSERVE_MAX_URLS */
     const char *frontend_url;     /* borrowed; dynamo_frontend_* /metrics URL; NULL = none */

@@ -17,7 +17,7 @@
 
 #include "common/diag.h"
 
-#define PROBE_SCHEMA_VERSION 1
+#define PROBE_SCHEMA_VERSION  1
 #define PROBE_MAX_BLOCK_SIZES 16
 #define PROBE_MAX_QDS         16
 #define PROBE_MAX_BLOCK_BYTES (256u << 20) /* largest block size accepted */
@@ -26,19 +26,19 @@
 enum probe_rw { PROBE_READ, PROBE_WRITE, PROBE_RANDREAD, PROBE_RANDWRITE, PROBE_RW__COUNT };
 
 struct probe_config {
-    const char *dir;           /* borrowed; directory on the KV file system; required */
-    const char *proc_root;     /* borrowed; "/proc" when NULL (diskstats, mountinfo) */
-    const char *sys_root;      /* borrowed; "/sys" when NULL (device identity, link) */
-    uint64_t size_bytes;       /* test file size; multiple of 4096 after rounding down */
-    uint64_t time_ns;          /* total time budget for all shapes (pre-write excluded) */
+    const char *dir;       /* borrowed; directory on the KV file system; required */
+    const char *proc_root; /* borrowed; "/proc" when NULL (diskstats, mountinfo) */
+    const char *sys_root;  /* borrowed; "/sys" when NULL (device identity, link) */
+    uint64_t size_bytes;   /* test file size; multiple of 4096 after rounding down */
+    uint64_t time_ns;      /* total time budget for all shapes (pre-write excluded) */
     uint64_t block_bytes[PROBE_MAX_BLOCK_SIZES]; /* each a multiple of 4096 */
     size_t n_block;
     unsigned qds[PROBE_MAX_QDS]; /* queue depths, 1..256 */
     size_t n_qd;
     bool rw_enabled[PROBE_RW__COUNT]; /* which directions to run */
-    bool force_pread;          /* use the pread/pwrite fallback even if io_uring works */
-    uint64_t seed;             /* random offsets and buffer contents */
-    uint64_t min_free_bytes;   /* free space that must remain after the file; 0 = 1 GiB */
+    bool force_pread;                 /* use the pread/pwrite fallback even if io_uring works */
+    uint64_t seed;                    /* random offsets and buffer contents */
+    uint64_t min_free_bytes;          /* free space that must remain after the file; 0 = 1 GiB */
     /* Progress callback (may be NULL), called on the caller's thread after each shape. */
     void (*progress)(void *ctx, const json_t *shape_result);
     void *progress_ctx;

@@ -17,11 +17,24 @@
 #include "stack/mode.h"
 
 static const char *const code_names[GATE__COUNT] = {
-    "SERVER_UNHEALTHY",   "MODEL_NOT_LOADED",     "ERROR_RATE_HIGH",   "KVBM_METRICS_UNREACHABLE",
-    "FRONTEND_UNREACHABLE", "MODE_NOT_APPLIED",   "RUN_INTERRUPTED",   "DISK_TIER_NO_IO",
-    "KVBM_OS_MISMATCH",   "REUSE_NOT_OBSERVED",   "PRESSURE_INSUFFICIENT", "PAGE_CACHE_SUSPECT",
-    "IO_UNATTRIBUTED",    "SYSTEM_NOISE",         "THERMAL_THROTTLE",  "SMART_ERRORS",
-    "CLIENT_LAG",         "REPEATS_UNSTABLE",
+    "SERVER_UNHEALTHY",
+    "MODEL_NOT_LOADED",
+    "ERROR_RATE_HIGH",
+    "KVBM_METRICS_UNREACHABLE",
+    "FRONTEND_UNREACHABLE",
+    "MODE_NOT_APPLIED",
+    "RUN_INTERRUPTED",
+    "DISK_TIER_NO_IO",
+    "KVBM_OS_MISMATCH",
+    "REUSE_NOT_OBSERVED",
+    "PRESSURE_INSUFFICIENT",
+    "PAGE_CACHE_SUSPECT",
+    "IO_UNATTRIBUTED",
+    "SYSTEM_NOISE",
+    "THERMAL_THROTTLE",
+    "SMART_ERRORS",
+    "CLIENT_LAG",
+    "REPEATS_UNSTABLE",
 };
 
 const char *gate_code_name(enum gate_code c)
@@ -34,7 +47,10 @@ bool gate_code_is_hard(enum gate_code c)
     return c <= GATE_RUN_INTERRUPTED;
 }
 
-#define T(field) { #field, offsetof(struct gate_thresholds, field) }
+#define T(field)                                        \
+    {                                                   \
+#field, offsetof(struct gate_thresholds, field) \
+    }
 static const struct {
     const char *name;
     size_t off;
@@ -176,8 +192,7 @@ static double phase_sum(const struct ev *ev, const char *path)
     double s = 0;
     const char *k;
     json_t *p;
-    json_object_foreach(json_object_get(ev->e, "phases"), k, p)
-        s += num0(p, path);
+    json_object_foreach(json_object_get(ev->e, "phases"), k, p) s += num0(p, path);
     return s;
 }
 
@@ -185,9 +200,8 @@ static bool phase_has(const struct ev *ev, const char *obj)
 {
     const char *k;
     json_t *p;
-    json_object_foreach(json_object_get(ev->e, "phases"), k, p)
-        if (json_is_object(json_object_get(p, obj)))
-            return true;
+    json_object_foreach(json_object_get(ev->e, "phases"), k,
+                        p) if (json_is_object(json_object_get(p, obj))) return true;
     return false;
 }
 
@@ -246,14 +260,14 @@ static void hard_gates(struct ev *ev)
                          phase_sum(ev, "kvbm.onboard_blocks_d2d");
     double kv_disk_bytes = phase_sum(ev, "os.kv_read_bytes") + phase_sum(ev, "os.kv_write_bytes");
     if (!ev->disk && (disk_blocks > 0 || kv_disk_bytes > ev->t->disk_min_bytes)) {
-        json_t *d = why(ev, GATE_MODE_NOT_APPLIED,
-                        "mode %s has no disk tier but the disk tier moved data",
-                        mode_name(ev->mode));
+        json_t *d =
+            why(ev, GATE_MODE_NOT_APPLIED, "mode %s has no disk tier but the disk tier moved data",
+                mode_name(ev->mode));
         jsonx_set_num(d, "disk_blocks_moved", disk_blocks);
         jsonx_set_num(d, "kv_file_bytes", kv_disk_bytes);
     }
-    double host_blocks = phase_sum(ev, "kvbm.offload_blocks_d2h") +
-                         phase_sum(ev, "kvbm.onboard_blocks_h2d");
+    double host_blocks =
+        phase_sum(ev, "kvbm.offload_blocks_d2h") + phase_sum(ev, "kvbm.onboard_blocks_h2d");
     if (ev->mode == MODE_B0 && host_blocks > 0) {
         json_t *d = why(ev, GATE_MODE_NOT_APPLIED, "B0 has no KVBM but host-tier counters moved");
         jsonx_set_num(d, "host_blocks_moved", host_blocks);
@@ -284,8 +298,10 @@ static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
 {
     const struct gate_thresholds *t = ev->t;
     const json_t *rp = replay(ev);
-    double off = phase_sum(ev, "kvbm.offload_blocks_h2d") + phase_sum(ev, "kvbm.offload_blocks_d2d");
-    double on_rp = rp ? num0(rp, "kvbm.onboard_blocks_d2d") : phase_sum(ev, "kvbm.onboard_blocks_d2d");
+    double off =
+        phase_sum(ev, "kvbm.offload_blocks_h2d") + phase_sum(ev, "kvbm.offload_blocks_d2d");
+    double on_rp =
+        rp ? num0(rp, "kvbm.onboard_blocks_d2d") : phase_sum(ev, "kvbm.onboard_blocks_d2d");
     double on_host_rp = rp ? num0(rp, "kvbm.onboard_blocks_h2d") : 0;
     double srv_w = phase_sum(ev, "os.server_write_bytes");
     double srv_r_rp = rp ? num0(rp, "os.server_read_bytes") : phase_sum(ev, "os.server_read_bytes");
@@ -361,8 +377,8 @@ static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
     json_object_foreach(json_object_get(ev->e, "phases"), k, p)
     {
         if (json_is_false(jsonx_path(p, "os.o_direct"))) {
-            json_t *d = why(ev, GATE_PAGE_CACHE_SUSPECT, "KV disk file not opened O_DIRECT in %s",
-                            k);
+            json_t *d =
+                why(ev, GATE_PAGE_CACHE_SUSPECT, "KV disk file not opened O_DIRECT in %s", k);
             json_object_set_new(d, "o_direct", json_false());
         }
         double res = num(p, "os.kv_resident_bytes");
@@ -398,9 +414,9 @@ static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
             kvb = num0(p, "os.server_read_bytes") + num0(p, "os.server_write_bytes");
         double share = kvb / dev;
         if (share < t->attribution_min_fraction) {
-            json_t *d = why(ev, GATE_IO_UNATTRIBUTED,
-                            "only %.1f%% of device bytes in %s are the server's KV I/O",
-                            share * 100, k);
+            json_t *d =
+                why(ev, GATE_IO_UNATTRIBUTED,
+                    "only %.1f%% of device bytes in %s are the server's KV I/O", share * 100, k);
             json_t *ph = json_object();
             jsonx_set_num(ph, "device_bytes", dev);
             jsonx_set_num(ph, "kv_bytes", kvb);
@@ -414,7 +430,8 @@ static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
 static void reuse_gate(struct ev *ev, bool *mech)
 {
     const json_t *rp = replay(ev);
-    double opp = rp ? num(rp, "reuse.opportunity_tokens") : phase_sum(ev, "reuse.opportunity_tokens");
+    double opp =
+        rp ? num(rp, "reuse.opportunity_tokens") : phase_sum(ev, "reuse.opportunity_tokens");
     if (isnan(opp)) {
         unmeasured(ev, "reuse.opportunity_tokens");
         return;
@@ -477,19 +494,18 @@ static void env_gates(struct ev *ev)
                io = num(n, "psi_io_some_avg10_max"), th = num(n, "thermal_events");
         if (!isnan(other) && other > t->noise_other_io_max_fraction) {
             json_t *d = why(ev, GATE_SYSTEM_NOISE,
-                            "%.1f%% of the device's bytes came from other processes",
-                            other * 100);
+                            "%.1f%% of the device's bytes came from other processes", other * 100);
             jsonx_set_num(d, "other_io_fraction", other);
             jsonx_set_num(d, "threshold", t->noise_other_io_max_fraction);
         }
         if (!isnan(cpu) && cpu > t->noise_psi_cpu_max_pct) {
-            json_t *d = why(ev, GATE_SYSTEM_NOISE, "CPU pressure (PSI some avg10) peaked at %.1f%%",
-                            cpu);
+            json_t *d =
+                why(ev, GATE_SYSTEM_NOISE, "CPU pressure (PSI some avg10) peaked at %.1f%%", cpu);
             jsonx_set_num(d, "psi_cpu_some_avg10_max", cpu);
         }
         if (!isnan(io) && io > t->noise_psi_io_max_pct) {
-            json_t *d = why(ev, GATE_SYSTEM_NOISE, "I/O pressure (PSI some avg10) peaked at %.1f%%",
-                            io);
+            json_t *d =
+                why(ev, GATE_SYSTEM_NOISE, "I/O pressure (PSI some avg10) peaked at %.1f%%", io);
             jsonx_set_num(d, "psi_io_some_avg10_max", io);
         }
         if (!isnan(th) && th > t->thermal_events_max) {
@@ -526,8 +542,8 @@ static void env_gates(struct ev *ev)
     double nrep = json_is_object(r) ? num0(r, "n") : 1;
     double cv = json_is_object(r) ? num(r, "cv_replay_ttft_p50") : NAN;
     if (nrep < t->repeats_min) {
-        json_t *d = why(ev, GATE_REPEATS_UNSTABLE, "%.0f repeat(s) < %.0f: stability unknown",
-                        nrep, t->repeats_min);
+        json_t *d = why(ev, GATE_REPEATS_UNSTABLE, "%.0f repeat(s) < %.0f: stability unknown", nrep,
+                        t->repeats_min);
         jsonx_set_num(d, "repeats", nrep);
         jsonx_set_num(d, "repeats_min", t->repeats_min);
     } else if (!isnan(cv) && cv > t->repeats_cv_max) {

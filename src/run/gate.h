@@ -38,24 +38,24 @@ enum gate_code {
 
 /* One threshold table: every number a gate compares against. */
 struct gate_thresholds {
-    double error_rate_max;          /* ERROR_RATE_HIGH above this fraction of requests */
-    double disk_min_bytes;          /* DISK_TIER_NO_IO: disk traffic below this is "none" */
-    double kvbm_os_ratio_min;       /* KVBM_OS_MISMATCH: OS bytes / KVBM bytes outside ... */
-    double kvbm_os_ratio_max;       /* ... [min, max] */
-    double reuse_min_fraction;      /* REUSE_NOT_OBSERVED: observed / opportunity below this */
-    double reuse_min_tokens;        /* opportunity below this is not judged */
-    double pressure_min_ratio;      /* PRESSURE_INSUFFICIENT: unique working set / (G1+G2) */
-    double page_cache_max_fraction; /* PAGE_CACHE_SUSPECT: KV-file resident bytes / G3 bytes */
-    double page_cache_read_ratio_min; /* storage reads / onboarded bytes below this = cache */
-    double attribution_min_fraction; /* IO_UNATTRIBUTED: KV-attributed share of device bytes */
+    double error_rate_max;              /* ERROR_RATE_HIGH above this fraction of requests */
+    double disk_min_bytes;              /* DISK_TIER_NO_IO: disk traffic below this is "none" */
+    double kvbm_os_ratio_min;           /* KVBM_OS_MISMATCH: OS bytes / KVBM bytes outside ... */
+    double kvbm_os_ratio_max;           /* ... [min, max] */
+    double reuse_min_fraction;          /* REUSE_NOT_OBSERVED: observed / opportunity below this */
+    double reuse_min_tokens;            /* opportunity below this is not judged */
+    double pressure_min_ratio;          /* PRESSURE_INSUFFICIENT: unique working set / (G1+G2) */
+    double page_cache_max_fraction;     /* PAGE_CACHE_SUSPECT: KV-file resident bytes / G3 bytes */
+    double page_cache_read_ratio_min;   /* storage reads / onboarded bytes below this = cache */
+    double attribution_min_fraction;    /* IO_UNATTRIBUTED: KV-attributed share of device bytes */
     double noise_other_io_max_fraction; /* SYSTEM_NOISE: other processes' device bytes share */
-    double noise_psi_cpu_max_pct;   /* SYSTEM_NOISE: PSI cpu some avg10 maximum */
-    double noise_psi_io_max_pct;    /* SYSTEM_NOISE: PSI io some avg10 maximum */
-    double thermal_events_max;      /* THERMAL_THROTTLE above this many new events */
-    double smart_media_errors_max;  /* SMART_ERRORS above this many new media errors */
-    double client_lag_p99_max_ms;   /* CLIENT_LAG: p99 of sent - intended */
-    double repeats_min;             /* REPEATS_UNSTABLE below this many repeats */
-    double repeats_cv_max;          /* REPEATS_UNSTABLE: CV of replay TTFT p50 across repeats */
+    double noise_psi_cpu_max_pct;       /* SYSTEM_NOISE: PSI cpu some avg10 maximum */
+    double noise_psi_io_max_pct;        /* SYSTEM_NOISE: PSI io some avg10 maximum */
+    double thermal_events_max;          /* THERMAL_THROTTLE above this many new events */
+    double smart_media_errors_max;      /* SMART_ERRORS above this many new media errors */
+    double client_lag_p99_max_ms;       /* CLIENT_LAG: p99 of sent - intended */
+    double repeats_min;                 /* REPEATS_UNSTABLE below this many repeats */
+    double repeats_cv_max;              /* REPEATS_UNSTABLE: CV of replay TTFT p50 across repeats */
 };
 
 /* The shipped thresholds (documented in docs/bundle.md). */

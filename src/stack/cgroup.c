@@ -144,8 +144,10 @@ static void apply_limits(struct cgroup_place *p)
             free(f);
         }
         if (r == 0)
-            reason(p, "cgroup v1 blkio throttle limits direct I/O only, not buffered "
-                      "writeback (%s)", p->dir, -EOPNOTSUPP);
+            reason(p,
+                   "cgroup v1 blkio throttle limits direct I/O only, not buffered "
+                   "writeback (%s)",
+                   p->dir, -EOPNOTSUPP);
     }
     p->limits_applied = r == 0;
 }
@@ -242,8 +244,7 @@ int cgroup_disk_of_path(const char *sys_root, const char *path, char *ret, unsig
         struct buf b;
         buf_init(&b, 64);
         unsigned pmaj, pmin;
-        if (fileio_read_all(pdev, 64, &b) >= 0 &&
-            sscanf(buf_str(&b), "%u:%u", &pmaj, &pmin) == 2) {
+        if (fileio_read_all(pdev, 64, &b) >= 0 && sscanf(buf_str(&b), "%u:%u", &pmaj, &pmin) == 2) {
             maj = pmaj;
             min = pmin;
         }

@@ -16,13 +16,13 @@ enum cgroup_kind { CGROUP_NONE, CGROUP_V2, CGROUP_V1_BLKIO };
 
 struct cgroup_place {
     enum cgroup_kind kind;
-    char dir[512];        /* the created cgroup directory ("" when none) */
-    char procs[560];      /* its cgroup.procs file */
-    char device[32];      /* "MAJ:MIN" of the whole disk the limits apply to ("" if none) */
-    uint64_t rbps, wbps;  /* limits asked for (0 = none) */
-    bool limits_applied;  /* the limit files accepted the values */
+    char dir[512];         /* the created cgroup directory ("" when none) */
+    char procs[560];       /* its cgroup.procs file */
+    char device[32];       /* "MAJ:MIN" of the whole disk the limits apply to ("" if none) */
+    uint64_t rbps, wbps;   /* limits asked for (0 = none) */
+    bool limits_applied;   /* the limit files accepted the values */
     bool buffered_limited; /* whether buffered writeback is throttled too (v2 only) */
-    char reason[320];     /* why placement or limits are degraded ("" when all went well) */
+    char reason[320];      /* why placement or limits are degraded ("" when all went well) */
 };
 
 /* Sets up cgroup <name> under root ("/sys/fs/cgroup" when NULL): v2 if the io controller is

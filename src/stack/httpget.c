@@ -55,7 +55,7 @@ int httpget(const char *url, uint64_t timeout_ns, struct buf *out, struct httpge
         r = -EMSGSIZE;
     } else if (rc != CURLE_OK) {
         snprintf(res->err, sizeof(res->err), "%s", curl_easy_strerror(rc));
-        r = rc == CURLE_COULDNT_CONNECT    ? -ECONNREFUSED
+        r = rc == CURLE_COULDNT_CONNECT      ? -ECONNREFUSED
             : rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
                                              : -EIO;
     } else {

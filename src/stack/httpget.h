@@ -12,8 +12,8 @@
 #define HTTPGET_BODY_MAX_BYTES (32u << 20) /* largest page accepted (metrics pages) */
 
 struct httpget_result {
-    long status;     /* HTTP status, 0 when no response */
-    char err[256];   /* curl's error text when status == 0 */
+    long status;      /* HTTP status, 0 when no response */
+    char err[256];    /* curl's error text when status == 0 */
     uint64_t time_ns; /* request duration */
 };
 

@@ -21,19 +21,23 @@ static const struct {
                   false },
     [MODE_B1] = { "B1", "KVBM, CPU (host) tier only", true, false, true },
     [MODE_B2] = { "B2", "KVBM, CPU + SSD tiers, disk offload filter on", true, true, true },
-    [MODE_B2P] = { "B2p", "B2 with the disk offload filter disabled (mechanism stress)", true,
-                   true, true },
+    [MODE_B2P] = { "B2p", "B2 with the disk offload filter disabled (mechanism stress)", true, true,
+                   true },
     [MODE_B3] = { "B3", "KVBM, disk tier only (experimental)", false, true, true },
-    [MODE_C] = { "C", "B2 constrained: smaller disk cache and/or cgroup io.max limits", true,
-                 true, true },
+    [MODE_C] = { "C", "B2 constrained: smaller disk cache and/or cgroup io.max limits", true, true,
+                 true },
 };
 
 /* Variables a mode sets or must not have; everything else DYN_KVBM_* passes untouched. */
 static const char *const sizing_vars[] = {
-    "DYN_KVBM_CPU_CACHE_GB",           "DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS",
-    "DYN_KVBM_DISK_CACHE_GB",          "DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS",
-    "DYN_KVBM_DISK_CACHE_DIR",         "DYN_KVBM_DISABLE_DISK_OFFLOAD_FILTER",
-    "DYN_KVBM_DISK_DISABLE_O_DIRECT",  "DYN_KVBM_METRICS",
+    "DYN_KVBM_CPU_CACHE_GB",
+    "DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS",
+    "DYN_KVBM_DISK_CACHE_GB",
+    "DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS",
+    "DYN_KVBM_DISK_CACHE_DIR",
+    "DYN_KVBM_DISABLE_DISK_OFFLOAD_FILTER",
+    "DYN_KVBM_DISK_DISABLE_O_DIRECT",
+    "DYN_KVBM_METRICS",
     NULL,
 };
 
@@ -143,8 +147,8 @@ int mode_env_apply(const struct mode_settings *s, struct spawn_env *env)
         return -EINVAL;
     if (mode_has_disk(s->id) && (disk == 0 || !s->disk_cache_dir[0]))
         return -EINVAL;
-    if (s->id == MODE_C && !(s->c_disk_fraction > 0 && s->c_disk_fraction < 1) &&
-        !s->c_read_bps && !s->c_write_bps)
+    if (s->id == MODE_C && !(s->c_disk_fraction > 0 && s->c_disk_fraction < 1) && !s->c_read_bps &&
+        !s->c_write_bps)
         return -EINVAL;
     if (mode_has_kvbm(s->id) && s->bytes_per_block == 0)
         return -EINVAL;
@@ -163,8 +167,8 @@ int mode_env_apply(const struct mode_settings *s, struct spawn_env *env)
                  s->cpu_cache_gb, s->cpu_cache_blocks, cpu, s->bytes_per_block);
     if (mode_has_disk(s->id)) {
         put_size(env, "DYN_KVBM_DISK_CACHE_GB", "DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS",
-                 s->id == MODE_C ? 0 : s->disk_cache_gb, s->id == MODE_C ? disk : s->disk_cache_blocks,
-                 disk, s->bytes_per_block);
+                 s->id == MODE_C ? 0 : s->disk_cache_gb,
+                 s->id == MODE_C ? disk : s->disk_cache_blocks, disk, s->bytes_per_block);
         spawn_env_set(env, "DYN_KVBM_DISK_CACHE_DIR", s->disk_cache_dir);
         if (s->disable_o_direct)
             spawn_env_set(env, "DYN_KVBM_DISK_DISABLE_O_DIRECT", "1");
@@ -189,8 +193,7 @@ json_t *mode_trtllm_args(enum mode_id id, double free_fraction)
                             json_string("kvbm.trtllm_integration.connector"));
         json_object_set_new(c, "connector_scheduler_class",
                             json_string("DynamoKVBMConnectorLeader"));
-        json_object_set_new(c, "connector_worker_class",
-                            json_string("DynamoKVBMConnectorWorker"));
+        json_object_set_new(c, "connector_worker_class", json_string("DynamoKVBMConnectorWorker"));
         json_object_set_new(doc, "kv_connector_config", c);
     }
     return doc;
@@ -293,11 +296,9 @@ json_t *mode_compare(const struct mode_settings *want, const struct mode_observe
         add_diff(d, "disk_only", json_boolean(want_bypass), json_boolean(got->disk_only));
     bool want_filter = id == MODE_B2 || id == MODE_C;
     if (disk > 0 && got->filter_on != want_filter)
-        add_diff(d, "disk_offload_filter", json_boolean(want_filter),
-                 json_boolean(got->filter_on));
+        add_diff(d, "disk_offload_filter", json_boolean(want_filter), json_boolean(got->filter_on));
     if (disk > 0 && got->o_direct == want->disable_o_direct)
-        add_diff(d, "o_direct", json_boolean(!want->disable_o_direct),
-                 json_boolean(got->o_direct));
+        add_diff(d, "o_direct", json_boolean(!want->disable_o_direct), json_boolean(got->o_direct));
     if (disk > 0 && !same_dir(want->disk_cache_dir, got->disk_cache_dir))
         add_diff(d, "disk_cache_dir", json_string(want->disk_cache_dir),
                  json_string(got->disk_cache_dir));
@@ -322,18 +323,16 @@ json_t *mode_settings_json(const struct mode_settings *s)
     json_object_set_new(o, "disk_cache_dir",
                         mode_has_disk(s->id) ? json_string(s->disk_cache_dir) : json_null());
     json_object_set_new(o, "disk_offload_filter",
-                        mode_has_disk(s->id)
-                            ? json_boolean(s->id == MODE_B2 || s->id == MODE_C)
-                            : json_null());
+                        mode_has_disk(s->id) ? json_boolean(s->id == MODE_B2 || s->id == MODE_C)
+                                             : json_null());
     json_object_set_new(o, "disk_only", json_boolean(s->id == MODE_B3));
     json_object_set_new(o, "o_direct",
                         mode_has_disk(s->id) ? json_boolean(!s->disable_o_direct) : json_null());
     if (s->id == MODE_C) {
         json_t *c = json_object();
-        json_object_set_new(c, "disk_fraction", json_real(s->c_disk_fraction > 0 &&
-                                                                  s->c_disk_fraction < 1
-                                                              ? s->c_disk_fraction
-                                                              : 1.0));
+        json_object_set_new(
+            c, "disk_fraction",
+            json_real(s->c_disk_fraction > 0 && s->c_disk_fraction < 1 ? s->c_disk_fraction : 1.0));
         json_object_set_new(c, "io_max_rbps", json_integer((json_int_t)s->c_read_bps));
         json_object_set_new(c, "io_max_wbps", json_integer((json_int_t)s->c_write_bps));
         json_object_set_new(o, "constraints", c);

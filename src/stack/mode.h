@@ -30,9 +30,9 @@ struct mode_settings {
     uint16_t metrics_port;      /* DYN_KVBM_METRICS_PORT; 0 = let the stack pick (builtin) */
     uint64_t bytes_per_block;   /* for the GB <-> block arithmetic */
     /* mode C constraints */
-    double c_disk_fraction;  /* mode C: disk cache = B2's x this (0 < f <= 1; 1 = unchanged) */
-    uint64_t c_read_bps;     /* mode C: cgroup io.max rbps; 0 = none */
-    uint64_t c_write_bps;    /* mode C: cgroup io.max wbps; 0 = none */
+    double c_disk_fraction; /* mode C: disk cache = B2's x this (0 < f <= 1; 1 = unchanged) */
+    uint64_t c_read_bps;    /* mode C: cgroup io.max rbps; 0 = none */
+    uint64_t c_write_bps;   /* mode C: cgroup io.max wbps; 0 = none */
 };
 
 /* What a mode really is in a running stack, from its environment (and, later, its metrics). */

@@ -68,8 +68,8 @@ static int kind_parse(const char *s, enum stack_kind *ret)
 
 bool stack_is_secret_name(const char *name)
 {
-    static const char *const words[] = { "KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD",
-                                         "CREDENTIAL", "AUTH", "COOKIE", NULL };
+    static const char *const words[] = { "KEY",        "TOKEN", "SECRET", "PASSWORD", "PASSWD",
+                                         "CREDENTIAL", "AUTH",  "COOKIE", NULL };
     for (size_t i = 0; words[i]; i++)
         if (strcasestr(name, words[i]))
             return true;
@@ -82,8 +82,9 @@ int stack_profile_check(const json_t *p, struct diag *d)
     if (!json_is_object(p))
         return diag_set(d, -EINVAL, 0, 0, "stack profile is not a mapping");
     if (kind_parse(jsonx_str(p, "kind", NULL), &k) < 0)
-        return diag_set(d, -EINVAL, 0, 0, "stack profile: 'kind' must be one of builtin, "
-                                          "dynamo-trtllm, external");
+        return diag_set(d, -EINVAL, 0, 0,
+                        "stack profile: 'kind' must be one of builtin, "
+                        "dynamo-trtllm, external");
     json_t *procs = json_object_get(p, "processes");
     if (k == STACK_EXTERNAL)
         return 0;
@@ -205,9 +206,8 @@ static char **build_argv(const json_t *cmd, const json_t *vars, size_t *ret_n)
                 continue;
             size_t k;
             json_t *a;
-            json_array_foreach(json_object_get(el, "args"), k, a)
-                if (json_is_string(a))
-                    argv_push(&argv, &n, &cap, expand(json_string_value(a), vars));
+            json_array_foreach(json_object_get(el, "args"), k, a) if (json_is_string(a))
+                argv_push(&argv, &n, &cap, expand(json_string_value(a), vars));
         }
     }
     *ret_n = n;
@@ -227,8 +227,8 @@ static json_t *argv_json(char **argv)
     bool redact_next = false;
     for (size_t i = 0; argv[i]; i++) {
         bool secret = redact_next;
-        redact_next = !strncmp(argv[i], "--", 2) && stack_is_secret_name(argv[i]) &&
-                      !strchr(argv[i], '=');
+        redact_next =
+            !strncmp(argv[i], "--", 2) && stack_is_secret_name(argv[i]) && !strchr(argv[i], '=');
         if (!strncmp(argv[i], "--", 2) && strchr(argv[i], '=') && stack_is_secret_name(argv[i]))
             secret = true;
         json_array_append_new(a, json_string(secret ? "<redacted>" : argv[i]));
@@ -302,9 +302,8 @@ static char **containerize(const json_t *ctr, char **argv, const struct spawn_en
     argv_push(&out, &n, &cap, xstrdup(cname));
     size_t i;
     json_t *a;
-    json_array_foreach(json_object_get(ctr, "args"), i, a)
-        if (json_is_string(a))
-            argv_push(&out, &n, &cap, expand(json_string_value(a), vars));
+    json_array_foreach(json_object_get(ctr, "args"), i, a) if (json_is_string(a))
+        argv_push(&out, &n, &cap, expand(json_string_value(a), vars));
     for (size_t k = 0; k < env->n; k++)
         if (!strncmp(env->v[k], "DYN_", 4) || !strncmp(env->v[k], "CUFILE", 6)) {
             argv_push(&out, &n, &cap, xstrdup("-e"));
@@ -337,8 +336,7 @@ static int launch_proc(struct stack *s, const struct stack_opts *o, const json_t
         if (!strncmp(environ[i], "DYN_KVBM_", 9)) {
             const char *eq = strchr(environ[i], '=');
             if (eq)
-                json_array_append_new(dropped,
-                                      json_stringn(environ[i], (size_t)(eq - environ[i])));
+                json_array_append_new(dropped, json_stringn(environ[i], (size_t)(eq - environ[i])));
         }
     json_t *penv = json_object_get(pj, "env");
     const char *k;
@@ -372,7 +370,7 @@ static int launch_proc(struct stack *s, const struct stack_opts *o, const json_t
     if (!strcmp(runtime, "container")) {
         char cname[128];
         sfmt(cname, sizeof(cname), "kvtier-%s-%s",
-                 o->cgroup_name && *o->cgroup_name ? o->cgroup_name : "run", sp->name);
+             o->cgroup_name && *o->cgroup_name ? o->cgroup_name : "run", sp->name);
         argv = containerize(json_object_get(o->profile, "container"), argv, &env, cname, vars);
     }
     char *logp = xalloc_printf("%s/%s.log", s->log_dir, sp->name);
@@ -421,14 +419,16 @@ int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
     sfmt(s->log_dir, sizeof(s->log_dir), "%s", o->log_dir);
     json_object_set_new(s->record, "stack", json_string(s->name));
     json_object_set_new(s->record, "kind", json_string(stack_kind_name(s->kind)));
-    json_object_set_new(s->record, "runtime", json_string(jsonx_str(o->profile, "runtime", "host")));
+    json_object_set_new(s->record, "runtime",
+                        json_string(jsonx_str(o->profile, "runtime", "host")));
     if ((r = fileio_mkdir_p(o->log_dir)) < 0 || (r = fileio_mkdir_p(o->work_dir)) < 0)
         return diag_set(d, r, 0, 0, "cannot create %s: %s", o->log_dir, strerror(-r));
-    const char *served = o->served_model ? o->served_model
-                                         : jsonx_str(o->profile, "served_model", o->model);
+    const char *served =
+        o->served_model ? o->served_model : jsonx_str(o->profile, "served_model", o->model);
     json_t *vars = json_object();
     set_var(vars, "kvtier", o->kvtier_path);
     set_var(vars, "model", o->model);
+    set_var(vars, "hf_id", o->hf_id ? o->hf_id : o->model);
     set_var(vars, "hardware", o->hardware ? o->hardware : jsonx_str(o->profile, "hardware", ""));
     set_var(vars, "profiles", o->profiles_dir);
     set_var(vars, "work_dir", o->work_dir);
@@ -450,8 +450,13 @@ int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
     const char *pk;
     json_t *pv;
     json_object_foreach(paths, pk, pv)
-        if (json_is_string(pv))
-            set_var(vars, pk, json_string_value(pv));
+    {
+        if (!json_is_string(pv))
+            continue;
+        char *x = expand(json_string_value(pv), vars);
+        set_var(vars, pk, x);
+        free(x);
+    }
     json_object_set_new(s->record, "served_model", json_string(s->served_model));
 
     /* the TRT-LLM document is generated for every mode and recorded, even for builtin */
@@ -496,13 +501,13 @@ int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
         if (url)
             sfmt(s->http_url, sizeof(s->http_url), "%s", url);
     }
-    const char *km = o->kvbm_metrics_url ? o->kvbm_metrics_url
-                                         : jsonx_str(o->profile, "kvbm_metrics_url", NULL);
+    const char *km =
+        o->kvbm_metrics_url ? o->kvbm_metrics_url : jsonx_str(o->profile, "kvbm_metrics_url", NULL);
     if (km)
         sfmt(s->kvbm_metrics_url, sizeof(s->kvbm_metrics_url), "%s", km);
     if (o->frontend_metrics_url)
         sfmt(s->frontend_metrics_url, sizeof(s->frontend_metrics_url), "%s",
-                 o->frontend_metrics_url);
+             o->frontend_metrics_url);
 out:
     json_decref(vars);
     return r;
@@ -523,8 +528,8 @@ static int read_ready_file(struct stack *s)
         return -EAGAIN;
     sfmt(s->http_url, sizeof(s->http_url), "http://127.0.0.1:%llu", (unsigned long long)hp);
     if (mp && !s->kvbm_metrics_url[0])
-        sfmt(s->kvbm_metrics_url, sizeof(s->kvbm_metrics_url),
-                 "http://127.0.0.1:%llu/metrics", (unsigned long long)mp);
+        sfmt(s->kvbm_metrics_url, sizeof(s->kvbm_metrics_url), "http://127.0.0.1:%llu/metrics",
+             (unsigned long long)mp);
     if (pid > 0)
         s->worker_pid = pid;
     return 0;
@@ -595,15 +600,14 @@ int stack_wait_ready(struct stack *s, uint64_t timeout_ns, json_t **ret_checks, 
         }
         if (!s->frontend_metrics_url[0] && s->http_url[0])
             sfmt(s->frontend_metrics_url, sizeof(s->frontend_metrics_url), "%s/metrics",
-                     s->http_url);
+                 s->http_url);
         {
             char url[320];
             struct httpget_result hr;
             sfmt(url, sizeof(url), "%s/health", s->http_url);
             buf_reset(&b);
             if (httpget(url, CHECK_TIMEOUT_NS, &b, &hr) < 0 || hr.status / 100 != 2) {
-                sfmt(last, sizeof(last), "GET %s: %s", url,
-                         hr.status ? "non-2xx status" : hr.err);
+                sfmt(last, sizeof(last), "GET %s: %s", url, hr.status ? "non-2xx status" : hr.err);
                 goto again;
             }
             sfmt(url, sizeof(url), "%s/v1/models", s->http_url);
@@ -615,7 +619,7 @@ int stack_wait_ready(struct stack *s, uint64_t timeout_ns, json_t **ret_checks, 
             }
             if (!models_lists((const char *)b.data, b.len, s->served_model, list, sizeof(list))) {
                 sfmt(last, sizeof(last), "GET %s does not list model '%s' (listed: %s)", url,
-                         s->served_model, list[0] ? list : "none");
+                     s->served_model, list[0] ? list : "none");
                 r = -ENOENT;
                 goto again;
             }
@@ -625,7 +629,7 @@ int stack_wait_ready(struct stack *s, uint64_t timeout_ns, json_t **ret_checks, 
             if (httpget(s->frontend_metrics_url, CHECK_TIMEOUT_NS, &b, &hr) < 0 ||
                 hr.status != 200) {
                 sfmt(last, sizeof(last), "frontend metrics %s: %s", s->frontend_metrics_url,
-                         hr.status ? "status" : hr.err);
+                     hr.status ? "status" : hr.err);
                 json_array_clear(checks);
                 goto again;
             }
@@ -635,14 +639,13 @@ int stack_wait_ready(struct stack *s, uint64_t timeout_ns, json_t **ret_checks, 
                 buf_reset(&b);
                 int hr_rc = httpget(s->kvbm_metrics_url, CHECK_TIMEOUT_NS, &b, &hr);
                 bool ok = hr_rc >= 0 && hr.status == 200;
-                json_array_append_new(checks,
-                                      check_json("kvbm_metrics", s->kvbm_metrics_url, hr.status,
-                                                 ok, ok ? NULL : hr.err));
+                json_array_append_new(checks, check_json("kvbm_metrics", s->kvbm_metrics_url,
+                                                         hr.status, ok, ok ? NULL : hr.err));
             }
             r = 0;
             goto out;
         }
-    again:
+again:
         if (clk_now_ns() >= deadline) {
             if (r != -ENOENT)
                 r = -ETIMEDOUT;
@@ -681,9 +684,8 @@ json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
             if (!strncmp(env.v[i], "DYN_KVBM_", 9)) {
                 const char *eq = strchr(env.v[i], '=');
                 char *name = xalloc_strndup(env.v[i], (size_t)(eq - env.v[i]));
-                json_object_set_new(ej, name, json_string(stack_is_secret_name(name)
-                                                              ? "<redacted>"
-                                                              : eq + 1));
+                json_object_set_new(
+                    ej, name, json_string(stack_is_secret_name(name) ? "<redacted>" : eq + 1));
                 free(name);
             }
         json_object_set_new(o, "env", ej);

@@ -24,23 +24,24 @@
 enum stack_kind { STACK_BUILTIN, STACK_DYNAMO_TRTLLM, STACK_EXTERNAL };
 
 struct stack_opts {
-    const json_t *profile;   /* borrowed: the stack profile document */
-    const char *model;       /* kvtier model profile name */
-    const char *served_model; /* name the server lists in /v1/models (NULL = profile/model) */
-    const char *hardware;    /* hardware profile name for the builtin engine (NULL = profile's) */
-    const char *profiles_dir; /* passed to the engine as --profiles */
-    const char *kvtier_path; /* the kvtier binary (builtin) */
-    const char *log_dir;     /* raw/stack/ of the bundle; created */
-    const char *work_dir;    /* for the ready file and engine args YAML; created */
-    const char *cgroup_name; /* cgroup to create ("" = do not place) */
-    const char *cgroup_root; /* NULL = /sys/fs/cgroup */
-    uint64_t g1_blocks;      /* builtin --g1-blocks; 0 = engine's default */
+    const json_t *profile; /* borrowed: the stack profile document */
+    const char *model;     /* kvtier model profile name */
+    const char *hf_id;     /* the model's Hugging Face id ("{hf_id}" in templates); may be NULL */
+    const char *served_model;  /* name the server lists in /v1/models (NULL = profile/model) */
+    const char *hardware;      /* hardware profile name for the builtin engine (NULL = profile's) */
+    const char *profiles_dir;  /* passed to the engine as --profiles */
+    const char *kvtier_path;   /* the kvtier binary (builtin) */
+    const char *log_dir;       /* raw/stack/ of the bundle; created */
+    const char *work_dir;      /* for the ready file and engine args YAML; created */
+    const char *cgroup_name;   /* cgroup to create ("" = do not place) */
+    const char *cgroup_root;   /* NULL = /sys/fs/cgroup */
+    uint64_t g1_blocks;        /* builtin --g1-blocks; 0 = engine's default */
     struct mode_settings mode; /* the mode asked for */
     /* external stacks and overrides */
-    const char *url;          /* http base, e.g. http://127.0.0.1:8000 (external / override) */
-    const char *kvbm_metrics_url;     /* full URL of the KVBM /metrics (NULL = profile's) */
+    const char *url;              /* http base, e.g. http://127.0.0.1:8000 (external / override) */
+    const char *kvbm_metrics_url; /* full URL of the KVBM /metrics (NULL = profile's) */
     const char *frontend_metrics_url; /* NULL = <url>/metrics */
-    pid_t observe_pid;        /* external: worker pid whose environment to read (0 = none) */
+    pid_t observe_pid; /* external: worker pid whose environment to read (0 = none) */
 };
 
 struct stack_proc {
@@ -54,13 +55,13 @@ struct stack {
     char name[64];
     struct stack_proc procs[STACK_MAX_PROCS];
     size_t nprocs;
-    char http_url[256];             /* base URL of the OpenAI API */
-    char kvbm_metrics_url[256];     /* "" when the mode has no KVBM */
+    char http_url[256];         /* base URL of the OpenAI API */
+    char kvbm_metrics_url[256]; /* "" when the mode has no KVBM */
     char frontend_metrics_url[256];
     char served_model[128];
-    pid_t worker_pid;               /* process whose environment and /proc/PID/io are observed */
+    pid_t worker_pid; /* process whose environment and /proc/PID/io are observed */
     struct cgroup_place cgroup;
-    json_t *record;                 /* owned: launch record for the manifest (commands, env) */
+    json_t *record; /* owned: launch record for the manifest (commands, env) */
     char log_dir[512];
     char ready_file[560];
     bool stopped;

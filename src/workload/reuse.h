@@ -18,7 +18,7 @@
 #include "common/diag.h"
 
 #define REUSE_MIN_RATIO_DEFAULT 0.10 /* below this observed/opportunity: REUSE_NOT_OBSERVED */
-#define REUSE_MIN_OPPORTUNITY_TOKENS                                                          \
+#define REUSE_MIN_OPPORTUNITY_TOKENS \
     1024u /* a phase with less opportunity than this is not judged (nothing to observe) */
 #define REUSE_MAX_PHASES 16u
 

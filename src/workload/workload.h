@@ -43,11 +43,11 @@ struct workload_capacity {
 };
 
 struct workload_options {
-    const char *corpus_dir;      /* borrowed; NULL = built-in deterministic text generator */
-    const char *tokenizer_path;  /* borrowed; tokenizer.json; NULL = approximate tokenizer */
+    const char *corpus_dir;     /* borrowed; NULL = built-in deterministic text generator */
+    const char *tokenizer_path; /* borrowed; tokenizer.json; NULL = approximate tokenizer */
     enum workload_endpoint endpoint;
-    const char *trace_path;      /* borrowed; Mooncake JSONL to import instead of a family;
-                                    NULL = synthetic plan from the family profile */
+    const char *trace_path;         /* borrowed; Mooncake JSONL to import instead of a family;
+                                       NULL = synthetic plan from the family profile */
     uint32_t trace_tokens_per_hash; /* tokens per Mooncake hash id; 0 = 512 */
     double rate_scale;              /* multiplies every phase rate; 0 = 1 */
     uint64_t max_requests;          /* cap on requests per phase; 0 = profile value */

@@ -50,9 +50,8 @@ static bool has_code(const json_t *verdict, const char *code)
 {
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(verdict, "reason_codes"), i, c)
-        if (!strcmp(json_string_value(c), code))
-            return true;
+    json_array_foreach(json_object_get(verdict, "reason_codes"), i,
+                       c) if (!strcmp(json_string_value(c), code)) return true;
     return false;
 }
 
@@ -85,11 +84,10 @@ static const struct gate_case {
     { "b2_good.json", "{\"health\":{\"crashed\":true,\"exit_code\":137}}", "SERVER_UNHEALTHY",
       "exit_code" },
     { "b2_good.json", "{\"health\":{\"model_loaded\":false}}", "MODEL_NOT_LOADED", "" },
-    { "b2_good.json", "{\"phases\":{\"replay\":{\"errors\":4}}}", "ERROR_RATE_HIGH",
-      "error_rate" },
+    { "b2_good.json", "{\"phases\":{\"replay\":{\"errors\":4}}}", "ERROR_RATE_HIGH", "error_rate" },
     /* metrics port closed */
-    { "b2_good.json", "{\"health\":{\"kvbm_metrics_reachable\":false}}",
-      "KVBM_METRICS_UNREACHABLE", "url" },
+    { "b2_good.json", "{\"health\":{\"kvbm_metrics_reachable\":false}}", "KVBM_METRICS_UNREACHABLE",
+      "url" },
     { "b2_good.json", "{\"health\":{\"frontend_reachable\":false}}", "FRONTEND_UNREACHABLE", "" },
     /* B1 launched with a disk tier: the read-back environment differs */
     { "b1_good.json",

@@ -20,8 +20,11 @@
 
 static struct mode_settings base(enum mode_id id)
 {
-    struct mode_settings s = { .id = id, .cpu_cache_gb = 2, .disk_cache_gb = 8,
-                               .bytes_per_block = BPB, .c_disk_fraction = 0.25 };
+    struct mode_settings s = { .id = id,
+                               .cpu_cache_gb = 2,
+                               .disk_cache_gb = 8,
+                               .bytes_per_block = BPB,
+                               .c_disk_fraction = 0.25 };
     strcpy(s.disk_cache_dir, "/mnt/nvme/kvbm");
     return s;
 }
@@ -34,22 +37,27 @@ static void test_env_per_mode(void **state)
         const char *set[6][2]; /* expected name, value (NULL value = must be absent) */
     } cases[] = {
         { MODE_B0,
-          { { "DYN_KVBM_CPU_CACHE_GB", NULL }, { "DYN_KVBM_DISK_CACHE_GB", NULL },
+          { { "DYN_KVBM_CPU_CACHE_GB", NULL },
+            { "DYN_KVBM_DISK_CACHE_GB", NULL },
             { "DYN_KVBM_METRICS", NULL } } },
         { MODE_B1,
-          { { "DYN_KVBM_CPU_CACHE_GB", "2" }, { "DYN_KVBM_DISK_CACHE_GB", NULL },
-            { "DYN_KVBM_DISK_CACHE_DIR", NULL }, { "DYN_KVBM_METRICS", "true" } } },
+          { { "DYN_KVBM_CPU_CACHE_GB", "2" },
+            { "DYN_KVBM_DISK_CACHE_GB", NULL },
+            { "DYN_KVBM_DISK_CACHE_DIR", NULL },
+            { "DYN_KVBM_METRICS", "true" } } },
         { MODE_B2,
-          { { "DYN_KVBM_CPU_CACHE_GB", "2" }, { "DYN_KVBM_DISK_CACHE_GB", "8" },
+          { { "DYN_KVBM_CPU_CACHE_GB", "2" },
+            { "DYN_KVBM_DISK_CACHE_GB", "8" },
             { "DYN_KVBM_DISK_CACHE_DIR", "/mnt/nvme/kvbm" },
             { "DYN_KVBM_DISABLE_DISK_OFFLOAD_FILTER", NULL } } },
         { MODE_B2P,
-          { { "DYN_KVBM_CPU_CACHE_GB", "2" }, { "DYN_KVBM_DISK_CACHE_GB", "8" },
+          { { "DYN_KVBM_CPU_CACHE_GB", "2" },
+            { "DYN_KVBM_DISK_CACHE_GB", "8" },
             { "DYN_KVBM_DISABLE_DISK_OFFLOAD_FILTER", "true" } } },
-        { MODE_B3,
-          { { "DYN_KVBM_CPU_CACHE_GB", NULL }, { "DYN_KVBM_DISK_CACHE_GB", "8" } } },
+        { MODE_B3, { { "DYN_KVBM_CPU_CACHE_GB", NULL }, { "DYN_KVBM_DISK_CACHE_GB", "8" } } },
         { MODE_C,
-          { { "DYN_KVBM_CPU_CACHE_GB", "2" }, { "DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS", "7629" },
+          { { "DYN_KVBM_CPU_CACHE_GB", "2" },
+            { "DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS", "7629" },
             { "DYN_KVBM_DISK_CACHE_GB", "2" } } },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -110,17 +118,37 @@ static void test_observe_quirks(void **state)
         /* "TRUE" and "yes" leave the filter on; only "true"/"1" disable it */
         { { "DYN_KVBM_CPU_CACHE_GB=1", "DYN_KVBM_DISK_CACHE_GB=2",
             "DYN_KVBM_DISABLE_DISK_OFFLOAD_FILTER=TRUE" },
-          true, false, true, true, 3814, 7629 },
+          true,
+          false,
+          true,
+          true,
+          3814,
+          7629 },
         { { "DYN_KVBM_CPU_CACHE_GB=1", "DYN_KVBM_DISK_CACHE_GB=2",
             "DYN_KVBM_DISABLE_DISK_OFFLOAD_FILTER=1" },
-          true, false, false, true, 3814, 7629 },
+          true,
+          false,
+          false,
+          true,
+          3814,
+          7629 },
         /* 0.5 GB: host blocks allocated but bypass (disk-only) in force */
         { { "DYN_KVBM_CPU_CACHE_GB=0.5", "DYN_KVBM_DISK_CACHE_GB=2" },
-          true, true, false, true, 1907, 7629 },
+          true,
+          true,
+          false,
+          true,
+          1907,
+          7629 },
         /* override wins over GB; O_DIRECT disabled by presence, even "false" */
         { { "DYN_KVBM_CPU_CACHE_GB=1", "DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS=10",
             "DYN_KVBM_DISK_CACHE_GB=1", "DYN_KVBM_DISK_DISABLE_O_DIRECT=false" },
-          true, false, true, false, 10, 3814 },
+          true,
+          false,
+          true,
+          false,
+          10,
+          3814 },
         { { "PATH=/bin" }, false, false, false, true, 0, 0 },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -214,9 +242,8 @@ static void test_names_and_errors(void **state)
         int rc;
         enum mode_id id;
     } cases[] = {
-        { "B0", 0, MODE_B0 },  { "B2p", 0, MODE_B2P }, { "B2'", 0, MODE_B2P },
-        { "C", 0, MODE_C },    { "b2", -EINVAL, 0 },   { "B4", -EINVAL, 0 },
-        { "", -EINVAL, 0 },
+        { "B0", 0, MODE_B0 }, { "B2p", 0, MODE_B2P }, { "B2'", 0, MODE_B2P }, { "C", 0, MODE_C },
+        { "b2", -EINVAL, 0 }, { "B4", -EINVAL, 0 },   { "", -EINVAL, 0 },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         enum mode_id id = MODE__COUNT;

@@ -249,8 +249,8 @@ static void test_secret_names(void **state)
         const char *name;
         bool secret;
     } cases[] = {
-        { "OPENAI_API_KEY", true }, { "HF_TOKEN", true },   { "DB_PASSWORD", true },
-        { "DYN_KVBM_CPU_CACHE_GB", false }, { "PATH", false }, { "--api-key", true },
+        { "OPENAI_API_KEY", true },         { "HF_TOKEN", true }, { "DB_PASSWORD", true },
+        { "DYN_KVBM_CPU_CACHE_GB", false }, { "PATH", false },    { "--api-key", true },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         assert_int_equal(stack_is_secret_name(cases[i].name), cases[i].secret);
@@ -269,8 +269,7 @@ static void test_promscan(void **state)
     double v = 0;
     assert_int_equal(promscan_sum(page, sizeof(page) - 1, "kvbm_matched_tokens", &v), 1);
     assert_true(v == 1234);
-    assert_int_equal(promscan_sum(page, sizeof(page) - 1, "dynamo_frontend_requests_total", &v),
-                     2);
+    assert_int_equal(promscan_sum(page, sizeof(page) - 1, "dynamo_frontend_requests_total", &v), 2);
     assert_true(v == 5);
     assert_int_equal(promscan_sum(page, sizeof(page) - 1, "kvtier_engine_g3_capacity_blocks", &v),
                      1);
