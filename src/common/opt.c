@@ -312,7 +312,10 @@ void opt_help(const struct opt_def *defs, const char *usage, const char *summary
                 snprintf(lhs, sizeof(lhs), "-%c, --%s%s", o->short_name, o->name, type_meta(o));
             else
                 snprintf(lhs, sizeof(lhs), "    --%s%s", o->name, type_meta(o));
-            buf_printf(out, "  %-30s %s", lhs, o->help ? o->help : "");
+            if (strlen(lhs) > 30)
+                buf_printf(out, "  %s\n  %-30s %s", lhs, "", o->help ? o->help : "");
+            else
+                buf_printf(out, "  %-30s %s", lhs, o->help ? o->help : "");
             if (o->def && o->type != OPT_BOOL)
                 buf_printf(out, " [default: %s]", o->def);
             buf_append_str(out, "\n");

@@ -85,3 +85,11 @@ void xalloc_grow(void **arr, size_t *cap, size_t need, size_t elem)
     *arr = xrealloc(*arr, bytes);
     *cap = ncap;
 }
+
+void *xalloc_aligned(size_t align, size_t size)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, align, size ? size : align) != 0)
+        oom(size);
+    return p;
+}

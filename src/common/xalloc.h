@@ -17,5 +17,8 @@ char *xalloc_strndup(const char *s, size_t n);
 char *xalloc_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Grows *arr (element size elem) so it holds at least need elements; *cap is updated. */
 void xalloc_grow(void **arr, size_t *cap, size_t need, size_t elem);
+/* Memory aligned to align (a power of two, multiple of sizeof(void *)), e.g. 4096 for O_DIRECT
+ * buffers; owned, free with free(). */
+void *xalloc_aligned(size_t align, size_t size);
 
 #endif

@@ -24,7 +24,7 @@
 
 #define LOADGEN_SCHEMA_VERSION 1
 
-struct loadgen_plan; /* a parsed plan: loadgen/plan.h */
+struct reqplan; /* a parsed plan: loadgen/reqplan.h */
 
 enum loadgen_endpoint {
     LOADGEN_ENDPOINT_PLAN = 0,    /* what the plan header says (chat when it says nothing) */
@@ -115,7 +115,7 @@ void loadgen_config_init(struct loadgen_config *cfg);
  * "interrupted": true) *ret_summary is set to the summary (owned) and 0 is returned.
  * Errors: -EINVAL bad configuration (d says which), -errno when an output file cannot be
  * written. Caller's thread only; not reentrant with other loadgen runs in the same thread. */
-int loadgen_run(const struct loadgen_config *cfg, const struct loadgen_plan *plan,
+int loadgen_run(const struct loadgen_config *cfg, const struct reqplan *plan,
                 const struct loadgen_hooks *hooks, json_t **ret_summary, struct diag *d);
 
 /* Convenience for the bundle runner: loads the plan file (docs/contracts.md format; bad lines

@@ -63,6 +63,8 @@ struct observe_config {
     bool no_gpu;                  /* skip NVML */
     bool no_smart;                /* skip SMART (pre/post files say so) */
     bool no_fanotify;             /* attribution by /proc scanning only */
+    bool manual;                  /* no thread: samples only in observe_sample_now() and at
+                                     phase marks (golden tests, single-shot use) */
 };
 
 struct observe;
@@ -99,6 +101,11 @@ int observe_phase_end(struct observe *o, const char *name, json_t **ret_os_delta
  * error (all files are still attempted). *ret_summary (may be NULL) gets an owned summary:
  * samples taken, sampler CPU time, sources. Idempotent. Controlling thread. */
 int observe_stop(struct observe *o, json_t **ret_summary);
+
+/* Takes one sample now on the calling thread (all CSVs get a row computed against the
+ * previous sample). For manual mode and tests; safe beside the thread (a lock serialises
+ * samples). 0 or the first CSV write error. */
+int observe_sample_now(struct observe *o);
 
 /* Sampler-thread CPU time so far (ns, CLOCK_THREAD_CPUTIME_ID of the thread) and the number
  * of samples taken; for the overhead benchmark. Any thread. */

@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* HTTP front end (see http.h). */
+#include "engine/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "common/clk.h"
+#include "common/jsonx.h"
+#include "common/xalloc.h"
+#include "engine/reqparse.h"
+#include "engine/sreq.h"
+
+#define HTTP_CONN_LIMIT 16384
+#define HTTP_SSE_BLOCK  (64u << 10)
+
+struct http {
+    struct http_opts o;
+    struct MHD_Daemon *api, *met;
+    uint16_t port, metrics_port;
+    atomic_uint_fast64_t next_id, n_posts, n_streams;
+    atomic_bool stopping;
+};
+
+struct conn {
+    struct buf body;
+    struct sreq *r;
+};
+
+static void wake(void *conn)
+{
+    MHD_resume_connection(conn);
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *ctype,
+                                 const char *text, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    enum MHD_Result r = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j)
+{
+    char *s = jsonx_dump_line(j);
+    json_decref(j);
+    enum MHD_Result r = send_text(c, status, "application/json", s, strlen(s));
+    free(s);
+    return r;
+}
+
+static enum MHD_Result send_error(struct http *h, struct MHD_Connection *c,
+                                  const struct reqparse_error *e, enum metrics_endpoint ep,
+                                  bool count)
+{
+    char *s = reqparse_error_body(e);
+    enum MHD_Result r = send_text(c, (unsigned)e->status, "application/json", s, strlen(s));
+    free(s);
+    if (count) {
+        enum metrics_error k = e->status == 404   ? METRICS_ERR_NOT_FOUND
+                               : e->status >= 500 ? METRICS_ERR_INTERNAL
+                                                  : METRICS_ERR_VALIDATION;
+        metrics_request_done(h->o.metrics, ep, false, k);
+    }
+    return r;
+}
+
+/* ---- SSE ---------------------------------------------------------------------------------- */
+
+static ssize_t sse_reader(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct sreq *r = cls;
+    (void)pos;
+    pthread_mutex_lock(&r->mu);
+    ssize_t n;
+    if (r->out.len) {
+        n = (ssize_t)(r->out.len < max ? r->out.len : max);
+        memcpy(out, r->out.data, (size_t)n);
+        buf_consume(&r->out, (size_t)n);
+    } else if (r->done || !r->conn) {
+        n = r->cut || !r->conn ? MHD_CONTENT_READER_END_WITH_ERROR
+                               : MHD_CONTENT_READER_END_OF_STREAM;
+    } else {
+        r->suspended = true;
+        MHD_suspend_connection(r->conn);
+        n = 0;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+static void sse_free(void *cls)
+{
+    sreq_unref(cls);
+}
+
+/* ---- completions -------------------------------------------------------------------------- */
+
+static bool model_ok(const struct http *h, const char *name)
+{
+    return !strcmp(name, h->o.served_model) ||
+           (h->o.model_alias && !strcmp(name, h->o.model_alias));
+}
+
+/* Tokenizes the request into r->prompt; fills e on failure. */
+static int tokenize(struct http *h, const struct reqparse_req *p, struct sreq *r,
+                    struct reqparse_error *e)
+{
+    struct token_ids ids = { 0 };
+    int rc = 0;
+    if (p->prompt_ids) {
+        r->prompt = xmalloc(p->n_prompt_ids * sizeof(uint32_t));
+        memcpy(r->prompt, p->prompt_ids, p->n_prompt_ids * sizeof(uint32_t));
+        r->n_prompt = p->n_prompt_ids;
+        return 0;
+    }
+    struct buf text;
+    buf_init(&text, REQPARSE_BODY_MAX_BYTES * 2u);
+    if (p->ep == REQPARSE_CHAT) {
+        struct diag d = { 0 };
+        if (chat_render(h->o.tpl, p->messages, true, &text, &d) < 0) {
+            rc = reqparse_fail(e, 400, "invalid_request_error", "messages", "%s", d.msg);
+            goto out;
+        }
+    } else {
+        buf_append(&text, p->prompt_text, p->prompt_text_len);
+    }
+    if (tokenizer_encode(h->o.tok, buf_str(&text), text.len, true, &ids) < 0) {
+        rc = reqparse_fail(e, 400, "invalid_request_error", NULL, "the prompt is too large");
+        goto out;
+    }
+    if (ids.len == 0) {
+        rc = reqparse_fail(e, 400, "invalid_request_error", NULL, "the prompt has no tokens");
+        goto out;
+    }
+    r->prompt = ids.ids;
+    r->n_prompt = ids.len;
+    ids.ids = NULL;
+out:
+    tokenizer_ids_fini(&ids);
+    buf_fini(&text);
+    return rc;
+}
+
+static enum MHD_Result start_completion(struct http *h, struct MHD_Connection *c, struct conn *cx,
+                                        enum reqparse_endpoint ep)
+{
+    enum metrics_endpoint mep = ep == REQPARSE_CHAT ? METRICS_EP_CHAT : METRICS_EP_COMPLETIONS;
+    struct reqparse_req p;
+    struct reqparse_error e = { 0 };
+    if (reqparse_body(ep, buf_str(&cx->body), cx->body.len, tokenizer_vocab_size(h->o.tok), &p,
+                      &e) < 0)
+        return send_error(h, c, &e, mep, true);
+    struct sreq *r = NULL;
+    enum MHD_Result res;
+    if (!model_ok(h, p.model)) {
+        reqparse_fail(&e, 404, "NotFoundError", "model", "The model `%.200s` does not exist.",
+                      p.model);
+        goto fail;
+    }
+    uint64_t nth = atomic_fetch_add(&h->n_posts, 1) + 1;
+    if (h->o.inject_5xx_every && nth % h->o.inject_5xx_every == 0) {
+        reqparse_fail(&e, 500, "internal_server_error", NULL,
+                      "injected failure (--inject-5xx-every %" PRIu64 ")", h->o.inject_5xx_every);
+        goto fail;
+    }
+    r = sreq_new();
+    if (tokenize(h, &p, r, &e) < 0)
+        goto fail;
+    uint32_t max_len = h->o.model->max_sequence_length;
+    if (r->n_prompt >= max_len ||
+        (p.max_tokens > 0 && r->n_prompt + (uint64_t)p.max_tokens > max_len)) {
+        reqparse_fail(&e, 400, "invalid_request_error", p.max_tokens > 0 ? "max_tokens" : NULL,
+                      "This model's maximum context length is %u tokens. However, you requested "
+                      "%" PRIu64 " tokens (%zu in the %s, %" PRIu64 " in the completion). Please "
+                      "reduce the length of the %s or completion.",
+                      max_len,
+                      (uint64_t)r->n_prompt + (p.max_tokens > 0 ? (uint64_t)p.max_tokens : 0),
+                      r->n_prompt, ep == REQPARSE_CHAT ? "messages" : "prompt",
+                      p.max_tokens > 0 ? (uint64_t)p.max_tokens : 0,
+                      ep == REQPARSE_CHAT ? "messages" : "prompt");
+        goto fail;
+    }
+    r->max_tokens = p.max_tokens > 0 ? (uint32_t)p.max_tokens : max_len - (uint32_t)r->n_prompt;
+    r->min_tokens = (uint32_t)(p.min_tokens > r->max_tokens ? r->max_tokens : p.min_tokens);
+    uint64_t need = sched_blocks_needed(h->o.sched, r->n_prompt, r->max_tokens);
+    if (need > sched_g1_blocks(h->o.sched)) {
+        reqparse_fail(&e, 400, "invalid_request_error", NULL,
+                      "the request needs %" PRIu64 " KV blocks (prompt %zu + up to %u output "
+                      "tokens) but the device KV pool holds %" PRIu64 " blocks",
+                      need, r->n_prompt, r->max_tokens, sched_g1_blocks(h->o.sched));
+        goto fail;
+    }
+    r->ep = ep == REQPARSE_CHAT ? SREQ_CHAT : SREQ_COMPLETIONS;
+    r->stream = p.stream;
+    r->include_usage = p.include_usage;
+    r->ignore_eos = p.ignore_eos;
+    r->id = atomic_fetch_add(&h->next_id, 1) + 1;
+    snprintf(r->id_str, sizeof(r->id_str), "%s-%016" PRIx64,
+             ep == REQPARSE_CHAT ? "chatcmpl" : "cmpl", (uint64_t)(r->id * 0x9e3779b97f4a7c15ULL));
+    r->arrival_ns = clk_now_ns();
+    r->created_unix_s = clk_wall_unix_ns() / CLK_NS_PER_S;
+    r->wake = wake;
+    r->conn = c;
+    if (r->stream && h->o.inject_cut_every &&
+        (atomic_fetch_add(&h->n_streams, 1) + 1) % h->o.inject_cut_every == 0)
+        r->cut_after_tokens = UINT32_MAX; /* the scheduler picks the middle of the output */
+    reqparse_req_fini(&p);
+    cx->r = r;
+    sched_submit(h->o.sched, r);
+    if (!r->stream) {
+        pthread_mutex_lock(&r->mu);
+        if (!r->done) {
+            r->suspended = true;
+            MHD_suspend_connection(c);
+        }
+        pthread_mutex_unlock(&r->mu);
+        return MHD_YES;
+    }
+    sreq_ref(r);
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_SSE_BLOCK,
+                                                                  sse_reader, r, sse_free);
+    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    MHD_add_response_header(resp, "X-Request-Id", r->id_str);
+    res = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return res;
+fail:
+    reqparse_req_fini(&p);
+    sreq_unref(r);
+    return send_error(h, c, &e, mep, true);
+}
+
+/* A unary request resumed by the scheduler: send its body. */
+static enum MHD_Result finish_unary(struct MHD_Connection *c, struct sreq *r)
+{
+    pthread_mutex_lock(&r->mu);
+    if (!r->done) {
+        r->suspended = true;
+        MHD_suspend_connection(c);
+        pthread_mutex_unlock(&r->mu);
+        return MHD_YES;
+    }
+    struct buf body = r->out;
+    buf_init(&r->out, SREQ_OUT_MAX_BYTES);
+    int status = r->http_status ? r->http_status : 500;
+    pthread_mutex_unlock(&r->mu);
+    enum MHD_Result res;
+    if (status == 200) {
+        res = send_text(c, 200, "application/json", buf_str(&body), body.len);
+    } else {
+        struct reqparse_error e = { 0 };
+        reqparse_fail(&e, status, "internal_server_error", NULL,
+                      "the engine stopped before the request finished");
+        char *s = reqparse_error_body(&e);
+        res = send_text(c, (unsigned)status, "application/json", s, strlen(s));
+        free(s);
+    }
+    buf_fini(&body);
+    return res;
+}
+
+/* ---- routing ------------------------------------------------------------------------------ */
+
+static enum MHD_Result not_found(struct MHD_Connection *c, const char *url)
+{
+    struct reqparse_error e = { 0 };
+    reqparse_fail(&e, 404, "NotFoundError", NULL, "no route for %.200s", url);
+    char *s = reqparse_error_body(&e);
+    enum MHD_Result r = send_text(c, 404, "application/json", s, strlen(s));
+    free(s);
+    return r;
+}
+
+static enum MHD_Result bad_method(struct MHD_Connection *c, const char *method, const char *url)
+{
+    struct reqparse_error e = { 0 };
+    reqparse_fail(&e, 405, "invalid_request_error", NULL, "method %.16s not allowed on %.200s",
+                  method, url);
+    char *s = reqparse_error_body(&e);
+    enum MHD_Result r = send_text(c, 405, "application/json", s, strlen(s));
+    free(s);
+    return r;
+}
+
+static enum MHD_Result get_route(struct http *h, struct MHD_Connection *c, const char *url)
+{
+    if (!strcmp(url, "/v1/models")) {
+        json_t *m =
+            json_pack("{s:s, s:s, s:I, s:s}", "id", h->o.served_model, "object", "model", "created",
+                      (json_int_t)(clk_wall_unix_ns() / CLK_NS_PER_S), "owned_by", "kvtier");
+        return send_json(c, 200, json_pack("{s:s, s:[o]}", "object", "list", "data", m));
+    }
+    if (!strcmp(url, "/health"))
+        return send_json(c, 200,
+                         json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "status", "healthy", "endpoints",
+                                   "dyn://dynamo.tensorrt_llm.generate", "instances", "component",
+                                   "tensorrt_llm", "model", h->o.served_model));
+    if (!strcmp(url, "/live"))
+        return send_json(c, 200,
+                         json_pack("{s:s, s:s}", "status", "live", "message", "Service is live"));
+    if (!strcmp(url, "/metrics")) {
+        struct buf b;
+        buf_init(&b, 16u << 20);
+        metrics_render_frontend(h->o.metrics, &b);
+        enum MHD_Result r =
+            send_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", buf_str(&b), b.len);
+        buf_fini(&b);
+        return r;
+    }
+    return not_found(c, url);
+}
+
+static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls)
+{
+    struct http *h = cls;
+    (void)version;
+    struct conn *cx = *con_cls;
+    if (!cx) {
+        cx = xcalloc(1, sizeof(*cx));
+        buf_init(&cx->body, REQPARSE_BODY_MAX_BYTES);
+        *con_cls = cx;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (cx->body.len <= REQPARSE_BODY_MAX_BYTES &&
+            buf_append(&cx->body, upload_data, *upload_data_size) < 0)
+            cx->body.len = REQPARSE_BODY_MAX_BYTES + 1; /* remember the overflow */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (cx->r)
+        return finish_unary(c, cx->r);
+    bool post = !strcmp(method, "POST");
+    bool chat = !strcmp(url, "/v1/chat/completions"), cmpl = !strcmp(url, "/v1/completions");
+    if (chat || cmpl) {
+        if (!post)
+            return bad_method(c, method, url);
+        if (atomic_load(&h->stopping)) {
+            struct reqparse_error e = { 0 };
+            reqparse_fail(&e, 503, "service_unavailable", NULL, "the engine is shutting down");
+            return send_error(h, c, &e, chat ? METRICS_EP_CHAT : METRICS_EP_COMPLETIONS, true);
+        }
+        if (cx->body.len > REQPARSE_BODY_MAX_BYTES) {
+            struct reqparse_error e = { 0 };
+            reqparse_fail(&e, 413, "invalid_request_error", NULL,
+                          "request body exceeds the limit of %u bytes", REQPARSE_BODY_MAX_BYTES);
+            return send_error(h, c, &e, chat ? METRICS_EP_CHAT : METRICS_EP_COMPLETIONS, true);
+        }
+        return start_completion(h, c, cx, chat ? REQPARSE_CHAT : REQPARSE_COMPLETIONS);
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return bad_method(c, method, url);
+    return get_route(h, c, url);
+}
+
+static void api_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                          enum MHD_RequestTerminationCode toe)
+{
+    struct http *h = cls;
+    struct conn *cx = *con_cls;
+    (void)c;
+    (void)toe;
+    if (!cx)
+        return;
+    if (cx->r) {
+        struct sreq *r = cx->r;
+        pthread_mutex_lock(&r->mu);
+        r->conn = NULL;
+        bool done = r->done;
+        pthread_mutex_unlock(&r->mu);
+        if (!done) {
+            atomic_store(&r->cancelled, true);
+            atomic_fetch_add(&h->o.metrics->disconnected, 1);
+            sched_poke(h->o.sched);
+        }
+        sreq_unref(r);
+    }
+    buf_fini(&cx->body);
+    free(cx);
+    *con_cls = NULL;
+}
+
+static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                       const char *method, const char *version,
+                                       const char *upload_data, size_t *upload_data_size,
+                                       void **con_cls)
+{
+    struct http *h = cls;
+    (void)version;
+    (void)upload_data;
+    if (!*con_cls) {
+        *con_cls = h;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (strcmp(url, "/metrics") != 0)
+        return not_found(c, url);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return bad_method(c, method, url);
+    struct buf b;
+    buf_init(&b, 16u << 20);
+    metrics_render_kvbm(h->o.metrics, h->o.kvbm_metrics, &b);
+    enum MHD_Result r =
+        send_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", buf_str(&b), b.len);
+    buf_fini(&b);
+    return r;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct http *h = cls;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    size_t n = strlen(line);
+    while (n && line[n - 1] == '\n')
+        line[--n] = 0;
+    elog_emit(&h->o.log, ELOG_DEBUG, "libmicrohttpd: %s", line);
+}
+
+static struct MHD_Daemon *start_daemon(struct http *h, const struct sockaddr_in *sa, bool api)
+{
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    if (api)
+        flags |= MHD_ALLOW_SUSPEND_RESUME;
+    return MHD_start_daemon(flags, 0, NULL, NULL, api ? api_handler : metrics_handler, h,
+                            MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
+                            MHD_OPTION_CONNECTION_TIMEOUT, 0u, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+                            4096u, MHD_OPTION_NOTIFY_COMPLETED, api ? api_completed : NULL, h,
+                            MHD_OPTION_END);
+}
+
+static uint16_t bound_port(struct MHD_Daemon *d)
+{
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    return i ? i->port : 0;
+}
+
+int http_start(const struct http_opts *o, struct http **ret, struct diag *d)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    const char *host = !strcmp(o->host, "localhost") ? "127.0.0.1" : o->host;
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        return diag_set(d, -EINVAL, 0, 0, "--host %s is not an IPv4 address", o->host);
+    struct http *h = xcalloc(1, sizeof(*h));
+    h->o = *o;
+    sa.sin_port = htons(o->port);
+    h->api = start_daemon(h, &sa, true);
+    if (!h->api) {
+        free(h);
+        return diag_set(d, -EADDRINUSE, 0, 0, "cannot listen on %s:%u", o->host, o->port);
+    }
+    sa.sin_port = htons(o->metrics_port);
+    h->met = start_daemon(h, &sa, false);
+    if (!h->met) {
+        MHD_stop_daemon(h->api);
+        free(h);
+        return diag_set(d, -EADDRINUSE, 0, 0, "cannot listen on %s:%u (metrics)", o->host,
+                        o->metrics_port);
+    }
+    h->port = bound_port(h->api);
+    h->metrics_port = bound_port(h->met);
+    *ret = h;
+    return 0;
+}
+
+uint16_t http_port(const struct http *h)
+{
+    return h->port;
+}
+
+uint16_t http_metrics_port(const struct http *h)
+{
+    return h->metrics_port;
+}
+
+void http_quiesce(struct http *h)
+{
+    atomic_store(&h->stopping, true);
+}
+
+void http_stop(struct http *h)
+{
+    if (!h)
+        return;
+    atomic_store(&h->stopping, true);
+    MHD_stop_daemon(h->api);
+    MHD_stop_daemon(h->met);
+    free(h);
+}

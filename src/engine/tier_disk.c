@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Disk tier file and I/O thread (see tier_disk.h).
+ *
+ * The io_uring loop keeps one POLL_ADD armed on an eventfd that submitters write after
+ * queueing, so a single io_uring_wait_cqe wakes for either new work or a completion; up to
+ * queue_depth block transfers are in flight. The fallback loop performs one pread/pwrite at a
+ * time. Either way completions go to the owner's callback on this thread. */
+#include "engine/tier_disk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "common/clk.h"
+#include "common/fileio.h"
+#include "common/xalloc.h"
+
+#define ZEROFILL_CHUNK (16u << 20)
+
+struct tier_disk {
+    int fd;
+    int efd; /* eventfd: new jobs queued */
+    char path[TIER_DISK_PATH_MAX];
+    uint64_t n_blocks, block_bytes;
+    bool o_direct;
+    int o_direct_err;
+    bool uring;
+    int uring_err;
+    const char *prealloc;
+    unsigned qd;
+    struct io_uring ring;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct tier_disk_job *head, *tail; /* queued, not yet submitted */
+    bool stop;
+    tier_disk_done_fn *done;
+    void *ctx;
+};
+
+static int neg_errno(void)
+{
+    return errno ? -errno : -EIO;
+}
+
+/* Writes zeros over the whole file with aligned 16 MiB buffers. */
+static int zerofill(int fd, uint64_t size)
+{
+    void *z = xalloc_aligned(TIER_DISK_ALIGN, ZEROFILL_CHUNK);
+    memset(z, 0, ZEROFILL_CHUNK);
+    int r = 0;
+    for (uint64_t off = 0; off < size && r == 0;) {
+        size_t n = size - off < ZEROFILL_CHUNK ? (size_t)(size - off) : ZEROFILL_CHUNK;
+        ssize_t w = pwrite(fd, z, n, (off_t)off);
+        if (w <= 0)
+            r = w < 0 ? neg_errno() : -EIO;
+        else
+            off += (uint64_t)w;
+    }
+    free(z);
+    return r;
+}
+
+/* Checks that an aligned direct write and read work on this file (some file systems accept the
+ * flag and refuse the I/O). Uses block 0, which holds no data yet. */
+static int probe_direct(int fd)
+{
+    void *b = xalloc_aligned(TIER_DISK_ALIGN, TIER_DISK_ALIGN);
+    memset(b, 0, TIER_DISK_ALIGN);
+    int r = 0;
+    if (pwrite(fd, b, TIER_DISK_ALIGN, 0) != (ssize_t)TIER_DISK_ALIGN ||
+        pread(fd, b, TIER_DISK_ALIGN, 0) != (ssize_t)TIER_DISK_ALIGN)
+        r = neg_errno();
+    free(b);
+    return r;
+}
+
+static void finish(struct tier_disk *t, struct tier_disk_job *j, int res)
+{
+    j->result = res;
+    j->done_ns = clk_now_ns();
+    t->done(t->ctx, j);
+}
+
+/* Full synchronous transfer (fallback path). */
+static int transfer_sync(struct tier_disk *t, struct tier_disk_job *j)
+{
+    uint64_t off = (uint64_t)j->slot * t->block_bytes, done = 0;
+    while (done < t->block_bytes) {
+        ssize_t n = j->write ? pwrite(t->fd, (uint8_t *)j->buf + done, t->block_bytes - done,
+                                      (off_t)(off + done))
+                             : pread(t->fd, (uint8_t *)j->buf + done, t->block_bytes - done,
+                                     (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? neg_errno() : -EIO;
+        done += (uint64_t)n;
+    }
+    return 0;
+}
+
+static struct tier_disk_job *pop_locked(struct tier_disk *t)
+{
+    struct tier_disk_job *j = t->head;
+    if (j) {
+        t->head = j->next;
+        if (!t->head)
+            t->tail = NULL;
+        j->next = NULL;
+    }
+    return j;
+}
+
+static void *thread_sync(void *arg)
+{
+    struct tier_disk *t = arg;
+    for (;;) {
+        pthread_mutex_lock(&t->mu);
+        while (!t->head && !t->stop)
+            pthread_cond_wait(&t->cv, &t->mu);
+        struct tier_disk_job *j = pop_locked(t);
+        pthread_mutex_unlock(&t->mu);
+        if (!j)
+            break;
+        finish(t, j, transfer_sync(t, j));
+    }
+    return NULL;
+}
+
+static void arm_poll(struct tier_disk *t)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
+    io_uring_prep_poll_add(sqe, t->efd, POLLIN);
+    io_uring_sqe_set_data(sqe, NULL);
+}
+
+static void *thread_uring(void *arg)
+{
+    struct tier_disk *t = arg;
+    unsigned inflight = 0; /* block transfers */
+    arm_poll(t);
+    io_uring_submit(&t->ring);
+    for (;;) {
+        pthread_mutex_lock(&t->mu);
+        bool stop = t->stop && !t->head && inflight == 0;
+        unsigned added = 0;
+        while (!stop && inflight < t->qd && t->head) {
+            struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
+            if (!sqe)
+                break;
+            struct tier_disk_job *j = pop_locked(t);
+            uint64_t off = (uint64_t)j->slot * t->block_bytes;
+            if (j->write)
+                io_uring_prep_write(sqe, t->fd, j->buf, (unsigned)t->block_bytes, off);
+            else
+                io_uring_prep_read(sqe, t->fd, j->buf, (unsigned)t->block_bytes, off);
+            io_uring_sqe_set_data(sqe, j);
+            inflight++;
+            added++;
+        }
+        pthread_mutex_unlock(&t->mu);
+        if (stop)
+            break;
+        if (added)
+            io_uring_submit(&t->ring);
+        struct io_uring_cqe *cqe;
+        int r = io_uring_wait_cqe(&t->ring, &cqe);
+        if (r == -EINTR)
+            continue;
+        if (r < 0)
+            break;
+        unsigned head, seen = 0;
+        bool rearm = false;
+        io_uring_for_each_cqe(&t->ring, head, cqe)
+        {
+            struct tier_disk_job *j = io_uring_cqe_get_data(cqe);
+            seen++;
+            if (!j) {
+                uint64_t v;
+                if (read(t->efd, &v, sizeof(v)) < 0) {
+                    /* nothing to drain: the counter was already read */
+                }
+                rearm = true;
+                continue;
+            }
+            inflight--;
+            int res = cqe->res < 0 ? cqe->res : (uint64_t)cqe->res == t->block_bytes ? 0 : -EIO;
+            finish(t, j, res);
+        }
+        io_uring_cq_advance(&t->ring, seen);
+        if (rearm) {
+            arm_poll(t);
+            io_uring_submit(&t->ring);
+        }
+    }
+    return NULL;
+}
+
+static int make_file(struct tier_disk *t, const struct tier_disk_opts *o, struct diag *d)
+{
+    int r = fileio_mkdir_p(o->dir);
+    if (r < 0)
+        return diag_set(d, r, 0, 0, "cannot create disk cache directory %s: %s", o->dir,
+                        strerror(-r));
+    size_t dl = strlen(o->dir);
+    snprintf(t->path, sizeof(t->path), "%s%sdynamo-kvbm-disk-cache-XXXXXX", o->dir,
+             dl && o->dir[dl - 1] == '/' ? "" : "/");
+    t->fd = mkostemp(t->path, O_CLOEXEC);
+    if (t->fd < 0) {
+        r = neg_errno();
+        return diag_set(d, r, 0, 0, "mkostemp %s: %s", t->path, strerror(-r));
+    }
+    uint64_t size;
+    if (__builtin_mul_overflow(o->n_blocks, o->block_bytes, &size) || size > INT64_MAX)
+        return diag_set(d, -EOVERFLOW, 0, 0, "disk cache size overflows");
+    if (fallocate(t->fd, 0, 0, (off_t)size) == 0) {
+        t->prealloc = "fallocate";
+    } else if (errno == EOPNOTSUPP && o->zerofill_fallback) {
+        t->prealloc = "zerofill";
+        r = zerofill(t->fd, size);
+        if (r < 0)
+            return diag_set(d, r, 0, 0, "zero-filling %s: %s", t->path, strerror(-r));
+    } else if (errno == EOPNOTSUPP) {
+        t->prealloc = "sparse";
+        if (ftruncate(t->fd, (off_t)size) < 0) {
+            r = neg_errno();
+            return diag_set(d, r, 0, 0, "ftruncate %s: %s", t->path, strerror(-r));
+        }
+    } else {
+        r = neg_errno();
+        return diag_set(d, r, 0, 0, "fallocate %llu bytes for %s: %s", (unsigned long long)size,
+                        t->path, strerror(-r));
+    }
+    if (o->o_direct) {
+        int fl = fcntl(t->fd, F_GETFL);
+        if (fl < 0 || fcntl(t->fd, F_SETFL, fl | O_DIRECT) < 0) {
+            t->o_direct_err = neg_errno();
+        } else if ((t->o_direct_err = probe_direct(t->fd)) < 0) {
+            fcntl(t->fd, F_SETFL, fl);
+        } else {
+            t->o_direct = true;
+        }
+    }
+    if (unlink(t->path) < 0) {
+        r = neg_errno();
+        return diag_set(d, r, 0, 0, "unlink %s: %s", t->path, strerror(-r));
+    }
+    return 0;
+}
+
+int tier_disk_open(const struct tier_disk_opts *o, tier_disk_done_fn *done, void *ctx,
+                   struct tier_disk **ret, struct diag *d)
+{
+    if (o->block_bytes == 0 || o->block_bytes % TIER_DISK_ALIGN || o->block_bytes > (1u << 30) ||
+        o->n_blocks == 0)
+        return diag_set(d, -EINVAL, 0, 0,
+                        "disk tier needs blocks that are a non-zero multiple of %u bytes",
+                        TIER_DISK_ALIGN);
+    struct tier_disk *t = xcalloc(1, sizeof(*t));
+    t->fd = t->efd = -1;
+    t->n_blocks = o->n_blocks;
+    t->block_bytes = o->block_bytes;
+    t->done = done;
+    t->ctx = ctx;
+    t->qd = o->queue_depth ? o->queue_depth : 32;
+    if (t->qd > TIER_DISK_MAX_QD)
+        t->qd = TIER_DISK_MAX_QD;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+    int r = make_file(t, o, d);
+    if (r < 0)
+        goto fail;
+    if (o->force_pread) {
+        t->uring_err = -EOPNOTSUPP;
+    } else {
+        t->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        t->uring_err = t->efd < 0 ? neg_errno() : io_uring_queue_init(t->qd + 2, &t->ring, 0);
+        t->uring = t->uring_err == 0;
+    }
+    r = -pthread_create(&t->thread, NULL, t->uring ? thread_uring : thread_sync, t);
+    if (r < 0) {
+        diag_set(d, r, 0, 0, "cannot start the disk I/O thread");
+        if (t->uring)
+            io_uring_queue_exit(&t->ring);
+        goto fail;
+    }
+    *ret = t;
+    return 0;
+fail:
+    if (t->fd >= 0)
+        close(t->fd);
+    if (t->efd >= 0)
+        close(t->efd);
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+    free(t);
+    return r;
+}
+
+void tier_disk_submit(struct tier_disk *t, struct tier_disk_job *job)
+{
+    job->next = NULL;
+    job->submit_ns = clk_now_ns();
+    pthread_mutex_lock(&t->mu);
+    if (t->tail)
+        t->tail->next = job;
+    else
+        t->head = job;
+    t->tail = job;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    if (t->uring) {
+        uint64_t one = 1;
+        if (write(t->efd, &one, sizeof(one)) < 0) {
+            /* the counter is saturated: the thread is already woken */
+        }
+    }
+}
+
+void tier_disk_close(struct tier_disk *t)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->mu);
+    t->stop = true;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    if (t->uring) {
+        uint64_t one = 1;
+        if (write(t->efd, &one, sizeof(one)) < 0) {
+            /* already signalled */
+        }
+    }
+    pthread_join(t->thread, NULL);
+    if (t->uring)
+        io_uring_queue_exit(&t->ring);
+    if (t->efd >= 0)
+        close(t->efd);
+    close(t->fd);
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+    free(t);
+}
+
+bool tier_disk_o_direct(const struct tier_disk *t)
+{
+    return t->o_direct;
+}
+
+int tier_disk_o_direct_error(const struct tier_disk *t)
+{
+    return t->o_direct_err;
+}
+
+bool tier_disk_io_uring(const struct tier_disk *t)
+{
+    return t->uring;
+}
+
+int tier_disk_uring_error(const struct tier_disk *t)
+{
+    return t->uring_err;
+}
+
+const char *tier_disk_path(const struct tier_disk *t)
+{
+    return t->path;
+}
+
+const char *tier_disk_prealloc(const struct tier_disk *t)
+{
+    return t->prealloc;
+}
+
+int tier_disk_fd(const struct tier_disk *t)
+{
+    return t->fd;
+}

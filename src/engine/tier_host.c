@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Host tier memory (see tier_host.h). */
+#include "engine/tier_host.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "engine/kvdata.h"
+
+int tier_host_init(struct tier_host *t, uint64_t n_blocks, uint64_t block_bytes)
+{
+    *t = (struct tier_host){ .n_blocks = n_blocks, .block_bytes = block_bytes };
+    if (n_blocks == 0)
+        return 0;
+    if (__builtin_mul_overflow(n_blocks, block_bytes, &t->map_bytes))
+        return -EOVERFLOW;
+    void *p = mmap(NULL, t->map_bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -ENOMEM;
+    t->mem = p;
+    return 0;
+}
+
+void tier_host_fini(struct tier_host *t)
+{
+    if (t->mem)
+        munmap(t->mem, t->map_bytes);
+    t->mem = NULL;
+}
+
+void *tier_host_block(const struct tier_host *t, uint32_t slot)
+{
+    return t->mem + (uint64_t)slot * t->block_bytes;
+}
+
+void tier_host_write(struct tier_host *t, uint32_t slot, uint64_t hash)
+{
+    kvdata_fill(hash, tier_host_block(t, slot), t->block_bytes);
+}
+
+bool tier_host_verify(const struct tier_host *t, uint32_t slot, uint64_t hash)
+{
+    return kvdata_verify(hash, tier_host_block(t, slot), t->block_bytes);
+}

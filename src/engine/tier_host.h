@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The host (G2) tier's memory: real bytes in RAM, one anonymous mapping of n_blocks x
+ * block_bytes (page-aligned, so blocks can be written to an O_DIRECT file directly). Pages are
+ * touched when blocks are first written. Slot bookkeeping lives in a blockpool owned by the
+ * scheduler; this module only holds and checks the bytes. Not thread-safe by itself: a block is
+ * written by the scheduler and read by the disk thread only while the scheduler pins it. */
+#ifndef KVTIER_ENGINE_TIER_HOST_H
+#define KVTIER_ENGINE_TIER_HOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tier_host {
+    uint8_t *mem; /* owned mapping, NULL when n_blocks is 0 */
+    uint64_t n_blocks, block_bytes;
+    uint64_t map_bytes;
+};
+
+/* Maps the tier. -ENOMEM if the mapping fails, -EOVERFLOW if the size overflows. */
+int tier_host_init(struct tier_host *t, uint64_t n_blocks, uint64_t block_bytes);
+void tier_host_fini(struct tier_host *t);
+/* Address of a slot's bytes (borrowed). */
+void *tier_host_block(const struct tier_host *t, uint32_t slot);
+/* Writes the contents of block hash into slot (the G1->G2 copy). */
+void tier_host_write(struct tier_host *t, uint32_t slot, uint64_t hash);
+/* Reads slot back and checks it holds block hash (the G2->G1 copy). */
+bool tier_host_verify(const struct tier_host *t, uint32_t slot, uint64_t hash);
+
+#endif

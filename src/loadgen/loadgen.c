@@ -1,0 +1,1347 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The load generator's event loop (see loadgen.h and docs/load.md).
+ *
+ * Design: one epoll loop on the caller's thread owns one libcurl multi handle (driven by
+ * curl_multi_socket_action), a timerfd armed at the absolute CLOCK_MONOTONIC deadline of the
+ * next intended send (timer slack set to 1 ns for the run), and a timerfd for libcurl's own
+ * timeouts. Requests wait in a min-heap keyed by their intended (ready) time: open-loop first
+ * turns from the pre-generated schedule, closed-loop requests at phase start, and each
+ * session's next turn when the previous one ends (end + think time). A request is sent when
+ * its time has come and a concurrency slot is free; its intended time never moves, so waiting
+ * for a slot, a late wake-up or a slow client all show up as client lag and in TTFT from
+ * intended. t_sent is stamped in libcurl's pre-request callback (connection ready, request
+ * about to be written), every read is stamped in the write callback before SSE parsing, and
+ * keep-alive connections are opened before the first phase so connect time stays out of TTFT
+ * (it is recorded per request as connect_ns when a new connection was needed). */
+#include "loadgen/loadgen.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "common/clk.h"
+#include "common/fileio.h"
+#include "common/jsonx.h"
+#include "common/rng.h"
+#include "common/stats.h"
+#include "common/xalloc.h"
+#include "loadgen/arrival.h"
+#include "loadgen/loadrec.h"
+#include "loadgen/loadstats.h"
+#include "loadgen/oaichunk.h"
+#include "loadgen/reqplan.h"
+#include "loadgen/sse.h"
+
+#define LOADGEN_TEXT_MAX_BYTES   (8u << 20) /* assistant text kept for carried history */
+#define LOADGEN_ERRBODY_MAX      160
+#define LOADGEN_GAPS_MAX         (1u << 20) /* chunk gaps kept per request */
+#define LOADGEN_SWEEP_NS         (5 * CLK_NS_PER_MS)
+#define LOADGEN_PROGRESS_NS      (500 * CLK_NS_PER_MS)
+#define LOADGEN_TTFT_RING        1024
+#define LOADGEN_WARM_TIMEOUT_NS  (10 * CLK_NS_PER_S)
+#define LOADGEN_PREPARE_AHEAD_NS (300 * CLK_NS_PER_US)
+#define LOADGEN_WARM_AUTO_MAX    1024
+
+struct run;
+
+struct xfer {
+    struct run *run;
+    CURL *easy;
+    size_t req; /* plan index; SIZE_MAX for a warm-up probe */
+    struct curl_slist *hdrs;
+    struct buf body;
+    struct sse_parser sse;
+    struct buf text; /* assistant content, only when a later turn carries history */
+    bool want_text;
+    uint64_t t_intended, t_sent, t_first_byte, t_first_token, t_first_content, t_last_token;
+    int64_t prompt_tokens, completion_tokens, cached_tokens, last_usage_completion;
+    uint64_t client_tokens;
+    uint64_t *gaps;
+    uint32_t *gap_tokens;
+    size_t n_gaps, cap_gaps, cap_gap_tokens;
+    long status;
+    enum loadrec_error error;
+    char detail[160];
+    char errbuf[CURL_ERROR_SIZE];
+    char errbody[LOADGEN_ERRBODY_MAX];
+    size_t errbody_len;
+    int64_t retry_after;
+    bool done_seen, finish_seen, headers_started;
+    size_t slot; /* index in run->active */
+    struct xfer *next_free;
+};
+
+struct entry {
+    uint64_t ready_ns;
+    uint64_t seq; /* tie-break: plan order */
+    size_t req;
+};
+
+struct run {
+    const struct loadgen_config *cfg;
+    const struct reqplan *plan;
+    const struct loadgen_hooks *hooks;
+    CURLM *multi;
+    int epfd, sched_tfd, curl_tfd;
+    bool curl_timer_now;
+    uint64_t sched_armed_ns;
+    char *url;
+    char *auth;
+    bool chat;
+    struct reqplan_body_opts body_opts;
+    FILE *rec_f, *prof_f;
+    int io_err;
+    struct loadstats *stats;
+    struct entry *heap;
+    size_t heap_n, heap_cap;
+    uint64_t seq;
+    struct xfer **active;
+    size_t n_active, cap_active;
+    struct xfer *free_list;
+    json_t **history;   /* per request: carried history for that turn (owned) or NULL */
+    struct buf *bodies; /* per request: prepared body (len 0 = not yet) */
+    /* the running phase */
+    const struct reqplan_phase *ph;
+    const char *phase_name;
+    int stats_idx;
+    bool closed;
+    uint64_t cap, phase_start, deadline_ns, max_requests, planned;
+    uint64_t sent, done, errors, not_sent, slot_free_ns, last_dispatch_ns;
+    bool stopping, interrupted;
+    uint64_t anchor_mono, anchor_unix;
+    /* progress */
+    double ttft_ring[LOADGEN_TTFT_RING];
+    size_t ttft_n;
+    uint64_t next_progress, prog_done_mark, prog_t_mark;
+    double prog_rate;
+    uint64_t next_sweep, next_stop_poll;
+    /* connection accounting */
+    uint64_t warmed, warm_failed, new_connections;
+    double *warm_connect_ms;
+    size_t n_warm_connect;
+    json_t *phase_info; /* per phase schedule actually used */
+};
+
+/* ---- heap of ready requests ---- */
+
+static bool entry_less(const struct entry *a, const struct entry *b)
+{
+    return a->ready_ns < b->ready_ns || (a->ready_ns == b->ready_ns && a->seq < b->seq);
+}
+
+static void heap_push(struct run *r, uint64_t ready_ns, size_t req)
+{
+    xalloc_grow((void **)&r->heap, &r->heap_cap, r->heap_n + 1, sizeof(*r->heap));
+    size_t i = r->heap_n++;
+    struct entry e = { .ready_ns = ready_ns, .seq = r->seq++, .req = req };
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!entry_less(&e, &r->heap[p]))
+            break;
+        r->heap[i] = r->heap[p];
+        i = p;
+    }
+    r->heap[i] = e;
+}
+
+static struct entry heap_pop(struct run *r)
+{
+    struct entry top = r->heap[0];
+    struct entry last = r->heap[--r->heap_n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= r->heap_n)
+            break;
+        if (c + 1 < r->heap_n && entry_less(&r->heap[c + 1], &r->heap[c]))
+            c++;
+        if (!entry_less(&r->heap[c], &last))
+            break;
+        r->heap[i] = r->heap[c];
+        i = c;
+    }
+    if (r->heap_n > 0)
+        r->heap[i] = last;
+    return top;
+}
+
+/* ---- libcurl callbacks ---- */
+
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)e;
+    struct run *r = userp;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(r->epfd, EPOLL_CTL_DEL, s, NULL);
+        return 0;
+    }
+    struct epoll_event ev = { .events = 0, .data.fd = s };
+    if (what & CURL_POLL_IN)
+        ev.events |= EPOLLIN;
+    if (what & CURL_POLL_OUT)
+        ev.events |= EPOLLOUT;
+    if (!socketp) {
+        if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, s, &ev) < 0 && errno == EEXIST)
+            epoll_ctl(r->epfd, EPOLL_CTL_MOD, s, &ev);
+        curl_multi_assign(r->multi, s, r);
+    } else if (epoll_ctl(r->epfd, EPOLL_CTL_MOD, s, &ev) < 0 && errno == ENOENT) {
+        epoll_ctl(r->epfd, EPOLL_CTL_ADD, s, &ev);
+    }
+    return 0;
+}
+
+static int on_timer(CURLM *m, long timeout_ms, void *userp)
+{
+    (void)m;
+    struct run *r = userp;
+    struct itimerspec its = { 0 };
+    if (timeout_ms == 0) {
+        r->curl_timer_now = true;
+    } else if (timeout_ms > 0) {
+        its.it_value.tv_sec = timeout_ms / 1000;
+        its.it_value.tv_nsec = (timeout_ms % 1000) * 1000000L;
+    }
+    timerfd_settime(r->curl_tfd, 0, &its, NULL);
+    return 0;
+}
+
+static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port)
+{
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    struct xfer *x = ud;
+    if (!x->t_sent)
+        x->t_sent = clk_now_ns();
+    return CURL_PREREQFUNC_OK;
+}
+
+static size_t on_header(char *buffer, size_t size, size_t nitems, void *ud)
+{
+    struct xfer *x = ud;
+    size_t n = size * nitems;
+    if (!x->headers_started) {
+        x->headers_started = true;
+        x->t_first_byte = clk_now_ns();
+    }
+    if (n > 5 && !memcmp(buffer, "HTTP/", 5)) {
+        const char *sp = memchr(buffer, ' ', n);
+        if (sp && (size_t)(sp - buffer) + 4 <= n) {
+            long st = 0;
+            for (int i = 1; i <= 3; i++)
+                st = st * 10 + (sp[i] >= '0' && sp[i] <= '9' ? sp[i] - '0' : 0);
+            x->status = st;
+        }
+    } else if (n > 12 && !strncasecmp(buffer, "retry-after:", 12)) {
+        int64_t v = 0;
+        bool any = false;
+        for (size_t i = 12; i < n && i < 40; i++) {
+            if (buffer[i] >= '0' && buffer[i] <= '9') {
+                v = v * 10 + (buffer[i] - '0');
+                any = true;
+            } else if (any || (buffer[i] != ' ' && buffer[i] != '\t')) {
+                break;
+            }
+        }
+        if (any)
+            x->retry_after = v;
+    }
+    return n;
+}
+
+/* Sets the error class once (the first cause wins); detail = fmt with one %s, truncated. */
+static void set_error(struct xfer *x, enum loadrec_error e, const char *fmt, const char *msg)
+{
+    if (x->error != LOADREC_OK)
+        return;
+    x->error = e;
+    size_t o = 0, cap = sizeof(x->detail) - 1;
+    for (const char *f = fmt; *f && o < cap; f++) {
+        if (f[0] == '%' && f[1] == 's') {
+            for (const char *m = msg; m && *m && o < cap; m++)
+                x->detail[o++] = *m;
+            f++;
+        } else {
+            x->detail[o++] = *f;
+        }
+    }
+    x->detail[o] = '\0';
+}
+
+static int push_gap(struct xfer *x, uint64_t gap, uint32_t tokens)
+{
+    if (x->n_gaps >= LOADGEN_GAPS_MAX)
+        return 0;
+    xalloc_grow((void **)&x->gaps, &x->cap_gaps, x->n_gaps + 1, sizeof(uint64_t));
+    xalloc_grow((void **)&x->gap_tokens, &x->cap_gap_tokens, x->n_gaps + 1, sizeof(uint32_t));
+    x->gaps[x->n_gaps] = gap;
+    x->gap_tokens[x->n_gaps] = tokens;
+    x->n_gaps++;
+    return 0;
+}
+
+static int on_event(void *ctx, const struct sse_event *ev)
+{
+    struct xfer *x = ctx;
+    struct oaichunk c;
+    int rc = oaichunk_parse(ev->type, ev->data, ev->data_len, &c, x->want_text ? &x->text : NULL);
+    if (rc == -EMSGSIZE) {
+        x->want_text = false; /* history too long to carry: keep measuring */
+        rc = oaichunk_parse(ev->type, ev->data, ev->data_len, &c, NULL);
+    }
+    if (rc < 0) {
+        set_error(x, LOADREC_STREAM_ERROR, "%s", c.msg);
+        return -EPROTO;
+    }
+    if (c.done) {
+        x->done_seen = true;
+        return 0;
+    }
+    if (c.error) {
+        set_error(x, LOADREC_STREAM_ERROR, "error event: %s", c.msg);
+        return -EPROTO;
+    }
+    uint32_t k = 1;
+    if (c.usage) {
+        if (c.prompt_tokens >= 0)
+            x->prompt_tokens = c.prompt_tokens;
+        if (c.cached_tokens >= 0)
+            x->cached_tokens = c.cached_tokens;
+        if (c.completion_tokens >= 0) {
+            if (x->last_usage_completion >= 0 && c.completion_tokens > x->last_usage_completion)
+                k = (uint32_t)(c.completion_tokens - x->last_usage_completion);
+            else if (x->last_usage_completion < 0 && c.completion_tokens > 0)
+                k = (uint32_t)c.completion_tokens;
+            x->completion_tokens = c.completion_tokens;
+            x->last_usage_completion = c.completion_tokens;
+        }
+    }
+    if (c.finish_reason[0])
+        x->finish_seen = true;
+    if (c.content || c.reasoning) {
+        if (!x->t_first_token)
+            x->t_first_token = ev->t_first_byte_ns;
+        else
+            push_gap(x, ev->t_first_byte_ns - x->t_last_token, k);
+        x->t_last_token = ev->t_first_byte_ns;
+        x->client_tokens += k;
+        if (c.content && !x->t_first_content)
+            x->t_first_content = ev->t_first_byte_ns;
+    }
+    return 0;
+}
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    uint64_t now = clk_now_ns(); /* stamped before any parsing */
+    struct xfer *x = ud;
+    size_t n = size * nmemb;
+    if (x->req == SIZE_MAX)
+        return n; /* warm-up probe: body ignored */
+    if (x->status < 200 || x->status >= 300) {
+        size_t room = sizeof(x->errbody) - 1 - x->errbody_len;
+        size_t take = n < room ? n : room;
+        memcpy(x->errbody + x->errbody_len, ptr, take);
+        x->errbody_len += take;
+        x->errbody[x->errbody_len] = '\0';
+        return n;
+    }
+    int rc = sse_parser_feed(&x->sse, ptr, n, now);
+    if (rc < 0) {
+        if (rc == -EMSGSIZE)
+            set_error(x, LOADREC_STREAM_ERROR, "%s", "SSE event over the size limit");
+        else
+            set_error(x, LOADREC_STREAM_ERROR, "%s", "malformed stream");
+        return 0; /* aborts the transfer */
+    }
+    return n;
+}
+
+/* ---- transfers ---- */
+
+static struct xfer *xfer_get(struct run *r)
+{
+    struct xfer *x = r->free_list;
+    if (x) {
+        r->free_list = x->next_free;
+    } else {
+        x = xcalloc(1, sizeof(*x));
+        x->run = r;
+        x->easy = curl_easy_init();
+        if (!x->easy) {
+            free(x);
+            return NULL;
+        }
+        buf_init(&x->body, 0);
+        buf_init(&x->text, LOADGEN_TEXT_MAX_BYTES);
+        sse_parser_init(&x->sse, 0, on_event, x);
+        CURL *e = x->easy;
+        curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+        curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+        curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+        const struct loadgen_config *c = r->cfg;
+        uint64_t to = c->request_timeout_ns ? c->request_timeout_ns : 600 * CLK_NS_PER_S;
+        uint64_t cto = c->connect_timeout_ns ? c->connect_timeout_ns : 10 * CLK_NS_PER_S;
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(to / CLK_NS_PER_MS));
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(cto / CLK_NS_PER_MS));
+        if (c->recv_buffer_bytes)
+            curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)c->recv_buffer_bytes);
+    }
+    x->hdrs = NULL;
+    buf_reset(&x->body);
+    buf_reset(&x->text);
+    sse_parser_reset(&x->sse);
+    x->want_text = false;
+    x->t_intended = x->t_sent = x->t_first_byte = x->t_first_token = 0;
+    x->t_first_content = x->t_last_token = 0;
+    x->prompt_tokens = x->completion_tokens = x->cached_tokens = -1;
+    x->last_usage_completion = -1;
+    x->client_tokens = 0;
+    x->n_gaps = 0;
+    x->status = 0;
+    x->error = LOADREC_OK;
+    x->detail[0] = x->errbuf[0] = x->errbody[0] = '\0';
+    x->errbody_len = 0;
+    x->retry_after = -1;
+    x->done_seen = x->finish_seen = x->headers_started = false;
+    return x;
+}
+
+static void xfer_put(struct run *r, struct xfer *x)
+{
+    curl_slist_free_all(x->hdrs);
+    x->hdrs = NULL;
+    x->next_free = r->free_list;
+    r->free_list = x;
+}
+
+static void xfer_destroy(struct xfer *x)
+{
+    curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->hdrs);
+    buf_fini(&x->body);
+    buf_fini(&x->text);
+    sse_parser_fini(&x->sse);
+    free(x->gaps);
+    free(x->gap_tokens);
+    free(x);
+}
+
+static void active_add(struct run *r, struct xfer *x)
+{
+    xalloc_grow((void **)&r->active, &r->cap_active, r->n_active + 1, sizeof(*r->active));
+    x->slot = r->n_active;
+    r->active[r->n_active++] = x;
+}
+
+static void active_remove(struct run *r, struct xfer *x)
+{
+    struct xfer *last = r->active[--r->n_active];
+    r->active[x->slot] = last;
+    last->slot = x->slot;
+}
+
+static void prepare_body(struct run *r, size_t req)
+{
+    struct buf *b = &r->bodies[req];
+    if (b->len > 0)
+        return;
+    buf_init(b, 0);
+    reqplan_body(&r->plan->reqs[req], &r->body_opts, r->history[req], b);
+}
+
+static bool need_text(const struct run *r, size_t req)
+{
+    int64_t nx = r->plan->reqs[req].next_turn;
+    return nx >= 0 && r->plan->reqs[nx].carry_history;
+}
+
+static int start_xfer(struct run *r, size_t req, uint64_t intended)
+{
+    struct xfer *x = xfer_get(r);
+    if (!x)
+        return -ENOMEM;
+    const struct reqplan_request *q = &r->plan->reqs[req];
+    x->req = req;
+    x->t_intended = intended;
+    x->want_text = need_text(r, req);
+    prepare_body(r, req);
+    /* the body buffer moves into the transfer */
+    struct buf tmp = x->body;
+    x->body = r->bodies[req];
+    r->bodies[req] = tmp;
+    buf_reset(&r->bodies[req]);
+    char idh[REQPLAN_ID_MAX + 16];
+    snprintf(idh, sizeof(idh), "X-Request-Id: %s", q->id);
+    x->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    x->hdrs = curl_slist_append(x->hdrs, "Accept: text/event-stream");
+    x->hdrs = curl_slist_append(x->hdrs, "Expect:");
+    x->hdrs = curl_slist_append(x->hdrs, idh);
+    if (r->auth)
+        x->hdrs = curl_slist_append(x->hdrs, r->auth);
+    CURL *e = x->easy;
+    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *)x->body.data);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body.len);
+    active_add(r, x);
+    curl_multi_add_handle(r->multi, e);
+    r->sent++;
+    r->last_dispatch_ns = clk_now_ns();
+    return 0;
+}
+
+static void write_line(struct run *r, FILE *f, json_t *o)
+{
+    char *s = jsonx_dump_line(o);
+    json_decref(o);
+    if (!f || !s) {
+        free(s);
+        return;
+    }
+    if (fputs(s, f) == EOF || fputc('\n', f) == EOF)
+        r->io_err = -EIO;
+    free(s);
+}
+
+static void ttft_note(struct run *r, double ms)
+{
+    if (isnan(ms))
+        return;
+    r->ttft_ring[r->ttft_n % LOADGEN_TTFT_RING] = ms;
+    r->ttft_n++;
+}
+
+/* Carries history to the next turn of a session. */
+static void carry(struct run *r, struct xfer *x)
+{
+    const struct reqplan_request *q = &r->plan->reqs[x->req];
+    int64_t nx = q->next_turn;
+    if (nx < 0 || !r->plan->reqs[nx].carry_history)
+        return;
+    json_t *prev = r->history[x->req];
+    json_t *h;
+    if (r->chat) {
+        h = json_is_array(prev) ? json_deep_copy(prev) : json_array();
+        json_t *mine = reqplan_prompt_json(q, true, false);
+        json_array_extend(h, mine);
+        json_decref(mine);
+        json_array_append_new(h, json_pack("{s:s, s:s%}", "role", "assistant", "content",
+                                           buf_str(&x->text), x->text.len));
+    } else {
+        const char *pt = json_string_value(json_object_get(prev, "prompt"));
+        json_t *mine = reqplan_prompt_json(q, false, false);
+        const char *ms = json_string_value(mine);
+        char *s = xalloc_printf("%s%s%s", pt ? pt : "", ms ? ms : "", buf_str(&x->text));
+        h = json_pack("{s:s}", "prompt", s);
+        free(s);
+        json_decref(mine);
+    }
+    json_decref(r->history[nx]);
+    r->history[nx] = h;
+}
+
+static void finish_xfer(struct run *r, struct xfer *x, CURLcode res)
+{
+    uint64_t now = clk_now_ns();
+    if (x->req == SIZE_MAX) {
+        /* warm-up probe */
+        curl_off_t ct = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &ct);
+        if (res == CURLE_OK) {
+            r->warmed++;
+            r->warm_connect_ms =
+                xrealloc(r->warm_connect_ms, (r->n_warm_connect + 1) * sizeof(double));
+            r->warm_connect_ms[r->n_warm_connect++] = (double)ct / 1e3;
+        } else {
+            r->warm_failed++;
+        }
+        curl_multi_remove_handle(r->multi, x->easy);
+        active_remove(r, x);
+        xfer_put(r, x);
+        return;
+    }
+    if (x->error == LOADREC_OK) {
+        if (res == CURLE_OK) {
+            if (x->status >= 500)
+                x->error = LOADREC_HTTP_5XX;
+            else if (x->status >= 400)
+                x->error = LOADREC_HTTP_4XX;
+            else if (x->status < 200 || x->status >= 300)
+                set_error(x, LOADREC_STREAM_ERROR, "%s", "unexpected HTTP status");
+            else if (sse_parser_pending(&x->sse) || (!x->done_seen && !x->finish_seen))
+                set_error(x, LOADREC_STREAM_ERROR, "%s", "stream ended without [DONE]");
+            if ((x->error == LOADREC_HTTP_4XX || x->error == LOADREC_HTTP_5XX) && x->errbody_len)
+                snprintf(x->detail, sizeof(x->detail), "%s", x->errbody);
+        } else if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST ||
+                   res == CURLE_COULDNT_RESOLVE_PROXY) {
+            set_error(x, LOADREC_CONNECT, "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
+        } else if (res == CURLE_OPERATION_TIMEDOUT) {
+            set_error(x, x->t_sent ? LOADREC_TIMEOUT : LOADREC_CONNECT, "%s",
+                      x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
+        } else if (x->status >= 500) {
+            x->error = LOADREC_HTTP_5XX;
+        } else if (x->status >= 400) {
+            x->error = LOADREC_HTTP_4XX;
+        } else {
+            set_error(x, LOADREC_STREAM_ERROR, "%s",
+                      x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
+        }
+    }
+    curl_off_t ct = 0;
+    long nconn = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &nconn);
+    if (nconn > 0) {
+        curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &ct);
+        r->new_connections += (uint64_t)nconn;
+    }
+    curl_multi_remove_handle(r->multi, x->easy);
+    active_remove(r, x);
+
+    const struct reqplan_request *q = &r->plan->reqs[x->req];
+    struct loadrec rec = {
+        .id = q->id,
+        .phase = r->phase_name,
+        .session_id = q->session_id,
+        .turn = q->turn,
+        .t_intended_ns = x->t_intended,
+        .t_sent_ns = x->t_sent,
+        .t_first_byte_ns = x->t_first_byte,
+        .t_first_token_ns = x->t_first_token,
+        .t_first_content_ns = x->t_first_content,
+        .t_last_token_ns = x->t_last_token,
+        .t_end_ns = now,
+        .prompt_tokens = x->prompt_tokens,
+        .completion_tokens = x->completion_tokens,
+        .cached_tokens = x->cached_tokens,
+        .plan_input_tokens = q->input_tokens ? (int64_t)q->input_tokens : -1,
+        .plan_output_tokens = q->output_tokens ? (int64_t)q->output_tokens : -1,
+        .client_tokens = x->client_tokens,
+        .http_status = x->status,
+        .error = x->error,
+        .connect_ns = nconn > 0 ? (uint64_t)ct * 1000u : 0,
+        .retry_after_s = x->retry_after,
+        .gaps_ns = x->gaps,
+        .gap_tokens = x->gap_tokens,
+        .n_gaps = x->n_gaps,
+        .anchor_mono_ns = r->anchor_mono,
+        .anchor_unix_ns = r->anchor_unix,
+    };
+    memcpy(rec.error_detail, x->detail, sizeof(rec.error_detail));
+    write_line(r, r->rec_f, loadrec_json(&rec));
+    write_line(r, r->prof_f, loadrec_profile_json(&rec, x->req));
+    loadstats_add(r->stats, r->stats_idx, &rec);
+    if (x->error == LOADREC_OK)
+        ttft_note(r, loadrec_ttft_ms(&rec));
+    r->done++;
+    if (x->error != LOADREC_OK)
+        r->errors++;
+    r->slot_free_ns = now;
+    if (!r->stopping && x->error != LOADREC_CANCELLED) {
+        carry(r, x);
+        int64_t nx = q->next_turn;
+        if (nx >= 0)
+            heap_push(r, now + r->plan->reqs[nx].think_time_ns, (size_t)nx);
+    }
+    json_decref(r->history[x->req]);
+    r->history[x->req] = NULL;
+    xfer_put(r, x);
+}
+
+static void drain_msgs(struct run *r)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(r->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        struct xfer *x = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        CURLcode res = m->data.result;
+        if (x)
+            finish_xfer(r, x, res);
+    }
+}
+
+static void kick(struct run *r)
+{
+    int running;
+    r->curl_timer_now = false;
+    curl_multi_socket_action(r->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    drain_msgs(r);
+}
+
+/* Ends a transfer now with the given class (timeout, cancelled). */
+static void abort_xfer(struct run *r, struct xfer *x, enum loadrec_error e, const char *why)
+{
+    set_error(x, e, "%s", why);
+    finish_xfer(r, x, CURLE_ABORTED_BY_CALLBACK);
+}
+
+static void cancel_all(struct run *r, const char *why)
+{
+    while (r->n_active > 0)
+        abort_xfer(r, r->active[r->n_active - 1], LOADREC_CANCELLED, why);
+}
+
+static void sweep(struct run *r, uint64_t now)
+{
+    uint64_t ft = r->cfg->first_token_timeout_ns;
+    if (!ft)
+        return;
+    for (size_t i = r->n_active; i-- > 0;) {
+        if (i >= r->n_active)
+            continue;
+        struct xfer *x = r->active[i];
+        if (x->req != SIZE_MAX && !x->t_first_token && now > x->t_intended + ft)
+            abort_xfer(r, x, LOADREC_TIMEOUT, "no first token before the first-token timeout");
+    }
+}
+
+static void dispatch_due(struct run *r, uint64_t now)
+{
+    bool started = false;
+    while (!r->stopping && r->heap_n > 0) {
+        if (r->heap[0].ready_ns > now)
+            break;
+        if (r->cap && r->n_active >= r->cap)
+            break;
+        struct entry e = heap_pop(r);
+        if (e.ready_ns > r->deadline_ns || (r->max_requests && r->sent >= r->max_requests)) {
+            r->not_sent++;
+            continue;
+        }
+        uint64_t intended = e.ready_ns;
+        if (r->closed && r->slot_free_ns > intended)
+            intended = r->slot_free_ns;
+        if (start_xfer(r, e.req, intended) == 0)
+            started = true;
+    }
+    if (started)
+        kick(r);
+}
+
+static void arm_sched(struct run *r, uint64_t when)
+{
+    if (when == r->sched_armed_ns)
+        return;
+    struct itimerspec its = { 0 };
+    if (when) {
+        its.it_value.tv_sec = (time_t)(when / CLK_NS_PER_S);
+        its.it_value.tv_nsec = (long)(when % CLK_NS_PER_S);
+    }
+    timerfd_settime(r->sched_tfd, TFD_TIMER_ABSTIME, &its, NULL);
+    r->sched_armed_ns = when;
+}
+
+static bool should_stop(struct run *r)
+{
+    if (r->cfg->interrupt_flag && *r->cfg->interrupt_flag) {
+        r->interrupted = true;
+        return true;
+    }
+    if (r->hooks && r->hooks->should_stop && r->hooks->should_stop(r->hooks->ctx)) {
+        r->interrupted = true;
+        return true;
+    }
+    return false;
+}
+
+static void progress(struct run *r, uint64_t now)
+{
+    if (!r->hooks || !r->hooks->progress)
+        return;
+    double dt = (double)(now - r->prog_t_mark) / 1e9;
+    if (dt >= 1.0 || !r->prog_t_mark) {
+        if (r->prog_t_mark)
+            r->prog_rate = (double)(r->done - r->prog_done_mark) / dt;
+        r->prog_t_mark = now;
+        r->prog_done_mark = r->done;
+    }
+    size_t n = r->ttft_n < LOADGEN_TTFT_RING ? r->ttft_n : LOADGEN_TTFT_RING;
+    double tmp[LOADGEN_TTFT_RING];
+    memcpy(tmp, r->ttft_ring, n * sizeof(double));
+    qsort(tmp, n, sizeof(double), stats_cmp_double);
+    double eta = NAN;
+    if (r->deadline_ns != UINT64_MAX)
+        eta = now < r->deadline_ns ? (double)(r->deadline_ns - now) / 1e9 : 0;
+    else if (r->planned && r->prog_rate > 0)
+        eta = (double)(r->planned > r->done ? r->planned - r->done : 0) / r->prog_rate;
+    struct loadgen_progress p = {
+        .phase = r->phase_name,
+        .planned_count = r->planned,
+        .sent_count = r->sent,
+        .done_count = r->done,
+        .error_count = r->errors,
+        .inflight_count = r->n_active,
+        .queued_count = 0,
+        .rate_per_s = r->prog_rate,
+        .ttft_p95_ms = stats_quantile_sorted(tmp, n, 0.95),
+        .eta_s = eta,
+    };
+    for (size_t i = 0; i < r->heap_n; i++)
+        if (r->heap[i].ready_ns <= now)
+            p.queued_count++;
+    r->hooks->progress(r->hooks->ctx, &p);
+}
+
+/* One pass of the event loop: waits up to the next deadline and handles what is ready. */
+static void loop_once(struct run *r, int max_wait_ms)
+{
+    struct epoll_event evs[256];
+    uint64_t now = clk_now_ns();
+    if (!r->stopping && r->heap_n > 0 && (!r->cap || r->n_active < r->cap)) {
+        uint64_t next = r->heap[0].ready_ns;
+        if (next <= now) {
+            dispatch_due(r, now);
+            return;
+        }
+        arm_sched(r, next);
+        /* prepare the next body while there is time, so the send itself is cheap */
+        if (next - now > LOADGEN_PREPARE_AHEAD_NS)
+            prepare_body(r, r->heap[0].req);
+    } else {
+        arm_sched(r, 0);
+    }
+    int timeout = r->curl_timer_now ? 0 : max_wait_ms;
+    int n = epoll_wait(r->epfd, evs, 256, timeout);
+    if (n < 0)
+        n = 0; /* EINTR: the caller polls the interrupt flag */
+    for (int i = 0; i < n; i++) {
+        if (evs[i].data.fd == r->sched_tfd) {
+            uint64_t v;
+            if (read(r->sched_tfd, &v, sizeof(v)) < 0)
+                v = 0;
+            r->sched_armed_ns = 0;
+            dispatch_due(r, clk_now_ns());
+        }
+    }
+    int running;
+    for (int i = 0; i < n; i++) {
+        int fd = evs[i].data.fd;
+        if (fd == r->sched_tfd)
+            continue;
+        if (fd == r->curl_tfd) {
+            uint64_t v;
+            if (read(r->curl_tfd, &v, sizeof(v)) < 0)
+                v = 0;
+            r->curl_timer_now = true;
+            continue;
+        }
+        int flags = 0;
+        if (evs[i].events & EPOLLIN)
+            flags |= CURL_CSELECT_IN;
+        if (evs[i].events & EPOLLOUT)
+            flags |= CURL_CSELECT_OUT;
+        if (evs[i].events & (EPOLLERR | EPOLLHUP))
+            flags |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(r->multi, fd, flags, &running);
+    }
+    if (r->curl_timer_now)
+        kick(r);
+    else
+        drain_msgs(r);
+}
+
+static void periodic(struct run *r)
+{
+    uint64_t now = clk_now_ns();
+    if (now >= r->next_stop_poll) {
+        r->next_stop_poll = now + 10 * CLK_NS_PER_MS;
+        if (!r->stopping && should_stop(r)) {
+            r->stopping = true;
+            r->not_sent += r->heap_n;
+            r->heap_n = 0;
+            cancel_all(r, "interrupted");
+        }
+    }
+    if (now >= r->next_sweep) {
+        r->next_sweep = now + LOADGEN_SWEEP_NS;
+        sweep(r, now);
+    }
+    if (now >= r->next_progress) {
+        r->next_progress = now + LOADGEN_PROGRESS_NS;
+        progress(r, now);
+    }
+}
+
+/* ---- phases ---- */
+
+static bool phase_has_offsets(const struct reqplan *p, const struct reqplan_phase *ph)
+{
+    for (size_t i = 0; i < ph->n_reqs; i++) {
+        const struct reqplan_request *q = &p->reqs[ph->reqs[i]];
+        if (q->prev_turn < 0 && q->t_offset_ns >= 0)
+            return true;
+    }
+    return false;
+}
+
+static int setup_phase(struct run *r, size_t pi, struct diag *d)
+{
+    const struct loadgen_config *c = r->cfg;
+    const struct reqplan_phase *ph = &r->plan->phases[pi];
+    enum loadgen_arrival arr = c->arrival != LOADGEN_ARRIVAL_PLAN ? c->arrival : ph->arrival;
+    double rate = c->rate_per_s > 0 ? c->rate_per_s : ph->rate_per_s;
+    double burst = c->burstiness > 0 ? c->burstiness : ph->burstiness;
+    bool offsets = false;
+    if (arr == LOADGEN_ARRIVAL_PLAN) {
+        if (phase_has_offsets(r->plan, ph))
+            offsets = true;
+        else if (rate > 0)
+            arr = LOADGEN_ARRIVAL_POISSON;
+        else
+            arr = LOADGEN_ARRIVAL_CLOSED;
+    }
+    r->ph = ph;
+    r->phase_name = ph->name;
+    r->closed = arr == LOADGEN_ARRIVAL_CLOSED;
+    uint64_t conc = c->concurrency ? c->concurrency : ph->concurrency;
+    if (r->closed)
+        r->cap = conc ? conc : 1;
+    else
+        r->cap = c->max_concurrency ? c->max_concurrency : ph->max_concurrency;
+    uint64_t dur = c->duration_ns ? c->duration_ns : ph->duration_ns;
+    r->max_requests = c->max_requests ? c->max_requests : ph->requests;
+    r->sent = r->done = r->errors = r->not_sent = 0;
+    r->heap_n = 0;
+    r->ttft_n = 0;
+    r->prog_t_mark = r->prog_done_mark = 0;
+    r->prog_rate = 0;
+    size_t firsts = 0;
+    for (size_t i = 0; i < ph->n_reqs; i++)
+        if (r->plan->reqs[ph->reqs[i]].prev_turn < 0)
+            firsts++;
+    r->planned = ph->n_reqs;
+    if (r->max_requests && r->max_requests < r->planned)
+        r->planned = r->max_requests;
+    if (!r->closed && !offsets && !(rate > 0))
+        return diag_set(d, -EINVAL, 0, 0,
+                        "phase \"%s\": open-loop arrival %s needs a rate (--rate)", ph->name,
+                        arrival_name(arr));
+    uint64_t *offs = NULL;
+    if (!r->closed && !offsets) {
+        offs = xcalloc(firsts ? firsts : 1, sizeof(uint64_t));
+        int rc = arrival_generate(arr, rate, burst, rng_derive(c->seed, ph->name), firsts, offs);
+        if (rc < 0) {
+            free(offs);
+            return diag_set(d, rc, 0, 0, "phase \"%s\": bad arrival parameters", ph->name);
+        }
+    }
+    uint64_t t0 = clk_now_ns();
+    r->phase_start = t0;
+    r->deadline_ns = dur ? t0 + dur : UINT64_MAX;
+    r->slot_free_ns = t0;
+    r->last_dispatch_ns = t0;
+    size_t k = 0;
+    int64_t last_off = 0;
+    for (size_t i = 0; i < ph->n_reqs; i++) {
+        size_t qi = ph->reqs[i];
+        const struct reqplan_request *q = &r->plan->reqs[qi];
+        if (q->prev_turn >= 0)
+            continue;
+        uint64_t ready = t0;
+        if (!r->closed) {
+            if (offsets) {
+                if (q->t_offset_ns >= 0)
+                    last_off = q->t_offset_ns;
+                ready = t0 + (uint64_t)last_off;
+            } else {
+                ready = t0 + offs[k];
+            }
+        }
+        k++;
+        heap_push(r, ready, qi);
+    }
+    free(offs);
+    json_t *info = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I}", "name", ph->name, "arrival",
+                             offsets ? "plan" : arrival_name(arr), "closed_loop", r->closed,
+                             "concurrency_cap", (json_int_t)r->cap, "requests_planned",
+                             (json_int_t)ph->n_reqs, "duration_limit_ns", (json_int_t)dur);
+    jsonx_set_num(info, "rate_per_s", r->closed || offsets ? NAN : rate);
+    if (arr == LOADGEN_ARRIVAL_GAMMA)
+        jsonx_set_num(info, "burstiness", burst > 0 ? burst : 1.0);
+    json_object_set_new(info, "seed", json_integer((json_int_t)(c->seed & INT64_MAX)));
+    json_array_append_new(r->phase_info, info);
+    return 0;
+}
+
+static void run_phase(struct run *r)
+{
+    uint64_t drain = r->cfg->drain_timeout_ns ? r->cfg->drain_timeout_ns : 60 * CLK_NS_PER_S;
+    for (;;) {
+        periodic(r);
+        if (r->heap_n == 0 && r->n_active == 0)
+            break;
+        uint64_t now = clk_now_ns();
+        bool sending_over = r->heap_n == 0 || r->stopping ||
+                            (r->heap[0].ready_ns > r->deadline_ns && r->n_active == 0);
+        if (r->heap_n > 0 && r->heap[0].ready_ns > r->deadline_ns) {
+            /* nothing left inside the duration window */
+            r->not_sent += r->heap_n;
+            r->heap_n = 0;
+            sending_over = true;
+        }
+        if (r->max_requests && r->sent >= r->max_requests && r->heap_n > 0) {
+            r->not_sent += r->heap_n;
+            r->heap_n = 0;
+            sending_over = true;
+        }
+        if (sending_over && r->n_active > 0) {
+            uint64_t base = r->last_dispatch_ns;
+            if (r->deadline_ns != UINT64_MAX && r->deadline_ns > base)
+                base = r->deadline_ns;
+            if (now > base + drain) {
+                cancel_all(r, "drain deadline passed");
+                continue;
+            }
+        }
+        loop_once(r, 10);
+    }
+}
+
+static void warm_connections(struct run *r, uint64_t n)
+{
+    if (n == 0)
+        return;
+    char *base = xstrdup(r->url);
+    char *p = strstr(base, "/v1/");
+    if (p)
+        *p = '\0';
+    char *models = xalloc_printf("%s/v1/models", base);
+    for (uint64_t i = 0; i < n; i++) {
+        struct xfer *x = xfer_get(r);
+        if (!x)
+            break;
+        x->req = SIZE_MAX;
+        if (r->auth)
+            x->hdrs = curl_slist_append(NULL, r->auth);
+        curl_easy_setopt(x->easy, CURLOPT_URL, models);
+        curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
+        active_add(r, x);
+        curl_multi_add_handle(r->multi, x->easy);
+    }
+    kick(r);
+    uint64_t until = clk_now_ns() + LOADGEN_WARM_TIMEOUT_NS;
+    while (r->n_active > 0 && clk_now_ns() < until) {
+        loop_once(r, 10);
+        if (should_stop(r))
+            break;
+    }
+    while (r->n_active > 0) {
+        struct xfer *x = r->active[r->n_active - 1];
+        r->warm_failed++;
+        curl_multi_remove_handle(r->multi, x->easy);
+        active_remove(r, x);
+        xfer_put(r, x);
+    }
+    free(models);
+    free(base);
+}
+
+void loadgen_config_init(struct loadgen_config *cfg)
+{
+    *cfg = (struct loadgen_config){ .exact_output = true, .include_usage = true };
+}
+
+static const char *endpoint_name(bool chat)
+{
+    return chat ? "chat" : "completions";
+}
+
+static uint64_t auto_warm(const struct run *r)
+{
+    const struct loadgen_config *c = r->cfg;
+    if (c->warm_connections)
+        return c->warm_connections;
+    uint64_t w = 0;
+    for (size_t i = 0; i < r->plan->n_phases; i++) {
+        const struct reqplan_phase *ph = &r->plan->phases[i];
+        uint64_t conc = c->concurrency ? c->concurrency : ph->concurrency;
+        uint64_t cap = c->max_concurrency ? c->max_concurrency : ph->max_concurrency;
+        double rate = c->rate_per_s > 0 ? c->rate_per_s : ph->rate_per_s;
+        uint64_t want = conc ? conc : cap ? cap : rate > 0 ? (uint64_t)(rate / 4) + 8 : 8;
+        if (cap && want > cap)
+            want = cap;
+        if (want > w)
+            w = want;
+    }
+    if (w > LOADGEN_WARM_AUTO_MAX)
+        w = LOADGEN_WARM_AUTO_MAX;
+    if (w > r->plan->n_reqs)
+        w = r->plan->n_reqs;
+    return w;
+}
+
+static FILE *open_out(const char *dir, const char *name, int *ret_err)
+{
+    char *path = fileio_join(dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        *ret_err = -errno;
+    else
+        setvbuf(f, NULL, _IOFBF, 1 << 16);
+    free(path);
+    return f;
+}
+
+static json_t *summary_json(struct run *r, uint64_t started_unix)
+{
+    const struct loadgen_config *c = r->cfg;
+    json_t *s = json_object();
+    json_object_set_new(s, "schema_version", json_integer(LOADGEN_SCHEMA_VERSION));
+    json_object_set_new(s, "kind", json_string("kvtier.load.summary"));
+    json_object_set_new(s, "url", json_string(c->url));
+    json_object_set_new(s, "model", json_string(c->model ? c->model : ""));
+    json_object_set_new(s, "endpoint", json_string(endpoint_name(r->chat)));
+    json_object_set_new(s, "started_unix_ns", json_integer((json_int_t)started_unix));
+    json_object_set_new(s, "clock_anchor",
+                        json_pack("{s:I, s:I}", "monotonic_ns", (json_int_t)r->anchor_mono,
+                                  "unix_ns", (json_int_t)r->anchor_unix));
+    json_object_set_new(s, "interrupted", json_boolean(r->interrupted));
+    json_object_set_new(s, "api_key_sent", json_boolean(r->auth != NULL));
+    json_object_set_new(s, "exact_output", json_boolean(c->exact_output));
+    json_object_set_new(s, "schedule", json_incref(r->phase_info));
+    struct stats_summary ws;
+    stats_summarize(r->warm_connect_ms, r->n_warm_connect, &ws);
+    json_t *conn =
+        json_pack("{s:I, s:I, s:I, s:o}", "warmed", (json_int_t)r->warmed, "warm_failed",
+                  (json_int_t)r->warm_failed, "opened_during_run", (json_int_t)r->new_connections,
+                  "warm_connect_ms", stats_summary_json(&ws));
+    json_object_set_new(s, "connections", conn);
+    json_object_set_new(s, "phases", loadstats_phases_json(r->stats));
+    return s;
+}
+
+static void run_fini(struct run *r)
+{
+    if (r->multi) {
+        while (r->n_active > 0) {
+            struct xfer *x = r->active[--r->n_active];
+            curl_multi_remove_handle(r->multi, x->easy);
+            xfer_destroy(x);
+        }
+        while (r->free_list) {
+            struct xfer *x = r->free_list;
+            r->free_list = x->next_free;
+            xfer_destroy(x);
+        }
+        curl_multi_cleanup(r->multi);
+    }
+    if (r->epfd >= 0)
+        close(r->epfd);
+    if (r->sched_tfd >= 0)
+        close(r->sched_tfd);
+    if (r->curl_tfd >= 0)
+        close(r->curl_tfd);
+    if (r->history) {
+        for (size_t i = 0; i < r->plan->n_reqs; i++)
+            json_decref(r->history[i]);
+        free(r->history);
+    }
+    if (r->bodies) {
+        for (size_t i = 0; i < r->plan->n_reqs; i++)
+            buf_fini(&r->bodies[i]);
+        free(r->bodies);
+    }
+    free(r->heap);
+    free(r->active);
+    free(r->url);
+    free(r->auth);
+    free(r->warm_connect_ms);
+    json_decref(r->phase_info);
+    loadstats_free(r->stats);
+}
+
+static int close_out(FILE **f)
+{
+    int rc = 0;
+    if (*f && fclose(*f) != 0)
+        rc = -errno;
+    *f = NULL;
+    return rc;
+}
+
+static int flush_out(struct run *r)
+{
+    if (r->rec_f && fflush(r->rec_f) != 0)
+        r->io_err = -errno;
+    if (r->prof_f && fflush(r->prof_f) != 0)
+        r->io_err = -errno;
+    return r->io_err;
+}
+
+int loadgen_run(const struct loadgen_config *cfg, const struct reqplan *plan,
+                const struct loadgen_hooks *hooks, json_t **ret_summary, struct diag *d)
+{
+    struct run r = {
+        .cfg = cfg, .plan = plan, .hooks = hooks, .epfd = -1, .sched_tfd = -1, .curl_tfd = -1
+    };
+    json_t *summary = NULL;
+    int rc = 0;
+    int old_slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    if (!cfg->url || strncmp(cfg->url, "http", 4) != 0) {
+        rc = diag_set(d, -EINVAL, 0, 0, "--url: expected http://host:port, got \"%s\"",
+                      cfg->url ? cfg->url : "");
+        goto out;
+    }
+    if (!plan || plan->n_reqs == 0) {
+        rc = diag_set(d, -EINVAL, 0, 0, "the plan has no requests");
+        goto out;
+    }
+    enum loadgen_endpoint ep =
+        cfg->endpoint != LOADGEN_ENDPOINT_PLAN ? cfg->endpoint : plan->endpoint;
+    r.chat = ep != LOADGEN_ENDPOINT_COMPLETIONS;
+    /* base URL: scheme://host[:port], any path given is dropped */
+    const char *hs = strstr(cfg->url, "://");
+    const char *slash = hs ? strchr(hs + 3, '/') : NULL;
+    int blen = slash ? (int)(slash - cfg->url) : (int)strlen(cfg->url);
+    r.url =
+        xalloc_printf("%.*s/v1/%s", blen, cfg->url, r.chat ? "chat/completions" : "completions");
+    const char *key = getenv("KVTIER_API_KEY");
+    if (!key || !*key)
+        key = getenv("OPENAI_API_KEY");
+    if (key && *key)
+        r.auth = xalloc_printf("Authorization: Bearer %s", key);
+    r.body_opts = (struct reqplan_body_opts){
+        .model = cfg->model,
+        .chat = r.chat,
+        .exact_output = cfg->exact_output,
+        .include_usage = cfg->include_usage,
+        .prompt_ids = plan->prompt_ids,
+        .extra_body = cfg->extra_body,
+    };
+    r.stats = loadstats_new(&cfg->slo);
+    r.phase_info = json_array();
+    r.history = xcalloc(plan->n_reqs, sizeof(json_t *));
+    r.bodies = xcalloc(plan->n_reqs, sizeof(struct buf));
+    r.epfd = epoll_create1(EPOLL_CLOEXEC);
+    r.sched_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    r.curl_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (r.epfd < 0 || r.sched_tfd < 0 || r.curl_tfd < 0) {
+        rc = diag_set(d, -errno, 0, 0, "epoll/timerfd: %s", strerror(errno));
+        goto out;
+    }
+    struct epoll_event ev = { .events = EPOLLIN, .data.fd = r.sched_tfd };
+    epoll_ctl(r.epfd, EPOLL_CTL_ADD, r.sched_tfd, &ev);
+    ev.data.fd = r.curl_tfd;
+    epoll_ctl(r.epfd, EPOLL_CTL_ADD, r.curl_tfd, &ev);
+    r.multi = curl_multi_init();
+    if (!r.multi) {
+        rc = diag_set(d, -ENOMEM, 0, 0, "curl_multi_init failed");
+        goto out;
+    }
+    curl_multi_setopt(r.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(r.multi, CURLMOPT_SOCKETDATA, &r);
+    curl_multi_setopt(r.multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(r.multi, CURLMOPT_TIMERDATA, &r);
+    uint64_t warm = auto_warm(&r);
+    long maxconn = (long)(warm > 64 ? warm : 64);
+    if (cfg->concurrency > (uint64_t)maxconn)
+        maxconn = (long)cfg->concurrency;
+    if (cfg->max_concurrency > (uint64_t)maxconn)
+        maxconn = (long)cfg->max_concurrency;
+    curl_multi_setopt(r.multi, CURLMOPT_MAXCONNECTS, maxconn + 16);
+    if (cfg->out_dir) {
+        rc = fileio_mkdir_p(cfg->out_dir);
+        if (rc < 0) {
+            diag_set(d, rc, 0, 0, "cannot create %s: %s", cfg->out_dir, strerror(-rc));
+            goto out;
+        }
+        int err = 0;
+        r.rec_f = open_out(cfg->out_dir, "records.jsonl", &err);
+        r.prof_f = open_out(cfg->out_dir, "profile_export.jsonl", &err);
+        if (err < 0) {
+            rc = diag_set(d, err, 0, 0, "cannot write into %s: %s", cfg->out_dir, strerror(-err));
+            goto out;
+        }
+    }
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    uint64_t started_unix = clk_wall_unix_ns();
+    r.anchor_mono = clk_now_ns();
+    r.anchor_unix = clk_wall_unix_ns();
+    warm_connections(&r, warm);
+    for (size_t pi = 0; pi < plan->n_phases && !r.stopping; pi++) {
+        if (plan->phases[pi].n_reqs == 0)
+            continue;
+        if (should_stop(&r)) {
+            r.stopping = true;
+            break;
+        }
+        rc = setup_phase(&r, pi, d);
+        if (rc < 0)
+            goto out;
+        bool measured = strcmp(plan->phases[pi].name, "warmup") != 0;
+        r.stats_idx = loadstats_phase_begin(r.stats, r.phase_name, measured, r.phase_start);
+        if (hooks && hooks->phase_begin)
+            hooks->phase_begin(hooks->ctx, r.phase_name, r.phase_start);
+        r.next_progress = 0;
+        run_phase(&r);
+        uint64_t t_end = clk_now_ns();
+        loadstats_phase_end(r.stats, r.stats_idx, t_end, r.not_sent);
+        progress(&r, t_end);
+        flush_out(&r);
+        if (hooks && hooks->phase_end)
+            hooks->phase_end(hooks->ctx, r.phase_name, t_end);
+    }
+    summary = summary_json(&r, started_unix);
+    flush_out(&r);
+    int e1 = close_out(&r.rec_f), e2 = close_out(&r.prof_f);
+    if (!r.io_err)
+        r.io_err = e1 < 0 ? e1 : e2;
+    if (cfg->out_dir) {
+        char *path = fileio_join(cfg->out_dir, "summary.json");
+        int wr = jsonx_write_file(path, summary);
+        free(path);
+        if (wr < 0 && !r.io_err)
+            r.io_err = wr;
+    }
+    if (r.io_err < 0) {
+        rc = diag_set(d, r.io_err, 0, 0, "writing into %s failed: %s", cfg->out_dir,
+                      strerror(-r.io_err));
+        goto out;
+    }
+    *ret_summary = summary;
+    summary = NULL;
+    rc = 0;
+out:
+    if (old_slack > 0)
+        prctl(PR_SET_TIMERSLACK, (unsigned long)old_slack, 0, 0, 0);
+    close_out(&r.rec_f);
+    close_out(&r.prof_f);
+    json_decref(summary);
+    run_fini(&r);
+    return rc;
+}
+
+int loadgen_run_plan_file(const struct loadgen_config *cfg, const char *plan_path,
+                          const struct loadgen_hooks *hooks, json_t **ret_summary, struct diag *d)
+{
+    struct reqplan *p = NULL;
+    int rc = reqplan_load(plan_path, &p, d);
+    if (rc == 0)
+        rc = loadgen_run(cfg, p, hooks, ret_summary, d);
+    reqplan_free(p);
+    return rc;
+}

@@ -1,0 +1,693 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Request plans: JSONL plan parsing, Mooncake trace import, synthetic plans, request bodies
+ * (see reqplan.h). */
+#include "loadgen/reqplan.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fileio.h"
+#include "common/jsonx.h"
+#include "common/rng.h"
+#include "common/xalloc.h"
+#include "loadgen/arrival.h"
+
+/* Words that are one token each (with their leading space) in common BPE vocabularies. */
+static const char *const words[64] = {
+    "the",   "of",    "and",   "to",    "in",    "is",   "that",  "for",   "it",    "as",
+    "was",   "with",  "be",    "by",    "on",    "not",  "he",    "this",  "are",   "or",
+    "his",   "from",  "at",    "which", "but",   "have", "an",    "had",   "they",  "you",
+    "were",  "their", "one",   "all",   "we",    "can",  "her",   "has",   "there", "been",
+    "if",    "more",  "when",  "will",  "would", "who",  "so",    "no",    "time",  "new",
+    "water", "light", "house", "river", "stone", "road", "field", "music", "paper", "table",
+    "green", "small", "story", "world",
+};
+
+void reqplan_free(struct reqplan *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n_reqs; i++) {
+        struct reqplan_request *r = &p->reqs[i];
+        free(r->id);
+        free(r->session_id);
+        json_decref(r->messages);
+        free(r->prompt);
+        json_decref(r->prompt_token_ids);
+        free(r->hash_ids);
+    }
+    for (size_t i = 0; i < p->n_phases; i++)
+        free(p->phases[i].reqs);
+    free(p->phases);
+    free(p->reqs);
+    json_decref(p->header);
+    free(p);
+}
+
+int reqplan_phase_index(const struct reqplan *p, const char *name)
+{
+    for (size_t i = 0; i < p->n_phases; i++)
+        if (!strcmp(p->phases[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+/* builder state shared by the parsers */
+struct builder {
+    struct reqplan *p;
+    size_t cap_reqs, cap_phases;
+    size_t *cap_phase_reqs; /* per phase */
+    json_t *sessions;       /* "phase\x1fsession" -> index of the last turn seen */
+};
+
+static void builder_init(struct builder *b)
+{
+    *b = (struct builder){ .p = xcalloc(1, sizeof(struct reqplan)), .sessions = json_object() };
+}
+
+static void builder_fini(struct builder *b)
+{
+    free(b->cap_phase_reqs);
+    json_decref(b->sessions);
+    reqplan_free(b->p);
+}
+
+static int add_phase(struct builder *b, const char *name)
+{
+    struct reqplan *p = b->p;
+    if (p->n_phases >= REQPLAN_MAX_PHASES)
+        return -EMSGSIZE;
+    if (strlen(name) >= REQPLAN_PHASE_NAME_MAX || !name[0])
+        return -EINVAL;
+    size_t old = b->cap_phases;
+    xalloc_grow((void **)&p->phases, &b->cap_phases, p->n_phases + 1, sizeof(*p->phases));
+    b->cap_phase_reqs = xrealloc(b->cap_phase_reqs, b->cap_phases * sizeof(size_t));
+    for (size_t i = old; i < b->cap_phases; i++)
+        b->cap_phase_reqs[i] = 0;
+    struct reqplan_phase *ph = &p->phases[p->n_phases];
+    *ph = (struct reqplan_phase){ .arrival = LOADGEN_ARRIVAL_PLAN };
+    snprintf(ph->name, sizeof(ph->name), "%s", name);
+    return (int)p->n_phases++;
+}
+
+static struct reqplan_request *add_request(struct builder *b, uint32_t phase)
+{
+    struct reqplan *p = b->p;
+    xalloc_grow((void **)&p->reqs, &b->cap_reqs, p->n_reqs + 1, sizeof(*p->reqs));
+    struct reqplan_phase *ph = &p->phases[phase];
+    xalloc_grow((void **)&ph->reqs, &b->cap_phase_reqs[phase], ph->n_reqs + 1, sizeof(size_t));
+    ph->reqs[ph->n_reqs++] = p->n_reqs;
+    struct reqplan_request *r = &p->reqs[p->n_reqs++];
+    *r = (struct reqplan_request){
+        .phase = phase, .t_offset_ns = -1, .prev_turn = -1, .next_turn = -1
+    };
+    return r;
+}
+
+/* Links r (the last request added) into its session's turn chain. */
+static void link_session(struct builder *b, struct reqplan_request *r)
+{
+    if (!r->session_id)
+        return;
+    char key[REQPLAN_PHASE_NAME_MAX + REQPLAN_ID_MAX + 2];
+    snprintf(key, sizeof(key), "%s\x1f%s", b->p->phases[r->phase].name, r->session_id);
+    size_t idx = (size_t)(r - b->p->reqs);
+    json_t *prev = json_object_get(b->sessions, key);
+    if (prev) {
+        size_t pi = (size_t)json_integer_value(prev);
+        b->p->reqs[pi].next_turn = (int64_t)idx;
+        r->prev_turn = (int64_t)pi;
+    }
+    json_object_set_new(b->sessions, key, json_integer((json_int_t)idx));
+}
+
+static int field_u64(const json_t *o, const char *key, uint64_t max, uint64_t *ret, bool *ret_set,
+                     struct diag *d, unsigned line)
+{
+    json_t *v = json_object_get(o, key);
+    if (ret_set)
+        *ret_set = false;
+    if (!v || json_is_null(v))
+        return 0;
+    if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) <= (double)max &&
+        floor(json_real_value(v)) == json_real_value(v)) {
+        *ret = (uint64_t)json_real_value(v);
+    } else if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+               (uint64_t)json_integer_value(v) > max) {
+        return diag_set(d, -EINVAL, line, 0,
+                        "field \"%s\": expected an integer in [0, %" PRIu64 "]", key, max);
+    } else {
+        *ret = (uint64_t)json_integer_value(v);
+    }
+    if (ret_set)
+        *ret_set = true;
+    return 0;
+}
+
+/* A string field that may also be given as a number; NULL if absent or null. */
+static int field_id(const json_t *o, const char *key, char **ret, struct diag *d, unsigned line)
+{
+    json_t *v = json_object_get(o, key);
+    *ret = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (json_is_string(v)) {
+        if (json_string_length(v) == 0 || json_string_length(v) >= REQPLAN_ID_MAX ||
+            strlen(json_string_value(v)) != json_string_length(v))
+            return diag_set(d, -EINVAL, line, 0, "field \"%s\": empty, too long (max %u) or NUL",
+                            key, REQPLAN_ID_MAX - 1);
+        /* ids go into an HTTP header: no control characters */
+        for (const char *s = json_string_value(v); *s; s++)
+            if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                return diag_set(d, -EINVAL, line, 0, "field \"%s\": control character", key);
+        *ret = xstrdup(json_string_value(v));
+        return 0;
+    }
+    if (json_is_integer(v)) {
+        *ret = xalloc_printf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return 0;
+    }
+    return diag_set(d, -EINVAL, line, 0, "field \"%s\": expected a string", key);
+}
+
+static int parse_header(struct builder *b, json_t *h, struct diag *d, unsigned line)
+{
+    struct reqplan *p = b->p;
+    if (p->header)
+        return diag_set(d, -EINVAL, line, 0, "a second kvtier.plan header");
+    const char *ep = jsonx_str(h, "endpoint", NULL);
+    if (ep && !strcmp(ep, "chat"))
+        p->endpoint = LOADGEN_ENDPOINT_CHAT;
+    else if (ep && !strcmp(ep, "completions"))
+        p->endpoint = LOADGEN_ENDPOINT_COMPLETIONS;
+    else if (ep)
+        return diag_set(d, -EINVAL, line, 0, "field \"endpoint\": expected chat or completions");
+    json_t *phases = json_object_get(h, "phases");
+    if (phases && !json_is_array(phases))
+        return diag_set(d, -EINVAL, line, 0, "field \"phases\": expected an array");
+    size_t i;
+    json_t *ph;
+    json_array_foreach(phases, i, ph)
+    {
+        const char *name = json_is_object(ph) ? jsonx_str(ph, "name", NULL) : NULL;
+        if (!name)
+            return diag_set(d, -EINVAL, line, 0, "field \"phases[%zu].name\": missing", i);
+        if (reqplan_phase_index(p, name) >= 0)
+            return diag_set(d, -EINVAL, line, 0, "field \"phases[%zu].name\": duplicate \"%s\"", i,
+                            name);
+        int idx = add_phase(b, name);
+        if (idx < 0)
+            return diag_set(d, idx, line, 0, "field \"phases[%zu].name\": bad or too many", i);
+        struct reqplan_phase *q = &p->phases[idx];
+        const char *arr = jsonx_str(ph, "arrival", NULL);
+        if (arr && arrival_from_name(arr, &q->arrival) < 0)
+            return diag_set(d, -EINVAL, line, 0,
+                            "field \"phases[%zu].arrival\": expected constant, poisson, gamma or "
+                            "closed",
+                            i);
+        json_t *rate = json_object_get(ph, "rate_per_s");
+        if (rate && !json_is_null(rate)) {
+            if (!json_is_number(rate) || json_number_value(rate) < 0)
+                return diag_set(d, -EINVAL, line, 0,
+                                "field \"phases[%zu].rate_per_s\": expected a number >= 0", i);
+            q->rate_per_s = json_number_value(rate);
+        }
+        json_t *burst = json_object_get(ph, "burstiness");
+        if (json_is_number(burst))
+            q->burstiness = json_number_value(burst);
+        int rc;
+        char f[64];
+        static const char *const keys[] = { "concurrency", "max_concurrency", "duration_ns",
+                                            "requests" };
+        uint64_t *dst[] = { &q->concurrency, &q->max_concurrency, &q->duration_ns, &q->requests };
+        for (size_t k = 0; k < 4; k++) {
+            rc = field_u64(ph, keys[k], INT64_MAX, dst[k], NULL, d, line);
+            if (rc < 0) {
+                snprintf(f, sizeof(f), "phases[%zu].%s", i, keys[k]);
+                return diag_set(d, rc, line, 0, "field \"%s\": expected an integer >= 0", f);
+            }
+        }
+    }
+    p->header = json_incref(h);
+    return 0;
+}
+
+static int parse_request(struct builder *b, json_t *o, struct diag *d, unsigned line)
+{
+    struct reqplan *p = b->p;
+    char *id = NULL, *sid = NULL;
+    int rc = field_id(o, "id", &id, d, line);
+    if (rc < 0)
+        goto out;
+    if (!id) {
+        rc = diag_set(d, -EINVAL, line, 0, "field \"id\": missing");
+        goto out;
+    }
+    const char *phase = "main";
+    json_t *pv = json_object_get(o, "phase");
+    if (pv && !json_is_null(pv)) {
+        if (!json_is_string(pv)) {
+            rc = diag_set(d, -EINVAL, line, 0, "field \"phase\": expected a string");
+            goto out;
+        }
+        phase = json_string_value(pv);
+    }
+    int pi = reqplan_phase_index(p, phase);
+    if (pi < 0) {
+        if (p->header && json_array_size(json_object_get(p->header, "phases")) > 0) {
+            rc = diag_set(d, -EINVAL, line, 0,
+                          "field \"phase\": \"%.60s\" is not a phase of the header", phase);
+            goto out;
+        }
+        pi = add_phase(b, phase);
+        if (pi < 0) {
+            rc = diag_set(d, -EINVAL, line, 0, "field \"phase\": bad name or too many phases");
+            goto out;
+        }
+    }
+    rc = field_id(o, "session_id", &sid, d, line);
+    if (rc < 0)
+        goto out;
+    uint64_t turn = 0, off = 0, think = 0, in = 0, outt = 0;
+    bool off_set = false;
+    if ((rc = field_u64(o, "turn", UINT32_MAX, &turn, NULL, d, line)) < 0 ||
+        (rc = field_u64(o, "t_offset_ns", INT64_MAX, &off, &off_set, d, line)) < 0 ||
+        (rc = field_u64(o, "think_time_ns", INT64_MAX, &think, NULL, d, line)) < 0 ||
+        (rc = field_u64(o, "input_tokens", REQPLAN_TOKENS_MAX, &in, NULL, d, line)) < 0 ||
+        (rc = field_u64(o, "output_tokens", REQPLAN_TOKENS_MAX, &outt, NULL, d, line)) < 0)
+        goto out;
+    json_t *carry = json_object_get(o, "carry_history");
+    if (carry && !json_is_boolean(carry) && !json_is_null(carry)) {
+        rc = diag_set(d, -EINVAL, line, 0, "field \"carry_history\": expected true or false");
+        goto out;
+    }
+    json_t *msgs = json_object_get(o, "messages");
+    json_t *prompt = json_object_get(o, "prompt");
+    json_t *ids = json_object_get(o, "prompt_token_ids");
+    if (msgs && !json_is_null(msgs)) {
+        size_t i;
+        json_t *m;
+        if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
+            rc = diag_set(d, -EINVAL, line, 0, "field \"messages\": expected a non-empty array");
+            goto out;
+        }
+        json_array_foreach(msgs, i, m)
+        {
+            if (!json_is_object(m) || !json_is_string(json_object_get(m, "role"))) {
+                rc = diag_set(d, -EINVAL, line, 0,
+                              "field \"messages[%zu]\": expected an object with a string role", i);
+                goto out;
+            }
+        }
+    } else {
+        msgs = NULL;
+    }
+    if (prompt && !json_is_null(prompt) && !json_is_string(prompt)) {
+        rc = diag_set(d, -EINVAL, line, 0, "field \"prompt\": expected a string");
+        goto out;
+    }
+    if (prompt && json_is_null(prompt))
+        prompt = NULL;
+    if (ids && !json_is_null(ids)) {
+        size_t i;
+        json_t *t;
+        if (!json_is_array(ids) || json_array_size(ids) == 0) {
+            rc = diag_set(d, -EINVAL, line, 0,
+                          "field \"prompt_token_ids\": expected a non-empty array");
+            goto out;
+        }
+        json_array_foreach(ids, i, t)
+        {
+            if (!json_is_integer(t) || json_integer_value(t) < 0) {
+                rc = diag_set(d, -EINVAL, line, 0,
+                              "field \"prompt_token_ids[%zu]\": expected an integer >= 0", i);
+                goto out;
+            }
+        }
+    } else {
+        ids = NULL;
+    }
+    if (!msgs && !prompt && !ids) {
+        rc = diag_set(d, -EINVAL, line, 0,
+                      "no request content: expected \"messages\", \"prompt\" or "
+                      "\"prompt_token_ids\"");
+        goto out;
+    }
+    if (p->n_reqs >= REQPLAN_MAX_REQUESTS) {
+        rc = diag_set(d, -EMSGSIZE, line, 0, "more than %u requests", REQPLAN_MAX_REQUESTS);
+        goto out;
+    }
+    struct reqplan_request *r = add_request(b, (uint32_t)pi);
+    r->id = id;
+    r->session_id = sid;
+    id = sid = NULL;
+    r->turn = (uint32_t)turn;
+    r->t_offset_ns = off_set ? (int64_t)off : -1;
+    r->think_time_ns = think;
+    r->carry_history = json_is_true(carry);
+    r->input_tokens = in;
+    r->output_tokens = outt;
+    r->messages = json_incref(msgs);
+    r->prompt = prompt ? xstrdup(json_string_value(prompt)) : NULL;
+    r->prompt_token_ids = json_incref(ids);
+    link_session(b, r);
+    rc = 0;
+out:
+    free(id);
+    free(sid);
+    return rc;
+}
+
+/* Iterates the lines of text, calling fn with each parsed JSON object. */
+static int for_lines(const char *text, size_t len, const char *name, struct builder *b,
+                     int (*fn)(struct builder *b, json_t *o, struct diag *d, unsigned line,
+                               void *arg),
+                     void *arg, struct diag *d)
+{
+    unsigned line = 0;
+    size_t pos = 0;
+    diag_file(d, name);
+    while (pos < len) {
+        line++;
+        const char *s = text + pos;
+        const char *nl = memchr(s, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - s) : len - pos;
+        pos += n + (nl ? 1 : 0);
+        if (n > REQPLAN_LINE_MAX_BYTES)
+            return diag_set(d, -EMSGSIZE, line, 0, "line longer than %u bytes",
+                            REQPLAN_LINE_MAX_BYTES);
+        size_t k = 0;
+        while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r'))
+            k++;
+        if (k == n)
+            continue; /* blank line */
+        json_error_t jerr;
+        json_t *o = json_loadb(s, n, JSON_REJECT_DUPLICATES, &jerr);
+        if (!o)
+            return diag_set(d, -EINVAL, line, (unsigned)jerr.column, "not JSON: %s", jerr.text);
+        int rc = 0;
+        if (!json_is_object(o))
+            rc = diag_set(d, -EINVAL, line, 0, "expected a JSON object");
+        else
+            rc = fn(b, o, d, line, arg);
+        json_decref(o);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int plan_line(struct builder *b, json_t *o, struct diag *d, unsigned line, void *arg)
+{
+    (void)arg;
+    json_t *kind = json_object_get(o, "kind");
+    if (kind) {
+        if (json_is_string(kind) && !strcmp(json_string_value(kind), "kvtier.plan"))
+            return parse_header(b, o, d, line);
+        return 0; /* other headers are skipped */
+    }
+    return parse_request(b, o, d, line);
+}
+
+static int finish(struct builder *b, struct reqplan **ret, struct diag *d)
+{
+    if (b->p->n_reqs == 0)
+        return diag_set(d, -EINVAL, 0, 0, "no requests");
+    *ret = b->p;
+    b->p = NULL;
+    return 0;
+}
+
+int reqplan_parse(const char *text, size_t len, const char *name, struct reqplan **ret,
+                  struct diag *d)
+{
+    struct builder b;
+    builder_init(&b);
+    int rc = for_lines(text, len, name, &b, plan_line, NULL, d);
+    if (rc >= 0)
+        rc = finish(&b, ret, d);
+    builder_fini(&b);
+    return rc;
+}
+
+static int load_text(const char *path, struct buf *out, struct diag *d)
+{
+    buf_init(out, REQPLAN_FILE_MAX_BYTES);
+    int rc = fileio_read_all(path, REQPLAN_FILE_MAX_BYTES, out);
+    if (rc < 0) {
+        diag_file(d, path);
+        return diag_set(d, rc, 0, 0, "cannot read: %s", strerror(-rc));
+    }
+    return 0;
+}
+
+int reqplan_load(const char *path, struct reqplan **ret, struct diag *d)
+{
+    struct buf t;
+    int rc = load_text(path, &t, d);
+    if (rc == 0)
+        rc = reqplan_parse(buf_str(&t), t.len, path, ret, d);
+    buf_fini(&t);
+    return rc;
+}
+
+static int trace_line(struct builder *b, json_t *o, struct diag *d, unsigned line, void *arg)
+{
+    const struct reqplan_trace_opts *opt = arg;
+    struct reqplan *p = b->p;
+    if (opt->max_requests && p->n_reqs >= opt->max_requests)
+        return 0;
+    json_t *ts = json_object_get(o, "timestamp");
+    if (!json_is_number(ts) || json_number_value(ts) < 0 || !isfinite(json_number_value(ts)))
+        return diag_set(d, -EINVAL, line, 0, "field \"timestamp\": expected milliseconds >= 0");
+    uint64_t in = 0, outt = 0;
+    int rc;
+    if ((rc = field_u64(o, "input_length", REQPLAN_TOKENS_MAX, &in, NULL, d, line)) < 0 ||
+        (rc = field_u64(o, "output_length", REQPLAN_TOKENS_MAX, &outt, NULL, d, line)) < 0)
+        return rc;
+    if (in == 0)
+        return diag_set(d, -EINVAL, line, 0, "field \"input_length\": missing or 0");
+    json_t *h = json_object_get(o, "hash_ids");
+    if (!json_is_array(h) || json_array_size(h) == 0 || json_array_size(h) > REQPLAN_HASH_IDS_MAX)
+        return diag_set(d, -EINVAL, line, 0,
+                        "field \"hash_ids\": expected a non-empty array (max %u)",
+                        REQPLAN_HASH_IDS_MAX);
+    size_t n = json_array_size(h);
+    uint64_t tph = opt->tokens_per_hash_id ? opt->tokens_per_hash_id : 512;
+    if ((n - 1) * tph >= in)
+        return diag_set(d, -EINVAL, line, 0,
+                        "field \"hash_ids\": %zu blocks of %" PRIu64
+                        " tokens do not fit input_length %" PRIu64,
+                        n, tph, in);
+    uint64_t *ids = xmalloc(n * sizeof(uint64_t));
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(h, i);
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            free(ids);
+            return diag_set(d, -EINVAL, line, 0,
+                            "field \"hash_ids[%zu]\": expected an integer >= 0", i);
+        }
+        ids[i] = (uint64_t)json_integer_value(v);
+    }
+    double sp = opt->speedup > 0 ? opt->speedup : 1.0;
+    struct reqplan_request *r = add_request(b, 0);
+    r->id = xalloc_printf("trace-%zu", p->n_reqs - 1);
+    r->t_offset_ns = (int64_t)llround(json_number_value(ts) * 1e6 / sp);
+    r->input_tokens = in;
+    r->output_tokens = outt;
+    r->hash_ids = ids;
+    r->n_hash_ids = (uint32_t)n;
+    r->tokens_per_hash_id = (uint32_t)tph;
+    return 0;
+}
+
+int reqplan_parse_trace(const char *text, size_t len, const char *name,
+                        const struct reqplan_trace_opts *o, struct reqplan **ret, struct diag *d)
+{
+    struct builder b;
+    builder_init(&b);
+    int rc = add_phase(&b, o->phase ? o->phase : "main");
+    if (rc < 0) {
+        rc = diag_set(d, -EINVAL, 0, 0, "bad phase name");
+        goto out;
+    }
+    b.p->phases[0].arrival = LOADGEN_ARRIVAL_PLAN;
+    b.p->prompt_ids = o->prompt_ids;
+    rc = for_lines(text, len, name, &b, trace_line, (void *)o, d);
+    if (rc >= 0) {
+        /* trace rows are usually in time order; keep the phase list in time order anyway */
+        rc = finish(&b, ret, d);
+    }
+out:
+    builder_fini(&b);
+    return rc;
+}
+
+int reqplan_load_trace(const char *path, const struct reqplan_trace_opts *o, struct reqplan **ret,
+                       struct diag *d)
+{
+    struct buf t;
+    int rc = load_text(path, &t, d);
+    if (rc == 0)
+        rc = reqplan_parse_trace(buf_str(&t), t.len, path, o, ret, d);
+    buf_fini(&t);
+    return rc;
+}
+
+int reqplan_synthetic(const struct reqplan_synth_opts *o, struct reqplan **ret)
+{
+    if (o->requests == 0 || o->isl == 0 || o->isl > REQPLAN_TOKENS_MAX ||
+        o->osl > REQPLAN_TOKENS_MAX || o->requests + o->warmup > REQPLAN_MAX_REQUESTS)
+        return -EINVAL;
+    struct builder b;
+    builder_init(&b);
+    int wp = -1;
+    if (o->warmup > 0)
+        wp = add_phase(&b, "warmup");
+    int mp = add_phase(&b, o->phase ? o->phase : "main");
+    if (mp < 0 || (o->warmup > 0 && wp < 0)) {
+        builder_fini(&b);
+        return -EINVAL;
+    }
+    b.p->prompt_ids = o->prompt_ids;
+    for (uint64_t i = 0; i < o->warmup + o->requests; i++) {
+        bool warm = i < o->warmup;
+        struct reqplan_request *r = add_request(&b, (uint32_t)(warm ? wp : mp));
+        r->id = xalloc_printf("%s-%" PRIu64, warm ? "warmup" : "req", warm ? i : i - o->warmup);
+        r->input_tokens = o->isl;
+        r->output_tokens = o->osl;
+        r->hash_ids = xmalloc(sizeof(uint64_t));
+        /* one unique block per request: no prefix is shared, warm-up included */
+        r->hash_ids[0] = rng_derive(o->seed, "synthetic") ^ (i * 0x9E3779B97F4A7C15ull);
+        r->n_hash_ids = 1;
+        r->tokens_per_hash_id = (uint32_t)o->isl;
+    }
+    int rc = finish(&b, ret, NULL);
+    builder_fini(&b);
+    return rc;
+}
+
+/* Appends the generated words (or ids) of block i of r. */
+static void gen_block(const struct reqplan_request *r, uint32_t i, bool ids, json_t *id_arr,
+                      struct buf *text)
+{
+    uint64_t n = r->tokens_per_hash_id;
+    if (i + 1 == r->n_hash_ids && r->input_tokens > (uint64_t)i * n) {
+        uint64_t rest = r->input_tokens - (uint64_t)i * n;
+        if (rest < n)
+            n = rest;
+    }
+    struct rng g;
+    rng_seed(&g, r->hash_ids[i] * 0xD1B54A32D192ED03ull + 0x5851F42D4C957F2Dull);
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t x = rng_next_u64(&g);
+        if (ids) {
+            json_array_append_new(id_arr, json_integer((json_int_t)(1000 + x % 30000)));
+        } else {
+            const char *w = words[x % 64];
+            if (text->len > 0)
+                buf_append(text, " ", 1);
+            buf_append_str(text, w);
+        }
+    }
+}
+
+json_t *reqplan_prompt_json(const struct reqplan_request *r, bool chat, bool prompt_ids)
+{
+    if (chat) {
+        if (r->messages)
+            return json_deep_copy(r->messages);
+    } else {
+        if (r->prompt_token_ids)
+            return json_incref(r->prompt_token_ids);
+        if (r->prompt)
+            return json_string(r->prompt);
+    }
+    /* convert between forms, or generate */
+    struct buf text;
+    buf_init(&text, 0);
+    json_t *out = NULL;
+    if (r->hash_ids) {
+        bool ids = prompt_ids && !chat;
+        json_t *arr = ids ? json_array() : NULL;
+        for (uint32_t i = 0; i < r->n_hash_ids; i++)
+            gen_block(r, i, ids, arr, &text);
+        if (ids) {
+            buf_fini(&text);
+            return arr;
+        }
+    } else if (chat && r->prompt) {
+        buf_append_str(&text, r->prompt);
+    } else if (chat && r->prompt_token_ids) {
+        /* no tokenizer here: token ids cannot become chat text */
+        buf_append_str(&text, "");
+    } else if (!chat && r->messages) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(r->messages, i, m)
+        {
+            const char *c = json_string_value(json_object_get(m, "content"));
+            if (!c)
+                continue;
+            if (text.len)
+                buf_append(&text, "\n", 1);
+            buf_append_str(&text, c);
+        }
+    }
+    if (chat) {
+        out = json_array();
+        json_array_append_new(out,
+                              json_pack("{s:s, s:s}", "role", "user", "content", buf_str(&text)));
+    } else {
+        out = json_string(buf_str(&text));
+    }
+    buf_fini(&text);
+    return out;
+}
+
+int reqplan_body(const struct reqplan_request *r, const struct reqplan_body_opts *o,
+                 const json_t *history, struct buf *out)
+{
+    json_t *body = json_object();
+    json_object_set_new(body, "model", json_string(o->model ? o->model : ""));
+    json_t *prompt = reqplan_prompt_json(r, o->chat, o->prompt_ids);
+    if (o->chat) {
+        if (json_is_array(history) && json_array_size(history) > 0) {
+            json_t *all = json_deep_copy(history);
+            json_array_extend(all, prompt);
+            json_decref(prompt);
+            prompt = all;
+        }
+        json_object_set_new(body, "messages", prompt);
+    } else {
+        const char *h = json_string_value(json_object_get(history, "prompt"));
+        if (h && h[0] && json_is_string(prompt)) {
+            char *joined = xalloc_printf("%s%s", h, json_string_value(prompt));
+            json_decref(prompt);
+            prompt = json_string(joined);
+            free(joined);
+        }
+        json_object_set_new(body, "prompt", prompt);
+    }
+    if (r->output_tokens > 0) {
+        json_object_set_new(body, "max_tokens", json_integer((json_int_t)r->output_tokens));
+        if (o->exact_output) {
+            json_object_set_new(body, "min_tokens", json_integer((json_int_t)r->output_tokens));
+            json_object_set_new(body, "ignore_eos", json_true());
+        }
+    }
+    json_object_set_new(body, "stream", json_true());
+    if (o->include_usage)
+        json_object_set_new(body, "stream_options", json_pack("{s:b}", "include_usage", 1));
+    if (json_is_object(o->extra_body))
+        json_object_update(body, (json_t *)o->extra_body);
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    int rc = s ? buf_append_str(out, s) : -ENOMEM;
+    free(s);
+    return rc;
+}

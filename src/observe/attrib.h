@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* File-level I/O attribution with fanotify: a filesystem (or mount) mark on the KV directory's
+ * file system counts read, write and open events per file and per pid (no byte counts; those
+ * come from /proc/PID/io). Needs CAP_SYS_ADMIN; where refused, the caller falls back to /proc
+ * and fdinfo scanning and says so. */
+#ifndef KVTIER_OBSERVE_ATTRIB_H
+#define KVTIER_OBSERVE_ATTRIB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#define ATTRIB_MAX_FILES 4096
+#define ATTRIB_MAX_PIDS  1024
+#define ATTRIB_REASON_MAX 256
+
+/* Totals that phase marks difference. */
+struct attrib_totals {
+    uint64_t kv_events_server;  /* events on KV files by the serving tree */
+    uint64_t kv_events_other;   /* events on KV files by any other process */
+    uint64_t other_events_server; /* server events on other files of the same file system */
+    uint64_t other_events;      /* everything else on the file system */
+    uint64_t overflows;         /* FAN_Q_OVERFLOW seen (events lost) */
+};
+
+struct attrib;
+
+/* Places the mark for kv_dir. 0; -EPERM/-EACCES not permitted, -ENOSYS no fanotify, -EINVAL
+ * mark type refused; reason (ATTRIB_REASON_MAX bytes) says which. *ret owned. */
+int attrib_start(const char *kv_dir, struct attrib **ret, char *reason);
+/* Drains pending events without blocking; pids[] is the current serving tree (borrowed).
+ * Returns the number of events handled. Sampler thread. */
+int attrib_poll(struct attrib *a, const pid_t *pids, size_t n_pids);
+void attrib_totals(const struct attrib *a, struct attrib_totals *ret);
+/* Per-file table as JSON (owned): [{path, reads, writes, opens, by_server, by_other}]. */
+json_t *attrib_files_json(const struct attrib *a);
+/* "filesystem" or "mount". */
+const char *attrib_mark_kind(const struct attrib *a);
+void attrib_free(struct attrib *a);
+
+#endif
