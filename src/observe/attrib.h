@@ -13,17 +13,17 @@
 
 #include <jansson.h>
 
-#define ATTRIB_MAX_FILES 4096
-#define ATTRIB_MAX_PIDS  1024
+#define ATTRIB_MAX_FILES  4096
+#define ATTRIB_MAX_PIDS   1024
 #define ATTRIB_REASON_MAX 256
 
 /* Totals that phase marks difference. */
 struct attrib_totals {
-    uint64_t kv_events_server;  /* events on KV files by the serving tree */
-    uint64_t kv_events_other;   /* events on KV files by any other process */
+    uint64_t kv_events_server;    /* events on KV files by the serving tree */
+    uint64_t kv_events_other;     /* events on KV files by any other process */
     uint64_t other_events_server; /* server events on other files of the same file system */
-    uint64_t other_events;      /* everything else on the file system */
-    uint64_t overflows;         /* FAN_Q_OVERFLOW seen (events lost) */
+    uint64_t other_events;        /* everything else on the file system */
+    uint64_t overflows;           /* FAN_Q_OVERFLOW seen (events lost) */
 };
 
 struct attrib;

@@ -91,10 +91,12 @@ int cgio_parse_v2(const char *text, size_t len, struct cgio_dev *devs, size_t ma
             uint64_t v;
             if (!parse_u64(eq + 1, tl - kl - 1, &v))
                 continue; /* iocost/latency keys carry decimals: not ours */
-            static const char *const keys[] = { "rbytes", "wbytes", "rios", "wios", "dbytes",
-                                                "dios" };
-            uint64_t *slots[] = { &d->rbytes, &d->wbytes, &d->rios, &d->wios, &d->dbytes,
-                                  &d->dios };
+            static const char *const keys[] = {
+                "rbytes", "wbytes", "rios", "wios", "dbytes", "dios"
+            };
+            uint64_t *slots[] = {
+                &d->rbytes, &d->wbytes, &d->rios, &d->wios, &d->dbytes, &d->dios
+            };
             for (size_t k = 0; k < 6; k++)
                 if (strlen(keys[k]) == kl && !memcmp(s, keys[k], kl))
                     *slots[k] = v;

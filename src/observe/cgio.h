@@ -10,9 +10,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CGIO_FILE_MAX   (1u << 20)
-#define CGIO_MAX_DEVS   256
-#define CGIO_PATH_MAX   4096
+#define CGIO_FILE_MAX (1u << 20)
+#define CGIO_MAX_DEVS 256
+#define CGIO_PATH_MAX 4096
 
 struct cgio_dev {
     unsigned major, minor;

@@ -96,9 +96,9 @@ json_t *devinfo_json(const char *sys_root, const char *name)
     json_object_set_new(o, "serial", serial);
     json_t *size = read_str(blk, "size");
     if (json_is_string(size))
-        json_object_set_new(o, "capacity_bytes",
-                            json_integer((json_int_t)strtoll(json_string_value(size), NULL, 10) *
-                                         512));
+        json_object_set_new(
+            o, "capacity_bytes",
+            json_integer((json_int_t)strtoll(json_string_value(size), NULL, 10) * 512));
     else
         json_object_set_new(o, "capacity_bytes", json_null());
     json_decref(size);

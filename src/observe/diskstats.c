@@ -31,8 +31,8 @@ int diskstats_parse_line(const char *line, struct diskstats_dev *ret)
     int n = sscanf(line,
                    "%u %u %63s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu "
                    "%llu %llu %llu %llu",
-                   &d.major, &d.minor, name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
-                   &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13], &v[14], &v[15], &v[16]);
+                   &d.major, &d.minor, name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
+                   &v[8], &v[9], &v[10], &v[11], &v[12], &v[13], &v[14], &v[15], &v[16]);
     if (n < 7)
         return -EINVAL;
     int nf = n - 3;
@@ -235,8 +235,8 @@ static int devnum_from_mountinfo(const char *proc_root, const char *path, unsign
         if (sscanf(sep + 3, "%*s %1023s", src) != 1)
             continue;
         size_t ml = strlen(mnt);
-        bool covers = !strcmp(mnt, "/") || (!strncmp(path, mnt, ml) &&
-                                            (path[ml] == '/' || path[ml] == 0));
+        bool covers =
+            !strcmp(mnt, "/") || (!strncmp(path, mnt, ml) && (path[ml] == '/' || path[ml] == 0));
         if (!covers || ml < best || strncmp(src, "/dev/", 5))
             continue;
         struct stat st;

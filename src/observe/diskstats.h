@@ -10,24 +10,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DISKSTATS_NAME_MAX    64   /* device name bytes incl. NUL */
-#define DISKSTATS_FIELDS      17   /* statistics after major minor name */
-#define DISKSTATS_FILE_MAX    (4u << 20)
+#define DISKSTATS_NAME_MAX 64 /* device name bytes incl. NUL */
+#define DISKSTATS_FIELDS   17 /* statistics after major minor name */
+#define DISKSTATS_FILE_MAX (4u << 20)
 
 /* Indices into diskstats_dev.f (kernel field numbers minus one). */
 enum diskstats_field {
-    DISKSTATS_RD_IOS, DISKSTATS_RD_MERGES, DISKSTATS_RD_SEC, DISKSTATS_RD_TICKS,
-    DISKSTATS_WR_IOS, DISKSTATS_WR_MERGES, DISKSTATS_WR_SEC, DISKSTATS_WR_TICKS,
-    DISKSTATS_IN_FLIGHT, DISKSTATS_TOT_TICKS, DISKSTATS_RQ_TICKS,
-    DISKSTATS_DC_IOS, DISKSTATS_DC_MERGES, DISKSTATS_DC_SEC, DISKSTATS_DC_TICKS,
-    DISKSTATS_FL_IOS, DISKSTATS_FL_TICKS,
+    DISKSTATS_RD_IOS,
+    DISKSTATS_RD_MERGES,
+    DISKSTATS_RD_SEC,
+    DISKSTATS_RD_TICKS,
+    DISKSTATS_WR_IOS,
+    DISKSTATS_WR_MERGES,
+    DISKSTATS_WR_SEC,
+    DISKSTATS_WR_TICKS,
+    DISKSTATS_IN_FLIGHT,
+    DISKSTATS_TOT_TICKS,
+    DISKSTATS_RQ_TICKS,
+    DISKSTATS_DC_IOS,
+    DISKSTATS_DC_MERGES,
+    DISKSTATS_DC_SEC,
+    DISKSTATS_DC_TICKS,
+    DISKSTATS_FL_IOS,
+    DISKSTATS_FL_TICKS,
 };
 
 struct diskstats_dev {
     unsigned major, minor;
     char name[DISKSTATS_NAME_MAX];
-    unsigned nfields;                /* statistics present: 4 (old partitions), 11, 15 or 17 */
-    uint64_t f[DISKSTATS_FIELDS];    /* absent fields are 0 */
+    unsigned nfields;             /* statistics present: 4 (old partitions), 11, 15 or 17 */
+    uint64_t f[DISKSTATS_FIELDS]; /* absent fields are 0 */
 };
 
 /* iostat -x figures of one interval (sysstat rd_stats.c / iostat.c formulas). */

@@ -42,17 +42,16 @@ int gpu_open(struct gpu *g, const char *lib_path, char *reason)
     *(void **)&g->init = sym(g->lib, "nvmlInit_v2", "nvmlInit");
     *(void **)&g->shutdown = sym(g->lib, "nvmlShutdown", NULL);
     *(void **)&g->get_count = sym(g->lib, "nvmlDeviceGetCount_v2", "nvmlDeviceGetCount");
-    *(void **)&g->get_handle = sym(g->lib, "nvmlDeviceGetHandleByIndex_v2",
-                                                    "nvmlDeviceGetHandleByIndex");
+    *(void **)&g->get_handle =
+        sym(g->lib, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex");
     *(void **)&g->get_name = sym(g->lib, "nvmlDeviceGetName", NULL);
     *(void **)&g->get_util = sym(g->lib, "nvmlDeviceGetUtilizationRates", NULL);
     *(void **)&g->get_mem = sym(g->lib, "nvmlDeviceGetMemoryInfo", NULL);
     *(void **)&g->get_power = sym(g->lib, "nvmlDeviceGetPowerUsage", NULL);
     *(void **)&g->get_clock = sym(g->lib, "nvmlDeviceGetClockInfo", NULL);
     *(void **)&g->get_temp = sym(g->lib, "nvmlDeviceGetTemperature", NULL);
-    *(void **)&g->get_reasons = sym(
-        g->lib, "nvmlDeviceGetCurrentClocksEventReasons",
-        "nvmlDeviceGetCurrentClocksThrottleReasons");
+    *(void **)&g->get_reasons = sym(g->lib, "nvmlDeviceGetCurrentClocksEventReasons",
+                                    "nvmlDeviceGetCurrentClocksThrottleReasons");
     *(void **)&g->error_string = sym(g->lib, "nvmlErrorString", NULL);
     if (!g->init || !g->shutdown || !g->get_count || !g->get_handle) {
         snprintf(reason, GPU_REASON_MAX, "%s lacks nvmlInit/nvmlDeviceGetCount/GetHandleByIndex",

@@ -10,20 +10,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GPU_MAX          16
-#define GPU_NAME_MAX     96
-#define GPU_REASON_MAX   256
+#define GPU_MAX        16
+#define GPU_NAME_MAX   96
+#define GPU_REASON_MAX 256
 
 /* NVML clocks-event reason bits (nvml.h nvmlClocksEventReason*). */
-#define GPU_REASON_IDLE               0x1ULL
-#define GPU_REASON_APP_CLOCKS         0x2ULL
-#define GPU_REASON_SW_POWER_CAP       0x4ULL
-#define GPU_REASON_HW_SLOWDOWN        0x8ULL
-#define GPU_REASON_SYNC_BOOST         0x10ULL
-#define GPU_REASON_SW_THERMAL         0x20ULL
-#define GPU_REASON_HW_THERMAL         0x40ULL
-#define GPU_REASON_HW_POWER_BRAKE     0x80ULL
-#define GPU_REASON_DISPLAY_CLOCK      0x100ULL
+#define GPU_REASON_IDLE           0x1ULL
+#define GPU_REASON_APP_CLOCKS     0x2ULL
+#define GPU_REASON_SW_POWER_CAP   0x4ULL
+#define GPU_REASON_HW_SLOWDOWN    0x8ULL
+#define GPU_REASON_SYNC_BOOST     0x10ULL
+#define GPU_REASON_SW_THERMAL     0x20ULL
+#define GPU_REASON_HW_THERMAL     0x40ULL
+#define GPU_REASON_HW_POWER_BRAKE 0x80ULL
+#define GPU_REASON_DISPLAY_CLOCK  0x100ULL
 
 struct gpu_sample {
     unsigned index;

@@ -34,10 +34,11 @@ int netdev_parse(const char *text, size_t len, struct netdev_iface *ret, size_t 
         if (!*name || strlen(name) >= NETDEV_NAME_MAX)
             return -EINVAL;
         unsigned long long v[16];
-        if (sscanf(colon + 1,
-                   "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
-                   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
-                   &v[11], &v[12], &v[13], &v[14], &v[15]) != 16)
+        if (sscanf(
+                colon + 1,
+                "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+                &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
+                &v[11], &v[12], &v[13], &v[14], &v[15]) != 16)
             return -EINVAL;
         if (n >= max)
             return -EMSGSIZE;

@@ -28,10 +28,10 @@ struct noise_sample {
     double load1, load5, load15;
     bool stat_present;
     uint64_t procs_running, procs_blocked;
-    double cpufreq_ratio;   /* mean scaling_cur_freq / cpuinfo_max_freq; NaN if absent */
+    double cpufreq_ratio;     /* mean scaling_cur_freq / cpuinfo_max_freq; NaN if absent */
     double cpufreq_cap_ratio; /* mean scaling_max_freq / cpuinfo_max_freq; NaN if absent */
-    double thermal_max_c;   /* hottest thermal zone; NaN if none */
-    unsigned cooling_active; /* cooling devices with cur_state > 0 */
+    double thermal_max_c;     /* hottest thermal zone; NaN if none */
+    unsigned cooling_active;  /* cooling devices with cur_state > 0 */
     bool meminfo_present;
     uint64_t dirty_bytes, writeback_bytes, cached_bytes;
 };

@@ -12,11 +12,11 @@
 #include "observe/observe.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,16 +41,25 @@
 #include "observe/scrape.h"
 #include "observe/smart.h"
 
-#define TREE_RESCAN_NS    (1000ULL * CLK_NS_PER_MS) /* process tree rebuilt at most this often */
-#define NVME_CLI_TIMEOUT  (10ULL * CLK_NS_PER_S)
-#define OTHERS_MAX        65536                     /* processes in the phase-edge scan */
+#define TREE_RESCAN_NS   (1000ULL * CLK_NS_PER_MS) /* process tree rebuilt at most this often */
+#define NVME_CLI_TIMEOUT (10ULL * CLK_NS_PER_S)
+#define OTHERS_MAX       65536 /* processes in the phase-edge scan */
 
-enum csv_id { CSV_IOSTAT, CSV_PIDIO, CSV_CGROUP, CSV_NOISE, CSV_GPU, CSV_NET, CSV_KVBM, CSV_FE,
-              CSV__COUNT };
+enum csv_id {
+    CSV_IOSTAT,
+    CSV_PIDIO,
+    CSV_CGROUP,
+    CSV_NOISE,
+    CSV_GPU,
+    CSV_NET,
+    CSV_KVBM,
+    CSV_FE,
+    CSV__COUNT
+};
 
 static const char *const csv_names[CSV__COUNT] = {
-    "os_iostat.csv", "os_pid_io.csv",    "cgroup_io.csv",        "noise.csv",
-    "gpu.csv",       "net_dev.csv",      "kvbm_timeseries.csv",  "frontend_timeseries.csv",
+    "os_iostat.csv", "os_pid_io.csv", "cgroup_io.csv",       "noise.csv",
+    "gpu.csv",       "net_dev.csv",   "kvbm_timeseries.csv", "frontend_timeseries.csv",
 };
 
 static const char *const csv_headers[CSV__COUNT] = {
@@ -336,8 +345,8 @@ static void sample_pids(struct observe *o, uint64_t t, double itv, const char *t
         struct pidstate *c = &cur[i];
         c->pid = o->tree[i];
         int r = procio_read(o->proc_root, c->pid, &c->io);
-        int rs = procio_read_stat(o->proc_root, c->pid, c->comm, sizeof(c->comm), NULL,
-                                  &c->blkio_ticks);
+        int rs =
+            procio_read_stat(o->proc_root, c->pid, c->comm, sizeof(c->comm), NULL, &c->blkio_ticks);
         c->ok = r == 0;
         if (rs < 0)
             snprintf(c->comm, sizeof(c->comm), "?");
@@ -356,9 +365,8 @@ static void sample_pids(struct observe *o, uint64_t t, double itv, const char *t
             d[k] = c->io.v[k] >= base ? c->io.v[k] - base : 0;
             sum_delta[k] += d[k];
         }
-        uint64_t dticks = have_p && c->blkio_ticks >= p->blkio_ticks
-                              ? c->blkio_ticks - p->blkio_ticks
-                              : 0;
+        uint64_t dticks =
+            have_p && c->blkio_ticks >= p->blkio_ticks ? c->blkio_ticks - p->blkio_ticks : 0;
         if (o->have_last && itv > 0) {
             double rd = (double)d[PROCIO_READ_BYTES] / itv / 1024;
             double wr = (double)d[PROCIO_WRITE_BYTES] / itv / 1024;
@@ -427,11 +435,11 @@ static void sample_cgroup(struct observe *o, double itv, const char *tcols)
             }
 #define RATE(f) (hp && cur[i].f >= p.f ? (double)(cur[i].f - p.f) / itv : 0.0)
         csv_row(o, CSV_CGROUP,
-                "%s%d,%s,%u:%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-                ",%" PRIu64 ",%.1f,%.1f,%.2f,%.2f\n",
+                "%s%d,%s,%u:%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+                ",%.1f,%.1f,%.2f,%.2f\n",
                 tcols, v, o->cg_path, cur[i].major, cur[i].minor, cur[i].rbytes, cur[i].wbytes,
-                cur[i].rios, cur[i].wios, cur[i].dbytes, cur[i].dios, RATE(rbytes),
-                RATE(wbytes), RATE(rios), RATE(wios));
+                cur[i].rios, cur[i].wios, cur[i].dbytes, cur[i].dios, RATE(rbytes), RATE(wbytes),
+                RATE(rios), RATE(wios));
 #undef RATE
     }
     free(o->cg_prev);
@@ -452,18 +460,16 @@ static void sample_net(struct observe *o, double itv, const char *tcols)
         for (size_t k = 0; k < o->n_net_prev; k++)
             if (!strcmp(o->net_prev[k].name, cur[i].name))
                 p = &o->net_prev[k];
-        double rx = p && cur[i].rx_bytes >= p->rx_bytes
-                        ? (double)(cur[i].rx_bytes - p->rx_bytes) / itv
-                        : 0;
-        double tx = p && cur[i].tx_bytes >= p->tx_bytes
-                        ? (double)(cur[i].tx_bytes - p->tx_bytes) / itv
-                        : 0;
+        double rx =
+            p && cur[i].rx_bytes >= p->rx_bytes ? (double)(cur[i].rx_bytes - p->rx_bytes) / itv : 0;
+        double tx =
+            p && cur[i].tx_bytes >= p->tx_bytes ? (double)(cur[i].tx_bytes - p->tx_bytes) / itv : 0;
         csv_row(o, CSV_NET,
                 "%s%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
                 ",%" PRIu64 ",%" PRIu64 ",%.1f,%.1f\n",
                 tcols, cur[i].name, cur[i].rx_bytes, cur[i].tx_bytes, cur[i].rx_packets,
-                cur[i].tx_packets, cur[i].rx_errs, cur[i].tx_errs, cur[i].rx_drop,
-                cur[i].tx_drop, rx, tx);
+                cur[i].tx_packets, cur[i].rx_errs, cur[i].tx_errs, cur[i].rx_drop, cur[i].tx_drop,
+                rx, tx);
     }
     free(o->net_prev);
     o->net_prev = cur;
@@ -484,9 +490,8 @@ static bool sample_gpu(struct observe *o, const char *tcols_nointv)
         bool th = s.has_reasons && gpu_reasons_throttled(s.reasons);
         throttled = throttled || th;
         char c[8][32];
-        csv_row(o, CSV_GPU, "%s%u,\"%s\",%s,%s,%s,%s,%s,%s,%s,%s%" PRIx64 ",%s,%d\n",
-                tcols_nointv, i, s.name,
-                s.has_util ? (snprintf(c[0], 32, "%u", s.util_pct), c[0]) : "",
+        csv_row(o, CSV_GPU, "%s%u,\"%s\",%s,%s,%s,%s,%s,%s,%s,%s%" PRIx64 ",%s,%d\n", tcols_nointv,
+                i, s.name, s.has_util ? (snprintf(c[0], 32, "%u", s.util_pct), c[0]) : "",
                 s.has_util ? (snprintf(c[1], 32, "%u", s.mem_util_pct), c[1]) : "",
                 s.has_mem ? (snprintf(c[2], 32, "%" PRIu64, s.mem_used_bytes), c[2]) : "",
                 s.has_mem ? (snprintf(c[3], 32, "%" PRIu64, s.mem_total_bytes), c[3]) : "",
@@ -581,12 +586,11 @@ static int sample_once(struct observe *o)
                 "%s%s,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,"
                 "%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
                 ",%d\n",
-                tcols, o->device, dr.r_per_s, dr.w_per_s, dr.rkb_per_s, dr.wkb_per_s,
-                dr.rrqm_per_s, dr.wrqm_per_s, dr.rrqm_pct, dr.wrqm_pct, dr.r_await_ms,
-                dr.w_await_ms, dr.aqu_sz, dr.rareq_kb, dr.wareq_kb, dr.util_pct, dr.d_per_s,
-                dr.dkb_per_s, dr.drqm_per_s, dr.drqm_pct, dr.d_await_ms, dr.dareq_kb, dr.f_per_s,
-                dr.f_await_ms, dr.read_bytes, dr.write_bytes, dr.discard_bytes,
-                disk.f[DISKSTATS_IN_FLIGHT], dr.reset ? 1 : 0);
+                tcols, o->device, dr.r_per_s, dr.w_per_s, dr.rkb_per_s, dr.wkb_per_s, dr.rrqm_per_s,
+                dr.wrqm_per_s, dr.rrqm_pct, dr.wrqm_pct, dr.r_await_ms, dr.w_await_ms, dr.aqu_sz,
+                dr.rareq_kb, dr.wareq_kb, dr.util_pct, dr.d_per_s, dr.dkb_per_s, dr.drqm_per_s,
+                dr.drqm_pct, dr.d_await_ms, dr.dareq_kb, dr.f_per_s, dr.f_await_ms, dr.read_bytes,
+                dr.write_bytes, dr.discard_bytes, disk.f[DISKSTATS_IN_FLIGHT], dr.reset ? 1 : 0);
     }
 
     /* processes */
@@ -603,47 +607,49 @@ static int sample_once(struct observe *o)
     if (o->have_last && itv > 0) {
         char c[24][32];
         const struct noise_psi *pp = o->noise_prev.psi, *cp = ns.psi;
-#define PSI(res, field)                                                                      \
-    (cp[res].present && pp[res].present ? noise_psi_pct(pp[res].field, cp[res].field, itv)  \
-                                        : NAN)
+#define PSI(res, field) \
+    (cp[res].present && pp[res].present ? noise_psi_pct(pp[res].field, cp[res].field, itv) : NAN)
         double dev_rd = disk_ok && o->disk_prev_ok ? (double)dr.read_bytes / itv : NAN;
         double srv_rd = (double)server_rd / itv;
         double other_rd = isnan(dev_rd) ? NAN : (dev_rd > srv_rd ? dev_rd - srv_rd : 0);
         double dev_wr = disk_ok && o->disk_prev_ok ? (double)dr.write_bytes / itv : NAN;
         double srv_wr = (double)server_wr / itv;
         double other_wr = isnan(dev_wr) ? NAN : (dev_wr > srv_wr ? dev_wr - srv_wr : 0);
-        csv_row(o, CSV_NOISE,
-                "%s" "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s," "%u,%s,%s,%s,%.1f,%s,%s,%d\n",
-                tcols, numcell(c[0], 32, PSI(NOISE_PSI_CPU, some_total_us)),
-                numcell(c[1], 32, PSI(NOISE_PSI_IO, some_total_us)),
-                numcell(c[2], 32, PSI(NOISE_PSI_IO, full_total_us)),
-                numcell(c[3], 32, PSI(NOISE_PSI_MEMORY, some_total_us)),
-                numcell(c[4], 32, PSI(NOISE_PSI_MEMORY, full_total_us)),
-                numcell(c[5], 32, cp[NOISE_PSI_CPU].present ? cp[NOISE_PSI_CPU].some_avg10 : NAN),
-                numcell(c[6], 32, cp[NOISE_PSI_IO].present ? cp[NOISE_PSI_IO].some_avg10 : NAN),
-                numcell(c[7], 32,
-                        cp[NOISE_PSI_MEMORY].present ? cp[NOISE_PSI_MEMORY].full_avg10 : NAN),
-                numcell(c[8], 32, ns.load_present ? ns.load1 : NAN),
-                numcell(c[9], 32, ns.load_present ? ns.load5 : NAN),
-                numcell(c[10], 32, ns.load_present ? ns.load15 : NAN),
-                numcell(c[11], 32, ns.stat_present ? (double)ns.procs_running : NAN),
-                numcell(c[12], 32, ns.stat_present ? (double)ns.procs_blocked : NAN),
-                numcell(c[13], 32, ns.cpufreq_ratio), numcell(c[14], 32, ns.cpufreq_cap_ratio),
-                numcell(c[15], 32, ns.thermal_max_c), ns.cooling_active,
-                ns.meminfo_present ? (snprintf(c[16], 32, "%" PRIu64, ns.dirty_bytes), c[16]) : "",
-                ns.meminfo_present ? (snprintf(c[17], 32, "%" PRIu64, ns.writeback_bytes), c[17])
-                                   : "",
-                numcell(c[18], 32, dev_rd), srv_rd, numcell(c[19], 32, other_rd),
-                numcell(c[20], 32, other_wr), gpu_th ? 1 : 0);
+        csv_row(
+            o, CSV_NOISE,
+            "%s"
+            "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+            "%u,%s,%s,%s,%.1f,%s,%s,%d\n",
+            tcols, numcell(c[0], 32, PSI(NOISE_PSI_CPU, some_total_us)),
+            numcell(c[1], 32, PSI(NOISE_PSI_IO, some_total_us)),
+            numcell(c[2], 32, PSI(NOISE_PSI_IO, full_total_us)),
+            numcell(c[3], 32, PSI(NOISE_PSI_MEMORY, some_total_us)),
+            numcell(c[4], 32, PSI(NOISE_PSI_MEMORY, full_total_us)),
+            numcell(c[5], 32, cp[NOISE_PSI_CPU].present ? cp[NOISE_PSI_CPU].some_avg10 : NAN),
+            numcell(c[6], 32, cp[NOISE_PSI_IO].present ? cp[NOISE_PSI_IO].some_avg10 : NAN),
+            numcell(c[7], 32, cp[NOISE_PSI_MEMORY].present ? cp[NOISE_PSI_MEMORY].full_avg10 : NAN),
+            numcell(c[8], 32, ns.load_present ? ns.load1 : NAN),
+            numcell(c[9], 32, ns.load_present ? ns.load5 : NAN),
+            numcell(c[10], 32, ns.load_present ? ns.load15 : NAN),
+            numcell(c[11], 32, ns.stat_present ? (double)ns.procs_running : NAN),
+            numcell(c[12], 32, ns.stat_present ? (double)ns.procs_blocked : NAN),
+            numcell(c[13], 32, ns.cpufreq_ratio), numcell(c[14], 32, ns.cpufreq_cap_ratio),
+            numcell(c[15], 32, ns.thermal_max_c), ns.cooling_active,
+            ns.meminfo_present ? (snprintf(c[16], 32, "%" PRIu64, ns.dirty_bytes), c[16]) : "",
+            ns.meminfo_present ? (snprintf(c[17], 32, "%" PRIu64, ns.writeback_bytes), c[17]) : "",
+            numcell(c[18], 32, dev_rd), srv_rd, numcell(c[19], 32, other_rd),
+            numcell(c[20], 32, other_wr), gpu_th ? 1 : 0);
 #undef PSI
     }
     if (o->in_phase) {
         struct phase_acc *a = &o->acc;
         if (ns.procs_blocked > a->procs_blocked_max)
             a->procs_blocked_max = ns.procs_blocked;
-        if (!isnan(ns.thermal_max_c) && (isnan(a->thermal_max_c) || ns.thermal_max_c > a->thermal_max_c))
+        if (!isnan(ns.thermal_max_c) &&
+            (isnan(a->thermal_max_c) || ns.thermal_max_c > a->thermal_max_c))
             a->thermal_max_c = ns.thermal_max_c;
-        if (!isnan(ns.cpufreq_ratio) && (isnan(a->cpufreq_min) || ns.cpufreq_ratio < a->cpufreq_min))
+        if (!isnan(ns.cpufreq_ratio) &&
+            (isnan(a->cpufreq_min) || ns.cpufreq_ratio < a->cpufreq_min))
             a->cpufreq_min = ns.cpufreq_ratio;
         if (ns.cooling_active > a->cooling_max)
             a->cooling_max = ns.cooling_active;
@@ -831,8 +837,8 @@ static void resolve_device(struct observe *o, const struct observe_config *cfg)
     int r = diskstats_disk_of_path(o->proc_root, o->sys_root, cfg->kv_dir, o->device,
                                    sizeof(o->device));
     if (r < 0) {
-        snprintf(o->dev_reason, sizeof(o->dev_reason),
-                 "cannot resolve the block device of %s: %s", cfg->kv_dir, strerror(-r));
+        snprintf(o->dev_reason, sizeof(o->dev_reason), "cannot resolve the block device of %s: %s",
+                 cfg->kv_dir, strerror(-r));
         return;
     }
     struct diskstats_dev d;
@@ -851,8 +857,8 @@ static void setup_sources(struct observe *o, const struct observe_config *cfg)
     if (o->dev_ok)
         json_object_set_new(x, "info", devinfo_json(o->sys_root, o->device));
     set_source(o, "diskstats", o->dev_ok, o->dev_reason, x);
-    if (o->dev_ok && devinfo_nvme_ctrl(o->sys_root, o->device, o->nvme_ctrl,
-                                       sizeof(o->nvme_ctrl)) < 0)
+    if (o->dev_ok &&
+        devinfo_nvme_ctrl(o->sys_root, o->device, o->nvme_ctrl, sizeof(o->nvme_ctrl)) < 0)
         o->nvme_ctrl[0] = 0;
 
     /* processes */
@@ -1019,9 +1025,9 @@ int observe_start(const struct observe_config *cfg, struct observe **ret)
     json_t *pre = smart_snapshot(o, &o->smart_pre, &ok);
     o->smart_pre_ok = ok;
     json_t *s = json_object();
-    json_object_set_new(s, "method", json_object_get(pre, "method")
-                                         ? json_incref(json_object_get(pre, "method"))
-                                         : json_null());
+    json_object_set_new(s, "method",
+                        json_object_get(pre, "method") ? json_incref(json_object_get(pre, "method"))
+                                                       : json_null());
     set_source(o, "smart", ok, jsonx_str(pre, "reason", NULL), s);
     r = write_json(o, o->os_dir, "nvme_smart_pre.json", pre);
     json_decref(pre);
@@ -1160,8 +1166,8 @@ static void take_snap(struct observe *o, struct snap *s)
     s->disk_ok = o->disk_prev_ok;
     s->disk = o->disk_prev;
     memcpy(s->tree_acc, o->tree_acc, sizeof(s->tree_acc));
-    s->cg_ok = o->cg_ok && o->disk_prev_ok && find_cg(o->cg_prev, o->n_cg_prev, &o->disk_prev,
-                                                      &s->cg);
+    s->cg_ok =
+        o->cg_ok && o->disk_prev_ok && find_cg(o->cg_prev, o->n_cg_prev, &o->disk_prev, &s->cg);
     s->noise = o->noise_prev;
     if (o->at)
         attrib_totals(o->at, &s->at);
@@ -1296,8 +1302,8 @@ static json_t *os_delta(struct observe *o, const struct snap *b, const struct sn
         json_object_set_new(dev, "%util", json_real(dr.util_pct));
         json_object_set_new(dev, "reset", json_boolean(dr.reset));
     } else {
-        json_object_set_new(dev, "reason", json_string(o->dev_ok ? "device sample missing"
-                                                                 : o->dev_reason));
+        json_object_set_new(dev, "reason",
+                            json_string(o->dev_ok ? "device sample missing" : o->dev_reason));
     }
     json_object_set_new(d, "device", dev);
 
@@ -1313,9 +1319,9 @@ static json_t *os_delta(struct observe *o, const struct snap *b, const struct sn
         json_array_append_new(pids, json_integer(o->tree[i]));
     json_object_set_new(srv, "pids", pids);
     json_object_set_new(srv, "unreadable_pids", json_integer(o->tree_unreadable));
-    json_object_set_new(srv, "status",
-                        json_string(o->n_tree ? (o->tree_unreadable ? "partial" : "ok")
-                                              : "unavailable"));
+    json_object_set_new(
+        srv, "status",
+        json_string(o->n_tree ? (o->tree_unreadable ? "partial" : "ok") : "unavailable"));
     json_object_set_new(d, "server", srv);
 
     /* other processes (pids seen at both edges, plus new ones from zero) */
@@ -1323,15 +1329,15 @@ static json_t *os_delta(struct observe *o, const struct snap *b, const struct sn
     for (size_t i = 0; i < e->n_others; i++) {
         const struct pidstate *p = find_prev(b->others, b->n_others, e->others[i].pid);
         ord += sat_sub(e->others[i].io.v[PROCIO_READ_BYTES], p ? p->io.v[PROCIO_READ_BYTES] : 0);
-        owr += sat_sub(e->others[i].io.v[PROCIO_WRITE_BYTES],
-                       p ? p->io.v[PROCIO_WRITE_BYTES] : 0);
+        owr += sat_sub(e->others[i].io.v[PROCIO_WRITE_BYTES], p ? p->io.v[PROCIO_WRITE_BYTES] : 0);
     }
     json_t *oth = json_object();
     json_object_set_new(oth, "read_bytes", j_u64(ord));
     json_object_set_new(oth, "write_bytes", j_u64(owr));
     json_object_set_new(oth, "processes", json_integer((json_int_t)e->n_others));
-    json_object_set_new(oth, "note", json_string("all file systems: an upper bound of other "
-                                                 "processes' I/O on the device"));
+    json_object_set_new(oth, "note",
+                        json_string("all file systems: an upper bound of other "
+                                    "processes' I/O on the device"));
     json_object_set_new(d, "other_processes", oth);
 
     /* cgroup */
@@ -1346,9 +1352,10 @@ static json_t *os_delta(struct observe *o, const struct snap *b, const struct sn
         json_object_set_new(cg, "wios", j_u64(sat_sub(e->cg.wios, b->cg.wios)));
     } else {
         json_object_set_new(cg, "status", json_string("unavailable"));
-        json_object_set_new(cg, "reason", json_string(o->cg_ok ? "device not in the cgroup's "
-                                                                 "statistics"
-                                                               : "no cgroup io accounting"));
+        json_object_set_new(cg, "reason",
+                            json_string(o->cg_ok ? "device not in the cgroup's "
+                                                   "statistics"
+                                                 : "no cgroup io accounting"));
     }
     json_object_set_new(d, "cgroup", cg);
 
@@ -1378,16 +1385,16 @@ static json_t *os_delta(struct observe *o, const struct snap *b, const struct sn
         json_object_set_new(at, "device_write_bytes", j_u64(dr.write_bytes));
         json_object_set_new(at, "server_read_bytes", j_u64(sv[PROCIO_READ_BYTES]));
         json_object_set_new(at, "server_write_bytes", j_u64(sv[PROCIO_WRITE_BYTES]));
-        json_object_set_new(at, "server_read_share",
-                            ratio((double)(sv[PROCIO_READ_BYTES] < dr.read_bytes
-                                               ? sv[PROCIO_READ_BYTES]
-                                               : dr.read_bytes),
-                                  (double)dr.read_bytes));
-        json_object_set_new(at, "server_write_share",
-                            ratio((double)(sv[PROCIO_WRITE_BYTES] < dr.write_bytes
-                                               ? sv[PROCIO_WRITE_BYTES]
-                                               : dr.write_bytes),
-                                  (double)dr.write_bytes));
+        json_object_set_new(
+            at, "server_read_share",
+            ratio((double)(sv[PROCIO_READ_BYTES] < dr.read_bytes ? sv[PROCIO_READ_BYTES]
+                                                                 : dr.read_bytes),
+                  (double)dr.read_bytes));
+        json_object_set_new(
+            at, "server_write_share",
+            ratio((double)(sv[PROCIO_WRITE_BYTES] < dr.write_bytes ? sv[PROCIO_WRITE_BYTES]
+                                                                   : dr.write_bytes),
+                  (double)dr.write_bytes));
         json_object_set_new(at, "elsewhere_read_bytes",
                             j_u64(sat_sub(dr.read_bytes, sv[PROCIO_READ_BYTES])));
         json_object_set_new(at, "elsewhere_write_bytes",
@@ -1415,9 +1422,9 @@ static json_t *os_delta(struct observe *o, const struct snap *b, const struct sn
     const char *conf = "low";
     double share = 0;
     uint64_t dtot = dr.read_bytes + dr.write_bytes;
-    uint64_t stot = (sv[PROCIO_READ_BYTES] < dr.read_bytes ? sv[PROCIO_READ_BYTES] : dr.read_bytes) +
-                    (sv[PROCIO_WRITE_BYTES] < dr.write_bytes ? sv[PROCIO_WRITE_BYTES]
-                                                             : dr.write_bytes);
+    uint64_t stot =
+        (sv[PROCIO_READ_BYTES] < dr.read_bytes ? sv[PROCIO_READ_BYTES] : dr.read_bytes) +
+        (sv[PROCIO_WRITE_BYTES] < dr.write_bytes ? sv[PROCIO_WRITE_BYTES] : dr.write_bytes);
     if (dev_ok && dtot > 0)
         share = (double)stot / (double)dtot;
     bool clean_kv = o->at ? e->at.kv_events_other == b->at.kv_events_other
@@ -1439,15 +1446,17 @@ static json_t *os_delta(struct observe *o, const struct snap *b, const struct sn
     for (int i = 0; i < NOISE_PSI__COUNT; i++) {
         char k[40];
         snprintf(k, sizeof(k), "psi_%s_some_pct", pn[i]);
-        json_object_set_new(nz, k, pb[i].present && pe[i].present
-                                       ? json_real(noise_psi_pct(pb[i].some_total_us,
-                                                                 pe[i].some_total_us, dur))
-                                       : json_null());
+        json_object_set_new(
+            nz, k,
+            pb[i].present && pe[i].present
+                ? json_real(noise_psi_pct(pb[i].some_total_us, pe[i].some_total_us, dur))
+                : json_null());
         snprintf(k, sizeof(k), "psi_%s_full_pct", pn[i]);
-        json_object_set_new(nz, k, pb[i].has_full && pe[i].has_full
-                                       ? json_real(noise_psi_pct(pb[i].full_total_us,
-                                                                 pe[i].full_total_us, dur))
-                                       : json_null());
+        json_object_set_new(
+            nz, k,
+            pb[i].has_full && pe[i].has_full
+                ? json_real(noise_psi_pct(pb[i].full_total_us, pe[i].full_total_us, dur))
+                : json_null());
         snprintf(k, sizeof(k), "psi_%s_some_avg10_start", pn[i]);
         json_object_set_new(nz, k, pb[i].present ? json_real(pb[i].some_avg10) : json_null());
     }
@@ -1457,8 +1466,8 @@ static json_t *os_delta(struct observe *o, const struct snap *b, const struct sn
     jsonx_set_num(nz, "cpufreq_ratio_min", o->acc.cpufreq_min);
     jsonx_set_num(nz, "thermal_max_c", o->acc.thermal_max_c);
     json_object_set_new(nz, "cooling_active_max", json_integer(o->acc.cooling_max));
-    json_object_set_new(nz, "gpu_throttled", o->gpu_ok ? json_boolean(o->acc.gpu_throttled)
-                                                      : json_null());
+    json_object_set_new(nz, "gpu_throttled",
+                        o->gpu_ok ? json_boolean(o->acc.gpu_throttled) : json_null());
     json_object_set_new(nz, "dirty_bytes_max", j_u64(o->acc.dirty_max));
     json_object_set_new(nz, "other_process_bytes", j_u64(ord + owr));
     json_object_set_new(d, "noise", nz);
@@ -1606,8 +1615,8 @@ int observe_stop(struct observe *o, json_t **ret_summary)
         attrib_totals(o->at, &t);
         json_object_set_new(fa, "overflows", j_u64(t.overflows));
     } else {
-        json_object_set_new(fa, "reason", json_string(o->kv_dir ? o->at_reason
-                                                                : "no KV directory given"));
+        json_object_set_new(fa, "reason",
+                            json_string(o->kv_dir ? o->at_reason : "no KV directory given"));
     }
     json_object_set_new(ar, "fanotify", fa);
     struct pagecache_file *files = xcalloc(PAGECACHE_MAX_FILES, sizeof(*files));

@@ -230,8 +230,7 @@ json_t *pagecache_json(const struct pagecache_file *files, size_t n)
             json_object_set_new(j, "cached_pages", json_integer((json_int_t)f->cached_pages));
             json_object_set_new(j, "total_pages", json_integer((json_int_t)f->total_pages));
             json_object_set_new(j, "dirty_pages", json_integer((json_int_t)f->dirty_pages));
-            json_object_set_new(j, "writeback_pages",
-                                json_integer((json_int_t)f->writeback_pages));
+            json_object_set_new(j, "writeback_pages", json_integer((json_int_t)f->writeback_pages));
             cached += f->cached_pages;
             total += f->total_pages;
             dirty += f->dirty_pages;

@@ -14,9 +14,9 @@
 
 #include <jansson.h>
 
-#define PAGECACHE_MAX_FILES     1024
-#define PAGECACHE_PATH_MAX      1024
-#define PAGECACHE_FDINFO_MAX    (64u << 10)
+#define PAGECACHE_MAX_FILES         1024
+#define PAGECACHE_PATH_MAX          1024
+#define PAGECACHE_FDINFO_MAX        (64u << 10)
 #define PAGECACHE_MINCORE_MAX_BYTES (1ULL << 40) /* files larger are not mapped for mincore */
 
 struct pagecache_file {
@@ -24,11 +24,11 @@ struct pagecache_file {
     int fd;
     char path[PAGECACHE_PATH_MAX]; /* link target without " (deleted)" */
     bool deleted;
-    unsigned flags;                /* fdinfo flags (octal in the file) */
-    bool o_direct;                 /* flags & O_DIRECT of this build target */
+    unsigned flags; /* fdinfo flags (octal in the file) */
+    bool o_direct;  /* flags & O_DIRECT of this build target */
     uint64_t size_bytes;
     bool residency_known;
-    const char *method;            /* "cachestat", "mincore" or "none" (static string) */
+    const char *method; /* "cachestat", "mincore" or "none" (static string) */
     uint64_t cached_pages, total_pages, dirty_pages, writeback_pages, evicted_pages;
 };
 

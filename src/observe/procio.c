@@ -258,8 +258,7 @@ int procio_find_by_name(const char *proc_root, const char *name, pid_t *ret, siz
 }
 
 /* Inode of a socket listening on port, from /proc/net/tcp or tcp6. */
-static int listen_inode(const char *proc_root, const char *leaf, unsigned port,
-                        unsigned long *ret)
+static int listen_inode(const char *proc_root, const char *leaf, unsigned port, unsigned long *ret)
 {
     char *path = fileio_join(proc_root ? proc_root : "/proc", leaf);
     FILE *f = fopen(path, "re");

@@ -10,13 +10,19 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROCIO_FILE_MAX  4096  /* /proc/PID/io and /proc/PID/stat are far smaller */
-#define PROCIO_COMM_MAX  64
-#define PROCIO_MAX_TREE  4096  /* processes followed in one serving tree */
+#define PROCIO_FILE_MAX 4096 /* /proc/PID/io and /proc/PID/stat are far smaller */
+#define PROCIO_COMM_MAX 64
+#define PROCIO_MAX_TREE 4096 /* processes followed in one serving tree */
 
 enum procio_key {
-    PROCIO_RCHAR, PROCIO_WCHAR, PROCIO_SYSCR, PROCIO_SYSCW,
-    PROCIO_READ_BYTES, PROCIO_WRITE_BYTES, PROCIO_CANCELLED_WRITE_BYTES, PROCIO_KEY__COUNT
+    PROCIO_RCHAR,
+    PROCIO_WCHAR,
+    PROCIO_SYSCR,
+    PROCIO_SYSCW,
+    PROCIO_READ_BYTES,
+    PROCIO_WRITE_BYTES,
+    PROCIO_CANCELLED_WRITE_BYTES,
+    PROCIO_KEY__COUNT
 };
 
 struct procio {

@@ -76,10 +76,10 @@ static enum prom_type type_from(const char *s, size_t n)
         const char *n;
         enum prom_type t;
     } map[] = {
-        { "counter", PROM_COUNTER },        { "gauge", PROM_GAUGE },
-        { "histogram", PROM_HISTOGRAM },    { "summary", PROM_SUMMARY },
-        { "gaugehistogram", PROM_GAUGE },   { "untyped", PROM_UNTYPED },
-        { "unknown", PROM_UNTYPED },        { "info", PROM_GAUGE },
+        { "counter", PROM_COUNTER },      { "gauge", PROM_GAUGE },
+        { "histogram", PROM_HISTOGRAM },  { "summary", PROM_SUMMARY },
+        { "gaugehistogram", PROM_GAUGE }, { "untyped", PROM_UNTYPED },
+        { "unknown", PROM_UNTYPED },      { "info", PROM_GAUGE },
         { "stateset", PROM_GAUGE },
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -120,9 +120,10 @@ static void classify(const struct families *fs, const char *name, const char *le
         const char *suffix;
         enum prom_role role;
     } sfx[] = {
-        { "_total", PROM_ROLE_VALUE }, { "_bucket", PROM_ROLE_BUCKET }, { "_sum", PROM_ROLE_SUM },
-        { "_count", PROM_ROLE_COUNT }, { "_created", PROM_ROLE_CREATED },
-        { "_gsum", PROM_ROLE_SUM },    { "_gcount", PROM_ROLE_COUNT },  { "_info", PROM_ROLE_VALUE },
+        { "_total", PROM_ROLE_VALUE },     { "_bucket", PROM_ROLE_BUCKET },
+        { "_sum", PROM_ROLE_SUM },         { "_count", PROM_ROLE_COUNT },
+        { "_created", PROM_ROLE_CREATED }, { "_gsum", PROM_ROLE_SUM },
+        { "_gcount", PROM_ROLE_COUNT },    { "_info", PROM_ROLE_VALUE },
     };
     for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
         size_t sl = strlen(sfx[i].suffix);
@@ -417,8 +418,9 @@ static int parse_sample(const char *p, const char *end, const struct families *f
             r = append_escaped(&key, v, vl);
         if (r == 0)
             r = buf_append_str(&key, "\"");
-        bool skip = (s.le && ((s.role == PROM_ROLE_BUCKET && !strcmp(labels[i].name, "le")) ||
-                              (s.role == PROM_ROLE_QUANTILE && !strcmp(labels[i].name, "quantile"))));
+        bool skip =
+            (s.le && ((s.role == PROM_ROLE_BUCKET && !strcmp(labels[i].name, "le")) ||
+                      (s.role == PROM_ROLE_QUANTILE && !strcmp(labels[i].name, "quantile"))));
         if (r == 0 && !skip) {
             r = buf_printf(&nole, "%s%s=\"", first_nole ? "" : ",", labels[i].name);
             if (r == 0)
@@ -549,8 +551,7 @@ int prom_parse(const char *text, size_t len, struct prom_page *ret, struct diag 
                 break;
         } else if (q < le) {
             if (!is_name_start((unsigned char)*q)) {
-                r = diag_set(d, -EINVAL, line, (unsigned)(q - p) + 1,
-                             "expected a metric name");
+                r = diag_set(d, -EINVAL, line, (unsigned)(q - p) + 1, "expected a metric name");
                 goto fail;
             }
             const char *at = q;
@@ -643,7 +644,6 @@ static json_t *obj_child(json_t *o, const char *key)
     return c;
 }
 
-
 static void add_counter(json_t *counters, json_t *hist, const struct prom_sample *ss,
                         const struct prom_sample *es)
 {
@@ -719,8 +719,7 @@ json_t *prom_delta_json(const struct prom_page *const *start, const struct prom_
                     pe = json_array();
                     json_object_set_new(g, "end_per_endpoint", pe);
                 }
-                json_array_append_new(pe, isfinite(es->value) ? json_real(es->value)
-                                                               : json_null());
+                json_array_append_new(pe, isfinite(es->value) ? json_real(es->value) : json_null());
             }
         }
     }

@@ -31,24 +31,24 @@ enum prom_type {
 
 /* What a sample is inside its family. */
 enum prom_role {
-    PROM_ROLE_VALUE,   /* counter/gauge/untyped value (counter "_total" included) */
-    PROM_ROLE_BUCKET,  /* histogram _bucket (labels carry le) */
-    PROM_ROLE_SUM,     /* histogram/summary _sum */
-    PROM_ROLE_COUNT,   /* histogram/summary _count */
-    PROM_ROLE_QUANTILE,/* summary sample with a quantile label */
-    PROM_ROLE_CREATED, /* _created timestamp (never a delta) */
+    PROM_ROLE_VALUE,    /* counter/gauge/untyped value (counter "_total" included) */
+    PROM_ROLE_BUCKET,   /* histogram _bucket (labels carry le) */
+    PROM_ROLE_SUM,      /* histogram/summary _sum */
+    PROM_ROLE_COUNT,    /* histogram/summary _count */
+    PROM_ROLE_QUANTILE, /* summary sample with a quantile label */
+    PROM_ROLE_CREATED,  /* _created timestamp (never a delta) */
 };
 
 struct prom_sample {
-    char *key;           /* owned: name + "{" + canonical labels + "}" ("name" without labels) */
-    char *family;        /* owned: family name (the # TYPE name, or the sample name) */
-    char *labels_nole;   /* owned: canonical labels without le/quantile ("" if none) */
-    char *le;            /* owned: le or quantile label value, NULL if none */
+    char *key;         /* owned: name + "{" + canonical labels + "}" ("name" without labels) */
+    char *family;      /* owned: family name (the # TYPE name, or the sample name) */
+    char *labels_nole; /* owned: canonical labels without le/quantile ("" if none) */
+    char *le;          /* owned: le or quantile label value, NULL if none */
     enum prom_type type;
     enum prom_role role;
     double value;
     bool has_ts;
-    double ts;           /* as written (ms in 0.0.4, s in OpenMetrics) */
+    double ts; /* as written (ms in 0.0.4, s in OpenMetrics) */
 };
 
 struct prom_page {

@@ -273,8 +273,7 @@ json_t *smart_delta_json(const struct smart_log *pre, const struct smart_log *po
     json_object_set_new(o, "critical_comp_time_min",
                         d64(pre->critical_comp_time_min, post->critical_comp_time_min));
     json_object_set_new(o, "percent_used", d64(pre->percent_used, post->percent_used));
-    json_object_set_new(o, "temperature_c_pre",
-                        json_integer((json_int_t)pre->temperature_k - 273));
+    json_object_set_new(o, "temperature_c_pre", json_integer((json_int_t)pre->temperature_k - 273));
     json_object_set_new(o, "temperature_c_post",
                         json_integer((json_int_t)post->temperature_k - 273));
     json_object_set_new(o, "critical_warning_bits",
@@ -285,8 +284,9 @@ json_t *smart_delta_json(const struct smart_log *pre, const struct smart_log *po
                    post->critical_comp_time_min > pre->critical_comp_time_min ||
                    (post->critical_warning & 0x02);
     json_object_set_new(o, "thermal_event", json_boolean(thermal));
-    json_object_set_new(o, "errors_grew", json_boolean(post->media_errors > pre->media_errors ||
-                                                       (post->critical_warning & ~0x02) != 0));
+    json_object_set_new(o, "errors_grew",
+                        json_boolean(post->media_errors > pre->media_errors ||
+                                     (post->critical_warning & ~0x02) != 0));
     return o;
 }
 

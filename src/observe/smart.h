@@ -12,14 +12,14 @@
 
 #include <jansson.h>
 
-#define SMART_LOG_BYTES        512
-#define SMART_DATA_UNIT_BYTES  512000ULL  /* one data unit = 1000 x 512 B */
-#define SMART_JSON_MAX_BYTES   (1u << 20) /* nvme-cli output accepted */
-#define SMART_SENSORS          8
+#define SMART_LOG_BYTES       512
+#define SMART_DATA_UNIT_BYTES 512000ULL  /* one data unit = 1000 x 512 B */
+#define SMART_JSON_MAX_BYTES  (1u << 20) /* nvme-cli output accepted */
+#define SMART_SENSORS         8
 
 struct smart_log {
     uint8_t critical_warning;
-    uint16_t temperature_k;           /* composite, Kelvin */
+    uint16_t temperature_k;                                            /* composite, Kelvin */
     uint8_t avail_spare, spare_thresh, percent_used, endurance_grp_cw; /* % */
     uint64_t data_units_read, data_units_written; /* low 64 bits of the 128-bit counters */
     uint64_t host_read_commands, host_write_commands;

@@ -34,7 +34,6 @@
 #include "common/yamlx.h"
 #include "loadgen/loadgen.h"
 #include "observe/observe.h"
-#include "observe/probe.h"
 #include "report/charts.h"
 #include "stack/cgroup.h"
 #include "stack/httpget.h"
@@ -43,19 +42,26 @@
 #include "workload/reuse.h"
 #include "workload/workload.h"
 
-#define RECORDS_MAX_BYTES (512u << 20)
+#define RECORDS_MAX_BYTES  (512u << 20)
 #define LOG_COPY_MAX_BYTES (64u << 20)
 
 static const char *const kvbm_counters[] = {
-    "kvbm_matched_tokens",      "kvbm_offload_blocks_d2h", "kvbm_offload_blocks_h2d",
-    "kvbm_offload_blocks_d2d",  "kvbm_onboard_blocks_h2d", "kvbm_onboard_blocks_d2d",
+    "kvbm_matched_tokens",
+    "kvbm_offload_blocks_d2h",
+    "kvbm_offload_blocks_h2d",
+    "kvbm_offload_blocks_d2d",
+    "kvbm_onboard_blocks_h2d",
+    "kvbm_onboard_blocks_d2d",
     NULL,
 };
 
 void bundle_config_init(struct bundle_config *cfg)
 {
-    *cfg = (struct bundle_config){ .repeats = 1, .seed = 1, .drop_caches = true,
-                                   .use_cgroup = true, .storage_kind = "local_nvme" };
+    *cfg = (struct bundle_config){ .repeats = 1,
+                                   .seed = 1,
+                                   .drop_caches = true,
+                                   .use_cgroup = true,
+                                   .storage_kind = "local_nvme" };
     gate_thresholds_default(&cfg->thresholds);
 }
 
@@ -185,8 +191,8 @@ static json_t *host_json(void)
 static json_t *storage_json(const struct bundle_config *cfg, const char *cache_dir, uint64_t bpb)
 {
     json_t *s = json_object();
-    json_object_set_new(s, "kind", json_string(cfg->storage_kind ? cfg->storage_kind
-                                                                 : "local_nvme"));
+    json_object_set_new(s, "kind",
+                        json_string(cfg->storage_kind ? cfg->storage_kind : "local_nvme"));
     json_object_set_new(s, "path", json_string(cache_dir));
     char majmin[32] = "";
     int r = cgroup_disk_of_path(NULL, cache_dir, majmin, sizeof(majmin));
@@ -227,33 +233,19 @@ static json_t *storage_json(const struct bundle_config *cfg, const char *cache_d
         json_object_set_new(link, "width", width);
         json_object_set_new(s, "pcie_link", link);
     }
+    /* the SSD ceiling: probe.json as measured by kvtier probe, recorded whole so the report
+     * can compute storage efficiency (KV read bandwidth in replay / ceiling at the block size) */
     json_t *ceil = json_null();
     if (cfg->probe_path) {
         json_t *probe = NULL;
         struct diag d = { 0 };
-        if (jsonx_load_file(cfg->probe_path, &probe, &d) == 0) {
-            double bw = 0;
-            uint64_t bs = 0;
-            unsigned qd = 0;
-            bool exact = false;
-            ceil = json_object();
-            json_object_set_new(ceil, "probe_file", json_string(cfg->probe_path));
-            if (probe_ceiling(probe, "randread", bpb, &bw, &bs, &qd, &exact) == 0 ||
-                probe_ceiling(probe, "read", bpb, &bw, &bs, &qd, &exact) == 0) {
-                jsonx_set_num(ceil, "read_bytes_per_s", bw);
-                json_object_set_new(ceil, "block_bytes", json_integer((json_int_t)bs));
-                json_object_set_new(ceil, "queue_depth", json_integer(qd));
-                json_object_set_new(ceil, "exact_block_size", json_boolean(exact));
-            }
-            if (probe_ceiling(probe, "randwrite", bpb, &bw, &bs, &qd, &exact) == 0 ||
-                probe_ceiling(probe, "write", bpb, &bw, &bs, &qd, &exact) == 0)
-                jsonx_set_num(ceil, "write_bytes_per_s", bw);
-            json_decref(probe);
-        } else {
-            ceil = json_object();
-            json_object_set_new(ceil, "probe_file", json_string(cfg->probe_path));
+        ceil = json_object();
+        json_object_set_new(ceil, "probe_file", json_string(cfg->probe_path));
+        json_object_set_new(ceil, "block_bytes_of_interest", json_integer((json_int_t)bpb));
+        if (jsonx_load_file(cfg->probe_path, &probe, &d) == 0)
+            json_object_set_new(ceil, "probe", probe);
+        else
             json_object_set_new(ceil, "error", json_string(d.msg));
-        }
     }
     json_object_set_new(s, "probe_ceiling", ceil);
     return s;
@@ -268,8 +260,9 @@ static json_t *pid_io(pid_t pid)
     if (!t)
         return NULL;
     json_t *o = json_object();
-    static const char *const keys[] = { "rchar", "wchar", "read_bytes", "write_bytes",
-                                        "cancelled_write_bytes", NULL };
+    static const char *const keys[] = {
+        "rchar", "wchar", "read_bytes", "write_bytes", "cancelled_write_bytes", NULL
+    };
     for (size_t i = 0; keys[i]; i++) {
         char k[40];
         snprintf(k, sizeof(k), "%s: ", keys[i]);
@@ -288,9 +281,9 @@ struct run {
     char *dir;
     struct stack *stack;
     struct observe *obs;
-    json_t *phases;    /* [{name, t_start_ns, t_end_ns, t_start_unix_ns, t_end_unix_ns}] */
-    json_t *os_deltas; /* {phase: observe's OS delta} */
-    json_t *pidio;     /* {phase: {start, end}} of the worker's /proc/PID/io */
+    json_t *phases;      /* [{name, t_start_ns, t_end_ns, t_start_unix_ns, t_end_unix_ns}] */
+    json_t *os_deltas;   /* {phase: observe's OS delta} */
+    json_t *pidio;       /* {phase: {start, end}} of the worker's /proc/PID/io */
     json_t *phase_notes; /* {phase: [notes]} */
     bool crashed;
     char crash_msg[400];
@@ -417,42 +410,37 @@ static json_t *os_phase(const struct run *r, const char *phase)
     }
     const json_t *d = json_object_get(r->os_deltas, phase);
     if (d) {
-        static const char *const dev_r[] = { "device.read_bytes", "device.rbytes",
-                                             "iostat.read_bytes", "device_read_bytes", NULL };
-        static const char *const dev_w[] = { "device.write_bytes", "device.wbytes",
-                                             "iostat.write_bytes", "device_write_bytes", NULL };
-        static const char *const srv_r[] = { "server.read_bytes", "pid_io.read_bytes",
-                                             "process_tree.read_bytes", NULL };
-        static const char *const srv_w[] = { "server.write_bytes", "pid_io.write_bytes",
-                                             "process_tree.write_bytes", NULL };
-        static const char *const kv_r[] = { "attribution.kv_read_bytes", "kv.read_bytes",
-                                            "attribution.kv_files.read_bytes", NULL };
-        static const char *const kv_w[] = { "attribution.kv_write_bytes", "kv.write_bytes",
-                                            "attribution.kv_files.write_bytes", NULL };
-        static const char *const res[] = { "page_cache.resident_bytes",
-                                           "pagecache.resident_bytes", NULL };
+        static const char *const dev_r[] = { "device.read_bytes", NULL };
+        static const char *const dev_w[] = { "device.write_bytes", NULL };
+        static const char *const srv_r[] = { "server.read_bytes", NULL };
+        static const char *const srv_w[] = { "server.write_bytes", NULL };
+        static const char *const srv_rc[] = { "server.rchar", NULL };
         jsonx_set_num(o, "device_read_bytes", pick(d, dev_r));
         jsonx_set_num(o, "device_write_bytes", pick(d, dev_w));
+        /* the sampler follows the whole process tree; prefer it over the worker alone */
         double v = pick(d, srv_r);
-        if (!json_object_get(o, "server_read_bytes") && !isnan(v))
+        if (!isnan(v))
             jsonx_set_num(o, "server_read_bytes", v);
         v = pick(d, srv_w);
-        if (!json_object_get(o, "server_write_bytes") && !isnan(v))
+        if (!isnan(v))
             jsonx_set_num(o, "server_write_bytes", v);
-        v = pick(d, kv_r);
+        v = pick(d, srv_rc);
         if (!isnan(v))
-            jsonx_set_num(o, "kv_read_bytes", v);
-        v = pick(d, kv_w);
-        if (!isnan(v))
-            jsonx_set_num(o, "kv_write_bytes", v);
-        v = pick(d, res);
-        if (!isnan(v))
-            jsonx_set_num(o, "kv_resident_bytes", v);
-        json_t *od = jsonx_path(d, "page_cache.o_direct");
-        if (!od)
-            od = jsonx_path(d, "pagecache.o_direct");
-        if (json_is_boolean(od))
+            jsonx_set_num(o, "server_rchar_bytes", v);
+        static const char *const cp[] = { "page_cache.cached_pages", NULL };
+        double cached = pick(d, cp);
+        if (!isnan(cached))
+            jsonx_set_num(o, "kv_resident_bytes", cached * (double)sysconf(_SC_PAGESIZE));
+        json_t *od = jsonx_path(d, "page_cache.o_direct_all");
+        if (json_is_boolean(od) && jsonx_u64(json_object_get(d, "page_cache"), "kv_files_open", 0))
             json_object_set(o, "o_direct", od);
+        static const char *const ob[] = { "noise.other_process_bytes", NULL };
+        double other = pick(d, ob);
+        if (!isnan(other))
+            jsonx_set_num(o, "other_process_bytes", other);
+        json_object_set_new(
+            o, "attribution_method",
+            json_string(jsonx_str(json_object_get(d, "attribution"), "method", "unknown")));
     }
     if (json_object_size(o) == 0) {
         json_decref(o);
@@ -511,11 +499,14 @@ static json_t *health_json(const struct outcome *oc, const struct run *r, bool k
     json_t *h = json_object();
     json_object_set_new(h, "started", json_boolean(oc->started));
     json_object_set_new(h, "healthy_at_start", json_boolean(oc->ready));
-    json_object_set_new(h, "healthy_at_end", oc->ready ? json_boolean(oc->healthy_end) : json_null());
+    json_object_set_new(h, "healthy_at_end",
+                        oc->ready ? json_boolean(oc->healthy_end) : json_null());
     json_object_set_new(h, "crashed", json_boolean(r->crashed));
-    json_object_set_new(h, "model_loaded", oc->ready || !oc->started ? json_boolean(oc->model_loaded || !oc->started)
-                                                                     : json_boolean(oc->model_loaded));
-    json_object_set_new(h, "frontend_reachable", oc->ready ? json_boolean(oc->frontend_ok) : json_null());
+    json_object_set_new(h, "model_loaded",
+                        oc->ready || !oc->started ? json_boolean(oc->model_loaded || !oc->started)
+                                                  : json_boolean(oc->model_loaded));
+    json_object_set_new(h, "frontend_reachable",
+                        oc->ready ? json_boolean(oc->frontend_ok) : json_null());
     json_object_set_new(h, "kvbm_metrics_reachable",
                         oc->ready && kvbm_mode ? json_boolean(oc->kvbm_ok) : json_null());
     json_object_set_new(h, "kvbm_metrics_url",
@@ -541,8 +532,8 @@ static json_t *build_evidence(const struct run *r, const struct outcome *oc,
     json_object_set_new(e, "mode", json_string(mode_name(ms->id)));
     json_object_set_new(e, "interrupted", json_boolean(oc->interrupted));
     if (oc->interrupted) {
-        json_object_set_new(e, "interrupt_reason", json_string(r->crashed ? r->crash_msg
-                                                                          : "interrupted by a signal"));
+        json_object_set_new(e, "interrupt_reason",
+                            json_string(r->crashed ? r->crash_msg : "interrupted by a signal"));
         json_object_set_new(e, "interrupted_phase", json_string(r->open_phase));
     }
     json_object_set_new(e, "bytes_per_block", json_integer((json_int_t)ms->bytes_per_block));
@@ -583,16 +574,18 @@ static json_t *build_evidence(const struct run *r, const struct outcome *oc,
         json_t *opp = jsonx_path(plan_header, "reuse_opportunity_tokens");
         json_t *ov = json_object_get(opp, name);
         json_object_set_new(reuse, "opportunity_tokens", ov ? json_incref(ov) : json_null());
-        json_object_set_new(reuse, "cached_tokens", json_integer(jsonx_i64(rec, "cached_tokens", 0)));
+        json_object_set_new(reuse, "cached_tokens",
+                            json_integer(jsonx_i64(rec, "cached_tokens", 0)));
         json_object_set_new(ph, "reuse", reuse);
         json_object_set_new(phases, name, ph);
     }
     json_decref(recs);
     json_object_set_new(e, "phases", phases);
-    /* noise and SMART from observe's files */
+    /* noise and SMART from observe's files: the worst phase counts */
     json_t *noise = json_null();
     const char *k;
     json_t *d;
+    double dev_bytes = 0, other_bytes = 0;
     json_object_foreach(r->os_deltas, k, d)
     {
         json_t *n = json_object_get(d, "noise");
@@ -600,30 +593,38 @@ static json_t *build_evidence(const struct run *r, const struct outcome *oc,
             continue;
         if (json_is_null(noise))
             noise = json_object();
-        static const char *const cpu[] = { "psi_cpu_some_avg10_max", "psi.cpu_some_avg10_max",
-                                           NULL };
-        static const char *const io[] = { "psi_io_some_avg10_max", "psi.io_some_avg10_max", NULL };
-        static const char *const oth[] = { "other_io_fraction", "other_device_fraction", NULL };
-        static const char *const th[] = { "thermal_events", "thermal_throttle_events", NULL };
-        const char *const *lists[] = { cpu, io, oth, th };
-        const char *outk[] = { "psi_cpu_some_avg10_max", "psi_io_some_avg10_max",
-                               "other_io_fraction", "thermal_events" };
-        for (size_t q = 0; q < 4; q++) {
-            double v = pick(n, lists[q]);
-            double cur = jsonx_num(noise, outk[q], NAN);
+        static const char *const src[] = { "psi_cpu_some_pct", "psi_io_some_pct" };
+        static const char *const dst[] = { "psi_cpu_some_pct_max", "psi_io_some_pct_max" };
+        for (size_t q = 0; q < 2; q++) {
+            double v = jsonx_num(n, src[q], NAN);
+            double cur = jsonx_num(noise, dst[q], NAN);
             if (!isnan(v) && (isnan(cur) || v > cur))
-                jsonx_set_num(noise, outk[q], v);
+                jsonx_set_num(noise, dst[q], v);
         }
+        json_t *gt = json_object_get(n, "gpu_throttled");
+        double th = jsonx_num(noise, "thermal_events", 0);
+        if (json_is_true(gt))
+            th += 1;
+        double fr = jsonx_num(n, "cpufreq_ratio_min", NAN);
+        if (!isnan(fr) && fr < 0.9)
+            th += 1;
+        if (json_is_boolean(gt) || !isnan(fr) || json_object_get(noise, "thermal_events"))
+            jsonx_set_num(noise, "thermal_events", th);
+        dev_bytes += jsonx_num(json_object_get(d, "device"), "read_bytes", 0) +
+                     jsonx_num(json_object_get(d, "device"), "write_bytes", 0);
+        other_bytes += jsonx_num(n, "other_process_bytes", 0);
     }
+    if (json_is_object(noise) && dev_bytes > 0)
+        jsonx_set_num(noise, "other_io_fraction",
+                      other_bytes / dev_bytes > 1 ? 1 : other_bytes / dev_bytes);
     json_object_set_new(e, "noise", noise);
     json_t *sd = load_json_opt(r->dir, "os/nvme_smart_delta.json");
     json_t *smart = json_object();
-    bool avail = sd && !json_is_false(json_object_get(sd, "available")) &&
-                 !json_object_get(sd, "unavailable");
+    bool avail = sd && strcmp(jsonx_str(sd, "status", "ok"), "unavailable") != 0;
     json_object_set_new(smart, "available", json_boolean(avail));
     if (avail) {
-        static const char *const me[] = { "media_errors_delta", "media_errors", "delta.media_errors",
-                                          NULL };
+        static const char *const me[] = { "media_errors_delta", "media_errors",
+                                          "delta.media_errors", NULL };
         static const char *const cw[] = { "critical_warning", "post.critical_warning", NULL };
         jsonx_set_num(smart, "media_errors_delta", pick(sd, me));
         jsonx_set_num(smart, "critical_warning", pick(sd, cw));
@@ -641,12 +642,12 @@ struct group {
     json_t *stack_profile; /* owned */
     char stack_label[128];
     struct model_profile model;
-    json_t *model_json;    /* owned */
+    json_t *model_json; /* owned */
     struct hw_profile hw;
     char hardware[64];
-    char *dir;             /* group directory */
-    char *plan_path;       /* group plan */
-    json_t *plan_header;   /* owned */
+    char *dir;           /* group directory */
+    char *plan_path;     /* group plan */
+    json_t *plan_header; /* owned */
     char *cache_dir;
     uint64_t g1_blocks;
     uint64_t ready_timeout_ns;
@@ -655,7 +656,8 @@ struct group {
 static void mode_settings_for(const struct group *g, enum mode_id id, struct mode_settings *ret)
 {
     const struct bundle_config *cfg = g->cfg;
-    struct mode_settings m = { .id = id, .bytes_per_block = profile_bytes_per_block(&g->model),
+    struct mode_settings m = { .id = id,
+                               .bytes_per_block = profile_bytes_per_block(&g->model),
                                .c_disk_fraction = 1 };
     uint64_t g1 = 0;
     stack_profile_tiers(g->stack_profile, g->model.name, &m, &g1);
@@ -730,8 +732,8 @@ static json_t *manifest_json(const struct group *g, const struct mode_settings *
     json_object_set_new(st, "runtime", json_string(jsonx_str(g->stack_profile, "runtime", "host")));
     json_object_set_new(st, "profile", json_deep_copy(g->stack_profile));
     json_object_set_new(st, "launch", r->stack ? json_deep_copy(r->stack->record) : json_null());
-    json_object_set_new(st, "readiness", oc->ready_checks ? json_incref(oc->ready_checks)
-                                                          : json_null());
+    json_object_set_new(st, "readiness",
+                        oc->ready_checks ? json_incref(oc->ready_checks) : json_null());
     json_object_set_new(st, "observed_config", oc->config ? json_incref(oc->config) : json_null());
     json_object_set_new(st, "http_url", json_string(r->stack ? r->stack->http_url : ""));
     json_object_set_new(st, "served_model", json_string(r->stack ? r->stack->served_model : ""));
@@ -747,9 +749,9 @@ static json_t *manifest_json(const struct group *g, const struct mode_settings *
     json_object_set_new(m, "model", mo);
     json_object_set_new(m, "hardware", json_string(g->hardware));
     json_t *md = mode_settings_json(ms);
-    json_object_set_new(md, "trtllm_extra_engine_args",
-                        mode_trtllm_args(ms->id, jsonx_num(g->stack_profile,
-                                                           "free_gpu_memory_fraction", 0.80)));
+    json_object_set_new(
+        md, "trtllm_extra_engine_args",
+        mode_trtllm_args(ms->id, jsonx_num(g->stack_profile, "free_gpu_memory_fraction", 0.80)));
     json_t *procs = r->stack ? json_object_get(r->stack->record, "processes") : NULL;
     json_t *env = json_object();
     size_t i;
@@ -758,9 +760,8 @@ static json_t *manifest_json(const struct group *g, const struct mode_settings *
     {
         const char *k;
         json_t *v;
-        json_object_foreach(json_object_get(pr, "env"), k, v)
-            if (!strncmp(k, "DYN_KVBM_", 9))
-                json_object_set(env, k, v);
+        json_object_foreach(json_object_get(pr, "env"), k, v) if (!strncmp(k, "DYN_KVBM_", 9))
+            json_object_set(env, k, v);
     }
     json_object_set_new(md, "kvbm_env", env);
     json_object_set_new(m, "mode", md);
@@ -778,8 +779,9 @@ static json_t *manifest_json(const struct group *g, const struct mode_settings *
     json_object_set_new(cap, "g2_blocks", json_integer((json_int_t)mode_cpu_blocks(ms)));
     json_object_set_new(cap, "g3_blocks", json_integer((json_int_t)mode_disk_blocks(ms)));
     json_object_set_new(cap, "bytes_per_block", json_integer((json_int_t)ms->bytes_per_block));
-    json_object_set_new(cap, "g1_source", json_string(g->g1_blocks ? "stack profile tiers / --g1-blocks"
-                                                                   : "engine default"));
+    json_object_set_new(
+        cap, "g1_source",
+        json_string(g->g1_blocks ? "stack profile tiers / --g1-blocks" : "engine default"));
     json_t *pc = json_object_get(g->plan_header, "capacity");
     json_object_set_new(cap, "plan_capacity", pc ? json_deep_copy(pc) : json_null());
     json_t *pa = json_object_get(g->plan_header, "pressure");
@@ -793,10 +795,10 @@ static json_t *manifest_json(const struct group *g, const struct mode_settings *
     json_object_set_new(rp, "group_dir", json_string(g->dir));
     json_object_set_new(m, "repeat", rp);
     json_t *prep = json_object();
-    json_object_set_new(prep, "disk_cache_dir", oc->cache_clear ? json_incref(oc->cache_clear)
-                                                                : json_null());
-    json_object_set_new(prep, "page_cache", oc->page_cache ? json_incref(oc->page_cache)
-                                                           : json_null());
+    json_object_set_new(prep, "disk_cache_dir",
+                        oc->cache_clear ? json_incref(oc->cache_clear) : json_null());
+    json_object_set_new(prep, "page_cache",
+                        oc->page_cache ? json_incref(oc->page_cache) : json_null());
     json_object_set_new(m, "preparation", prep);
     json_object_set_new(m, "cgroup",
                         r->stack ? json_deep_copy(json_object_get(r->stack->record, "cgroup"))
@@ -865,8 +867,8 @@ static void end_checks(struct run *r, struct outcome *oc, bool kvbm_mode)
     snprintf(url, sizeof(url), "%s/health", r->stack->http_url);
     oc->healthy_end = httpget(url, 2 * CLK_NS_PER_S, &b, &hr) == 0 && hr.status / 100 == 2;
     buf_reset(&b);
-    oc->frontend_ok = httpget(r->stack->frontend_metrics_url, 2 * CLK_NS_PER_S, &b, &hr) == 0 &&
-                      hr.status == 200;
+    oc->frontend_ok =
+        httpget(r->stack->frontend_metrics_url, 2 * CLK_NS_PER_S, &b, &hr) == 0 && hr.status == 200;
     if (kvbm_mode) {
         buf_reset(&b);
         oc->kvbm_ok = r->stack->kvbm_metrics_url[0] &&
@@ -947,13 +949,15 @@ static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned 
     oc.kvbm_ok = true;
     size_t ci;
     json_t *c;
-    json_array_foreach(oc.ready_checks, ci, c)
-        if (!strcmp(jsonx_str(c, "check", ""), "kvbm_metrics") && !jsonx_bool(c, "ok", false))
-            oc.kvbm_ok = false;
+    json_array_foreach(oc.ready_checks, ci,
+                       c) if (!strcmp(jsonx_str(c, "check", ""), "kvbm_metrics") &&
+                              !jsonx_bool(c, "ok", false)) oc.kvbm_ok = false;
     oc.config = stack_observe_config(r.stack, &ms);
     if (json_array_size(json_object_get(oc.config, "mismatches")))
-        note(cfg, "  MODE_NOT_APPLIED: the running stack is not %s (see manifest "
-                  "stack.observed_config)", mode_name(id));
+        note(cfg,
+             "  MODE_NOT_APPLIED: the running stack is not %s (see manifest "
+             "stack.observed_config)",
+             mode_name(id));
 
     /* sampler */
     pid_t pids[STACK_MAX_PROCS + 1];
@@ -991,10 +995,9 @@ static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned 
     lc.interrupt_flag = cfg->interrupt_flag;
     json_t *extra = json_object_get(g->stack_profile, "extra_body");
     lc.extra_body = json_is_object(extra) ? extra : NULL;
-    struct loadgen_hooks hooks = { .ctx = &r,
-                                   .phase_begin = hook_begin,
-                                   .phase_end = hook_end,
-                                   .should_stop = hook_stop };
+    struct loadgen_hooks hooks = {
+        .ctx = &r, .phase_begin = hook_begin, .phase_end = hook_end, .should_stop = hook_stop
+    };
     struct diag ld = { 0 };
     int lrc = loadgen_run_plan_file(&lc, g->plan_path, &hooks, &oc.loadgen_summary, &ld);
     if (lrc < 0) {
@@ -1064,8 +1067,8 @@ finish:
     }
     json_decref(recs);
     struct diag rd = { 0 };
-    json_t *reuse = reuse_evaluate(g->plan_header, reuse_obs, cfg->thresholds.reuse_min_fraction,
-                                   &rd);
+    json_t *reuse =
+        reuse_evaluate(g->plan_header, reuse_obs, cfg->thresholds.reuse_min_fraction, &rd);
     json_decref(reuse_obs);
     json_object_set_new(summary, "reuse", reuse ? reuse : json_null());
     if (reuse) {
@@ -1154,8 +1157,8 @@ out:
     return v;
 }
 
-static int load_stack_profile(const struct bundle_config *cfg, json_t **ret, char *label,
-                              size_t ll, struct diag *d)
+static int load_stack_profile(const struct bundle_config *cfg, json_t **ret, char *label, size_t ll,
+                              struct diag *d)
 {
     size_t n = strlen(cfg->stack);
     int r;
@@ -1204,7 +1207,8 @@ static int group_prepare(const struct bundle_config *cfg, struct group *g, struc
         return r;
     json_decref(wl);
     snprintf(g->hardware, sizeof(g->hardware), "%s",
-             cfg->hardware ? cfg->hardware : jsonx_str(g->stack_profile, "hardware", "dgx_spark_gb10"));
+             cfg->hardware ? cfg->hardware
+                           : jsonx_str(g->stack_profile, "hardware", "dgx_spark_gb10"));
     if ((r = profile_load_hw(cfg->profiles_dir, g->hardware, &g->hw, d)) < 0)
         return r;
     /* tier sizes of the largest mode (B2) size the plan, so every mode replays the same plan */
@@ -1228,8 +1232,7 @@ static int group_prepare(const struct bundle_config *cfg, struct group *g, struc
                             "mode %s cannot be configured from the stack profile's tier sizes "
                             "(cpu %llu blocks, disk %llu blocks, mode C limits): set "
                             "--cpu-cache-gb/--disk-cache-gb or the profile's tiers",
-                            mode_name(cfg->modes[i]),
-                            (unsigned long long)mode_cpu_blocks(&ms),
+                            mode_name(cfg->modes[i]), (unsigned long long)mode_cpu_blocks(&ms),
                             (unsigned long long)mode_disk_blocks(&ms));
     }
     g->ready_timeout_ns = cfg->ready_timeout_ns;
@@ -1249,8 +1252,8 @@ static int group_prepare(const struct bundle_config *cfg, struct group *g, struc
     gmtime_r(&now, &tm);
     char stamp[32];
     strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-    g->dir = xalloc_printf("%s/%s_%s_%s_%s", cfg->out_dir, cfg->model, cfg->workload,
-                           cfg->dataset, stamp);
+    g->dir = xalloc_printf("%s/%s_%s_%s_%s", cfg->out_dir, cfg->model, cfg->workload, cfg->dataset,
+                           stamp);
     for (int k = 2; access(g->dir, F_OK) == 0 && k < 100; k++) {
         free(g->dir);
         g->dir = xalloc_printf("%s/%s_%s_%s_%s-%d", cfg->out_dir, cfg->model, cfg->workload,
@@ -1261,8 +1264,8 @@ static int group_prepare(const struct bundle_config *cfg, struct group *g, struc
     g->plan_path = fileio_join(g->dir, "plan.jsonl");
     uint64_t plan_g1 = g->g1_blocks ? g->g1_blocks : profile_g1_blocks(&g->hw, &g->model);
     char src[256];
-    snprintf(src, sizeof(src), "kvtier bundle: stack %s, hardware %s, mode B2 tiers", g->stack_label,
-             g->hardware);
+    snprintf(src, sizeof(src), "kvtier bundle: stack %s, hardware %s, mode B2 tiers",
+             g->stack_label, g->hardware);
     struct workload_capacity cap = { .g1_blocks = plan_g1,
                                      .g2_blocks = mode_cpu_blocks(&b2),
                                      .g3_blocks = mode_disk_blocks(&b2),
@@ -1399,8 +1402,9 @@ int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag 
         json_decref(v);
     }
     /* mode pairs that the plan's questions ask: does KVBM help, does the SSD add to it */
-    static const enum mode_id pairs[][2] = { { MODE_B0, MODE_B1 }, { MODE_B1, MODE_B2 },
-                                             { MODE_B1, MODE_B2P }, { MODE_B2, MODE_C } };
+    static const enum mode_id pairs[][2] = {
+        { MODE_B0, MODE_B1 }, { MODE_B1, MODE_B2 }, { MODE_B1, MODE_B2P }, { MODE_B2, MODE_C }
+    };
     json_t *cmp = json_array();
     for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
         json_t *a = json_object_get(per_mode, mode_name(pairs[k][0]));
@@ -1415,8 +1419,9 @@ int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag 
         jsonx_set_num(c, "baseline_replay_ttft_p50_ms", ma);
         jsonx_set_num(c, "treatment_replay_ttft_p50_ms", mb);
         jsonx_set_num(c, "ratio_treatment_over_baseline", ma > 0 ? mb / ma : NAN);
-        json_object_set_new(c, "note", json_string("descriptive only; use kvtier compare for the "
-                                                   "A/B statistics"));
+        json_object_set_new(c, "note",
+                            json_string("descriptive only; use kvtier compare for the "
+                                        "A/B statistics"));
         json_array_append_new(cmp, c);
     }
     json_t *gs = json_object();

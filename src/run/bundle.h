@@ -29,10 +29,10 @@ struct bundle_config {
     const char *model, *workload, *dataset, *hardware; /* borrowed; hardware NULL = stack's */
     enum mode_id modes[MODE__COUNT];
     size_t n_modes;
-    unsigned repeats;       /* per mode, 1..BUNDLE_MAX_REPEATS */
-    uint64_t seed;          /* plan seed and block-order seed */
-    const char *out_dir;    /* borrowed; results root */
-    const char *kvtier_path; /* borrowed; binary launched for the builtin stack */
+    unsigned repeats;           /* per mode, 1..BUNDLE_MAX_REPEATS */
+    uint64_t seed;              /* plan seed and block-order seed */
+    const char *out_dir;        /* borrowed; results root */
+    const char *kvtier_path;    /* borrowed; binary launched for the builtin stack */
     const char *disk_cache_dir; /* borrowed; NULL = <out>/.kvtier-kvcache */
     /* tier overrides (0 = the stack profile's table) */
     double cpu_cache_gb, disk_cache_gb;
@@ -40,8 +40,8 @@ struct bundle_config {
     double c_disk_fraction;
     uint64_t c_read_bps, c_write_bps;
     bool disable_o_direct;
-    bool drop_caches;       /* try to drop the page cache before each run */
-    bool use_cgroup;        /* place the stack in a cgroup (always tried in mode C) */
+    bool drop_caches;          /* try to drop the page cache before each run */
+    bool use_cgroup;           /* place the stack in a cgroup (always tried in mode C) */
     uint64_t ready_timeout_ns; /* 0 = the profile's, else 120 s */
     uint64_t interval_ns;      /* sampler interval; 0 = 1 s */
     uint64_t max_requests;     /* per-phase cap passed to the planner; 0 = profile */
@@ -52,8 +52,8 @@ struct bundle_config {
     /* external stacks */
     const char *url, *kvbm_metrics_url, *frontend_metrics_url, *served_model;
     pid_t observe_pid;
-    const json_t *command_line;  /* borrowed; argv as JSON array (secrets already redacted) */
-    const json_t *options;       /* borrowed; effective options (from the option table) */
+    const json_t *command_line; /* borrowed; argv as JSON array (secrets already redacted) */
+    const json_t *options;      /* borrowed; effective options (from the option table) */
     struct gate_thresholds thresholds;
     const volatile sig_atomic_t *interrupt_flag; /* set by the cli's SIGINT/SIGTERM handler */
     /* progress lines (may be NULL); called on the caller's thread */
@@ -74,8 +74,7 @@ int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag 
 
 /* Re-evaluates an existing bundle directory from its evidence (verdict.json "evidence") with
  * thresholds t and rewrites verdict.json; returns the new verdict (owned) or NULL with d. */
-json_t *bundle_reevaluate(const char *bundle_dir, const struct gate_thresholds *t,
-                          struct diag *d);
+json_t *bundle_reevaluate(const char *bundle_dir, const struct gate_thresholds *t, struct diag *d);
 
 /* The seeded block order: for each of repeats blocks, a permutation of n modes. order gets
  * repeats*n entries (mode indexes into the caller's list). Pure. */

@@ -104,7 +104,7 @@ static int chat(const char *url, const char *model, const char *prompt, unsigned
     uint64_t end = clk_now_ns();
     int r = 0;
     if (cc != CURLE_OK) {
-        r = cc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED
+        r = cc == CURLE_COULDNT_CONNECT      ? -ECONNREFUSED
             : cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
                                              : -EIO;
     } else {
@@ -172,11 +172,11 @@ int doctor_streaming(const char *url, const char *model, unsigned samples,
     return 0;
 }
 
-int doctor_long_context(const char *url, const char *model, unsigned min_tokens,
-                        long *ret_status, long *ret_prompt_tokens)
+int doctor_long_context(const char *url, const char *model, unsigned min_tokens, long *ret_status,
+                        long *ret_prompt_tokens)
 {
-    static const char *const words[] = { "tier", "cache", "block", "prefix", "reuse", "disk",
-                                         "host", "device", "replay", "phase", "token", "graph" };
+    static const char *const words[] = { "tier", "cache",  "block",  "prefix", "reuse", "disk",
+                                         "host", "device", "replay", "phase",  "token", "graph" };
     *ret_status = 0;
     *ret_prompt_tokens = 0;
     size_t nwords = (size_t)min_tokens + min_tokens / 8;
@@ -259,10 +259,11 @@ static void write_dossier(const char *dir, const struct bundle_config *cfg, json
 {
     struct buf md;
     buf_init(&md, 0);
-    buf_printf(&md, "# Blocker dossier\n\nStack `%s`, model `%s`, kvtier %s.\n\n"
-                    "This dossier is written by `kvtier doctor` when a control-surface check "
-                    "fails (test plan, outcome A). Each blocker gives minimal repro steps, the "
-                    "exact hook that is missing and what must change in the platform.\n\n",
+    buf_printf(&md,
+               "# Blocker dossier\n\nStack `%s`, model `%s`, kvtier %s.\n\n"
+               "This dossier is written by `kvtier doctor` when a control-surface check "
+               "fails (test plan, outcome A). Each blocker gives minimal repro steps, the "
+               "exact hook that is missing and what must change in the platform.\n\n",
                cfg->stack, cfg->model, KVTIER_VERSION);
     size_t i;
     json_t *c;
@@ -271,8 +272,9 @@ static void write_dossier(const char *dir, const struct bundle_config *cfg, json
         if (jsonx_bool(c, "ok", true))
             continue;
         json_t *b = json_object_get(c, "blocker");
-        buf_printf(&md, "## %s\n\n%s\n\n**Minimal repro**\n\n```\n%s\n```\n\n"
-                        "**Missing hook:** %s\n\n**What must change:** %s\n\n",
+        buf_printf(&md,
+                   "## %s\n\n%s\n\n**Minimal repro**\n\n```\n%s\n```\n\n"
+                   "**Missing hook:** %s\n\n**What must change:** %s\n\n",
                    jsonx_str(c, "check", "?"), jsonx_str(c, "summary", ""),
                    jsonx_str(b, "repro", "-"), jsonx_str(b, "missing_hook", "-"),
                    jsonx_str(b, "must_change", "-"));
@@ -292,9 +294,7 @@ static void write_dossier(const char *dir, const struct bundle_config *cfg, json
     json_object_set_new(j, "stack", json_string(cfg->stack));
     json_object_set_new(j, "model", json_string(cfg->model));
     json_t *bl = json_array();
-    json_array_foreach(checks, i, c)
-        if (!jsonx_bool(c, "ok", true))
-            json_array_append(bl, c);
+    json_array_foreach(checks, i, c) if (!jsonx_bool(c, "ok", true)) json_array_append(bl, c);
     json_object_set_new(j, "blockers", bl);
     p = fileio_join(dir, "blocker_dossier.json");
     jsonx_write_file(p, j);
@@ -364,10 +364,10 @@ static void control_checks(const struct bundle_config *cfg, const json_t *group,
     c = check(checks, "metrics_reachable", fr && kr && kd, s);
     if (!(fr && kr && kd))
         blocker(c, r2,
-                !kr ? "KVBM metrics endpoint (DYN_KVBM_METRICS=true, DYN_KVBM_METRICS_PORT) does "
-                      "not answer"
-                    : !fr ? "the frontend's /metrics (dynamo_frontend_*) does not answer"
-                          : "kvbm_* counters are not exported, so no phase deltas",
+                !kr   ? "KVBM metrics endpoint (DYN_KVBM_METRICS=true, DYN_KVBM_METRICS_PORT) does "
+                        "not answer"
+                : !fr ? "the frontend's /metrics (dynamo_frontend_*) does not answer"
+                      : "kvbm_* counters are not exported, so no phase deltas",
                 "start the KVBM metrics server with the worker and expose it to the host; keep "
                 "the counters registered at start-up");
     /* KV-attributable disk I/O in a forced B2p replay */
@@ -377,13 +377,13 @@ static void control_checks(const struct bundle_config *cfg, const json_t *group,
     double off = 0;
     const char *k;
     json_t *p;
-    json_object_foreach(jsonx_path(v2, "evidence.phases"), k, p)
-        off += jsonx_num(json_object_get(p, "kvbm"), "offload_blocks_h2d", 0);
+    json_object_foreach(jsonx_path(v2, "evidence.phases"), k, p) off +=
+        jsonx_num(json_object_get(p, "kvbm"), "offload_blocks_h2d", 0);
     bool mismatch = false;
     size_t i;
     json_t *code;
-    json_array_foreach(json_object_get(v2, "reason_codes"), i, code)
-        mismatch |= !strcmp(json_string_value(code), "KVBM_OS_MISMATCH");
+    json_array_foreach(json_object_get(v2, "reason_codes"), i, code) mismatch |=
+        !strcmp(json_string_value(code), "KVBM_OS_MISMATCH");
     bool io = off > 0 && on > 0 && rb > 0 && !mismatch;
     snprintf(s, sizeof(s),
              "B2p: %.0f blocks offloaded to disk, %.0f onboarded from disk in replay, worker read "
@@ -396,8 +396,8 @@ static void control_checks(const struct bundle_config *cfg, const json_t *group,
     json_object_set_new(c, "evidence", ev2);
     if (!io)
         blocker(c, r2,
-                off == 0 ? "no host->disk offload (kvbm_offload_blocks_h2d stays 0 with the "
-                           "filter disabled)"
+                off == 0  ? "no host->disk offload (kvbm_offload_blocks_h2d stays 0 with the "
+                            "filter disabled)"
                 : on == 0 ? "no disk->device onboarding (kvbm_onboard_blocks_d2d stays 0): on "
                             "GB10 this needs GDS or cuFile compat mode (ai-dynamo/dynamo#6032)"
                           : "onboarded blocks are not matched by storage reads of the worker",
@@ -464,8 +464,8 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
                              .model = mp.name,
                              .hf_id = mp.hf_id,
                              .served_model = cfg.served_model,
-                             .hardware = cfg.hardware ? cfg.hardware
-                                                      : jsonx_str(profile, "hardware", NULL),
+                             .hardware =
+                                 cfg.hardware ? cfg.hardware : jsonx_str(profile, "hardware", NULL),
                              .profiles_dir = cfg.profiles_dir,
                              .kvtier_path = cfg.kvtier_path,
                              .log_dir = ld,
@@ -481,8 +481,7 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
     json_t *rc_checks = NULL;
     int lr = stack_launch(&so, &st, &sd);
     if (lr == 0)
-        lr = stack_wait_ready(st, cfg.ready_timeout_ns ? cfg.ready_timeout_ns
-                                                       : 120 * CLK_NS_PER_S,
+        lr = stack_wait_ready(st, cfg.ready_timeout_ns ? cfg.ready_timeout_ns : 120 * CLK_NS_PER_S,
                               &rc_checks, &sd);
     json_decref(rc_checks);
     char s[400];
@@ -542,8 +541,7 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
     bool all = true;
     size_t i;
     json_t *c;
-    json_array_foreach(checks, i, c)
-        all &= jsonx_bool(c, "ok", false);
+    json_array_foreach(checks, i, c) all &= jsonx_bool(c, "ok", false);
     json_t *out = json_object();
     json_object_set_new(out, "schema_version", json_integer(1));
     json_object_set_new(out, "kind", json_string("kvtier.doctor"));

@@ -490,8 +490,8 @@ static void env_gates(struct ev *ev)
     if (!json_is_object(n)) {
         unmeasured(ev, "noise");
     } else {
-        double other = num(n, "other_io_fraction"), cpu = num(n, "psi_cpu_some_avg10_max"),
-               io = num(n, "psi_io_some_avg10_max"), th = num(n, "thermal_events");
+        double other = num(n, "other_io_fraction"), cpu = num(n, "psi_cpu_some_pct_max"),
+               io = num(n, "psi_io_some_pct_max"), th = num(n, "thermal_events");
         if (!isnan(other) && other > t->noise_other_io_max_fraction) {
             json_t *d = why(ev, GATE_SYSTEM_NOISE,
                             "%.1f%% of the device's bytes came from other processes", other * 100);
@@ -500,13 +500,13 @@ static void env_gates(struct ev *ev)
         }
         if (!isnan(cpu) && cpu > t->noise_psi_cpu_max_pct) {
             json_t *d =
-                why(ev, GATE_SYSTEM_NOISE, "CPU pressure (PSI some avg10) peaked at %.1f%%", cpu);
-            jsonx_set_num(d, "psi_cpu_some_avg10_max", cpu);
+                why(ev, GATE_SYSTEM_NOISE, "CPU pressure (PSI some) took %.1f%% of a phase", cpu);
+            jsonx_set_num(d, "psi_cpu_some_pct_max", cpu);
         }
         if (!isnan(io) && io > t->noise_psi_io_max_pct) {
             json_t *d =
-                why(ev, GATE_SYSTEM_NOISE, "I/O pressure (PSI some avg10) peaked at %.1f%%", io);
-            jsonx_set_num(d, "psi_io_some_avg10_max", io);
+                why(ev, GATE_SYSTEM_NOISE, "I/O pressure (PSI some) took %.1f%% of a phase", io);
+            jsonx_set_num(d, "psi_io_some_pct_max", io);
         }
         if (!isnan(th) && th > t->thermal_events_max) {
             json_t *d = why(ev, GATE_THERMAL_THROTTLE, "%.0f thermal throttle events", th);
@@ -530,6 +530,8 @@ static void env_gates(struct ev *ev)
     json_object_foreach(json_object_get(ev->e, "phases"), k, p)
     {
         double lag = num(p, "client_lag_p99_ms");
+        if (!strcmp(k, "warmup"))
+            continue; /* warmup is kept apart from measurement */
         if (!isnan(lag) && lag > t->client_lag_p99_max_ms) {
             json_t *d = why(ev, GATE_CLIENT_LAG, "client lag p99 %.1f ms in %s", lag, k);
             json_t *ph = json_object();

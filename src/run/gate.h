@@ -49,8 +49,8 @@ struct gate_thresholds {
     double page_cache_read_ratio_min;   /* storage reads / onboarded bytes below this = cache */
     double attribution_min_fraction;    /* IO_UNATTRIBUTED: KV-attributed share of device bytes */
     double noise_other_io_max_fraction; /* SYSTEM_NOISE: other processes' device bytes share */
-    double noise_psi_cpu_max_pct;       /* SYSTEM_NOISE: PSI cpu some avg10 maximum */
-    double noise_psi_io_max_pct;        /* SYSTEM_NOISE: PSI io some avg10 maximum */
+    double noise_psi_cpu_max_pct;       /* SYSTEM_NOISE: PSI cpu "some" % of a phase */
+    double noise_psi_io_max_pct;        /* SYSTEM_NOISE: PSI io "some" % of a phase */
     double thermal_events_max;          /* THERMAL_THROTTLE above this many new events */
     double smart_media_errors_max;      /* SMART_ERRORS above this many new media errors */
     double client_lag_p99_max_ms;       /* CLIENT_LAG: p99 of sent - intended */

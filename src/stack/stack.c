@@ -665,6 +665,7 @@ out:
 
 json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
 {
+    const struct mode_settings *w = want;
     json_t *o = json_object();
     struct spawn_env env = { 0 };
     spawn_env_init(&env, NULL, NULL);
@@ -704,27 +705,50 @@ json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
             const char *t = (const char *)b.data;
             json_object_set_new(o, "kvbm_metrics_registered",
                                 json_boolean(promscan_has_prefix(t, b.len, "kvbm_")));
+            /* the engine's own report of its tiers (builtin engine: kvtier_engine_* gauges) */
             json_t *reported = json_object();
-            static const char *const gauges[] = {
-                "kvtier_engine_g1_capacity_blocks", "kvtier_engine_g2_capacity_blocks",
-                "kvtier_engine_g3_capacity_blocks", "kvtier_engine_disk_filter_enabled",
-                "kvtier_engine_disk_o_direct",      NULL,
+            static const struct {
+                const char *gauge;
+                const char *field;
+            } g[] = {
+                { "kvtier_engine_g1_capacity_blocks", NULL },
+                { "kvtier_engine_g2_capacity_blocks", "cpu_cache_blocks" },
+                { "kvtier_engine_g3_capacity_blocks", "disk_cache_blocks" },
+                { "kvtier_engine_disk_offload_filter_enabled", "disk_offload_filter" },
+                { "kvtier_engine_disk_only_mode", "disk_only" },
+                { "kvtier_engine_disk_o_direct", "o_direct" },
+                { "kvtier_engine_kvbm_enabled", "kvbm" },
             };
-            for (size_t i = 0; gauges[i]; i++) {
+            double exp[7] = { 0 };
+            exp[1] = (double)mode_cpu_blocks(w);
+            exp[2] = (double)mode_disk_blocks(w);
+            exp[3] = w->id == MODE_B2 || w->id == MODE_C;
+            exp[4] = w->id == MODE_B3;
+            exp[5] = !w->disable_o_direct;
+            exp[6] = mode_has_kvbm(w->id);
+            for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
                 double v;
-                if (promscan_sum(t, b.len, gauges[i], &v) > 0)
-                    jsonx_set_num(reported, gauges[i], v);
+                if (promscan_sum(t, b.len, g[i].gauge, &v) <= 0)
+                    continue;
+                jsonx_set_num(reported, g[i].gauge, v);
+                if (!g[i].field)
+                    continue;
+                /* filter, disk-only and O_DIRECT only mean something with a disk tier */
+                if (i >= 3 && i <= 5 && !mode_has_disk(w->id))
+                    continue;
+                if (i == 1 && w->id == MODE_B3)
+                    continue;
+                if (v != exp[i]) {
+                    json_t *dd = json_object();
+                    char f[80];
+                    sfmt(f, sizeof(f), "engine_reported_%s", g[i].field);
+                    json_object_set_new(dd, "field", json_string(f));
+                    jsonx_set_num(dd, "expected", exp[i]);
+                    jsonx_set_num(dd, "observed", v);
+                    json_array_append_new(mism, dd);
+                }
             }
             json_object_set_new(o, "engine_reported", reported);
-            double v;
-            if (!mode_has_disk(want->id) &&
-                promscan_sum(t, b.len, "kvtier_engine_g3_capacity_blocks", &v) > 0 && v > 0) {
-                json_t *dd = json_object();
-                json_object_set_new(dd, "field", json_string("engine_reported_g3_capacity_blocks"));
-                json_object_set_new(dd, "expected", json_integer(0));
-                jsonx_set_num(dd, "observed", v);
-                json_array_append_new(mism, dd);
-            }
         } else {
             json_object_set_new(o, "kvbm_metrics_error",
                                 json_string(hr.status ? "non-200 status" : hr.err));

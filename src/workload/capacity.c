@@ -61,14 +61,13 @@ void capacity_target(const struct workload_capacity *c, struct capacity_target *
     } else if (over <= g3_cap) {
         t.target_blocks = over;
         t.feasible = true;
-        snprintf(t.note, sizeof(t.note), "%.2f x (G1+G2), below %.2f x G3",
-                 CAPACITY_PRESSURE_OVER, CAPACITY_G3_FILL);
+        snprintf(t.note, sizeof(t.note), "%.2f x (G1+G2), below %.2f x G3", CAPACITY_PRESSURE_OVER,
+                 CAPACITY_G3_FILL);
     } else if (t.g12_blocks < g3_cap) {
         t.target_blocks = t.g12_blocks + (g3_cap - t.g12_blocks) / 2;
         t.feasible = t.target_blocks > t.g12_blocks;
         snprintf(t.note, sizeof(t.note),
-                 "G3 is tight: working set halfway between G1+G2 and %.2f x G3",
-                 CAPACITY_G3_FILL);
+                 "G3 is tight: working set halfway between G1+G2 and %.2f x G3", CAPACITY_G3_FILL);
     } else {
         t.target_blocks = over;
         t.feasible = false;

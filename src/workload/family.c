@@ -73,8 +73,8 @@ static int get_u64(const struct ctx *c, const json_t *o, const char *path, const
     char what[96];
     snprintf(what, sizeof(what), "must be an integer in %llu..%llu", (unsigned long long)lo,
              (unsigned long long)hi);
-    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        (uint64_t)json_integer_value(v) < lo || (uint64_t)json_integer_value(v) > hi)
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) < lo ||
+        (uint64_t)json_integer_value(v) > hi)
         return bad(c, key, path, what);
     *ret = (uint64_t)json_integer_value(v);
     return 0;
@@ -115,11 +115,10 @@ static int get_range(const struct ctx *c, const json_t *o, const char *path, con
     const json_t *a = json_array_get(v, 0), *b = json_array_get(v, 1);
     if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_integer(a) ||
         !json_is_integer(b) || json_integer_value(a) < 0 ||
-        json_integer_value(b) < json_integer_value(a) ||
-        (uint64_t)json_integer_value(b) > hi_max)
+        json_integer_value(b) < json_integer_value(a) || (uint64_t)json_integer_value(b) > hi_max)
         return bad(c, key, path, "must be an integer or [lo, hi] with 0 <= lo <= hi");
-    *ret = (struct family_range){ (uint64_t)json_integer_value(a),
-                                  (uint64_t)json_integer_value(b) };
+    *ret =
+        (struct family_range){ (uint64_t)json_integer_value(a), (uint64_t)json_integer_value(b) };
     return 0;
 }
 
@@ -141,9 +140,9 @@ static int check_keys(const struct ctx *c, const json_t *o, const char *path,
 
 static int parse_class(const struct ctx *c, const json_t *o, unsigned idx, struct family_class *k)
 {
-    static const char *const known[] = { "name",          "weight",        "system_tokens",
-                                         "prefix_tokens", "groups",        "query_tokens",
-                                         "output_tokens", "turns",         "think_time_ms",
+    static const char *const known[] = { "name",          "weight", "system_tokens",
+                                         "prefix_tokens", "groups", "query_tokens",
+                                         "output_tokens", "turns",  "think_time_ms",
                                          "warmup_turns",  NULL };
     char path[48];
     snprintf(path, sizeof(path), "classes[%u].", idx);
@@ -162,8 +161,7 @@ static int parse_class(const struct ctx *c, const json_t *o, unsigned idx, struc
         (r = get_u64(c, o, path, "prefix_tokens", 0, 0, FAMILY_MAX_TOKENS, &k->prefix_tokens)) <
             0 ||
         (r = get_u64(c, o, path, "groups", 1, 1, FAMILY_MAX_GROUPS, &k->groups)) < 0 ||
-        (r = get_range(c, o, path, "query_tokens", 64, FAMILY_MAX_TOKENS, &k->query_tokens)) <
-            0 ||
+        (r = get_range(c, o, path, "query_tokens", 64, FAMILY_MAX_TOKENS, &k->query_tokens)) < 0 ||
         (r = get_range(c, o, path, "output_tokens", 128, FAMILY_MAX_TOKENS, &k->output_tokens)) <
             0 ||
         (r = get_range(c, o, path, "turns", 1, FAMILY_MAX_TURNS, &k->turns)) < 0 ||
@@ -182,9 +180,10 @@ static int parse_class(const struct ctx *c, const json_t *o, unsigned idx, struc
 static int parse_phase(const struct ctx *c, const json_t *o, enum family_phase p,
                        struct family_phase_cfg *ph)
 {
-    static const char *const known[] = { "arrival",   "rate_per_s", "burstiness", "concurrency",
-                                         "max_concurrency", "per_group",  "requests",
-                                         "reuse_fraction",  "enabled",    NULL };
+    static const char *const known[] = { "arrival",     "rate_per_s",      "burstiness",
+                                         "concurrency", "max_concurrency", "per_group",
+                                         "requests",    "reuse_fraction",  "enabled",
+                                         NULL };
     char path[48];
     snprintf(path, sizeof(path), "phases.%s.", family_phase_name(p));
     *ph = (struct family_phase_cfg){ 0 };
@@ -203,8 +202,7 @@ static int parse_phase(const struct ctx *c, const json_t *o, enum family_phase p
         strcmp(arr, "closed"))
         return bad(c, "arrival", path, "must be constant, poisson, gamma or closed");
     snprintf(ph->arrival, sizeof(ph->arrival), "%s", arr);
-    if ((r = get_num(c, o, path, "rate_per_s", 1.0, 0.001, FAMILY_MAX_RATE, &ph->rate_per_s)) <
-            0 ||
+    if ((r = get_num(c, o, path, "rate_per_s", 1.0, 0.001, FAMILY_MAX_RATE, &ph->rate_per_s)) < 0 ||
         (r = get_num(c, o, path, "burstiness", 1.0, 0.05, 20.0, &ph->burstiness)) < 0 ||
         (r = get_u64(c, o, path, "concurrency", 1, 1, 1024, &ph->concurrency)) < 0 ||
         (r = get_u64(c, o, path, "max_concurrency", 16, 1, 1024, &ph->max_concurrency)) < 0 ||
@@ -235,8 +233,13 @@ int family_parse(const json_t *doc, const char *dataset, const char *text, size_
                         name);
     if (!json_is_object(o))
         return bad(&c, "classes", "", "dataset must be a mapping");
-    static const char *const known[] = { "max_input_tokens", "min_input_tokens", "min_model_seq",
-                                         "classes", "phases", "description", NULL };
+    static const char *const known[] = { "max_input_tokens",
+                                         "min_input_tokens",
+                                         "min_model_seq",
+                                         "classes",
+                                         "phases",
+                                         "description",
+                                         NULL };
     int r = check_keys(&c, o, "", known);
     if (r < 0 ||
         (r = get_u64(&c, o, "", "max_input_tokens", 0, 0, FAMILY_MAX_TOKENS,

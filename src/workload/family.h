@@ -41,10 +41,10 @@ struct family_class {
 
 struct family_phase_cfg {
     bool enabled;
-    char arrival[16];      /* constant | poisson | gamma | closed */
-    double rate_per_s;     /* open loop; sessions (or requests) per second */
-    double burstiness;     /* gamma shape */
-    uint64_t concurrency;  /* closed loop */
+    char arrival[16];     /* constant | poisson | gamma | closed */
+    double rate_per_s;    /* open loop; sessions (or requests) per second */
+    double burstiness;    /* gamma shape */
+    uint64_t concurrency; /* closed loop */
     uint64_t max_concurrency;
     uint64_t per_group;    /* warmup/replay: requests (or turns) per primed group */
     uint64_t requests;     /* steady: requests; pressure: lower bound */

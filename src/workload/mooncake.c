@@ -90,8 +90,8 @@ int mooncake_parse_line(const char *line, size_t len, uint32_t tokens_per_hash,
     for (size_t i = 0; i < r.n_hash; i++) {
         const json_t *v = json_array_get(h, i);
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            rc = diag_set(d, -EINVAL, ln, 0, "field \"hash_ids[%zu]\": expected an integer >= 0",
-                          i);
+            rc =
+                diag_set(d, -EINVAL, ln, 0, "field \"hash_ids[%zu]\": expected an integer >= 0", i);
             goto out;
         }
         r.hash_ids[i] = (uint64_t)json_integer_value(v);

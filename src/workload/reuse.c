@@ -120,6 +120,5 @@ json_t *reuse_evaluate(const json_t *header, const json_t *observed, double min_
     double ratio = any_known && opp ? (double)obs / (double)opp : NAN;
     return json_pack("{s:f,s:o,s:I,s:I,s:o,s:b,s:s}", "min_ratio", min_ratio, "phases", phases,
                      "opportunity_tokens", (json_int_t)opp, "observed_tokens", (json_int_t)obs,
-                     "ratio", num_or_null(ratio), "reuse_not_observed", tripped, "reason",
-                     reason);
+                     "ratio", num_or_null(ratio), "reuse_not_observed", tripped, "reason", reason);
 }

@@ -19,30 +19,27 @@
 #define TEXTGEN_MAX_DEPTH 16
 
 static const char *const words[] = {
-    "the",      "of",       "and",      "to",        "in",       "is",       "that",
-    "for",      "it",       "as",       "with",      "be",       "on",       "not",
-    "this",     "are",      "or",       "from",      "at",       "which",    "but",
-    "have",     "an",       "they",     "you",       "we",       "can",      "has",
-    "there",    "if",       "more",     "when",      "will",     "would",    "so",
-    "no",       "time",     "data",     "model",     "cache",    "block",    "memory",
-    "system",   "user",     "file",     "code",      "test",     "value",    "table",
-    "line",     "page",     "query",    "request",   "server",   "client",   "storage",
-    "latency",  "through",  "between",  "each",      "every",    "other",    "first",
-    "after",    "before",   "under",    "over",      "into",     "only",     "also",
-    "new",      "old",      "large",    "small",     "long",     "short",    "fast",
-    "slow",     "high",     "low",      "read",      "write",    "load",     "store",
-    "build",    "run",      "check",    "change",    "return",   "call",     "use",
-    "make",     "need",     "keep",     "show",      "find",     "work",     "state",
-    "function", "module",   "project",  "team",      "review",   "design",   "error",
-    "result",   "report",   "number",   "size",      "count",    "rate",     "level",
-    "layer",    "token",    "prefix",   "context",   "session",  "document", "summary",
-    "question", "answer",   "section",  "version",   "config",   "option",   "default",
-    "network",  "device",   "disk",     "thread",    "process",  "queue",    "buffer",
-    "index",    "key",      "list",     "map",       "set",      "string",   "type",
-    "struct",   "pointer",  "standard", "interface", "library",  "package",  "source",
-    "target",   "output",   "input",    "format",    "schema",   "record",   "event",
-    "metric",   "signal",   "policy",   "rule",      "limit",    "budget",   "window",
-    "careful",  "simple",   "clear",    "stable",    "correct",  "explicit", "measured",
+    "the",     "of",      "and",      "to",      "in",      "is",       "that",     "for",
+    "it",      "as",      "with",     "be",      "on",      "not",      "this",     "are",
+    "or",      "from",    "at",       "which",   "but",     "have",     "an",       "they",
+    "you",     "we",      "can",      "has",     "there",   "if",       "more",     "when",
+    "will",    "would",   "so",       "no",      "time",    "data",     "model",    "cache",
+    "block",   "memory",  "system",   "user",    "file",    "code",     "test",     "value",
+    "table",   "line",    "page",     "query",   "request", "server",   "client",   "storage",
+    "latency", "through", "between",  "each",    "every",   "other",    "first",    "after",
+    "before",  "under",   "over",     "into",    "only",    "also",     "new",      "old",
+    "large",   "small",   "long",     "short",   "fast",    "slow",     "high",     "low",
+    "read",    "write",   "load",     "store",   "build",   "run",      "check",    "change",
+    "return",  "call",    "use",      "make",    "need",    "keep",     "show",     "find",
+    "work",    "state",   "function", "module",  "project", "team",     "review",   "design",
+    "error",   "result",  "report",   "number",  "size",    "count",    "rate",     "level",
+    "layer",   "token",   "prefix",   "context", "session", "document", "summary",  "question",
+    "answer",  "section", "version",  "config",  "option",  "default",  "network",  "device",
+    "disk",    "thread",  "process",  "queue",   "buffer",  "index",    "key",      "list",
+    "map",     "set",     "string",   "type",    "struct",  "pointer",  "standard", "interface",
+    "library", "package", "source",   "target",  "output",  "input",    "format",   "schema",
+    "record",  "event",   "metric",   "signal",  "policy",  "rule",     "limit",    "budget",
+    "window",  "careful", "simple",   "clear",   "stable",  "correct",  "explicit", "measured",
 };
 #define N_WORDS (sizeof(words) / sizeof(words[0]))
 
@@ -60,8 +57,11 @@ static bool utf8_valid(const uint8_t *s, size_t n)
     size_t i = 0;
     while (i < n) {
         uint8_t c = s[i];
-        size_t k = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                                : (c & 0xf8) == 0xf0 ? 4 : 0;
+        size_t k = c < 0x80             ? 1
+                   : (c & 0xe0) == 0xc0 ? 2
+                   : (c & 0xf0) == 0xe0 ? 3
+                   : (c & 0xf8) == 0xf0 ? 4
+                                        : 0;
         if (k == 0 || i + k > n || (k == 2 && c < 0xc2))
             return false;
         for (size_t j = 1; j < k; j++)
@@ -89,8 +89,10 @@ static int walk(const char *root, const char *rel, int depth, struct buf *out, u
     char **names = NULL;
     size_t n = 0, cap = 0;
     if (!dh) {
-        r = diag_set(d, errno == ENOENT ? -ENOENT : -EINVAL, 0, 0, "cannot open corpus "
-                     "directory %s: %s", dir, strerror(errno));
+        r = diag_set(d, errno == ENOENT ? -ENOENT : -EINVAL, 0, 0,
+                     "cannot open corpus "
+                     "directory %s: %s",
+                     dir, strerror(errno));
         goto out;
     }
     struct dirent *e;
@@ -230,8 +232,7 @@ static int append_prose(const struct textgen *g, struct rng *r, uint64_t tokens,
     return rc;
 }
 
-static int append_corpus(const struct textgen *g, struct rng *r, uint64_t tokens,
-                         struct buf *out)
+static int append_corpus(const struct textgen *g, struct rng *r, uint64_t tokens, struct buf *out)
 {
     size_t want = (size_t)tokens * 4 + 16; /* about 4 bytes per token; the caller trims */
     size_t at = (size_t)rng_range(r, 0, g->corpus_len - 1);

@@ -42,11 +42,11 @@
 #include "workload/mooncake.h"
 #include "workload/textgen.h"
 
-#define PLAN_MAX_BYTES      (4ull << 30) /* requests.jsonl */
-#define FIT_MAX_ITERATIONS  64
-#define PRESSURE_MAX_RATE   4.0 /* requests/s: a workstation's pressure stays below this */
-#define TEMPLATE_OVERHEAD   32  /* tokens of chat framing allowed for in length checks */
-#define SEEN_INITIAL_SLOTS  4096u
+#define PLAN_MAX_BYTES     (4ull << 30) /* requests.jsonl */
+#define FIT_MAX_ITERATIONS 64
+#define PRESSURE_MAX_RATE  4.0 /* requests/s: a workstation's pressure stays below this */
+#define TEMPLATE_OVERHEAD  32  /* tokens of chat framing allowed for in length checks */
+#define SEEN_INITIAL_SLOTS 4096u
 
 void workload_options_init(struct workload_options *o)
 {
@@ -104,7 +104,7 @@ static void seen_add(struct seen *s, uint64_t h)
 /* ---- generator state ---- */
 
 struct group {
-    json_t *msgs;         /* owned; shared messages (system, prefix) */
+    json_t *msgs;           /* owned; shared messages (system, prefix) */
     uint64_t shared_tokens; /* rendered tokens of msgs, a multiple of tokens_per_block */
     char prefix_hash[17];
 };
@@ -134,7 +134,7 @@ struct gen {
     struct seen seen;
     struct buf out; /* request lines */
     uint64_t next_id, next_session, next_fresh;
-    json_t *class_sys[FAMILY_MAX_CLASSES];       /* owned; [system] or empty array */
+    json_t *class_sys[FAMILY_MAX_CLASSES]; /* owned; [system] or empty array */
     uint64_t class_sys_tokens[FAMILY_MAX_CLASSES];
     struct group *primed[FAMILY_MAX_CLASSES]; /* owned arrays of groups */
     struct session *sessions[FAMILY_MAX_CLASSES];
@@ -277,8 +277,7 @@ static int emit(struct gen *g, enum family_phase ph, const char *session_id, uin
     int rc = render_encode(g, msgs, true, &text, &v);
     if (rc < 0)
         goto out;
-    if (v.len > WORKLOAD_MAX_PROMPT_TOKENS ||
-        v.len + output_tokens > g->m->max_sequence_length) {
+    if (v.len > WORKLOAD_MAX_PROMPT_TOKENS || v.len + output_tokens > g->m->max_sequence_length) {
         rc = diag_set(g->d, -EINVAL, 0, 0,
                       "a %s request of %zu + %llu tokens exceeds model %s's max_sequence_length "
                       "%u",
@@ -316,16 +315,14 @@ static int emit(struct gen *g, enum family_phase ph, const char *session_id, uin
         g->max_input_seen = v.len;
     char id[32];
     snprintf(id, sizeof(id), "r%06llu", (unsigned long long)g->next_id++);
-    json_t *o = json_pack("{s:s,s:s,s:o,s:I,s:s,s:o,s:I,s:I,s:o,s:I,s:b,s:I,s:s,s:s}", "id", id,
-                          "phase", family_phase_name(ph), "session_id",
-                          session_id ? json_string(session_id) : json_null(), "turn",
-                          (json_int_t)turn, "prefix_hash", prefix_hash ? prefix_hash : "",
-                          "hash_ids", ha, "input_tokens", (json_int_t)v.len, "output_tokens",
-                          (json_int_t)output_tokens, "t_offset_ns",
-                          t_offset_ns >= 0 ? json_integer(t_offset_ns) : json_null(),
-                          "think_time_ns", (json_int_t)think_ns, "carry_history", 0,
-                          "reuse_opportunity_tokens", (json_int_t)reuse, "class", cls, "group",
-                          tag);
+    json_t *o = json_pack(
+        "{s:s,s:s,s:o,s:I,s:s,s:o,s:I,s:I,s:o,s:I,s:b,s:I,s:s,s:s}", "id", id, "phase",
+        family_phase_name(ph), "session_id", session_id ? json_string(session_id) : json_null(),
+        "turn", (json_int_t)turn, "prefix_hash", prefix_hash ? prefix_hash : "", "hash_ids", ha,
+        "input_tokens", (json_int_t)v.len, "output_tokens", (json_int_t)output_tokens,
+        "t_offset_ns", t_offset_ns >= 0 ? json_integer(t_offset_ns) : json_null(), "think_time_ns",
+        (json_int_t)think_ns, "carry_history", 0, "reuse_opportunity_tokens", (json_int_t)reuse,
+        "class", cls, "group", tag);
     if (g->o->endpoint == WORKLOAD_ENDPOINT_CHAT) {
         json_object_set(o, "messages", (json_t *)msgs);
     } else if (tokenizer_is_exact(g->tok)) {
@@ -396,8 +393,7 @@ static bool is_session_class(const struct family_class *k)
 }
 
 /* Runs up to n turns of session s; the first gets offset t0 (may be -1). */
-static int run_turns(struct gen *g, enum family_phase ph, struct session *s, uint64_t n,
-                     int64_t t0)
+static int run_turns(struct gen *g, enum family_phase ph, struct session *s, uint64_t n, int64_t t0)
 {
     const struct family_class *k = &g->ds->classes[s->cls];
     struct rng *r = &g->rng;
@@ -419,8 +415,8 @@ static int run_turns(struct gen *g, enum family_phase ph, struct session *s, uin
         uint64_t think = s->turns_done ? uniform(r, &k->think_time_ms) * 1000000ull : 0;
         char tag[64];
         snprintf(tag, sizeof(tag), "%s", s->id);
-        int rc = emit(g, ph, s->id, s->turns_done, s->prefix_hash, s->msgs, out,
-                      i == 0 ? t0 : -1, i == 0 ? 0 : think, k->name, tag);
+        int rc = emit(g, ph, s->id, s->turns_done, s->prefix_hash, s->msgs, out, i == 0 ? t0 : -1,
+                      i == 0 ? 0 : think, k->name, tag);
         if (rc < 0)
             return rc;
         json_array_append_new(s->msgs, text_message(g, "assistant", out, r));
@@ -434,10 +430,10 @@ static int single(struct gen *g, enum family_phase ph, unsigned cls, const struc
 {
     const struct family_class *k = &g->ds->classes[cls];
     json_t *msgs = json_deep_copy(grp->msgs);
-    json_array_append_new(msgs, text_message(g, "user", uniform(&g->rng, &k->query_tokens),
-                                             &g->rng));
-    int rc = emit(g, ph, NULL, 0, grp->prefix_hash, msgs, uniform(&g->rng, &k->output_tokens),
-                  t0, 0, k->name, tag);
+    json_array_append_new(msgs,
+                          text_message(g, "user", uniform(&g->rng, &k->query_tokens), &g->rng));
+    int rc = emit(g, ph, NULL, 0, grp->prefix_hash, msgs, uniform(&g->rng, &k->output_tokens), t0,
+                  0, k->name, tag);
     json_decref(msgs);
     return rc;
 }
@@ -520,8 +516,7 @@ static int phase_warmup(struct gen *g)
                 snprintf(tag, sizeof(tag), "%s-g%llu", k->name, (unsigned long long)gi);
                 for (uint64_t i = 0; i < pc->per_group && rc == 0; i++)
                     if (jobs++ < cap_requests(g, UINT64_MAX))
-                        rc = single(g, FAMILY_WARMUP, c, &g->primed[c][gi], arrivals_next(&a),
-                                    tag);
+                        rc = single(g, FAMILY_WARMUP, c, &g->primed[c][gi], arrivals_next(&a), tag);
             }
             if (rc < 0)
                 return rc;
@@ -613,8 +608,8 @@ static int phase_steady(struct gen *g)
                 snprintf(grp.prefix_hash, sizeof(grp.prefix_hash), "%s",
                          g->sessions[c][gi].prefix_hash);
                 /* a new session on the same task: shares system prompt and task prefix */
-                json_t *task = json_array_get(g->sessions[c][gi].msgs,
-                                              json_array_size(g->class_sys[c]));
+                json_t *task =
+                    json_array_get(g->sessions[c][gi].msgs, json_array_size(g->class_sys[c]));
                 if (k->prefix_tokens && task)
                     json_array_append(grp.msgs, task);
                 struct session s;
@@ -734,16 +729,15 @@ static json_t *phase_json(const struct gen *g, enum family_phase p, const char *
                      "requests", (json_int_t)g->acc[p].requests);
 }
 
-static json_t *capacity_json(const struct gen *g, const struct workload_capacity *cap,
-                             uint64_t bpb)
+static json_t *capacity_json(const struct gen *g, const struct workload_capacity *cap, uint64_t bpb)
 {
     return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "g1_blocks",
                      (json_int_t)cap->g1_blocks, "g2_blocks", (json_int_t)cap->g2_blocks,
                      "g3_blocks", (json_int_t)cap->g3_blocks, "bytes_per_block", (json_int_t)bpb,
                      "kv_bytes_per_token", (json_int_t)profile_kv_bytes_per_token(g->m),
-                     "g1_g2_blocks", (json_int_t)(cap->g1_blocks + cap->g2_blocks),
-                     "g1_g2_bytes", (json_int_t)((cap->g1_blocks + cap->g2_blocks) * bpb),
-                     "g3_bytes", (json_int_t)(cap->g3_blocks * bpb), "source",
+                     "g1_g2_blocks", (json_int_t)(cap->g1_blocks + cap->g2_blocks), "g1_g2_bytes",
+                     (json_int_t)((cap->g1_blocks + cap->g2_blocks) * bpb), "g3_bytes",
+                     (json_int_t)(cap->g3_blocks * bpb), "source",
                      cap->source ? cap->source : "cli");
 }
 
@@ -757,14 +751,12 @@ static json_t *base_header(const struct gen *g, const char *wl, const char *titl
                      "title", title, "dataset", dataset, "model", g->m->name, "seed",
                      (json_int_t)seed, "tokens_per_block", (json_int_t)g->tpb, "tokenizer",
                      tokenizer_kind(g->tok), "tokenizer_file",
-                     tok_file ? json_string(tok_file) : json_null(), "chat_template",
-                     tpl[g->tpl], "endpoint", ep[g->o->endpoint], "max_sequence_length",
-                     (json_int_t)g->m->max_sequence_length, "text_source",
-                     textgen_source(g->tg));
+                     tok_file ? json_string(tok_file) : json_null(), "chat_template", tpl[g->tpl],
+                     "endpoint", ep[g->o->endpoint], "max_sequence_length",
+                     (json_int_t)g->m->max_sequence_length, "text_source", textgen_source(g->tg));
 }
 
-static int write_plan(const char *out_path, json_t *header, const struct buf *body,
-                      struct diag *d)
+static int write_plan(const char *out_path, json_t *header, const struct buf *body, struct diag *d)
 {
     char *h = jsonx_dump_line(header);
     struct buf all;
@@ -866,8 +858,8 @@ static int import_trace(struct gen *g, uint32_t tph, struct diag *d, uint64_t *r
                 uint64_t take = i + 1 < row.n_hash ? tph : row.input_length - (uint64_t)i * tph;
                 rc = hash_block_text(g, row.hash_ids[i], take, &c);
             }
-            json_t *msgs = json_pack("[{s:s,s:s%}]", "role", "user", "content", (const char *)c.data,
-                                     c.len);
+            json_t *msgs =
+                json_pack("[{s:s,s:s%}]", "role", "user", "content", (const char *)c.data, c.len);
             buf_fini(&c);
             bool later = false;
             uint64_t sh = 0;
@@ -876,8 +868,7 @@ static int import_trace(struct gen *g, uint32_t tph, struct diag *d, uint64_t *r
                 later = seen_has(&sessions, sh);
                 seen_add(&sessions, sh);
             }
-            int64_t off = later ? -1
-                                : ((int64_t)row.timestamp_ms - first_ts) * 1000000LL;
+            int64_t off = later ? -1 : ((int64_t)row.timestamp_ms - first_ts) * 1000000LL;
             if (off < -1)
                 off = 0;
             char tag[32];
@@ -886,9 +877,9 @@ static int import_trace(struct gen *g, uint32_t tph, struct diag *d, uint64_t *r
                 struct diag ed = { 0 };
                 struct diag *saved = g->d;
                 g->d = &ed;
-                rc = emit(g, FAMILY_STEADY, row.session_id[0] ? row.session_id : NULL, 0, "",
-                          msgs, row.output_length, off, later ? row.delay_ms * 1000000ull : 0,
-                          "trace", tag);
+                rc = emit(g, FAMILY_STEADY, row.session_id[0] ? row.session_id : NULL, 0, "", msgs,
+                          row.output_length, off, later ? row.delay_ms * 1000000ull : 0, "trace",
+                          tag);
                 g->d = saved;
                 if (rc < 0)
                     diag_set(d, rc, line, 0, "%s", ed.msg);
@@ -920,8 +911,8 @@ static int plan_from_trace(struct gen *g, uint64_t seed, const struct workload_c
     if (rc < 0)
         return rc;
     uint64_t bpb = cap->bytes_per_block ? cap->bytes_per_block : profile_bytes_per_block(g->m);
-    json_t *h = base_header(g, "trace", "Mooncake trace import", "trace", seed,
-                            g->o->tokenizer_path);
+    json_t *h =
+        base_header(g, "trace", "Mooncake trace import", "trace", seed, g->o->tokenizer_path);
     json_t *phases = json_array();
     json_array_append_new(phases, phase_json(g, FAMILY_STEADY, "plan", 0.0));
     json_object_set_new(h, "phases", phases);
@@ -932,10 +923,12 @@ static int plan_from_trace(struct gen *g, uint64_t seed, const struct workload_c
                                   "prompts",
                                   "each hash id is a fixed run of one-token words; the last id "
                                   "of a row is cut to input_length (chat adds template tokens)"));
-    json_object_set_new(h, "reuse_opportunity_tokens",
-                        json_pack("{s:I}", "steady", (json_int_t)g->acc[FAMILY_STEADY].reuse_tokens));
-    json_object_set_new(h, "prompt_tokens",
-                        json_pack("{s:I}", "steady", (json_int_t)g->acc[FAMILY_STEADY].prompt_tokens));
+    json_object_set_new(
+        h, "reuse_opportunity_tokens",
+        json_pack("{s:I}", "steady", (json_int_t)g->acc[FAMILY_STEADY].reuse_tokens));
+    json_object_set_new(
+        h, "prompt_tokens",
+        json_pack("{s:I}", "steady", (json_int_t)g->acc[FAMILY_STEADY].prompt_tokens));
     json_object_set_new(h, "unique_blocks", json_integer((json_int_t)g->seen.count));
     json_object_set_new(h, "requests", json_integer((json_int_t)g->next_id));
     rc = write_plan(out_path, h, &g->out, d);
@@ -1019,8 +1012,8 @@ int workload_plan_write(const char *profiles_dir, const char *workload, const ch
             continue;
         struct arrivals a;
         arrivals_init(&a, &g, (enum family_phase)p);
-        json_array_append_new(phases, phase_json(&g, (enum family_phase)p, ds.phases[p].arrival,
-                                                 a.rate));
+        json_array_append_new(phases,
+                              phase_json(&g, (enum family_phase)p, ds.phases[p].arrival, a.rate));
         json_object_set_new(reuse, family_phase_name((enum family_phase)p),
                             json_integer((json_int_t)g.acc[p].reuse_tokens));
         json_object_set_new(prompt, family_phase_name((enum family_phase)p),
@@ -1200,14 +1193,13 @@ int workload_export_mooncake(const char *plan_path, const char *out_path, struct
         json_array_foreach(ha, i, v)
         {
             json_array_append_new(row_ids, json_integer((json_int_t)idmap_get(
-                                                &ids, (uint64_t)json_integer_value(v), &next)));
+                                               &ids, (uint64_t)json_integer_value(v), &next)));
         }
         if (in_tok % tpb || json_array_size(ha) == 0) /* partial tail block: a unique id */
             json_array_append_new(row_ids, json_integer((json_int_t)next++));
         json_t *row = json_pack("{s:I,s:I,s:I,s:o}", "timestamp", (json_int_t)llround(ts),
                                 "input_length", (json_int_t)in_tok, "output_length",
-                                (json_int_t)jsonx_u64(o, "output_tokens", 0), "hash_ids",
-                                row_ids);
+                                (json_int_t)jsonx_u64(o, "output_tokens", 0), "hash_ids", row_ids);
         if (sid) {
             json_object_set_new(row, "session_id", json_string(sid));
             if (!json_is_integer(off))
