@@ -7,7 +7,7 @@
  * at every phase boundary the observe phase marks snapshot every endpoint and OS counter, and
  * the runner also snapshots the worker's /proc/PID/io -> final health check -> stop sampler and
  * stack -> summary.json, evidence, verdict.json, quick_summary.json, charts, manifest.json.
- * Every early exit (stack fails to start, never ready, crash mid-run, Ctrl-C) still writes the
+ * Every early stop (stack fails to start, never ready, crash mid-run, Ctrl-C) still writes the
  * whole bundle with what was measured and the reason code that explains it. */
 #include "run/bundle.h"
 
