@@ -456,7 +456,7 @@ static json_t *records_by_phase(const char *dir)
     char *p = fileio_join(dir, "raw/records.jsonl");
     struct buf b;
     buf_init(&b, RECORDS_MAX_BYTES);
-    if (fileio_read_all(p, RECORDS_MAX_BYTES, &b) >= 0) {
+    if (fileio_read_all(p, RECORDS_MAX_BYTES, &b) >= 0 && b.len) {
         char *save = NULL;
         for (char *line = strtok_r((char *)b.data, "\n", &save); line;
              line = strtok_r(NULL, "\n", &save)) {
