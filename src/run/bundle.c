@@ -288,12 +288,14 @@ struct run {
     bool crashed;
     char crash_msg[400];
     char open_phase[OBSERVE_PHASE_NAME_MAX];
+    char last_phase[OBSERVE_PHASE_NAME_MAX]; /* the last phase that began */
 };
 
 static void hook_begin(void *ctx, const char *phase, uint64_t t_ns)
 {
     struct run *r = ctx;
     snprintf(r->open_phase, sizeof(r->open_phase), "%s", phase);
+    snprintf(r->last_phase, sizeof(r->last_phase), "%s", phase);
     if (r->obs)
         observe_phase_begin(r->obs, phase);
     json_t *p = json_object();
@@ -534,7 +536,7 @@ static json_t *build_evidence(const struct run *r, const struct outcome *oc,
     if (oc->interrupted) {
         json_object_set_new(e, "interrupt_reason",
                             json_string(r->crashed ? r->crash_msg : "interrupted by a signal"));
-        json_object_set_new(e, "interrupted_phase", json_string(r->open_phase));
+        json_object_set_new(e, "interrupted_phase", json_string(r->last_phase));
     }
     json_object_set_new(e, "bytes_per_block", json_integer((json_int_t)ms->bytes_per_block));
     json_object_set_new(e, "health", health_json(oc, r, mode_has_kvbm(ms->id)));

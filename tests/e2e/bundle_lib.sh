@@ -52,9 +52,18 @@ schema_ok() {
            raw/frontend_timeseries.csv; do
     [ -e "$b/$f" ] || fail "$b: missing $f"
   done
-  ls "$b"/metrics_delta/phase_replay_kvbm_metrics_delta.json >/dev/null 2>&1 ||
-    ls "$b"/metrics_delta/phase_replay_frontend_metrics_delta.json >/dev/null ||
-    fail "$b: no replay metric deltas"
+  compgen -G "$b/metrics_delta/phase_*_frontend_metrics_delta.json" >/dev/null ||
+    fail "$b: no phase metric deltas"
+  # every phase that began has its start snapshot, every phase that ended its delta
+  python3 - "$b" <<'PY' || fail "$b: phase snapshots missing"
+import json, os, sys
+b = sys.argv[1]
+for p in json.load(open(f"{b}/raw/phases.json"))["phases"]:
+    n = p["name"]
+    assert os.path.exists(f"{b}/metrics_delta/phase_{n}_frontend_metrics_start.json"), n
+    if "t_end_ns" in p:
+        assert os.path.exists(f"{b}/metrics_delta/phase_{n}_frontend_metrics_delta.json"), n
+PY
   ls "$b"/raw/stack/*.log >/dev/null || fail "$b: no stack logs"
 }
 
