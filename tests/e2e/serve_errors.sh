@@ -22,7 +22,7 @@ run_rc 0 "Usage: kvtier serve" -- --help
 run_rc 2 "unknown option '--bogus'" -- --bogus
 run_rc 2 "unknown models profile 'nope'" -- --model nope
 run_rc 2 "unknown hardware profile" -- --model tiny --hardware nope
-run_rc 2 "not supported by this build" -- --model tiny --hardware cpu_small --tokenizer /nonexistent.json
+run_rc 2 "/nonexistent.json" -- --model tiny --hardware cpu_small --tokenizer /nonexistent.json
 run_rc 2 "out of range\|must be\|range" -- --model tiny --hardware cpu_small --port 70000
 run_rc 1 "cannot create disk cache directory /proc/kvtier-e2e" DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS=4 \
   DYN_KVBM_DISK_CACHE_DIR=/proc/kvtier-e2e/x -- --model tiny --hardware cpu_small
