@@ -31,6 +31,7 @@
 #include "tokenizer/blockhash.h"
 
 #define SCHED_IDLE_WAIT_NS (100 * CLK_NS_PER_MS)
+#define SCHED_POKE_NS      (500 * CLK_NS_PER_MS) /* queued requests' sockets are rechecked */
 
 enum seq_state { SEQ_WAIT, SEQ_ONBOARD, SEQ_PREFILL, SEQ_HOLD, SEQ_DECODE };
 
@@ -108,6 +109,7 @@ struct sched {
     struct hit_rec *hits;
     size_t n_hits, hit_pos;
     uint64_t next_hit_log_ns;
+    uint64_t next_poke_ns;
     uint32_t last_logged_q;
     uint64_t skip_logs;
     pthread_t thread;
@@ -825,6 +827,15 @@ static bool iterate(struct sched *s)
     uint64_t now = clk_now_ns();
     reap_cancelled(s, now);
     hits_refresh(s, now);
+    if (now >= s->next_poke_ns) {
+        s->next_poke_ns = now + SCHED_POKE_NS;
+        for (struct seq *q = s->wait_head; q; q = q->next)
+            sreq_poke(q->r);
+        for (size_t i = 0; i < s->n_run; i++)
+            if (s->run[i]->st == SEQ_ONBOARD || s->run[i]->st == SEQ_PREFILL ||
+                s->run[i]->st == SEQ_HOLD)
+                sreq_poke(s->run[i]->r);
+    }
     struct emit *ev = xcalloc(s->n_run + 1, sizeof(*ev));
     size_t n_ev = 0;
     /* parked sequences whose wait is over */

@@ -103,6 +103,22 @@ page "$URL/metrics" | grep -q '^dynamo_frontend_disconnected_clients{model="kvti
 stop_server
 ok "client disconnect mid-stream releases its blocks"
 
+# a client that gives up while its request is still queued is noticed and its request dropped
+start_server -- --g1-blocks 256 --max-num-seqs 1
+curl -sN "$URL$C" -d '{"model":"tiny","prompt":"long","max_tokens":600,"ignore_eos":true,"stream":true}' >"$WORK/long" &
+LONG=$!
+PIDS+=("$LONG")
+sleep 0.3
+curl -sN --max-time 0.5 "$URL$C" -d '{"model":"tiny","prompt":"queued","max_tokens":5,"stream":true}' >/dev/null || true
+curl -s --max-time 0.5 "$URL$C" -d '{"model":"tiny","prompt":"queued unary","max_tokens":5}' >/dev/null || true
+for _ in $(seq 1 40); do [ "$(metric kvtier_engine_waiting_requests)" = 0 ] && break; sleep 0.1; done
+[ "$(metric kvtier_engine_waiting_requests)" = 0 ] || fail "queued requests of departed clients still waiting"
+page "$URL/metrics" | grep -q '^dynamo_frontend_disconnected_clients{model="kvtier/tiny"} 2' || fail "queued disconnects not counted"
+wait "$LONG" || fail "the running stream was disturbed"
+grep -q 'data: \[DONE\]' "$WORK/long" || fail "the running stream did not finish"
+stop_server
+ok "clients leaving while queued are noticed (socket rechecked every 0.5 s); the running stream is unaffected"
+
 # injected failures
 start_server -- --g1-blocks 256 --inject-5xx-every 2 --inject-cut-stream-every 1 --inject-first-token-delay 1s
 complete_ids 1 40 2 >/dev/null || fail "first request should pass"
