@@ -100,7 +100,7 @@ recs "$WORK/o6/records.jsonl" 'len(r) == 4 and all(x["error"] == "connect" and x
 pyq "$WORK/o6/summary.json" 's["phases"]["all"]["errors"] == 4 and s["phases"]["all"]["goodput_rps"] == 0'
 # DNS failure
 timeout 60 "$KVTIER" load --url "http://no-such-host.invalid:8000" --isl 8 --osl 2 --requests 2 \
-  --out "$WORK/o7" --quiet --connect-timeout 5s || fail "dns run failed"
+  --out "$WORK/o7" --quiet --connect-timeout 2s || fail "dns run failed"
 recs "$WORK/o7/records.jsonl" 'len(r) == 2 and all(x["error"] == "connect" for x in r)'
 # usage errors
 set +e
