@@ -1255,7 +1255,9 @@ int loadgen_run(const struct loadgen_config *cfg, const struct reqplan *plan,
         .prompt_ids = plan->prompt_ids,
         .extra_body = cfg->extra_body,
     };
-    r.stats = loadstats_new(&cfg->slo);
+    struct loadgen_slo slo = cfg->slo;
+    slo.client_lag_limit_ms = cfg->client_lag_limit_ms;
+    r.stats = loadstats_new(&slo);
     r.phase_info = json_array();
     r.history = xcalloc(plan->n_reqs, sizeof(json_t *));
     r.bodies = xcalloc(plan->n_reqs, sizeof(struct buf));

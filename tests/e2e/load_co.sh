@@ -20,5 +20,8 @@ assert ttft["p99"] > 500, "stall missing from TTFT p99 (intended)"
 assert sent["p99"] < 50, "stall leaked into TTFT p99 from actual send"
 assert 900 < ttft["max"] < 1500
 assert lag["p99"] > 500
+# the queueing behind the cap is the client's: flagged, and the achieved send rate still 100/s
+assert s["client_lag_exceeded"] is True
+assert 90 < s["send_rate_per_s"] < 110, s["send_rate_per_s"]
 PY
 echo "load_co: ok"
