@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cliopt.h"
 #include "cli/cmds.h"
@@ -133,12 +134,24 @@ static const struct opt_def load_opts[] = {
 #undef O
 
 static volatile sig_atomic_t interrupted;
+static struct timespec first_sigint;
 
+/* First Ctrl-C: stop and write what was measured. A second one more than a second later kills
+ * at once; copies of the first that arrive together (a parent such as timeout(1) forwarding the
+ * signal to the process and to its group) are ignored. Async-signal-safe. */
 static void on_sigint(int sig)
 {
-    (void)sig;
-    interrupted = 1;
-    signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills at once */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!interrupted) {
+        first_sigint = now;
+        interrupted = 1;
+        return;
+    }
+    if (now.tv_sec - first_sigint.tv_sec >= 2) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
 }
 
 struct prog_ctx {
