@@ -1063,7 +1063,8 @@ static void warm_connections(struct run *r, uint64_t n)
         curl_multi_add_handle(r->multi, x->easy);
     }
     kick(r);
-    uint64_t until = clk_now_ns() + LOADGEN_WARM_TIMEOUT_NS;
+    /* 10 s, plus 1 ms per connection for large pools on a busy machine */
+    uint64_t until = clk_now_ns() + LOADGEN_WARM_TIMEOUT_NS + n * CLK_NS_PER_MS;
     while (r->n_active > 0 && clk_now_ns() < until) {
         loop_once(r, 10);
         if (should_stop(r))
@@ -1254,7 +1255,9 @@ int loadgen_run(const struct loadgen_config *cfg, const struct reqplan *plan,
         .prompt_ids = plan->prompt_ids,
         .extra_body = cfg->extra_body,
     };
-    r.stats = loadstats_new(&cfg->slo);
+    struct loadgen_slo slo = cfg->slo;
+    slo.client_lag_limit_ms = cfg->client_lag_limit_ms;
+    r.stats = loadstats_new(&slo);
     r.phase_info = json_array();
     r.history = xcalloc(plan->n_reqs, sizeof(json_t *));
     r.bodies = xcalloc(plan->n_reqs, sizeof(struct buf));
