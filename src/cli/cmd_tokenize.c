@@ -46,6 +46,7 @@ static const struct opt_choice templates[] = {
     { "llama3", "Llama 3 header/eot framing" },
     { "harmony", "GPT-OSS harmony framing" },
     { "none", "contents joined by newlines" },
+    { "llama31", "Hugging Face Llama 3.1/3.3 Instruct template (dated system header, trimmed)" },
     { NULL, NULL },
 };
 

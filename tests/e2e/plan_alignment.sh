@@ -41,6 +41,16 @@ check() {
 
 timeout 60 "$KVTIER" plan -w A -d S -m tiny "${cap[@]}" -o "$tmp/approx.jsonl" 2>/dev/null
 check "$tmp/approx.jsonl" llama3 192
+# Hugging Face's Llama 3.1 template (dated system header, trimmed contents) through a model
+# profile that names it
+mkdir -p "$tmp/p/models"
+ln -s "$KVTIER_PROFILES/workloads" "$tmp/p/workloads"
+ln -s "$KVTIER_PROFILES/hardware" "$tmp/p/hardware"
+sed 's/^chat_template: .*/chat_template: llama31/; s/^name: tiny/name: tiny31/' \
+    "$KVTIER_PROFILES/models/tiny.yaml" > "$tmp/p/models/tiny31.yaml"
+timeout 60 "$KVTIER" plan --profiles "$tmp/p" -w A -d S -m tiny31 "${cap[@]}" -o "$tmp/l31.jsonl" 2>/dev/null
+head -1 "$tmp/l31.jsonl" | jq -e '.chat_template == "llama31"' >/dev/null || fail "llama31 header"
+check "$tmp/l31.jsonl" llama31 192
 
 npmdir="$KVTIER_SRC/tests/npm"
 if command -v node >/dev/null 2>&1 && [ -d "$npmdir/node_modules/llama3-tokenizer-js" ] &&
