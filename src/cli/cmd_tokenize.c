@@ -21,7 +21,14 @@
 #include "tokenizer/chat.h"
 #include "tokenizer/tokenizer.h"
 
-enum tok_mode { TOK_MODE_IDS, TOK_MODE_COUNT, TOK_MODE_DECODE, TOK_MODE_JSONL, TOK_MODE_CHAT };
+enum tok_mode {
+    TOK_MODE_IDS,
+    TOK_MODE_COUNT,
+    TOK_MODE_DECODE,
+    TOK_MODE_JSONL,
+    TOK_MODE_CHAT,
+    TOK_MODE_CHAT_JSONL
+};
 
 struct tok_cfg {
     const char *tokenizer;
@@ -39,6 +46,7 @@ static const struct opt_choice modes[] = {
     { "jsonl", "each stdin line is a JSON string; print one JSON array of ids per line" },
     { "chat", "stdin is a JSON messages array; render with --template, print text, ids, "
               "hash_ids" },
+    { "chat-jsonl", "each stdin line is a JSON messages array; print {tokens, hash_ids} per line" },
     { NULL, NULL },
 };
 
@@ -46,6 +54,7 @@ static const struct opt_choice templates[] = {
     { "llama3", "Llama 3 header/eot framing" },
     { "harmony", "GPT-OSS harmony framing" },
     { "none", "contents joined by newlines" },
+    { "llama31", "Hugging Face Llama 3.1/3.3 Instruct template (dated system header, trimmed)" },
     { NULL, NULL },
 };
 
@@ -174,22 +183,27 @@ out:
     return rc;
 }
 
-static int do_chat(const struct tokenizer *t, const struct buf *in, const struct tok_cfg *cfg)
+/* Renders one messages array (text, len bytes) and prints {tokenizer, [text, ids,] tokens,
+ * hash_ids}. */
+static int chat_one(const struct tokenizer *t, const char *src, unsigned line, const char *text,
+                    size_t len, const struct tok_cfg *cfg, bool full)
 {
     json_t *msgs = NULL, *out = NULL;
     struct diag d = { 0 };
-    struct buf text;
+    struct buf rendered;
     struct token_ids v = { 0 };
     int rc = CLIOPT_EXIT_USAGE;
-    buf_init(&text, TOKENIZER_MAX_INPUT_BYTES);
-    diag_file(&d, "stdin");
-    if (jsonx_parse(buf_str(in), in->len, &msgs, &d) < 0 ||
-        chat_render((enum chat_template)cfg->template_idx, msgs, true, &text, &d) < 0) {
+    buf_init(&rendered, TOKENIZER_MAX_INPUT_BYTES);
+    diag_file(&d, src);
+    if (jsonx_parse(text, len, &msgs, &d) < 0 ||
+        chat_render((enum chat_template)cfg->template_idx, msgs, true, &rendered, &d) < 0) {
+        if (line)
+            d.line = line;
         log_diag(&d);
         goto out;
     }
-    if (tokenizer_encode(t, buf_str(&text), text.len, true, &v) < 0) {
-        log_error("rendered prompt is too long");
+    if (tokenizer_encode(t, buf_str(&rendered), rendered.len, true, &v) < 0) {
+        log_error("%s: rendered prompt is too long", src);
         goto out;
     }
     size_t nb = v.len / cfg->tokens_per_block;
@@ -199,16 +213,40 @@ static int do_chat(const struct tokenizer *t, const struct buf *in, const struct
     for (size_t i = 0; i < nb; i++)
         json_array_append_new(ha, json_integer((json_int_t)h[i]));
     free(h);
-    out = json_pack("{s:s,s:s,s:I,s:o,s:o}", "tokenizer", tokenizer_kind(t), "text", buf_str(&text),
-                    "tokens", (json_int_t)v.len, "ids", ids_json(&v), "hash_ids", ha);
+    out = json_pack("{s:s,s:I,s:o}", "tokenizer", tokenizer_kind(t), "tokens", (json_int_t)v.len,
+                    "hash_ids", ha);
+    if (full) {
+        json_object_set_new(out, "text", json_string(buf_str(&rendered)));
+        json_object_set_new(out, "ids", ids_json(&v));
+    }
     print_line(out);
     rc = 0;
 out:
     json_decref(out);
     json_decref(msgs);
-    buf_fini(&text);
+    buf_fini(&rendered);
     tokenizer_ids_fini(&v);
     return rc;
+}
+
+static int do_chat(const struct tokenizer *t, const struct buf *in, const struct tok_cfg *cfg)
+{
+    if (cfg->mode == TOK_MODE_CHAT)
+        return chat_one(t, "stdin", 0, buf_str(in), in->len, cfg, true);
+    const char *p = buf_str(in), *end = p + in->len;
+    unsigned line = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        line++;
+        if (len > 0) {
+            int rc = chat_one(t, "stdin", line, p, len, cfg, false);
+            if (rc)
+                return rc;
+        }
+        p += len + 1;
+    }
+    return 0;
 }
 
 int cmd_tokenize_main(int argc, char **argv)

@@ -15,11 +15,14 @@
 enum chat_template {
     CHAT_TEMPLATE_LLAMA3,
     CHAT_TEMPLATE_HARMONY,
-    CHAT_TEMPLATE_NONE, /* contents joined by newlines */
+    CHAT_TEMPLATE_NONE,    /* contents joined by newlines */
+    CHAT_TEMPLATE_LLAMA31, /* Hugging Face's Llama 3.1/3.3 Instruct template without tools: the
+                              system header always present with "Cutting Knowledge Date:
+                              December 2023" and "Today Date: 26 Jul 2024", contents trimmed */
     CHAT_TEMPLATE__COUNT,
 };
 
-/* Template by profile name ("llama3", "harmony", "none"); -EINVAL if unknown. */
+/* Template by profile name ("llama3", "harmony", "none", "llama31"); -EINVAL if unknown. */
 int chat_template_from_name(const char *name, enum chat_template *ret);
 /* Renders messages (borrowed JSON array of {role, content}) into out. content may be a string
  * or an array of {type: "text", text}. add_generation_prompt appends the assistant header.

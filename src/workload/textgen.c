@@ -239,25 +239,24 @@ static int append_prose(const struct textgen *g, struct rng *r, uint64_t tokens,
     return rc;
 }
 
+/* Copies whole corpus lines from a seeded offset until their token counts (each line encoded
+ * alone) reach `tokens`; the caller trims to the exact count. */
 static int append_corpus(const struct textgen *g, struct rng *r, uint64_t tokens, struct buf *out)
 {
-    size_t want = (size_t)tokens * 4 + 16; /* about 4 bytes per token; the caller trims */
     size_t at = (size_t)rng_range(r, 0, g->corpus_len - 1);
     while (at > 0 && g->corpus[at - 1] != '\n')
         at--;
     size_t start_len = out->len;
-    while (out->len - start_len < want) {
-        size_t n = g->corpus_len - at;
-        if (n > want - (out->len - start_len))
-            n = want - (out->len - start_len);
-        while (n > 0 && at + n < g->corpus_len && (g->corpus[at + n] & 0xc0) == 0x80)
-            n--; /* whole UTF-8 characters */
+    uint64_t have = 0;
+    size_t guard = 0;
+    while (have < tokens && guard++ < 4 * g->corpus_len) {
+        const char *nl = memchr(g->corpus + at, '\n', g->corpus_len - at);
+        size_t n = nl ? (size_t)(nl - (g->corpus + at)) + 1 : g->corpus_len - at;
         int rc = buf_append(out, g->corpus + at, n);
         if (rc < 0)
             return rc;
+        have += tokenizer_count(g->tok, g->corpus + at, n);
         at = (at + n) % g->corpus_len;
-        if (n == 0)
-            break;
     }
     /* no leading/trailing whitespace */
     size_t s = start_len;
@@ -298,7 +297,11 @@ static bool is_ws(uint8_t c)
 
 void textgen_drop_words(struct buf *b, uint64_t n)
 {
-    for (uint64_t k = 0; k < n && b->len > 1; k++) {
+    for (uint64_t k = 0; k <= n && b->len > 1; k++) {
+        while (b->len > 1 && is_ws(b->data[b->len - 1]))
+            b->len--;
+        if (k == n)
+            break;
         size_t i = b->len;
         while (i > 1 && !is_ws(b->data[i - 1]))
             i--;
@@ -309,8 +312,6 @@ void textgen_drop_words(struct buf *b, uint64_t n)
         }
         b->len = i;
     }
-    while (b->len > 1 && is_ws(b->data[b->len - 1]))
-        b->len--;
     if (b->data)
         b->data[b->len] = 0;
 }

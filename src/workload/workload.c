@@ -755,7 +755,7 @@ static json_t *base_header(const struct gen *g, const char *wl, const char *titl
                            const char *dataset, uint64_t seed, const char *tok_file)
 {
     static const char *const ep[] = { "chat", "completions" };
-    static const char *const tpl[] = { "llama3", "harmony", "none" };
+    static const char *const tpl[CHAT_TEMPLATE__COUNT] = { "llama3", "harmony", "none", "llama31" };
     return json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:o,s:s,s:s,s:I,s:s}", "kind",
                      "kvtier.plan", "schema_version", WORKLOAD_SCHEMA_VERSION, "workload", wl,
                      "title", title, "dataset", dataset, "model", g->m->name, "seed",

@@ -17,16 +17,13 @@ check() {
     local plan=$1 tpl=$2 shared=$3 tok=${4:-}
     local targs=(--template "$tpl" --vocab 32000) # tiny's vocabulary for the approximate path
     [ -n "$tok" ] && targs+=(--tokenizer "$tok")
-    local n=0
-    while read -r req; do
-        echo "$req" | jq -c .messages > "$tmp/msgs"
-        "$KVTIER" tokenize "${targs[@]}" --mode chat < "$tmp/msgs" 2>/dev/null > "$tmp/eng"
-        [ "$(jq -c .hash_ids "$tmp/eng")" = "$(echo "$req" | jq -c .hash_ids)" ] ||
-            fail "$plan: $(echo "$req" | jq -r .id): engine hash_ids differ"
-        [ "$(jq .tokens "$tmp/eng")" = "$(echo "$req" | jq .input_tokens)" ] ||
-            fail "$plan: token count differs"
-        n=$((n + 1))
-    done < <(tail -n +2 "$plan" | awk 'NR % 9 == 1')
+    tail -n +2 "$plan" | awk 'NR % 5 == 1' > "$tmp/sample"
+    jq -c .messages "$tmp/sample" |
+        "$KVTIER" tokenize "${targs[@]}" --mode chat-jsonl 2>/dev/null > "$tmp/eng"
+    [ "$(jq -c '[.tokens, .hash_ids]' "$tmp/eng")" = "$(jq -c '[.input_tokens, .hash_ids]' "$tmp/sample")" ] ||
+        fail "$plan: engine-path tokens or hash_ids differ from the plan"
+    local n
+    n=$(wc -l < "$tmp/sample")
     local pairs
     pairs=$(tail -n +2 "$plan" | jq -s --argjson s "$shared" '
         [.[] | select(.phase == "warmup")] as $w
@@ -41,6 +38,16 @@ check() {
 
 timeout 60 "$KVTIER" plan -w A -d S -m tiny "${cap[@]}" -o "$tmp/approx.jsonl" 2>/dev/null
 check "$tmp/approx.jsonl" llama3 192
+# Hugging Face's Llama 3.1 template (dated system header, trimmed contents) through a model
+# profile that names it
+mkdir -p "$tmp/p/models"
+ln -s "$KVTIER_PROFILES/workloads" "$tmp/p/workloads"
+ln -s "$KVTIER_PROFILES/hardware" "$tmp/p/hardware"
+sed 's/^chat_template: .*/chat_template: llama31/; s/^name: tiny/name: tiny31/' \
+    "$KVTIER_PROFILES/models/tiny.yaml" > "$tmp/p/models/tiny31.yaml"
+timeout 60 "$KVTIER" plan --profiles "$tmp/p" -w A -d S -m tiny31 "${cap[@]}" -o "$tmp/l31.jsonl" 2>/dev/null
+head -1 "$tmp/l31.jsonl" | jq -e '.chat_template == "llama31"' >/dev/null || fail "llama31 header"
+check "$tmp/l31.jsonl" llama31 192
 
 npmdir="$KVTIER_SRC/tests/npm"
 if command -v node >/dev/null 2>&1 && [ -d "$npmdir/node_modules/llama3-tokenizer-js" ] &&

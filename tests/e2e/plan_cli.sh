@@ -27,6 +27,20 @@ done
 timeout 60 "$KVTIER" plan -w A -d S -m tiny --seed 6 "${cap[@]}" -o "$tmp/A.3" 2>/dev/null
 cmp -s "$tmp/A.1" "$tmp/A.3" && fail "different seeds gave the same plan"
 
+# --corpus: prompts drawn from a directory of text (here kvtier's own sources), still aligned
+timeout 60 "$KVTIER" plan -w A -d S -m tiny "${cap[@]}" --corpus "$KVTIER_SRC/src" -o "$tmp/corpus.jsonl" 2>/dev/null
+head -1 "$tmp/corpus.jsonl" | jq -e '.text_source | startswith("corpus ")' >/dev/null || fail "corpus source"
+tail -n +2 "$tmp/corpus.jsonl" | jq -e -s '
+    [.[] | select(.phase == "warmup")][0] as $w
+    | [.[] | select(.phase == "replay" and .group == $w.group)][0] as $r
+    | ([range(0; 200)] | map(select($w.hash_ids[.] == $r.hash_ids[.])) | length) == 192
+      and ($r.messages[1].content | test("File: "))' >/dev/null || fail "corpus plan alignment"
+set +e
+"$KVTIER" plan -w A -d S -m tiny "${cap[@]}" --corpus "$tmp/nonexistent" -o "$tmp/x" 2>"$tmp/err"; rc=$?
+set -e
+[ "$rc" -eq 2 ] && grep -q "nonexistent" "$tmp/err" || fail "missing corpus: exit $rc $(cat "$tmp/err")"
+echo "corpus plan: aligned"
+
 # Dataset L on an 8k engine is refused with the reason
 set +e
 "$KVTIER" plan -w C -d L -m llama8b_fp8 -o "$tmp/x" 2>"$tmp/err"; rc=$?

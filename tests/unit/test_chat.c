@@ -27,6 +27,27 @@ static void test_render(void **state)
     assert_int_equal(chat_render(CHAT_TEMPLATE_HARMONY, msgs, true, &b, NULL), 0);
     assert_string_equal(buf_str(&b), "<|start|>developer<|message|>Be brief.<|end|>"
                                      "<|start|>user<|message|>Hi<|end|><|start|>assistant");
+    buf_reset(&b);
+    assert_int_equal(chat_render(CHAT_TEMPLATE_LLAMA31, msgs, true, &b, NULL), 0);
+    assert_string_equal(buf_str(&b),
+                        "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+                        "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n"
+                        "Be brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi"
+                        "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+    json_decref(msgs);
+    /* no system message: the dated system header is still there; contents are trimmed */
+    msgs = json_pack("[{s:s,s:s}]", "role", "user", "content", "  Hi there \n");
+    buf_reset(&b);
+    assert_int_equal(chat_render(CHAT_TEMPLATE_LLAMA31, msgs, false, &b, NULL), 0);
+    assert_string_equal(buf_str(&b),
+                        "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+                        "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n"
+                        "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi there"
+                        "<|eot_id|>");
+    enum chat_template t;
+    assert_int_equal(chat_template_from_name("llama31", &t), 0);
+    assert_int_equal(t, CHAT_TEMPLATE_LLAMA31);
+    assert_int_equal(chat_template_from_name("llama2", &t), -EINVAL);
     json_decref(msgs);
 
     static const char *bad[] = { "[]", "[{\"content\":\"x\"}]", "[{\"role\":\"user\"}]",
