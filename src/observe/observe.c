@@ -1061,7 +1061,8 @@ int observe_start(const struct observe_config *cfg, struct observe **ret)
     o->no_gpu = cfg->no_gpu;
     o->no_smart = cfg->no_smart;
     o->manual = cfg->manual;
-    memcpy(o->roots, cfg->pids, cfg->n_pids * sizeof(pid_t));
+    if (cfg->n_pids)
+        memcpy(o->roots, cfg->pids, cfg->n_pids * sizeof(pid_t));
     o->n_roots = cfg->n_pids;
     o->sources = json_object();
     o->phase_attrib = json_array();
