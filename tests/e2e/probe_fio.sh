@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 # Cross-check of `kvtier probe` against fio on this machine: the same shapes (random 2 MiB reads,
 # the KV block of the 8B FP8 profile, and sequential 1 MiB reads and writes, all at QD 8;
-# io_uring, O_DIRECT, a freshly pre-written 128 MiB file on the same file system) must agree
+# io_uring, O_DIRECT, a freshly pre-written and synced 128 MiB file on the same file system) must agree
 # within 10% in bandwidth. 4 KiB shapes are CPU-bound on this 2-core machine shared with other
 # builds (both tools swing 2x with the load), so they are not part of the cross-check.
 # The disk of a shared virtual machine drifts by 2x from second to second, so the tools run
-# interleaved (5 rounds of 0.7 s each, the order alternating) and the median of the per-round
+# interleaved (6 rounds of 0.7 s each, the order alternating, each run followed by a sync so the
+# deleted file's discards do not land on the next run) and the median of the per-round
 # ratios is compared; a shape that misses is measured again, up to 3 attempts (each printed),
 # before the test fails.
 # fio batches submissions like kvtier does (iodepth_batch_submit = QD, completions reaped in
@@ -16,7 +17,7 @@ for t in fio jq; do command -v "$t" >/dev/null || { echo "skip: no $t"; exit 77;
 KVTIER=${KVTIER:?}
 work=$(mktemp -d -p "${KVTIER_E2E_TMP:-/var/tmp}" kvtier-probefio-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-rounds=5
+rounds=6
 attempts=3
 # Both tools run at the same raised priority when allowed (root), so that other work on this
 # 2-core machine does not decide which one gets the CPU.
@@ -28,15 +29,17 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 kv_run() { # rw bs qd
   nice -n "$prio" "$KVTIER" probe --dir "$work" --size 128M --min-free 256M --time 0.7s --rw "$1" \
     --block-size "$2" --qd "$3" --quiet --out "$work/p.json" 2>> "$work/probe.log"
+  sync -f "$work" # the deleted file's discards (mounted with -o discard) finish here
   jq '.results[0].bw_bytes_per_s' "$work/p.json"
 }
 fio_run() { # rw bs qd direction
   nice -n "$prio" fio --output-format=json --filename="$work/fio.dat" --size=128M --direct=1 \
-    --ioengine=io_uring --name=prewrite --rw=write --bs=1m --iodepth=8 \
+    --ioengine=io_uring --name=prewrite --rw=write --bs=1m --iodepth=8 --end_fsync=1 \
     --name=measure --stonewall --rw="$1" --bs="$2" --iodepth="$3" \
     --iodepth_batch_submit="$3" --iodepth_batch_complete_min=1 \
     --iodepth_batch_complete_max="$3" --time_based --runtime=0.7 > "$work/fio.json" 2>> "$work/fio.log"
   rm -f "$work/fio.dat"
+  sync -f "$work"
   jq ".jobs[1].$4.bw_bytes" "$work/fio.json"
 }
 
