@@ -163,6 +163,7 @@ struct observe {
     size_t n_prev;
     uint64_t tree_acc[PROCIO_KEY__COUNT];
     unsigned tree_unreadable;
+    uint64_t prev_boot_ticks; /* CLOCK_BOOTTIME ticks at the previous sample */
 
     /* cgroup */
     bool cg_ok;
@@ -316,13 +317,15 @@ static int read_disk(struct observe *o, struct diskstats_dev *ret)
 }
 
 static int read_pid(struct observe *o, pid_t pid, struct procio *io, char *comm, size_t comm_len,
-                    uint64_t *ticks, int *ret_stat)
+                    uint64_t *ticks, uint64_t *start_ticks, int *ret_stat)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/%d/stat", o->proc_root, (int)pid);
     int rs = kread(o, path);
     if (rs == 0)
         rs = procio_parse_stat(buf_str(&o->rbuf), o->rbuf.len, comm, comm_len, NULL, ticks);
+    if (rs == 0 && procio_parse_starttime(buf_str(&o->rbuf), o->rbuf.len, start_ticks) < 0)
+        *start_ticks = 0;
     *ret_stat = rs;
     snprintf(path, sizeof(path), "%s/%d/io", o->proc_root, (int)pid);
     int r = kread(o, path);
@@ -378,6 +381,16 @@ static void scan_tree(struct observe *o, uint64_t t)
     o->tree_scan_ns = t;
 }
 
+/* CLOCK_BOOTTIME in clock ticks: the unit of /proc/PID/stat starttime. */
+static uint64_t boot_ticks_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    long hz = sysconf(_SC_CLK_TCK);
+    return (uint64_t)ts.tv_sec * (uint64_t)hz +
+           (uint64_t)ts.tv_nsec / (1000000000ULL / (uint64_t)hz);
+}
+
 static const struct pidstate *find_prev(const struct pidstate *a, size_t n, pid_t pid)
 {
     for (size_t i = 0; i < n; i++)
@@ -400,7 +413,9 @@ static void sample_pids(struct observe *o, uint64_t t, double itv, const char *t
         struct pidstate *c = &cur[i];
         c->pid = o->tree[i];
         int rs = 0;
-        int r = read_pid(o, c->pid, &c->io, c->comm, sizeof(c->comm), &c->blkio_ticks, &rs);
+        uint64_t start_ticks = 0;
+        int r = read_pid(o, c->pid, &c->io, c->comm, sizeof(c->comm), &c->blkio_ticks, &start_ticks,
+                         &rs);
         c->ok = r == 0;
         if (rs < 0)
             snprintf(c->comm, sizeof(c->comm), "?");
@@ -414,8 +429,12 @@ static void sample_pids(struct observe *o, uint64_t t, double itv, const char *t
         const struct pidstate *p = find_prev(o->prev, o->n_prev, c->pid);
         uint64_t d[PROCIO_KEY__COUNT];
         bool have_p = p && p->ok;
+        /* A pid not seen before counts from zero only if it started after the previous sample
+         * (a child born in the interval); a process adopted later (observe_add_pid of a
+         * running server, a name or port match) starts from its current counters. */
+        bool born_since = o->have_last && start_ticks >= o->prev_boot_ticks;
         for (int k = 0; k < PROCIO_KEY__COUNT; k++) {
-            uint64_t base = have_p ? p->io.v[k] : (o->have_last ? 0 : c->io.v[k]);
+            uint64_t base = have_p ? p->io.v[k] : (born_since ? 0 : c->io.v[k]);
             d[k] = c->io.v[k] >= base ? c->io.v[k] - base : 0;
             sum_delta[k] += d[k];
         }
@@ -449,6 +468,7 @@ static void sample_pids(struct observe *o, uint64_t t, double itv, const char *t
                 o->tree_acc[PROCIO_READ_BYTES], o->tree_acc[PROCIO_WRITE_BYTES],
                 o->tree_acc[PROCIO_CANCELLED_WRITE_BYTES], unreadable ? "partial" : "ok");
     }
+    o->prev_boot_ticks = boot_ticks_now();
     *ret_read_delta = o->have_last ? sum_delta[PROCIO_READ_BYTES] : 0;
     *ret_write_delta = o->have_last ? sum_delta[PROCIO_WRITE_BYTES] : 0;
     free(o->prev);
@@ -1061,7 +1081,8 @@ int observe_start(const struct observe_config *cfg, struct observe **ret)
     o->no_gpu = cfg->no_gpu;
     o->no_smart = cfg->no_smart;
     o->manual = cfg->manual;
-    memcpy(o->roots, cfg->pids, cfg->n_pids * sizeof(pid_t));
+    if (cfg->n_pids)
+        memcpy(o->roots, cfg->pids, cfg->n_pids * sizeof(pid_t));
     o->n_roots = cfg->n_pids;
     o->sources = json_object();
     o->phase_attrib = json_array();

@@ -159,6 +159,39 @@ int procio_parse_stat(const char *text, size_t len, char *ret_comm, size_t comm_
     return 0;
 }
 
+int procio_parse_starttime(const char *text, size_t len, uint64_t *ret_ticks)
+{
+    const char *close_p = NULL;
+    for (size_t i = len; i-- > 0;)
+        if (text[i] == ')') {
+            close_p = text + i;
+            break;
+        }
+    if (!close_p)
+        return -EINVAL;
+    const char *p = close_p + 1, *end = text + len;
+    for (unsigned field = 3; p < end; field++) {
+        while (p < end && *p == ' ')
+            p++;
+        const char *s = p;
+        while (p < end && *p != ' ' && *p != '\n')
+            p++;
+        if (p == s)
+            break;
+        if (field == 22) {
+            uint64_t v = 0;
+            for (const char *q = s; q < p; q++) {
+                if (*q < '0' || *q > '9' || v > UINT64_MAX / 10)
+                    return -EINVAL;
+                v = v * 10 + (uint64_t)(*q - '0');
+            }
+            *ret_ticks = v;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
 int procio_read_stat(const char *proc_root, pid_t pid, char *ret_comm, size_t comm_len,
                      pid_t *ret_ppid, uint64_t *ret_blkio_ticks)
 {

@@ -42,6 +42,9 @@ int procio_read(const char *proc_root, pid_t pid, struct procio *ret);
  * -EINVAL malformed. Outputs may be NULL. */
 int procio_parse_stat(const char *text, size_t len, char *ret_comm, size_t comm_len,
                       pid_t *ret_ppid, uint64_t *ret_blkio_ticks);
+/* Field 22 of /proc/PID/stat: the process start time in clock ticks after boot. 0 or
+ * -EINVAL. */
+int procio_parse_starttime(const char *text, size_t len, uint64_t *ret_ticks);
 int procio_read_stat(const char *proc_root, pid_t pid, char *ret_comm, size_t comm_len,
                      pid_t *ret_ppid, uint64_t *ret_blkio_ticks);
 /* The roots and all their live descendants, sorted ascending, at most max. Returns the count
