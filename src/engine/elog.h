@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The engine's event hook: the library never prints; it formats one line per event and hands
- * it to a sink the command installs (cli prints it on stderr). Levels match cli/log.h. */
+ * it to a sink the command installs (the cli shows it to the user). Levels match cli/log.h. */
 #ifndef KVTIER_ENGINE_ELOG_H
 #define KVTIER_ENGINE_ELOG_H
 

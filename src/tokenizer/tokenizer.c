@@ -61,7 +61,9 @@ struct tokenizer {
     bool ignore_merges;
     struct added_token *added; /* owned */
     size_t n_added;
-    uint8_t added_first[256]; /* bit 0: some added token starts with this byte; bit 1: special */
+    uint8_t added_first[256];  /* bit 0: some added token starts with this byte; bit 1: special */
+    uint32_t added_start[257]; /* added[] sorted by (first byte, length desc): byte b's range */
+    int32_t *added_of_id;      /* owned; id -> index into added[], -1 = none; vocab entries */
     size_t added_max_len;
     pcre2_code *re; /* owned; NULL = whole segment is one piece */
     char pattern_kind[16];
@@ -99,6 +101,7 @@ void tokenizer_free(struct tokenizer *t)
     for (size_t i = 0; i < t->n_added; i++)
         free(t->added[i].content);
     free(t->added);
+    free(t->added_of_id);
     pcre2_code_free(t->re);
     free(t);
 }
@@ -385,6 +388,17 @@ static int load_merges(struct tokenizer *t, struct loader *L, const json_t *merg
     return 0;
 }
 
+static int cmp_added(const void *pa, const void *pb)
+{
+    const struct added_token *a = pa, *b = pb;
+    unsigned char ca = (unsigned char)a->content[0], cb = (unsigned char)b->content[0];
+    if (ca != cb)
+        return ca < cb ? -1 : 1;
+    if (a->len != b->len)
+        return a->len > b->len ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
 static int load_added(struct tokenizer *t, const json_t *added, struct diag *d)
 {
     if (!added || json_is_null(added))
@@ -418,6 +432,17 @@ static int load_added(struct tokenizer *t, const json_t *added, struct diag *d)
         if (at->id >= t->vocab)
             t->vocab = at->id + 1;
     }
+    qsort(t->added, t->n_added, sizeof(*t->added), cmp_added);
+    for (unsigned b = 0, i = 0; b <= 256; b++) {
+        while (i < t->n_added && (unsigned char)t->added[i].content[0] < b)
+            i++;
+        t->added_start[b] = i;
+    }
+    t->added_of_id = xmalloc((size_t)t->vocab * sizeof(*t->added_of_id));
+    for (uint32_t i = 0; i < t->vocab; i++)
+        t->added_of_id[i] = -1;
+    for (size_t i = 0; i < t->n_added; i++)
+        t->added_of_id[t->added[i].id] = (int32_t)i;
     return 0;
 }
 
@@ -773,15 +798,12 @@ static const struct added_token *added_at(const struct tokenizer *t, const char 
     unsigned char c = (unsigned char)s[0];
     if (!(t->added_first[c] & (parse_special ? 3 : 1)))
         return NULL;
-    const struct added_token *best = NULL;
-    for (size_t i = 0; i < t->n_added; i++) {
-        const struct added_token *a = &t->added[i];
-        if (a->len > left || (a->special && !parse_special) || (best && a->len <= best->len))
-            continue;
-        if ((unsigned char)a->content[0] == c && memcmp(a->content, s, a->len) == 0)
-            best = a;
+    for (uint32_t i = t->added_start[c]; i < t->added_start[c + 1]; i++) {
+        const struct added_token *a = &t->added[i]; /* longest first */
+        if (a->len <= left && (parse_special || !a->special) && memcmp(a->content, s, a->len) == 0)
+            return a;
     }
-    return best;
+    return NULL;
 }
 
 static int encode_bpe(const struct tokenizer *t, const char *text, size_t len, bool parse_special,
@@ -900,12 +922,10 @@ int tokenizer_decode(const struct tokenizer *t, const uint32_t *ids, size_t n, s
         if (o != UINT64_MAX) {
             r = buf_append(out, t->bytes + (o >> 16), o & 0xffff);
         } else {
-            const struct added_token *a = NULL;
-            for (size_t k = 0; k < t->n_added && !a; k++)
-                if (t->added[k].id == ids[i])
-                    a = &t->added[k];
-            if (!a)
+            int32_t k = t->added_of_id ? t->added_of_id[ids[i]] : -1;
+            if (k < 0)
                 return -EINVAL;
+            const struct added_token *a = &t->added[k];
             r = buf_append(out, a->content, a->len);
         }
         if (r < 0)
@@ -926,9 +946,9 @@ size_t tokenizer_count(const struct tokenizer *t, const char *text, size_t len)
 uint32_t tokenizer_token_id(const struct tokenizer *t, const char *text)
 {
     size_t len = strlen(text);
-    for (size_t k = 0; k < t->n_added; k++)
-        if (t->added[k].len == len && memcmp(t->added[k].content, text, len) == 0)
-            return t->added[k].id;
+    const struct added_token *a = len ? added_at(t, text, len, true) : NULL;
+    if (a && a->len == len)
+        return a->id;
     if (!t->exact || len == 0 || len > TOKENIZER_MAX_TOKEN_BYTES)
         return UINT32_MAX;
     return vmap_find(t, (const uint8_t *)text, len);

@@ -18,6 +18,15 @@ const char *family_phase_name(enum family_phase p)
     return p < FAMILY__COUNT ? phase_names[p] : "?";
 }
 
+/* Small non-negative decimal at s (class indexes), 0 if none. */
+static int atoi_bounded(const char *s)
+{
+    int v = 0;
+    while (*s >= '0' && *s <= '9' && v < 1000)
+        v = v * 10 + (*s++ - '0');
+    return v;
+}
+
 struct ctx {
     const char *text;
     size_t len;
@@ -25,41 +34,80 @@ struct ctx {
     struct diag *d;
 };
 
-/* Line (1-based) of the first "key:" at or after the line of "<dataset>:" in the YAML text; the
- * dataset's own line when key is NULL or not found; 0 without text. */
-static unsigned line_of(const struct ctx *c, const char *key)
+static bool key_at(const char *line, size_t n, const char *k)
+{
+    size_t kl = strlen(k);
+    for (size_t i = 0; i + kl <= n; i++)
+        if ((i == 0 || line[i - 1] == ' ' || line[i - 1] == '{' || line[i - 1] == ',' ||
+             line[i - 1] == '-') &&
+            !strncmp(line + i, k, kl))
+            return true;
+    return false;
+}
+
+/* Line (1-based) of a field in the YAML text: after the line of "<dataset>:", then after the
+ * section ("classes" and its item-th "- " entry, or the phase name) when path names one, the
+ * first line holding "key:" (flow mappings included). Falls back to the nearest anchor found;
+ * 0 without text. */
+static unsigned line_of(const struct ctx *c, const char *path, const char *key)
 {
     if (!c->text)
         return 0;
-    unsigned line = 1, ds_line = 0, key_line = 0;
-    char ds[8], k[48];
+    char ds[8], k[48], sec[24] = "";
+    int item = -1;
     snprintf(ds, sizeof(ds), "%s:", c->dataset);
     snprintf(k, sizeof(k), "%s:", key ? key : "");
+    if (!strncmp(path, "classes[", 8)) {
+        snprintf(sec, sizeof(sec), "classes:");
+        item = atoi_bounded(path + 8);
+    } else if (!strncmp(path, "phases.", 7)) {
+        const char *dot = strchr(path + 7, '.');
+        if (dot)
+            snprintf(sec, sizeof(sec), "%.*s:", (int)(dot - path - 7), path + 7);
+        else
+            snprintf(sec, sizeof(sec), "phases:");
+    }
+    unsigned line = 1, found = 0;
+    int stage = 0; /* 0 dataset, 1 section, 2 item, 3 key */
+    int items = 0;
     size_t i = 0;
-    while (i < c->len) {
+    while (i < c->len && stage < 4) {
         size_t e = i;
         while (e < c->len && c->text[e] != '\n')
             e++;
         size_t s = i;
-        while (s < e && (c->text[s] == ' ' || c->text[s] == '-'))
+        while (s < e && c->text[s] == ' ')
             s++;
+        const char *l = c->text + s;
         size_t n = e - s;
-        if (!ds_line && n >= strlen(ds) && !strncmp(c->text + s, ds, strlen(ds)))
-            ds_line = line;
-        else if (ds_line && key && n >= strlen(k) && !strncmp(c->text + s, k, strlen(k))) {
-            key_line = line;
-            break;
+        for (int again = 1; again;) {
+            again = 0;
+            if (stage == 0 && n >= strlen(ds) && !strncmp(l, ds, strlen(ds))) {
+                found = line;
+                stage = sec[0] ? 1 : 3;
+            } else if (stage == 1 && key_at(l, n, sec)) {
+                found = line;
+                stage = item >= 0 ? 2 : 3;
+                again = item < 0; /* flow style: the key may be on this line */
+            } else if (stage == 2 && n > 0 && l[0] == '-' && items++ == item) {
+                found = line;
+                stage = 3;
+                again = 1;
+            } else if (stage == 3 && key && key_at(l, n, k)) {
+                found = line;
+                stage = 4;
+            }
         }
         line++;
         i = e + 1;
     }
-    return key_line ? key_line : ds_line;
+    return found;
 }
 
 static int bad(const struct ctx *c, const char *field, const char *path, const char *what)
 {
-    return diag_set(c->d, -EINVAL, line_of(c, field), 0, "datasets.%s.%s%s: %s", c->dataset, path,
-                    field, what);
+    return diag_set(c->d, -EINVAL, line_of(c, path, field), 0, "datasets.%s.%s%s: %s", c->dataset,
+                    path, field, what);
 }
 
 static int get_u64(const struct ctx *c, const json_t *o, const char *path, const char *key,
@@ -180,10 +228,11 @@ static int parse_class(const struct ctx *c, const json_t *o, unsigned idx, struc
 static int parse_phase(const struct ctx *c, const json_t *o, enum family_phase p,
                        struct family_phase_cfg *ph)
 {
-    static const char *const known[] = { "arrival",     "rate_per_s",      "burstiness",
-                                         "concurrency", "max_concurrency", "per_group",
-                                         "requests",    "reuse_fraction",  "enabled",
-                                         NULL };
+    static const char *const known[] = {
+        "arrival",         "rate_per_s",     "burstiness", "concurrency",
+        "max_concurrency", "per_group",      "requests",   "reuse_fraction",
+        "enabled",         "context_tokens", NULL
+    };
     char path[48];
     snprintf(path, sizeof(path), "phases.%s.", family_phase_name(p));
     *ph = (struct family_phase_cfg){ 0 };
@@ -208,7 +257,9 @@ static int parse_phase(const struct ctx *c, const json_t *o, enum family_phase p
         (r = get_u64(c, o, path, "max_concurrency", 16, 1, 1024, &ph->max_concurrency)) < 0 ||
         (r = get_u64(c, o, path, "per_group", 1, 1, 10000, &ph->per_group)) < 0 ||
         (r = get_u64(c, o, path, "requests", 100, 0, 100000, &ph->requests)) < 0 ||
-        (r = get_num(c, o, path, "reuse_fraction", 0.8, 0.0, 1.0, &ph->reuse_fraction)) < 0)
+        (r = get_num(c, o, path, "reuse_fraction", 0.8, 0.0, 1.0, &ph->reuse_fraction)) < 0 ||
+        (r = get_u64(c, o, path, "context_tokens", 0, 0, FAMILY_MAX_TOKENS, &ph->context_tokens)) <
+            0)
         return r;
     return 0;
 }

@@ -46,9 +46,10 @@ struct family_phase_cfg {
     double burstiness;    /* gamma shape */
     uint64_t concurrency; /* closed loop */
     uint64_t max_concurrency;
-    uint64_t per_group;    /* warmup/replay: requests (or turns) per primed group */
-    uint64_t requests;     /* steady: requests; pressure: lower bound */
-    double reuse_fraction; /* steady: share of requests on primed groups */
+    uint64_t per_group;      /* warmup/replay: requests (or turns) per primed group */
+    uint64_t requests;       /* steady: requests; pressure: lower bound */
+    double reuse_fraction;   /* steady: share of requests on primed groups */
+    uint64_t context_tokens; /* pressure: fresh context per request (0 = the class prefix) */
 };
 
 struct family_dataset {

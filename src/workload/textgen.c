@@ -47,7 +47,8 @@ struct textgen {
     const struct tokenizer *tok;
     const char **fill; /* owned array of borrowed strings */
     size_t n_fill;
-    char *corpus; /* owned; NULL = built-in */
+    uint8_t cnt[4][sizeof(words) / sizeof(words[0])]; /* tokens of w, " w", W, " W" */
+    char *corpus;                                     /* owned; NULL = built-in */
     size_t corpus_len;
     char source[300];
 };
@@ -144,6 +145,13 @@ int textgen_new(const struct tokenizer *tok, const char *corpus_dir, struct text
     g->fill = xcalloc(N_WORDS, sizeof(*g->fill));
     for (size_t i = 0; i < N_WORDS; i++) {
         char sp[32];
+        for (int v = 0; v < 4; v++) {
+            snprintf(sp, sizeof(sp), "%s%s", v & 1 ? " " : "", words[i]);
+            if (v & 2)
+                sp[v & 1] = (char)(sp[v & 1] - 32);
+            size_t n = tokenizer_count(tok, sp, strlen(sp));
+            g->cnt[v][i] = (uint8_t)(n > 255 ? 255 : n);
+        }
         snprintf(sp, sizeof(sp), " %s", words[i]);
         if (tokenizer_count(tok, words[i], strlen(words[i])) == 1 &&
             tokenizer_count(tok, sp, strlen(sp)) == 1)
@@ -211,15 +219,14 @@ static int append_prose(const struct textgen *g, struct rng *r, uint64_t tokens,
     while (have < tokens && rc == 0) {
         uint64_t n = rng_range(r, 6, 18);
         for (uint64_t i = 0; i < n && rc == 0; i++) {
-            const char *w = words[rng_range(r, 0, N_WORDS - 1)];
+            size_t wi = (size_t)rng_range(r, 0, N_WORDS - 1);
+            int sp = ends_newline(out) ? 0 : 1;
             char tmp[40];
-            snprintf(tmp, sizeof(tmp), "%s%s", ends_newline(out) ? "" : " ", w);
-            if (i == 0 && tmp[0] == ' ')
-                tmp[1] = (char)(tmp[1] - 32);
-            else if (i == 0)
-                tmp[0] = (char)(tmp[0] - 32);
+            snprintf(tmp, sizeof(tmp), "%s%s", sp ? " " : "", words[wi]);
+            if (i == 0)
+                tmp[sp] = (char)(tmp[sp] - 32);
             rc = buf_append_str(out, tmp);
-            have += tokenizer_count(g->tok, tmp, strlen(tmp));
+            have += g->cnt[(i == 0 ? 2 : 0) | sp][wi];
         }
         if (rc == 0)
             rc = buf_append_str(out, ".");

@@ -219,14 +219,17 @@ static uint64_t uniform(struct rng *r, const struct family_range *x)
     return rng_range(r, x->lo, x->hi);
 }
 
-/* Builds a group: the class system prompt then (when prefix_tokens) a fitted prefix message. */
-static int make_group(struct gen *g, unsigned cls, struct rng *r, struct group *ret)
+/* Builds a group: the class system prompt then (when prefix_tokens, or the override) a fitted
+ * prefix message. */
+static int make_group(struct gen *g, unsigned cls, uint64_t prefix_override, struct rng *r,
+                      struct group *ret)
 {
     const struct family_class *k = &g->ds->classes[cls];
     struct group grp = { .msgs = json_deep_copy(g->class_sys[cls]),
                          .shared_tokens = g->class_sys_tokens[cls] };
-    if (k->prefix_tokens) {
-        uint64_t target = grp.shared_tokens + round_up(k->prefix_tokens, g->tpb);
+    uint64_t prefix = prefix_override ? prefix_override : k->prefix_tokens;
+    if (prefix) {
+        uint64_t target = grp.shared_tokens + round_up(prefix, g->tpb);
         int rc = fit_message(g, grp.msgs, "user", target, r);
         if (rc < 0) {
             json_decref(grp.msgs);
@@ -469,7 +472,8 @@ static unsigned pick_class(struct gen *g, bool need_prefix)
 static int fresh_single(struct gen *g, enum family_phase ph, unsigned cls, int64_t t0)
 {
     struct group grp;
-    int rc = make_group(g, cls, &g->rng, &grp);
+    uint64_t ctx = ph == FAMILY_PRESSURE ? g->ds->phases[ph].context_tokens : 0;
+    int rc = make_group(g, cls, ctx, &g->rng, &grp);
     if (rc < 0)
         return rc;
     char tag[32];
@@ -534,6 +538,7 @@ static int phase_pressure(struct gen *g, const struct capacity_target *t, uint64
     bool any_prefix = false;
     for (unsigned c = 0; c < g->ds->n_classes; c++)
         any_prefix |= g->ds->classes[c].prefix_tokens > 0;
+    any_prefix &= pc->context_tokens == 0;
     uint64_t n = 0, limit = cap_requests(g, WORKLOAD_MAX_REQUESTS / 2);
     *ret_capped = false;
     while (n < pc->requests || g->seen.count < t->target_blocks) {
@@ -690,7 +695,7 @@ static int setup_classes(struct gen *g)
         g->primed[c] = xcalloc(k->groups, sizeof(struct group));
         g->sessions[c] = xcalloc(k->groups, sizeof(struct session));
         for (uint64_t gi = 0; gi < k->groups; gi++) {
-            int rc = make_group(g, c, &r, &g->primed[c][gi]);
+            int rc = make_group(g, c, 0, &r, &g->primed[c][gi]);
             if (rc < 0)
                 return rc;
             if (is_session_class(k))
@@ -721,10 +726,15 @@ static json_t *phase_json(const struct gen *g, enum family_phase p, const char *
                           double rate)
 {
     const struct family_phase_cfg *pc = g->ds ? &g->ds->phases[p] : NULL;
-    return json_pack("{s:s,s:s,s:f,s:f,s:I,s:I,s:I,s:I}", "name", family_phase_name(p), "arrival",
-                     arrival, "rate_per_s", rate, "burstiness", pc ? pc->burstiness : 1.0,
-                     "concurrency", (json_int_t)(pc ? pc->concurrency : 1), "max_concurrency",
-                     (json_int_t)(pc ? pc->max_concurrency : 16), "duration_ns",
+    /* duration_ns 0: the phase lasts until its planned requests are done (a load generator
+     * that stops dispatching at duration_ns would drop queued requests); the span of the
+     * intended send times is schedule_span_ns */
+    return json_pack("{s:s,s:s,s:f,s:f,s:I,s:I,s:I,s:I,s:I}", "name", family_phase_name(p),
+                     "arrival", arrival, "rate_per_s", rate, "burstiness",
+                     pc ? pc->burstiness : 1.0, "concurrency",
+                     (json_int_t)(pc ? pc->concurrency : 1), "max_concurrency",
+                     (json_int_t)(pc ? pc->max_concurrency : 16), "duration_ns", (json_int_t)0,
+                     "schedule_span_ns",
                      (json_int_t)(g->acc[p].last_offset_ns > 0 ? g->acc[p].last_offset_ns : 0),
                      "requests", (json_int_t)g->acc[p].requests);
 }
@@ -907,6 +917,8 @@ static int plan_from_trace(struct gen *g, uint64_t seed, const struct workload_c
 {
     uint32_t tph = g->o->trace_tokens_per_hash ? g->o->trace_tokens_per_hash : 512;
     uint64_t rows = 0;
+    if (g->o->endpoint == WORKLOAD_ENDPOINT_COMPLETIONS)
+        g->tpl = CHAT_TEMPLATE_NONE; /* raw prompts: input_tokens = input_length exactly */
     int rc = import_trace(g, tph, d, &rows);
     if (rc < 0)
         return rc;

@@ -93,7 +93,8 @@ grep -q 'bad.jsonl:8' "$WORK/o5.err" || fail "bad plan error does not name line 
 grep -q 'output_tokens' "$WORK/o5.err" || fail "bad plan error does not name the field"
 
 # 6. nothing listens there: every request is a connect error, nothing hangs
-timeout 60 "$KVTIER" load --url "http://127.0.0.1:1" --isl 8 --osl 2 --requests 4 --rate 100 \
+DEAD=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+timeout 60 "$KVTIER" load --url "http://127.0.0.1:$DEAD" --isl 8 --osl 2 --requests 4 --rate 100 \
   --out "$WORK/o6" --quiet || fail "unreachable run failed"
 recs "$WORK/o6/records.jsonl" 'len(r) == 4 and all(x["error"] == "connect" and x["t_first_token_ns"] is None for x in r)'
 pyq "$WORK/o6/summary.json" 's["phases"]["all"]["errors"] == 4 and s["phases"]["all"]["goodput_rps"] == 0'

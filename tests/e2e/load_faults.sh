@@ -16,8 +16,8 @@ run_mode() { # NAME MODE EVERY EXTRA_LOAD_ARGS...
 
 run_mode reset reset 2
 recs "$WORK/reset/records.jsonl" 'len(r) == 12 and sum(x["error"] == "stream_error" for x in r) == 6 and sum(x["error"] is None for x in r) == 6'
-# a reset stream still has its first token and a partial count
-recs "$WORK/reset/records.jsonl" 'all(x["t_first_token_ns"] and 0 < x["client_tokens"] < 8 for x in r if x["error"])'
+# a reset stream ends short (an RST may also purge tokens not read yet, so 0 is possible)
+recs "$WORK/reset/records.jsonl" 'all(x["client_tokens"] < 8 for x in r if x["error"])'
 
 run_mode e5xx 5xx 3
 recs "$WORK/e5xx/records.jsonl" 'sum(x["error"] == "http_5xx" and x["http_status"] == 503 for x in r) == 4 and sum(x["error"] is None for x in r) == 8'
