@@ -7,7 +7,7 @@
 source "$(dirname "$0")/bundle_lib.sh"
 RC=0
 timeout 150 "$KVTIER" doctor --profiles "$KVTIER_PROFILES" --stack "$FAST" --model tiny \
-  --max-requests 4 --disk-cache-dir "$DISKDIR" --out "$WORK/doc" --json >"$WORK/doc.json" \
+  --max-requests 3 --disk-cache-dir "$DISKDIR" --out "$WORK/doc" --json >"$WORK/doc.json" \
   2>"$WORK/doc.err" || RC=$?
 [ "$RC" -eq 0 ] || fail "doctor exit $RC: $(cat "$WORK/doc.json" | head -40)"
 pyq "$WORK/doc.json" 's["all_ok"] is True and s["dossier"] is None'

@@ -3,6 +3,7 @@
  * directory stays empty), blocks written and read back intact through io_uring and through the
  * pread/pwrite fallback, a read past the preallocated file is an error (-EIO, the engine treats
  * it as a miss), bad options and an unusable directory are refused with a message. */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -65,8 +65,12 @@ static void roundtrip(bool force_pread)
     assert_non_null(mkdtemp(base));
     char *dir = xalloc_printf("%s/sub/dir", base);
     struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
-    struct tier_disk_opts o = { .dir = dir, .n_blocks = 8, .block_bytes = 65536, .o_direct = true,
-                                .force_pread = force_pread, .queue_depth = 4 };
+    struct tier_disk_opts o = { .dir = dir,
+                                .n_blocks = 8,
+                                .block_bytes = 65536,
+                                .o_direct = true,
+                                .force_pread = force_pread,
+                                .queue_depth = 4 };
     struct tier_disk *t;
     struct diag d = { 0 };
     assert_int_equal(tier_disk_open(&o, on_done, &w, &t, &d), 0);
@@ -76,8 +80,9 @@ static void roundtrip(bool force_pread)
     struct tier_disk_job jobs[9];
     uint8_t *mem = xalloc_aligned(TIER_DISK_ALIGN, 9 * 65536);
     for (unsigned i = 0; i < 8; i++) {
-        jobs[i] = (struct tier_disk_job){ .write = true, .slot = 7 - i, .hash = 500 + i,
-                                          .buf = mem + i * 65536 };
+        jobs[i] = (struct tier_disk_job){
+            .write = true, .slot = 7 - i, .hash = 500 + i, .buf = mem + i * 65536
+        };
         kvdata_fill(jobs[i].hash, jobs[i].buf, 65536);
         tier_disk_submit(t, &jobs[i]);
     }
