@@ -16,8 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     spawn_env_parse_block(&e, (const char *)data, size);
     struct mode_observed o;
     mode_observe_env(&e, 262144, &o);
-    struct mode_settings want = { .id = MODE_B2, .cpu_cache_gb = 1, .disk_cache_gb = 2,
-                                  .bytes_per_block = 262144 };
+    struct mode_settings want = {
+        .id = MODE_B2, .cpu_cache_gb = 1, .disk_cache_gb = 2, .bytes_per_block = 262144
+    };
     json_decref(mode_compare(&want, &o));
     spawn_env_fini(&e);
     return 0;
