@@ -173,19 +173,23 @@ int doctor_streaming(const char *url, const char *model, unsigned samples,
 }
 
 int doctor_long_context(const char *url, const char *model, unsigned min_tokens, long *ret_status,
-                        long *ret_prompt_tokens)
+                        long *ret_prompt_tokens, char *ret_detail, size_t detail_len)
 {
+    if (detail_len)
+        ret_detail[0] = 0;
     static const char *const words[] = { "tier", "cache",  "block",  "prefix", "reuse", "disk",
                                          "host", "device", "replay", "phase",  "token", "graph" };
     *ret_status = 0;
     *ret_prompt_tokens = 0;
-    size_t nwords = (size_t)min_tokens + min_tokens / 8;
+    /* the prompt is sized from what the server itself counts: start below the target, then
+     * scale by the measured tokens per word (a real BPE packs common words in ~1 token) */
+    size_t nwords = (size_t)min_tokens * 4 / 5;
     int r = -EPROTO;
-    for (int attempt = 0; attempt < 2; attempt++) {
+    for (int attempt = 0; attempt < 3; attempt++) {
         struct buf b;
         buf_init(&b, 0);
         for (size_t i = 0; i < nwords; i++)
-            buf_printf(&b, "%s%zu ", words[i % 12], i % 97);
+            buf_printf(&b, "%s ", words[(i * 7 + i / 12) % 12]);
         long st = 0;
         double ttfc, e2e;
         json_t *body = NULL;
@@ -193,6 +197,9 @@ int doctor_long_context(const char *url, const char *model, unsigned min_tokens,
         buf_fini(&b);
         *ret_status = st;
         long pt = (long)jsonx_i64(json_object_get(body, "usage"), "prompt_tokens", 0);
+        const char *msg = jsonx_str(json_object_get(body, "error"), "message", NULL);
+        if (msg && detail_len)
+            snprintf(ret_detail, detail_len, "%s", msg);
         json_decref(body);
         *ret_prompt_tokens = pt;
         if (r < 0)
@@ -203,8 +210,7 @@ int doctor_long_context(const char *url, const char *model, unsigned min_tokens,
             return 0;
         if (pt <= 0)
             return -EPROTO;
-        /* the server's tokenizer packs words differently: scale up once */
-        nwords = (size_t)((double)nwords * (double)min_tokens / (double)pt * 1.05) + 16;
+        nwords = (size_t)((double)nwords * (double)min_tokens * 1.03 / (double)pt) + 16;
         r = -EPROTO;
     }
     return r;
@@ -330,7 +336,7 @@ static void control_checks(const struct bundle_config *cfg, const json_t *group,
     size_t mm = json_array_size(json_object_get(o1, "mismatches")) +
                 json_array_size(json_object_get(o2, "mismatches"));
     bool sw = d1 == 0 && d2 > 0 && !f2 && mm == 0;
-    char s[400];
+    char s[640];
     snprintf(s, sizeof(s),
              "B1 worker sees %.0f disk blocks, B2p worker sees %.0f (filter %s); %zu mismatch(es) "
              "between the mode asked for and the worker's real configuration",
@@ -455,6 +461,7 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
     struct mode_settings ms = { .id = MODE_B1, .bytes_per_block = profile_bytes_per_block(&mp) };
     uint64_t g1 = 0;
     stack_profile_tiers(profile, mp.name, &ms, &g1);
+    (void)g1;
     if (cfg.cpu_cache_gb > 0)
         ms.cpu_cache_gb = cfg.cpu_cache_gb;
     ms.metrics_port = (uint16_t)jsonx_u64(profile, "kvbm_metrics_port", 0);
@@ -471,7 +478,9 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
                              .log_dir = ld,
                              .work_dir = wd,
                              .cgroup_name = "",
-                             .g1_blocks = cfg.g1_blocks ? cfg.g1_blocks : g1,
+                             /* the engine's own device pool: the question is what the
+                              * engine can serve, not the shaped G1 of the experiments */
+                             .g1_blocks = cfg.g1_blocks,
                              .mode = ms,
                              .url = cfg.url,
                              .kvbm_metrics_url = cfg.kvbm_metrics_url,
@@ -484,7 +493,7 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
         lr = stack_wait_ready(st, cfg.ready_timeout_ns ? cfg.ready_timeout_ns : 120 * CLK_NS_PER_S,
                               &rc_checks, &sd);
     json_decref(rc_checks);
-    char s[400];
+    char s[640];
     if (lr < 0) {
         snprintf(s, sizeof(s), "the B1 probe stack did not become ready: %s", sd.msg);
         json_t *c = check(checks, "long_context_32k", false, s);
@@ -495,12 +504,14 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
                 "fix the start-up error in the probe stack logs");
     } else {
         long status = 0, pt = 0;
+        char detail[200];
         int rr = doctor_long_context(st->http_url, st->served_model, DOCTOR_LONG_CONTEXT_TOKENS,
-                                     &status, &pt);
+                                     &status, &pt, detail, sizeof(detail));
         snprintf(s, sizeof(s),
                  "a %u-token request: HTTP %ld, server counted %ld prompt tokens (model profile "
-                 "max_sequence_length %u, build %s)",
-                 DOCTOR_LONG_CONTEXT_TOKENS, status, pt, mp.max_sequence_length, mp.build_id);
+                 "max_sequence_length %u, build %s)%s%s",
+                 DOCTOR_LONG_CONTEXT_TOKENS, status, pt, mp.max_sequence_length, mp.build_id,
+                 detail[0] ? ": " : "", detail);
         json_t *c = check(checks, "long_context_32k", rr == 0, s);
         if (rr != 0)
             blocker(c,

@@ -9,6 +9,8 @@
 #ifndef KVTIER_RUN_DOCTOR_H
 #define KVTIER_RUN_DOCTOR_H
 
+#include <stddef.h>
+
 #include <jansson.h>
 
 #include "common/diag.h"
@@ -39,10 +41,11 @@ int doctor_streaming(const char *url, const char *model, unsigned samples,
                      struct doctor_stream_result *res);
 
 /* Sends one non-streamed request with a prompt of at least min_tokens (as the server counts
- * them in usage.prompt_tokens) and 1 output token. 0 when served; -EPROTO when the server
+ * them in usage.prompt_tokens) and 1 output token; ret_detail gets the server's error message
+ * when it refused. 0 when served; -EPROTO when the server
  * answered but counted fewer tokens or refused (ret_status, ret_prompt_tokens say what);
  * -ECONNREFUSED/-ETIMEDOUT/-EIO when no answer. */
 int doctor_long_context(const char *url, const char *model, unsigned min_tokens, long *ret_status,
-                        long *ret_prompt_tokens);
+                        long *ret_prompt_tokens, char *ret_detail, size_t detail_len);
 
 #endif

@@ -372,6 +372,9 @@ static int launch_proc(struct stack *s, const struct stack_opts *o, const json_t
         sfmt(cname, sizeof(cname), "kvtier-%s-%s",
              o->cgroup_name && *o->cgroup_name ? o->cgroup_name : "run", sp->name);
         argv = containerize(json_object_get(o->profile, "container"), argv, &env, cname, vars);
+        sfmt(sp->container, sizeof(sp->container), "%s", cname);
+        sfmt(s->container_engine, sizeof(s->container_engine), "%s",
+             jsonx_str(json_object_get(o->profile, "container"), "engine", "docker"));
     }
     char *logp = xalloc_printf("%s/%s.log", s->log_dir, sp->name);
     struct spawn_opts so = { .argv = argv, .envp = env.v, .stdout_path = logp };
@@ -392,8 +395,10 @@ static int launch_proc(struct stack *s, const struct stack_opts *o, const json_t
         sp->started = true;
         json_object_set_new(rec, "pid", json_integer(sp->proc.pid));
         json_object_set_new(rec, "cgroup_placement_errors", json_integer(sp->proc.cgroup_errs));
-        if (jsonx_bool(pj, "worker", false) || !s->worker_pid)
+        if (jsonx_bool(pj, "worker", false) || !s->worker_pid) {
             s->worker_pid = sp->proc.pid;
+            sfmt(s->worker_container, sizeof(s->worker_container), "%s", sp->container);
+        }
     }
     json_array_append_new(json_object_get(s->record, "processes"), rec);
     s->nprocs++;
@@ -663,13 +668,47 @@ out:
     return r;
 }
 
+/* Host pid of the worker's container (`<engine> inspect -f {{.State.Pid}} NAME`), 0 if unknown. */
+static pid_t container_pid(const struct stack *s)
+{
+    char *out = xalloc_printf("%s/container-inspect.txt", s->log_dir);
+    char *argv[] = { (char *)s->container_engine, "inspect", "-f", "{{.State.Pid}}",
+                     (char *)s->worker_container, NULL };
+
+    struct spawn_opts so = { .argv = argv, .envp = environ, .stdout_path = out };
+    struct spawn_proc p;
+    pid_t pid = 0;
+    unlink(out);
+    if (spawn_start(&so, &p) == 0) {
+        if (spawn_wait(&p, 10 * CLK_NS_PER_S) < 0)
+            spawn_stop(&p, CLK_NS_PER_S);
+        struct buf b;
+        buf_init(&b, 256);
+        if (fileio_read_all(out, 256, &b) >= 0)
+            pid = (pid_t)strtol(buf_str(&b), NULL, 10);
+        buf_fini(&b);
+    }
+    free(out);
+    return pid > 0 ? pid : 0;
+}
+
 json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
 {
     const struct mode_settings *w = want;
     json_t *o = json_object();
     struct spawn_env env = { 0 };
     spawn_env_init(&env, NULL, NULL);
-    int r = s->worker_pid ? spawn_env_read_pid(&env, NULL, s->worker_pid) : -ESRCH;
+    /* in a container the launched pid is the container client: read the environment of the
+     * container's own first process instead (its host pid, from the engine's inspect) */
+    pid_t pid = s->worker_pid;
+    if (s->worker_container[0]) {
+        pid_t cp = container_pid(s);
+        if (cp > 0) {
+            pid = cp;
+            s->worker_pid = cp;
+        }
+    }
+    int r = pid ? spawn_env_read_pid(&env, NULL, pid) : -ESRCH;
     json_t *mism;
     if (r < 0) {
         json_object_set_new(o, "source", json_string("none"));
@@ -678,7 +717,8 @@ json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
         mism = json_array();
     } else {
         char src[64];
-        sfmt(src, sizeof(src), "/proc/%d/environ", (int)s->worker_pid);
+        sfmt(src, sizeof(src), "/proc/%d/environ%s%s", (int)pid,
+             s->worker_container[0] ? " of container " : "", s->worker_container);
         json_object_set_new(o, "source", json_string(src));
         json_t *ej = json_object();
         for (size_t i = 0; i < env.n; i++)

@@ -48,6 +48,7 @@ struct stack_proc {
     char name[32];
     struct spawn_proc proc;
     bool started;
+    char container[128]; /* container name when the runtime is a container, else "" */
 };
 
 struct stack {
@@ -59,7 +60,9 @@ struct stack {
     char kvbm_metrics_url[256]; /* "" when the mode has no KVBM */
     char frontend_metrics_url[256];
     char served_model[128];
-    pid_t worker_pid; /* process whose environment and /proc/PID/io are observed */
+    pid_t worker_pid;           /* process whose environment and /proc/PID/io are observed */
+    char worker_container[128]; /* container of the worker ("" on the host) */
+    char container_engine[32];  /* "docker" or "podman" for container runtimes */
     struct cgroup_place cgroup;
     json_t *record; /* owned: launch record for the manifest (commands, env) */
     char log_dir[512];

@@ -7,7 +7,7 @@
 source "$(dirname "$0")/bundle_lib.sh"
 # a stale file from an earlier run must be gone after the runner prepares the directory
 head -c 4096 /dev/zero > "$DISKDIR/stale-file"
-run_bundle --stack "$FAST" --mode B2p,B3,C --max-requests 3 --seed 3
+run_bundle --stack "$FAST" --mode B2p,B3,C --max-requests 2 --seed 3
 [ "$RC" -eq 0 ] || [ "$RC" -eq 3 ] || fail "exit $RC: $(tail -5 "$WORK/err.txt")"
 G=$(group_dir "$WORK/res")
 [ ! -e "$DISKDIR/stale-file" ] || fail "disk cache dir not emptied"
