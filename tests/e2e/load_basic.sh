@@ -110,4 +110,5 @@ set +e
 [ $? = 2 ] || fail "--rate with --concurrency must be a usage error"
 set -e
 "$KVTIER" load --help > "$WORK/help.txt"; grep -q -- "--max-concurrency" "$WORK/help.txt" || fail "--help incomplete"
+checks
 echo "load_basic: ok"

@@ -25,4 +25,5 @@ assert lag["p99"] > 500
 assert s["client_lag_exceeded"] is True
 assert 90 < s["send_rate_per_s"] < 110, s["send_rate_per_s"]
 PY
+checks
 echo "load_co: ok"

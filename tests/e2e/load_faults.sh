@@ -53,5 +53,6 @@ set -e
 [ "$rc" = 3 ] || fail "interrupted run exit $rc (want 3)"
 pyq "$WORK/int/summary.json" 's["interrupted"] is True and 0 < s["phases"]["all"]["requests"] < 1000 and s["phases"]["all"]["not_sent"] > 0'
 recs "$WORK/int/records.jsonl" 'sum(x["error"] == "cancelled" for x in r) >= 1 and sum(x["error"] is None for x in r) >= 1'
-recs "$WORK/int/records.jsonl" 'len(r) == json.load(open(sys.argv[1].replace("records.jsonl","summary.json")))["phases"]["all"]["requests"]'
+recs "$WORK/int/records.jsonl" 'len(r) == json.load(open(path.replace("records.jsonl","summary.json")))["phases"]["all"]["requests"]'
+checks
 echo "load_faults: ok"

@@ -64,4 +64,5 @@ timeout 50 "$KVTIER" load --url "http://127.0.0.1:$PORT_D" --model tiny --isl 16
   --requests 4 --rate 20 --first-token-timeout 1s --out "$WORK/fd" --quiet ||
   fail "first-token delay run failed"
 recs "$WORK/fd/records.jsonl" 'len(r) == 4 and all(x["error"] == "timeout" for x in r)'
+checks
 echo "load_serve: ok"
