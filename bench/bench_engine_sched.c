@@ -99,9 +99,11 @@ static int run(bool host)
     printf("scheduler: 256 sequences x (512 prompt + 128 output) tokens, llama8b_fp8 on "
            "dgx_spark_gb10, %s\n",
            host ? "B1: host tier 2 GB (real 2 MiB block writes)" : "B0: no KVBM tier");
-    printf("  iterations %" PRIu64 ", decode tokens %" PRIu64 ", host bytes written %" PRIu64 "\n",
+    printf("  iterations %" PRIu64 ", decode tokens %" PRIu64 ", d2h offloads %" PRIu64
+           ", host bytes written %" PRIu64 " (copy thread), skipped host-pool-full %" PRIu64 "\n",
            it, metrics_get(&met, METRICS_DECODE_TOKENS),
-           metrics_get(&met, METRICS_G2_WRITTEN_BYTES));
+           metrics_get(&met, METRICS_KVBM_OFFLOAD_D2H), metrics_get(&met, METRICS_G2_WRITTEN_BYTES),
+           metrics_get(&met, METRICS_SKIP_HOST_FULL));
     printf("  bookkeeping per iteration %.3f ms, modelled step %.3f ms -> %.2f%% of the step "
            "(target < 5%%)\n",
            bk / 1e6, step / 1e6, 100 * bk / step);

@@ -1,12 +1,334 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kvtier bundle: not built yet; reports so plainly instead of pretending. */
+/* kvtier bundle (also installed as run_bundle): plan, launch, phased run, self-describing
+ * bundles, gates and verdicts (src/run/bundle.h, docs/bundle.md). Exit codes: 0 every bundle
+ * run_valid, 1 runtime failure, 2 usage (unknown mode/model/workload names list the valid
+ * ones), 3 finished but some bundle is not run_valid (or the run was interrupted). */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli/cliopt.h"
 #include "cli/cmds.h"
 #include "cli/log.h"
+#include "common/jsonx.h"
+#include "common/profile.h"
+#include "common/xalloc.h"
+#include "common/yamlx.h"
+#include "run/bundle.h"
+#include "stack/stack.h"
+
+struct bundle_cli {
+    const char *stack, *model, *workload, *dataset, *mode, *out, *profiles, *hardware;
+    uint64_t repeats, seed;
+    const char *disk_cache_dir;
+    double cpu_cache_gb, disk_cache_gb, c_disk_fraction, rate_scale;
+    uint64_t cpu_cache_blocks, disk_cache_blocks, g1_blocks, c_read_bps, c_write_bps;
+    bool disable_o_direct;
+    int drop_caches, cgroup, storage_kind;
+    uint64_t ready_timeout_ns, interval_ns, max_requests;
+    const char *device, *probe, *url, *kvbm_metrics_url, *frontend_metrics_url, *served_model;
+    uint64_t pid;
+    const char *thresholds;
+    bool json;
+};
+
+static const struct opt_choice yes_no[] = { { "yes", "on" }, { "no", "off" }, { NULL, NULL } };
+static const struct opt_choice storage_kinds[] = {
+    { "local_nvme", "the KV tier on a local NVMe (this phase of the plan)" },
+    { "shared_nvmeof", "a shared NVMe-oF tier (future phases)" },
+    { NULL, NULL },
+};
+
+#define O(f) offsetof(struct bundle_cli, f)
+static const struct opt_def bundle_opts[] = {
+    { "stack", 's', OPT_STR, O(stack), "builtin", OPT_UNBOUNDED, NULL, "What",
+      "stack profile name (profiles/stacks: builtin, dynamo-trtllm, external) or a .yaml path" },
+    { "model", 'm', OPT_STR, O(model), "llama8b_fp8", OPT_UNBOUNDED, NULL, "What",
+      "model profile name (profiles/models)" },
+    { "workload", 'w', OPT_STR, O(workload), "A", OPT_UNBOUNDED, NULL, "What",
+      "workload family A-D (W1-W4 accepted as aliases)" },
+    { "dataset", 0, OPT_STR, O(dataset), "S", OPT_UNBOUNDED, NULL, "What",
+      "dataset tier: S (<= 8k input tokens) or L (>= 32k)" },
+    { "mode", 0, OPT_STR, O(mode), "B2", OPT_UNBOUNDED, NULL, "What",
+      "serving mode(s): B0, B1, B2, B2p, B3, C; a comma list interleaves them in seeded "
+      "random blocks" },
+    { "repeats", 'r', OPT_U64, O(repeats), "1", 1, 100, NULL, "What",
+      "bundles per mode (each its own bundle; >= 3 needed for decision grade)" },
+    { "seed", 0, OPT_U64, O(seed), "1", OPT_UNBOUNDED, NULL, "What",
+      "seed of the plan and of the block order" },
+    { "out", 'o', OPT_STR, O(out), "results", OPT_UNBOUNDED, NULL, "Output",
+      "results directory; a group directory is created inside" },
+    { "json", 0, OPT_BOOL, O(json), NULL, OPT_UNBOUNDED, NULL, "Output",
+      "print the group summary as JSON on stdout" },
+    { "profiles", 0, OPT_STR, O(profiles), NULL, OPT_UNBOUNDED, NULL, "Profiles",
+      "profiles directory (default: $KVTIER_PROFILES or the installed/source profiles)" },
+    { "hardware", 0, OPT_STR, O(hardware), NULL, OPT_UNBOUNDED, NULL, "Profiles",
+      "hardware profile for the builtin engine (default: the stack profile's)" },
+    { "disk-cache-dir", 0, OPT_STR, O(disk_cache_dir), NULL, OPT_UNBOUNDED, NULL, "Tiers",
+      "KVBM disk cache directory (on the SSD under test); emptied before every run "
+      "(default: <out>/.kvtier-kvcache)" },
+    { "cpu-cache-gb", 0, OPT_DOUBLE, O(cpu_cache_gb), NULL, 0, 1e6, NULL, "Tiers",
+      "host (G2) tier size in decimal GB (default: stack profile tiers)" },
+    { "disk-cache-gb", 0, OPT_DOUBLE, O(disk_cache_gb), NULL, 0, 1e7, NULL, "Tiers",
+      "disk (G3) tier size in decimal GB (default: stack profile tiers)" },
+    { "cpu-cache-blocks", 0, OPT_U64, O(cpu_cache_blocks), NULL, OPT_UNBOUNDED, NULL, "Tiers",
+      "host tier size in blocks (DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS)" },
+    { "disk-cache-blocks", 0, OPT_U64, O(disk_cache_blocks), NULL, OPT_UNBOUNDED, NULL, "Tiers",
+      "disk tier size in blocks (DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS)" },
+    { "g1-blocks", 0, OPT_U64, O(g1_blocks), NULL, OPT_UNBOUNDED, NULL, "Tiers",
+      "device (G1) KV blocks of the builtin engine (default: stack profile tiers, else the "
+      "engine's computed capacity)" },
+    { "disable-o-direct", 0, OPT_BOOL, O(disable_o_direct), NULL, OPT_UNBOUNDED, NULL, "Tiers",
+      "set DYN_KVBM_DISK_DISABLE_O_DIRECT (troubleshooting; recorded, makes PAGE_CACHE_SUSPECT "
+      "likely)" },
+    { "c-disk-fraction", 0, OPT_DOUBLE, O(c_disk_fraction), NULL, 0, 1, NULL, "Mode C",
+      "mode C disk cache as a fraction of B2's (default: stack profile mode_c)" },
+    { "c-read-bps", 0, OPT_SIZE_BYTES, O(c_read_bps), NULL, OPT_UNBOUNDED, NULL, "Mode C",
+      "mode C cgroup read limit in bytes/s (io.max rbps, v1 blkio fallback)" },
+    { "c-write-bps", 0, OPT_SIZE_BYTES, O(c_write_bps), NULL, OPT_UNBOUNDED, NULL, "Mode C",
+      "mode C cgroup write limit in bytes/s (io.max wbps, v1 blkio fallback)" },
+    { "drop-caches", 0, OPT_ENUM, O(drop_caches), "yes", OPT_UNBOUNDED, yes_no, "Run",
+      "sync and drop the page cache before each run where permitted (recorded)" },
+    { "cgroup", 0, OPT_ENUM, O(cgroup), "yes", OPT_UNBOUNDED, yes_no, "Run",
+      "place the stack in its own cgroup for I/O accounting (always tried for mode C)" },
+    { "ready-timeout", 0, OPT_DURATION_NS, O(ready_timeout_ns), NULL, OPT_UNBOUNDED, NULL, "Run",
+      "how long to wait for /health, /v1/models and metrics (default: profile, else 120s)" },
+    { "interval", 0, OPT_DURATION_NS, O(interval_ns), "1s", OPT_UNBOUNDED, NULL, "Run",
+      "sampler interval" },
+    { "max-requests", 0, OPT_U64, O(max_requests), NULL, OPT_UNBOUNDED, NULL, "Run",
+      "cap on requests per phase (planner; default: workload profile)" },
+    { "rate-scale", 0, OPT_DOUBLE, O(rate_scale), NULL, 0, 1000, NULL, "Run",
+      "multiplier on every phase's planned rate" },
+    { "device", 0, OPT_STR, O(device), NULL, OPT_UNBOUNDED, NULL, "Storage",
+      "block device to observe (default: the disk holding --disk-cache-dir)" },
+    { "probe", 0, OPT_STR, O(probe), NULL, OPT_UNBOUNDED, NULL, "Storage",
+      "probe.json from kvtier probe: the SSD ceiling recorded in the manifest" },
+    { "storage-kind", 0, OPT_ENUM, O(storage_kind), "local_nvme", OPT_UNBOUNDED, storage_kinds,
+      "Storage", "storage tier kind recorded in the manifest" },
+    { "url", 0, OPT_STR, O(url), NULL, OPT_UNBOUNDED, NULL, "External stack",
+      "base URL of an already running stack (stack external)" },
+    { "kvbm-metrics-url", 0, OPT_STR, O(kvbm_metrics_url), NULL, OPT_UNBOUNDED, NULL,
+      "External stack", "KVBM /metrics URL (default: the profile's, e.g. :6880)" },
+    { "frontend-metrics-url", 0, OPT_STR, O(frontend_metrics_url), NULL, OPT_UNBOUNDED, NULL,
+      "External stack", "frontend /metrics URL (default: <url>/metrics)" },
+    { "served-model", 0, OPT_STR, O(served_model), NULL, OPT_UNBOUNDED, NULL, "External stack",
+      "model name the server lists in /v1/models (default: the profile's)" },
+    { "pid", 0, OPT_U64, O(pid), NULL, OPT_UNBOUNDED, NULL, "External stack",
+      "worker pid whose environment and I/O to observe (external stacks)" },
+    { "thresholds", 0, OPT_STR, O(thresholds), NULL, OPT_UNBOUNDED, NULL, "Gates",
+      "YAML/JSON file overriding gate thresholds (keys as in docs/bundle.md)" },
+    OPT_END,
+};
+#undef O
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    if (interrupted) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    interrupted = 1;
+}
+
+static void print_note(void *ctx, const char *line)
+{
+    (void)ctx;
+    log_info("%s", line);
+}
+
+static const char *workload_alias(const char *w)
+{
+    static const char *const map[][2] = {
+        { "W1", "A" }, { "W2", "B" }, { "W3", "C" }, { "W4", "D" }
+    };
+    for (size_t i = 0; i < 4; i++)
+        if (!strcmp(w, map[i][0]))
+            return map[i][1];
+    return w;
+}
+
+static int parse_modes(const char *list, struct bundle_config *bc)
+{
+    char *dup = xstrdup(list);
+    char *save = NULL;
+    int r = 0;
+    for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        enum mode_id id;
+        if (mode_parse(t, &id) < 0) {
+            log_error("unknown mode '%s' (valid: %s)", t, mode_names_list());
+            r = -EINVAL;
+            break;
+        }
+        bool dup_mode = false;
+        for (size_t i = 0; i < bc->n_modes; i++)
+            dup_mode |= bc->modes[i] == id;
+        if (dup_mode) {
+            log_error("mode %s given twice in --mode", mode_name(id));
+            r = -EINVAL;
+            break;
+        }
+        bc->modes[bc->n_modes++] = id;
+    }
+    free(dup);
+    if (r == 0 && bc->n_modes == 0) {
+        log_error("--mode is empty (valid: %s)", mode_names_list());
+        r = -EINVAL;
+    }
+    return r;
+}
+
+static json_t *argv_json(int argc, char **argv)
+{
+    json_t *a = json_array();
+    json_array_append_new(a, json_string("kvtier"));
+    bool redact = false;
+    for (int i = 0; i < argc; i++) {
+        json_array_append_new(a, json_string(redact ? "<redacted>" : argv[i]));
+        redact = !strncmp(argv[i], "--", 2) && stack_is_secret_name(argv[i]);
+    }
+    return a;
+}
 
 int cmd_bundle_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    log_error("this command is not implemented yet");
-    return 1;
+    struct bundle_cli c = { 0 };
+    int optind_ = 0;
+    int rc = cliopt_parse(
+        "bundle", bundle_opts, argc, argv, &c,
+        "kvtier bundle --stack builtin --model tiny --workload A --dataset S --mode B1,B2 "
+        "[--repeats N] [--out results/]",
+        "Runs phased, self-describing run bundles: plans the workload for the mode's tier "
+        "capacities, launches the stack with the mode's exact environment, runs warmup/"
+        "pressure/replay/steady with metric and OS snapshots at every phase boundary, reads "
+        "the configuration back from the running worker, and judges each bundle "
+        "(verdict.json: run_valid, decision_grade, reason codes). Also installed as run_bundle.",
+        &optind_);
+    if (rc >= 0)
+        return rc;
+    if (optind_ < argc) {
+        log_error("unexpected argument '%s'", argv[optind_]);
+        return CLIOPT_EXIT_USAGE;
+    }
+    struct bundle_config bc;
+    bundle_config_init(&bc);
+    char *pdir = profile_dir(c.profiles);
+    bc.profiles_dir = pdir;
+    bc.stack = c.stack;
+    bc.model = c.model;
+    bc.workload = workload_alias(c.workload);
+    bc.dataset = c.dataset;
+    bc.hardware = c.hardware;
+    bc.repeats = (unsigned)c.repeats;
+    bc.seed = c.seed;
+    bc.out_dir = c.out;
+    bc.disk_cache_dir = c.disk_cache_dir;
+    bc.cpu_cache_gb = c.cpu_cache_gb;
+    bc.disk_cache_gb = c.disk_cache_gb;
+    bc.cpu_cache_blocks = c.cpu_cache_blocks;
+    bc.disk_cache_blocks = c.disk_cache_blocks;
+    bc.g1_blocks = c.g1_blocks;
+    bc.c_disk_fraction = c.c_disk_fraction;
+    bc.c_read_bps = c.c_read_bps;
+    bc.c_write_bps = c.c_write_bps;
+    bc.disable_o_direct = c.disable_o_direct;
+    bc.drop_caches = c.drop_caches == 0;
+    bc.use_cgroup = c.cgroup == 0;
+    bc.ready_timeout_ns = c.ready_timeout_ns;
+    bc.interval_ns = c.interval_ns;
+    bc.max_requests = c.max_requests;
+    bc.rate_scale = c.rate_scale;
+    bc.device = c.device;
+    bc.probe_path = c.probe;
+    bc.storage_kind = storage_kinds[c.storage_kind].name;
+    bc.url = c.url;
+    bc.kvbm_metrics_url = c.kvbm_metrics_url;
+    bc.frontend_metrics_url = c.frontend_metrics_url;
+    bc.served_model = c.served_model;
+    bc.observe_pid = (pid_t)c.pid;
+    bc.interrupt_flag = &interrupted;
+    bc.note = print_note;
+    json_t *cmdline = argv_json(argc, argv);
+    json_t *opts = opt_to_json(bundle_opts, &c);
+    bc.command_line = cmdline;
+    bc.options = opts;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = 0;
+    bc.kvtier_path = exe;
+    json_t *group = NULL;
+    int exit_code = CLIOPT_EXIT_OK;
+    if (parse_modes(c.mode, &bc) < 0) {
+        exit_code = CLIOPT_EXIT_USAGE;
+        goto out;
+    }
+    if (c.thresholds) {
+        json_t *t = NULL;
+        struct diag d = { 0 };
+        const char *bad = NULL;
+        if (yamlx_load_file(c.thresholds, &t, &d) < 0) {
+            log_diag(&d);
+            exit_code = CLIOPT_EXIT_USAGE;
+            goto out;
+        }
+        if (gate_thresholds_from_json(t, &bc.thresholds, &bad) < 0) {
+            log_error("%s: unknown or non-numeric threshold '%s'", c.thresholds, bad);
+            json_decref(t);
+            exit_code = CLIOPT_EXIT_USAGE;
+            goto out;
+        }
+        json_decref(t);
+    }
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    struct diag d = { 0 };
+    rc = bundle_run(&bc, &group, &d);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    if (rc < 0) {
+        log_diag(&d);
+        exit_code = (rc == -ENOENT || rc == -EINVAL) ? CLIOPT_EXIT_USAGE : CLIOPT_EXIT_FAIL;
+        goto out;
+    }
+    if (c.json) {
+        char *s = json_dumps(group, JSON_INDENT(2));
+        puts(s);
+        free(s);
+    } else {
+        printf("group: %s\n", jsonx_str(group, "group_dir", ""));
+        size_t i;
+        json_t *b;
+        json_array_foreach(json_object_get(group, "bundles"), i, b)
+        {
+            char *codes = jsonx_dump_line(json_object_get(b, "reason_codes"));
+            printf("  %-4s r%02lld  run_valid=%-5s decision_grade=%-5s replay TTFT p50 %.1f ms  "
+                   "%s\n  %s\n",
+                   jsonx_str(b, "mode", "?"), (long long)jsonx_i64(b, "repeat", 0),
+                   jsonx_bool(b, "run_valid", false) ? "true" : "false",
+                   jsonx_bool(b, "decision_grade", false) ? "true" : "false",
+                   jsonx_num(b, "replay_ttft_p50_ms", 0), codes, jsonx_str(b, "dir", ""));
+            free(codes);
+        }
+    }
+    if (jsonx_bool(group, "interrupted", false))
+        log_warn("interrupted: the bundles written so far are complete and marked RUN_INTERRUPTED");
+    if (!jsonx_bool(group, "all_run_valid", false))
+        exit_code = CLIOPT_EXIT_INVALID;
+out:
+    json_decref(group);
+    json_decref(cmdline);
+    json_decref(opts);
+    free(pdir);
+    return exit_code;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cliopt.h"
 #include "cli/cmds.h"
@@ -34,7 +35,7 @@ struct load_cfg {
     uint64_t warm_connections, recv_buffer_bytes;
     bool no_exact_output, no_usage;
     const char *extra_body;
-    double slo_ttft_ms, slo_tpot_ms, slo_e2e_ms;
+    double slo_ttft_ms, slo_tpot_ms, slo_e2e_ms, lag_limit_ms;
     bool quiet, json;
 };
 
@@ -120,6 +121,8 @@ static const struct opt_def load_opts[] = {
       "goodput: TPOT must be <= this, ms; 0 = no limit" },
     { "slo-e2e-ms", 0, OPT_DOUBLE, O(slo_e2e_ms), "0", 0, 1e9, NULL, "SLO",
       "goodput: end-to-end latency from intended send <= this, ms; 0 = no limit" },
+    { "client-lag-limit-ms", 0, OPT_DOUBLE, O(lag_limit_ms), "1", 1e-3, 1e9, NULL, "SLO",
+      "client lag (sent - intended) p99 above this flags a phase client_lag_exceeded, ms" },
     { "out", 'o', OPT_STR, O(out), NULL, OPT_UNBOUNDED, NULL, "Output",
       "output directory: records.jsonl, summary.json, profile_export.jsonl" },
     { "quiet", 'q', OPT_BOOL, O(quiet), NULL, OPT_UNBOUNDED, NULL, "Output",
@@ -131,12 +134,24 @@ static const struct opt_def load_opts[] = {
 #undef O
 
 static volatile sig_atomic_t interrupted;
+static struct timespec first_sigint;
 
+/* First Ctrl-C: stop and write what was measured. A second one more than a second later kills
+ * at once; copies of the first that arrive together (a parent such as timeout(1) forwarding the
+ * signal to the process and to its group) are ignored. Async-signal-safe. */
 static void on_sigint(int sig)
 {
-    (void)sig;
-    interrupted = 1;
-    signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills at once */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!interrupted) {
+        first_sigint = now;
+        interrupted = 1;
+        return;
+    }
+    if (now.tv_sec - first_sigint.tv_sec >= 2) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
 }
 
 struct prog_ctx {
@@ -186,6 +201,10 @@ static void print_phase(const char *name, json_t *ph)
              jsonx_num(ph, "throughput_rps", NAN), jsonx_num(ph, "output_tps", NAN),
              jsonx_num(t, "p50", NAN), jsonx_num(t, "p99", NAN), jsonx_num(ts, "p99", NAN),
              jsonx_num(lag, "p99", NAN));
+    if (json_is_true(json_object_get(ph, "client_lag_exceeded")))
+        log_warn("%s: client lag p99 %.3f ms is over %.3f ms: the client, not only the server, "
+                 "shaped these figures",
+                 name, jsonx_num(lag, "p99", NAN), jsonx_num(ph, "client_lag_limit_ms", NAN));
 }
 
 int cmd_load_main(int argc, char **argv)
@@ -304,7 +323,8 @@ int cmd_load_main(int argc, char **argv)
     cfg.exact_output = !c.no_exact_output;
     cfg.include_usage = !c.no_usage;
     cfg.extra_body = extra;
-    cfg.slo = (struct loadgen_slo){ c.slo_ttft_ms, c.slo_tpot_ms, c.slo_e2e_ms };
+    cfg.slo = (struct loadgen_slo){ c.slo_ttft_ms, c.slo_tpot_ms, c.slo_e2e_ms, 0 };
+    cfg.client_lag_limit_ms = c.lag_limit_ms;
     cfg.interrupt_flag = &interrupted;
     struct prog_ctx pc = { .tty = !c.quiet && log_is_tty() };
     struct loadgen_hooks hooks = { .ctx = &pc, .phase_end = on_phase_end, .progress = on_progress };

@@ -229,6 +229,7 @@ int cmd_serve_main(int argc, char **argv)
     if (so.max_num_tokens == 0)
         so.max_num_tokens = 8192;
     rc = CLIOPT_EXIT_FAIL;
+    d = (struct diag){ 0 };
     if (sched_new(&so, &s, &d) < 0) {
         log_diag(&d);
         goto out;

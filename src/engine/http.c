@@ -234,7 +234,8 @@ static enum MHD_Result start_completion(struct http *h, struct MHD_Connection *c
                                                                   sse_reader, r, sse_free);
     MHD_add_response_header(resp, "Content-Type", "text/event-stream");
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
-    MHD_add_response_header(resp, "X-Request-Id", r->id_str);
+    const char *xid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+    MHD_add_response_header(resp, "X-Request-Id", xid ? xid : r->id_str);
     res = MHD_queue_response(c, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return res;

@@ -31,6 +31,7 @@
 #include "tokenizer/blockhash.h"
 
 #define SCHED_IDLE_WAIT_NS (100 * CLK_NS_PER_MS)
+#define SCHED_POKE_NS      (500 * CLK_NS_PER_MS) /* queued requests' sockets are rechecked */
 
 enum seq_state { SEQ_WAIT, SEQ_ONBOARD, SEQ_PREFILL, SEQ_HOLD, SEQ_DECODE };
 
@@ -67,7 +68,7 @@ struct seq {
     uint32_t cut_at; /* failure injection: cut after this many tokens (0 = never) */
 };
 
-enum job_kind { JOB_H2D_WRITE, JOB_D2D_WRITE, JOB_ONBOARD_READ };
+enum job_kind { JOB_H2D_WRITE, JOB_D2D_WRITE, JOB_ONBOARD_READ, JOB_HOST_WRITE, JOB_HOST_READ };
 
 struct job {
     struct tier_disk_job j; /* first: the tier hands this back */
@@ -108,6 +109,7 @@ struct sched {
     struct hit_rec *hits;
     size_t n_hits, hit_pos;
     uint64_t next_hit_log_ns;
+    uint64_t next_poke_ns;
     uint32_t last_logged_q;
     uint64_t skip_logs;
     pthread_t thread;
@@ -310,7 +312,7 @@ static void submit_job(struct sched *s, struct job *jb)
 /* Host -> disk request for a block just registered into (or revived in) the host tier. */
 static void queue_host_to_disk(struct sched *s, uint64_t h, uint32_t hslot, uint64_t now)
 {
-    if (!s->has_disk || blockpool_lookup(&s->g3, h) != BLOCKPOOL_NONE)
+    if (!s->disk || blockpool_lookup(&s->g3, h) != BLOCKPOOL_NONE)
         return;
     if (s->o.kvbm->filter_enabled && !filter_should_offload(&s->filter, h, now)) {
         metrics_add(s->o.metrics, METRICS_FILTER_REJECTED, 1);
@@ -362,7 +364,7 @@ static void offload_block(struct sched *s, uint64_t h, uint64_t now)
     if (!k->enabled)
         return;
     if (k->bypass_cpu) {
-        if (s->has_disk)
+        if (s->disk)
             offload_device_to_disk(s, h);
         return;
     }
@@ -384,12 +386,14 @@ static void offload_block(struct sched *s, uint64_t h, uint64_t now)
         log_skip(s, "host");
         return;
     }
-    tier_host_write(&s->host, slot, h);
-    metrics_add(s->o.metrics, METRICS_G2_WRITTEN_BYTES, s->bpb);
+    /* registered now (an in-flight duplicate queues nothing), readable once the copy is done */
     blockpool_register(&s->g2, slot, h);
-    s->g2.s[slot].ready = true;
-    queue_host_to_disk(s, h, slot, now);
-    blockpool_unref(&s->g2, slot);
+    struct job *jb = xcalloc(1, sizeof(*jb));
+    jb->kind = JOB_HOST_WRITE;
+    jb->host_slot = slot;
+    jb->j = (struct tier_disk_job){ .write = true, .slot = slot, .hash = h, .owner = jb };
+    s->inflight_jobs++;
+    tier_host_submit(&s->host, &jb->j);
 }
 
 /* Registers and offloads the blocks of q completed up to `computed` tokens. */
@@ -419,15 +423,43 @@ static void on_disk_done(void *ctx, struct tier_disk_job *j)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* An onboard read (host or disk) of block jb->block of its sequence finished. */
+static void onboard_done(struct sched *s, struct job *jb, struct blockpool *pool, bool ok)
+{
+    struct tier_disk_job *j = &jb->j;
+    struct seq *q = jb->seq;
+    if (!ok)
+        blockpool_invalidate(pool, j->slot);
+    blockpool_unref(pool, j->slot);
+    if (!ok && jb->block < q->fail_block)
+        q->fail_block = jb->block;
+    q->pending_io--;
+}
+
 static void handle_job(struct sched *s, struct job *jb)
 {
     struct tier_disk_job *j = &jb->j;
     struct metrics *m = s->o.metrics;
+    bool ok = j->result == 0;
     s->inflight_jobs--;
-    if (j->write) {
+    switch (jb->kind) {
+    case JOB_HOST_WRITE:
+        s->g2.s[j->slot].ready = true;
+        metrics_add(m, METRICS_G2_WRITTEN_BYTES, s->bpb);
+        queue_host_to_disk(s, j->hash, j->slot, clk_now_ns());
+        blockpool_unref(&s->g2, j->slot);
+        break;
+    case JOB_HOST_READ:
+        metrics_add(m, METRICS_G2_READ_BYTES, s->bpb);
+        if (!ok)
+            metrics_add(m, METRICS_VERIFY_FAILURES, 1);
+        onboard_done(s, jb, &s->g2, ok);
+        break;
+    case JOB_H2D_WRITE:
+    case JOB_D2D_WRITE:
         if (jb->kind == JOB_H2D_WRITE)
             blockpool_unref(&s->g2, jb->host_slot);
-        if (j->result == 0) {
+        if (ok) {
             s->g3.s[j->slot].ready = true;
             metrics_add(m, METRICS_G3_WRITTEN_BYTES, s->bpb);
         } else {
@@ -439,9 +471,8 @@ static void handle_job(struct sched *s, struct job *jb)
                           strerror(-j->result));
         }
         blockpool_unref(&s->g3, j->slot);
-    } else {
-        struct seq *q = jb->seq;
-        bool ok = j->result == 0;
+        break;
+    case JOB_ONBOARD_READ:
         if (ok) {
             metrics_add(m, METRICS_G3_READ_BYTES, s->bpb);
             ok = kvdata_verify(j->hash, j->buf, s->bpb) && !s->o.inject_ssd_miss;
@@ -456,12 +487,8 @@ static void handle_job(struct sched *s, struct job *jb)
         } else {
             metrics_add(m, METRICS_DISK_READ_ERRORS, 1);
         }
-        if (!ok)
-            blockpool_invalidate(&s->g3, j->slot);
-        blockpool_unref(&s->g3, j->slot);
-        if (!ok && jb->block < q->fail_block)
-            q->fail_block = jb->block;
-        q->pending_io--;
+        onboard_done(s, jb, &s->g3, ok);
+        break;
     }
     if (jb->own_buf)
         free(j->buf);
@@ -591,22 +618,20 @@ static bool try_admit(struct sched *s, struct seq *q, uint64_t now)
     metrics_add(m, METRICS_KVBM_ONBOARD_D2D, d);
     q->st = SEQ_ONBOARD;
     q->t_park_ns = now;
-    /* host blocks: real read and check of the bytes, modelled link time */
+    /* host blocks: real read and check of the bytes on the copy thread, modelled link time */
     for (size_t b = k; b < k + h; b++) {
         uint32_t slot = blockpool_lookup_ready(&s->g2, q->hash[b]);
         blockpool_ref(&s->g2, slot);
-        bool ok = tier_host_verify(&s->host, slot, q->hash[b]);
-        metrics_add(m, METRICS_G2_READ_BYTES, s->bpb);
-        if (!ok) {
-            metrics_add(m, METRICS_VERIFY_FAILURES, 1);
-            blockpool_unref(&s->g2, slot);
-            blockpool_invalidate(&s->g2, slot);
-            if (b < q->fail_block)
-                q->fail_block = b;
-            continue;
-        }
         blockpool_touch(&s->g2, slot);
-        blockpool_unref(&s->g2, slot);
+        struct job *jb = xcalloc(1, sizeof(*jb));
+        jb->kind = JOB_HOST_READ;
+        jb->seq = q;
+        jb->block = b;
+        jb->j =
+            (struct tier_disk_job){ .write = false, .slot = slot, .hash = q->hash[b], .owner = jb };
+        q->pending_io++;
+        s->inflight_jobs++;
+        tier_host_submit(&s->host, &jb->j);
     }
     q->ready_ns = now + scaled(s, cost_link_ns(&s->cm, (uint64_t)h * s->bpb));
     for (size_t b = k + h; b < k + h + d; b++) {
@@ -657,7 +682,15 @@ static void finish_seq(struct sched *s, struct seq *q, enum metrics_error err, u
     hits_record(s, q);
     r->completion_tokens = q->n_gen;
     r->cached_tokens = q->cached_tokens;
+    /* counted before the client can see the end of its response */
+    metrics_request_done(m, r->ep == SREQ_CHAT ? METRICS_EP_CHAT : METRICS_EP_COMPLETIONS,
+                         r->stream, err);
+    atomic_fetch_sub_explicit(&m->inflight, 1, memory_order_relaxed);
     if (err == METRICS_ERR_NONE) {
+        metrics_observe(m, METRICS_H_DURATION, (double)(now - r->arrival_ns) / 1e9, 1);
+        metrics_observe(m, METRICS_H_ISL, (double)q->n_prompt, 1);
+        metrics_observe(m, METRICS_H_OSL, (double)q->n_gen, 1);
+        metrics_observe(m, METRICS_H_CACHED, (double)q->cached_tokens, 1);
         struct buf b;
         buf_init(&b, SREQ_OUT_MAX_BYTES);
         if (r->stream)
@@ -667,17 +700,10 @@ static void finish_seq(struct sched *s, struct seq *q, enum metrics_error err, u
         r->http_status = 200;
         sreq_emit(r, b.data, b.len, true, false);
         buf_fini(&b);
-        metrics_observe(m, METRICS_H_DURATION, (double)(now - r->arrival_ns) / 1e9, 1);
-        metrics_observe(m, METRICS_H_ISL, (double)q->n_prompt, 1);
-        metrics_observe(m, METRICS_H_OSL, (double)q->n_gen, 1);
-        metrics_observe(m, METRICS_H_CACHED, (double)q->cached_tokens, 1);
     } else {
         r->http_status = 500;
         sreq_emit(r, NULL, 0, true, true);
     }
-    metrics_request_done(m, r->ep == SREQ_CHAT ? METRICS_EP_CHAT : METRICS_EP_COMPLETIONS,
-                         r->stream, err);
-    atomic_fetch_sub_explicit(&m->inflight, 1, memory_order_relaxed);
 }
 
 /* ---- the iteration ----------------------------------------------------------------------- */
@@ -801,6 +827,15 @@ static bool iterate(struct sched *s)
     uint64_t now = clk_now_ns();
     reap_cancelled(s, now);
     hits_refresh(s, now);
+    if (now >= s->next_poke_ns) {
+        s->next_poke_ns = now + SCHED_POKE_NS;
+        for (struct seq *q = s->wait_head; q; q = q->next)
+            sreq_poke(q->r);
+        for (size_t i = 0; i < s->n_run; i++)
+            if (s->run[i]->st == SEQ_ONBOARD || s->run[i]->st == SEQ_PREFILL ||
+                s->run[i]->st == SEQ_HOLD)
+                sreq_poke(s->run[i]->r);
+    }
     struct emit *ev = xcalloc(s->n_run + 1, sizeof(*ev));
     size_t n_ev = 0;
     /* parked sequences whose wait is over */
@@ -861,7 +896,7 @@ static bool iterate(struct sched *s)
     }
     uint64_t step_ns = scaled(s, cost_step_ns(&s->cm, &cs));
     /* bookkeeping while the modelled step runs */
-    uint64_t offload_before = metrics_get(s->o.metrics, METRICS_G2_WRITTEN_BYTES);
+    uint64_t offload_before = metrics_get(s->o.metrics, METRICS_KVBM_OFFLOAD_D2H);
     for (size_t i = 0; i < s->n_run; i++) {
         struct seq *q = s->run[i];
         if (q->st != SEQ_DECODE)
@@ -891,7 +926,8 @@ static bool iterate(struct sched *s)
         }
     }
     metrics_add(s->o.metrics, METRICS_DECODE_TOKENS, n_dec);
-    uint64_t copied = metrics_get(s->o.metrics, METRICS_G2_WRITTEN_BYTES) - offload_before;
+    uint64_t copied =
+        (metrics_get(s->o.metrics, METRICS_KVBM_OFFLOAD_D2H) - offload_before) * s->bpb;
     step_ns += scaled(s, cost_link_ns(&s->cm, copied)); /* the write-through copy is not free */
     uint64_t t1 = clk_now_ns();
     metrics_add(s->o.metrics, METRICS_BOOKKEEPING_NS, t1 - t0);
@@ -1019,6 +1055,11 @@ int sched_new(const struct sched_opts *o, struct sched **ret, struct diag *d)
                      o->kvbm->host_blocks, s->bpb);
             goto fail_built;
         }
+        r = tier_host_start(&s->host, on_disk_done, s);
+        if (r < 0) {
+            diag_set(d, r, 0, 0, "cannot start the host copy thread");
+            goto fail_built;
+        }
     }
     if (s->has_disk) {
         struct tier_disk_opts to = { .dir = o->kvbm->disk_dir,
@@ -1092,7 +1133,7 @@ uint64_t sched_g1_blocks(const struct sched *s)
 
 void sched_stop(struct sched *s)
 {
-    if (s->stopped)
+    if (!s || s->stopped)
         return;
     s->stopped = true;
     pthread_mutex_lock(&s->mu);
@@ -1101,7 +1142,8 @@ void sched_stop(struct sched *s)
     pthread_mutex_unlock(&s->mu);
     if (s->started)
         pthread_join(s->thread, NULL);
-    /* let in-flight disk I/O finish, then end every open request */
+    /* let in-flight copies and disk I/O finish, then end every open request */
+    tier_host_stop(&s->host);
     tier_disk_close(s->disk);
     s->disk = NULL;
     struct job *jobs;

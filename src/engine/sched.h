@@ -58,7 +58,7 @@ uint64_t sched_blocks_needed(const struct sched *s, uint64_t n_prompt, uint64_t 
 /* G1 capacity in blocks. */
 uint64_t sched_g1_blocks(const struct sched *s);
 /* Stops the thread, ends every open request (streams are cut), waits for disk I/O, closes the
- * disk file. Safe to call twice. */
+ * disk file. Safe to call twice; NULL-safe. */
 void sched_stop(struct sched *s);
 /* NULL-safe. Stops first if needed. */
 void sched_free(struct sched *s);

@@ -53,3 +53,13 @@ void sreq_emit(struct sreq *r, const void *data, size_t len, bool done, bool cut
     }
     pthread_mutex_unlock(&r->mu);
 }
+
+void sreq_poke(struct sreq *r)
+{
+    pthread_mutex_lock(&r->mu);
+    if (r->suspended && r->conn && !r->done) {
+        r->suspended = false;
+        r->wake(r->conn);
+    }
+    pthread_mutex_unlock(&r->mu);
+}

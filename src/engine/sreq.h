@@ -57,5 +57,8 @@ void sreq_ref(struct sreq *r);
 void sreq_unref(struct sreq *r);
 /* Appends output, optionally ends it, and wakes a suspended connection. Any thread. */
 void sreq_emit(struct sreq *r, const void *data, size_t len, bool done, bool cut);
+/* Resumes a suspended connection without output, so the HTTP thread looks at its socket again
+ * (a client that went away while its request was queued is noticed). Any thread. */
+void sreq_poke(struct sreq *r);
 
 #endif

@@ -3,6 +3,7 @@
 #include "engine/tier_host.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <sys/mman.h>
 
 #include "engine/kvdata.h"
@@ -24,6 +25,7 @@ int tier_host_init(struct tier_host *t, uint64_t n_blocks, uint64_t block_bytes)
 
 void tier_host_fini(struct tier_host *t)
 {
+    tier_host_stop(t);
     if (t->mem)
         munmap(t->mem, t->map_bytes);
     t->mem = NULL;
@@ -42,4 +44,71 @@ void tier_host_write(struct tier_host *t, uint32_t slot, uint64_t hash)
 bool tier_host_verify(const struct tier_host *t, uint32_t slot, uint64_t hash)
 {
     return kvdata_verify(hash, tier_host_block(t, slot), t->block_bytes);
+}
+
+static void *copy_main(void *arg)
+{
+    struct tier_host *t = arg;
+    for (;;) {
+        pthread_mutex_lock(&t->mu);
+        while (!t->head && !t->stop)
+            pthread_cond_wait(&t->cv, &t->mu);
+        struct tier_disk_job *j = t->head;
+        if (j) {
+            t->head = j->next;
+            if (!t->head)
+                t->tail = NULL;
+        }
+        pthread_mutex_unlock(&t->mu);
+        if (!j)
+            break;
+        if (j->write) {
+            tier_host_write(t, j->slot, j->hash);
+            j->result = 0;
+        } else {
+            j->result = tier_host_verify(t, j->slot, j->hash) ? 0 : -EBADMSG;
+        }
+        t->done(t->ctx, j);
+    }
+    return NULL;
+}
+
+int tier_host_start(struct tier_host *t, tier_disk_done_fn *done, void *ctx)
+{
+    t->done = done;
+    t->ctx = ctx;
+    t->head = t->tail = NULL;
+    t->stop = false;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+    int r = -pthread_create(&t->thread, NULL, copy_main, t);
+    t->running = r == 0;
+    return r;
+}
+
+void tier_host_submit(struct tier_host *t, struct tier_disk_job *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&t->mu);
+    if (t->tail)
+        t->tail->next = job;
+    else
+        t->head = job;
+    t->tail = job;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+void tier_host_stop(struct tier_host *t)
+{
+    if (!t->running)
+        return;
+    pthread_mutex_lock(&t->mu);
+    t->stop = true;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    pthread_join(t->thread, NULL);
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+    t->running = false;
 }

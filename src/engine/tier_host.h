@@ -7,13 +7,25 @@
 #ifndef KVTIER_ENGINE_TIER_HOST_H
 #define KVTIER_ENGINE_TIER_HOST_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "engine/tier_disk.h"
 
 struct tier_host {
     uint8_t *mem; /* owned mapping, NULL when n_blocks is 0 */
     uint64_t n_blocks, block_bytes;
     uint64_t map_bytes;
+    /* copy thread (tier_host_start): writes (G1->G2) and verified reads (G2->G1) off the
+     * scheduler thread, like the DMA engine of the real stack */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct tier_disk_job *head, *tail;
+    bool running, stop;
+    tier_disk_done_fn *done;
+    void *ctx;
 };
 
 /* Maps the tier. -ENOMEM if the mapping fails, -EOVERFLOW if the size overflows. */
@@ -25,5 +37,12 @@ void *tier_host_block(const struct tier_host *t, uint32_t slot);
 void tier_host_write(struct tier_host *t, uint32_t slot, uint64_t hash);
 /* Reads slot back and checks it holds block hash (the G2->G1 copy). */
 bool tier_host_verify(const struct tier_host *t, uint32_t slot, uint64_t hash);
+/* Starts the copy thread; done is called on it for every finished job. -errno. */
+int tier_host_start(struct tier_host *t, tier_disk_done_fn *done, void *ctx);
+/* Queues a job (any thread): write = fill slot with block hash; read = verify it (result
+ * -EBADMSG on a mismatch). The job's buf is unused. */
+void tier_host_submit(struct tier_host *t, struct tier_disk_job *job);
+/* Finishes queued jobs and stops the copy thread (also done by tier_host_fini). */
+void tier_host_stop(struct tier_host *t);
 
 #endif

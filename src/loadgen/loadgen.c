@@ -3,9 +3,9 @@
  *
  * Design: one epoll loop on the caller's thread owns one libcurl multi handle (driven by
  * curl_multi_socket_action), a timerfd armed at the absolute CLOCK_MONOTONIC deadline of the
- * next intended send (timer slack set to 1 ns for the run), and a timerfd for libcurl's own
- * timeouts. Requests wait in a min-heap keyed by their intended (ready) time: open-loop first
- * turns from the pre-generated schedule, closed-loop requests at phase start, and each
+ * next intended send (timer slack set to 1 ns for the run; libcurl's own timeouts fold into
+ * the epoll timeout). Requests wait in a min-heap keyed by their intended (ready) time: open-loop
+ * first turns from the pre-generated schedule, closed-loop requests at phase start, and each
  * session's next turn when the previous one ends (end + think time). A request is sent when
  * its time has come and a concurrency slot is free; its intended time never moves, so waiting
  * for a slot, a late wake-up or a slow client all show up as client lag and in TTFT from
@@ -50,14 +50,17 @@
 #define LOADGEN_WARM_TIMEOUT_NS  (10 * CLK_NS_PER_S)
 #define LOADGEN_PREPARE_AHEAD_NS (300 * CLK_NS_PER_US)
 #define LOADGEN_WARM_AUTO_MAX    1024
+#define LOADGEN_SPIN_NS          (40 * CLK_NS_PER_US) /* busy-wait the last stretch */
 
 struct run;
 
 struct xfer {
     struct run *run;
     CURL *easy;
-    size_t req; /* plan index; SIZE_MAX for a warm-up probe */
-    struct curl_slist *hdrs;
+    size_t req;                /* plan index; SIZE_MAX for a warm-up probe */
+    struct curl_slist *hdrs;   /* owned; warm-up probes only */
+    struct curl_slist id_node; /* X-Request-Id, chained to the run's static headers */
+    char id_header[REQPLAN_ID_MAX + 16];
     struct buf body;
     struct sse_parser sse;
     struct buf text; /* assistant content, only when a later turn carries history */
@@ -91,11 +94,13 @@ struct run {
     const struct reqplan *plan;
     const struct loadgen_hooks *hooks;
     CURLM *multi;
-    int epfd, sched_tfd, curl_tfd;
+    int epfd, sched_tfd;
     bool curl_timer_now;
+    uint64_t curl_deadline_ns; /* libcurl's next timeout, 0 = none */
     uint64_t sched_armed_ns;
     char *url;
     char *auth;
+    struct curl_slist *static_hdrs; /* owned; headers every request carries */
     bool chat;
     struct reqplan_body_opts body_opts;
     FILE *rec_f, *prof_f;
@@ -199,18 +204,20 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
     return 0;
 }
 
+/* libcurl's own timeouts need no precision beyond a millisecond: kept in a variable and
+ * folded into the epoll timeout, which saves a timerfd syscall per callback. */
 static int on_timer(CURLM *m, long timeout_ms, void *userp)
 {
     (void)m;
     struct run *r = userp;
-    struct itimerspec its = { 0 };
     if (timeout_ms == 0) {
         r->curl_timer_now = true;
+        r->curl_deadline_ns = 0;
     } else if (timeout_ms > 0) {
-        its.it_value.tv_sec = timeout_ms / 1000;
-        its.it_value.tv_nsec = (timeout_ms % 1000) * 1000000L;
+        r->curl_deadline_ns = clk_now_ns() + (uint64_t)timeout_ms * CLK_NS_PER_MS;
+    } else {
+        r->curl_deadline_ns = 0;
     }
-    timerfd_settime(r->curl_tfd, 0, &its, NULL);
     return 0;
 }
 
@@ -493,17 +500,13 @@ static int start_xfer(struct run *r, size_t req, uint64_t intended)
     x->body = r->bodies[req];
     r->bodies[req] = tmp;
     buf_reset(&r->bodies[req]);
-    char idh[REQPLAN_ID_MAX + 16];
-    snprintf(idh, sizeof(idh), "X-Request-Id: %s", q->id);
-    x->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    x->hdrs = curl_slist_append(x->hdrs, "Accept: text/event-stream");
-    x->hdrs = curl_slist_append(x->hdrs, "Expect:");
-    x->hdrs = curl_slist_append(x->hdrs, idh);
-    if (r->auth)
-        x->hdrs = curl_slist_append(x->hdrs, r->auth);
+    /* no allocation per request: the id header node chains onto the shared headers */
+    snprintf(x->id_header, sizeof(x->id_header), "X-Request-Id: %s", q->id);
+    x->id_node.data = x->id_header;
+    x->id_node.next = r->static_hdrs;
     CURL *e = x->easy;
     curl_easy_setopt(e, CURLOPT_URL, r->url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, &x->id_node);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *)x->body.data);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body.len);
     active_add(r, x);
@@ -818,14 +821,32 @@ static void loop_once(struct run *r, int max_wait_ms)
             dispatch_due(r, now);
             return;
         }
-        arm_sched(r, next);
+        if (next - now <= LOADGEN_SPIN_NS) {
+            /* timer wake-ups are late by tens of microseconds: the timer fires a little
+             * early and the last stretch is spun, so sends leave on time */
+            while ((now = clk_now_ns()) < next)
+                ;
+            dispatch_due(r, now);
+            return;
+        }
+        arm_sched(r, next - LOADGEN_SPIN_NS);
         /* prepare the next body while there is time, so the send itself is cheap */
         if (next - now > LOADGEN_PREPARE_AHEAD_NS)
             prepare_body(r, r->heap[0].req);
     } else {
         arm_sched(r, 0);
     }
-    int timeout = r->curl_timer_now ? 0 : max_wait_ms;
+    int timeout = max_wait_ms;
+    if (r->curl_timer_now) {
+        timeout = 0;
+    } else if (r->curl_deadline_ns) {
+        uint64_t now2 = clk_now_ns();
+        uint64_t ms = r->curl_deadline_ns > now2
+                          ? (r->curl_deadline_ns - now2 + CLK_NS_PER_MS - 1) / CLK_NS_PER_MS
+                          : 0;
+        if (ms < (uint64_t)timeout)
+            timeout = (int)ms;
+    }
     int n = epoll_wait(r->epfd, evs, 256, timeout);
     if (n < 0)
         n = 0; /* EINTR: the caller polls the interrupt flag */
@@ -843,13 +864,6 @@ static void loop_once(struct run *r, int max_wait_ms)
         int fd = evs[i].data.fd;
         if (fd == r->sched_tfd)
             continue;
-        if (fd == r->curl_tfd) {
-            uint64_t v;
-            if (read(r->curl_tfd, &v, sizeof(v)) < 0)
-                v = 0;
-            r->curl_timer_now = true;
-            continue;
-        }
         int flags = 0;
         if (evs[i].events & EPOLLIN)
             flags |= CURL_CSELECT_IN;
@@ -858,6 +872,10 @@ static void loop_once(struct run *r, int max_wait_ms)
         if (evs[i].events & (EPOLLERR | EPOLLHUP))
             flags |= CURL_CSELECT_ERR;
         curl_multi_socket_action(r->multi, fd, flags, &running);
+    }
+    if (r->curl_deadline_ns && clk_now_ns() >= r->curl_deadline_ns) {
+        r->curl_deadline_ns = 0;
+        r->curl_timer_now = true;
     }
     if (r->curl_timer_now)
         kick(r);
@@ -1045,7 +1063,8 @@ static void warm_connections(struct run *r, uint64_t n)
         curl_multi_add_handle(r->multi, x->easy);
     }
     kick(r);
-    uint64_t until = clk_now_ns() + LOADGEN_WARM_TIMEOUT_NS;
+    /* 10 s, plus 1 ms per connection for large pools on a busy machine */
+    uint64_t until = clk_now_ns() + LOADGEN_WARM_TIMEOUT_NS + n * CLK_NS_PER_MS;
     while (r->n_active > 0 && clk_now_ns() < until) {
         loop_once(r, 10);
         if (should_stop(r))
@@ -1155,8 +1174,6 @@ static void run_fini(struct run *r)
         close(r->epfd);
     if (r->sched_tfd >= 0)
         close(r->sched_tfd);
-    if (r->curl_tfd >= 0)
-        close(r->curl_tfd);
     if (r->history) {
         for (size_t i = 0; i < r->plan->n_reqs; i++)
             json_decref(r->history[i]);
@@ -1171,6 +1188,7 @@ static void run_fini(struct run *r)
     free(r->active);
     free(r->url);
     free(r->auth);
+    curl_slist_free_all(r->static_hdrs);
     free(r->warm_connect_ms);
     json_decref(r->phase_info);
     loadstats_free(r->stats);
@@ -1197,9 +1215,7 @@ static int flush_out(struct run *r)
 int loadgen_run(const struct loadgen_config *cfg, const struct reqplan *plan,
                 const struct loadgen_hooks *hooks, json_t **ret_summary, struct diag *d)
 {
-    struct run r = {
-        .cfg = cfg, .plan = plan, .hooks = hooks, .epfd = -1, .sched_tfd = -1, .curl_tfd = -1
-    };
+    struct run r = { .cfg = cfg, .plan = plan, .hooks = hooks, .epfd = -1, .sched_tfd = -1 };
     json_t *summary = NULL;
     int rc = 0;
     int old_slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
@@ -1226,6 +1242,11 @@ int loadgen_run(const struct loadgen_config *cfg, const struct reqplan *plan,
         key = getenv("OPENAI_API_KEY");
     if (key && *key)
         r.auth = xalloc_printf("Authorization: Bearer %s", key);
+    r.static_hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    r.static_hdrs = curl_slist_append(r.static_hdrs, "Accept: text/event-stream");
+    r.static_hdrs = curl_slist_append(r.static_hdrs, "Expect:");
+    if (r.auth)
+        r.static_hdrs = curl_slist_append(r.static_hdrs, r.auth);
     r.body_opts = (struct reqplan_body_opts){
         .model = cfg->model,
         .chat = r.chat,
@@ -1234,21 +1255,20 @@ int loadgen_run(const struct loadgen_config *cfg, const struct reqplan *plan,
         .prompt_ids = plan->prompt_ids,
         .extra_body = cfg->extra_body,
     };
-    r.stats = loadstats_new(&cfg->slo);
+    struct loadgen_slo slo = cfg->slo;
+    slo.client_lag_limit_ms = cfg->client_lag_limit_ms;
+    r.stats = loadstats_new(&slo);
     r.phase_info = json_array();
     r.history = xcalloc(plan->n_reqs, sizeof(json_t *));
     r.bodies = xcalloc(plan->n_reqs, sizeof(struct buf));
     r.epfd = epoll_create1(EPOLL_CLOEXEC);
     r.sched_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    r.curl_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (r.epfd < 0 || r.sched_tfd < 0 || r.curl_tfd < 0) {
+    if (r.epfd < 0 || r.sched_tfd < 0) {
         rc = diag_set(d, -errno, 0, 0, "epoll/timerfd: %s", strerror(errno));
         goto out;
     }
     struct epoll_event ev = { .events = EPOLLIN, .data.fd = r.sched_tfd };
     epoll_ctl(r.epfd, EPOLL_CTL_ADD, r.sched_tfd, &ev);
-    ev.data.fd = r.curl_tfd;
-    epoll_ctl(r.epfd, EPOLL_CTL_ADD, r.curl_tfd, &ev);
     r.multi = curl_multi_init();
     if (!r.multi) {
         rc = diag_set(d, -ENOMEM, 0, 0, "curl_multi_init failed");

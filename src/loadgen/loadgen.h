@@ -71,9 +71,10 @@ struct loadgen_hooks {
 /* Service-level objective for goodput: a request is good when it finished without error and
  * meets every threshold that is > 0. Errors and timeouts count against goodput. */
 struct loadgen_slo {
-    double ttft_ms; /* TTFT from intended send; 0 = no limit */
-    double tpot_ms; /* 0 = no limit */
-    double e2e_ms;  /* end-to-end from intended send; 0 = no limit */
+    double ttft_ms;             /* TTFT from intended send; 0 = no limit */
+    double tpot_ms;             /* 0 = no limit */
+    double e2e_ms;              /* end-to-end from intended send; 0 = no limit */
+    double client_lag_limit_ms; /* not an SLO: see loadgen_config.client_lag_limit_ms */
 };
 
 struct loadgen_config {
@@ -103,6 +104,9 @@ struct loadgen_config {
     size_t recv_buffer_bytes; /* libcurl receive buffer per transfer; 0 = 16 KiB */
     /* Set asynchronously (e.g. by a SIGINT handler); nonzero = behave like should_stop. */
     const volatile sig_atomic_t *interrupt_flag;
+    /* Client lag (sent - intended) p99 above this marks a phase "client_lag_exceeded" in the
+     * summary (the client, not the server, limited what was measured); 0 = 1 ms. */
+    double client_lag_limit_ms;
 };
 
 /* Fills cfg with the defaults above (exact_output and include_usage on, the rest zero). */

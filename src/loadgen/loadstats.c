@@ -41,6 +41,7 @@ struct acc {
     uint64_t requests, errors, good, by_class[LOADREC_ERROR__COUNT];
     uint64_t output_tokens, prompt_tokens, cached_tokens, usage_count, not_sent;
     uint64_t t_begin_ns, t_end_ns, t_first_intended_ns, t_last_end_ns;
+    uint64_t t_first_sent_ns, t_last_sent_ns, sent_count;
 };
 
 struct loadstats {
@@ -119,6 +120,13 @@ static void acc_add(struct acc *a, const struct loadrec *r, bool good)
         a->good++;
     if (r->t_intended_ns && (!a->t_first_intended_ns || r->t_intended_ns < a->t_first_intended_ns))
         a->t_first_intended_ns = r->t_intended_ns;
+    if (r->t_sent_ns) {
+        a->sent_count++;
+        if (!a->t_first_sent_ns || r->t_sent_ns < a->t_first_sent_ns)
+            a->t_first_sent_ns = r->t_sent_ns;
+        if (r->t_sent_ns > a->t_last_sent_ns)
+            a->t_last_sent_ns = r->t_sent_ns;
+    }
     uint64_t end = r->t_end_ns ? r->t_end_ns : r->t_last_token_ns;
     if (end > a->t_last_end_ns)
         a->t_last_end_ns = end;
@@ -210,6 +218,17 @@ static json_t *acc_json(struct acc *a, const struct loadstats *s)
         stats_summarize(a->d[i].v, a->d[i].n, &sum);
         json_object_set_new(o, dist_names[i], stats_summary_json(&sum));
     }
+    /* schedule fidelity: achieved send rate and whether the client kept up */
+    double span = a->t_last_sent_ns > a->t_first_sent_ns
+                      ? (double)(a->t_last_sent_ns - a->t_first_sent_ns) / 1e9
+                      : NAN;
+    jsonx_set_num(o, "send_rate_per_s",
+                  a->sent_count > 1 ? (double)(a->sent_count - 1) / span : NAN);
+    double limit = s->slo.client_lag_limit_ms > 0 ? s->slo.client_lag_limit_ms : 1.0;
+    json_t *lag = json_object_get(o, "client_lag_ms");
+    double lag99 = jsonx_num(lag, "p99", NAN);
+    jsonx_set_num(o, "client_lag_limit_ms", limit);
+    json_object_set_new(o, "client_lag_exceeded", json_boolean(!isnan(lag99) && lag99 > limit));
     json_t *slo = json_object();
     jsonx_set_num(slo, "ttft_ms", s->slo.ttft_ms > 0 ? s->slo.ttft_ms : NAN);
     jsonx_set_num(slo, "tpot_ms", s->slo.tpot_ms > 0 ? s->slo.tpot_ms : NAN);

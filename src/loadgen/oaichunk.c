@@ -170,6 +170,16 @@ static int string(struct scan *s, struct buf *out, bool *full, size_t *ret_len,
 
 static int value(struct scan *s, enum ctx ctx);
 
+/* Cuts b back to n bytes, keeping it NUL-terminated. */
+static void truncate_to(struct buf *b, size_t n)
+{
+    if (!b || n > b->len)
+        return;
+    b->len = n;
+    if (b->data)
+        b->data[n] = '\0';
+}
+
 static enum ctx member_ctx(enum ctx parent, const char *k, size_t n)
 {
 #define IS(lit) (n == sizeof(lit) - 1 && !memcmp(k, lit, n))
@@ -395,7 +405,7 @@ static int value(struct scan *s, enum ctx ctx)
             if (len > 0)
                 s->c->content = true;
             if (out && full) {
-                out->len = before; /* do not keep a partial piece */
+                truncate_to(out, before); /* do not keep a partial piece */
                 s->text_full = true;
             }
         } else if (ctx == C_REASONING) {
@@ -452,8 +462,7 @@ int oaichunk_parse(const char *type, const char *data, size_t len, struct oaichu
         }
     }
     if (rc < 0) {
-        if (text_out)
-            text_out->len = text_before;
+        truncate_to(text_out, text_before);
         if (error_event) {
             c = (struct oaichunk){
                 .prompt_tokens = -1, .completion_tokens = -1, .cached_tokens = -1, .error = true
@@ -474,14 +483,12 @@ int oaichunk_parse(const char *type, const char *data, size_t len, struct oaichu
         if (!c.msg[0])
             snprintf(c.msg, sizeof(c.msg), "error event");
         c.content = c.reasoning = false;
-        if (text_out)
-            text_out->len = text_before;
+        truncate_to(text_out, text_before);
         goto out;
     }
     c.role_only = !c.content && !c.reasoning && s.choice0;
     if (s.text_full) {
-        if (text_out)
-            text_out->len = text_before;
+        truncate_to(text_out, text_before);
         rc = -EMSGSIZE;
     }
 out:

@@ -7,10 +7,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/xalloc.h"
@@ -47,17 +49,29 @@ int attrib_start(const char *kv_dir, struct attrib **ret, char *reason)
         return -e;
     }
     uint64_t mask = FAN_ACCESS | FAN_MODIFY | FAN_OPEN | FAN_CLOSE_WRITE;
-    const char *kind = "filesystem";
-    if (fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, AT_FDCWD, dir) < 0) {
+    /* A KV directory that is its own file system (the recommended layout) gets a filesystem
+     * mark: every file on it, unlinked ones included. On a shared file system (the root fs),
+     * a filesystem mark would deliver every access of every process (a cost paid per event),
+     * so the directory itself is marked and its children's events are reported. */
+    struct stat sd, sp;
+    char *parent = xalloc_printf("%s/..", dir);
+    bool own_fs = !strcmp(dir, "/") ||
+                  (stat(dir, &sd) == 0 && stat(parent, &sp) == 0 && sd.st_dev != sp.st_dev);
+    free(parent);
+    const char *kind = own_fs ? "filesystem" : "directory";
+    int r = own_fs ? fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, AT_FDCWD, dir)
+                   : fanotify_mark(fd, FAN_MARK_ADD, mask | FAN_EVENT_ON_CHILD, AT_FDCWD, dir);
+    if (r < 0 && own_fs) {
         kind = "mount";
-        if (fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_MOUNT, mask, AT_FDCWD, dir) < 0) {
-            int e = errno;
-            snprintf(reason, ATTRIB_REASON_MAX, "fanotify_mark on %s refused: %s", dir,
-                     strerror(e));
-            close(fd);
-            free(dir);
-            return -e;
-        }
+        r = fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_MOUNT, mask, AT_FDCWD, dir);
+    }
+    if (r < 0) {
+        int e = errno;
+        snprintf(reason, ATTRIB_REASON_MAX, "fanotify_mark (%s) on %s refused: %s", kind, dir,
+                 strerror(e));
+        close(fd);
+        free(dir);
+        return -e;
     }
     struct attrib *a = xcalloc(1, sizeof(*a));
     a->fd = fd;

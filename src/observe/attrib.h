@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* File-level I/O attribution with fanotify: a filesystem (or mount) mark on the KV directory's
- * file system counts read, write and open events per file and per pid (no byte counts; those
+/* File-level I/O attribution with fanotify: a filesystem mark when the KV directory is its own
+ * file system, else a mark on the directory (its children), counts read, write and open events
+ * per file and per pid (no byte counts; those
  * come from /proc/PID/io). Needs CAP_SYS_ADMIN; where refused, the caller falls back to /proc
  * and fdinfo scanning and says so. */
 #ifndef KVTIER_OBSERVE_ATTRIB_H
@@ -37,7 +38,8 @@ int attrib_poll(struct attrib *a, const pid_t *pids, size_t n_pids);
 void attrib_totals(const struct attrib *a, struct attrib_totals *ret);
 /* Per-file table as JSON (owned): [{path, reads, writes, opens, by_server, by_other}]. */
 json_t *attrib_files_json(const struct attrib *a);
-/* "filesystem" or "mount". */
+/* "filesystem" (the KV directory is its own file system), "mount", or "directory" (the KV
+ * directory's children only, on a shared file system). */
 const char *attrib_mark_kind(const struct attrib *a);
 void attrib_free(struct attrib *a);
 

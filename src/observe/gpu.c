@@ -32,7 +32,7 @@ static void *sym(void *lib, const char *a, const char *b)
 int gpu_open(struct gpu *g, const char *lib_path, char *reason)
 {
     memset(g, 0, sizeof(*g));
-    const char *path = lib_path ? lib_path : "libnvidia-ml.so.1";
+    const char *path = lib_path && *lib_path ? lib_path : "libnvidia-ml.so.1";
     g->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!g->lib) {
         const char *e = dlerror();

@@ -56,7 +56,7 @@ struct gpu {
     const char *(*error_string)(int);
 };
 
-/* Loads NVML from lib_path (NULL = "libnvidia-ml.so.1"), initialises it and enumerates GPUs.
+/* Loads NVML from lib_path (NULL or "" = "libnvidia-ml.so.1"), initialises it and enumerates GPUs.
  * 0; -ENOENT library not found, -ENOSYS a required symbol is missing, -EIO nvmlInit failed,
  * -ENODEV no GPU. reason (GPU_REASON_MAX bytes) explains a failure. g is left closed on
  * failure. Not thread-safe with itself. */

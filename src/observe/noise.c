@@ -84,39 +84,35 @@ int noise_parse_meminfo(const char *text, size_t len, uint64_t *ret_dirty, uint6
     return found ? 0 : -EINVAL;
 }
 
-static int slurp(const char *root, const char *leaf, struct buf *b)
+struct rd {
+    kfile_reader_fn *fn;
+    void *ctx;
+    struct buf b;
+};
+
+static int slurp(struct rd *r, const char *root, const char *leaf)
 {
     char *p = fileio_join(root, leaf);
-    buf_reset(b);
-    int r = fileio_read_all(p, NOISE_FILE_MAX, b);
+    int rc = r->fn(r->ctx, p, &r->b);
     free(p);
-    return r;
+    return rc;
 }
 
-static bool read_u64(const char *path, uint64_t *ret)
+static bool read_u64(struct rd *r, const char *path, uint64_t *ret)
 {
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return false;
     unsigned long long v;
-    bool ok = fscanf(f, "%llu", &v) == 1;
-    fclose(f);
-    if (ok)
-        *ret = v;
-    return ok;
-}
-
-static bool read_i64(const char *path, long long *ret)
-{
-    FILE *f = fopen(path, "re");
-    if (!f)
+    if (r->fn(r->ctx, path, &r->b) < 0 || sscanf(buf_str(&r->b), "%llu", &v) != 1)
         return false;
-    bool ok = fscanf(f, "%lld", ret) == 1;
-    fclose(f);
-    return ok;
+    *ret = v;
+    return true;
 }
 
-static void read_cpufreq(const char *sys, struct noise_sample *s)
+static bool read_i64(struct rd *r, const char *path, long long *ret)
+{
+    return r->fn(r->ctx, path, &r->b) >= 0 && sscanf(buf_str(&r->b), "%lld", ret) == 1;
+}
+
+static void read_cpufreq(struct rd *rd, const char *sys, struct noise_sample *s)
 {
     char *dir = fileio_join(sys, "devices/system/cpu");
     DIR *d = opendir(dir);
@@ -131,15 +127,15 @@ static void read_cpufreq(const char *sys, struct noise_sample *s)
             char p[1024];
             uint64_t cur, max, cap;
             snprintf(p, sizeof(p), "%s/%s/cpufreq/cpuinfo_max_freq", dir, de->d_name);
-            if (!read_u64(p, &max) || max == 0)
+            if (!read_u64(rd, p, &max) || max == 0)
                 continue;
             snprintf(p, sizeof(p), "%s/%s/cpufreq/scaling_cur_freq", dir, de->d_name);
-            if (read_u64(p, &cur)) {
+            if (read_u64(rd, p, &cur)) {
                 sum += (double)cur / (double)max;
                 n++;
             }
             snprintf(p, sizeof(p), "%s/%s/cpufreq/scaling_max_freq", dir, de->d_name);
-            if (read_u64(p, &cap)) {
+            if (read_u64(rd, p, &cap)) {
                 capsum += (double)cap / (double)max;
                 ncap++;
             }
@@ -151,7 +147,7 @@ static void read_cpufreq(const char *sys, struct noise_sample *s)
     s->cpufreq_cap_ratio = ncap ? capsum / ncap : NAN;
 }
 
-static void read_thermal(const char *sys, struct noise_sample *s)
+static void read_thermal(struct rd *rd, const char *sys, struct noise_sample *s)
 {
     char *dir = fileio_join(sys, "class/thermal");
     DIR *d = opendir(dir);
@@ -164,7 +160,7 @@ static void read_thermal(const char *sys, struct noise_sample *s)
             if (!strncmp(de->d_name, "thermal_zone", 12)) {
                 long long mc;
                 snprintf(p, sizeof(p), "%s/%s/temp", dir, de->d_name);
-                if (read_i64(p, &mc)) {
+                if (read_i64(rd, p, &mc)) {
                     double c = (double)mc / 1000.0;
                     if (isnan(s->thermal_max_c) || c > s->thermal_max_c)
                         s->thermal_max_c = c;
@@ -172,7 +168,7 @@ static void read_thermal(const char *sys, struct noise_sample *s)
             } else if (!strncmp(de->d_name, "cooling_device", 14)) {
                 uint64_t cur;
                 snprintf(p, sizeof(p), "%s/%s/cur_state", dir, de->d_name);
-                if (read_u64(p, &cur) && cur > 0)
+                if (read_u64(rd, p, &cur) && cur > 0)
                     s->cooling_active++;
             }
         }
@@ -181,23 +177,25 @@ static void read_thermal(const char *sys, struct noise_sample *s)
     free(dir);
 }
 
-void noise_read(const char *proc_root, const char *sys_root, struct noise_sample *ret)
+void noise_read(const char *proc_root, const char *sys_root, kfile_reader_fn *reader, void *ctx,
+                struct noise_sample *ret)
 {
     const char *proc = proc_root ? proc_root : "/proc";
     const char *sys = sys_root ? sys_root : "/sys";
     struct noise_sample s = { 0 };
-    struct buf b;
-    buf_init(&b, NOISE_FILE_MAX);
+    struct rd rd = { .fn = reader ? reader : kfile_read_once, .ctx = ctx };
+    buf_init(&rd.b, NOISE_FILE_MAX);
+    struct buf *bp = &rd.b;
     static const char *const psi_leaf[NOISE_PSI__COUNT] = { "pressure/cpu", "pressure/io",
                                                             "pressure/memory" };
     for (int i = 0; i < NOISE_PSI__COUNT; i++)
-        if (slurp(proc, psi_leaf[i], &b) >= 0)
-            noise_parse_psi(buf_str(&b), b.len, &s.psi[i]);
-    if (slurp(proc, "loadavg", &b) >= 0 &&
-        sscanf(buf_str(&b), "%lf %lf %lf", &s.load1, &s.load5, &s.load15) == 3)
+        if (slurp(&rd, proc, psi_leaf[i]) >= 0)
+            noise_parse_psi(buf_str(bp), bp->len, &s.psi[i]);
+    if (slurp(&rd, proc, "loadavg") >= 0 &&
+        sscanf(buf_str(bp), "%lf %lf %lf", &s.load1, &s.load5, &s.load15) == 3)
         s.load_present = true;
-    if (slurp(proc, "stat", &b) >= 0) {
-        const char *t = buf_str(&b);
+    if (slurp(&rd, proc, "stat") >= 0) {
+        const char *t = buf_str(bp);
         const char *r = strstr(t, "\nprocs_running ");
         const char *k = strstr(t, "\nprocs_blocked ");
         unsigned long long v;
@@ -208,13 +206,13 @@ void noise_read(const char *proc_root, const char *sys_root, struct noise_sample
         if (k && sscanf(k + 15, "%llu", &v) == 1)
             s.procs_blocked = v;
     }
-    if (slurp(proc, "meminfo", &b) >= 0 &&
-        noise_parse_meminfo(buf_str(&b), b.len, &s.dirty_bytes, &s.writeback_bytes,
+    if (slurp(&rd, proc, "meminfo") >= 0 &&
+        noise_parse_meminfo(buf_str(bp), bp->len, &s.dirty_bytes, &s.writeback_bytes,
                             &s.cached_bytes) == 0)
         s.meminfo_present = true;
-    buf_fini(&b);
-    read_cpufreq(sys, &s);
-    read_thermal(sys, &s);
+    read_cpufreq(&rd, sys, &s);
+    read_thermal(&rd, sys, &s);
+    buf_fini(&rd.b);
     *ret = s;
 }
 

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "observe/kfile.h"
+
 #define NOISE_FILE_MAX (64u << 10)
 #define NOISE_MAX_CPUS 1024 /* cpufreq directories read */
 
@@ -41,8 +43,10 @@ int noise_parse_psi(const char *text, size_t len, struct noise_psi *ret);
 /* Parses /proc/meminfo text for Dirty, Writeback, Cached (kB -> bytes). -EINVAL if none. */
 int noise_parse_meminfo(const char *text, size_t len, uint64_t *ret_dirty, uint64_t *ret_wb,
                         uint64_t *ret_cached);
-/* Reads every indicator under the roots. Never fails; absent sources are marked. */
-void noise_read(const char *proc_root, const char *sys_root, struct noise_sample *ret);
+/* Reads every indicator under the roots through reader (NULL = kfile_read_once). Never
+ * fails; absent sources are marked. */
+void noise_read(const char *proc_root, const char *sys_root, kfile_reader_fn *reader, void *ctx,
+                struct noise_sample *ret);
 /* PSI stall share over an interval in percent: delta total_us / interval. */
 double noise_psi_pct(uint64_t prev_total_us, uint64_t cur_total_us, double itv_s);
 

@@ -33,6 +33,7 @@
 #include "observe/devinfo.h"
 #include "observe/diskstats.h"
 #include "observe/gpu.h"
+#include "observe/kfile.h"
 #include "observe/netdev.h"
 #include "observe/noise.h"
 #include "observe/pagecache.h"
@@ -141,6 +142,9 @@ struct observe {
 
     FILE *csv[CSV__COUNT];
     int write_err;
+    uint64_t flush_ns; /* last fflush of the CSVs (real monotonic clock) */
+    struct kfile kf;   /* kept /proc and /sys descriptors (sampling under the lock) */
+    struct buf rbuf;   /* read buffer for kept files */
     json_t *sources;
 
     /* device */
@@ -159,6 +163,7 @@ struct observe {
     size_t n_prev;
     uint64_t tree_acc[PROCIO_KEY__COUNT];
     unsigned tree_unreadable;
+    uint64_t prev_boot_ticks; /* CLOCK_BOOTTIME ticks at the previous sample */
 
     /* cgroup */
     bool cg_ok;
@@ -198,7 +203,7 @@ struct observe {
 
     /* phase */
     char phase[OBSERVE_PHASE_NAME_MAX];
-    bool in_phase;
+    bool in_phase, was_in_phase;
     struct snap begin;
     struct phase_acc acc;
 };
@@ -298,6 +303,57 @@ static bool valid_phase_name(const char *n)
 
 /* ---- sources ---- */
 
+static int kread(struct observe *o, const char *path)
+{
+    return kfile_read(&o->kf, path, &o->rbuf);
+}
+
+static int read_disk(struct observe *o, struct diskstats_dev *ret)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/diskstats", o->proc_root);
+    int r = kread(o, path);
+    return r < 0 ? r : diskstats_find(buf_str(&o->rbuf), o->rbuf.len, o->device, ret);
+}
+
+static int read_pid(struct observe *o, pid_t pid, struct procio *io, char *comm, size_t comm_len,
+                    uint64_t *ticks, uint64_t *start_ticks, int *ret_stat)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%d/stat", o->proc_root, (int)pid);
+    int rs = kread(o, path);
+    if (rs == 0)
+        rs = procio_parse_stat(buf_str(&o->rbuf), o->rbuf.len, comm, comm_len, NULL, ticks);
+    if (rs == 0 && procio_parse_starttime(buf_str(&o->rbuf), o->rbuf.len, start_ticks) < 0)
+        *start_ticks = 0;
+    *ret_stat = rs;
+    snprintf(path, sizeof(path), "%s/%d/io", o->proc_root, (int)pid);
+    int r = kread(o, path);
+    return r < 0 ? r : procio_parse(buf_str(&o->rbuf), o->rbuf.len, io);
+}
+
+static int read_cg(struct observe *o, struct cgio_dev *devs, size_t max, int *ret_version)
+{
+    char *p = fileio_join(
+        o->cg_path, o->cg_version == 2 ? "io.stat" : "blkio.throttle.io_service_bytes_recursive");
+    int r = kread(o, p);
+    free(p);
+    if (r < 0)
+        return r;
+    *ret_version = o->cg_version;
+    if (o->cg_version == 2)
+        return cgio_parse_v2(buf_str(&o->rbuf), o->rbuf.len, devs, max);
+    char *bytes = buf_take_str(&o->rbuf);
+    size_t bl = strlen(bytes);
+    p = fileio_join(o->cg_path, "blkio.throttle.io_serviced_recursive");
+    r = kread(o, p);
+    free(p);
+    r = cgio_parse_v1(bytes, bl, r < 0 ? NULL : buf_str(&o->rbuf), r < 0 ? 0 : o->rbuf.len, devs,
+                      max);
+    free(bytes);
+    return r;
+}
+
 static void scan_tree(struct observe *o, uint64_t t)
 {
     pid_t roots[OBSERVE_MAX_PIDS + 64];
@@ -318,9 +374,21 @@ static void scan_tree(struct observe *o, uint64_t t)
     }
     if (!o->tree)
         o->tree = xcalloc(PROCIO_MAX_TREE, sizeof(*o->tree));
-    int n = nr ? procio_tree(o->proc_root, roots, nr, o->tree, PROCIO_MAX_TREE) : 0;
+    int n =
+        nr ? procio_tree_with(o->proc_root, roots, nr, o->tree, PROCIO_MAX_TREE, kfile_read, &o->kf)
+           : 0;
     o->n_tree = n > 0 ? (size_t)n : 0;
     o->tree_scan_ns = t;
+}
+
+/* CLOCK_BOOTTIME in clock ticks: the unit of /proc/PID/stat starttime. */
+static uint64_t boot_ticks_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    long hz = sysconf(_SC_CLK_TCK);
+    return (uint64_t)ts.tv_sec * (uint64_t)hz +
+           (uint64_t)ts.tv_nsec / (1000000000ULL / (uint64_t)hz);
 }
 
 static const struct pidstate *find_prev(const struct pidstate *a, size_t n, pid_t pid)
@@ -344,9 +412,10 @@ static void sample_pids(struct observe *o, uint64_t t, double itv, const char *t
     for (size_t i = 0; i < o->n_tree; i++) {
         struct pidstate *c = &cur[i];
         c->pid = o->tree[i];
-        int r = procio_read(o->proc_root, c->pid, &c->io);
-        int rs =
-            procio_read_stat(o->proc_root, c->pid, c->comm, sizeof(c->comm), NULL, &c->blkio_ticks);
+        int rs = 0;
+        uint64_t start_ticks = 0;
+        int r = read_pid(o, c->pid, &c->io, c->comm, sizeof(c->comm), &c->blkio_ticks, &start_ticks,
+                         &rs);
         c->ok = r == 0;
         if (rs < 0)
             snprintf(c->comm, sizeof(c->comm), "?");
@@ -360,8 +429,12 @@ static void sample_pids(struct observe *o, uint64_t t, double itv, const char *t
         const struct pidstate *p = find_prev(o->prev, o->n_prev, c->pid);
         uint64_t d[PROCIO_KEY__COUNT];
         bool have_p = p && p->ok;
+        /* A pid not seen before counts from zero only if it started after the previous sample
+         * (a child born in the interval); a process adopted later (observe_add_pid of a
+         * running server, a name or port match) starts from its current counters. */
+        bool born_since = o->have_last && start_ticks >= o->prev_boot_ticks;
         for (int k = 0; k < PROCIO_KEY__COUNT; k++) {
-            uint64_t base = have_p ? p->io.v[k] : (o->have_last ? 0 : c->io.v[k]);
+            uint64_t base = have_p ? p->io.v[k] : (born_since ? 0 : c->io.v[k]);
             d[k] = c->io.v[k] >= base ? c->io.v[k] - base : 0;
             sum_delta[k] += d[k];
         }
@@ -395,6 +468,7 @@ static void sample_pids(struct observe *o, uint64_t t, double itv, const char *t
                 o->tree_acc[PROCIO_READ_BYTES], o->tree_acc[PROCIO_WRITE_BYTES],
                 o->tree_acc[PROCIO_CANCELLED_WRITE_BYTES], unreadable ? "partial" : "ok");
     }
+    o->prev_boot_ticks = boot_ticks_now();
     *ret_read_delta = o->have_last ? sum_delta[PROCIO_READ_BYTES] : 0;
     *ret_write_delta = o->have_last ? sum_delta[PROCIO_WRITE_BYTES] : 0;
     free(o->prev);
@@ -420,7 +494,7 @@ static void sample_cgroup(struct observe *o, double itv, const char *tcols)
         return;
     struct cgio_dev *cur = xcalloc(CGIO_MAX_DEVS, sizeof(*cur));
     int v = 0;
-    int n = cgio_read(o->cg_path, cur, CGIO_MAX_DEVS, &v);
+    int n = read_cg(o, cur, CGIO_MAX_DEVS, &v);
     if (n < 0) {
         free(cur);
         return;
@@ -450,7 +524,11 @@ static void sample_cgroup(struct observe *o, double itv, const char *tcols)
 static void sample_net(struct observe *o, double itv, const char *tcols)
 {
     struct netdev_iface *cur = xcalloc(NETDEV_MAX_IFACES, sizeof(*cur));
-    int n = netdev_read(o->proc_root, cur, NETDEV_MAX_IFACES);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/net/dev", o->proc_root);
+    int n = kread(o, path);
+    if (n >= 0)
+        n = netdev_parse(buf_str(&o->rbuf), o->rbuf.len, cur, NETDEV_MAX_IFACES);
     if (n < 0) {
         free(cur);
         return;
@@ -564,6 +642,13 @@ static void write_timeseries(struct observe *o, enum csv_id id, struct endpoint 
     json_decref(sum);
 }
 
+static void observe_flush(struct observe *o)
+{
+    for (int i = 0; i < CSV__COUNT; i++)
+        if (o->csv[i] && fflush(o->csv[i]) != 0)
+            note_write(o, -errno);
+}
+
 /* One sample of everything. Lock held. */
 static int sample_once(struct observe *o)
 {
@@ -578,7 +663,7 @@ static int sample_once(struct observe *o)
 
     /* device */
     struct diskstats_dev disk;
-    bool disk_ok = o->dev_ok && diskstats_read(o->proc_root, o->device, &disk) == 0;
+    bool disk_ok = o->dev_ok && read_disk(o, &disk) == 0;
     struct diskstats_rates dr = { 0 };
     if (disk_ok && o->disk_prev_ok && itv > 0) {
         diskstats_rates(&o->disk_prev, &disk, itv, &dr);
@@ -603,7 +688,7 @@ static int sample_once(struct observe *o)
 
     /* noise */
     struct noise_sample ns;
-    noise_read(o->proc_root, o->sys_root, &ns);
+    noise_read(o->proc_root, o->sys_root, kfile_read, &o->kf, &ns);
     if (o->have_last && itv > 0) {
         char c[24][32];
         const struct noise_psi *pp = o->noise_prev.psi, *cp = ns.psi;
@@ -675,9 +760,14 @@ static int sample_once(struct observe *o)
     if (o->at)
         attrib_poll(o->at, o->tree, o->n_tree);
 
-    for (int i = 0; i < CSV__COUNT; i++)
-        if (o->csv[i] && fflush(o->csv[i]) != 0)
-            note_write(o, -errno);
+    /* Flush at most once a second (and at every phase mark and stop): a crash loses at most
+     * the last second of rows, and fast intervals do not pay a write per file per sample. */
+    uint64_t real = clk_now_ns();
+    if (real - o->flush_ns >= CLK_NS_PER_S || o->in_phase != o->was_in_phase) {
+        observe_flush(o);
+        o->flush_ns = real;
+    }
+    o->was_in_phase = o->in_phase;
 
     o->disk_prev = disk;
     o->disk_prev_ok = disk_ok;
@@ -694,6 +784,7 @@ static int sample_once(struct observe *o)
 static void *sampler_main(void *arg)
 {
     struct observe *o = arg;
+    pthread_setname_np(pthread_self(), "kvtier-observe");
     pthread_mutex_lock(&o->lock);
     /* Deadlines on the real CLOCK_MONOTONIC (the condition variable's clock); the injected
      * clock only stamps the samples. */
@@ -909,7 +1000,7 @@ static void setup_sources(struct observe *o, const struct observe_config *cfg)
 
     /* noise */
     struct noise_sample ns;
-    noise_read(o->proc_root, o->sys_root, &ns);
+    noise_read(o->proc_root, o->sys_root, NULL, NULL, &ns);
     set_source(o, "psi", ns.psi[NOISE_PSI_IO].present,
                "no /proc/pressure (kernel without CONFIG_PSI or psi=0)", NULL);
     set_source(o, "cpufreq", !isnan(ns.cpufreq_ratio),
@@ -990,10 +1081,13 @@ int observe_start(const struct observe_config *cfg, struct observe **ret)
     o->no_gpu = cfg->no_gpu;
     o->no_smart = cfg->no_smart;
     o->manual = cfg->manual;
-    memcpy(o->roots, cfg->pids, cfg->n_pids * sizeof(pid_t));
+    if (cfg->n_pids)
+        memcpy(o->roots, cfg->pids, cfg->n_pids * sizeof(pid_t));
     o->n_roots = cfg->n_pids;
     o->sources = json_object();
     o->phase_attrib = json_array();
+    kfile_init(&o->kf);
+    buf_init(&o->rbuf, 4u << 20);
     pthread_mutex_init(&o->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -1247,6 +1341,7 @@ int observe_phase_begin(struct observe *o, const char *name)
     o->in_phase = true;
     o->acc = (struct phase_acc){ .thermal_max_c = NAN, .cpufreq_min = NAN };
     write_snap_metrics(o, &o->begin, "start");
+    observe_flush(o);
     r = o->write_err;
 out:
     pthread_mutex_unlock(&o->lock);
@@ -1530,6 +1625,7 @@ int observe_phase_end(struct observe *o, const char *name, json_t **ret_os_delta
     take_snap(o, &e);
     write_snap_metrics(o, &e, "end");
     write_delta_metrics(o, &o->begin, &e);
+    observe_flush(o);
     json_t *at = NULL;
     json_t *d = os_delta(o, &o->begin, &e, &at);
     json_array_append_new(o->phase_attrib, at);
@@ -1682,6 +1778,8 @@ void observe_free(struct observe *o)
     attrib_free(o->at);
     json_decref(o->sources);
     json_decref(o->phase_attrib);
+    kfile_fini(&o->kf);
+    buf_fini(&o->rbuf);
     free(o->tree);
     free(o->prev);
     free(o->cg_prev);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/fileio.h"
 #include "common/xalloc.h"
 
@@ -158,6 +159,39 @@ int procio_parse_stat(const char *text, size_t len, char *ret_comm, size_t comm_
     return 0;
 }
 
+int procio_parse_starttime(const char *text, size_t len, uint64_t *ret_ticks)
+{
+    const char *close_p = NULL;
+    for (size_t i = len; i-- > 0;)
+        if (text[i] == ')') {
+            close_p = text + i;
+            break;
+        }
+    if (!close_p)
+        return -EINVAL;
+    const char *p = close_p + 1, *end = text + len;
+    for (unsigned field = 3; p < end; field++) {
+        while (p < end && *p == ' ')
+            p++;
+        const char *s = p;
+        while (p < end && *p != ' ' && *p != '\n')
+            p++;
+        if (p == s)
+            break;
+        if (field == 22) {
+            uint64_t v = 0;
+            for (const char *q = s; q < p; q++) {
+                if (*q < '0' || *q > '9' || v > UINT64_MAX / 10)
+                    return -EINVAL;
+                v = v * 10 + (uint64_t)(*q - '0');
+            }
+            *ret_ticks = v;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
 int procio_read_stat(const char *proc_root, pid_t pid, char *ret_comm, size_t comm_len,
                      pid_t *ret_ppid, uint64_t *ret_blkio_ticks)
 {
@@ -173,8 +207,11 @@ struct pp {
     pid_t pid, ppid;
 };
 
-static int list_procs(const char *proc_root, struct pp **ret, size_t *ret_n)
+static int list_procs_with(const char *proc_root, struct pp **ret, size_t *ret_n,
+                           kfile_reader_fn *reader, void *ctx)
 {
+    struct buf b;
+    buf_init(&b, PROCIO_FILE_MAX);
     DIR *d = opendir(proc_root ? proc_root : "/proc");
     if (!d)
         return -errno;
@@ -189,7 +226,10 @@ static int list_procs(const char *proc_root, struct pp **ret, size_t *ret_n)
         if (*e || v <= 0)
             continue;
         pid_t ppid;
-        if (procio_read_stat(proc_root, (pid_t)v, NULL, 0, &ppid, NULL) < 0)
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%ld/stat", proc_root ? proc_root : "/proc", v);
+        if (reader(ctx, path, &b) < 0 ||
+            procio_parse_stat(buf_str(&b), b.len, NULL, 0, &ppid, NULL) < 0)
             continue;
         xalloc_grow((void **)&a, &cap, n + 1, sizeof(*a));
         a[n].pid = (pid_t)v;
@@ -197,9 +237,15 @@ static int list_procs(const char *proc_root, struct pp **ret, size_t *ret_n)
         n++;
     }
     closedir(d);
+    buf_fini(&b);
     *ret = a;
     *ret_n = n;
     return 0;
+}
+
+static int list_procs(const char *proc_root, struct pp **ret, size_t *ret_n)
+{
+    return list_procs_with(proc_root, ret, ret_n, kfile_read_once, NULL);
 }
 
 static int cmp_pid(const void *a, const void *b)
@@ -218,9 +264,15 @@ static bool has_pid(const pid_t *a, size_t n, pid_t p)
 
 int procio_tree(const char *proc_root, const pid_t *roots, size_t n_roots, pid_t *ret, size_t max)
 {
+    return procio_tree_with(proc_root, roots, n_roots, ret, max, NULL, NULL);
+}
+
+int procio_tree_with(const char *proc_root, const pid_t *roots, size_t n_roots, pid_t *ret,
+                     size_t max, kfile_reader_fn *reader, void *ctx)
+{
     struct pp *all = NULL;
     size_t n_all = 0, n = 0;
-    int r = list_procs(proc_root, &all, &n_all);
+    int r = list_procs_with(proc_root, &all, &n_all, reader ? reader : kfile_read_once, ctx);
     if (r < 0)
         return r;
     for (size_t i = 0; i < n_roots && n < max; i++)

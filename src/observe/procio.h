@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "observe/kfile.h"
+
 #define PROCIO_FILE_MAX 4096 /* /proc/PID/io and /proc/PID/stat are far smaller */
 #define PROCIO_COMM_MAX 64
 #define PROCIO_MAX_TREE 4096 /* processes followed in one serving tree */
@@ -40,11 +42,17 @@ int procio_read(const char *proc_root, pid_t pid, struct procio *ret);
  * -EINVAL malformed. Outputs may be NULL. */
 int procio_parse_stat(const char *text, size_t len, char *ret_comm, size_t comm_len,
                       pid_t *ret_ppid, uint64_t *ret_blkio_ticks);
+/* Field 22 of /proc/PID/stat: the process start time in clock ticks after boot. 0 or
+ * -EINVAL. */
+int procio_parse_starttime(const char *text, size_t len, uint64_t *ret_ticks);
 int procio_read_stat(const char *proc_root, pid_t pid, char *ret_comm, size_t comm_len,
                      pid_t *ret_ppid, uint64_t *ret_blkio_ticks);
 /* The roots and all their live descendants, sorted ascending, at most max. Returns the count
  * or a negative errno when /proc cannot be listed. */
 int procio_tree(const char *proc_root, const pid_t *roots, size_t n_roots, pid_t *ret, size_t max);
+/* The same, reading the stat files through reader (NULL = kfile_read_once). */
+int procio_tree_with(const char *proc_root, const pid_t *roots, size_t n_roots, pid_t *ret,
+                     size_t max, kfile_reader_fn *reader, void *ctx);
 /* Processes whose comm equals name; count or negative errno. */
 int procio_find_by_name(const char *proc_root, const char *name, pid_t *ret, size_t max);
 /* The process holding a TCP socket listening on port (IPv4 or IPv6). 0, -ENOENT. */

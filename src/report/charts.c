@@ -39,6 +39,9 @@ struct chart_ctx {
     struct phase_span phases[CHARTS_MAX_PHASES];
     size_t nphases;
     uint64_t t0_ns;
+    uint64_t t0_unix_ns; /* wall-clock time of t0, from the phases' anchors */
+    bool have_wall;
+    int64_t wall_minus_mono_ns;
     struct charts_result *res;
     /* per request: phase index, t_first_token (s since t0), ttft ms */
     double *req_t, *req_ttft;
@@ -83,6 +86,11 @@ static void load_phases_file(struct chart_ctx *c)
                 continue;
             c->phases[k].start_ns = jsonx_u64(p, "t_start_ns", UINT64_MAX);
             c->phases[k].end_ns = jsonx_u64(p, "t_end_ns", 0);
+            uint64_t w = jsonx_u64(p, "t_start_unix_ns", 0);
+            if (w && c->phases[k].start_ns != UINT64_MAX && !c->have_wall) {
+                c->wall_minus_mono_ns = (int64_t)(w - c->phases[k].start_ns);
+                c->have_wall = true;
+            }
         }
     }
     json_decref(j);
@@ -145,6 +153,7 @@ static int load_records(struct chart_ctx *c, struct diag *d)
             c->t0_ns = c->phases[i].start_ns;
     if (c->t0_ns == UINT64_MAX)
         c->t0_ns = 0;
+    c->t0_unix_ns = (uint64_t)((int64_t)c->t0_ns + c->wall_minus_mono_ns);
     for (size_t i = 0; i < c->nphases; i++) {
         c->phases[i].start_s = (double)(c->phases[i].start_ns - c->t0_ns) / 1e9;
         c->phases[i].end_s = (double)(c->phases[i].end_ns - c->t0_ns) / 1e9;
@@ -268,78 +277,42 @@ static void chart_ttft(struct chart_ctx *c)
     buf_fini(&plot);
 }
 
-/* Finds the time column of a sampler CSV: monotonic ns preferred. */
-static int time_col(const struct csvread_table *t, double *scale)
+/* One extracted time series: x = seconds since t0 on the monotonic clock, y = value. */
+struct series {
+    double *x, *y;
+    size_t n, cap;
+};
+
+static void series_push(struct series *s, double x, double y)
 {
-    static const char *ns_names[] = { "t_ns", "t_mono_ns", "mono_ns", "timestamp_ns", "time_ns" };
-    for (size_t i = 0; i < sizeof(ns_names) / sizeof(ns_names[0]); i++) {
-        int k = csvread_col(t, ns_names[i]);
-        if (k >= 0) {
-            *scale = 1e-9;
-            return k;
-        }
+    if (s->n == s->cap) {
+        size_t c2 = s->cap;
+        xalloc_grow((void **)&s->x, &s->cap, s->n + 1, sizeof(double));
+        xalloc_grow((void **)&s->y, &c2, s->n + 1, sizeof(double));
     }
-    return -1;
+    s->x[s->n] = x;
+    s->y[s->n] = y;
+    s->n++;
 }
 
-static void chart_kvbm(struct chart_ctx *c)
+static void series_fini(struct series *s)
 {
-    static const struct {
-        const char *col, *title;
-    } series[] = {
-        { "kvbm_offload_blocks_d2h", "offload device->host (G1->G2)" },
-        { "kvbm_offload_blocks_h2d", "offload host->disk (G2->G3, SSD writes)" },
-        { "kvbm_offload_blocks_d2d", "offload device->disk (disk-only mode)" },
-        { "kvbm_onboard_blocks_h2d", "onboard host->device (G2->G1)" },
-        { "kvbm_onboard_blocks_d2d", "onboard disk->device (G3->G1, SSD reads)" },
-    };
-    char *path = fileio_join(c->dir, "raw/kvbm_timeseries.csv");
-    struct csvread_table *t = NULL;
-    double scale = 1e-9;
-    int tc = -1;
-    if (csvread_load(path, &t, NULL) < 0 || (tc = time_col(t, &scale)) < 0 || t->nrows < 2) {
-        note(c, "kvbm_timeline: %s missing, without a time column, or too short", path);
-        goto out;
-    }
-    struct buf dat, gp, plot;
-    buf_init(&dat, 0);
-    buf_init(&gp, 0);
-    buf_init(&plot, 0);
-    buf_append_str(&plot, "plot ");
-    size_t idx = 0;
-    for (size_t s = 0; s < sizeof(series) / sizeof(series[0]); s++) {
-        int k = csvread_col(t, series[s].col);
-        if (k < 0)
-            continue;
-        buf_printf(&dat, "# %s: t_s\tblocks_per_s\n", series[s].col);
-        /* the rate over [t(i-1), t(i)] is drawn from t(i-1), held until t(i) */
-        double rate = NAN;
-        for (size_t i = 1; i < t->nrows; i++) {
-            double t1 = csvread_at(t, i, tc), t0 = csvread_at(t, i - 1, tc);
-            double v1 = csvread_at(t, i, k), v0 = csvread_at(t, i - 1, k);
-            double dt = (t1 - t0) * scale;
-            rate = dt > 0 && v1 >= v0 ? (v1 - v0) / dt : NAN;
-            buf_printf(&dat, "%.6f\t%.3f\n", (t0 - (double)c->t0_ns) * scale, rate);
-        }
-        buf_printf(&dat, "%.6f\t%.3f\n",
-                   (csvread_at(t, t->nrows - 1, tc) - (double)c->t0_ns) * scale, rate);
-        buf_append_str(&dat, "\n\n");
-        buf_printf(&plot, "%s'kvbm_timeline.dat' index %zu using 1:2 with steps lw 2 title '%s'",
-                   idx ? ", " : "", idx, series[s].title);
-        idx++;
-    }
-    if (idx == 0) {
-        note(c, "kvbm_timeline: no kvbm_* counter columns in %s", path);
-    } else {
-        preamble(c, &gp, "KVBM block transfers (counter rates)", "blocks per second");
-        emit_chart(c, "kvbm_timeline", &dat, &gp, buf_str(&plot));
-    }
-    buf_fini(&dat);
-    buf_fini(&gp);
-    buf_fini(&plot);
-out:
-    csvread_free(t);
-    free(path);
+    free(s->x);
+    free(s->y);
+    *s = (struct series){ 0 };
+}
+
+/* Seconds since t0 of row i: a monotonic ns column (t_ns) is used as is; a wall-clock column
+ * (t_unix_ns) is mapped through the phases' wall-clock anchors. NaN when neither works. */
+static double row_time_s(const struct chart_ctx *c, const struct csvread_table *t, size_t i)
+{
+    int k = csvread_col(t, "t_ns");
+    if (k >= 0)
+        return (csvread_at(t, i, k) - (double)c->t0_ns) / 1e9;
+    k = csvread_col(t, "t_unix_ns");
+    if (k >= 0 && c->have_wall)
+        return (csvread_at(t, i, k) - (double)c->t0_unix_ns) / 1e9;
+    return NAN;
 }
 
 /* Column index by exact name, else by a name ending with the given suffix (prefixed names). */
@@ -357,29 +330,109 @@ static int col_like(const struct csvread_table *t, const char *name)
     return -1;
 }
 
+/* Extracts series `name` from a sampler CSV, wide (a column per series) or long (columns
+ * `series` and `value`, one row per series and sample). Returns the point count. */
+static size_t extract(const struct chart_ctx *c, const struct csvread_table *t, const char *name,
+                      struct series *out)
+{
+    int ks = csvread_col(t, "series"), kv = csvread_col(t, "value");
+    int kw = col_like(t, name);
+    for (size_t i = 0; i < t->nrows; i++) {
+        double x = row_time_s(c, t, i);
+        if (isnan(x))
+            continue;
+        if (kw >= 0)
+            series_push(out, x, csvread_at(t, i, kw));
+        else if (ks >= 0 && kv >= 0 && !strcmp(t->text[i * t->ncols + (size_t)ks], name))
+            series_push(out, x, csvread_at(t, i, kv));
+    }
+    return out->n;
+}
+
+static bool has_time(const struct chart_ctx *c, const struct csvread_table *t)
+{
+    return csvread_col(t, "t_ns") >= 0 || (csvread_col(t, "t_unix_ns") >= 0 && c->have_wall);
+}
+
+static void chart_kvbm(struct chart_ctx *c)
+{
+    static const struct {
+        const char *col, *title;
+    } series_names[] = {
+        { "kvbm_offload_blocks_d2h", "offload device->host (G1->G2)" },
+        { "kvbm_offload_blocks_h2d", "offload host->disk (G2->G3, SSD writes)" },
+        { "kvbm_offload_blocks_d2d", "offload device->disk (disk-only mode)" },
+        { "kvbm_onboard_blocks_h2d", "onboard host->device (G2->G1)" },
+        { "kvbm_onboard_blocks_d2d", "onboard disk->device (G3->G1, SSD reads)" },
+    };
+    char *path = fileio_join(c->dir, "raw/kvbm_timeseries.csv");
+    struct csvread_table *t = NULL;
+    if (csvread_load(path, &t, NULL) < 0 || !has_time(c, t) || t->nrows < 2) {
+        note(c, "kvbm_timeline: %s missing, without a usable time column, or too short", path);
+        goto out;
+    }
+    struct buf dat, gp, plot;
+    buf_init(&dat, 0);
+    buf_init(&gp, 0);
+    buf_init(&plot, 0);
+    buf_append_str(&plot, "plot ");
+    size_t idx = 0;
+    for (size_t s = 0; s < sizeof(series_names) / sizeof(series_names[0]); s++) {
+        struct series sr = { 0 };
+        if (extract(c, t, series_names[s].col, &sr) < 2) {
+            series_fini(&sr);
+            continue;
+        }
+        buf_printf(&dat, "# %s: t_s\tblocks_per_s\n", series_names[s].col);
+        /* the rate over [t(i-1), t(i)] is drawn from t(i-1), held until t(i) */
+        double rate = NAN;
+        for (size_t i = 1; i < sr.n; i++) {
+            double dt = sr.x[i] - sr.x[i - 1];
+            rate = dt > 0 && sr.y[i] >= sr.y[i - 1] ? (sr.y[i] - sr.y[i - 1]) / dt : NAN;
+            buf_printf(&dat, "%.6f\t%.3f\n", sr.x[i - 1], rate);
+        }
+        buf_printf(&dat, "%.6f\t%.3f\n\n\n", sr.x[sr.n - 1], rate);
+        buf_printf(&plot, "%s'kvbm_timeline.dat' index %zu using 1:2 with steps lw 2 title '%s'",
+                   idx ? ", " : "", idx, series_names[s].title);
+        idx++;
+        series_fini(&sr);
+    }
+    if (idx == 0) {
+        note(c, "kvbm_timeline: no kvbm_* counter series in %s", path);
+    } else {
+        preamble(c, &gp, "KVBM block transfers (counter rates)", "blocks per second");
+        emit_chart(c, "kvbm_timeline", &dat, &gp, buf_str(&plot));
+    }
+    buf_fini(&dat);
+    buf_fini(&gp);
+    buf_fini(&plot);
+out:
+    csvread_free(t);
+    free(path);
+}
+
 static void chart_iostat(struct chart_ctx *c)
 {
     char *path = fileio_join(c->dir, "os/os_iostat.csv");
     struct csvread_table *t = NULL;
-    double scale = 1e-9;
-    int tc = -1;
-    if (csvread_load(path, &t, NULL) < 0 || (tc = time_col(t, &scale)) < 0 || t->nrows < 1) {
-        note(c, "iostat_timeline and await_vs_ttft: %s missing or without a time column", path);
+    struct series rd = { 0 }, wr = { 0 }, aw = { 0 };
+    if (csvread_load(path, &t, NULL) < 0 || !has_time(c, t) || t->nrows < 1) {
+        note(c, "iostat_timeline and await_vs_ttft: %s missing or without a usable time column",
+             path);
         goto out;
     }
-    int rk = col_like(t, "rkB/s"), wk = col_like(t, "wkB/s"), ra = col_like(t, "r_await");
-    if (rk < 0 || wk < 0) {
+    if (extract(c, t, "rkB/s", &rd) == 0 || extract(c, t, "wkB/s", &wr) != rd.n) {
         note(c, "iostat_timeline: %s lacks rkB/s and wkB/s", path);
         goto out;
     }
+    bool have_await = extract(c, t, "r_await", &aw) == rd.n;
     struct buf dat, gp;
     buf_init(&dat, 0);
     buf_init(&gp, 0);
     buf_append_str(&dat, "# t_s\tread_MBps\twrite_MBps\tr_await_ms\n");
-    for (size_t i = 0; i < t->nrows; i++)
-        buf_printf(&dat, "%.6f\t%.3f\t%.3f\t%.3f\n",
-                   (csvread_at(t, i, tc) - (double)c->t0_ns) * scale, csvread_at(t, i, rk) / 1000.0,
-                   csvread_at(t, i, wk) / 1000.0, ra >= 0 ? csvread_at(t, i, ra) : NAN);
+    for (size_t i = 0; i < rd.n; i++)
+        buf_printf(&dat, "%.6f\t%.3f\t%.3f\t%.3f\n", rd.x[i], rd.y[i] / 1000.0, wr.y[i] / 1000.0,
+                   have_await ? aw.y[i] : NAN);
     preamble(c, &gp, "KV device I/O (iostat -x formulas over /proc/diskstats)", "MB/s");
     buf_append_str(&gp, "set y2label 'read await (ms)'\nset y2tics\nset ytics nomirror\n");
     emit_chart(c, "iostat_timeline", &dat, &gp,
@@ -390,27 +443,18 @@ static void chart_iostat(struct chart_ctx *c)
     buf_fini(&gp);
 
     /* await vs TTFT: each request against the device sample covering its first token. */
-    if (ra >= 0 && c->nreq > 0) {
+    if (have_await && c->nreq > 0) {
         buf_init(&dat, 0);
         buf_init(&gp, 0);
         buf_append_str(&dat, "# r_await_ms\tttft_ms\tphase\n");
         size_t n = 0;
         for (size_t i = 0; i < c->nreq; i++) {
-            double when = c->req_t[i];
-            size_t best = t->nrows;
-            for (size_t k = 0; k < t->nrows; k++) {
-                double ts = (csvread_at(t, k, tc) - (double)c->t0_ns) * scale;
-                if (ts >= when) {
-                    best = k;
-                    break;
-                }
-            }
-            if (best == t->nrows)
+            size_t k = 0;
+            while (k < aw.n && aw.x[k] < c->req_t[i])
+                k++;
+            if (k == aw.n || isnan(aw.y[k]))
                 continue;
-            double aw = csvread_at(t, best, ra);
-            if (isnan(aw))
-                continue;
-            buf_printf(&dat, "%.3f\t%.3f\t%s\n", aw, c->req_ttft[i],
+            buf_printf(&dat, "%.3f\t%.3f\t%s\n", aw.y[k], c->req_ttft[i],
                        c->phases[c->req_phase[i]].name);
             n++;
         }
@@ -419,7 +463,8 @@ static void chart_iostat(struct chart_ctx *c)
                            "set title 'Disk read await vs TTFT (per request)'\n"
                            "set xlabel 'device r_await in the sample of the first token (ms)'\n"
                            "set ylabel 'TTFT from intended (ms)'\nset grid\n"
-                           "set datafile separator '\\t'\nset logscale y\n");
+                           "set datafile separator '\\t'\nset logscale y\n"
+                           "set termoption noenhanced\n");
             emit_chart(c, "await_vs_ttft", &dat, &gp,
                        "plot 'await_vs_ttft.dat' using 1:2 with points pt 7 ps 0.5 notitle");
         } else {
@@ -429,6 +474,9 @@ static void chart_iostat(struct chart_ctx *c)
         buf_fini(&gp);
     }
 out:
+    series_fini(&rd);
+    series_fini(&wr);
+    series_fini(&aw);
     csvread_free(t);
     free(path);
 }

@@ -26,6 +26,7 @@ pyq "$WORK/o1/summary.json" 'all(set(s["phases"]["main"][k]) == {"n","mean","std
 pyq "$WORK/o1/summary.json" 'all(k in s["phases"]["all"] for k in ["requests","errors","error_rate","duration_s","throughput_rps","output_tps","goodput_rps"])'
 # constant 200/s for 120 requests: about 0.6 s of sending, achieved rate close to requested
 pyq "$WORK/o1/summary.json" '150 < s["phases"]["main"]["throughput_rps"] < 230'
+pyq "$WORK/o1/summary.json" '190 < s["phases"]["main"]["send_rate_per_s"] < 210 and isinstance(s["phases"]["main"]["client_lag_exceeded"], bool)'
 pyq "$WORK/o1/summary.json" 's["phases"]["main"]["ttft_ms"]["p50"] >= s["phases"]["main"]["ttft_sent_ms"]["p50"]'
 pyq "$WORK/o1.json" 's["phases"]["all"]["requests"] == 120'
 python3 - "$WORK/o1/profile_export.jsonl" <<'PY' || fail "profile_export"
@@ -93,13 +94,14 @@ grep -q 'bad.jsonl:8' "$WORK/o5.err" || fail "bad plan error does not name line 
 grep -q 'output_tokens' "$WORK/o5.err" || fail "bad plan error does not name the field"
 
 # 6. nothing listens there: every request is a connect error, nothing hangs
-timeout 60 "$KVTIER" load --url "http://127.0.0.1:1" --isl 8 --osl 2 --requests 4 --rate 100 \
+DEAD=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+timeout 60 "$KVTIER" load --url "http://127.0.0.1:$DEAD" --isl 8 --osl 2 --requests 4 --rate 100 \
   --out "$WORK/o6" --quiet || fail "unreachable run failed"
 recs "$WORK/o6/records.jsonl" 'len(r) == 4 and all(x["error"] == "connect" and x["t_first_token_ns"] is None for x in r)'
 pyq "$WORK/o6/summary.json" 's["phases"]["all"]["errors"] == 4 and s["phases"]["all"]["goodput_rps"] == 0'
 # DNS failure
 timeout 60 "$KVTIER" load --url "http://no-such-host.invalid:8000" --isl 8 --osl 2 --requests 2 \
-  --out "$WORK/o7" --quiet --connect-timeout 5s || fail "dns run failed"
+  --out "$WORK/o7" --quiet --connect-timeout 2s || fail "dns run failed"
 recs "$WORK/o7/records.jsonl" 'len(r) == 2 and all(x["error"] == "connect" for x in r)'
 # usage errors
 set +e

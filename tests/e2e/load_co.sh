@@ -17,8 +17,12 @@ ttft, sent, lag = s["ttft_ms"], s["ttft_sent_ms"], s["client_lag_ms"]
 print(f"TTFT p99 from intended {ttft['p99']:.1f} ms, from send {sent['p99']:.2f} ms, "
       f"client lag p99 {lag['p99']:.1f} ms, TTFT max {ttft['max']:.0f} ms")
 assert ttft["p99"] > 500, "stall missing from TTFT p99 (intended)"
-assert sent["p99"] < 50, "stall leaked into TTFT p99 from actual send"
+# from the actual send the one-second stall is gone (a busy or sanitized build adds some ms)
+assert sent["p99"] < 250 and sent["p99"] < ttft["p99"] / 4, "stall leaked into TTFT p99 from actual send"
 assert 900 < ttft["max"] < 1500
 assert lag["p99"] > 500
+# the queueing behind the cap is the client's: flagged, and the achieved send rate still 100/s
+assert s["client_lag_exceeded"] is True
+assert 90 < s["send_rate_per_s"] < 110, s["send_rate_per_s"]
 PY
 echo "load_co: ok"

@@ -6,9 +6,9 @@
 # text; cached_tokens from the device prefix cache, also across chat turns.
 source "$(dirname "$0")/serve_lib.sh"
 start_server -- --g1-blocks 256
-curl -sf "$URL/v1/models" | grep -q '"id":"kvtier/tiny"' || fail "/v1/models"
-curl -sf "$URL/health" | grep -q '"status":"healthy"' || fail "/health"
-curl -sf "$URL/live" | grep -q '"status":"live"' || fail "/live"
+page "$URL/v1/models" | grep -q '"id":"kvtier/tiny"' || fail "/v1/models"
+page "$URL/health" | grep -q '"status":"healthy"' || fail "/health"
+page "$URL/live" | grep -q '"status":"live"' || fail "/live"
 ok "models, health, live"
 
 # exact lengths, unary completions
@@ -56,6 +56,6 @@ c2=$(echo "$t2" | json_int cached_tokens)
 [ "$c2" -ge $(( (p1 / 32) * 32 )) ] || fail "turn 2 reused $c2 tokens, turn 1 prompt had $p1"
 [ $((c2 % 32)) = 0 ] || fail "cached tokens not whole blocks"
 ok "turn 2 reuses $c2 cached tokens (turn 1 prompt $p1 tokens)"
-curl -sf "$URL/metrics" | grep -q 'dynamo_frontend_requests_total{model="kvtier/tiny",endpoint="chat_completions",request_type="stream",status="success"' || fail "frontend request counter"
+page "$URL/metrics" | grep -q 'dynamo_frontend_requests_total{model="kvtier/tiny",endpoint="chat_completions",request_type="stream",status="success"' || fail "frontend request counter"
 stop_server
 ok "frontend metrics count the requests; clean shutdown"

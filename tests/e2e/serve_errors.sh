@@ -5,6 +5,33 @@
 # first token, disk reads failing verification); a client that disconnects mid-stream releases
 # its blocks.
 source "$(dirname "$0")/serve_lib.sh"
+
+# start-up failures: clear message, exit 2 for usage/profile errors, 1 for runtime failures
+# run_rc WANT PATTERN [env...] -- [options]: the command must exit WANT and say PATTERN
+run_rc() {
+  local want=$1 pat=$2 envs=() rc=0
+  shift 2
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do envs+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  env "${envs[@]}" timeout 20 "$KVTIER" serve --profiles "$KVTIER_PROFILES" --port 0 --metrics-port 0 "$@" \
+    >"$WORK/start.log" 2>&1 || rc=$?
+  [ "$rc" = "$want" ] || fail "kvtier serve $*: exit $rc, expected $want: $(cat "$WORK/start.log")"
+  grep -q -- "$pat" "$WORK/start.log" || fail "kvtier serve $*: no '$pat' in: $(cat "$WORK/start.log")"
+}
+run_rc 0 "Usage: kvtier serve" -- --help
+run_rc 2 "unknown option '--bogus'" -- --bogus
+run_rc 2 "unknown models profile 'nope'" -- --model nope
+run_rc 2 "unknown hardware profile" -- --model tiny --hardware nope
+run_rc 2 "/nonexistent.json" -- --model tiny --hardware cpu_small --tokenizer /nonexistent.json
+run_rc 2 "out of range\|must be\|range" -- --model tiny --hardware cpu_small --port 70000
+run_rc 1 "cannot create disk cache directory /proc/kvtier-e2e" DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS=4 \
+  DYN_KVBM_DISK_CACHE_DIR=/proc/kvtier-e2e/x -- --model tiny --hardware cpu_small
+run_rc 1 "not an IPv4 address" -- --model tiny --hardware cpu_small --host nowhere
+start_server -- --g1-blocks 256
+run_rc 1 "cannot listen on 127.0.0.1:$PORT" -- --model tiny --hardware cpu_small --port "$PORT"
+stop_server
+ok "start-up failures: usage/profile errors exit 2, runtime failures exit 1, each named"
+
 start_server -- --g1-blocks 256 --inject-5xx-every 0
 
 # expect STATUS PATH BODY [METHOD]
@@ -65,16 +92,32 @@ code=$(curl -s -o "$WORK/err" -w '%{http_code}' "$URL$C" --data-binary @"$WORK/b
 ok "every bad request answered with a 4xx OpenAI error body"
 body=$(complete_ids 1 64 3)
 [ "$(echo "$body" | json_int completion_tokens)" = 3 ] || fail "engine stopped serving after errors"
-curl -sf "$URL/metrics" | grep -q 'status="error",error_type="validation"' || fail "validation errors not counted"
+page "$URL/metrics" | grep -q 'status="error",error_type="validation"' || fail "validation errors not counted"
 ok "still serving; errors counted by class"
 
 # disconnect mid-stream releases blocks
 curl -sN --max-time 1 "$URL$C" -d '{"model":"tiny","prompt":"long","max_tokens":3000,"ignore_eos":true,"stream":true}' >/dev/null || true
 for _ in $(seq 1 50); do [ "$(metric kvtier_engine_g1_active_blocks)" = 0 ] && break; sleep 0.1; done
 [ "$(metric kvtier_engine_g1_active_blocks)" = 0 ] || fail "blocks still held after disconnect"
-curl -sf "$URL/metrics" | grep -q '^dynamo_frontend_disconnected_clients{model="kvtier/tiny"} 1' || fail "disconnect not counted"
+page "$URL/metrics" | grep -q '^dynamo_frontend_disconnected_clients{model="kvtier/tiny"} 1' || fail "disconnect not counted"
 stop_server
 ok "client disconnect mid-stream releases its blocks"
+
+# a client that gives up while its request is still queued is noticed and its request dropped
+start_server -- --g1-blocks 256 --max-num-seqs 1
+curl -sN "$URL$C" -d '{"model":"tiny","prompt":"long","max_tokens":600,"ignore_eos":true,"stream":true}' >"$WORK/long" &
+LONG=$!
+PIDS+=("$LONG")
+sleep 0.3
+curl -sN --max-time 0.5 "$URL$C" -d '{"model":"tiny","prompt":"queued","max_tokens":5,"stream":true}' >/dev/null || true
+curl -s --max-time 0.5 "$URL$C" -d '{"model":"tiny","prompt":"queued unary","max_tokens":5}' >/dev/null || true
+for _ in $(seq 1 40); do [ "$(metric kvtier_engine_waiting_requests)" = 0 ] && break; sleep 0.1; done
+[ "$(metric kvtier_engine_waiting_requests)" = 0 ] || fail "queued requests of departed clients still waiting"
+page "$URL/metrics" | grep -q '^dynamo_frontend_disconnected_clients{model="kvtier/tiny"} 2' || fail "queued disconnects not counted"
+wait "$LONG" || fail "the running stream was disturbed"
+grep -q 'data: \[DONE\]' "$WORK/long" || fail "the running stream did not finish"
+stop_server
+ok "clients leaving while queued are noticed (socket rechecked every 0.5 s); the running stream is unaffected"
 
 # injected failures
 start_server -- --g1-blocks 256 --inject-5xx-every 2 --inject-cut-stream-every 1 --inject-first-token-delay 1s

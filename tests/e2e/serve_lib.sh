@@ -71,3 +71,7 @@ json_int() { grep -oE "\"$1\":[0-9]+" | head -1 | cut -d: -f2; }
 
 # read_bytes PID: bytes the process read from storage
 read_bytes() { awk '$1 == "read_bytes:" { print $2 }' "/proc/$1/io"; }
+
+# page URL: the whole body of URL on stdout, fetched before any reader can stop early (a
+# `curl | grep -q` pipeline fails under pipefail when grep exits first)
+page() { curl -sf "$1" >"$WORK/page" || return 1; cat "$WORK/page"; }

@@ -20,7 +20,7 @@ cycle() {
 start_server -- --g1-blocks 24
 grep -q "mode=B0" "$WORK/server.log" || fail "B0 not reported"
 [ "$(metric kvtier_engine_kvbm_enabled)" = 0 ] || fail "B0: kvbm enabled"
-curl -sf "$MURL" | grep -q '^kvbm_' && fail "B0: kvbm_* families present"
+page "$MURL" | grep -q '^kvbm_' && fail "B0: kvbm_* families present"
 complete_ids 9 320 1 >/dev/null
 c=$(complete_ids 9 320 1 | json_int cached_tokens)
 [ "$c" = 288 ] || fail "B0: device prefix hit expected 288 cached tokens, got $c"
@@ -30,18 +30,16 @@ stop_server
 ok "B0: device prefix cache only; evicted prefixes are recomputed"
 
 # --- B1
-start_server DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS=48 DYN_KVBM_METRICS=1 -- --g1-blocks 24
+start_server DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS=128 DYN_KVBM_METRICS=1 -- --g1-blocks 24
 grep -q "mode=B1" "$WORK/server.log" || fail "B1 not reported"
 [ "$(metric kvtier_engine_g3_capacity_blocks)" = 0 ] || fail "B1: disk tier present"
 c=$(cycle)
 [ "$(metric kvbm_offload_blocks_h2d)" = 0 ] || fail "B1: host->disk offloads"
 [ "$(metric kvbm_onboard_blocks_d2d)" = 0 ] || fail "B1: disk onboards"
 [ "$(metric kvbm_offload_blocks_d2h)" -ge 50 ] || fail "B1: write-through d2h missing"
-[ "$c" = 0 ] || fail "B1: A's first blocks should have left the 48-block host tier (got $c)"
-c=$(complete_ids 4 320 1 | json_int cached_tokens) # evicted from G1, still in G2
 h2d=$(metric kvbm_onboard_blocks_h2d)
-[ "$h2d" -ge 1 ] || fail "B1: expected host->device onboards, got $h2d"
-[ "$c" = 288 ] || fail "B1: expected 288 cached tokens (device + host), got $c"
+[ "$h2d" = 9 ] || fail "B1: expected 9 host->device onboards, got $h2d"
+[ "$c" = 288 ] || fail "B1: expected 288 cached tokens from the host tier, got $c"
 stop_server
 ok "B1: write-through to host, onboards from host ($h2d blocks), no disk"
 
@@ -90,7 +88,7 @@ start_server DYN_KVBM_CPU_CACHE_GB=0.5 DYN_KVBM_DISK_CACHE_GB=1 "$DISK" DYN_KVBM
 [ "$(metric kvtier_engine_g3_capacity_blocks)" = 3814 ] || fail "trap: disk blocks"
 grep -q "u64-vs-f64" "$WORK/server.log" || fail "trap: no warning"
 grep -q "DYN_KVBM_METRICS_PORT='notaport'" "$WORK/server.log" || fail "bad port not warned"
-curl -sf "$MURL" | grep -q '^kvbm_' && fail "kvbm_* served without DYN_KVBM_METRICS"
+page "$MURL" | grep -q '^kvbm_' && fail "kvbm_* served without DYN_KVBM_METRICS"
 stop_server
 ok "CPU_CACHE_GB=0.5: host blocks allocated and bypassed, warned; kvbm_* off without DYN_KVBM_METRICS"
 

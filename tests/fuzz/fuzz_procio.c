@@ -17,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pid_t ppid;
     uint64_t ticks;
     procio_parse_stat(t, size, comm, sizeof(comm), &ppid, &ticks);
+    procio_parse_starttime(t, size, &ticks);
     unsigned flags;
     uint64_t pos, ino;
     int mnt;

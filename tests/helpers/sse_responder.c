@@ -45,6 +45,7 @@ struct conn {
     uint64_t left, sent_tokens, total_tokens, prompt_tokens;
     bool reset_after_half, never;
     struct conn *next_stream, *prev_stream;
+    size_t slot; /* index in g.all */
 };
 
 static struct {
@@ -55,6 +56,8 @@ static struct {
     uint64_t requests;
     struct conn *streams;
     int epfd;
+    struct conn **all; /* every connection not yet freed */
+    size_t n_all, cap_all;
 } g = { .fault_every = 1, .stall_at = 1, .stall_ms = 1000, .default_tokens = 16 };
 
 static void out_add(struct conn *c, const char *s, size_t n)
@@ -386,6 +389,15 @@ static void conn_close(struct conn *c)
     /* freed lazily: the event loop may still hold a pointer in this batch */
 }
 
+/* Frees a closed connection and drops it from the registry. */
+static void conn_free(struct conn *c)
+{
+    struct conn *last = g.all[--g.n_all];
+    g.all[c->slot] = last;
+    last->slot = c->slot;
+    free(c);
+}
+
 static volatile sig_atomic_t stop;
 
 static void on_term(int sig)
@@ -528,6 +540,9 @@ int main(int argc, char **argv)
                     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
                     struct conn *nc = xcalloc(1, sizeof(*nc));
                     nc->fd = fd;
+                    xalloc_grow((void **)&g.all, &g.cap_all, g.n_all + 1, sizeof(*g.all));
+                    nc->slot = g.n_all;
+                    g.all[g.n_all++] = nc;
                     struct epoll_event cev = { .events = EPOLLIN, .data.ptr = nc };
                     epoll_ctl(g.epfd, EPOLL_CTL_ADD, fd, &cev);
                 }
@@ -557,9 +572,15 @@ int main(int argc, char **argv)
             }
         }
         for (size_t i = 0; i < n_dead; i++)
-            free(dead[i]);
+            conn_free(dead[i]);
         n_dead = 0;
     }
     free(dead);
+    while (g.n_all > 0) {
+        struct conn *c = g.all[g.n_all - 1];
+        conn_close(c);
+        conn_free(c);
+    }
+    free(g.all);
     return 0;
 }

@@ -63,16 +63,21 @@ static void make_bundle(bool with_os)
     }
     fputs("not json\n", f);
     fclose(f);
-    write_file("raw/phases.json", "[{\"name\":\"warmup\",\"t_start_ns\":1000000000,"
+    write_file("raw/phases.json", "{\"phases\":[{\"name\":\"warmup\",\"t_start_ns\":1000000000,"
+                                  "\"t_start_unix_ns\":1000000001000000000,"
                                   "\"t_end_ns\":2000000000},{\"name\":\"pressure\",\"t_start_ns\":"
                                   "2000000000,\"t_end_ns\":4000000000},{\"name\":\"replay\","
-                                  "\"t_start_ns\":4000000000,\"t_end_ns\":5000000000}]");
+                                  "\"t_start_ns\":4000000000,\"t_end_ns\":5000000000}]}");
     if (!with_os)
         return;
-    write_file("raw/kvbm_timeseries.csv",
-               "t_ns,kvbm_offload_blocks_d2h,kvbm_offload_blocks_h2d,kvbm_onboard_blocks_d2d\n"
-               "1000000000,0,0,0\n2000000000,10,0,0\n3000000000,40,20,0\n4000000000,60,40,0\n"
-               "5000000000,60,40,25\n");
+    /* long format with wall-clock times, as the sampler writes it (wall = mono + 1e18) */
+    write_file("raw/kvbm_timeseries.csv", "t_unix_ns,t_s,endpoints_ok,endpoints,series,value\n"
+                                          "1000000001000000000,0,1,1,kvbm_offload_blocks_d2h,0\n"
+                                          "1000000001000000000,0,1,1,kvbm_onboard_blocks_d2d,0\n"
+                                          "1000000003000000000,2,1,1,kvbm_offload_blocks_d2h,40\n"
+                                          "1000000003000000000,2,1,1,kvbm_onboard_blocks_d2d,0\n"
+                                          "1000000005000000000,4,1,1,kvbm_offload_blocks_d2h,60\n"
+                                          "1000000005000000000,4,1,1,kvbm_onboard_blocks_d2d,25\n");
     write_file("os/os_iostat.csv", "t_ns,device,r/s,rkB/s,wkB/s,r_await\n"
                                    "1500000000,vda,0,0,0,0\n2500000000,vda,1,10,500,0.5\n"
                                    "3500000000,vda,2,20,800,0.7\n4500000000,vda,90,9000,0,2.5\n"
@@ -97,6 +102,14 @@ static void test_full_bundle(void **state)
     char path[512];
     snprintf(path, sizeof(path), "%s/charts/kvbm_timeline.dat", dir);
     assert_int_equal(access(path, R_OK), 0);
+    FILE *f = fopen(path, "r");
+    char text[2048] = "";
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = 0;
+    /* 40 d2h blocks over the 2 s from t0 (wall 1e18 + 1 s) = 20 blocks/s, drawn from 0 s */
+    assert_non_null(strstr(text, "0.000000\t20.000"));
+    assert_non_null(strstr(text, "kvbm_onboard_blocks_d2d"));
     snprintf(path, sizeof(path), "%s/charts/ttft_timeline.gp", dir);
     assert_int_equal(access(path, R_OK), 0);
     if (!res.gnuplot_missing) {

@@ -43,7 +43,7 @@ static void test_fixture_and_real(void **state)
     char *proc = xalloc_printf("%s/observe/step2/proc", fx);
     char *sys = xalloc_printf("%s/observe/step2/sys", fx);
     struct noise_sample s;
-    noise_read(proc, sys, &s);
+    noise_read(proc, sys, NULL, NULL, &s);
     assert_true(s.psi[NOISE_PSI_IO].present);
     assert_int_equal(s.psi[NOISE_PSI_IO].full_total_us, 1050000);
     assert_true(s.load_present);
@@ -57,13 +57,13 @@ static void test_fixture_and_real(void **state)
     free(proc);
     free(sys);
     /* An empty root: everything absent, nothing fails. */
-    noise_read("/nonexistent", "/nonexistent", &s);
+    noise_read("/nonexistent", "/nonexistent", NULL, NULL, &s);
     assert_false(s.psi[NOISE_PSI_CPU].present);
     assert_false(s.load_present);
     assert_true(isnan(s.cpufreq_ratio));
     assert_true(isnan(s.thermal_max_c));
     /* The real machine has at least load and meminfo. */
-    noise_read(NULL, NULL, &s);
+    noise_read(NULL, NULL, NULL, NULL, &s);
     assert_true(s.load_present);
     assert_true(s.meminfo_present);
 }

@@ -46,7 +46,7 @@ static void test_parse_stat(void **state)
     char line[600] = "42 (a) b (c)) R 7";
     for (int i = 5; i <= 52; i++) {
         char f[16];
-        snprintf(f, sizeof(f), " %d", i == 42 ? 1234 : 0);
+        snprintf(f, sizeof(f), " %d", i == 42 ? 1234 : i == 22 ? 777 : 0);
         strncat(line, f, sizeof(line) - strlen(line) - 1);
     }
     char comm[16];
@@ -56,6 +56,10 @@ static void test_parse_stat(void **state)
     assert_string_equal(comm, "a) b (c)");
     assert_int_equal(ppid, 7);
     assert_int_equal(ticks, 1234);
+    uint64_t start = 0;
+    assert_int_equal(procio_parse_starttime(line, strlen(line), &start), 0);
+    assert_int_equal(start, 777);
+    assert_int_equal(procio_parse_starttime("1 (x) S 0 0", 11, &start), -EINVAL);
     assert_int_equal(procio_parse_stat("no parens", 9, comm, sizeof(comm), &ppid, &ticks), -EINVAL);
     assert_int_equal(procio_parse_stat("1 (x) S", 7, comm, sizeof(comm), &ppid, &ticks), -EINVAL);
 }

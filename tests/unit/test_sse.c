@@ -233,6 +233,30 @@ static const struct chunk_case chunk_cases[] = {
       -1, -1, "" },
     { "not an object", "message", "[1,2]", -EPROTO, false, false, false, false, false, false, -1,
       -1, -1, "" },
+    { "escapes decoded", "message",
+      "{\"choices\":[{\"delta\":{\"content\":\"a\\nb\\u00e9\\\"q\\/\"}}]}", 0, false, false, true,
+      false, false, false, -1, -1, -1, "a\nb\xc3\xa9\"q/" },
+    { "surrogate pair", "message", "{\"choices\":[{\"text\":\"\\ud83d\\ude00\"}]}", 0, false, false,
+      true, false, false, false, -1, -1, -1, "\xf0\x9f\x98\x80" },
+    { "whitespace around", "message", " \t{ \"choices\" : [ { \"text\" : \"x\" } ] }\r\n", 0, false,
+      false, true, false, false, false, -1, -1, -1, "x" },
+    { "trailing garbage", "message", "{\"choices\":[]} x", -EPROTO, false, false, false, false,
+      false, false, -1, -1, -1, "" },
+    { "only the first choice counts", "message",
+      "{\"choices\":[{\"delta\":{}},{\"delta\":{\"content\":\"x\"}}]}", 0, false, false, false,
+      false, true, false, -1, -1, -1, "" },
+    { "non-integral usage ignored", "message",
+      "{\"usage\":{\"prompt_tokens\":1e3,\"completion_tokens\":-1,\"x\":[true,false,null]}}", 0,
+      false, false, false, false, false, true, -1, -1, -1, "" },
+    { "bad escape", "message", "{\"choices\":[{\"text\":\"\\x\"}]}", -EPROTO, false, false, false,
+      false, false, false, -1, -1, -1, "" },
+    { "control character", "message", "{\"choices\":[{\"text\":\"a\tb\"}]}", -EPROTO, false, false,
+      false, false, false, false, -1, -1, -1, "" },
+    { "unterminated", "message", "{\"choices\":[{\"text\":\"ab", -EPROTO, false, false, false,
+      false, false, false, -1, -1, -1, "" },
+    { "bad literal", "message", "{\"a\":nul}", -EPROTO, false, false, false, false, false, false,
+      -1, -1, -1, "" },
+    { "empty", "message", "", -EPROTO, false, false, false, false, false, false, -1, -1, -1, "" },
     { "null error is no error", "message",
       "{\"error\":null,\"choices\":[{\"delta\":{\"content\":\"x\"}}]}", 0, false, false, true,
       false, false, false, -1, -1, -1, "x" },
@@ -262,6 +286,15 @@ static void test_chunks(void **state)
             fail_msg("%s: no message", c->name);
         buf_fini(&text);
     }
+    /* nesting beyond the bound is refused, not recursed into */
+    char deep[300];
+    for (int i = 0; i < 100; i++)
+        deep[i] = '[';
+    snprintf(deep + 100, sizeof(deep) - 100, "%s", "");
+    char obj[320];
+    snprintf(obj, sizeof(obj), "{\"a\":%s", deep);
+    struct oaichunk dc;
+    assert_int_equal(oaichunk_parse("message", obj, strlen(obj), &dc, NULL), -EPROTO);
     /* text beyond the history bound */
     struct oaichunk o;
     struct buf small;

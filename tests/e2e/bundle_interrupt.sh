@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Runs that end early: Ctrl-C (SIGINT) during the pressure phase and a server killed with
+# SIGKILL mid-run both yield a complete bundle with everything measured so far, marked
+# RUN_INTERRUPTED (and SERVER_UNHEALTHY with the exit code for the crash), exit code 3, and
+# nothing left running.
+source "$(dirname "$0")/bundle_lib.sh"
+
+start_bg() { # ARGS...: kvtier bundle in the background, BG_PID set
+  "$KVTIER" bundle --profiles "$KVTIER_PROFILES" --model tiny --workload A --stack "$FAST" \
+    --disk-cache-dir "$DISKDIR" --out "$WORK/res" --interval 250ms --drop-caches no "$@" \
+    >"$WORK/bg.out" 2>"$WORK/bg.err" &
+  BG_PID=$!
+  PIDS+=("$BG_PID")
+}
+wait_for() { # GLOB: bounded poll until a file matching GLOB exists
+  for _ in $(seq 1 600); do
+    compgen -G "$1" >/dev/null && return 0
+    kill -0 "$BG_PID" 2>/dev/null || fail "bundle ended before $1 appeared: $(tail -3 "$WORK/bg.err")"
+    sleep 0.1
+  done
+  fail "timed out waiting for $1"
+}
+
+# 1. Ctrl-C in the pressure phase
+start_bg --mode B2p --max-requests 6
+wait_for "$WORK/res/*/B2p/r01/metrics_delta/phase_pressure_kvbm_metrics_start.json"
+kill -INT "$BG_PID"
+RC=0
+wait "$BG_PID" || RC=$?
+[ "$RC" -eq 3 ] || fail "SIGINT: exit $RC, want 3: $(tail -3 "$WORK/bg.err")"
+G=$(group_dir "$WORK/res")
+B=$(bundle_dir "$G" B2p)
+schema_ok "$B"
+pyq "$B/verdict.json" '"RUN_INTERRUPTED" in s["reason_codes"] and not s["run_valid"]'
+pyq "$B/verdict.json" 's["details"]["RUN_INTERRUPTED"]["phase"] in ("pressure", "replay", "steady")'
+pyq "$G/group_summary.json" 's["interrupted"] is True and s["all_run_valid"] is False'
+[ -s "$B/raw/records.jsonl" ] || fail "records measured before the interrupt were lost"
+[ -s "$B/metrics_delta/phase_warmup_kvbm_metrics_delta.json" ] || fail "warmup deltas lost"
+no_leftovers "$G"
+rm -rf "$WORK/res"
+ok "SIGINT mid-run -> complete bundle, RUN_INTERRUPTED, exit 3"
+
+# 2. the server is killed in the pressure phase
+start_bg --mode B1 --max-requests 6
+wait_for "$WORK/res/*/B1/r01/metrics_delta/phase_pressure_kvbm_metrics_start.json"
+READY=$(compgen -G "$WORK/res/*/B1/r01/raw/stack/work/ready.json" | head -1)
+SPID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$READY")
+kill -KILL "$SPID"
+RC=0
+wait "$BG_PID" || RC=$?
+[ "$RC" -eq 3 ] || fail "server crash: exit $RC, want 3"
+G=$(group_dir "$WORK/res")
+B=$(bundle_dir "$G" B1)
+schema_ok "$B"
+pyq "$B/verdict.json" '"SERVER_UNHEALTHY" in s["reason_codes"] and "RUN_INTERRUPTED" in s["reason_codes"]'
+pyq "$B/verdict.json" 's["details"]["SERVER_UNHEALTHY"]["exit_code"] == 137'
+[ -s "$B/raw/records.jsonl" ] || fail "records lost after the crash"
+no_leftovers "$G"
+ok "server killed mid-run -> SERVER_UNHEALTHY + RUN_INTERRUPTED, exit 3"

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Prefix matching through the real scheduler, in process (tiny model, cpu_small, modelled times
+ * divided by 1000): device hits keep at least one token to compute; a prefix evicted from G1 is
+ * found in the host tier prefix-contiguously (a differing block ends the match); when the whole
+ * prompt matched the last block is dropped; matched_tokens and onboard counters move at issue;
+ * exact output lengths. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/clk.h"
+#include "common/xalloc.h"
+#include "engine/config.h"
+#include "engine/metrics.h"
+#include "engine/sched.h"
+
+struct fixture {
+    struct model_profile m;
+    struct hw_profile h;
+    struct config_kvbm k;
+    struct tokenizer *tok;
+    struct metrics met;
+    struct sched *s;
+};
+
+static const char *env_host(void *ctx, const char *name)
+{
+    if (ctx && !strcmp(name, "DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS"))
+        return ctx;
+    return NULL;
+}
+
+static struct fixture *start(const char *host_blocks, uint64_t g1)
+{
+    struct fixture *f = xcalloc(1, sizeof(*f));
+    struct diag d = { 0 };
+    const char *dir = getenv("KVTIER_PROFILES");
+    assert_non_null(dir);
+    assert_int_equal(profile_load_model(dir, "tiny", &f->m, &d), 0);
+    assert_int_equal(profile_load_hw(dir, "cpu_small", &f->h, &d), 0);
+    assert_int_equal(
+        config_kvbm_from_env(env_host, (void *)host_blocks, profile_bytes_per_block(&f->m), &f->k),
+        0);
+    f->tok = tokenizer_new_approx(f->m.vocab);
+    metrics_init(&f->met, "t");
+    struct sched_opts o = { .model = &f->m,
+                            .hw = &f->h,
+                            .kvbm = &f->k,
+                            .tok = f->tok,
+                            .metrics = &f->met,
+                            .served_model = "t",
+                            .g1_blocks = g1,
+                            .max_num_seqs = 8,
+                            .max_num_tokens = 4096,
+                            .speedup = 1000 };
+    assert_int_equal(sched_new(&o, &f->s, &d), 0);
+    assert_int_equal(sched_start(f->s), 0);
+    return f;
+}
+
+static void stop(struct fixture *f)
+{
+    sched_free(f->s);
+    tokenizer_free(f->tok);
+    free(f);
+}
+
+/* Runs one request of n tokens (ids from seed, the first `shared` from seed `base`) to the
+ * end; returns its cached tokens. */
+static uint32_t run_from(struct fixture *f, unsigned base, unsigned seed, unsigned shared,
+                         unsigned n, uint32_t out)
+{
+    struct sreq *r = sreq_new();
+    r->prompt = xmalloc(n * sizeof(uint32_t));
+    for (unsigned i = 0; i < n; i++)
+        r->prompt[i] = ((i < shared ? base : seed) * 7919 + i * 104729) % 31000;
+    r->n_prompt = n;
+    r->max_tokens = out;
+    r->ignore_eos = true;
+    r->arrival_ns = clk_now_ns();
+    sched_submit(f->s, r);
+    bool done = false;
+    for (int i = 0; i < 2000 && !done; i++) {
+        clk_sleep_ns(2 * CLK_NS_PER_MS);
+        pthread_mutex_lock(&r->mu);
+        done = r->done;
+        pthread_mutex_unlock(&r->mu);
+    }
+    assert_true(done);
+    assert_int_equal(r->completion_tokens, out);
+    uint32_t c = r->cached_tokens;
+    sreq_unref(r);
+    return c;
+}
+
+static uint32_t run(struct fixture *f, unsigned seed, unsigned shared, unsigned n, uint32_t out)
+{
+    return run_from(f, 0, seed, shared, n, out);
+}
+
+/* Host copies are asynchronous (a block is onboardable once its copy is done); at 1000x speed
+ * the pressure requests outrun them, so let them land before a replay. */
+static void settle(void)
+{
+    clk_sleep_ns(200 * CLK_NS_PER_MS);
+}
+
+static void test_device_hits(void **state)
+{
+    (void)state;
+    struct fixture *f = start(NULL, 64);
+    assert_int_equal(run(f, 1, 0, 320, 3), 0);
+    assert_int_equal(run(f, 1, 0, 320, 5), 288); /* all 10 blocks cached: one recomputed */
+    assert_int_equal(run(f, 2, 0, 330, 1), 0);
+    assert_int_equal(run(f, 2, 0, 330, 1), 320);  /* 10 full blocks, 10 tokens computed */
+    assert_int_equal(run(f, 3, 100, 200, 1), 0);  /* first with the seed-0 prefix */
+    assert_int_equal(run(f, 4, 100, 200, 1), 96); /* shares its 3 full blocks */
+    assert_int_equal(metrics_get(&f->met, METRICS_KVBM_MATCHED_TOKENS), 0);
+    stop(f);
+}
+
+static void test_host_matching(void **state)
+{
+    (void)state;
+    struct fixture *f = start("128", 24);
+    run(f, 1, 0, 330, 1);
+    for (unsigned s = 2; s <= 5; s++)
+        run(f, s, 0, 320, 1); /* push seed 1 out of the 24-block G1 */
+    uint64_t mt0 = metrics_get(&f->met, METRICS_KVBM_MATCHED_TOKENS);
+    uint64_t h0 = metrics_get(&f->met, METRICS_KVBM_ONBOARD_H2D);
+    settle();
+    /* 330 tokens: 10 full blocks from host, no drop (10 tokens remain) */
+    assert_int_equal(run(f, 1, 0, 330, 1), 320);
+    assert_int_equal(metrics_get(&f->met, METRICS_KVBM_ONBOARD_H2D) - h0, 10);
+    assert_int_equal(metrics_get(&f->met, METRICS_KVBM_MATCHED_TOKENS) - mt0, 320);
+    /* whole-prompt match of a 320-token prompt evicted from G1 */
+    for (unsigned s = 6; s <= 9; s++)
+        run(f, s, 0, 320, 1);
+    settle();
+    h0 = metrics_get(&f->met, METRICS_KVBM_ONBOARD_H2D);
+    assert_int_equal(run(f, 2, 0, 320, 1), 288); /* last block dropped */
+    assert_int_equal(metrics_get(&f->met, METRICS_KVBM_ONBOARD_H2D) - h0, 9);
+    /* prefix-contiguous: a prompt sharing 170 tokens with seed 30 matches its 5 full blocks */
+    run(f, 30, 0, 320, 1);
+    for (unsigned s = 10; s <= 13; s++)
+        run(f, s, 0, 320, 1);
+    settle();
+    h0 = metrics_get(&f->met, METRICS_KVBM_ONBOARD_H2D);
+    assert_int_equal(run_from(f, 30, 31, 170, 320, 2), 160);
+    assert_int_equal(metrics_get(&f->met, METRICS_KVBM_ONBOARD_H2D) - h0, 5);
+    assert_int_equal(metrics_get(&f->met, METRICS_VERIFY_FAILURES), 0);
+    stop(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_device_hits),
+        cmocka_unit_test(test_host_matching),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

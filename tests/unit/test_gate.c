@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Gates from evidence fixtures: the good B1/B2 fixtures are decision-grade; each case patches
+ * one thing and must raise its reason code (with numbers in details), and hard codes must
+ * invalidate the run while soft ones only cost decision grade. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/fileio.h"
+#include "common/jsonx.h"
+#include "common/xalloc.h"
+#include "run/gate.h"
+
+static json_t *load_fixture(const char *name)
+{
+    const char *dir = getenv("KVTIER_FIXTURES");
+    assert_non_null(dir);
+    char *p = xalloc_printf("%s/bundle/evidence/%s", dir, name);
+    json_t *j = NULL;
+    struct diag d = { 0 };
+    if (jsonx_load_file(p, &j, &d) < 0)
+        fail_msg("%s: %s", p, d.msg);
+    free(p);
+    return j;
+}
+
+/* Deep merge: objects merge, anything else replaces. */
+static void merge(json_t *dst, const json_t *patch)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)patch, k, v)
+    {
+        json_t *cur = json_object_get(dst, k);
+        if (json_is_object(v) && json_is_object(cur))
+            merge(cur, v);
+        else
+            json_object_set(dst, k, v);
+    }
+}
+
+static bool has_code(const json_t *verdict, const char *code)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(verdict, "reason_codes"), i,
+                       c) if (!strcmp(json_string_value(c), code)) return true;
+    return false;
+}
+
+static void test_good_fixtures_are_decision_grade(void **state)
+{
+    (void)state;
+    const char *names[] = { "b2_good.json", "b1_good.json" };
+    struct gate_thresholds t;
+    gate_thresholds_default(&t);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *e = load_fixture(names[i]);
+        json_t *v = gate_evaluate(e, &t);
+        if (!json_is_true(json_object_get(v, "decision_grade")))
+            fail_msg("%s: %s", names[i], json_dumps(v, JSON_INDENT(1)));
+        assert_true(json_is_true(json_object_get(v, "run_valid")));
+        assert_int_equal(json_array_size(json_object_get(v, "reason_codes")), 0);
+        json_decref(v);
+        json_decref(e);
+    }
+}
+
+static const struct gate_case {
+    const char *fixture;
+    const char *patch;
+    const char *code;
+    const char *detail_key; /* a number that must be in details[code] ("" = only "why") */
+} cases[] = {
+    { "b2_good.json", "{\"health\":{\"started\":false,\"error\":\"exec failed\"}}",
+      "SERVER_UNHEALTHY", "" },
+    { "b2_good.json", "{\"health\":{\"crashed\":true,\"exit_code\":137}}", "SERVER_UNHEALTHY",
+      "exit_code" },
+    { "b2_good.json", "{\"health\":{\"model_loaded\":false}}", "MODEL_NOT_LOADED", "" },
+    { "b2_good.json", "{\"phases\":{\"replay\":{\"errors\":4}}}", "ERROR_RATE_HIGH", "error_rate" },
+    /* metrics port closed */
+    { "b2_good.json", "{\"health\":{\"kvbm_metrics_reachable\":false}}", "KVBM_METRICS_UNREACHABLE",
+      "url" },
+    { "b2_good.json", "{\"health\":{\"frontend_reachable\":false}}", "FRONTEND_UNREACHABLE", "" },
+    /* B1 launched with a disk tier: the read-back environment differs */
+    { "b1_good.json",
+      "{\"config\":{\"mismatches\":[{\"field\":\"disk_cache_blocks\",\"expected\":0,"
+      "\"observed\":4096}]}}",
+      "MODE_NOT_APPLIED", "mismatches" },
+    /* B1 whose disk counters move: the mechanism contradicts the mode */
+    { "b1_good.json", "{\"phases\":{\"replay\":{\"kvbm\":{\"onboard_blocks_d2d\":50}}}}",
+      "MODE_NOT_APPLIED", "disk_blocks_moved" },
+    { "b2_good.json", "{\"interrupted\":true,\"interrupt_reason\":\"SIGINT\"}", "RUN_INTERRUPTED",
+      "phase" },
+    /* filter left on with a write-once workload: nothing reaches the disk */
+    { "b2_good.json",
+      "{\"phases\":{\"pressure\":{\"kvbm\":{\"offload_blocks_h2d\":0},\"os\":{"
+      "\"server_write_bytes\":0}},\"replay\":{\"kvbm\":{\"onboard_blocks_d2d\":0},\"os\":{"
+      "\"server_read_bytes\":0}}}}",
+      "DISK_TIER_NO_IO", "offload_blocks_to_disk" },
+    /* write-only evidence: offloads but no read-back */
+    { "b2_good.json",
+      "{\"phases\":{\"replay\":{\"kvbm\":{\"onboard_blocks_d2d\":0},\"os\":{"
+      "\"server_read_bytes\":0}}}}",
+      "DISK_TIER_NO_IO", "replay_onboard_blocks_d2d" },
+    { "b2_good.json", "{\"phases\":{\"replay\":{\"os\":{\"server_read_bytes\":4096}}}}",
+      "KVBM_OS_MISMATCH", "read_ratio" },
+    { "b2_good.json",
+      "{\"phases\":{\"warmup\":{\"os\":null},\"pressure\":{\"os\":null},\"replay\":{\"os\":null}}}",
+      "KVBM_OS_MISMATCH", "" },
+    { "b2_good.json",
+      "{\"phases\":{\"replay\":{\"kvbm\":{\"matched_tokens\":0},\"reuse\":{\"cached_tokens\":0}}}}",
+      "REUSE_NOT_OBSERVED", "opportunity_tokens" },
+    { "b2_good.json", "{\"capacity\":{\"pressure_unique_blocks\":200}}", "PRESSURE_INSUFFICIENT",
+      "bound_blocks" },
+    { "b2_good.json", "{\"phases\":{\"replay\":{\"os\":{\"o_direct\":false}}}}",
+      "PAGE_CACHE_SUSPECT", "o_direct" },
+    { "b2_good.json",
+      "{\"phases\":{\"replay\":{\"os\":{\"server_read_bytes\":20000000,"
+      "\"server_rchar_bytes\":157286400}}}}",
+      "PAGE_CACHE_SUSPECT", "replay_rchar_bytes" },
+    /* background I/O on the device */
+    { "b2_good.json", "{\"phases\":{\"replay\":{\"os\":{\"device_read_bytes\":900000000}}}}",
+      "IO_UNATTRIBUTED", "replay" },
+    { "b2_good.json", "{\"noise\":{\"other_io_fraction\":0.5}}", "SYSTEM_NOISE",
+      "other_io_fraction" },
+    { "b2_good.json", "{\"noise\":{\"psi_cpu_some_pct_max\":80}}", "SYSTEM_NOISE",
+      "psi_cpu_some_pct_max" },
+    { "b2_good.json", "{\"noise\":{\"thermal_events\":3}}", "THERMAL_THROTTLE", "thermal_events" },
+    { "b2_good.json", "{\"smart\":{\"media_errors_delta\":1}}", "SMART_ERRORS",
+      "media_errors_delta" },
+    { "b2_good.json", "{\"phases\":{\"replay\":{\"client_lag_p99_ms\":120}}}", "CLIENT_LAG",
+      "replay" },
+    { "b2_good.json", "{\"repeats\":{\"n\":1}}", "REPEATS_UNSTABLE", "repeats" },
+    { "b2_good.json", "{\"repeats\":{\"cv_replay_ttft_p50\":0.6}}", "REPEATS_UNSTABLE",
+      "cv_replay_ttft_p50" },
+    { "b2_good.json", "{\"repeats\":null}", "REPEATS_UNSTABLE", "repeats" },
+};
+
+static void test_each_code(void **state)
+{
+    (void)state;
+    struct gate_thresholds t;
+    gate_thresholds_default(&t);
+    bool seen[GATE__COUNT] = { false };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct gate_case *c = &cases[i];
+        json_t *e = load_fixture(c->fixture);
+        json_t *patch = NULL;
+        assert_int_equal(jsonx_parse(c->patch, strlen(c->patch), &patch, NULL), 0);
+        merge(e, patch);
+        json_t *v = gate_evaluate(e, &t);
+        if (!has_code(v, c->code))
+            fail_msg("case %zu: expected %s, got %s", i, c->code,
+                     json_dumps(json_object_get(v, "reason_codes"), 0));
+        json_t *d = json_object_get(json_object_get(v, "details"), c->code);
+        assert_non_null(json_object_get(d, "why"));
+        if (c->detail_key[0] && !json_object_get(d, c->detail_key))
+            fail_msg("case %zu: details.%s lacks %s: %s", i, c->code, c->detail_key,
+                     json_dumps(d, 0));
+        enum gate_code code = GATE__COUNT;
+        for (int k = 0; k < GATE__COUNT; k++)
+            if (!strcmp(gate_code_name((enum gate_code)k), c->code))
+                code = (enum gate_code)k;
+        assert_true(code < GATE__COUNT);
+        seen[code] = true;
+        assert_true(json_is_false(json_object_get(v, "decision_grade")));
+        if (gate_code_is_hard(code))
+            assert_true(json_is_false(json_object_get(v, "run_valid")));
+        json_decref(v);
+        json_decref(patch);
+        json_decref(e);
+    }
+    for (int k = 0; k < GATE__COUNT; k++)
+        if (!seen[k])
+            fail_msg("no test case provokes %s", gate_code_name((enum gate_code)k));
+}
+
+/* Soft codes alone leave the run valid. */
+static void test_soft_keeps_run_valid(void **state)
+{
+    (void)state;
+    struct gate_thresholds t;
+    gate_thresholds_default(&t);
+    json_t *e = load_fixture("b2_good.json");
+    json_object_set_new(json_object_get(e, "noise"), "thermal_events", json_integer(2));
+    json_t *v = gate_evaluate(e, &t);
+    assert_true(json_is_true(json_object_get(v, "run_valid")));
+    assert_true(json_is_false(json_object_get(v, "decision_grade")));
+    json_decref(v);
+    json_decref(e);
+}
+
+static void test_thresholds_roundtrip(void **state)
+{
+    (void)state;
+    struct gate_thresholds t, u;
+    gate_thresholds_default(&t);
+    json_t *j = gate_thresholds_json(&t);
+    memset(&u, 0, sizeof(u));
+    const char *bad = NULL;
+    assert_int_equal(gate_thresholds_from_json(j, &u, &bad), 0);
+    assert_memory_equal(&t, &u, sizeof(t));
+    json_object_set_new(j, "no_such_threshold", json_real(1));
+    assert_int_equal(gate_thresholds_from_json(j, &u, &bad), -EINVAL);
+    assert_string_equal(bad, "no_such_threshold");
+    json_decref(j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_fixtures_are_decision_grade),
+        cmocka_unit_test(test_each_code),
+        cmocka_unit_test(test_soft_keeps_run_valid),
+        cmocka_unit_test(test_thresholds_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
