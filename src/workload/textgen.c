@@ -209,7 +209,7 @@ const char *textgen_source(const struct textgen *g)
 
 static bool ends_newline(const struct buf *b)
 {
-    return b->len == 0 || b->data[b->len - 1] == '\n';
+    return b->len == 0 || b->data[b->len - 1] == '\n' || b->data[b->len - 1] == ' ';
 }
 
 static int append_prose(const struct textgen *g, struct rng *r, uint64_t tokens, struct buf *out)

@@ -134,6 +134,7 @@ struct gen {
     struct seen seen;
     struct buf out; /* request lines */
     uint64_t next_id, next_session, next_fresh;
+    uint64_t next_label; /* numbers the labels that start queries and group prefixes */
     json_t *class_sys[FAMILY_MAX_CLASSES]; /* owned; [system] or empty array */
     uint64_t class_sys_tokens[FAMILY_MAX_CLASSES];
     struct group *primed[FAMILY_MAX_CLASSES]; /* owned arrays of groups */
@@ -174,7 +175,7 @@ static uint64_t count_msgs(struct gen *g, const json_t *msgs, int *ret_err)
 /* Appends {role, content} to msgs where content is fitted so that the rendered msgs total
  * exactly `target` tokens. */
 static int fit_message(struct gen *g, json_t *msgs, const char *role, uint64_t target,
-                       struct rng *r)
+                       const char *label, struct rng *r)
 {
     int err = 0;
     json_t *m = json_pack("{s:s,s:s}", "role", role, "content", "");
@@ -189,6 +190,8 @@ static int fit_message(struct gen *g, json_t *msgs, const char *role, uint64_t t
                         role, (unsigned long long)target, (unsigned long long)base);
     struct buf c;
     buf_init(&c, 0);
+    if (label)
+        buf_append_str(&c, label);
     textgen_append(g->tg, r, target - base, &c);
     int rc = -EINVAL;
     for (int it = 0; it < FIT_MAX_ITERATIONS; it++) {
@@ -230,7 +233,11 @@ static int make_group(struct gen *g, unsigned cls, uint64_t prefix_override, str
     uint64_t prefix = prefix_override ? prefix_override : k->prefix_tokens;
     if (prefix) {
         uint64_t target = grp.shared_tokens + round_up(prefix, g->tpb);
-        int rc = fit_message(g, grp.msgs, "user", target, r);
+        /* a numbered label: two groups never share more than the system prompt, even when a
+         * corpus repeats itself */
+        char label[48];
+        snprintf(label, sizeof(label), "Context %llu:\n", (unsigned long long)g->next_label++);
+        int rc = fit_message(g, grp.msgs, "user", target, label, r);
         if (rc < 0) {
             json_decref(grp.msgs);
             return rc;
@@ -259,10 +266,14 @@ static int make_group(struct gen *g, unsigned cls, uint64_t prefix_override, str
     return 0;
 }
 
+/* A message of about `tokens` tokens. User messages start with a numbered label, so a query
+ * diverges from every other request within its first block even when a corpus repeats. */
 static json_t *text_message(struct gen *g, const char *role, uint64_t tokens, struct rng *r)
 {
     struct buf c;
     buf_init(&c, 0);
+    if (!strcmp(role, "user"))
+        buf_printf(&c, "Query %llu: ", (unsigned long long)g->next_label++);
     textgen_append(g->tg, r, tokens, &c);
     json_t *m = json_pack("{s:s,s:s%}", "role", role, "content", (const char *)c.data, c.len);
     buf_fini(&c);
@@ -687,7 +698,7 @@ static int setup_classes(struct gen *g)
         g->class_sys[c] = json_array();
         if (k->system_tokens) {
             uint64_t target = round_up(k->system_tokens, g->tpb);
-            int rc = fit_message(g, g->class_sys[c], "system", target, &r);
+            int rc = fit_message(g, g->class_sys[c], "system", target, NULL, &r);
             if (rc < 0)
                 return rc;
             g->class_sys_tokens[c] = target;
