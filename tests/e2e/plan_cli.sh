@@ -33,8 +33,10 @@ head -1 "$tmp/corpus.jsonl" | jq -e '.text_source | startswith("corpus ")' >/dev
 tail -n +2 "$tmp/corpus.jsonl" | jq -e -s '
     [.[] | select(.phase == "warmup")][0] as $w
     | [.[] | select(.phase == "replay" and .group == $w.group)][0] as $r
-    | ([range(0; 200)] | map(select($w.hash_ids[.] == $r.hash_ids[.])) | length) == 192
-      and ($r.messages[1].content | test("File: "))' >/dev/null || fail "corpus plan alignment"
+    | ([range(0; [($w.hash_ids | length), ($r.hash_ids | length)] | min)]
+       | until(length == 0 or ($w.hash_ids[.[0]] != $r.hash_ids[.[0]]); .[1:]) | .[0]) == 192
+      and ([.[].messages[] | .content | test("File: ")] | any)' >/dev/null ||
+    fail "corpus plan alignment"
 set +e
 "$KVTIER" plan -w A -d S -m tiny "${cap[@]}" --corpus "$tmp/nonexistent" -o "$tmp/x" 2>"$tmp/err"; rc=$?
 set -e
