@@ -39,7 +39,8 @@ test-fast: all
 asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  $(MESON_TEST) -C $(ASAN_BUILD) --suite unit --suite fuzz-regress --suite e2e --suite golden
+	  $(MESON_TEST) -C $(ASAN_BUILD) --suite unit --suite fuzz-regress --suite e2e --suite golden \
+	  --no-suite slow
 
 fuzz: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
