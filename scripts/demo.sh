@@ -3,7 +3,8 @@
 # The README's demo: a real B1-vs-B2 comparison against the builtin stack (kvtier serve, the
 # emulated Dynamo + TRT-LLM + KVBM engine with real RAM and O_DIRECT disk tiers) with the tiny
 # model, plus B2p (B2 with the disk offload filter off, the mechanism arm). Bounded to a few
-# minutes: six requests per phase. Prints where the bundles are and each verdict.
+# minutes: at most twelve requests per phase (pressure keeps the
+# requests it needs to push the working set past G1+G2). Prints where the bundles are and each verdict.
 # Usage: scripts/demo.sh [BUILD_DIR]   (DEMO_OUT=dir to choose the results directory)
 set -euo pipefail
 build=${1:-build}
@@ -15,7 +16,7 @@ mkdir -p "$out"
 echo "demo: B1 vs B2 (and B2p) on the builtin stack, model tiny, workload A, dataset S -> $out"
 rc=0
 "$kv" bundle --profiles "$root/profiles" --stack builtin --model tiny --workload A --dataset S \
-  --mode B1,B2,B2p --repeats 1 --max-requests 6 --seed 1 --out "$out" --drop-caches no \
+  --mode B1,B2,B2p --repeats 1 --max-requests 12 --seed 1 --out "$out" --drop-caches no \
   --disk-cache-dir "$out/.kvtier-kvcache" || rc=$?
 # exit 3 = bundles written, some not run_valid; anything else is a failure of the demo
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
