@@ -133,6 +133,9 @@ static const struct gate_case {
       "other_io_fraction" },
     { "b2_good.json", "{\"noise\":{\"psi_cpu_some_pct_max\":80}}", "SYSTEM_NOISE",
       "psi_cpu_some_pct_max" },
+    /* I/O pressure with other processes' I/O on the device is noise ... */
+    { "b2_good.json", "{\"noise\":{\"psi_io_some_pct_max\":90,\"other_io_fraction\":0.4}}",
+      "SYSTEM_NOISE", "psi_io_some_pct_max" },
     { "b2_good.json", "{\"noise\":{\"thermal_events\":3}}", "THERMAL_THROTTLE", "thermal_events" },
     { "b2_good.json", "{\"smart\":{\"media_errors_delta\":1}}", "SMART_ERRORS",
       "media_errors_delta" },
@@ -183,6 +186,26 @@ static void test_each_code(void **state)
             fail_msg("no test case provokes %s", gate_code_name((enum gate_code)k));
 }
 
+/* ... but the server saturating the SSD with its own KV reads is the effect under test: a run
+ * whose device bytes are all the server's stays decision-grade however high PSI I/O goes. */
+static void test_own_io_pressure_is_not_noise(void **state)
+{
+    (void)state;
+    struct gate_thresholds t;
+    gate_thresholds_default(&t);
+    json_t *e = load_fixture("b2_good.json");
+    json_t *patch = NULL;
+    const char *p = "{\"noise\":{\"psi_io_some_pct_max\":97,\"other_io_fraction\":0.0}}";
+    assert_int_equal(jsonx_parse(p, strlen(p), &patch, NULL), 0);
+    merge(e, patch);
+    json_t *v = gate_evaluate(e, &t);
+    assert_false(has_code(v, "SYSTEM_NOISE"));
+    assert_true(json_is_true(json_object_get(v, "decision_grade")));
+    json_decref(v);
+    json_decref(patch);
+    json_decref(e);
+}
+
 /* Soft codes alone leave the run valid. */
 static void test_soft_keeps_run_valid(void **state)
 {
@@ -219,6 +242,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_fixtures_are_decision_grade),
         cmocka_unit_test(test_each_code),
+        cmocka_unit_test(test_own_io_pressure_is_not_noise),
         cmocka_unit_test(test_soft_keeps_run_valid),
         cmocka_unit_test(test_thresholds_roundtrip),
     };
