@@ -4,7 +4,14 @@
  * answers POST /v1/chat/completions and /v1/completions with an SSE stream at once (or every
  * --interval-us), and injects faults on demand: a whole-server stall once, a connection reset
  * mid-stream, 5xx, 429 with Retry-After, garbage SSE, an error event mid-stream, a stream that
- * never sends a first token. GET answers a small /v1/models document. */
+ * never sends a first token. GET answers a small /v1/models document.
+ *
+ * Streams are paced on a timing wheel: each stream's tokens follow its own start by whole
+ * intervals (to 1/64 of an interval, 1/1024 with --busy-poll), so 1,000 streams do not all write on
+ * one tick as a real server's streams do not. --busy-poll never sleeps (for benchmarks: the
+ * responder's wake-up latency then stays out of the client's figures), and --stamp-file writes, at
+ * exit, one line per streamed request: X-Request-Id, CLOCK_MONOTONIC ns when its bytes were read,
+ * and ns just before its first token was written - the responder's own share of a TTFT. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -23,6 +30,10 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+
+#define WHEEL_MAX_SLOTS       1024 /* --busy-poll: ticks of an interval / 1024 */
+#define WHEEL_MAX_SLOTS_TIMER 64   /* timer-driven: fewer, coarser ticks */
+#define WHEEL_MIN_TICK_NS     20000ull
 
 #include <jansson.h>
 
@@ -44,17 +55,27 @@ struct conn {
     bool streaming, chat, faulted;
     uint64_t left, sent_tokens, total_tokens, prompt_tokens;
     bool reset_after_half, never;
+    bool want_out;   /* EPOLLOUT registered */
+    uint64_t t_read; /* ns of the last read that returned bytes */
     struct conn *next_stream, *prev_stream;
-    size_t slot; /* index in g.all */
+    size_t wslot; /* wheel slot while streaming */
+    size_t slot;  /* index in g.all */
 };
 
 static struct {
     enum mode mode;
     uint64_t fault_every, stall_at, stall_ms, interval_us, default_tokens;
-    bool strict, role_chunk;
-    const char *expect_auth;
+    bool strict, role_chunk, busy_poll;
+    const char *expect_auth, *stamp_file;
     uint64_t requests;
-    struct conn *streams;
+    struct conn *wheel[WHEEL_MAX_SLOTS];
+    size_t n_slots, cur_slot;
+    uint64_t tick_ns, t0_ns, ticks_done;
+    struct stamp {
+        char id[64];
+        uint64_t t_recv, t_first;
+    } * stamps;
+    size_t n_stamps, cap_stamps;
     int epfd;
     struct conn **all; /* every connection not yet freed */
     size_t n_all, cap_all;
@@ -93,25 +114,38 @@ static void flush_out(struct conn *c)
     }
     memmove(c->out, c->out + off, c->out_len - off);
     c->out_len -= off;
-    struct epoll_event ev = { .events = EPOLLIN | (c->out_len ? EPOLLOUT : 0), .data.ptr = c };
-    epoll_ctl(g.epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    if (c->want_out != (c->out_len > 0)) {
+        c->want_out = c->out_len > 0;
+        struct epoll_event ev = { .events = EPOLLIN | (c->want_out ? EPOLLOUT : 0), .data.ptr = c };
+        epoll_ctl(g.epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    }
 }
 
-static void stream_link(struct conn *c)
+static uint64_t now_ns(void)
 {
-    c->next_stream = g.streams;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Puts a stream into wheel slot `slot`: it is stepped each time the wheel passes that slot,
+ * once per interval. */
+static void stream_link(struct conn *c, size_t slot)
+{
+    c->wslot = slot;
+    c->next_stream = g.wheel[slot];
     c->prev_stream = NULL;
-    if (g.streams)
-        g.streams->prev_stream = c;
-    g.streams = c;
+    if (g.wheel[slot])
+        g.wheel[slot]->prev_stream = c;
+    g.wheel[slot] = c;
 }
 
 static void stream_unlink(struct conn *c)
 {
     if (c->prev_stream)
         c->prev_stream->next_stream = c->next_stream;
-    else if (g.streams == c)
-        g.streams = c->next_stream;
+    else if (g.wheel[c->wslot] == c)
+        g.wheel[c->wslot] = c->next_stream;
     if (c->next_stream)
         c->next_stream->prev_stream = c->prev_stream;
     c->next_stream = c->prev_stream = NULL;
@@ -325,11 +359,21 @@ static void handle_request(struct conn *c, const char *hdrs, size_t hlen, const 
                          "\"assistant\"},\"finish_reason\":null}]}\n\n";
         chunk_add(c, rc, strlen(rc));
     }
+    if (g.stamp_file) {
+        xalloc_grow((void **)&g.stamps, &g.cap_stamps, g.n_stamps + 1, sizeof(*g.stamps));
+        struct stamp *st = &g.stamps[g.n_stamps++];
+        const char *id = header_value(hdrs, hlen, "X-Request-Id", &vl);
+        snprintf(st->id, sizeof(st->id), "%.*s", id ? (int)(vl < 63 ? vl : 63) : 1, id ? id : "-");
+        st->t_recv = c->t_read;
+        st->t_first = now_ns();
+    }
     if (g.interval_us == 0) {
         step_stream(c, true);
     } else {
-        stream_link(c);
-        step_stream(c, false); /* first token at once */
+        /* first token at once; the next one interval later, when the wheel next reaches the
+         * slot after the current one */
+        stream_link(c, (g.cur_slot + 1) % g.n_slots);
+        step_stream(c, false);
     }
 }
 
@@ -344,6 +388,7 @@ static void on_readable(struct conn *c)
         }
         if (n < 0)
             break;
+        c->t_read = now_ns();
         c->in_len += (size_t)n;
         if (c->in_len > IN_MAX) {
             conn_close(c);
@@ -398,6 +443,42 @@ static void conn_free(struct conn *c)
     free(c);
 }
 
+/* Steps every stream in the wheel slots whose time has come (catching up on missed ticks). */
+static void wheel_advance(uint64_t now)
+{
+    uint64_t due = (now - g.t0_ns) / g.tick_ns;
+    while (g.ticks_done < due) {
+        g.ticks_done++;
+        size_t slot = (size_t)(g.ticks_done % g.n_slots);
+        g.cur_slot = slot;
+        struct conn *list = g.wheel[slot];
+        g.wheel[slot] = NULL;
+        /* re-link the survivors into the same slot as they are stepped: due again one
+         * interval (n_slots ticks) from now */
+        for (struct conn *s = list, *nx; s; s = nx) {
+            nx = s->next_stream;
+            s->next_stream = s->prev_stream = NULL;
+            stream_link(s, slot);
+            step_stream(s, false);
+            if (s->fd >= 0 && !s->streaming && s->in_len)
+                on_readable(s);
+        }
+    }
+}
+
+static void write_stamps(void)
+{
+    FILE *f = fopen(g.stamp_file, "w");
+    if (!f) {
+        perror("sse_responder: stamp file");
+        return;
+    }
+    for (size_t i = 0; i < g.n_stamps; i++)
+        fprintf(f, "%s\t%" PRIu64 "\t%" PRIu64 "\n", g.stamps[i].id, g.stamps[i].t_recv,
+                g.stamps[i].t_first);
+    fclose(f);
+}
+
 static volatile sig_atomic_t stop;
 
 static void on_term(int sig)
@@ -430,6 +511,8 @@ int main(int argc, char **argv)
         { "strict", no_argument, 0, 'S' },
         { "role-chunk", no_argument, 0, 'R' },
         { "expect-auth", required_argument, 0, 'A' },
+        { "busy-poll", no_argument, 0, 'B' },
+        { "stamp-file", required_argument, 0, 'T' },
         { 0, 0, 0, 0 },
     };
     int ch;
@@ -472,6 +555,12 @@ int main(int argc, char **argv)
         case 'A':
             g.expect_auth = optarg;
             break;
+        case 'B':
+            g.busy_poll = true;
+            break;
+        case 'T':
+            g.stamp_file = optarg;
+            break;
         default:
             fprintf(stderr, "usage: sse_responder [--port N] [--ready-file F] [--mode M] ...\n");
             return 2;
@@ -502,11 +591,22 @@ int main(int argc, char **argv)
     epoll_ctl(g.epfd, EPOLL_CTL_ADD, ls, &ev);
     int tfd = -1;
     static struct conn tick_marker;
+    g.t0_ns = now_ns();
     if (g.interval_us) {
+        uint64_t iv = g.interval_us * 1000ull;
+        g.n_slots = (size_t)(iv / WHEEL_MIN_TICK_NS);
+        size_t max = g.busy_poll ? WHEEL_MAX_SLOTS : WHEEL_MAX_SLOTS_TIMER;
+        if (g.n_slots > max)
+            g.n_slots = max;
+        if (g.n_slots < 1)
+            g.n_slots = 1;
+        g.tick_ns = iv / g.n_slots;
+    }
+    if (g.interval_us && !g.busy_poll) {
         tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
         struct itimerspec its = {
-            .it_interval = { .tv_sec = (time_t)(g.interval_us / 1000000),
-                             .tv_nsec = (long)(g.interval_us % 1000000) * 1000 },
+            .it_interval = { .tv_sec = (time_t)(g.tick_ns / 1000000000ull),
+                             .tv_nsec = (long)(g.tick_ns % 1000000000ull) },
         };
         its.it_value = its.it_interval;
         timerfd_settime(tfd, 0, &its, NULL);
@@ -529,7 +629,9 @@ int main(int argc, char **argv)
     size_t n_dead = 0, cap_dead = 0;
     struct epoll_event evs[512];
     while (!stop) {
-        int n = epoll_wait(g.epfd, evs, 512, 200);
+        int n = epoll_wait(g.epfd, evs, 512, g.busy_poll ? 0 : 200);
+        if (g.busy_poll && g.interval_us)
+            wheel_advance(now_ns());
         for (int i = 0; i < n; i++) {
             struct conn *c = evs[i].data.ptr;
             if (!c) {
@@ -552,12 +654,7 @@ int main(int argc, char **argv)
                 uint64_t v;
                 if (read(tfd, &v, sizeof(v)) < 0)
                     continue;
-                for (struct conn *s = g.streams, *nx; s; s = nx) {
-                    nx = s->next_stream;
-                    step_stream(s, false);
-                    if (s->fd >= 0 && !s->streaming && s->in_len)
-                        on_readable(s);
-                }
+                wheel_advance(now_ns());
                 continue;
             }
             if (c->fd < 0)
@@ -576,6 +673,9 @@ int main(int argc, char **argv)
         n_dead = 0;
     }
     free(dead);
+    if (g.stamp_file)
+        write_stamps();
+    free(g.stamps);
     while (g.n_all > 0) {
         struct conn *c = g.all[g.n_all - 1];
         conn_close(c);
