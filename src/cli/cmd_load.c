@@ -30,9 +30,10 @@ struct load_cfg {
     double rate;
     int arrival;
     double burstiness;
-    uint64_t concurrency, max_concurrency, duration_ns, max_requests, seed;
+    uint64_t concurrency, ramp_ns, max_concurrency, duration_ns, max_requests, seed;
     uint64_t timeout_ns, first_token_timeout_ns, connect_timeout_ns, drain_timeout_ns;
     uint64_t warm_connections, recv_buffer_bytes;
+    bool busy_poll;
     bool no_exact_output, no_usage;
     const char *extra_body;
     double slo_ttft_ms, slo_tpot_ms, slo_e2e_ms, lag_limit_ms;
@@ -89,6 +90,9 @@ static const struct opt_def load_opts[] = {
       "gamma shape: < 1 burstier, 1 = Poisson" },
     { "concurrency", 'c', OPT_U64, O(concurrency), NULL, 0, 1e6, NULL, "Load",
       "closed loop: requests in flight" },
+    { "ramp", 0, OPT_DURATION_NS, O(ramp_ns), "0", OPT_UNBOUNDED, NULL, "Load",
+      "closed loop: open the --concurrency slots evenly over this long (e.g. 1s); 0 = all at "
+      "once" },
     { "max-concurrency", 0, OPT_U64, O(max_concurrency), NULL, 0, 1e6, NULL, "Load",
       "cap on open-loop requests in flight; the wait is measured, not hidden" },
     { "duration", 'd', OPT_DURATION_NS, O(duration_ns), NULL, OPT_UNBOUNDED, NULL, "Load",
@@ -109,6 +113,9 @@ static const struct opt_def load_opts[] = {
       "keep-alive connections opened before t0; 0 = from the concurrency or rate" },
     { "recv-buffer", 0, OPT_SIZE_BYTES, O(recv_buffer_bytes), "0", 0, 10 << 20, NULL, "Connections",
       "libcurl receive buffer per transfer, bytes; 0 = 16KiB" },
+    { "busy-poll", 0, OPT_BOOL, O(busy_poll), NULL, OPT_UNBOUNDED, NULL, "Connections",
+      "poll the sockets without sleeping: no kernel wake-up latency in the stamps, one core at "
+      "100 %" },
     { "no-exact-output", 0, OPT_BOOL, O(no_exact_output), NULL, OPT_UNBOUNDED, NULL, "Body",
       "do not send min_tokens/ignore_eos (output length is then the model's choice)" },
     { "no-usage", 0, OPT_BOOL, O(no_usage), NULL, OPT_UNBOUNDED, NULL, "Body",
@@ -320,6 +327,8 @@ int cmd_load_main(int argc, char **argv)
     cfg.drain_timeout_ns = c.drain_timeout_ns;
     cfg.warm_connections = c.warm_connections;
     cfg.recv_buffer_bytes = c.recv_buffer_bytes;
+    cfg.busy_poll = c.busy_poll;
+    cfg.ramp_ns = c.ramp_ns;
     cfg.exact_output = !c.no_exact_output;
     cfg.include_usage = !c.no_usage;
     cfg.extra_body = extra;

@@ -2,16 +2,26 @@
 /* The load generator's event loop (see loadgen.h and docs/load.md).
  *
  * Design: one epoll loop on the caller's thread owns one libcurl multi handle (driven by
- * curl_multi_socket_action), a timerfd armed at the absolute CLOCK_MONOTONIC deadline of the
- * next intended send (timer slack set to 1 ns for the run; libcurl's own timeouts fold into
- * the epoll timeout). Requests wait in a min-heap keyed by their intended (ready) time: open-loop
- * first turns from the pre-generated schedule, closed-loop requests at phase start, and each
- * session's next turn when the previous one ends (end + think time). A request is sent when
- * its time has come and a concurrency slot is free; its intended time never moves, so waiting
- * for a slot, a late wake-up or a slow client all show up as client lag and in TTFT from
- * intended. t_sent is stamped in libcurl's pre-request callback (connection ready, request
- * about to be written), every read is stamped in the write callback before SSE parsing, and
- * keep-alive connections are opened before the first phase so connect time stays out of TTFT
+ * curl_multi_socket_action) and a timerfd for pacing (timer slack 1 ns for the run; libcurl's
+ * own timeouts fold into the epoll timeout). Requests wait in a min-heap keyed by their
+ * intended (ready) time: open-loop first turns from the pre-generated schedule, closed-loop
+ * requests at phase start (or as ramp slots open), and each session's next turn when the
+ * previous one ends (end + think time). A request is sent when its time has come and a
+ * concurrency slot is free; its intended time never moves, so waiting for a slot, a late
+ * wake-up or a slow client all show up as client lag and in TTFT from intended.
+ *
+ * Pacing: the timer is armed a margin ahead of the next send (the mean + 4 deviations of the
+ * timer's observed lateness: tens of microseconds on a VM); from there the loop spins on the
+ * clock, polling the sockets until the last LOADGEN_POLL_SLACK_NS, which it spins whole. Sends
+ * are handed to libcurl one at a time with the sockets polled in between, so a burst of sends
+ * does not hold back the reads of responses already here. The phase clock starts
+ * LOADGEN_START_LEAD_NS after the setup work, and finished records are serialised when the
+ * loop has slack (a bounded backlog, all written at phase end), so JSON work never sits
+ * between a due send or a read and its stamp. busy_poll never sleeps in the kernel.
+ *
+ * Stamps: t_sent in libcurl's pre-request callback (connection ready, request about to be
+ * written); every read in the write callback before SSE parsing. Keep-alive connections are
+ * opened before the first phase so connect time stays out of TTFT
  * (it is recorded per request as connect_ns when a new connection was needed). */
 #include "loadgen/loadgen.h"
 
@@ -50,7 +60,15 @@
 #define LOADGEN_WARM_TIMEOUT_NS  (10 * CLK_NS_PER_S)
 #define LOADGEN_PREPARE_AHEAD_NS (300 * CLK_NS_PER_US)
 #define LOADGEN_WARM_AUTO_MAX    1024
-#define LOADGEN_SPIN_NS          (40 * CLK_NS_PER_US) /* busy-wait the last stretch */
+#define LOADGEN_START_LEAD_NS    (2 * CLK_NS_PER_MS)  /* phase clock starts this far ahead */
+#define LOADGEN_PENDING_MAX      4096                 /* finished records awaiting serialisation */
+#define LOADGEN_PENDING_BATCH    4                    /* records written per idle slice */
+#define LOADGEN_RECORD_NS        (60 * CLK_NS_PER_US) /* time kept free to write one record */
+#define LOADGEN_POLL_EVENTS      2
+#define LOADGEN_POLL_SLACK_NS    (100 * CLK_NS_PER_US) /* pure spin for the last stretch */
+#define LOADGEN_MARGIN_INIT_NS   (100 * CLK_NS_PER_US) /* wake this early before a send... */
+#define LOADGEN_MARGIN_MIN_NS    (20 * CLK_NS_PER_US)  /* ...tuned from the timer's lateness */
+#define LOADGEN_MARGIN_MAX_NS    (1000 * CLK_NS_PER_US)
 
 struct run;
 
@@ -83,6 +101,17 @@ struct xfer {
     struct xfer *next_free;
 };
 
+/* A finished request's record waiting to be written (its gap arrays are owned copies, so the
+ * transfer itself is recycled at once). */
+struct pend {
+    struct loadrec rec;
+    size_t req;
+    uint64_t *gaps;
+    uint32_t *gap_tokens;
+    size_t cap_gaps, cap_gap_tokens;
+    struct pend *next;
+};
+
 struct entry {
     uint64_t ready_ns;
     uint64_t seq; /* tie-break: plan order */
@@ -98,6 +127,10 @@ struct run {
     bool curl_timer_now;
     uint64_t curl_deadline_ns; /* libcurl's next timeout, 0 = none */
     uint64_t sched_armed_ns;
+    /* how early the pacing timer is armed before a send: mean + 4 deviations of its observed
+     * lateness, like TCP's retransmit timer (a VM can wake 60-100 us late) */
+    uint64_t wake_margin_ns;
+    double wake_mean_ns, wake_dev_ns;
     char *url;
     char *auth;
     struct curl_slist *static_hdrs; /* owned; headers every request carries */
@@ -112,6 +145,11 @@ struct run {
     struct xfer **active;
     size_t n_active, cap_active;
     struct xfer *free_list;
+    /* finished transfers whose record lines are not written yet (oldest first): serialised
+     * when the loop has slack, so JSON work never sits between a due send or a read and its
+     * stamp */
+    struct pend *pend_head, *pend_tail, *pend_free;
+    size_t n_pend;
     json_t **history;   /* per request: carried history for that turn (owned) or NULL */
     struct buf *bodies; /* per request: prepared body (len 0 = not yet) */
     /* the running phase */
@@ -120,6 +158,8 @@ struct run {
     int stats_idx;
     bool closed;
     uint64_t cap, phase_start, deadline_ns, max_requests, planned;
+    uint64_t ramp_ns, ramp_opened; /* closed loop: slots open evenly over ramp_ns */
+    uint64_t phase_dur_ns;
     uint64_t sent, done, errors, not_sent, slot_free_ns, last_dispatch_ns;
     bool stopping, interrupted;
     uint64_t anchor_mono, anchor_unix;
@@ -529,6 +569,67 @@ static void write_line(struct run *r, FILE *f, json_t *o)
     free(s);
 }
 
+/* Queues a finished request's record for writing (copying what the transfer still owns). */
+static void pend_push(struct run *r, const struct loadrec *rec, size_t req)
+{
+    struct pend *p = r->pend_free;
+    if (p)
+        r->pend_free = p->next;
+    else
+        p = xcalloc(1, sizeof(*p));
+    p->rec = *rec;
+    p->req = req;
+    if (rec->n_gaps) {
+        xalloc_grow((void **)&p->gaps, &p->cap_gaps, rec->n_gaps, sizeof(*p->gaps));
+        xalloc_grow((void **)&p->gap_tokens, &p->cap_gap_tokens, rec->n_gaps,
+                    sizeof(*p->gap_tokens));
+        memcpy(p->gaps, rec->gaps_ns, rec->n_gaps * sizeof(*p->gaps));
+        memcpy(p->gap_tokens, rec->gap_tokens, rec->n_gaps * sizeof(*p->gap_tokens));
+    }
+    p->rec.gaps_ns = p->gaps;
+    p->rec.gap_tokens = p->gap_tokens;
+    p->next = NULL;
+    if (r->pend_tail)
+        r->pend_tail->next = p;
+    else
+        r->pend_head = p;
+    r->pend_tail = p;
+    r->n_pend++;
+}
+
+/* Writes up to max pending records (oldest first), stopping once the clock passes until_ns
+ * (0 = no time limit). */
+static void flush_pending(struct run *r, size_t max, uint64_t until_ns)
+{
+    while (max-- > 0 && r->pend_head) {
+        if (until_ns && clk_now_ns() >= until_ns)
+            break;
+        struct pend *p = r->pend_head;
+        r->pend_head = p->next;
+        if (!r->pend_head)
+            r->pend_tail = NULL;
+        r->n_pend--;
+        if (r->rec_f)
+            write_line(r, r->rec_f, loadrec_json(&p->rec));
+        if (r->prof_f)
+            write_line(r, r->prof_f, loadrec_profile_json(&p->rec, p->req));
+        p->next = r->pend_free;
+        r->pend_free = p;
+    }
+}
+
+static void pend_free_all(struct run *r)
+{
+    flush_pending(r, SIZE_MAX, 0);
+    while (r->pend_free) {
+        struct pend *p = r->pend_free;
+        r->pend_free = p->next;
+        free(p->gaps);
+        free(p->gap_tokens);
+        free(p);
+    }
+}
+
 static void ttft_note(struct run *r, double ms)
 {
     if (isnan(ms))
@@ -653,11 +754,15 @@ static void finish_xfer(struct run *r, struct xfer *x, CURLcode res)
         .anchor_unix_ns = r->anchor_unix,
     };
     memcpy(rec.error_detail, x->detail, sizeof(rec.error_detail));
-    write_line(r, r->rec_f, loadrec_json(&rec));
-    write_line(r, r->prof_f, loadrec_profile_json(&rec, x->req));
     loadstats_add(r->stats, r->stats_idx, &rec);
     if (x->error == LOADREC_OK)
         ttft_note(r, loadrec_ttft_ms(&rec));
+    /* the record lines are written later, when the loop has slack (bounded backlog) */
+    if (r->rec_f || r->prof_f) {
+        pend_push(r, &rec, x->req);
+        if (r->n_pend > LOADGEN_PENDING_MAX)
+            flush_pending(r, 1, 0);
+    }
     r->done++;
     if (x->error != LOADREC_OK)
         r->errors++;
@@ -723,27 +828,72 @@ static void sweep(struct run *r, uint64_t now)
     }
 }
 
+static void poll_now(struct run *r);
+
+/* When closed-loop slot k (0-based) opens: slots open evenly over the ramp. */
+static uint64_t ramp_open_ns(const struct run *r, uint64_t k)
+{
+    if (!r->ramp_ns || !r->cap)
+        return r->phase_start;
+    return r->phase_start + (uint64_t)((double)r->ramp_ns * (double)k / (double)r->cap);
+}
+
+/* When the next request may be sent: its intended time, later if it waits for a ramp slot to
+ * open; UINT64_MAX when nothing can be sent until a transfer ends. */
+static uint64_t next_send_ns(const struct run *r)
+{
+    if (r->stopping || r->heap_n == 0 || (r->cap && r->n_active >= r->cap))
+        return UINT64_MAX;
+    uint64_t t = r->heap[0].ready_ns;
+    if (r->closed && r->n_active >= r->ramp_opened) {
+        uint64_t o = ramp_open_ns(r, r->ramp_opened);
+        if (o > t)
+            t = o;
+    }
+    return t;
+}
+
+/* Sends every request whose time has come while a concurrency slot is free. Each send is
+ * handed to libcurl at once (so it leaves on its own time, not after a batch), and the sockets
+ * are polled between sends so that responses already here are stamped before the next send's
+ * work delays them. */
 static void dispatch_due(struct run *r, uint64_t now)
 {
-    bool started = false;
-    while (!r->stopping && r->heap_n > 0) {
-        if (r->heap[0].ready_ns > now)
-            break;
-        if (r->cap && r->n_active >= r->cap)
-            break;
+    while (next_send_ns(r) <= now) {
         struct entry e = heap_pop(r);
         if (e.ready_ns > r->deadline_ns || (r->max_requests && r->sent >= r->max_requests)) {
             r->not_sent++;
             continue;
         }
         uint64_t intended = e.ready_ns;
-        if (r->closed && r->slot_free_ns > intended)
-            intended = r->slot_free_ns;
-        if (start_xfer(r, e.req, intended) == 0)
-            started = true;
-    }
-    if (started)
+        if (r->closed) {
+            /* a closed-loop request is intended when its slot frees, or opens in a ramp */
+            uint64_t slot = r->slot_free_ns;
+            if (r->n_active >= r->ramp_opened)
+                slot = ramp_open_ns(r, r->ramp_opened++);
+            if (slot > intended)
+                intended = slot;
+        }
+        if (start_xfer(r, e.req, intended) < 0)
+            continue;
         kick(r);
+        if (next_send_ns(r) <= now)
+            poll_now(r);
+    }
+}
+
+/* A pacing wake-up armed for `armed` came at `now`: updates the wake margin. */
+static void note_wake(struct run *r, uint64_t now, uint64_t armed)
+{
+    double late = now > armed ? (double)(now - armed) : 0;
+    r->wake_mean_ns += (late - r->wake_mean_ns) / 8;
+    r->wake_dev_ns += (fabs(late - r->wake_mean_ns) - r->wake_dev_ns) / 8;
+    double m = r->wake_mean_ns + 4 * r->wake_dev_ns + (double)LOADGEN_POLL_SLACK_NS;
+    if (m < (double)LOADGEN_MARGIN_MIN_NS)
+        m = (double)LOADGEN_MARGIN_MIN_NS;
+    if (m > (double)LOADGEN_MARGIN_MAX_NS)
+        m = (double)LOADGEN_MARGIN_MAX_NS;
+    r->wake_margin_ns = (uint64_t)m;
 }
 
 static void arm_sched(struct run *r, uint64_t when)
@@ -810,34 +960,99 @@ static void progress(struct run *r, uint64_t now)
     r->hooks->progress(r->hooks->ctx, &p);
 }
 
-/* One pass of the event loop: waits up to the next deadline and handles what is ready. */
+/* Handles one epoll event: a socket libcurl watches, or the pacing timer (whose lateness
+ * tunes how early the next one is armed). */
+static void handle_event(struct run *r, const struct epoll_event *ev)
+{
+    int fd = ev->data.fd;
+    if (fd == r->sched_tfd) {
+        uint64_t v;
+        if (read(r->sched_tfd, &v, sizeof(v)) > 0 && r->sched_armed_ns)
+            note_wake(r, clk_now_ns(), r->sched_armed_ns);
+        r->sched_armed_ns = 0;
+        return;
+    }
+    int flags = 0, running;
+    if (ev->events & EPOLLIN)
+        flags |= CURL_CSELECT_IN;
+    if (ev->events & EPOLLOUT)
+        flags |= CURL_CSELECT_OUT;
+    if (ev->events & (EPOLLERR | EPOLLHUP))
+        flags |= CURL_CSELECT_ERR;
+    curl_multi_socket_action(r->multi, fd, flags, &running);
+}
+
+/* Runs libcurl's due timers, else collects finished transfers. */
+static void after_events(struct run *r)
+{
+    if (r->curl_deadline_ns && clk_now_ns() >= r->curl_deadline_ns) {
+        r->curl_deadline_ns = 0;
+        r->curl_timer_now = true;
+    }
+    if (r->curl_timer_now)
+        kick(r);
+    else
+        drain_msgs(r);
+}
+
+/* Handles what the sockets have ready now (a few events at most), without waiting. */
+static void poll_now(struct run *r)
+{
+    struct epoll_event evs[LOADGEN_POLL_EVENTS];
+    int n = epoll_wait(r->epfd, evs, LOADGEN_POLL_EVENTS, 0);
+    for (int i = 0; i < n; i++)
+        handle_event(r, &evs[i]);
+    after_events(r);
+}
+
+/* Sends what is due. When the next send is closer than the wake margin, waits for it here
+ * instead of in the kernel: spinning on the clock while polling the sockets, and only spinning
+ * for the last LOADGEN_POLL_SLACK_NS, so one event's handling cannot make the send late.
+ * Returns true when it sent (or tried to). */
+static bool service_schedule(struct run *r)
+{
+    uint64_t next = next_send_ns(r), now = clk_now_ns();
+    if (next == UINT64_MAX || next > now + r->wake_margin_ns)
+        return false;
+    while (now < next) {
+        if (next - now > LOADGEN_POLL_SLACK_NS) {
+            poll_now(r);
+            if (r->pend_head)
+                flush_pending(r, 1, next - LOADGEN_POLL_SLACK_NS - LOADGEN_RECORD_NS);
+        }
+        now = clk_now_ns();
+        next = next_send_ns(r); /* a session's next turn may have become due meanwhile */
+        if (next == UINT64_MAX)
+            return false;
+    }
+    dispatch_due(r, now);
+    return true;
+}
+
+/* One pass of the event loop: sends what is due, else waits up to the next deadline (in the
+ * kernel, or polling when busy_poll is on) and handles what is ready. */
 static void loop_once(struct run *r, int max_wait_ms)
 {
     struct epoll_event evs[256];
-    uint64_t now = clk_now_ns();
-    if (!r->stopping && r->heap_n > 0 && (!r->cap || r->n_active < r->cap)) {
-        uint64_t next = r->heap[0].ready_ns;
-        if (next <= now) {
-            dispatch_due(r, now);
-            return;
-        }
-        if (next - now <= LOADGEN_SPIN_NS) {
-            /* timer wake-ups are late by tens of microseconds: the timer fires a little
-             * early and the last stretch is spun, so sends leave on time */
-            while ((now = clk_now_ns()) < next)
-                ;
-            dispatch_due(r, now);
-            return;
-        }
-        arm_sched(r, next - LOADGEN_SPIN_NS);
+    if (service_schedule(r))
+        return;
+    uint64_t next = next_send_ns(r);
+    if (next != UINT64_MAX) {
+        uint64_t now = clk_now_ns();
+        arm_sched(r, r->cfg->busy_poll ? 0 : next - r->wake_margin_ns);
         /* prepare the next body while there is time, so the send itself is cheap */
-        if (next - now > LOADGEN_PREPARE_AHEAD_NS)
+        if (next > now + LOADGEN_PREPARE_AHEAD_NS)
             prepare_body(r, r->heap[0].req);
     } else {
         arm_sched(r, 0);
     }
     int timeout = max_wait_ms;
-    if (r->curl_timer_now) {
+    if (r->pend_head) {
+        /* slack: write a few finished records, then look at the sockets again */
+        uint64_t until = next != UINT64_MAX ? next - r->wake_margin_ns : 0;
+        flush_pending(r, LOADGEN_PENDING_BATCH, until);
+    }
+    if (r->curl_timer_now || r->cfg->busy_poll || r->pend_head) {
         timeout = 0;
     } else if (r->curl_deadline_ns) {
         uint64_t now2 = clk_now_ns();
@@ -848,39 +1063,11 @@ static void loop_once(struct run *r, int max_wait_ms)
             timeout = (int)ms;
     }
     int n = epoll_wait(r->epfd, evs, 256, timeout);
-    if (n < 0)
-        n = 0; /* EINTR: the caller polls the interrupt flag */
     for (int i = 0; i < n; i++) {
-        if (evs[i].data.fd == r->sched_tfd) {
-            uint64_t v;
-            if (read(r->sched_tfd, &v, sizeof(v)) < 0)
-                v = 0;
-            r->sched_armed_ns = 0;
-            dispatch_due(r, clk_now_ns());
-        }
+        service_schedule(r); /* a send due mid-batch goes first */
+        handle_event(r, &evs[i]);
     }
-    int running;
-    for (int i = 0; i < n; i++) {
-        int fd = evs[i].data.fd;
-        if (fd == r->sched_tfd)
-            continue;
-        int flags = 0;
-        if (evs[i].events & EPOLLIN)
-            flags |= CURL_CSELECT_IN;
-        if (evs[i].events & EPOLLOUT)
-            flags |= CURL_CSELECT_OUT;
-        if (evs[i].events & (EPOLLERR | EPOLLHUP))
-            flags |= CURL_CSELECT_ERR;
-        curl_multi_socket_action(r->multi, fd, flags, &running);
-    }
-    if (r->curl_deadline_ns && clk_now_ns() >= r->curl_deadline_ns) {
-        r->curl_deadline_ns = 0;
-        r->curl_timer_now = true;
-    }
-    if (r->curl_timer_now)
-        kick(r);
-    else
-        drain_msgs(r);
+    after_events(r);
 }
 
 static void periodic(struct run *r)
@@ -941,6 +1128,8 @@ static int setup_phase(struct run *r, size_t pi, struct diag *d)
         r->cap = conc ? conc : 1;
     else
         r->cap = c->max_concurrency ? c->max_concurrency : ph->max_concurrency;
+    r->ramp_ns = r->closed ? c->ramp_ns : 0;
+    r->ramp_opened = r->ramp_ns ? 0 : UINT64_MAX;
     uint64_t dur = c->duration_ns ? c->duration_ns : ph->duration_ns;
     r->max_requests = c->max_requests ? c->max_requests : ph->requests;
     r->sent = r->done = r->errors = r->not_sent = 0;
@@ -968,11 +1157,10 @@ static int setup_phase(struct run *r, size_t pi, struct diag *d)
             return diag_set(d, rc, 0, 0, "phase \"%s\": bad arrival parameters", ph->name);
         }
     }
-    uint64_t t0 = clk_now_ns();
-    r->phase_start = t0;
-    r->deadline_ns = dur ? t0 + dur : UINT64_MAX;
-    r->slot_free_ns = t0;
-    r->last_dispatch_ns = t0;
+    /* ready times are relative here; start_clock() makes them absolute */
+    uint64_t t0 = 0;
+    r->phase_dur_ns = dur;
+    r->deadline_ns = UINT64_MAX;
     size_t k = 0;
     int64_t last_off = 0;
     for (size_t i = 0; i < ph->n_reqs; i++) {
@@ -1002,8 +1190,24 @@ static int setup_phase(struct run *r, size_t pi, struct diag *d)
     if (arr == LOADGEN_ARRIVAL_GAMMA)
         jsonx_set_num(info, "burstiness", burst > 0 ? burst : 1.0);
     json_object_set_new(info, "seed", json_integer((json_int_t)(c->seed & INT64_MAX)));
+    if (r->closed)
+        json_object_set_new(info, "ramp_ns", json_integer((json_int_t)r->ramp_ns));
     json_array_append_new(r->phase_info, info);
     return 0;
+}
+
+/* Starts the phase clock a little ahead of now (so the first sends are not late by the setup
+ * work just done) and makes the schedule absolute. */
+static void start_clock(struct run *r)
+{
+    uint64_t t0 = clk_now_ns() + LOADGEN_START_LEAD_NS;
+    r->phase_start = t0;
+    r->deadline_ns = r->phase_dur_ns ? t0 + r->phase_dur_ns : UINT64_MAX;
+    r->slot_free_ns = t0;
+    r->last_dispatch_ns = t0;
+    for (size_t i = 0; i < r->heap_n; i++)
+        r->heap[i].ready_ns += t0; /* the same shift for all keeps the heap order */
+    r->next_progress = t0 + LOADGEN_PROGRESS_NS;
 }
 
 static void run_phase(struct run *r)
@@ -1184,6 +1388,7 @@ static void run_fini(struct run *r)
             buf_fini(&r->bodies[i]);
         free(r->bodies);
     }
+    pend_free_all(r);
     free(r->heap);
     free(r->active);
     free(r->url);
@@ -1205,6 +1410,7 @@ static int close_out(FILE **f)
 
 static int flush_out(struct run *r)
 {
+    flush_pending(r, SIZE_MAX, 0);
     if (r->rec_f && fflush(r->rec_f) != 0)
         r->io_err = -errno;
     if (r->prof_f && fflush(r->prof_f) != 0)
@@ -1215,7 +1421,14 @@ static int flush_out(struct run *r)
 int loadgen_run(const struct loadgen_config *cfg, const struct reqplan *plan,
                 const struct loadgen_hooks *hooks, json_t **ret_summary, struct diag *d)
 {
-    struct run r = { .cfg = cfg, .plan = plan, .hooks = hooks, .epfd = -1, .sched_tfd = -1 };
+    struct run r = { .cfg = cfg,
+                     .plan = plan,
+                     .hooks = hooks,
+                     .epfd = -1,
+                     .sched_tfd = -1,
+                     .wake_margin_ns = LOADGEN_MARGIN_INIT_NS,
+                     .wake_mean_ns = 50e3,
+                     .wake_dev_ns = 10e3 };
     json_t *summary = NULL;
     int rc = 0;
     int old_slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
@@ -1315,10 +1528,13 @@ int loadgen_run(const struct loadgen_config *cfg, const struct reqplan *plan,
         if (rc < 0)
             goto out;
         bool measured = strcmp(plan->phases[pi].name, "warmup") != 0;
-        r.stats_idx = loadstats_phase_begin(r.stats, r.phase_name, measured, r.phase_start);
+        uint64_t t_begin = clk_now_ns();
         if (hooks && hooks->phase_begin)
-            hooks->phase_begin(hooks->ctx, r.phase_name, r.phase_start);
-        r.next_progress = 0;
+            hooks->phase_begin(hooks->ctx, r.phase_name, t_begin);
+        r.prog_t_mark = 0;
+        progress(&r, clk_now_ns());
+        start_clock(&r);
+        r.stats_idx = loadstats_phase_begin(r.stats, r.phase_name, measured, r.phase_start);
         run_phase(&r);
         uint64_t t_end = clk_now_ns();
         loadstats_phase_end(r.stats, r.stats_idx, t_end, r.not_sent);

@@ -4,7 +4,7 @@
 # AIPerf-style export, X-Request-Id and standard fields only (strict responder answers 400
 # otherwise), the API key is sent but written nowhere, --json, plans with sessions and carried
 # history, a bad plan line named by file:line, an unreachable URL recorded as connect errors,
-# and --extra-body really reaching the server (strict mode rejects it).
+# and --extra-body really reaching the server (strict mode rejects it), a closed-loop ramp.
 source "$(dirname "$0")/load_lib.sh"
 SECRET="sk-e2e-$RANDOM$RANDOM-secret"
 start_responder A --strict --expect-auth "$SECRET" --interval-us 500 --role-chunk
@@ -109,6 +109,17 @@ set +e
 "$KVTIER" load --url "$URL" --isl 8 --requests 2 --rate 5 --concurrency 2 --out "$WORK/o8" 2>/dev/null
 [ $? = 2 ] || fail "--rate with --concurrency must be a usage error"
 set -e
+
+# 7. a closed-loop ramp opens the 8 slots 50 ms apart (each opening is the intended time of
+#    the request it takes; a request lasts ~100 ms, so the slots fill), never more than 8 in
+#    flight; --busy-poll measures the same way
+KVTIER_API_KEY="$SECRET" timeout 60 "$KVTIER" load --url "$URL" --isl 8 --osl 200 --requests 40 \
+  --concurrency 8 --ramp 400ms --busy-poll --out "$WORK/o9" --quiet || fail "ramp run failed"
+recs "$WORK/o9/records.jsonl" 'len(r) == 40 and all(x["error"] is None for x in r)'
+recs "$WORK/o9/records.jsonl" 'set(min(y["t_intended_ns"] for y in r) + k * 50_000_000 for k in range(8)) <= set(x["t_intended_ns"] for x in r)'
+recs "$WORK/o9/records.jsonl" 'max(sum(y["t_sent_ns"] <= x["t_sent_ns"] < y["t_end_ns"] for y in r) for x in r) <= 8'
+recs "$WORK/o9/records.jsonl" 'all(x["t_sent_ns"] - x["t_intended_ns"] < 20_000_000 for x in r)'
+pyq "$WORK/o9/summary.json" 's["schedule"][0]["ramp_ns"] == 400_000_000 and s["schedule"][0]["closed_loop"]'
 "$KVTIER" load --help > "$WORK/help.txt"; grep -q -- "--max-concurrency" "$WORK/help.txt" || fail "--help incomplete"
 checks
 echo "load_basic: ok"
