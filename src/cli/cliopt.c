@@ -37,3 +37,17 @@ int cliopt_parse(const char *cmd, const struct opt_def *defs, int argc, char **a
     *ret_optind = optind_;
     return -1;
 }
+
+int cliopt_parse_noargs(const char *cmd, const struct opt_def *defs, int argc, char **argv,
+                        void *cfg, const char *usage, const char *summary)
+{
+    int optind_ = 1;
+    int rc = cliopt_parse(cmd, defs, argc, argv, cfg, usage, summary, &optind_);
+    if (rc >= 0)
+        return rc;
+    if (optind_ < argc) {
+        log_error("unexpected argument '%s'", argv[optind_]);
+        return CLIOPT_EXIT_USAGE;
+    }
+    return -1;
+}

@@ -18,5 +18,10 @@ enum cliopt_exit {
  * positional argument. */
 int cliopt_parse(const char *cmd, const struct opt_def *defs, int argc, char **argv, void *cfg,
                  const char *usage, const char *summary, int *ret_optind);
+/* cliopt_parse() for a command that takes no positional arguments: a positional argument is
+ * a usage error ("unexpected argument 'X'", exit code 2). Returns -1 to continue, or an exit
+ * code the command must return now (already reported). */
+int cliopt_parse_noargs(const char *cmd, const struct opt_def *defs, int argc, char **argv,
+                        void *cfg, const char *usage, const char *summary);
 
 #endif

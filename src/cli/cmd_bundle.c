@@ -202,8 +202,7 @@ static json_t *argv_json(int argc, char **argv)
 int cmd_bundle_main(int argc, char **argv)
 {
     struct bundle_cli c = { 0 };
-    int optind_ = 0;
-    int rc = cliopt_parse(
+    int rc = cliopt_parse_noargs(
         "bundle", bundle_opts, argc, argv, &c,
         "kvtier bundle --stack builtin --model tiny --workload A --dataset S --mode B1,B2 "
         "[--repeats N] [--out results/]",
@@ -211,14 +210,9 @@ int cmd_bundle_main(int argc, char **argv)
         "capacities, launches the stack with the mode's exact environment, runs warmup/"
         "pressure/replay/steady with metric and OS snapshots at every phase boundary, reads "
         "the configuration back from the running worker, and judges each bundle "
-        "(verdict.json: run_valid, decision_grade, reason codes). Also installed as run_bundle.",
-        &optind_);
+        "(verdict.json: run_valid, decision_grade, reason codes). Also installed as run_bundle.");
     if (rc >= 0)
         return rc;
-    if (optind_ < argc) {
-        log_error("unexpected argument '%s'", argv[optind_]);
-        return CLIOPT_EXIT_USAGE;
-    }
     struct bundle_config bc;
     bundle_config_init(&bc);
     char *pdir = profile_dir(c.profiles);

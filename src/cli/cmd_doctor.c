@@ -83,21 +83,16 @@ static void print_note(void *ctx, const char *line)
 int cmd_doctor_main(int argc, char **argv)
 {
     struct doctor_cli c = { 0 };
-    int optind_ = 0;
-    int rc = cliopt_parse("doctor", doctor_opts, argc, argv, &c,
-                          "kvtier doctor --stack dynamo-trtllm --model llama8b_fp8",
-                          "Checks the control surface of a stack: the disk tier switch is "
-                          "visible in the running worker, metrics are reachable, a forced B2p "
-                          "replay shows KV-attributable disk I/O, a >= 32k context is served, "
-                          "and the server really streams. Writes doctor.json, and "
-                          "blocker_dossier.{md,json} when a check fails.",
-                          &optind_);
+    int rc =
+        cliopt_parse_noargs("doctor", doctor_opts, argc, argv, &c,
+                            "kvtier doctor --stack dynamo-trtllm --model llama8b_fp8",
+                            "Checks the control surface of a stack: the disk tier switch is "
+                            "visible in the running worker, metrics are reachable, a forced B2p "
+                            "replay shows KV-attributable disk I/O, a >= 32k context is served, "
+                            "and the server really streams. Writes doctor.json, and "
+                            "blocker_dossier.{md,json} when a check fails.");
     if (rc >= 0)
         return rc;
-    if (optind_ < argc) {
-        log_error("unexpected argument '%s'", argv[optind_]);
-        return CLIOPT_EXIT_USAGE;
-    }
     struct bundle_config bc;
     bundle_config_init(&bc);
     char *pdir = profile_dir(c.profiles);

@@ -217,19 +217,14 @@ static void print_phase(const char *name, json_t *ph)
 int cmd_load_main(int argc, char **argv)
 {
     struct load_cfg c = { 0 };
-    int optind_ = 1;
-    int rc = cliopt_parse("load", load_opts, argc, argv, &c,
-                          "kvtier load --url URL --out DIR (--plan F | --trace F | --isl N --osl N "
-                          "--requests N) [--rate R [--arrival A] | --concurrency N]",
-                          "Drive an OpenAI-compatible streaming endpoint and measure every request "
-                          "from its intended send time (no coordinated omission).",
-                          &optind_);
+    int rc = cliopt_parse_noargs(
+        "load", load_opts, argc, argv, &c,
+        "kvtier load --url URL --out DIR (--plan F | --trace F | --isl N --osl N "
+        "--requests N) [--rate R [--arrival A] | --concurrency N]",
+        "Drive an OpenAI-compatible streaming endpoint and measure every request "
+        "from its intended send time (no coordinated omission).");
     if (rc >= 0)
         return rc;
-    if (optind_ < argc) {
-        log_error("unexpected argument '%s'", argv[optind_]);
-        return CLIOPT_EXIT_USAGE;
-    }
     int sources = (c.plan != NULL) + (c.trace != NULL) +
                   (opt_was_set(load_opts, &c, "isl") || opt_was_set(load_opts, &c, "requests"));
     if (sources != 1) {

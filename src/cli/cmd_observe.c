@@ -123,17 +123,13 @@ static void free_list(char **l, size_t n)
 int cmd_observe_main(int argc, char **argv)
 {
     struct observe_cli c = { 0 };
-    int optind_ = 0;
-    int rc = cliopt_parse("observe", defs, argc, argv, &c,
-                          "kvtier observe --out DIR [--device NAME | --kv-dir DIR] [--pid P,...] "
-                          "[--kvbm-url URL,...] [--duration 60s]",
-                          "Runs the OS and metrics samplers alone and writes os/ files.", &optind_);
+    int rc =
+        cliopt_parse_noargs("observe", defs, argc, argv, &c,
+                            "kvtier observe --out DIR [--device NAME | --kv-dir DIR] [--pid P,...] "
+                            "[--kvbm-url URL,...] [--duration 60s]",
+                            "Runs the OS and metrics samplers alone and writes os/ files.");
     if (rc >= 0)
         return rc;
-    if (optind_ < argc) {
-        log_error("unexpected argument '%s'", argv[optind_]);
-        return 2;
-    }
     if (!c.out) {
         log_error("--out DIR is required");
         return 2;

@@ -142,19 +142,14 @@ static int capacities(const struct plan_cfg *cfg, const char *pdir, struct workl
 int cmd_plan_main(int argc, char **argv)
 {
     struct plan_cfg cfg = { 0 };
-    int optind_ = 0;
-    int rc = cliopt_parse("plan", plan_opts, argc, argv, &cfg,
-                          "kvtier plan --workload A|B|C|D --dataset S|L --model NAME --seed N "
-                          "--out FILE [capacity options]",
-                          "Write a deterministic, token-exact request plan with warmup, pressure, "
-                          "replay and steady phases.",
-                          &optind_);
+    int rc = cliopt_parse_noargs(
+        "plan", plan_opts, argc, argv, &cfg,
+        "kvtier plan --workload A|B|C|D --dataset S|L --model NAME --seed N "
+        "--out FILE [capacity options]",
+        "Write a deterministic, token-exact request plan with warmup, pressure, "
+        "replay and steady phases.");
     if (rc >= 0)
         return rc;
-    if (optind_ < argc) {
-        log_error("unexpected argument '%s'", argv[optind_]);
-        return CLIOPT_EXIT_USAGE;
-    }
     if (cfg.export_from) {
         if (!cfg.export_mooncake) {
             log_error("--export-from needs --export-mooncake FILE");

@@ -117,19 +117,14 @@ static int default_sizes(struct probe_config *pc, const char *profiles)
 int cmd_probe_main(int argc, char **argv)
 {
     struct probe_cli c = { 0 };
-    int optind_ = 0;
-    int rc = cliopt_parse("probe", defs, argc, argv, &c,
-                          "kvtier probe --dir DIR --out probe.json [--size 8G] [--time 60s] "
-                          "[--block-size 4KiB,2MiB] [--qd 1,4,16,64]",
-                          "Measures the SSD ceiling with the KV tier's I/O shapes (io_uring, "
-                          "O_DIRECT, on a file; never a raw device).",
-                          &optind_);
+    int rc =
+        cliopt_parse_noargs("probe", defs, argc, argv, &c,
+                            "kvtier probe --dir DIR --out probe.json [--size 8G] [--time 60s] "
+                            "[--block-size 4KiB,2MiB] [--qd 1,4,16,64]",
+                            "Measures the SSD ceiling with the KV tier's I/O shapes (io_uring, "
+                            "O_DIRECT, on a file; never a raw device).");
     if (rc >= 0)
         return rc;
-    if (optind_ < argc) {
-        log_error("unexpected argument '%s'", argv[optind_]);
-        return 2;
-    }
     if (!c.dir || !c.out) {
         log_error("--dir and --out are required");
         return 2;

@@ -139,17 +139,12 @@ static void set_info(struct metrics *m, const struct serve_cfg *c, const struct 
 int cmd_serve_main(int argc, char **argv)
 {
     struct serve_cfg c = { 0 };
-    int optind_ = 1;
-    int rc = cliopt_parse("serve", serve_opts, argc, argv, &c, "kvtier serve [OPTIONS]",
-                          "Run the emulated Dynamo + TensorRT-LLM + KVBM engine. KVBM tiers come "
-                          "from the DYN_KVBM_* environment variables (docs/serve.md).",
-                          &optind_);
+    int rc =
+        cliopt_parse_noargs("serve", serve_opts, argc, argv, &c, "kvtier serve [OPTIONS]",
+                            "Run the emulated Dynamo + TensorRT-LLM + KVBM engine. KVBM tiers come "
+                            "from the DYN_KVBM_* environment variables (docs/serve.md).");
     if (rc >= 0)
         return rc;
-    if (optind_ < argc) {
-        log_error("unexpected argument '%s'", argv[optind_]);
-        return CLIOPT_EXIT_USAGE;
-    }
     if (c.verbose)
         log_setup("kvtier serve", LOG_LEVEL_DEBUG);
     struct diag d = { 0 };
