@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "cli/cliopt.h"
+#include "cli/cliopt_rows.h"
 #include "cli/cmds.h"
 #include "cli/log.h"
 #include "common/jsonx.h"
@@ -112,16 +113,7 @@ static const struct opt_def bundle_opts[] = {
       "probe.json from kvtier probe: the SSD ceiling recorded in the manifest" },
     { "storage-kind", 0, OPT_ENUM, O(storage_kind), "local_nvme", OPT_UNBOUNDED, storage_kinds,
       "Storage", "storage tier kind recorded in the manifest" },
-    { "url", 0, OPT_STR, O(url), NULL, OPT_UNBOUNDED, NULL, "External stack",
-      "base URL of an already running stack (stack external)" },
-    { "kvbm-metrics-url", 0, OPT_STR, O(kvbm_metrics_url), NULL, OPT_UNBOUNDED, NULL,
-      "External stack", "KVBM /metrics URL (default: the profile's, e.g. :6880)" },
-    { "frontend-metrics-url", 0, OPT_STR, O(frontend_metrics_url), NULL, OPT_UNBOUNDED, NULL,
-      "External stack", "frontend /metrics URL (default: <url>/metrics)" },
-    { "served-model", 0, OPT_STR, O(served_model), NULL, OPT_UNBOUNDED, NULL, "External stack",
-      "model name the server lists in /v1/models (default: the profile's)" },
-    { "pid", 0, OPT_U64, O(pid), NULL, OPT_UNBOUNDED, NULL, "External stack",
-      "worker pid whose environment and I/O to observe (external stacks)" },
+    CLIOPT_ROWS_EXTERNAL_STACK(struct bundle_cli),
     { "thresholds", 0, OPT_STR, O(thresholds), NULL, OPT_UNBOUNDED, NULL, "Gates",
       "YAML/JSON file overriding gate thresholds (keys as in docs/bundle.md)" },
     OPT_END,

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "cli/cliopt.h"
+#include "cli/cliopt_rows.h"
 #include "cli/cmds.h"
 #include "cli/log.h"
 #include "common/jsonx.h"
@@ -52,16 +53,7 @@ static const struct opt_def doctor_opts[] = {
       "cap on requests per phase of the forced replay" },
     { "ready-timeout", 0, OPT_DURATION_NS, O(ready_timeout_ns), NULL, OPT_UNBOUNDED, NULL, "Run",
       "how long to wait for the stack to become ready" },
-    { "url", 0, OPT_STR, O(url), NULL, OPT_UNBOUNDED, NULL, "External stack",
-      "base URL of an already running stack (stack external)" },
-    { "kvbm-metrics-url", 0, OPT_STR, O(kvbm_metrics_url), NULL, OPT_UNBOUNDED, NULL,
-      "External stack", "KVBM /metrics URL (default: the profile's, e.g. :6880)" },
-    { "frontend-metrics-url", 0, OPT_STR, O(frontend_metrics_url), NULL, OPT_UNBOUNDED, NULL,
-      "External stack", "frontend /metrics URL (default: <url>/metrics)" },
-    { "served-model", 0, OPT_STR, O(served_model), NULL, OPT_UNBOUNDED, NULL, "External stack",
-      "model name the server lists in /v1/models (default: the profile's)" },
-    { "pid", 0, OPT_U64, O(pid), NULL, OPT_UNBOUNDED, NULL, "External stack",
-      "worker pid whose environment and I/O to observe (external stacks)" },
+    CLIOPT_ROWS_EXTERNAL_STACK(struct doctor_cli),
     OPT_END,
 };
 #undef O
