@@ -5,7 +5,6 @@
  * ones), 3 finished but some bundle is not run_valid (or the run was interrupted). */
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 
 #include "cli/cliopt.h"
 #include "cli/cliopt_rows.h"
+#include "cli/clisig.h"
 #include "cli/cmds.h"
 #include "cli/log.h"
 #include "common/jsonx.h"
@@ -119,18 +119,6 @@ static const struct opt_def bundle_opts[] = {
     OPT_END,
 };
 #undef O
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    if (interrupted) {
-        signal(sig, SIG_DFL);
-        raise(sig);
-        return;
-    }
-    interrupted = 1;
-}
 
 static void print_note(void *ctx, const char *line)
 {
@@ -241,7 +229,6 @@ int cmd_bundle_main(int argc, char **argv)
     bc.frontend_metrics_url = c.frontend_metrics_url;
     bc.served_model = c.served_model;
     bc.observe_pid = (pid_t)c.pid;
-    bc.interrupt_flag = &interrupted;
     bc.note = print_note;
     json_t *cmdline = argv_json(argc, argv);
     json_t *opts = opt_to_json(bundle_opts, &c);
@@ -274,14 +261,10 @@ int cmd_bundle_main(int argc, char **argv)
         }
         json_decref(t);
     }
-    struct sigaction sa = { .sa_handler = on_signal };
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    bc.interrupt_flag = clisig_catch(CLISIG_SET_INT_TERM, CLISIG_REPEAT_KILL);
     struct diag d = { 0 };
     rc = bundle_run(&bc, &group, &d);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    clisig_restore();
     if (rc < 0) {
         log_diag(&d);
         exit_code = (rc == -ENOENT || rc == -EINVAL) ? CLIOPT_EXIT_USAGE : CLIOPT_EXIT_FAIL;

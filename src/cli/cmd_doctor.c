@@ -5,7 +5,6 @@
  * Exit codes: 0 all checks pass, 1 runtime failure, 2 usage, 3 a check failed (dossier written). */
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 
 #include "cli/cliopt.h"
 #include "cli/cliopt_rows.h"
+#include "cli/clisig.h"
 #include "cli/cmds.h"
 #include "cli/log.h"
 #include "common/jsonx.h"
@@ -57,14 +57,6 @@ static const struct opt_def doctor_opts[] = {
     OPT_END,
 };
 #undef O
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 static void print_note(void *ctx, const char *line)
 {
@@ -108,12 +100,8 @@ int cmd_doctor_main(int argc, char **argv)
     bc.served_model = c.served_model;
     bc.observe_pid = (pid_t)c.pid;
     bc.kvtier_path = exe;
-    bc.interrupt_flag = &interrupted;
     bc.note = print_note;
-    struct sigaction sa = { .sa_handler = on_signal };
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    bc.interrupt_flag = clisig_catch(CLISIG_SET_INT_TERM, CLISIG_REPEAT_IGNORE);
     json_t *res = NULL;
     struct diag d = { 0 };
     rc = doctor_run(&bc, &res, &d);

@@ -5,14 +5,13 @@
  * Ctrl-C stops sending, cancels what is in flight and still writes everything measured. */
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cliopt.h"
+#include "cli/clisig.h"
 #include "cli/cmds.h"
 #include "cli/log.h"
 #include "common/jsonx.h"
@@ -139,27 +138,6 @@ static const struct opt_def load_opts[] = {
     OPT_END,
 };
 #undef O
-
-static volatile sig_atomic_t interrupted;
-static struct timespec first_sigint;
-
-/* First Ctrl-C: stop and write what was measured. A second one more than a second later kills
- * at once; copies of the first that arrive together (a parent such as timeout(1) forwarding the
- * signal to the process and to its group) are ignored. Async-signal-safe. */
-static void on_sigint(int sig)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (!interrupted) {
-        first_sigint = now;
-        interrupted = 1;
-        return;
-    }
-    if (now.tv_sec - first_sigint.tv_sec >= 2) {
-        signal(sig, SIG_DFL);
-        raise(sig);
-    }
-}
 
 struct prog_ctx {
     bool tty;
@@ -329,15 +307,15 @@ int cmd_load_main(int argc, char **argv)
     cfg.extra_body = extra;
     cfg.slo = (struct loadgen_slo){ c.slo_ttft_ms, c.slo_tpot_ms, c.slo_e2e_ms, 0 };
     cfg.client_lag_limit_ms = c.lag_limit_ms;
-    cfg.interrupt_flag = &interrupted;
     struct prog_ctx pc = { .tty = !c.quiet && log_is_tty() };
     struct loadgen_hooks hooks = { .ctx = &pc, .phase_end = on_phase_end, .progress = on_progress };
-    struct sigaction sa = { .sa_handler = on_sigint }, old;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old);
+    /* First Ctrl-C: stop and write what was measured. A second one more than a second later
+     * kills at once; copies of the first that arrive together (a parent such as timeout(1)
+     * forwarding the signal to the process and to its group) are ignored. */
+    cfg.interrupt_flag = clisig_catch(CLISIG_SET_INT, CLISIG_REPEAT_KILL_LATER);
     json_t *summary = NULL;
     rc = loadgen_run(&cfg, plan, &hooks, &summary, &d);
-    sigaction(SIGINT, &old, NULL);
+    clisig_restore();
     reqplan_free(plan);
     json_decref(extra);
     if (rc < 0) {

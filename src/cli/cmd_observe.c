@@ -5,7 +5,6 @@
  * whose deltas are written at the end. */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cliopt.h"
+#include "cli/clisig.h"
 #include "cli/cmds.h"
 #include "cli/log.h"
 #include "common/clk.h"
@@ -185,10 +185,7 @@ int cmd_observe_main(int argc, char **argv)
     };
     /* Block the stop signals before the sampler thread exists so it inherits the mask. */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    clisig_block_stop(&set);
     int r = observe_start(&cfg, &o);
     if (r < 0) {
         if (r == -ENOENT && c.device)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/cliopt.h"
+#include "cli/clisig.h"
 #include "cli/cmds.h"
 #include "cli/log.h"
 #include "common/fileio.h"
@@ -254,10 +255,7 @@ int cmd_serve_main(int argc, char **argv)
                  kvbm.disk_dir, strerror(-sched_disk_o_direct_error(s)));
     /* signals: handled by sigwait in this thread only */
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    clisig_block_stop(&sigs);
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
     if (sched_start(s) < 0) {
