@@ -21,8 +21,7 @@ static void on_stop(int sig)
         stop_flag = 1;
         return;
     }
-    if (repeat_policy == CLISIG_REPEAT_KILL ||
-        (repeat_policy == CLISIG_REPEAT_KILL_LATER && now.tv_sec - first_signal.tv_sec >= 2)) {
+    if (repeat_policy == CLISIG_REPEAT_KILL_LATER && now.tv_sec - first_signal.tv_sec >= 2) {
         signal(sig, SIG_DFL);
         raise(sig);
     }

@@ -16,7 +16,6 @@ enum clisig_set {
 /* What a stop signal does once the flag is already set. */
 enum clisig_repeat {
     CLISIG_REPEAT_IGNORE,     /* nothing: the run winds down at its own pace */
-    CLISIG_REPEAT_KILL,       /* the default action (terminate) at once */
     CLISIG_REPEAT_KILL_LATER, /* the default action, but only 2 s or more (by whole seconds of
                                * CLOCK_MONOTONIC) after the first: copies of the first that
                                * arrive together (timeout(1) signals the process and then its

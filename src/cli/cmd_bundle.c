@@ -261,7 +261,7 @@ int cmd_bundle_main(int argc, char **argv)
         }
         json_decref(t);
     }
-    bc.interrupt_flag = clisig_catch(CLISIG_SET_INT_TERM, CLISIG_REPEAT_KILL);
+    bc.interrupt_flag = clisig_catch(CLISIG_SET_INT_TERM, CLISIG_REPEAT_KILL_LATER);
     struct diag d = { 0 };
     rc = bundle_run(&bc, &group, &d);
     clisig_restore();
