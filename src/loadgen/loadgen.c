@@ -62,7 +62,7 @@
 #define LOADGEN_WARM_AUTO_MAX    1024
 #define LOADGEN_START_LEAD_NS    (2 * CLK_NS_PER_MS)  /* phase clock starts this far ahead */
 #define LOADGEN_PENDING_MAX      4096                 /* finished records awaiting serialisation */
-#define LOADGEN_PENDING_BATCH    4                    /* records written per idle slice */
+#define LOADGEN_PENDING_BATCH    1                    /* records written per idle slice */
 #define LOADGEN_RECORD_NS        (60 * CLK_NS_PER_US) /* time kept free to write one record */
 #define LOADGEN_POLL_EVENTS      2
 #define LOADGEN_POLL_SLACK_NS    (100 * CLK_NS_PER_US) /* pure spin for the last stretch */
