@@ -12,9 +12,12 @@
  *
  * Pacing: the timer is armed a margin ahead of the next send (the mean + 4 deviations of the
  * timer's observed lateness: tens of microseconds on a VM); from there the loop spins on the
- * clock, polling the sockets until the last LOADGEN_POLL_SLACK_NS, which it spins whole. Sends
- * are handed to libcurl one at a time with the sockets polled in between, so a burst of sends
- * does not hold back the reads of responses already here. The phase clock starts
+ * clock, polling the sockets until the last LOADGEN_POLL_SLACK_NS, which it spins whole, and
+ * LOADGEN_HANDOFF_NS before the deadline hands the request to libcurl, whose pre-request
+ * callback waits for the deadline: libcurl's own work (picking a connection, building the
+ * request) is done before the send is due, not after. Sends are handed over one at a time with
+ * the sockets polled in between, so a burst of sends does not hold back the reads of responses
+ * already here. The phase clock starts
  * LOADGEN_START_LEAD_NS after the setup work, and finished records are serialised when the
  * loop has slack (a bounded backlog, all written at phase end), so JSON work never sits
  * between a due send or a read and its stamp. busy_poll never sleeps in the kernel.
@@ -66,6 +69,7 @@
 #define LOADGEN_RECORD_NS        (60 * CLK_NS_PER_US) /* time kept free to write one record */
 #define LOADGEN_POLL_EVENTS      2
 #define LOADGEN_POLL_SLACK_NS    (100 * CLK_NS_PER_US) /* pure spin for the last stretch */
+#define LOADGEN_HANDOFF_NS       (40 * CLK_NS_PER_US)  /* hand a send to libcurl this early */
 #define LOADGEN_MARGIN_INIT_NS   (100 * CLK_NS_PER_US) /* wake this early before a send... */
 #define LOADGEN_MARGIN_MIN_NS    (20 * CLK_NS_PER_US)  /* ...tuned from the timer's lateness */
 #define LOADGEN_MARGIN_MAX_NS    (1000 * CLK_NS_PER_US)
@@ -84,6 +88,7 @@ struct xfer {
     struct buf text; /* assistant content, only when a later turn carries history */
     bool want_text;
     uint64_t t_intended, t_sent, t_first_byte, t_first_token, t_first_content, t_last_token;
+    uint64_t t_release; /* handed to libcurl early: the pre-request callback waits for this */
     int64_t prompt_tokens, completion_tokens, cached_tokens, last_usage_completion;
     uint64_t client_tokens;
     uint64_t *gaps;
@@ -269,8 +274,14 @@ static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int c
     (void)conn_primary_port;
     (void)conn_local_port;
     struct xfer *x = ud;
-    if (!x->t_sent)
-        x->t_sent = clk_now_ns();
+    if (!x->t_sent) {
+        /* a request handed over ahead of its time leaves on it: libcurl's own work (picking
+         * a connection, building the request) is then done before the deadline, not after */
+        uint64_t now;
+        while ((now = clk_now_ns()) < x->t_release)
+            ;
+        x->t_sent = now;
+    }
     return CURL_PREREQFUNC_OK;
 }
 
@@ -459,7 +470,7 @@ static struct xfer *xfer_get(struct run *r)
     buf_reset(&x->text);
     sse_parser_reset(&x->sse);
     x->want_text = false;
-    x->t_intended = x->t_sent = x->t_first_byte = x->t_first_token = 0;
+    x->t_intended = x->t_sent = x->t_first_byte = x->t_first_token = x->t_release = 0;
     x->t_first_content = x->t_last_token = 0;
     x->prompt_tokens = x->completion_tokens = x->cached_tokens = -1;
     x->last_usage_completion = -1;
@@ -525,7 +536,7 @@ static bool need_text(const struct run *r, size_t req)
     return nx >= 0 && r->plan->reqs[nx].carry_history;
 }
 
-static int start_xfer(struct run *r, size_t req, uint64_t intended)
+static int start_xfer(struct run *r, size_t req, uint64_t intended, uint64_t release)
 {
     struct xfer *x = xfer_get(r);
     if (!x)
@@ -533,6 +544,7 @@ static int start_xfer(struct run *r, size_t req, uint64_t intended)
     const struct reqplan_request *q = &r->plan->reqs[req];
     x->req = req;
     x->t_intended = intended;
+    x->t_release = release;
     x->want_text = need_text(r, req);
     prepare_body(r, req);
     /* the body buffer moves into the transfer */
@@ -853,13 +865,14 @@ static uint64_t next_send_ns(const struct run *r)
     return t;
 }
 
-/* Sends every request whose time has come while a concurrency slot is free. Each send is
- * handed to libcurl at once (so it leaves on its own time, not after a batch), and the sockets
- * are polled between sends so that responses already here are stamped before the next send's
- * work delays them. */
-static void dispatch_due(struct run *r, uint64_t now)
+/* Sends every request whose time comes before `horizon` while a concurrency slot is free. Each
+ * is handed to libcurl on its own (so it leaves on its own time, not after a batch); one whose
+ * time is still ahead leaves when the pre-request callback has waited for it. The sockets are
+ * polled between sends so that responses already here are stamped before the next send's work
+ * delays them. */
+static void dispatch_due(struct run *r, uint64_t now, uint64_t horizon)
 {
-    while (next_send_ns(r) <= now) {
+    while (next_send_ns(r) <= horizon) {
         struct entry e = heap_pop(r);
         if (e.ready_ns > r->deadline_ns || (r->max_requests && r->sent >= r->max_requests)) {
             r->not_sent++;
@@ -874,9 +887,10 @@ static void dispatch_due(struct run *r, uint64_t now)
             if (slot > intended)
                 intended = slot;
         }
-        if (start_xfer(r, e.req, intended) < 0)
+        if (start_xfer(r, e.req, intended, intended > now ? intended : 0) < 0)
             continue;
         kick(r);
+        now = clk_now_ns();
         if (next_send_ns(r) <= now)
             poll_now(r);
     }
@@ -1014,7 +1028,7 @@ static bool service_schedule(struct run *r)
     uint64_t next = next_send_ns(r), now = clk_now_ns();
     if (next == UINT64_MAX || next > now + r->wake_margin_ns)
         return false;
-    while (now < next) {
+    while (now + LOADGEN_HANDOFF_NS < next) {
         if (next - now > LOADGEN_POLL_SLACK_NS) {
             poll_now(r);
             if (r->pend_head)
@@ -1025,7 +1039,7 @@ static bool service_schedule(struct run *r)
         if (next == UINT64_MAX)
             return false;
     }
-    dispatch_due(r, now);
+    dispatch_due(r, now, next);
     return true;
 }
 
