@@ -309,6 +309,20 @@ static void submit_job(struct sched *s, struct job *jb)
     tier_disk_submit(s->disk, &jb->j);
 }
 
+/* Takes a free disk slot for block h and registers it there; BLOCKPOOL_NONE (counted as a
+ * skipped offload) when the disk tier is full. */
+static uint32_t claim_disk_slot(struct sched *s, uint64_t h)
+{
+    uint32_t d = blockpool_alloc(&s->g3, NULL);
+    if (d == BLOCKPOOL_NONE) {
+        metrics_add(s->o.metrics, METRICS_SKIP_DISK_FULL, 1);
+        log_skip(s, "disk");
+        return BLOCKPOOL_NONE;
+    }
+    blockpool_register(&s->g3, d, h);
+    return d;
+}
+
 /* Host -> disk request for a block just registered into (or revived in) the host tier. */
 static void queue_host_to_disk(struct sched *s, uint64_t h, uint32_t hslot, uint64_t now)
 {
@@ -318,13 +332,9 @@ static void queue_host_to_disk(struct sched *s, uint64_t h, uint32_t hslot, uint
         metrics_add(s->o.metrics, METRICS_FILTER_REJECTED, 1);
         return;
     }
-    uint32_t d = blockpool_alloc(&s->g3, NULL);
-    if (d == BLOCKPOOL_NONE) {
-        metrics_add(s->o.metrics, METRICS_SKIP_DISK_FULL, 1);
-        log_skip(s, "disk");
+    uint32_t d = claim_disk_slot(s, h);
+    if (d == BLOCKPOOL_NONE)
         return;
-    }
-    blockpool_register(&s->g3, d, h);
     metrics_add(s->o.metrics, METRICS_KVBM_OFFLOAD_H2D, 1);
     blockpool_ref(&s->g2, hslot); /* pinned while the disk reads it */
     struct job *jb = xcalloc(1, sizeof(*jb));
@@ -341,13 +351,9 @@ static void offload_device_to_disk(struct sched *s, uint64_t h)
     metrics_add(s->o.metrics, METRICS_KVBM_OFFLOAD_D2D, 1);
     if (blockpool_lookup(&s->g3, h) != BLOCKPOOL_NONE)
         return;
-    uint32_t d = blockpool_alloc(&s->g3, NULL);
-    if (d == BLOCKPOOL_NONE) {
-        metrics_add(s->o.metrics, METRICS_SKIP_DISK_FULL, 1);
-        log_skip(s, "disk");
+    uint32_t d = claim_disk_slot(s, h);
+    if (d == BLOCKPOOL_NONE)
         return;
-    }
-    blockpool_register(&s->g3, d, h);
     struct job *jb = xcalloc(1, sizeof(*jb));
     jb->kind = JOB_D2D_WRITE;
     jb->own_buf = true;
