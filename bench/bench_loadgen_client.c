@@ -72,12 +72,20 @@ static int start_responder(struct responder *r, const char *interval_us, const c
     r->pid = fork();
     if (r->pid == 0) {
         pin_cpu(-1);
-        if (stamp_file)
-            execl(path, path, "--port", "0", "--ready-file", ready, "--interval-us", interval_us,
-                  "--busy-poll", "--stamp-file", stamp_file, (char *)NULL);
-        else
-            execl(path, path, "--port", "0", "--ready-file", ready, "--interval-us", interval_us,
-                  "--busy-poll", (char *)NULL);
+        char *argv[] = { path,
+                         "--port",
+                         "0",
+                         "--ready-file",
+                         ready,
+                         "--interval-us",
+                         (char *)interval_us,
+                         "--busy-poll",
+                         "--stamp-file",
+                         (char *)stamp_file,
+                         NULL };
+        if (!stamp_file)
+            argv[8] = NULL; /* no --stamp-file */
+        execv(path, argv);
         _exit(127);
     }
     for (int i = 0; i < 200; i++) {

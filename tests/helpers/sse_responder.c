@@ -37,6 +37,7 @@
 
 #include <jansson.h>
 
+#include "common/clk.h"
 #include "common/xalloc.h"
 
 #define IN_MAX (1u << 22)
@@ -119,13 +120,6 @@ static void flush_out(struct conn *c)
         struct epoll_event ev = { .events = EPOLLIN | (c->want_out ? EPOLLOUT : 0), .data.ptr = c };
         epoll_ctl(g.epfd, EPOLL_CTL_MOD, c->fd, &ev);
     }
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Puts a stream into wheel slot `slot`: it is stepped each time the wheel passes that slot,
@@ -365,7 +359,7 @@ static void handle_request(struct conn *c, const char *hdrs, size_t hlen, const 
         const char *id = header_value(hdrs, hlen, "X-Request-Id", &vl);
         snprintf(st->id, sizeof(st->id), "%.*s", id ? (int)(vl < 63 ? vl : 63) : 1, id ? id : "-");
         st->t_recv = c->t_read;
-        st->t_first = now_ns();
+        st->t_first = clk_now_ns();
     }
     if (g.interval_us == 0) {
         step_stream(c, true);
@@ -388,7 +382,7 @@ static void on_readable(struct conn *c)
         }
         if (n < 0)
             break;
-        c->t_read = now_ns();
+        c->t_read = clk_now_ns();
         c->in_len += (size_t)n;
         if (c->in_len > IN_MAX) {
             conn_close(c);
@@ -591,7 +585,7 @@ int main(int argc, char **argv)
     epoll_ctl(g.epfd, EPOLL_CTL_ADD, ls, &ev);
     int tfd = -1;
     static struct conn tick_marker;
-    g.t0_ns = now_ns();
+    g.t0_ns = clk_now_ns();
     if (g.interval_us) {
         uint64_t iv = g.interval_us * 1000ull;
         g.n_slots = (size_t)(iv / WHEEL_MIN_TICK_NS);
@@ -631,7 +625,7 @@ int main(int argc, char **argv)
     while (!stop) {
         int n = epoll_wait(g.epfd, evs, 512, g.busy_poll ? 0 : 200);
         if (g.busy_poll && g.interval_us)
-            wheel_advance(now_ns());
+            wheel_advance(clk_now_ns());
         for (int i = 0; i < n; i++) {
             struct conn *c = evs[i].data.ptr;
             if (!c) {
@@ -654,7 +648,7 @@ int main(int argc, char **argv)
                 uint64_t v;
                 if (read(tfd, &v, sizeof(v)) < 0)
                     continue;
-                wheel_advance(now_ns());
+                wheel_advance(clk_now_ns());
                 continue;
             }
             if (c->fd < 0)
