@@ -59,5 +59,21 @@ if b >= a:
           v["details"]["SYSTEM_NOISE"]["why"])
 PY
 pyq "$G/group_summary.json" 'any(c["baseline"] == "B1" and c["treatment"] == "B2p" for c in s["comparisons"])'
+# kvtier compare on the same real bundles: one repeat per side is never decision-grade (exit 3,
+# INSUFFICIENT_REPEATS, no per-repeat interval), the pooled request-level TTFT comparison is
+# labelled within-run, and the JSON and Markdown are written.
+set +e
+"$KVTIER" compare --baseline "$G/B1" --treatment "$G/B2p/" --out "$WORK/cmp.json" --quiet 2> "$WORK/cmp.err"
+CRC=$?
+set -e
+[ "$CRC" -eq 3 ] || fail "compare exit $CRC: $(cat "$WORK/cmp.err")"
+[ -s "$WORK/cmp.md" ] || fail "compare wrote no Markdown"
+pyq "$WORK/cmp.json" 's["decision_grade"] is False and "INSUFFICIENT_REPEATS" in s["reason_codes"]'
+pyq "$WORK/cmp.json" 's["baseline"]["mode"] == "B1" and s["treatment"]["mode"] == "B2p" and s["treatment"]["dir"].endswith("/B2p")'
+pyq "$WORK/cmp.json" 's["metrics"]["ttft_p95_ms"]["verdict"] == "insufficient_repeats" and s["metrics"]["ttft_p95_ms"]["ratio_ci"] == [None, None]'
+pyq "$WORK/cmp.json" 's["pooled_requests"]["within_run_only"] is True and s["pooled_requests"]["ttft_p50_ms"]["requests_baseline"] > 0'
+# The pooled replay TTFT of every successful request equals the summary's own quantile.
+pyq "$WORK/cmp.json" 'abs(s["pooled_requests"]["ttft_p95_ms"]["baseline"] - s["metrics"]["ttft_p95_ms"]["baseline"]["mean"]) < 1e-6'
+echo "ok: kvtier compare B1 vs B2p: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["headline"])' "$WORK/cmp.json")"
 no_leftovers "$G"
 ok "B2p replay onboards from disk, os_pid_io.csv reads match, TTFT below B1 unless the verdict flags SYSTEM_NOISE; B1 reads no disk"
