@@ -167,7 +167,8 @@ int abtest_ratio_ci(enum bootstrap_stat st, const double *b, size_t nb, const do
     memcpy(tmp, xt, r.nt * sizeof(double));
     r.treat = stat_of(st, tmp, r.nt);
     set_point(&r);
-    double *ratios = xmalloc(resamples * sizeof(double)), *diffs = xmalloc(resamples * sizeof(double));
+    double *ratios = xmalloc(resamples * sizeof(double)),
+           *diffs = xmalloc(resamples * sizeof(double));
     size_t nr = 0, nd = 0;
     if (r.nb > 0 && r.nt > 0 && (r.nb >= 2 || r.nt >= 2)) {
         struct rng g;
@@ -264,8 +265,9 @@ int abtest_pooled_quantile_ci(const struct abtest_groups *b, const struct abtest
     struct packed pb, pt;
     pack(b, &pb);
     pack(t, &pt);
-    struct abtest_ratio r = { .level = level, .resamples = resamples, .nb = pb.total,
-                              .nt = pt.total };
+    struct abtest_ratio r = {
+        .level = level, .resamples = resamples, .nb = pb.total, .nt = pt.total
+    };
     if (pb.total == 0 || pt.total == 0) {
         unpack(&pb);
         unpack(&pt);
@@ -286,7 +288,8 @@ int abtest_pooled_quantile_ci(const struct abtest_groups *b, const struct abtest
     memcpy(buf, pt.v, pt.total * sizeof(double));
     r.treat = abtest_select_quantile(buf, pt.total, q);
     set_point(&r);
-    double *ratios = xmalloc(resamples * sizeof(double)), *diffs = xmalloc(resamples * sizeof(double));
+    double *ratios = xmalloc(resamples * sizeof(double)),
+           *diffs = xmalloc(resamples * sizeof(double));
     size_t nr = 0, nd = 0;
     struct rng g;
     rng_seed(&g, seed);

@@ -62,10 +62,10 @@ int abtest_pooled_quantile_ci(const struct abtest_groups *b, const struct abtest
 
 struct abtest_welch {
     size_t nb, nt;
-    bool log_scale;        /* computed on log values: a ratio of geometric means */
-    double estimate;       /* treat/base ratio (log scale) or treat - base difference */
-    double lo, hi;         /* interval at level; NaN when a side has fewer than 2 values */
-    double df;             /* Welch-Satterthwaite degrees of freedom */
+    bool log_scale;  /* computed on log values: a ratio of geometric means */
+    double estimate; /* treat/base ratio (log scale) or treat - base difference */
+    double lo, hi;   /* interval at level; NaN when a side has fewer than 2 values */
+    double df;       /* Welch-Satterthwaite degrees of freedom */
     double level;
 };
 

@@ -40,9 +40,9 @@ static const struct metric metrics[] = {
 };
 #define NMETRICS (sizeof(metrics) / sizeof(metrics[0]))
 
-const char *const compare_metric_names[] = { "ttft_p50_ms", "ttft_p95_ms",    "ttft_p99_ms",
-                                             "e2e_p95_ms",  "itl_p50_ms",     "throughput_rps",
-                                             "output_tps",  "error_rate",     NULL };
+const char *const compare_metric_names[] = { "ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms",
+                                             "e2e_p95_ms",  "itl_p50_ms",  "throughput_rps",
+                                             "output_tps",  "error_rate",  NULL };
 
 /* Pooled request-level quantiles of TTFT from intended send. */
 static const struct {
@@ -167,12 +167,13 @@ static int load_ttft(struct bundle *b, const char *phase, struct diag *d)
         if (!json_is_object(rec)) {
             json_decref(rec);
             diag_file(d, p);
-            rc = diag_set(d, -EINVAL, lineno, (unsigned)je.column, "record is not a JSON object: %s",
-                          je.text);
+            rc = diag_set(d, -EINVAL, lineno, (unsigned)je.column,
+                          "record is not a JSON object: %s", je.text);
             break;
         }
         const json_t *err = json_object_get(rec, "error");
-        uint64_t ti = jsonx_u64(rec, "t_intended_ns", 0), tf = jsonx_u64(rec, "t_first_token_ns", 0);
+        uint64_t ti = jsonx_u64(rec, "t_intended_ns", 0),
+                 tf = jsonx_u64(rec, "t_first_token_ns", 0);
         if (strcmp(jsonx_str(rec, "phase", ""), phase) == 0 && (!err || json_is_null(err)) && ti &&
             tf >= ti) {
             xalloc_grow((void **)&b->ttft, &cap, b->n_ttft + 1, sizeof(double));
@@ -186,15 +187,25 @@ static int load_ttft(struct bundle *b, const char *phase, struct diag *d)
     return rc;
 }
 
+/* A valid bundle must be whole; an invalid one is only listed (a stack that never started may
+ * have left no summary or records), so its other files are read when present. */
 static int load_bundle(struct bundle *b, const char *phase, struct diag *d)
 {
     int r;
-    if ((r = load_json(b->dir, "manifest.json", &b->manifest, d)) < 0 ||
-        (r = load_json(b->dir, "verdict.json", &b->verdict, d)) < 0 ||
-        (r = load_json(b->dir, "summary.json", &b->summary, d)) < 0)
+    if ((r = load_json(b->dir, "verdict.json", &b->verdict, d)) < 0)
         return r;
     b->valid = jsonx_bool(b->verdict, "run_valid", false);
     b->decision_grade = b->valid && jsonx_bool(b->verdict, "decision_grade", false);
+    if (!b->valid) {
+        if (has_file(b->dir, "manifest.json"))
+            load_json(b->dir, "manifest.json", &b->manifest, NULL);
+        if (has_file(b->dir, "summary.json"))
+            load_json(b->dir, "summary.json", &b->summary, NULL);
+        return 0;
+    }
+    if ((r = load_json(b->dir, "manifest.json", &b->manifest, d)) < 0 ||
+        (r = load_json(b->dir, "summary.json", &b->summary, d)) < 0)
+        return r;
     return load_ttft(b, phase, d);
 }
 
@@ -239,7 +250,7 @@ static int load_side(struct side *s, const char *phase, struct diag *d)
     json_t *phases = NULL;
     for (size_t i = 0; i < s->n; i++) {
         json_t *ph = jsonx_path(s->b[i].summary, "phases");
-        if (json_object_get(ph, phase))
+        if (json_object_get(ph, phase) || !s->b[i].valid)
             break;
         if (!phases && json_is_object(ph))
             phases = ph;
@@ -257,16 +268,23 @@ static int load_side(struct side *s, const char *phase, struct diag *d)
                             names[0] ? names : "none");
         }
     }
-    s->mode = xstrdup(jsonx_str(jsonx_path(s->b[0].manifest, "mode"), "mode", "?"));
+    const char *mode = NULL;
+    for (size_t i = 0; i < s->n && !mode; i++)
+        mode = jsonx_str(jsonx_path(s->b[i].manifest, "mode"), "mode", NULL);
+    s->mode = xstrdup(mode ? mode : "?");
     return 0;
 }
 
 /* What makes two bundles comparable: the same model, workload, dataset, seed and plan. */
 static const char *const identity_paths[] = {
-    "model.name",           "workload.workload",
-    "workload.dataset",     "workload.seed",
-    "workload.plan_header.requests", "workload.plan_header.prompt_tokens",
-    "hardware",             NULL,
+    "model.name",
+    "workload.workload",
+    "workload.dataset",
+    "workload.seed",
+    "workload.plan_header.requests",
+    "workload.plan_header.prompt_tokens",
+    "hardware",
+    NULL,
 };
 
 static json_t *identity(const json_t *manifest)
@@ -290,7 +308,8 @@ static void identity_diff(const json_t *a, const json_t *b, json_t *out)
         if (!json_equal(va, vb)) {
             char *sa = json_dumps(va, JSON_ENCODE_ANY | JSON_COMPACT);
             char *sb = json_dumps(vb, JSON_ENCODE_ANY | JSON_COMPACT);
-            json_array_append_new(out, json_sprintf("%s: %s vs %s", k, sa ? sa : "?", sb ? sb : "?"));
+            json_array_append_new(out,
+                                  json_sprintf("%s: %s vs %s", k, sa ? sa : "?", sb ? sb : "?"));
             free(sa);
             free(sb);
         }
@@ -446,8 +465,9 @@ static json_t *metric_json(const struct compare_config *c, const struct metric *
     jsonx_set_num(o, "change_pct", isfinite(ratio) ? (ratio - 1) * 100 : NAN);
     jsonx_set_num(o, "diff", bs.diff);
     json_t *jw = json_object();
-    json_object_set_new(jw, "scale", json_string(w.log_scale ? "log (ratio of geometric means)"
-                                                             : "linear (difference of means)"));
+    json_object_set_new(jw, "scale",
+                        json_string(w.log_scale ? "log (ratio of geometric means)"
+                                                : "linear (difference of means)"));
     jsonx_set_num(jw, "estimate", w.estimate);
     set_interval(jw, "ci", w.lo, w.hi);
     jsonx_set_num(jw, "df", w.df);
@@ -537,7 +557,7 @@ static json_t *pooled_json(const struct compare_config *c, const struct side *b,
             ratio_effect(LOWER, &r, &improved, &effect);
             const char *verdict = judge(excludes_no_change(&r), improved, effect, c->min_effect);
             if (within)
-                verdict = strcmp(verdict, "better") == 0   ? "better_within_run"
+                verdict = strcmp(verdict, "better") == 0  ? "better_within_run"
                           : strcmp(verdict, "worse") == 0 ? "worse_within_run"
                                                           : verdict;
             json_object_set_new(m, "verdict", json_string(verdict));
@@ -577,16 +597,16 @@ static json_t *headline(const struct compare_config *c, const struct side *b, co
                         const struct metric *pm, json_t *pmj, bool dg)
 {
     const char *verdict = jsonx_str(pmj, "verdict", "");
-    double ratio = jsonx_num(pmj, "ratio", NAN), p = jsonx_num(jsonx_path(pmj, "mann_whitney"),
-                                                                 "p", NAN);
+    double ratio = jsonx_num(pmj, "ratio", NAN),
+           p = jsonx_num(jsonx_path(pmj, "mann_whitney"), "p", NAN);
     json_t *ci = json_object_get(pmj, "ratio_ci");
     double lo = arr_num(ci, 0), hi = arr_num(ci, 1);
     size_t nb = (size_t)jsonx_u64(jsonx_path(pmj, "baseline"), "n", 0);
     size_t nt = (size_t)jsonx_u64(jsonx_path(pmj, "treatment"), "n", 0);
     char change[160];
     if (isfinite(ratio) && isfinite(lo) && isfinite(hi))
-        snprintf(change, sizeof(change), "%+.1f%% (%.0f%% CI %+.1f%% to %+.1f%%)", (ratio - 1) * 100,
-                 c->level * 100, (lo - 1) * 100, (hi - 1) * 100);
+        snprintf(change, sizeof(change), "%+.1f%% (%.0f%% CI %+.1f%% to %+.1f%%)",
+                 (ratio - 1) * 100, c->level * 100, (lo - 1) * 100, (hi - 1) * 100);
     else if (isfinite(ratio))
         snprintf(change, sizeof(change), "%+.1f%% (no interval: one repeat per side)",
                  (ratio - 1) * 100);
@@ -615,17 +635,24 @@ int compare_run(const struct compare_config *c, json_t **doc, struct diag *d)
     }
     json_t *codes = json_array(), *details = json_object();
     /* Comparable inputs: every bundle of both sides has the baseline's first identity. */
-    json_t *id0 = identity(b.b[0].manifest), *diffs = json_array();
+    const json_t *ref = NULL;
+    for (int s = 0; s < 2 && !ref; s++)
+        for (size_t i = 0; i < (s ? t.n : b.n) && !ref; i++)
+            if ((s ? t.b : b.b)[i].valid)
+                ref = (s ? t.b : b.b)[i].manifest;
+    json_t *id0 = identity(ref ? ref : b.b[0].manifest), *diffs = json_array();
     for (int s = 0; s < 2; s++) {
         const struct side *x = s ? &t : &b;
         for (size_t i = 0; i < x->n; i++) {
+            if (!x->b[i].valid)
+                continue;
             json_t *id = identity(x->b[i].manifest);
             size_t before = json_array_size(diffs);
             identity_diff(id0, id, diffs);
             for (size_t k = before; k < json_array_size(diffs); k++) {
                 json_t *e = json_array_get(diffs, k);
-                json_array_set_new(diffs, k, json_sprintf("%s (%s)", json_string_value(e),
-                                                          x->b[i].dir));
+                json_array_set_new(diffs, k,
+                                   json_sprintf("%s (%s)", json_string_value(e), x->b[i].dir));
             }
             json_decref(id);
         }
@@ -662,8 +689,7 @@ int compare_run(const struct compare_config *c, json_t **doc, struct diag *d)
         json_pack("{s:f, s:I, s:I, s:f, s:I, s:s, s:s, s:s}", "level", c->level, "resamples",
                   (json_int_t)c->resamples, "seed", (json_int_t)c->seed, "min_effect",
                   c->min_effect, "repeats_min", (json_int_t)c->repeats_min, "unit",
-                  "one value per valid repeat (run bundle), from summary.json",
-                  "interval",
+                  "one value per valid repeat (run bundle), from summary.json", "interval",
                   "Welch t interval on log values (ratio of geometric means); a percentile "
                   "bootstrap of the ratio of means is reported beside it",
                   "test",
@@ -687,14 +713,16 @@ int compare_run(const struct compare_config *c, json_t **doc, struct diag *d)
         add_reason(codes, details, "INSUFFICIENT_REPEATS",
                    json_pack("{s:[s], s:I, s:I, s:I}", "why",
                              "fewer valid repeats than needed for a rank test and an interval",
-                             "baseline", (json_int_t)vb, "treatment", (json_int_t)vt,
-                             "repeats_min", (json_int_t)c->repeats_min));
+                             "baseline", (json_int_t)vb, "treatment", (json_int_t)vt, "repeats_min",
+                             (json_int_t)c->repeats_min));
     for (int s = 0; s < 2; s++) {
         const struct side *x = s ? &t : &b;
         json_t *sj = json_object_get(o, s ? "treatment" : "baseline");
-        size_t valid = (size_t)jsonx_u64(sj, "valid", 0), dg = (size_t)jsonx_u64(sj, "decision_grade", 0);
+        size_t valid = (size_t)jsonx_u64(sj, "valid", 0),
+               dg = (size_t)jsonx_u64(sj, "decision_grade", 0);
         if (valid < x->n)
-            add_reason(codes, details, s ? "TREATMENT_INVALID_EXCLUDED" : "BASELINE_INVALID_EXCLUDED",
+            add_reason(codes, details,
+                       s ? "TREATMENT_INVALID_EXCLUDED" : "BASELINE_INVALID_EXCLUDED",
                        json_pack("{s:[s], s:I}", "why",
                                  "run_valid false bundles were left out (see excluded)", "excluded",
                                  (json_int_t)(x->n - valid)));
@@ -759,7 +787,8 @@ char *compare_markdown(const json_t *doc)
     buf_printf(&m, "# kvtier compare: %s (baseline) vs %s (treatment), %s phase\n\n", bm, tm,
                jsonx_str(doc, "phase", "?"));
     buf_printf(&m, "**%s**\n\n", jsonx_str(doc, "headline", ""));
-    buf_printf(&m, "Decision-grade: **%s**", jsonx_bool(doc, "decision_grade", false) ? "yes" : "no");
+    buf_printf(&m, "Decision-grade: **%s**",
+               jsonx_bool(doc, "decision_grade", false) ? "yes" : "no");
     const json_t *codes = json_object_get(doc, "reason_codes");
     size_t i;
     const json_t *v;
@@ -777,7 +806,8 @@ char *compare_markdown(const json_t *doc)
         json_array_foreach((json_t *)why, k, w)
             buf_printf(&m, "- `%s`: %s\n", json_string_value(v), json_string_value(w));
     }
-    buf_printf(&m, "\n| side | mode | directory | bundles | valid | decision-grade |\n|---|---|---|---|---|---|\n");
+    buf_printf(&m, "\n| side | mode | directory | bundles | valid | decision-grade "
+                   "|\n|---|---|---|---|---|---|\n");
     for (int s = 0; s < 2; s++) {
         const json_t *x = s ? t : b;
         buf_printf(&m, "| %s | %s | `%s` | %d | %d | %d |\n", s ? "treatment" : "baseline",
@@ -787,14 +817,15 @@ char *compare_markdown(const json_t *doc)
     }
     const json_t *meth = json_object_get(doc, "method");
     double level = jsonx_num(meth, "level", 0.95) * 100;
-    buf_printf(&m,
-               "\n## Per repeat\n\nOne value per valid repeat; change = ratio of geometric means "
-               "(treatment / baseline) - 1 with its %.0f%% Welch interval on logs; p from a "
-               "two-sided Mann-Whitney test (with 3 vs 3 repeats it cannot go below 0.1, and "
-               "the interval decides alone); P(better) = chance that a treatment repeat beats "
-               "a baseline repeat.\n\n| metric | better | %s mean | %s mean | change | %.0f%% CI | p | "
-               "P(better) | n | verdict |\n|---|---|---|---|---|---|---|---|---|---|\n",
-               level, bm, tm, level);
+    buf_printf(
+        &m,
+        "\n## Per repeat\n\nOne value per valid repeat; change = ratio of geometric means "
+        "(treatment / baseline) - 1 with its %.0f%% Welch interval on logs; p from a "
+        "two-sided Mann-Whitney test (with 3 vs 3 repeats it cannot go below 0.1, and "
+        "the interval decides alone); P(better) = chance that a treatment repeat beats "
+        "a baseline repeat.\n\n| metric | better | %s mean | %s mean | change | %.0f%% CI | p | "
+        "P(better) | n | verdict |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        level, bm, tm, level);
     const char *k;
     const json_t *x;
     json_object_foreach((json_t *)json_object_get(doc, "metrics"), k, x)
@@ -809,14 +840,15 @@ char *compare_markdown(const json_t *doc)
         md_num(&m, jsonx_num(json_object_get(x, "mann_whitney"), "p", NAN));
         buf_append_str(&m, " | ");
         md_num(&m, jsonx_num(json_object_get(x, "mann_whitney"), "p_superiority", NAN));
-        buf_printf(&m, " | %d vs %d | %s |\n", (int)jsonx_i64(json_object_get(x, "baseline"), "n", 0),
-                   (int)jsonx_i64(json_object_get(x, "treatment"), "n", 0),
-                   jsonx_str(x, "verdict", ""));
+        buf_printf(
+            &m, " | %d vs %d | %s |\n", (int)jsonx_i64(json_object_get(x, "baseline"), "n", 0),
+            (int)jsonx_i64(json_object_get(x, "treatment"), "n", 0), jsonx_str(x, "verdict", ""));
     }
     const json_t *pool = json_object_get(doc, "pooled_requests");
-    buf_printf(&m, "\n## Requests pooled over the repeats\n\nTTFT from the intended send time of "
-                   "every successful request of the phase; %s.\n\n| quantile | %s (ms) | %s (ms) | "
-                   "change | %.0f%% CI | requests | verdict |\n|---|---|---|---|---|---|---|\n",
+    buf_printf(&m,
+               "\n## Requests pooled over the repeats\n\nTTFT from the intended send time of "
+               "every successful request of the phase; %s.\n\n| quantile | %s (ms) | %s (ms) | "
+               "change | %.0f%% CI | requests | verdict |\n|---|---|---|---|---|---|---|\n",
                jsonx_str(pool, "method", ""), bm, tm, level);
     for (size_t q = 0; q < NPOOLED; q++) {
         const json_t *y = json_object_get(pool, pooled_q[q].key);
@@ -833,14 +865,16 @@ char *compare_markdown(const json_t *doc)
         const json_t *exc = json_object_get(s ? t : b, "excluded");
         json_array_foreach((json_t *)exc, i, v)
         {
-            char *rc = json_dumps(json_object_get(v, "reason_codes"), JSON_COMPACT | JSON_ENCODE_ANY);
+            char *rc =
+                json_dumps(json_object_get(v, "reason_codes"), JSON_COMPACT | JSON_ENCODE_ANY);
             buf_printf(&m, "%s- excluded (%s, run_valid false): `%s` %s\n", i == 0 ? "\n" : "",
                        s ? "treatment" : "baseline", jsonx_str(v, "dir", "?"), rc ? rc : "");
             free(rc);
         }
     }
-    buf_printf(&m, "\nMethod: %s; %s; %s; seed %d, %d resamples; changes under %.0f%% are "
-                   "`negligible`; a decision needs %d valid repeats per side.\n",
+    buf_printf(&m,
+               "\nMethod: %s; %s; %s; seed %d, %d resamples; changes under %.0f%% are "
+               "`negligible`; a decision needs %d valid repeats per side.\n",
                jsonx_str(meth, "unit", ""), jsonx_str(meth, "interval", ""),
                jsonx_str(meth, "test", ""), (int)jsonx_i64(meth, "seed", 0),
                (int)jsonx_i64(meth, "resamples", 0), jsonx_num(meth, "min_effect", 0) * 100,

@@ -79,8 +79,8 @@ static void make_bundle(const char *group, const struct spec *s, int rep)
            p99 = v[98] + 0.01 * (v[99] - v[98]);
     put(dir, "summary.json",
         json_pack("{s:{s:{s:{s:f, s:f, s:f}, s:{s:f}, s:{s:f}, s:f, s:f, s:f}}}", "phases",
-                  "replay", "ttft_ms", "p50", p50, "p95", p95, "p99", p99, "e2e_ms", "p95",
-                  p95 * 3, "itl_ms", "p50", s->itl * (1 + 0.01 * rep), "throughput_rps",
+                  "replay", "ttft_ms", "p50", p50, "p95", p95, "p99", p99, "e2e_ms", "p95", p95 * 3,
+                  "itl_ms", "p50", s->itl * (1 + 0.01 * rep), "throughput_rps",
                   1.0 + 0.1 * ((rep * 7) % 5), "output_tps", s->tps * (1 + 0.01 * (rep % 2)),
                   "error_rate", 0.0));
 }
@@ -198,13 +198,20 @@ static void test_excluded_and_mismatch(void **state)
     make_side("g4", (struct spec){ "B2", "A", 0.5, 100, 10, true, 0.03 }, 4);
     struct spec bad = { "B2", "A", 5.0, 100, 10, false, 0.03 };
     make_bundle("g4", &bad, 5);
+    /* A stack that never started: a verdict and nothing else. */
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/g4/B2/r06", root);
+    assert_int_equal(fileio_mkdir_p(dir), 0);
+    put(dir, "verdict.json",
+        json_pack("{s:b, s:b, s:[s]}", "run_valid", 0, "decision_grade", 0, "reason_codes",
+                  "SERVER_UNHEALTHY"));
     int rc;
     json_t *doc = run("g4", "B1", "B2", false, &rc);
     assert_int_equal(rc, 0);
     json_t *t = json_object_get(doc, "treatment");
-    assert_int_equal(jsonx_i64(t, "bundles", 0), 5);
+    assert_int_equal(jsonx_i64(t, "bundles", 0), 6);
     assert_int_equal(jsonx_i64(t, "valid", 0), 4);
-    assert_int_equal(json_array_size(json_object_get(t, "excluded")), 1);
+    assert_int_equal(json_array_size(json_object_get(t, "excluded")), 2);
     assert_string_equal(json_string_value(json_array_get(json_object_get(doc, "reason_codes"), 0)),
                         "TREATMENT_INVALID_EXCLUDED");
     assert_string_equal(verdict(doc, "ttft_p95_ms"), "better"); /* the 5x outlier is not used */
