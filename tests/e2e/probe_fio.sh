@@ -12,14 +12,14 @@
 # rounds of 0.3 s each (the order alternating, every run followed by a sync so the deleted
 # file's discards do not land on the next run), and the per-round ratios kvtier/fio are
 # summarised by their median and a distribution-free 99% confidence interval of that median
-# (order statistics of the binomial). After 12, 18 and 24 rounds:
+# (order statistics of the binomial). After 12 and 18 rounds:
 #   - the interval inside 0.9-1.1: the tools agree within 10%, shape passes;
 #   - the interval wholly outside 0.9-1.1: they are shown to disagree, the test fails;
-#   - otherwise more rounds; at 24 rounds the shape passes if the interval still overlaps
+#   - otherwise more rounds; at 18 rounds the shape passes if the interval still overlaps
 #     0.9-1.1 (not shown to differ by more than 10% at this machine's noise; printed as such).
 # On a quiet machine with a real NVMe device the interval is a few per cent wide and the first
 # rule decides; here it catches a probe that is off by about a quarter or more (one reading
-# through the page cache is several times off). The 99% level keeps the three looks at the data
+# through the page cache is several times off). The 99% level keeps the two looks at the data
 # from failing a sound probe by chance.
 # fio batches submissions like kvtier does (iodepth_batch_submit = QD, completions reaped in
 # batches), so per-I/O system-call overhead on this 2-core machine does not decide the result.
@@ -32,7 +32,7 @@ work=$(mktemp -d -p "${KVTIER_E2E_TMP:-/var/tmp}" kvtier-probefio-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 round_s=0.3
 round_ms=300
-max_rounds=24
+max_rounds=18
 
 # Both tools run at the same raised priority when allowed (root), so that other work on this
 # 2-core machine does not decide which one gets the CPU.
