@@ -74,6 +74,12 @@ pyq "$WORK/cmp.json" 's["metrics"]["ttft_p95_ms"]["verdict"] == "insufficient_re
 pyq "$WORK/cmp.json" 's["pooled_requests"]["within_run_only"] is True and s["pooled_requests"]["ttft_p50_ms"]["requests_baseline"] > 0'
 # The pooled replay TTFT of every successful request equals the summary's own quantile.
 pyq "$WORK/cmp.json" 'abs(s["pooled_requests"]["ttft_p95_ms"]["baseline"] - s["metrics"]["ttft_p95_ms"]["baseline"]["mean"]) < 1e-6'
+set +e
+"$KVTIER" compare --baseline "$G/B1" --treatment "$G/B2p" --phase nope > /dev/null 2> "$WORK/cmp.err"
+CRC=$?
+set -e
+[ "$CRC" -eq 2 ] && grep -q "no bundle has a phase 'nope' (phases: .*replay" "$WORK/cmp.err" ||
+  fail "compare --phase nope: exit $CRC: $(cat "$WORK/cmp.err")"
 echo "ok: kvtier compare B1 vs B2p: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["headline"])' "$WORK/cmp.json")"
 no_leftovers "$G"
 ok "B2p replay onboards from disk, os_pid_io.csv reads match, TTFT below B1 unless the verdict flags SYSTEM_NOISE; B1 reads no disk"
