@@ -12,15 +12,6 @@
 #include "common/stats.h"
 #include "common/xalloc.h"
 
-static size_t finite_copy(const double *v, size_t n, double *out)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (isfinite(v[i]))
-            out[k++] = v[i];
-    return k;
-}
-
 struct ranked {
     double v;
     int side; /* 0: a, 1: b */
@@ -115,19 +106,6 @@ void abtest_mann_whitney(const double *a, size_t na, const double *b, size_t nb,
     *ret = r;
 }
 
-static double stat_of(enum bootstrap_stat st, double *v, size_t n)
-{
-    if (n == 0)
-        return NAN;
-    if (st == BOOTSTRAP_MEAN) {
-        double s = 0;
-        for (size_t i = 0; i < n; i++)
-            s += v[i];
-        return s / (double)n;
-    }
-    return abtest_select_quantile(v, n, st == BOOTSTRAP_MEDIAN ? 0.5 : 0.95);
-}
-
 /* Sorts the resampled ratios and differences and sets the percentile intervals. */
 static void finish(struct abtest_ratio *r, double *ratios, size_t nr, double *diffs, size_t nd)
 {
@@ -145,6 +123,14 @@ static void finish(struct abtest_ratio *r, double *ratios, size_t nr, double *di
     }
 }
 
+/* One resample's statistics: their difference always, their ratio where it exists. */
+static void add_pair(double sb, double s_t, double *ratios, size_t *nr, double *diffs, size_t *nd)
+{
+    diffs[(*nd)++] = s_t - sb;
+    if (sb != 0)
+        ratios[(*nr)++] = s_t / sb;
+}
+
 static void set_point(struct abtest_ratio *r)
 {
     r->diff = r->treat - r->base;
@@ -158,14 +144,14 @@ int abtest_ratio_ci(enum bootstrap_stat st, const double *b, size_t nb, const do
         return -EINVAL;
     struct abtest_ratio r = { .level = level, .resamples = resamples };
     double *xb = xmalloc((nb + 1) * sizeof(double)), *xt = xmalloc((nt + 1) * sizeof(double));
-    r.nb = finite_copy(b, nb, xb);
-    r.nt = finite_copy(t, nt, xt);
+    r.nb = bootstrap_finite(b, nb, xb);
+    r.nt = bootstrap_finite(t, nt, xt);
     size_t big = (r.nb > r.nt ? r.nb : r.nt) + 1;
     double *tmp = xmalloc(big * sizeof(double));
     memcpy(tmp, xb, r.nb * sizeof(double));
-    r.base = stat_of(st, tmp, r.nb);
+    r.base = bootstrap_stat_inplace(st, tmp, r.nb);
     memcpy(tmp, xt, r.nt * sizeof(double));
-    r.treat = stat_of(st, tmp, r.nt);
+    r.treat = bootstrap_stat_inplace(st, tmp, r.nt);
     set_point(&r);
     double *ratios = xmalloc(resamples * sizeof(double)),
            *diffs = xmalloc(resamples * sizeof(double));
@@ -178,16 +164,14 @@ int abtest_ratio_ci(enum bootstrap_stat st, const double *b, size_t nb, const do
             if (r.nb >= 2) {
                 for (size_t i = 0; i < r.nb; i++)
                     tmp[i] = xb[rng_range(&g, 0, r.nb - 1)];
-                sb = stat_of(st, tmp, r.nb);
+                sb = bootstrap_stat_inplace(st, tmp, r.nb);
             }
             if (r.nt >= 2) {
                 for (size_t i = 0; i < r.nt; i++)
                     tmp[i] = xt[rng_range(&g, 0, r.nt - 1)];
-                s_t = stat_of(st, tmp, r.nt);
+                s_t = bootstrap_stat_inplace(st, tmp, r.nt);
             }
-            diffs[nd++] = s_t - sb;
-            if (sb != 0)
-                ratios[nr++] = s_t / sb;
+            add_pair(sb, s_t, ratios, &nr, diffs, &nd);
         }
     }
     finish(&r, ratios, nr, diffs, nd);
@@ -224,7 +208,7 @@ static void pack(const struct abtest_groups *s, struct packed *p)
     p->g = 0;
     size_t k = 0;
     for (size_t i = 0; i < s->g; i++) {
-        size_t c = finite_copy(s->v[i], s->n[i], p->v + k);
+        size_t c = bootstrap_finite(s->v[i], s->n[i], p->v + k);
         if (c == 0)
             continue; /* a run with no values carries no information */
         p->off[p->g] = k;
@@ -298,9 +282,7 @@ int abtest_pooled_quantile_ci(const struct abtest_groups *b, const struct abtest
         double sb = abtest_select_quantile(buf, n, q);
         n = resample_side(&pt, &g, buf);
         double s_t = abtest_select_quantile(buf, n, q);
-        diffs[nd++] = s_t - sb;
-        if (sb != 0)
-            ratios[nr++] = s_t / sb;
+        add_pair(sb, s_t, ratios, &nr, diffs, &nd);
     }
     finish(&r, ratios, nr, diffs, nd);
     free(ratios);
@@ -451,8 +433,8 @@ int abtest_welch(const double *b, size_t nb, const double *t, size_t nt, double 
         return -EINVAL;
     struct abtest_welch w = { .level = level, .lo = NAN, .hi = NAN, .df = NAN, .estimate = NAN };
     double *x = xmalloc((nb + 1) * sizeof(double)), *y = xmalloc((nt + 1) * sizeof(double));
-    w.nb = finite_copy(b, nb, x);
-    w.nt = finite_copy(t, nt, y);
+    w.nb = bootstrap_finite(b, nb, x);
+    w.nt = bootstrap_finite(t, nt, y);
     bool pos = w.nb > 0 && w.nt > 0;
     for (size_t i = 0; i < w.nb && pos; i++)
         pos = x[i] > 0;

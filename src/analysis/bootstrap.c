@@ -13,7 +13,7 @@
 #include "common/stats.h"
 #include "common/xalloc.h"
 
-static size_t finite_copy(const double *v, size_t n, double *out)
+size_t bootstrap_finite(const double *v, size_t n, double *out)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -22,7 +22,7 @@ static size_t finite_copy(const double *v, size_t n, double *out)
     return k;
 }
 
-static double stat_sorted(enum bootstrap_stat st, double *v, size_t n)
+double bootstrap_stat_inplace(enum bootstrap_stat st, double *v, size_t n)
 {
     if (n == 0)
         return NAN;
@@ -41,8 +41,8 @@ double bootstrap_stat_of(enum bootstrap_stat st, const double *v, size_t n)
     if (n == 0)
         return NAN;
     double *c = xmalloc(n * sizeof(double));
-    size_t k = finite_copy(v, n, c);
-    double r = stat_sorted(st, c, k);
+    size_t k = bootstrap_finite(v, n, c);
+    double r = bootstrap_stat_inplace(st, c, k);
     free(c);
     return r;
 }
@@ -55,11 +55,11 @@ int bootstrap_ci(enum bootstrap_stat st, const double *v, size_t n, unsigned res
     if (n > BOOTSTRAP_MAX_SAMPLES)
         return -EMSGSIZE;
     double *x = xmalloc((n ? n : 1) * sizeof(double));
-    size_t k = finite_copy(v, n, x);
+    size_t k = bootstrap_finite(v, n, x);
     struct bootstrap_ci ci = { .n = k, .level = level, .resamples = resamples };
     double *tmp = xmalloc((k ? k : 1) * sizeof(double));
     memcpy(tmp, x, k * sizeof(double));
-    ci.estimate = stat_sorted(st, tmp, k);
+    ci.estimate = bootstrap_stat_inplace(st, tmp, k);
     ci.lo = ci.hi = ci.estimate;
     if (k >= 2) {
         double *stats = xmalloc(resamples * sizeof(double));
@@ -68,7 +68,7 @@ int bootstrap_ci(enum bootstrap_stat st, const double *v, size_t n, unsigned res
         for (unsigned b = 0; b < resamples; b++) {
             for (size_t i = 0; i < k; i++)
                 tmp[i] = x[rng_range(&r, 0, k - 1)];
-            stats[b] = stat_sorted(st, tmp, k);
+            stats[b] = bootstrap_stat_inplace(st, tmp, k);
         }
         qsort(stats, resamples, sizeof(double), stats_cmp_double);
         double a = (1 - level) / 2;

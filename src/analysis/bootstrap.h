@@ -23,6 +23,10 @@ struct bootstrap_ci {
     unsigned resamples;
 };
 
+/* The finite values of v copied to out (room for n values); returns how many. */
+size_t bootstrap_finite(const double *v, size_t n, double *out);
+/* The statistic of v[0..n) computed in place (v is reordered). NaN for n == 0. */
+double bootstrap_stat_inplace(enum bootstrap_stat st, double *v, size_t n);
 /* The statistic of v (n values, not modified). NaN for n == 0. */
 double bootstrap_stat_of(enum bootstrap_stat st, const double *v, size_t n);
 /* Percentile bootstrap CI of stat over v (NaNs skipped). resamples in [100, MAX], level in
