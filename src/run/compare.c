@@ -612,9 +612,11 @@ static json_t *headline(const struct compare_config *c, const struct side *b, co
                  (ratio - 1) * 100);
     else
         snprintf(change, sizeof(change), "not comparable (baseline mean is 0 or missing)");
-    return json_sprintf("%s phase, %s: %s vs %s %s; Mann-Whitney p = %.3g; %zu vs %zu repeats: "
-                        "%s%s",
-                        c->phase, pm->label, t->mode, b->mode, change, p, nb, nt, verdict,
+    bool rank_decides = json_is_true(jsonx_path(pmj, "mann_whitney.can_decide"));
+    return json_sprintf("%s phase, %s: %s vs %s %s; Mann-Whitney p = %.3g%s; %zu vs %zu "
+                        "repeats: %s%s",
+                        c->phase, pm->label, t->mode, b->mode, change, p,
+                        rank_decides ? "" : " (cannot decide at these counts)", nb, nt, verdict,
                         dg ? "" : " (not decision-grade)");
 }
 

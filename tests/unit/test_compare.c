@@ -146,6 +146,7 @@ static void test_better(void **state)
     assert_int_equal(jsonx_i64(p95, "requests_baseline", 0), 500);
     assert_string_equal(jsonx_str(p95, "verdict", ""), "better");
     assert_non_null(strstr(jsonx_str(doc, "headline", ""), "B2 vs B1 -50"));
+    assert_null(strstr(jsonx_str(doc, "headline", ""), "cannot decide"));
     char *md = compare_markdown(doc);
     assert_non_null(strstr(md, "| TTFT p95 (ms, from intended send) | lower |"));
     assert_non_null(strstr(md, "Decision-grade: **yes**"));
@@ -179,6 +180,8 @@ static void test_negligible_and_few(void **state)
     json_t *mw = jsonx_path(jsonx_path(jsonx_path(doc, "metrics"), "ttft_p95_ms"), "mann_whitney");
     assert_true(json_is_false(json_object_get(mw, "can_decide")));
     assert_true(fabs(jsonx_num(mw, "min_attainable_p", 0) - 0.1) < 1e-12);
+    assert_non_null(
+        strstr(jsonx_str(doc, "headline", ""), "p = 0.1 (cannot decide at these counts)"));
     json_decref(doc);
     /* Two repeats a side: numbers, no decision. */
     make_side("g3", (struct spec){ "B1", "A", 1.0, 100, 10, true, 0.03 }, 2);
