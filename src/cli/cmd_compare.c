@@ -89,13 +89,6 @@ int cmd_compare_main(int argc, char **argv)
         log_error("--baseline and --treatment are required");
         return CLIOPT_EXIT_USAGE;
     }
-    bool known = false;
-    for (size_t i = 0; compare_metric_names[i]; i++)
-        known |= strcmp(compare_metric_names[i], c.primary) == 0;
-    if (!known) {
-        log_error("--primary: unknown metric '%s' (see --help)", c.primary);
-        return CLIOPT_EXIT_USAGE;
-    }
     struct compare_config cfg = {
         .baseline = c.baseline,
         .treatment = c.treatment,

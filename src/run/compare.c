@@ -40,10 +40,6 @@ static const struct metric metrics[] = {
 };
 #define NMETRICS (sizeof(metrics) / sizeof(metrics[0]))
 
-const char *const compare_metric_names[] = { "ttft_p50_ms", "ttft_p95_ms", "ttft_p99_ms",
-                                             "e2e_p95_ms",  "itl_p50_ms",  "throughput_rps",
-                                             "output_tps",  "error_rate",  NULL };
-
 /* Pooled request-level quantiles of TTFT from intended send. */
 static const struct {
     const char *key;
@@ -66,6 +62,7 @@ struct side {
     size_t n;
     char *mode;
     char *dir_buf;
+    size_t valid, decision_grade; /* bundles with run_valid, and decision-grade among them */
 };
 
 static int is_dir(const char *p)
@@ -268,6 +265,10 @@ static int load_side(struct side *s, const char *phase, struct diag *d)
                             names[0] ? names : "none");
         }
     }
+    for (size_t i = 0; i < s->n; i++) {
+        s->valid += s->b[i].valid;
+        s->decision_grade += s->b[i].decision_grade;
+    }
     const char *mode = NULL;
     for (size_t i = 0; i < s->n && !mode; i++)
         mode = jsonx_str(jsonx_path(s->b[i].manifest, "mode"), "mode", NULL);
@@ -322,7 +323,6 @@ static json_t *side_json(const struct side *s, const char *phase)
     json_object_set_new(o, "dir", json_string(s->dir));
     json_object_set_new(o, "mode", json_string(s->mode));
     json_t *inc = json_array(), *exc = json_array();
-    size_t valid = 0, dg = 0;
     for (size_t i = 0; i < s->n; i++) {
         const struct bundle *b = &s->b[i];
         json_t *rc = json_object_get(b->verdict, "reason_codes");
@@ -333,12 +333,10 @@ static json_t *side_json(const struct side *s, const char *phase)
         if (!json_object_get(jsonx_path(b->summary, "phases"), phase))
             json_object_set_new(e, "phase_missing", json_true());
         json_array_append_new(b->valid ? inc : exc, e);
-        valid += b->valid;
-        dg += b->decision_grade;
     }
     json_object_set_new(o, "bundles", json_integer((json_int_t)s->n));
-    json_object_set_new(o, "valid", json_integer((json_int_t)valid));
-    json_object_set_new(o, "decision_grade", json_integer((json_int_t)dg));
+    json_object_set_new(o, "valid", json_integer((json_int_t)s->valid));
+    json_object_set_new(o, "decision_grade", json_integer((json_int_t)s->decision_grade));
     json_object_set_new(o, "included", inc);
     json_object_set_new(o, "excluded", exc);
     return o;
@@ -628,7 +626,8 @@ int compare_run(const struct compare_config *c, json_t **doc, struct diag *d)
 {
     const struct metric *pm = find_metric(c->primary ? c->primary : "ttft_p95_ms");
     if (!pm)
-        return diag_set(d, -EINVAL, 0, 0, "unknown primary metric '%s'", c->primary);
+        return diag_set(d, -EINVAL, 0, 0, "--primary: unknown metric '%s' (see --help)",
+                        c->primary);
     struct side b = { .name = "baseline", .dir = c->baseline },
                 t = { .name = "treatment", .dir = c->treatment };
     int r = load_side(&b, c->phase, d);
@@ -713,8 +712,7 @@ int compare_run(const struct compare_config *c, json_t **doc, struct diag *d)
     json_object_set_new(o, "pooled_requests", pooled_json(c, &b, &t, c->seed));
 
     /* Decision grade: enough valid repeats, every included bundle decision-grade. */
-    size_t vb = (size_t)jsonx_u64(jsonx_path(o, "baseline"), "valid", 0);
-    size_t vt = (size_t)jsonx_u64(jsonx_path(o, "treatment"), "valid", 0);
+    size_t vb = b.valid, vt = t.valid;
     if (vb < c->repeats_min || vt < c->repeats_min)
         add_reason(codes, details, "INSUFFICIENT_REPEATS",
                    json_pack("{s:[s], s:I, s:I, s:I}", "why",
@@ -723,9 +721,7 @@ int compare_run(const struct compare_config *c, json_t **doc, struct diag *d)
                              (json_int_t)c->repeats_min));
     for (int s = 0; s < 2; s++) {
         const struct side *x = s ? &t : &b;
-        json_t *sj = json_object_get(o, s ? "treatment" : "baseline");
-        size_t valid = (size_t)jsonx_u64(sj, "valid", 0),
-               dg = (size_t)jsonx_u64(sj, "decision_grade", 0);
+        size_t valid = x->valid, dg = x->decision_grade;
         if (valid < x->n)
             add_reason(codes, details,
                        s ? "TREATMENT_INVALID_EXCLUDED" : "BASELINE_INVALID_EXCLUDED",

@@ -29,13 +29,11 @@ struct compare_config {
 };
 
 /* Builds the comparison document. Returns 0; -ENOENT/-EINVAL with d set for unusable input
- * (no bundles, unreadable files, unknown metric, mismatched workloads when not allowed). */
+ * (unknown primary metric, checked first; no bundles, unreadable files, mismatched workloads
+ * when not allowed). */
 int compare_run(const struct compare_config *c, json_t **doc, struct diag *d);
 
 /* A Markdown rendering of the document (owned by the caller). */
 char *compare_markdown(const json_t *doc);
-
-/* Names of the compared metrics, NULL-terminated (for --help and validation). */
-extern const char *const compare_metric_names[];
 
 #endif
