@@ -328,8 +328,7 @@ int cmd_load_main(int argc, char **argv)
         json_t *phases = json_object_get(summary, "phases");
         const char *k;
         json_t *v;
-        json_object_foreach(phases, k, v)
-        {
+        json_object_foreach (phases, k, v) {
             print_phase(k, v);
         }
         log_info("wrote %s/records.jsonl, summary.json, profile_export.jsonl", c.out);

@@ -615,8 +615,7 @@ static void write_timeseries(struct observe *o, enum csv_id id, struct endpoint 
     json_t *series = json_object_get(sum, "series");
     const char *key;
     json_t *v;
-    json_object_foreach(series, key, v)
-    {
+    json_object_foreach (series, key, v) {
         /* Histogram buckets stay out of the time series (they are in the phase deltas). */
         const char *brace = strchr(key, '{');
         size_t nl = brace ? (size_t)(brace - key) : strlen(key);

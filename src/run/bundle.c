@@ -349,8 +349,7 @@ static double counter_delta(const json_t *delta, const char *name, bool *found)
     size_t nl = strlen(name);
     const char *k;
     json_t *v;
-    json_object_foreach(json_object_get(delta, "counters"), k, v)
-    {
+    json_object_foreach (json_object_get(delta, "counters"), k, v) {
         if (strncmp(k, name, nl) || (k[nl] && k[nl] != '{'))
             continue;
         s += jsonx_num(v, "delta", 0);
@@ -555,8 +554,7 @@ static json_t *build_evidence(const struct run *r, const struct outcome *oc,
     json_t *recs = records_by_phase(r->dir);
     size_t i;
     json_t *p;
-    json_array_foreach(r->phases, i, p)
-    {
+    json_array_foreach (r->phases, i, p) {
         const char *name = jsonx_str(p, "name", "?");
         json_t *ph = json_object();
         json_t *rec = json_object_get(recs, name);
@@ -588,8 +586,7 @@ static json_t *build_evidence(const struct run *r, const struct outcome *oc,
     const char *k;
     json_t *d;
     double dev_bytes = 0, other_bytes = 0;
-    json_object_foreach(r->os_deltas, k, d)
-    {
+    json_object_foreach (r->os_deltas, k, d) {
         json_t *n = json_object_get(d, "noise");
         if (!json_is_object(n))
             continue;
@@ -758,12 +755,12 @@ static json_t *manifest_json(const struct group *g, const struct mode_settings *
     json_t *env = json_object();
     size_t i;
     json_t *pr;
-    json_array_foreach(procs, i, pr)
-    {
+    json_array_foreach (procs, i, pr) {
         const char *k;
         json_t *v;
-        json_object_foreach(json_object_get(pr, "env"), k, v) if (!strncmp(k, "DYN_KVBM_", 9))
-            json_object_set(env, k, v);
+        json_object_foreach (json_object_get(pr, "env"), k, v)
+            if (!strncmp(k, "DYN_KVBM_", 9))
+                json_object_set(env, k, v);
     }
     json_object_set_new(md, "kvbm_env", env);
     json_object_set_new(m, "mode", md);
@@ -951,9 +948,9 @@ static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned 
     oc.kvbm_ok = true;
     size_t ci;
     json_t *c;
-    json_array_foreach(oc.ready_checks, ci,
-                       c) if (!strcmp(jsonx_str(c, "check", ""), "kvbm_metrics") &&
-                              !jsonx_bool(c, "ok", false)) oc.kvbm_ok = false;
+    json_array_foreach (oc.ready_checks, ci, c)
+        if (!strcmp(jsonx_str(c, "check", ""), "kvbm_metrics") && !jsonx_bool(c, "ok", false))
+            oc.kvbm_ok = false;
     oc.config = stack_observe_config(r.stack, &ms);
     if (json_array_size(json_object_get(oc.config, "mismatches")))
         note(cfg,
@@ -1039,8 +1036,7 @@ finish:
     json_t *reuse_obs = json_object();
     size_t pi;
     json_t *pj;
-    json_array_foreach(r.phases, pi, pj)
-    {
+    json_array_foreach (r.phases, pi, pj) {
         const char *name = jsonx_str(pj, "name", "?");
         json_t *ph = json_object_get(sp, name);
         if (!ph) {
@@ -1061,8 +1057,7 @@ finish:
     json_t *recs = records_by_phase(r.dir);
     const char *rk;
     json_t *rv;
-    json_object_foreach(recs, rk, rv)
-    {
+    json_object_foreach (recs, rk, rv) {
         json_t *ro = json_object_get(reuse_obs, rk);
         if (ro)
             json_object_set(ro, "cached_tokens", json_object_get(rv, "cached_tokens"));
@@ -1074,8 +1069,7 @@ finish:
     json_decref(reuse_obs);
     json_object_set_new(summary, "reuse", reuse ? reuse : json_null());
     if (reuse) {
-        json_object_foreach(json_object_get(reuse, "phases"), rk, rv)
-        {
+        json_object_foreach (json_object_get(reuse, "phases"), rk, rv) {
             json_t *ph = json_object_get(sp, rk);
             if (ph)
                 json_object_set(ph, "reuse", rv);
@@ -1293,8 +1287,7 @@ static json_t *mode_stats(json_t *quicks, const char *mode, uint64_t seed)
     size_t i;
     json_t *q;
     json_t *dirs = json_array();
-    json_array_foreach(quicks, i, q)
-    {
+    json_array_foreach (quicks, i, q) {
         if (strcmp(jsonx_str(q, "mode", ""), mode))
             continue;
         total++;
@@ -1371,8 +1364,7 @@ int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag 
     json_t *bundles = json_array();
     size_t i;
     json_t *q;
-    json_array_foreach(quicks, i, q)
-    {
+    json_array_foreach (quicks, i, q) {
         json_t *ms = json_object_get(per_mode, jsonx_str(q, "mode", ""));
         json_t *ev = json_array_get(evidences, i);
         json_t *rp = json_object();

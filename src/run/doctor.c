@@ -241,8 +241,7 @@ static json_t *bundle_file(const json_t *group, const char *mode, const char *fi
 {
     size_t i;
     json_t *b;
-    json_array_foreach(json_object_get(group, "bundles"), i, b)
-    {
+    json_array_foreach (json_object_get(group, "bundles"), i, b) {
         if (strcmp(jsonx_str(b, "mode", ""), mode))
             continue;
         char *p = fileio_join(jsonx_str(b, "dir", ""), file);
@@ -273,8 +272,7 @@ static void write_dossier(const char *dir, const struct bundle_config *cfg, json
                cfg->stack, cfg->model, KVTIER_VERSION);
     size_t i;
     json_t *c;
-    json_array_foreach(checks, i, c)
-    {
+    json_array_foreach (checks, i, c) {
         if (jsonx_bool(c, "ok", true))
             continue;
         json_t *b = json_object_get(c, "blocker");
@@ -300,7 +298,9 @@ static void write_dossier(const char *dir, const struct bundle_config *cfg, json
     json_object_set_new(j, "stack", json_string(cfg->stack));
     json_object_set_new(j, "model", json_string(cfg->model));
     json_t *bl = json_array();
-    json_array_foreach(checks, i, c) if (!jsonx_bool(c, "ok", true)) json_array_append(bl, c);
+    json_array_foreach (checks, i, c)
+        if (!jsonx_bool(c, "ok", true))
+            json_array_append(bl, c);
     json_object_set_new(j, "blockers", bl);
     p = fileio_join(dir, "blocker_dossier.json");
     jsonx_write_file(p, j);
@@ -383,13 +383,13 @@ static void control_checks(const struct bundle_config *cfg, const json_t *group,
     double off = 0;
     const char *k;
     json_t *p;
-    json_object_foreach(jsonx_path(v2, "evidence.phases"), k, p) off +=
-        jsonx_num(json_object_get(p, "kvbm"), "offload_blocks_h2d", 0);
+    json_object_foreach (jsonx_path(v2, "evidence.phases"), k, p)
+        off += jsonx_num(json_object_get(p, "kvbm"), "offload_blocks_h2d", 0);
     bool mismatch = false;
     size_t i;
     json_t *code;
-    json_array_foreach(json_object_get(v2, "reason_codes"), i, code) mismatch |=
-        !strcmp(json_string_value(code), "KVBM_OS_MISMATCH");
+    json_array_foreach (json_object_get(v2, "reason_codes"), i, code)
+        mismatch |= !strcmp(json_string_value(code), "KVBM_OS_MISMATCH");
     bool io = off > 0 && on > 0 && rb > 0 && !mismatch;
     snprintf(s, sizeof(s),
              "B2p: %.0f blocks offloaded to disk, %.0f onboarded from disk in replay, worker read "
@@ -552,7 +552,8 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
     bool all = true;
     size_t i;
     json_t *c;
-    json_array_foreach(checks, i, c) all &= jsonx_bool(c, "ok", false);
+    json_array_foreach (checks, i, c)
+        all &= jsonx_bool(c, "ok", false);
     json_t *out = json_object();
     json_object_set_new(out, "schema_version", json_integer(1));
     json_object_set_new(out, "kind", json_string("kvtier.doctor"));
