@@ -26,11 +26,11 @@
 #include "common/clk.h"
 #include "common/fileio.h"
 #include "common/jsonx.h"
+#include "common/prom.h"
 #include "common/units.h"
 #include "common/xalloc.h"
 #include "common/yamlx.h"
 #include "stack/httpget.h"
-#include "stack/promscan.h"
 
 extern char **environ;
 
@@ -736,10 +736,11 @@ json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
         struct buf b;
         buf_init(&b, HTTPGET_BODY_MAX_BYTES);
         struct httpget_result hr;
+        struct prom_page pg = { 0 };
         if (httpget(s->kvbm_metrics_url, CHECK_TIMEOUT_NS, &b, &hr) >= 0 && hr.status == 200) {
-            const char *t = (const char *)b.data;
+            prom_parse_lenient((const char *)b.data, b.len, &pg, NULL);
             json_object_set_new(o, "kvbm_metrics_registered",
-                                json_boolean(promscan_has_prefix(t, b.len, "kvbm_")));
+                                json_boolean(prom_has_prefix(&pg, "kvbm_")));
             /* the engine's own report of its tiers (builtin engine: kvtier_engine_* gauges) */
             json_t *reported = json_object();
             static const struct {
@@ -763,7 +764,7 @@ json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
             exp[6] = mode_has_kvbm(w->id);
             for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
                 double v;
-                if (promscan_sum(t, b.len, g[i].gauge, &v) <= 0)
+                if (prom_sum(&pg, g[i].gauge, &v) <= 0)
                     continue;
                 jsonx_set_num(reported, g[i].gauge, v);
                 if (!g[i].field)
@@ -788,6 +789,7 @@ json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
             json_object_set_new(o, "kvbm_metrics_error",
                                 json_string(hr.status ? "non-200 status" : hr.err));
         }
+        prom_page_fini(&pg);
         buf_fini(&b);
     }
     json_object_set_new(o, "mismatches", mism);
