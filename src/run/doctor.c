@@ -14,11 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "common/buf.h"
 #include "common/clk.h"
 #include "common/fileio.h"
+#include "common/httpget.h"
 #include "common/jsonx.h"
 #include "common/profile.h"
 #include "common/stats.h"
@@ -38,13 +37,11 @@ struct post {
     bool stream;
 };
 
-static size_t post_data(char *p, size_t sz, size_t n, void *ctx)
+static int post_data(void *ctx, const char *p, size_t len, uint64_t now)
 {
     struct post *ps = ctx;
-    uint64_t now = clk_now_ns();
-    size_t len = sz * n;
     if (buf_append(&ps->body, p, len) < 0)
-        return 0;
+        return -EMSGSIZE;
     if (ps->stream && !ps->first_content_ns) {
         const char *s = buf_str(&ps->body);
         size_t from = ps->scanned > 16 ? ps->scanned - 16 : 0;
@@ -58,7 +55,7 @@ static size_t post_data(char *p, size_t sz, size_t n, void *ctx)
         }
         ps->scanned = ps->body.len;
     }
-    return len;
+    return 0;
 }
 
 /* POSTs a chat request; 0 with the HTTP status, first-content and end times. */
@@ -83,32 +80,16 @@ static int chat(const char *url, const char *model, const char *prompt, unsigned
     char *full = xalloc_printf("%s/v1/chat/completions", url);
     struct post ps = { .stream = stream };
     buf_init(&ps.body, POST_BODY_MAX_BYTES);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     const char *key = getenv("KVTIER_API_KEY");
     if (!key)
         key = getenv("OPENAI_API_KEY");
-    char *auth = key ? xalloc_printf("Authorization: Bearer %s", key) : NULL;
-    if (auth)
-        h = curl_slist_append(h, auth);
-    curl_easy_setopt(c, CURLOPT_URL, full);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(REQUEST_TIMEOUT_NS / CLK_NS_PER_MS));
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, post_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &ps);
+    struct httpget_opts ho = { .post_json = body, .bearer = key, .on_data = post_data, .ctx = &ps };
+    struct httpget_result hr;
     ps.t0_ns = clk_now_ns();
-    CURLcode cc = curl_easy_perform(c);
+    int r = httpget_request(NULL, full, REQUEST_TIMEOUT_NS, &ho, NULL, &hr);
     uint64_t end = clk_now_ns();
-    int r = 0;
-    if (cc != CURLE_OK) {
-        r = cc == CURLE_COULDNT_CONNECT      ? -ECONNREFUSED
-            : cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
-                                             : -EIO;
-    } else {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, ret_status);
+    if (r == 0) {
+        *ret_status = hr.status;
         *ret_e2e_ms = (double)(end - ps.t0_ns) / 1e6;
         *ret_ttfc_ms = ps.first_content_ns ? (double)(ps.first_content_ns - ps.t0_ns) / 1e6 : NAN;
         if (ret_body && !stream) {
@@ -117,9 +98,6 @@ static int chat(const char *url, const char *model, const char *prompt, unsigned
             *ret_body = j;
         }
     }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    free(auth);
     free(full);
     free(body);
     buf_fini(&ps.body);

@@ -25,12 +25,12 @@
 #include "common/buf.h"
 #include "common/clk.h"
 #include "common/fileio.h"
+#include "common/httpget.h"
 #include "common/jsonx.h"
 #include "common/prom.h"
 #include "common/units.h"
 #include "common/xalloc.h"
 #include "common/yamlx.h"
-#include "stack/httpget.h"
 
 extern char **environ;
 
