@@ -31,10 +31,10 @@
 #include <liburing.h>
 
 #include "common/clk.h"
+#include "common/devinfo.h"
 #include "common/rng.h"
 #include "common/stats.h"
 #include "common/xalloc.h"
-#include "observe/devinfo.h"
 #include "observe/diskstats.h"
 
 #define ALIGN           4096u

@@ -28,6 +28,7 @@
 #include "common/fileio.h"
 #include "common/httpget.h"
 #include "common/jsonx.h"
+#include "common/procio.h"
 #include "common/profile.h"
 #include "common/rng.h"
 #include "common/units.h"
@@ -254,24 +255,10 @@ static json_t *storage_json(const struct bundle_config *cfg, const char *cache_d
 /* /proc/PID/io of one process: {rchar, wchar, read_bytes, write_bytes, cancelled}. */
 static json_t *pid_io(pid_t pid)
 {
-    char p[64];
-    snprintf(p, sizeof(p), "/proc/%d/io", (int)pid);
-    char *t = read_text(p, 4096);
-    if (!t)
+    struct procio io;
+    if (procio_read(NULL, pid, &io) < 0)
         return NULL;
-    json_t *o = json_object();
-    static const char *const keys[] = {
-        "rchar", "wchar", "read_bytes", "write_bytes", "cancelled_write_bytes", NULL
-    };
-    for (size_t i = 0; keys[i]; i++) {
-        char k[40];
-        snprintf(k, sizeof(k), "%s: ", keys[i]);
-        char *m = strstr(t, k);
-        if (m)
-            json_object_set_new(o, keys[i], json_integer(strtoll(m + strlen(k), NULL, 10)));
-    }
-    free(t);
-    return o;
+    return procio_json(&io, PROCIO_BYTE_KEYS);
 }
 
 /* ---- one run ---------------------------------------------------------------------------- */
