@@ -25,6 +25,7 @@
 #include "analysis/bootstrap.h"
 #include "common/buf.h"
 #include "common/clk.h"
+#include "common/emit.h"
 #include "common/fileio.h"
 #include "common/httpget.h"
 #include "common/jsonx.h"
@@ -70,14 +71,10 @@ static void note(const struct bundle_config *cfg, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void note(const struct bundle_config *cfg, const char *fmt, ...)
 {
-    if (!cfg->note)
-        return;
-    char line[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    emit_vline(cfg->note, cfg->note_ctx, fmt, ap);
     va_end(ap);
-    cfg->note(cfg->note_ctx, line);
 }
 
 void bundle_block_order(size_t n, unsigned repeats, uint64_t seed, size_t *order)

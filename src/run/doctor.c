@@ -16,6 +16,7 @@
 
 #include "common/buf.h"
 #include "common/clk.h"
+#include "common/emit.h"
 #include "common/fileio.h"
 #include "common/httpget.h"
 #include "common/jsonx.h"
@@ -290,14 +291,10 @@ static void dnote(const struct bundle_config *cfg, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void dnote(const struct bundle_config *cfg, const char *fmt, ...)
 {
-    if (!cfg->note)
-        return;
-    char line[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    emit_vline(cfg->note, cfg->note_ctx, fmt, ap);
     va_end(ap);
-    cfg->note(cfg->note_ctx, line);
 }
 
 static void control_checks(const struct bundle_config *cfg, const json_t *group, json_t *checks)
