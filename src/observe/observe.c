@@ -1510,25 +1510,19 @@ static json_t *os_delta(struct observe *o, const struct snap *b, const struct sn
         json_object_set_new(at, "fs_other_events", j_u64(e->at.other_events - b->at.other_events));
         json_object_set_new(at, "fanotify_overflows", j_u64(e->at.overflows - b->at.overflows));
     }
-    /* Confidence: high when the server explains >= 90% of device bytes and (fanotify saw no
-     * other process on the KV files or no fanotify but all KV files are O_DIRECT); medium when
-     * it explains >= 50%; low otherwise. */
-    const char *conf = "low";
-    double share = 0;
-    uint64_t dtot = dr.read_bytes + dr.write_bytes;
-    uint64_t stot =
-        (sv[PROCIO_READ_BYTES] < dr.read_bytes ? sv[PROCIO_READ_BYTES] : dr.read_bytes) +
-        (sv[PROCIO_WRITE_BYTES] < dr.write_bytes ? sv[PROCIO_WRITE_BYTES] : dr.write_bytes);
-    if (dev_ok && dtot > 0)
-        share = (double)stot / (double)dtot;
-    bool clean_kv = o->at ? e->at.kv_events_other == b->at.kv_events_other
-                          : json_is_true(json_object_get(pc, "o_direct_all"));
-    if (dev_ok && dtot > 0 && share >= 0.9 && clean_kv)
-        conf = "high";
-    else if (dev_ok && dtot > 0 && share >= 0.5)
-        conf = "medium";
-    json_object_set_new(at, "server_share", dev_ok && dtot ? json_real(share) : json_null());
-    json_object_set_new(at, "confidence", json_string(conf));
+    struct attrib_evidence ev = {
+        .device_ok = dev_ok,
+        .device_read_bytes = dr.read_bytes,
+        .device_write_bytes = dr.write_bytes,
+        .server_read_bytes = sv[PROCIO_READ_BYTES],
+        .server_write_bytes = sv[PROCIO_WRITE_BYTES],
+        .kv_clean = o->at ? e->at.kv_events_other == b->at.kv_events_other
+                          : json_is_true(json_object_get(pc, "o_direct_all")),
+    };
+    double share;
+    enum attrib_confidence conf = attrib_confidence(&ev, &share);
+    json_object_set_new(at, "server_share", isnan(share) ? json_null() : json_real(share));
+    json_object_set_new(at, "confidence", json_string(attrib_confidence_name(conf)));
     json_object_set(d, "attribution", at);
     *ret_attrib = at;
     json_object_set_new(d, "page_cache", pc);
