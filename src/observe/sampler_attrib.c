@@ -80,24 +80,28 @@ static void delta(struct observe *o, void *state, const struct snap *b, const st
         json_object_set_new(at, "device_write_bytes", sampler_j_u64(f->dr.write_bytes));
         json_object_set_new(at, "server_read_bytes", sampler_j_u64(f->server[PROCIO_READ_BYTES]));
         json_object_set_new(at, "server_write_bytes", sampler_j_u64(f->server[PROCIO_WRITE_BYTES]));
+        json_object_set_new(at, "server_read_share",
+                            ratio((double)(f->server[PROCIO_READ_BYTES] < f->dr.read_bytes
+                                               ? f->server[PROCIO_READ_BYTES]
+                                               : f->dr.read_bytes),
+                                  (double)f->dr.read_bytes));
+        json_object_set_new(at, "server_write_share",
+                            ratio((double)(f->server[PROCIO_WRITE_BYTES] < f->dr.write_bytes
+                                               ? f->server[PROCIO_WRITE_BYTES]
+                                               : f->dr.write_bytes),
+                                  (double)f->dr.write_bytes));
         json_object_set_new(
-            at, "server_read_share",
-            ratio((double)(f->server[PROCIO_READ_BYTES] < f->dr.read_bytes ? f->server[PROCIO_READ_BYTES]
-                                                                 : f->dr.read_bytes),
-                  (double)f->dr.read_bytes));
+            at, "elsewhere_read_bytes",
+            sampler_j_u64(sampler_sat_sub(f->dr.read_bytes, f->server[PROCIO_READ_BYTES])));
         json_object_set_new(
-            at, "server_write_share",
-            ratio((double)(f->server[PROCIO_WRITE_BYTES] < f->dr.write_bytes ? f->server[PROCIO_WRITE_BYTES]
-                                                                   : f->dr.write_bytes),
-                  (double)f->dr.write_bytes));
-        json_object_set_new(at, "elsewhere_read_bytes",
-                            sampler_j_u64(sampler_sat_sub(f->dr.read_bytes, f->server[PROCIO_READ_BYTES])));
-        json_object_set_new(at, "elsewhere_write_bytes",
-                            sampler_j_u64(sampler_sat_sub(f->dr.write_bytes, f->server[PROCIO_WRITE_BYTES])));
+            at, "elsewhere_write_bytes",
+            sampler_j_u64(sampler_sat_sub(f->dr.write_bytes, f->server[PROCIO_WRITE_BYTES])));
         json_object_set_new(at, "other_process_read_bytes", sampler_j_u64(f->other_read_bytes));
         json_object_set_new(at, "other_process_write_bytes", sampler_j_u64(f->other_write_bytes));
-        json_object_set_new(at, "unexplained_write_bytes",
-                            sampler_j_u64(sampler_sat_sub(f->dr.write_bytes, f->server[PROCIO_WRITE_BYTES] + f->other_write_bytes)));
+        json_object_set_new(
+            at, "unexplained_write_bytes",
+            sampler_j_u64(sampler_sat_sub(f->dr.write_bytes,
+                                          f->server[PROCIO_WRITE_BYTES] + f->other_write_bytes)));
     } else {
         json_object_set_new(at, "status", json_string("unavailable"));
     }
@@ -108,8 +112,10 @@ static void delta(struct observe *o, void *state, const struct snap *b, const st
                             sampler_j_u64(e->at.kv_events_other - b->at.kv_events_other));
         json_object_set_new(at, "fs_other_events_server",
                             sampler_j_u64(e->at.other_events_server - b->at.other_events_server));
-        json_object_set_new(at, "fs_other_events", sampler_j_u64(e->at.other_events - b->at.other_events));
-        json_object_set_new(at, "fanotify_overflows", sampler_j_u64(e->at.overflows - b->at.overflows));
+        json_object_set_new(at, "fs_other_events",
+                            sampler_j_u64(e->at.other_events - b->at.other_events));
+        json_object_set_new(at, "fanotify_overflows",
+                            sampler_j_u64(e->at.overflows - b->at.overflows));
     }
     struct attrib_evidence ev = {
         .device_ok = f->dev_ok,
@@ -127,7 +133,6 @@ static void delta(struct observe *o, void *state, const struct snap *b, const st
     json_object_set(d, "attribution", at);
     json_array_append_new(o->phase_attrib, at);
     json_object_set_new(d, "page_cache", pc);
-
 }
 
 static void finish(struct observe *o, void *state)
