@@ -10,6 +10,7 @@
  * offload candidate unless it was a hit (evaluated marks the first candidate). */
 #include "engine/sched.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -842,16 +843,16 @@ static bool iterate(struct sched *s)
                 s->run[i]->st == SEQ_HOLD)
                 sreq_poke(s->run[i]->r);
     }
-    struct emit *ev = xcalloc(s->n_run + 1, sizeof(*ev));
-    size_t n_ev = 0;
-    /* parked sequences whose wait is over */
+    /* parked sequences whose wait is over; a held first token goes out at its release, and
+     * the sequence decodes its second token in this iteration's step */
     for (size_t i = 0; i < s->n_run; i++) {
         struct seq *q = s->run[i];
         if (q->st == SEQ_ONBOARD && q->pending_io == 0 && now >= q->ready_ns)
             finish_onboard(s, q, now);
         if (q->st == SEQ_HOLD && now >= q->ready_ns) {
             q->st = SEQ_DECODE;
-            ev[n_ev++] = (struct emit){ .q = q, .word = q->held_word, .first = true };
+            struct emit e = { .q = q, .word = q->held_word, .first = true };
+            emit_tokens(s, &e, 1, now);
         }
     }
     /* admission, first come first served */
@@ -868,7 +869,9 @@ static bool iterate(struct sched *s)
         if (q->st == SEQ_ONBOARD && q->pending_io == 0 && now >= q->ready_ns)
             finish_onboard(s, q, now);
     }
-    ev = xrealloc(ev, (s->n_run + 1) * sizeof(*ev));
+    /* at most one token per running sequence per step */
+    size_t cap_ev = s->n_run, n_ev = 0;
+    struct emit *ev = xcalloc(cap_ev + 1, sizeof(*ev));
     /* batch: every decode sequence, then prefill chunks under the token budget */
     struct cost_step cs = { 0 };
     uint64_t budget = s->o.max_num_tokens, t0 = clk_now_ns();
@@ -909,6 +912,7 @@ static bool iterate(struct sched *s)
             continue;
         if (q->n_gen >= q->gen_target)
             continue;
+        assert(n_ev < cap_ev);
         append_generated(s, q, &ev[n_ev++]);
         complete_blocks(s, q, t0);
     }
@@ -928,6 +932,7 @@ static bool iterate(struct sched *s)
             q->ready_ns = t0 + step_ns + s->o.first_token_delay_ns;
         } else {
             q->st = SEQ_DECODE;
+            assert(n_ev < cap_ev);
             ev[n_ev++] = e;
         }
     }
