@@ -118,6 +118,14 @@ static void raise_nofile(void)
     }
 }
 
+/* "ram" for a disk tier on tmpfs/ramfs, "storage" for a real file system, "" without one. */
+static const char *disk_medium(const struct config_kvbm *k, const struct sched *s)
+{
+    if (!k->disk_blocks)
+        return "";
+    return sched_disk_in_ram(s) ? "ram" : "storage";
+}
+
 static void set_info(struct metrics *m, const struct serve_cfg *c, const struct config_kvbm *k,
                      const struct sched *s, const char *served, const struct tokenizer *tok)
 {
@@ -128,12 +136,13 @@ static void set_info(struct metrics *m, const struct serve_cfg *c, const struct 
     metrics_escape_label(sched_disk_path(s), path, sizeof(path));
     metrics_escape_label(served, sm, sizeof(sm));
     char labels[4096];
-    snprintf(
-        labels, sizeof(labels),
-        "model=\"%s\",hardware=\"%s\",served_model=\"%s\",mode=\"%s\",disk_dir=\"%s\","
-        "disk_file=\"%s\",io_path=\"%s\",tokenizer=\"%s\"",
-        model, hw, sm, config_mode_name(k), k->disk_blocks ? dir : "", k->disk_blocks ? path : "",
-        k->disk_blocks ? (sched_disk_io_uring(s) ? "io_uring" : "pread") : "", tokenizer_kind(tok));
+    snprintf(labels, sizeof(labels),
+             "model=\"%s\",hardware=\"%s\",served_model=\"%s\",mode=\"%s\",disk_dir=\"%s\","
+             "disk_file=\"%s\",disk_medium=\"%s\",io_path=\"%s\",tokenizer=\"%s\"",
+             model, hw, sm, config_mode_name(k), k->disk_blocks ? dir : "",
+             k->disk_blocks ? path : "", disk_medium(k, s),
+             k->disk_blocks ? (sched_disk_io_uring(s) ? "io_uring" : "pread") : "",
+             tokenizer_kind(tok));
     metrics_set_info(m, labels);
 }
 
@@ -250,7 +259,11 @@ int cmd_serve_main(int argc, char **argv)
     m->model_context_length = model.max_sequence_length;
     m->model_block_size = model.tokens_per_block;
     set_info(m, &c, &kvbm, s, served, tok);
-    if (kvbm.disk_blocks && kvbm.o_direct && !sched_disk_o_direct(s))
+    if (kvbm.disk_blocks && sched_disk_in_ram(s))
+        log_warn("%s is on tmpfs/ramfs: the disk tier is memory, not an SSD, and O_DIRECT is not "
+                 "in effect",
+                 kvbm.disk_dir);
+    else if (kvbm.disk_blocks && kvbm.o_direct && !sched_disk_o_direct(s))
         log_warn("O_DIRECT refused on %s (%s): the disk tier falls back to buffered I/O",
                  kvbm.disk_dir, strerror(-sched_disk_o_direct_error(s)));
     /* signals: handled by sigwait in this thread only */
@@ -285,14 +298,16 @@ int cmd_serve_main(int argc, char **argv)
     log_info("ready: mode=%s model=%s (%s) hardware=%s served_model=%s tokenizer=%s "
              "g1_blocks=%" PRIu64 " g2_blocks=%" PRIu64 " g3_blocks=%" PRIu64
              " bytes_per_block=%" PRIu64 " disk_only=%s filter=%s o_direct=%s (requested %s) "
-             "disk_io=%s disk_dir=%s disk_file=%s (unlinked) prealloc=%s kvbm_metrics=%s "
+             "disk_io=%s disk_medium=%s disk_dir=%s disk_file=%s (unlinked) prealloc=%s "
+             "kvbm_metrics=%s "
              "max_num_seqs=%u max_num_tokens=%u speedup=%g http=%s:%u metrics_port=%u",
              config_mode_name(&kvbm), c.model, model.display_name, c.hardware, served,
              tokenizer_kind(tok), g1, kvbm.host_blocks, kvbm.disk_blocks, bpb,
              kvbm.enabled && kvbm.bypass_cpu ? "on" : "off", kvbm.filter_enabled ? "on" : "off",
              sched_disk_o_direct(s) ? "on" : "off", kvbm.o_direct ? "on" : "off",
              kvbm.disk_blocks ? (sched_disk_io_uring(s) ? "io_uring" : "pread") : "none",
-             kvbm.disk_blocks ? kvbm.disk_dir : "-", kvbm.disk_blocks ? sched_disk_path(s) : "-",
+             kvbm.disk_blocks ? disk_medium(&kvbm, s) : "-", kvbm.disk_blocks ? kvbm.disk_dir : "-",
+             kvbm.disk_blocks ? sched_disk_path(s) : "-",
              kvbm.disk_blocks ? sched_disk_prealloc(s) : "-",
              kvbm.enabled && kvbm.metrics_enabled ? "on" : "off", so.max_num_seqs,
              so.max_num_tokens, c.speedup, c.host, http_port(h), http_metrics_port(h));

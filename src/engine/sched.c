@@ -1201,6 +1201,11 @@ bool sched_disk_o_direct(const struct sched *s)
     return s->disk && tier_disk_o_direct(s->disk);
 }
 
+bool sched_disk_in_ram(const struct sched *s)
+{
+    return s->disk && tier_disk_in_ram(s->disk);
+}
+
 bool sched_disk_io_uring(const struct sched *s)
 {
     return s->disk && tier_disk_io_uring(s->disk);

@@ -65,6 +65,8 @@ void sched_free(struct sched *s);
 /* Effective disk tier facts for the start-up log and gauges. */
 bool sched_disk_o_direct(const struct sched *s);
 bool sched_disk_io_uring(const struct sched *s);
+/* Whether the disk tier's file is in memory (tmpfs/ramfs). */
+bool sched_disk_in_ram(const struct sched *s);
 const char *sched_disk_path(const struct sched *s);
 const char *sched_disk_prealloc(const struct sched *s);
 int sched_disk_o_direct_error(const struct sched *s);

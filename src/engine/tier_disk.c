@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <liburing.h>
@@ -32,6 +34,7 @@ struct tier_disk {
     char path[TIER_DISK_PATH_MAX];
     uint64_t n_blocks, block_bytes;
     bool o_direct;
+    bool in_ram; /* tmpfs or ramfs */
     int o_direct_err;
     bool uring;
     int uring_err;
@@ -220,6 +223,14 @@ static int make_file(struct tier_disk *t, const struct tier_disk_opts *o, struct
         r = neg_errno();
         return diag_set(d, r, 0, 0, "mkostemp %s: %s", t->path, strerror(-r));
     }
+    /* unlinked before anything can fail, so a failed start leaves no partly allocated file */
+    if (unlink(t->path) < 0) {
+        r = neg_errno();
+        return diag_set(d, r, 0, 0, "unlink %s: %s", t->path, strerror(-r));
+    }
+    struct statfs sf;
+    t->in_ram = fstatfs(t->fd, &sf) == 0 && ((unsigned long)sf.f_type == TMPFS_MAGIC ||
+                                             (unsigned long)sf.f_type == RAMFS_MAGIC);
     uint64_t size;
     if (__builtin_mul_overflow(o->n_blocks, o->block_bytes, &size) || size > INT64_MAX)
         return diag_set(d, -EOVERFLOW, 0, 0, "disk cache size overflows");
@@ -241,7 +252,9 @@ static int make_file(struct tier_disk *t, const struct tier_disk_opts *o, struct
         return diag_set(d, r, 0, 0, "fallocate %llu bytes for %s: %s", (unsigned long long)size,
                         t->path, strerror(-r));
     }
-    if (o->o_direct) {
+    if (o->o_direct && t->in_ram) {
+        t->o_direct_err = -EOPNOTSUPP; /* accepted or not, memory is not storage */
+    } else if (o->o_direct) {
         int fl = fcntl(t->fd, F_GETFL);
         if (fl < 0 || fcntl(t->fd, F_SETFL, fl | O_DIRECT) < 0) {
             t->o_direct_err = neg_errno();
@@ -250,10 +263,6 @@ static int make_file(struct tier_disk *t, const struct tier_disk_opts *o, struct
         } else {
             t->o_direct = true;
         }
-    }
-    if (unlink(t->path) < 0) {
-        r = neg_errno();
-        return diag_set(d, r, 0, 0, "unlink %s: %s", t->path, strerror(-r));
     }
     return 0;
 }
@@ -355,6 +364,11 @@ void tier_disk_close(struct tier_disk *t)
 bool tier_disk_o_direct(const struct tier_disk *t)
 {
     return t->o_direct;
+}
+
+bool tier_disk_in_ram(const struct tier_disk *t)
+{
+    return t->in_ram;
 }
 
 int tier_disk_o_direct_error(const struct tier_disk *t)

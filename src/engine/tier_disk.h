@@ -3,10 +3,12 @@
  * mkostemp as <dir>/dynamo-kvbm-disk-cache-XXXXXX, switched to O_DIRECT with fcntl (when the
  * file system refuses, O_DIRECT is dropped and the fallback recorded), preallocated in full with
  * fallocate (EOPNOTSUPP: zero-fill when DYN_KVBM_DISK_ZEROFILL_FALLBACK is set, else a sparse
- * ftruncate) and unlinked right away, so nothing is left behind and every start is cold. Block
- * b lives at offset b x block_bytes. Reads and writes run on the tier's own I/O thread through
- * io_uring (one SQE per block, up to `queue_depth` in flight), or synchronous pread/pwrite when
- * io_uring is unavailable. Completions are reported through a callback on the I/O thread. */
+ * ftruncate); it is unlinked as soon as it exists, so nothing is left behind (also when a step
+ * fails) and every start is cold. A file on tmpfs or ramfs is memory: the tier reports it as
+ * RAM and never as O_DIRECT, as the probe does. Block b lives at offset b x block_bytes. Reads and
+ * writes run on the tier's own I/O thread through io_uring (one SQE per block, up to `queue_depth`
+ * in flight), or synchronous pread/pwrite when io_uring is unavailable. Completions are reported
+ * through a callback on the I/O thread. */
 #ifndef KVTIER_ENGINE_TIER_DISK_H
 #define KVTIER_ENGINE_TIER_DISK_H
 
@@ -57,6 +59,9 @@ void tier_disk_submit(struct tier_disk *t, struct tier_disk_job *job);
 void tier_disk_close(struct tier_disk *t);
 /* Whether the file is really open with O_DIRECT. */
 bool tier_disk_o_direct(const struct tier_disk *t);
+/* Whether the file lives in memory (tmpfs or ramfs): then it is RAM, not storage, and
+ * tier_disk_o_direct is false whatever the file system accepted. */
+bool tier_disk_in_ram(const struct tier_disk *t);
 /* Why O_DIRECT was dropped (negative errno) or 0. */
 int tier_disk_o_direct_error(const struct tier_disk *t);
 /* Whether io_uring is in use (else pread/pwrite); tier_disk_uring_error gives why not. */
