@@ -2,8 +2,8 @@
 /* kvtier serve: the emulated Dynamo + TensorRT-LLM + KVBM engine (docs/serve.md). Loads the
  * model and hardware profiles, reads the KVBM environment variables, builds the scheduler with
  * its G1/G2/G3 tiers and the HTTP front end, logs the effective configuration, writes the ready
- * file once both ports accept connections, and runs until SIGTERM or SIGINT, then shuts down
- * cleanly (the disk cache file was unlinked at start, the ready file is removed). */
+ * file once both ports accept connections, and runs until SIGTERM, SIGINT or SIGHUP, then shuts
+ * down cleanly (the disk cache file was unlinked at start, the ready file is removed). */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -157,6 +157,12 @@ int cmd_serve_main(int argc, char **argv)
         return rc;
     if (c.verbose)
         log_setup("kvtier serve", LOG_LEVEL_DEBUG);
+    /* stop signals (SIGHUP too: a closed terminal) are taken by sigwait in this thread only;
+     * blocked before the first thread starts, so none of them can take one */
+    sigset_t sigs;
+    clisig_block_stop(&sigs);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     struct diag d = { 0 };
     struct model_profile model;
     struct hw_profile hw;
@@ -233,6 +239,13 @@ int cmd_serve_main(int argc, char **argv)
         so.max_num_seqs = 64;
     if (so.max_num_tokens == 0)
         so.max_num_tokens = 8192;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    d = (struct diag){ 0 };
+    if (sched_check_capacity(&so, pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0,
+                             &d) < 0) {
+        log_diag(&d);
+        goto out;
+    }
     rc = CLIOPT_EXIT_FAIL;
     d = (struct diag){ 0 };
     if (sched_new(&so, &s, &d) < 0) {
@@ -266,9 +279,6 @@ int cmd_serve_main(int argc, char **argv)
     else if (kvbm.disk_blocks && kvbm.o_direct && !sched_disk_o_direct(s))
         log_warn("O_DIRECT refused on %s (%s): the disk tier falls back to buffered I/O",
                  kvbm.disk_dir, strerror(-sched_disk_o_direct_error(s)));
-    /* signals: handled by sigwait in this thread only */
-    sigset_t sigs;
-    clisig_block_stop(&sigs);
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
     if (sched_start(s) < 0) {
@@ -317,7 +327,9 @@ int cmd_serve_main(int argc, char **argv)
     }
     int sig = 0;
     sigwait(&sigs, &sig);
-    log_info("received %s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    log_info("received %s: shutting down", sig == SIGINT   ? "SIGINT"
+                                           : sig == SIGHUP ? "SIGHUP"
+                                                           : "SIGTERM");
     rc = 0;
 out:
     if (h)

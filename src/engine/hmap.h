@@ -25,6 +25,8 @@ struct hmap {
 /* Caller storage; room for at least `hint` keys before the first growth. */
 void hmap_init(struct hmap *m, size_t hint);
 void hmap_fini(struct hmap *m);
+/* Bytes hmap_init allocates for `hint` keys. */
+size_t hmap_bytes(size_t hint);
 /* Pointer to the value of key (borrowed until the next insert or delete), or NULL. */
 uint32_t *hmap_get(const struct hmap *m, uint64_t key);
 /* Inserts or overwrites key -> val. */

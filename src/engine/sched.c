@@ -1019,6 +1019,31 @@ static void json_quote(const char *in, char *out, size_t len)
     out[o] = 0;
 }
 
+int sched_check_capacity(const struct sched_opts *o, uint64_t mem_bytes, struct diag *d)
+{
+    const struct config_kvbm *k = o->kvbm;
+    if (o->model->tokens_per_block == 0 || o->g1_blocks == 0 ||
+        o->g1_blocks > BLOCKPOOL_MAX_SLOTS || k->host_blocks > BLOCKPOOL_MAX_SLOTS ||
+        k->disk_blocks > BLOCKPOOL_MAX_SLOTS)
+        return diag_set(d, -EINVAL, 0, 0,
+                        "tier capacities out of range (G1 %" PRIu64 ", G2 %" PRIu64 ", G3 %" PRIu64
+                        " blocks; at most %u each, G1 at least 1)",
+                        o->g1_blocks, k->host_blocks, k->disk_blocks, BLOCKPOOL_MAX_SLOTS);
+    bool host = k->enabled && k->host_blocks, disk = k->enabled && k->disk_blocks;
+    uint64_t need = blockpool_bytes((uint32_t)o->g1_blocks) +
+                    blockpool_bytes(host ? (uint32_t)k->host_blocks : 0) +
+                    blockpool_bytes(disk ? (uint32_t)k->disk_blocks : 0);
+    if (mem_bytes && need > mem_bytes / 2)
+        return diag_set(d, -ENOMEM, 0, 0,
+                        "the scheduler's bookkeeping for %" PRIu64 " G1, %" PRIu64
+                        " G2 and %" PRIu64
+                        " G3 blocks needs %.1f GiB, more than half of this machine's %.1f GiB of "
+                        "memory: lower --g1-blocks or the KVBM cache sizes",
+                        o->g1_blocks, host ? k->host_blocks : 0, disk ? k->disk_blocks : 0,
+                        (double)need / (1u << 30), (double)mem_bytes / (1u << 30));
+    return 0;
+}
+
 int sched_new(const struct sched_opts *o, struct sched **ret, struct diag *d)
 {
     struct sched *s = xcalloc(1, sizeof(*s));
@@ -1035,14 +1060,9 @@ int sched_new(const struct sched_opts *o, struct sched **ret, struct diag *d)
         diag_set(d, r, 0, 0, "the tokenizer has too few single-token filler words");
         goto fail;
     }
-    if (s->tpb == 0 || o->g1_blocks == 0 || o->g1_blocks > BLOCKPOOL_MAX_SLOTS ||
-        o->kvbm->host_blocks > BLOCKPOOL_MAX_SLOTS || o->kvbm->disk_blocks > BLOCKPOOL_MAX_SLOTS) {
-        r = diag_set(d, -EINVAL, 0, 0,
-                     "tier capacities out of range (G1 %" PRIu64 ", G2 %" PRIu64 ", G3 %" PRIu64
-                     " blocks; at most %u each, G1 at least 1)",
-                     o->g1_blocks, o->kvbm->host_blocks, o->kvbm->disk_blocks, BLOCKPOOL_MAX_SLOTS);
+    r = sched_check_capacity(o, 0, d);
+    if (r < 0)
         goto fail;
-    }
     json_quote(o->served_model, s->model_json, sizeof(s->model_json));
     blockpool_init(&s->g1, (uint32_t)o->g1_blocks);
     s->has_host = o->kvbm->enabled && o->kvbm->host_blocks > 0;

@@ -44,6 +44,11 @@ struct sched_opts {
 
 struct sched;
 
+/* Checks the tier capacities of o before sched_new: each within BLOCKPOOL_MAX_SLOTS (G1 at
+ * least 1), and the bookkeeping the pools allocate (slots and hash tables, about 56 bytes per
+ * block) within half of mem_bytes (the machine's memory). -EINVAL or -ENOMEM with d naming the
+ * capacities; 0 when they fit. */
+int sched_check_capacity(const struct sched_opts *o, uint64_t mem_bytes, struct diag *d);
 /* Builds pools and tiers (G3 file created, preallocated and unlinked here). Errors: negative
  * errno with d naming the problem. *ret owned. */
 int sched_new(const struct sched_opts *o, struct sched **ret, struct diag *d);
