@@ -18,6 +18,7 @@
 #include "cli/clisig.h"
 #include "cli/cmds.h"
 #include "cli/log.h"
+#include "common/clk.h"
 #include "common/fileio.h"
 #include "common/profile.h"
 #include "common/xalloc.h"
@@ -36,6 +37,7 @@ struct serve_cfg {
     double speedup;
     uint64_t disk_queue_depth;
     bool disk_no_uring;
+    uint64_t idle_timeout_ns, upload_timeout_ns;
     uint64_t inject_5xx_every, inject_cut_stream_every;
     uint64_t inject_first_token_delay_ns;
     bool inject_ssd_miss;
@@ -52,6 +54,10 @@ static const struct opt_def serve_opts[] = {
       "KVBM metrics port; 0 = any free port; default DYN_KVBM_METRICS_PORT or 6880" },
     { "ready-file", 0, OPT_STR, O(ready_file), NULL, OPT_UNBOUNDED, NULL, "Network",
       "write {\"pid\",\"http_port\",\"metrics_port\"} here once both ports accept connections" },
+    { "idle-timeout", 0, OPT_DURATION_NS, O(idle_timeout_ns), "120s", 0, 86400e9, NULL, "Network",
+      "close a connection idle this long (whole seconds; 0 = never)" },
+    { "upload-timeout", 0, OPT_DURATION_NS, O(upload_timeout_ns), "30s", 0, 86400e9, NULL,
+      "Network", "drop a request whose body takes longer than this to arrive (0 = never)" },
     { "model", 'm', OPT_STR, O(model), "llama8b_fp8", OPT_UNBOUNDED, NULL, "Model",
       "model profile name (profiles/models/NAME.yaml)" },
     { "hardware", 0, OPT_STR, O(hardware), "dgx_spark_gb10", OPT_UNBOUNDED, NULL, "Model",
@@ -299,6 +305,8 @@ int cmd_serve_main(int argc, char **argv)
         .kvbm_metrics = kvbm.enabled && kvbm.metrics_enabled,
         .inject_5xx_every = c.inject_5xx_every,
         .inject_cut_every = c.inject_cut_stream_every,
+        .idle_timeout_s = (unsigned)((c.idle_timeout_ns + CLK_NS_PER_S - 1) / CLK_NS_PER_S),
+        .upload_timeout_ns = c.upload_timeout_ns,
         .log = { log_sink, NULL },
     };
     if (http_start(&ho, &h, &d) < 0) {

@@ -216,6 +216,26 @@ static int parse_messages(json_t *m, struct reqparse_error *err)
     return 0;
 }
 
+size_t reqparse_count_values(const char *body, size_t len)
+{
+    size_t n = 1;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = body[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '[' || c == '{' || c == ',') {
+            n++;
+        }
+    }
+    return n;
+}
+
 int reqparse_body(enum reqparse_endpoint ep, const char *body, size_t len, uint32_t vocab,
                   struct reqparse_req *ret, struct reqparse_error *err)
 {

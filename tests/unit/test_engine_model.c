@@ -241,13 +241,32 @@ static void test_reqparse(void **state)
     assert_int_equal(e.status, 413);
 }
 
+static void test_count_values(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body;
+        size_t n;
+    } cases[] = {
+        { "", 1 },
+        { "{}", 2 },
+        { "[{},{},{}]", 7 },
+        { "{\"prompt\":[1,2,3]}", 5 },
+        { "{\"prompt\":\"a,b,[c]{\\\",\\\\\"}", 2 }, /* separators in a string do not count */
+        { "\"unterminated [,,,", 1 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (reqparse_count_values(cases[i].body, strlen(cases[i].body)) != cases[i].n)
+            fail_msg("case %zu: %zu values, expected %zu", i,
+                     reqparse_count_values(cases[i].body, strlen(cases[i].body)), cases[i].n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cost_spark_8b),
-        cmocka_unit_test(test_cost_moe),
-        cmocka_unit_test(test_metrics_text),
-        cmocka_unit_test(test_reqparse),
+        cmocka_unit_test(test_cost_spark_8b), cmocka_unit_test(test_cost_moe),
+        cmocka_unit_test(test_metrics_text),  cmocka_unit_test(test_reqparse),
+        cmocka_unit_test(test_count_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
