@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "engine/hmap.h"
+#include "common/hmap.h"
 
 #define BLOCKPOOL_NONE      UINT32_MAX
 #define BLOCKPOOL_MAX_SLOTS (1u << 30)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Open-addressing hash map for block hashes (see hmap.h). Load factor kept below 1/2. */
-#include "engine/hmap.h"
+/* Open-addressing hash map for 64-bit keys (see hmap.h). Load factor kept below 1/2. */
+#include "common/hmap.h"
 
 #include <stdlib.h>
 
