@@ -27,6 +27,7 @@
 #include "engine/filler.h"
 #include "engine/filter.h"
 #include "engine/kvdata.h"
+#include "engine/oaiwire.h"
 #include "engine/tier_disk.h"
 #include "engine/tier_host.h"
 #include "tokenizer/blockhash.h"
@@ -115,7 +116,7 @@ struct sched {
     uint64_t skip_logs;
     pthread_t thread;
     bool started, stopped;
-    char model_json[300];
+    char model_json[OAIWIRE_MODEL_MAX];
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -174,87 +175,6 @@ static void update_gauges(struct sched *s)
     metrics_set(m, METRICS_ONBOARDING, onboarding);
     metrics_set(m, METRICS_RUNNING, s->n_run - onboarding);
     atomic_store_explicit(&m->queued, (int64_t)waiting, memory_order_relaxed);
-}
-
-/* ---- output ------------------------------------------------------------------------------ */
-
-static void chunk_prefix(struct sched *s, struct seq *q, struct buf *b)
-{
-    const struct sreq *r = q->r;
-    buf_printf(b,
-               "data: {\"id\":\"%s\",\"object\":\"%s\",\"created\":%" PRIu64
-               ",\"model\":%s,\"choices\":[",
-               r->id_str, r->ep == SREQ_CHAT ? "chat.completion.chunk" : "text_completion",
-               r->created_unix_s, s->model_json);
-}
-
-static void usage_json(const struct seq *q, struct buf *b)
-{
-    buf_printf(b,
-               "\"usage\":{\"prompt_tokens\":%zu,\"completion_tokens\":%u,\"total_tokens\":%zu,"
-               "\"prompt_tokens_details\":{\"cached_tokens\":%u}}",
-               q->n_prompt, q->n_gen, q->n_prompt + q->n_gen, q->cached_tokens);
-}
-
-/* Appends the SSE events for one generated token (and the role chunk before the first). */
-static void stream_token(struct sched *s, struct seq *q, const char *word, struct buf *b)
-{
-    bool chat = q->r->ep == SREQ_CHAT;
-    if (chat && !q->emitted_first) {
-        chunk_prefix(s, q, b);
-        buf_printf(b, "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
-                      "\"logprobs\":null,\"finish_reason\":null}]}\n\n");
-    }
-    chunk_prefix(s, q, b);
-    if (chat)
-        buf_printf(b,
-                   "{\"index\":0,\"delta\":{\"content\":\" %s\"},\"logprobs\":null,"
-                   "\"finish_reason\":null}]}\n\n",
-                   word);
-    else
-        buf_printf(b,
-                   "{\"index\":0,\"text\":\" %s\",\"logprobs\":null,\"finish_reason\":null}]}"
-                   "\n\n",
-                   word);
-}
-
-static void stream_end(struct sched *s, struct seq *q, struct buf *b)
-{
-    bool chat = q->r->ep == SREQ_CHAT;
-    chunk_prefix(s, q, b);
-    if (chat)
-        buf_printf(b, "{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"%s\"}]}\n\n",
-                   q->finish_reason);
-    else
-        buf_printf(b,
-                   "{\"index\":0,\"text\":\"\",\"logprobs\":null,\"finish_reason\":\"%s\"}]}\n\n",
-                   q->finish_reason);
-    if (q->r->include_usage) {
-        chunk_prefix(s, q, b);
-        buf_printf(b, "],");
-        usage_json(q, b);
-        buf_printf(b, "}\n\n");
-    }
-    buf_printf(b, "data: [DONE]\n\n");
-}
-
-static void full_response(struct sched *s, struct seq *q, struct buf *b)
-{
-    const struct sreq *r = q->r;
-    bool chat = r->ep == SREQ_CHAT;
-    buf_printf(b,
-               "{\"id\":\"%s\",\"object\":\"%s\",\"created\":%" PRIu64 ",\"model\":%s,"
-               "\"choices\":[{\"index\":0,",
-               r->id_str, chat ? "chat.completion" : "text_completion", r->created_unix_s,
-               s->model_json);
-    if (chat)
-        buf_printf(b, "\"message\":{\"role\":\"assistant\",\"content\":\"%s\"},",
-                   buf_str(&q->text));
-    else
-        buf_printf(b, "\"text\":\"%s\",", buf_str(&q->text));
-    buf_printf(b, "\"logprobs\":null,\"finish_reason\":\"%s\"}],", q->finish_reason);
-    usage_json(q, b);
-    buf_printf(b, "}");
 }
 
 /* ---- G1 ---------------------------------------------------------------------------------- */
@@ -700,10 +620,11 @@ static void finish_seq(struct sched *s, struct seq *q, enum metrics_error err, u
         metrics_observe(m, METRICS_H_CACHED, (double)q->cached_tokens, 1);
         struct buf b;
         buf_init(&b, SREQ_OUT_MAX_BYTES);
+        struct oaiwire_usage u = { q->n_prompt, q->n_gen, q->cached_tokens };
         if (r->stream)
-            stream_end(s, q, &b);
+            oaiwire_stream_end(&b, r, s->model_json, q->finish_reason, &u);
         else
-            full_response(s, q, &b);
+            oaiwire_full(&b, r, s->model_json, buf_str(&q->text), q->finish_reason, &u);
         r->http_status = 200;
         sreq_emit(r, b.data, b.len, true, false);
         buf_fini(&b);
@@ -800,7 +721,7 @@ static void emit_tokens(struct sched *s, struct emit *ev, size_t n, uint64_t now
         struct sreq *r = q->r;
         buf_reset(&b);
         if (r->stream)
-            stream_token(s, q, s->filler.words[ev[i].word], &b);
+            oaiwire_token(&b, r, s->model_json, !q->emitted_first, s->filler.words[ev[i].word]);
         else
             buf_printf(&q->text, " %s", s->filler.words[ev[i].word]);
         if (!q->emitted_first)
@@ -1000,25 +921,6 @@ static void *thread_main(void *arg)
 
 /* ---- life cycle -------------------------------------------------------------------------- */
 
-static void json_quote(const char *in, char *out, size_t len)
-{
-    size_t o = 0;
-    out[o++] = '"';
-    for (; *in && o + 8 < len; in++) {
-        unsigned char c = (unsigned char)*in;
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20) {
-            o += (size_t)snprintf(out + o, len - o, "\\u%04x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o++] = '"';
-    out[o] = 0;
-}
-
 int sched_check_capacity(const struct sched_opts *o, uint64_t mem_bytes, struct diag *d)
 {
     const struct config_kvbm *k = o->kvbm;
@@ -1063,7 +965,7 @@ int sched_new(const struct sched_opts *o, struct sched **ret, struct diag *d)
     r = sched_check_capacity(o, 0, d);
     if (r < 0)
         goto fail;
-    json_quote(o->served_model, s->model_json, sizeof(s->model_json));
+    oaiwire_quote(o->served_model, s->model_json, sizeof(s->model_json));
     blockpool_init(&s->g1, (uint32_t)o->g1_blocks);
     s->has_host = o->kvbm->enabled && o->kvbm->host_blocks > 0;
     s->has_disk = o->kvbm->enabled && o->kvbm->disk_blocks > 0;
