@@ -26,7 +26,6 @@
 #include "engine/cost.h"
 #include "engine/filler.h"
 #include "engine/filter.h"
-#include "engine/kvdata.h"
 #include "engine/oaiwire.h"
 #include "engine/tier_disk.h"
 #include "engine/tier_host.h"
@@ -73,12 +72,11 @@ struct seq {
 enum job_kind { JOB_H2D_WRITE, JOB_D2D_WRITE, JOB_ONBOARD_READ, JOB_HOST_WRITE, JOB_HOST_READ };
 
 struct job {
-    struct tier_disk_job j; /* first: the tier hands this back */
+    struct tier_job j; /* first: the tier hands this back */
     enum job_kind kind;
     uint32_t host_slot;
     struct seq *seq;
     size_t block;
-    bool own_buf;
 };
 
 struct hit_rec {
@@ -92,9 +90,9 @@ struct sched {
     uint32_t tpb;
     uint64_t bpb;
     struct blockpool g1, g2, g3;
-    bool has_host, has_disk;
-    struct tier_host host;
-    struct tier_disk *disk;
+    bool has_host, has_disk; /* configured */
+    const struct tier_ops *host_ops, *disk_ops;
+    void *host, *disk; /* the open tiers, NULL when absent or closed */
     struct filter filter;
     /* shared with other threads, under mu */
     pthread_mutex_t mu;
@@ -224,10 +222,16 @@ static void log_skip(struct sched *s, const char *what)
                   s->skip_logs);
 }
 
-static void submit_job(struct sched *s, struct job *jb)
+static void submit_host(struct sched *s, struct job *jb)
 {
     s->inflight_jobs++;
-    tier_disk_submit(s->disk, &jb->j);
+    s->host_ops->submit(s->host, &jb->j);
+}
+
+static void submit_disk(struct sched *s, struct job *jb)
+{
+    s->inflight_jobs++;
+    s->disk_ops->submit(s->disk, &jb->j);
 }
 
 /* Takes a free disk slot for block h and registers it there; BLOCKPOOL_NONE (counted as a
@@ -261,10 +265,10 @@ static void queue_host_to_disk(struct sched *s, uint64_t h, uint32_t hslot, uint
     struct job *jb = xcalloc(1, sizeof(*jb));
     jb->kind = JOB_H2D_WRITE;
     jb->host_slot = hslot;
-    jb->j = (struct tier_disk_job){
-        .write = true, .slot = d, .hash = h, .buf = tier_host_block(&s->host, hslot), .owner = jb
+    jb->j = (struct tier_job){
+        .write = true, .slot = d, .hash = h, .buf = s->host_ops->block(s->host, hslot), .owner = jb
     };
-    submit_job(s, jb);
+    submit_disk(s, jb);
 }
 
 static void offload_device_to_disk(struct sched *s, uint64_t h)
@@ -277,11 +281,9 @@ static void offload_device_to_disk(struct sched *s, uint64_t h)
         return;
     struct job *jb = xcalloc(1, sizeof(*jb));
     jb->kind = JOB_D2D_WRITE;
-    jb->own_buf = true;
-    void *buf = xalloc_aligned(TIER_DISK_ALIGN, s->bpb);
-    kvdata_fill(h, buf, s->bpb);
-    jb->j = (struct tier_disk_job){ .write = true, .slot = d, .hash = h, .buf = buf, .owner = jb };
-    submit_job(s, jb);
+    /* no source buffer: the tier writes the device's bytes of block h */
+    jb->j = (struct tier_job){ .write = true, .slot = d, .hash = h, .owner = jb };
+    submit_disk(s, jb);
 }
 
 /* Write-through offload of one newly completed device block. */
@@ -318,9 +320,8 @@ static void offload_block(struct sched *s, uint64_t h, uint64_t now)
     struct job *jb = xcalloc(1, sizeof(*jb));
     jb->kind = JOB_HOST_WRITE;
     jb->host_slot = slot;
-    jb->j = (struct tier_disk_job){ .write = true, .slot = slot, .hash = h, .owner = jb };
-    s->inflight_jobs++;
-    tier_host_submit(&s->host, &jb->j);
+    jb->j = (struct tier_job){ .write = true, .slot = slot, .hash = h, .owner = jb };
+    submit_host(s, jb);
 }
 
 /* Registers and offloads the blocks of q completed up to `computed` tokens. */
@@ -339,12 +340,12 @@ static void complete_blocks(struct sched *s, struct seq *q, uint64_t now)
 
 /* ---- disk completions -------------------------------------------------------------------- */
 
-static void on_disk_done(void *ctx, struct tier_disk_job *j)
+static void on_tier_done(void *ctx, struct tier_job *j)
 {
     struct sched *s = ctx;
     struct job *jb = j->owner;
     pthread_mutex_lock(&s->mu);
-    j->next = (struct tier_disk_job *)s->done_head;
+    j->next = (struct tier_job *)s->done_head;
     s->done_head = jb;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
@@ -353,7 +354,7 @@ static void on_disk_done(void *ctx, struct tier_disk_job *j)
 /* An onboard read (host or disk) of block jb->block of its sequence finished. */
 static void onboard_done(struct sched *s, struct job *jb, struct blockpool *pool, bool ok)
 {
-    struct tier_disk_job *j = &jb->j;
+    struct tier_job *j = &jb->j;
     struct seq *q = jb->seq;
     if (!ok)
         blockpool_invalidate(pool, j->slot);
@@ -365,7 +366,7 @@ static void onboard_done(struct sched *s, struct job *jb, struct blockpool *pool
 
 static void handle_job(struct sched *s, struct job *jb)
 {
-    struct tier_disk_job *j = &jb->j;
+    struct tier_job *j = &jb->j;
     struct metrics *m = s->o.metrics;
     bool ok = j->result == 0;
     s->inflight_jobs--;
@@ -377,8 +378,9 @@ static void handle_job(struct sched *s, struct job *jb)
         blockpool_unref(&s->g2, j->slot);
         break;
     case JOB_HOST_READ:
-        metrics_add(m, METRICS_G2_READ_BYTES, s->bpb);
-        if (!ok)
+        if (ok || j->result == -EBADMSG)
+            metrics_add(m, METRICS_G2_READ_BYTES, s->bpb);
+        if (j->result == -EBADMSG)
             metrics_add(m, METRICS_VERIFY_FAILURES, 1);
         onboard_done(s, jb, &s->g2, ok);
         break;
@@ -400,25 +402,22 @@ static void handle_job(struct sched *s, struct job *jb)
         blockpool_unref(&s->g3, j->slot);
         break;
     case JOB_ONBOARD_READ:
-        if (ok) {
+        if (j->result == -EBADMSG) {
             metrics_add(m, METRICS_G3_READ_BYTES, s->bpb);
-            ok = kvdata_verify(j->hash, j->buf, s->bpb) && !s->o.inject_ssd_miss;
-            if (!ok) {
-                metrics_add(m, METRICS_VERIFY_FAILURES, 1);
-                if (metrics_get(m, METRICS_VERIFY_FAILURES) % 1000 == 1)
-                    elog_emit(&s->o.log, ELOG_WARN,
-                              "disk block %u read back with wrong contents for hash %016" PRIx64
-                              ": treated as a miss and recomputed",
-                              j->slot, j->hash);
-            }
+            metrics_add(m, METRICS_VERIFY_FAILURES, 1);
+            if (metrics_get(m, METRICS_VERIFY_FAILURES) % 1000 == 1)
+                elog_emit(&s->o.log, ELOG_WARN,
+                          "disk block %u read back with wrong contents for hash %016" PRIx64
+                          ": treated as a miss and recomputed",
+                          j->slot, j->hash);
+        } else if (ok) {
+            metrics_add(m, METRICS_G3_READ_BYTES, s->bpb);
         } else {
             metrics_add(m, METRICS_DISK_READ_ERRORS, 1);
         }
         onboard_done(s, jb, &s->g3, ok);
         break;
     }
-    if (jb->own_buf)
-        free(j->buf);
     free(jb);
 }
 
@@ -554,11 +553,9 @@ static bool try_admit(struct sched *s, struct seq *q, uint64_t now)
         jb->kind = JOB_HOST_READ;
         jb->seq = q;
         jb->block = b;
-        jb->j =
-            (struct tier_disk_job){ .write = false, .slot = slot, .hash = q->hash[b], .owner = jb };
+        jb->j = (struct tier_job){ .write = false, .slot = slot, .hash = q->hash[b], .owner = jb };
         q->pending_io++;
-        s->inflight_jobs++;
-        tier_host_submit(&s->host, &jb->j);
+        submit_host(s, jb);
     }
     q->ready_ns = now + scaled(s, cost_link_ns(&s->cm, (uint64_t)h * s->bpb));
     for (size_t b = k + h; b < k + h + d; b++) {
@@ -569,14 +566,9 @@ static bool try_admit(struct sched *s, struct seq *q, uint64_t now)
         jb->kind = JOB_ONBOARD_READ;
         jb->seq = q;
         jb->block = b;
-        jb->own_buf = true;
-        jb->j = (struct tier_disk_job){ .write = false,
-                                        .slot = slot,
-                                        .hash = q->hash[b],
-                                        .buf = xalloc_aligned(TIER_DISK_ALIGN, s->bpb),
-                                        .owner = jb };
+        jb->j = (struct tier_job){ .write = false, .slot = slot, .hash = q->hash[b], .owner = jb };
         q->pending_io++;
-        submit_job(s, jb);
+        submit_disk(s, jb);
     }
     return true;
 }
@@ -921,6 +913,35 @@ static void *thread_main(void *arg)
 
 /* ---- life cycle -------------------------------------------------------------------------- */
 
+/* Opens the configured tiers through their plug-ins (the real ones unless the options name
+ * others). */
+static int open_tiers(struct sched *s, struct diag *d)
+{
+    const struct sched_opts *o = &s->o;
+    s->host_ops = o->host_ops ? o->host_ops : &tier_host_ops;
+    s->disk_ops = o->disk_ops ? o->disk_ops : &tier_disk_ops;
+    if (s->has_host) {
+        struct tier_opts to = { .n_blocks = o->kvbm->host_blocks, .block_bytes = s->bpb };
+        int r = s->host_ops->open(&to, on_tier_done, s, &s->host, d);
+        if (r < 0)
+            return r;
+    }
+    if (s->has_disk) {
+        struct tier_opts to = { .n_blocks = o->kvbm->disk_blocks,
+                                .block_bytes = s->bpb,
+                                .inject_verify_fail = o->inject_ssd_miss,
+                                .dir = o->kvbm->disk_dir,
+                                .o_direct = o->kvbm->o_direct,
+                                .zerofill_fallback = o->kvbm->zerofill_fallback,
+                                .force_pread = o->disk_force_pread,
+                                .queue_depth = o->disk_queue_depth };
+        int r = s->disk_ops->open(&to, on_tier_done, s, &s->disk, d);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
 int sched_check_capacity(const struct sched_opts *o, uint64_t mem_bytes, struct diag *d)
 {
     const struct config_kvbm *k = o->kvbm;
@@ -981,31 +1002,9 @@ int sched_new(const struct sched_opts *o, struct sched **ret, struct diag *d)
     s->hits =
         xcalloc(o->kvbm->stats_max_requests ? o->kvbm->stats_max_requests : 1, sizeof(*s->hits));
     *ret = s;
-    if (s->has_host) {
-        r = tier_host_init(&s->host, o->kvbm->host_blocks, s->bpb);
-        if (r < 0) {
-            diag_set(d, r, 0, 0, "cannot map %" PRIu64 " host blocks of %" PRIu64 " bytes",
-                     o->kvbm->host_blocks, s->bpb);
-            goto fail_built;
-        }
-        r = tier_host_start(&s->host, on_disk_done, s);
-        if (r < 0) {
-            diag_set(d, r, 0, 0, "cannot start the host copy thread");
-            goto fail_built;
-        }
-    }
-    if (s->has_disk) {
-        struct tier_disk_opts to = { .dir = o->kvbm->disk_dir,
-                                     .n_blocks = o->kvbm->disk_blocks,
-                                     .block_bytes = s->bpb,
-                                     .o_direct = o->kvbm->o_direct,
-                                     .zerofill_fallback = o->kvbm->zerofill_fallback,
-                                     .force_pread = o->disk_force_pread,
-                                     .queue_depth = o->disk_queue_depth };
-        r = tier_disk_open(&to, on_disk_done, s, &s->disk, d);
-        if (r < 0)
-            goto fail_built;
-    }
+    r = open_tiers(s, d);
+    if (r < 0)
+        goto fail_built;
     return 0;
 fail_built:
     *ret = NULL;
@@ -1076,8 +1075,11 @@ void sched_stop(struct sched *s)
     if (s->started)
         pthread_join(s->thread, NULL);
     /* let in-flight copies and disk I/O finish, then end every open request */
-    tier_host_stop(&s->host);
-    tier_disk_close(s->disk);
+    if (s->host)
+        s->host_ops->close(s->host);
+    s->host = NULL;
+    if (s->disk)
+        s->disk_ops->close(s->disk);
     s->disk = NULL;
     struct job *jobs;
     drain_shared(s, &jobs);
@@ -1109,7 +1111,6 @@ void sched_free(struct sched *s)
     free(s->run);
     free(s->hits);
     filter_fini(&s->filter);
-    tier_host_fini(&s->host);
     blockpool_fini(&s->g1);
     blockpool_fini(&s->g2);
     blockpool_fini(&s->g3);
@@ -1118,32 +1119,41 @@ void sched_free(struct sched *s)
     free(s);
 }
 
+/* The disk tier's facts, all zero and "" without one. */
+static struct tier_facts disk_facts(const struct sched *s)
+{
+    struct tier_facts f = { .path = "", .prealloc = "" };
+    if (s->disk)
+        s->disk_ops->facts(s->disk, &f);
+    return f;
+}
+
 bool sched_disk_o_direct(const struct sched *s)
 {
-    return s->disk && tier_disk_o_direct(s->disk);
+    return disk_facts(s).o_direct;
 }
 
 bool sched_disk_in_ram(const struct sched *s)
 {
-    return s->disk && tier_disk_in_ram(s->disk);
+    return disk_facts(s).in_ram;
 }
 
 bool sched_disk_io_uring(const struct sched *s)
 {
-    return s->disk && tier_disk_io_uring(s->disk);
+    return disk_facts(s).io_uring;
 }
 
 const char *sched_disk_path(const struct sched *s)
 {
-    return s->disk ? tier_disk_path(s->disk) : "";
+    return disk_facts(s).path;
 }
 
 const char *sched_disk_prealloc(const struct sched *s)
 {
-    return s->disk ? tier_disk_prealloc(s->disk) : "";
+    return disk_facts(s).prealloc;
 }
 
 int sched_disk_o_direct_error(const struct sched *s)
 {
-    return s->disk ? tier_disk_o_direct_error(s->disk) : 0;
+    return disk_facts(s).o_direct_err;
 }

@@ -8,8 +8,9 @@
  * chunks under the token budget, sleeps the modelled step time, then streams the tokens
  * produced. Every newly completed full block is registered in G1 and offloaded write-through
  * (G1->G2, then G2->G3 through the frequency filter; G1->G3 in disk-only mode), with KVBM's
- * counters counted at issue. The G1/G2/G3 pools, the filter and the hit-rate window belong to
- * the scheduler thread; HTTP threads only submit requests and read metrics. */
+ * counters counted at issue. The host and disk tiers are `struct tier_ops` plug-ins (tier.h):
+ * the scheduler never asks which kind it talks to. The G1/G2/G3 pools, the filter and the hit-rate
+ * window belong to the scheduler thread; HTTP threads only submit requests and read metrics. */
 #ifndef KVTIER_ENGINE_SCHED_H
 #define KVTIER_ENGINE_SCHED_H
 
@@ -22,6 +23,7 @@
 #include "engine/elog.h"
 #include "engine/metrics.h"
 #include "engine/sreq.h"
+#include "engine/tier.h"
 #include "tokenizer/tokenizer.h"
 
 struct sched_opts {
@@ -39,7 +41,9 @@ struct sched_opts {
     bool inject_ssd_miss;          /* failure injection: every disk read fails verification */
     bool disk_force_pread;         /* disk I/O without io_uring */
     unsigned disk_queue_depth;
-    double speedup; /* modelled times are divided by this (>= 1 faster) */
+    double speedup;                  /* modelled times are divided by this (>= 1 faster) */
+    const struct tier_ops *host_ops; /* NULL: tier_host_ops (tests: tier_null_ops) */
+    const struct tier_ops *disk_ops; /* NULL: tier_disk_ops (tests: tier_null_ops) */
 };
 
 struct sched;

@@ -7,6 +7,7 @@
  * time. Either way completions go to the owner's callback on this thread. */
 #include "engine/tier_disk.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -25,6 +26,7 @@
 #include "common/clk.h"
 #include "common/fileio.h"
 #include "common/xalloc.h"
+#include "engine/kvdata.h"
 
 #define ZEROFILL_CHUNK (16u << 20)
 
@@ -44,9 +46,9 @@ struct tier_disk {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct tier_disk_job *head, *tail; /* queued, not yet submitted */
+    struct tier_job *head, *tail; /* queued, not yet submitted */
     bool stop;
-    tier_disk_done_fn *done;
+    tier_done_fn *done;
     void *ctx;
 };
 
@@ -87,7 +89,7 @@ static int probe_direct(int fd)
     return r;
 }
 
-static void finish(struct tier_disk *t, struct tier_disk_job *j, int res)
+static void finish(struct tier_disk *t, struct tier_job *j, int res)
 {
     j->result = res;
     j->done_ns = clk_now_ns();
@@ -95,7 +97,7 @@ static void finish(struct tier_disk *t, struct tier_disk_job *j, int res)
 }
 
 /* Full synchronous transfer (fallback path). */
-static int transfer_sync(struct tier_disk *t, struct tier_disk_job *j)
+static int transfer_sync(struct tier_disk *t, struct tier_job *j)
 {
     uint64_t off = (uint64_t)j->slot * t->block_bytes, done = 0;
     while (done < t->block_bytes) {
@@ -112,9 +114,9 @@ static int transfer_sync(struct tier_disk *t, struct tier_disk_job *j)
     return 0;
 }
 
-static struct tier_disk_job *pop_locked(struct tier_disk *t)
+static struct tier_job *pop_locked(struct tier_disk *t)
 {
-    struct tier_disk_job *j = t->head;
+    struct tier_job *j = t->head;
     if (j) {
         t->head = j->next;
         if (!t->head)
@@ -131,7 +133,7 @@ static void *thread_sync(void *arg)
         pthread_mutex_lock(&t->mu);
         while (!t->head && !t->stop)
             pthread_cond_wait(&t->cv, &t->mu);
-        struct tier_disk_job *j = pop_locked(t);
+        struct tier_job *j = pop_locked(t);
         pthread_mutex_unlock(&t->mu);
         if (!j)
             break;
@@ -161,7 +163,7 @@ static void *thread_uring(void *arg)
             struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
             if (!sqe)
                 break;
-            struct tier_disk_job *j = pop_locked(t);
+            struct tier_job *j = pop_locked(t);
             uint64_t off = (uint64_t)j->slot * t->block_bytes;
             if (j->write)
                 io_uring_prep_write(sqe, t->fd, j->buf, (unsigned)t->block_bytes, off);
@@ -186,7 +188,7 @@ static void *thread_uring(void *arg)
         bool rearm = false;
         io_uring_for_each_cqe(&t->ring, head, cqe)
         {
-            struct tier_disk_job *j = io_uring_cqe_get_data(cqe);
+            struct tier_job *j = io_uring_cqe_get_data(cqe);
             seen++;
             if (!j) {
                 uint64_t v;
@@ -267,7 +269,7 @@ static int make_file(struct tier_disk *t, const struct tier_disk_opts *o, struct
     return 0;
 }
 
-int tier_disk_open(const struct tier_disk_opts *o, tier_disk_done_fn *done, void *ctx,
+int tier_disk_open(const struct tier_disk_opts *o, tier_done_fn *done, void *ctx,
                    struct tier_disk **ret, struct diag *d)
 {
     if (o->block_bytes == 0 || o->block_bytes % TIER_DISK_ALIGN || o->block_bytes > (1u << 30) ||
@@ -316,7 +318,7 @@ fail:
     return r;
 }
 
-void tier_disk_submit(struct tier_disk *t, struct tier_disk_job *job)
+void tier_disk_submit(struct tier_disk *t, struct tier_job *job)
 {
     job->next = NULL;
     job->submit_ns = clk_now_ns();
@@ -400,3 +402,102 @@ int tier_disk_fd(const struct tier_disk *t)
 {
     return t->fd;
 }
+
+/* ---- as a tier_ops plug-in ---------------------------------------------------------------- */
+
+struct plugged {
+    struct tier_disk *t; /* first: tier_disk_close of a plugged tier */
+    tier_done_fn *done;
+    void *ctx;
+    uint64_t block_bytes;
+    bool inject_verify_fail;
+};
+
+/* I/O thread: verifies a read, frees the bounce buffer, hands the job to the owner. */
+static void plugged_done(void *ctx, struct tier_job *j)
+{
+    struct plugged *p = ctx;
+    if (!j->write && j->result == 0 &&
+        (p->inject_verify_fail || !kvdata_verify(j->hash, j->bounce, p->block_bytes)))
+        j->result = -EBADMSG;
+    if (j->bounce) {
+        free(j->bounce);
+        j->bounce = NULL;
+        j->buf = NULL;
+    }
+    p->done(p->ctx, j);
+}
+
+static int plugged_open(const struct tier_opts *o, tier_done_fn *done, void *ctx, void **ret,
+                        struct diag *d)
+{
+    struct plugged *p = xcalloc(1, sizeof(*p));
+    *p = (struct plugged){ .done = done,
+                           .ctx = ctx,
+                           .block_bytes = o->block_bytes,
+                           .inject_verify_fail = o->inject_verify_fail };
+    struct tier_disk_opts to = { .dir = o->dir,
+                                 .n_blocks = o->n_blocks,
+                                 .block_bytes = o->block_bytes,
+                                 .o_direct = o->o_direct,
+                                 .zerofill_fallback = o->zerofill_fallback,
+                                 .force_pread = o->force_pread,
+                                 .queue_depth = o->queue_depth };
+    int r = tier_disk_open(&to, plugged_done, p, &p->t, d);
+    if (r < 0) {
+        free(p);
+        return r;
+    }
+    *ret = p;
+    return 0;
+}
+
+static void plugged_submit(void *t, struct tier_job *j)
+{
+    struct plugged *p = t;
+    assert(!j->bounce);
+    if (!j->buf) {
+        j->bounce = xalloc_aligned(TIER_DISK_ALIGN, p->block_bytes);
+        if (j->write)
+            kvdata_fill(j->hash, j->bounce, p->block_bytes);
+        j->buf = j->bounce;
+    }
+    assert(j->write || j->bounce); /* reads always land in the tier's own buffer */
+    tier_disk_submit(p->t, j);
+}
+
+static void *plugged_block(void *t, uint32_t slot)
+{
+    (void)t;
+    (void)slot;
+    return NULL;
+}
+
+static void plugged_facts(const void *t, struct tier_facts *ret)
+{
+    const struct plugged *p = t;
+    *ret = (struct tier_facts){ .o_direct = p->t->o_direct,
+                                .o_direct_err = p->t->o_direct_err,
+                                .io_uring = p->t->uring,
+                                .in_ram = p->t->in_ram,
+                                .path = p->t->path,
+                                .prealloc = p->t->prealloc };
+}
+
+static void plugged_close(void *t)
+{
+    struct plugged *p = t;
+    if (!p)
+        return;
+    tier_disk_close(p->t);
+    free(p);
+}
+
+const struct tier_ops tier_disk_ops = {
+    .name = "disk",
+    .open = plugged_open,
+    .submit = plugged_submit,
+    .block = plugged_block,
+    .facts = plugged_facts,
+    .close = plugged_close,
+};

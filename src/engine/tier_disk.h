@@ -16,24 +16,11 @@
 #include <stdint.h>
 
 #include "common/diag.h"
+#include "engine/tier.h"
 
 #define TIER_DISK_ALIGN    4096u
 #define TIER_DISK_MAX_QD   256u
 #define TIER_DISK_PATH_MAX 1100u
-
-struct tier_disk_job {
-    struct tier_disk_job *next; /* queue link, owned by the tier while submitted */
-    bool write;
-    uint32_t slot;
-    void *buf;     /* borrowed; TIER_DISK_ALIGN-aligned, block_bytes long, valid until done */
-    uint64_t hash; /* block identity, for the owner */
-    int result;    /* 0 or negative errno, set before the callback */
-    void *owner;   /* for the owner (the scheduler) */
-    uint64_t submit_ns, done_ns;
-};
-
-/* Called on the I/O thread when a job finished; the job returns to the caller. */
-typedef void tier_disk_done_fn(void *ctx, struct tier_disk_job *job);
 
 struct tier_disk_opts {
     const char *dir; /* created if missing */
@@ -49,11 +36,11 @@ struct tier_disk;
 
 /* Creates, preallocates and unlinks the file and starts the I/O thread. Errors: negative errno
  * with d naming the path and the failing step (mkdir, mkostemp, fallocate, ...). *ret owned. */
-int tier_disk_open(const struct tier_disk_opts *o, tier_disk_done_fn *done, void *ctx,
+int tier_disk_open(const struct tier_disk_opts *o, tier_done_fn *done, void *ctx,
                    struct tier_disk **ret, struct diag *d);
 /* Queues a job (any thread). The callback reports it; the job and its buffer must stay valid
  * until then. */
-void tier_disk_submit(struct tier_disk *t, struct tier_disk_job *job);
+void tier_disk_submit(struct tier_disk *t, struct tier_job *job);
 /* Finishes every queued and in-flight job (callbacks run), stops the thread, closes the file.
  * NULL-safe. */
 void tier_disk_close(struct tier_disk *t);
@@ -73,5 +60,11 @@ const char *tier_disk_path(const struct tier_disk *t);
 const char *tier_disk_prealloc(const struct tier_disk *t);
 /* The file descriptor (for tests inspecting /proc/self/fd). */
 int tier_disk_fd(const struct tier_disk *t);
+
+/* The disk tier as a `struct tier_ops` plug-in: writes without a source buffer and every read
+ * go through a bounce buffer of the tier's own; reads are verified on the I/O thread (-EBADMSG
+ * on wrong contents, or always with inject_verify_fail). The raw functions above keep the
+ * caller's buffers and never verify. */
+extern const struct tier_ops tier_disk_ops;
 
 #endif

@@ -28,7 +28,7 @@ struct waiter {
     unsigned done;
 };
 
-static void on_done(void *ctx, struct tier_disk_job *j)
+static void on_done(void *ctx, struct tier_job *j)
 {
     struct waiter *w = ctx;
     (void)j;
@@ -77,10 +77,10 @@ static void roundtrip(bool force_pread)
     assert_true(dir_empty(dir));
     assert_true(strstr(tier_disk_path(t), "dynamo-kvbm-disk-cache-") != NULL);
     assert_int_equal(tier_disk_io_uring(t), !force_pread);
-    struct tier_disk_job jobs[9];
+    struct tier_job jobs[9];
     uint8_t *mem = xalloc_aligned(TIER_DISK_ALIGN, 9 * 65536);
     for (unsigned i = 0; i < 8; i++) {
-        jobs[i] = (struct tier_disk_job){
+        jobs[i] = (struct tier_job){
             .write = true, .slot = 7 - i, .hash = 500 + i, .buf = mem + i * 65536
         };
         kvdata_fill(jobs[i].hash, jobs[i].buf, 65536);
@@ -94,7 +94,7 @@ static void roundtrip(bool force_pread)
         tier_disk_submit(t, &jobs[i]);
     }
     /* past the end of the preallocated file: short read */
-    jobs[8] = (struct tier_disk_job){ .write = false, .slot = 100, .buf = mem + 8 * 65536 };
+    jobs[8] = (struct tier_job){ .write = false, .slot = 100, .buf = mem + 8 * 65536 };
     tier_disk_submit(t, &jobs[8]);
     wait_for(&w, 17);
     for (unsigned i = 0; i < 8; i++) {

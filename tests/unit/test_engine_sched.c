@@ -18,6 +18,15 @@
 #include "engine/config.h"
 #include "engine/metrics.h"
 #include "engine/sched.h"
+#include "engine/tier_null.h"
+
+/* How a fixture's scheduler is built. */
+struct setup {
+    const char *host_blocks, *disk_blocks; /* KVBM overrides, NULL = none */
+    bool null_tiers;                       /* tier_null_ops for host and disk */
+    bool ssd_miss;                         /* --inject-ssd-miss */
+    uint64_t hold_ns;                      /* --inject-first-token-delay */
+};
 
 struct fixture {
     struct model_profile m;
@@ -28,14 +37,19 @@ struct fixture {
     struct sched *s;
 };
 
-static const char *env_host(void *ctx, const char *name)
+static const char *env_get(void *ctx, const char *name)
 {
-    if (ctx && !strcmp(name, "DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS"))
-        return ctx;
+    const struct setup *u = ctx;
+    if (!strcmp(name, "DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS"))
+        return u->host_blocks;
+    if (!strcmp(name, "DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS"))
+        return u->disk_blocks;
+    if (!strcmp(name, "DYN_KVBM_DISABLE_DISK_OFFLOAD_FILTER"))
+        return "true";
     return NULL;
 }
 
-static struct fixture *build(const char *host_blocks, uint64_t g1, uint64_t hold_ns)
+static struct fixture *build_with(const struct setup *u, uint64_t g1)
 {
     struct fixture *f = xcalloc(1, sizeof(*f));
     struct diag d = { 0 };
@@ -44,8 +58,7 @@ static struct fixture *build(const char *host_blocks, uint64_t g1, uint64_t hold
     assert_int_equal(profile_load_model(dir, "tiny", &f->m, &d), 0);
     assert_int_equal(profile_load_hw(dir, "cpu_small", &f->h, &d), 0);
     assert_int_equal(
-        config_kvbm_from_env(env_host, (void *)host_blocks, profile_bytes_per_block(&f->m), &f->k),
-        0);
+        config_kvbm_from_env(env_get, (void *)u, profile_bytes_per_block(&f->m), &f->k), 0);
     f->tok = tokenizer_new_approx(f->m.vocab);
     metrics_init(&f->met, "t");
     struct sched_opts o = { .model = &f->m,
@@ -57,10 +70,19 @@ static struct fixture *build(const char *host_blocks, uint64_t g1, uint64_t hold
                             .g1_blocks = g1,
                             .max_num_seqs = 8,
                             .max_num_tokens = 4096,
-                            .first_token_delay_ns = hold_ns,
-                            .speedup = 1000 };
+                            .first_token_delay_ns = u->hold_ns,
+                            .inject_ssd_miss = u->ssd_miss,
+                            .speedup = 1000,
+                            .host_ops = u->null_tiers ? &tier_null_ops : NULL,
+                            .disk_ops = u->null_tiers ? &tier_null_ops : NULL };
     assert_int_equal(sched_new(&o, &f->s, &d), 0);
     return f;
+}
+
+static struct fixture *build(const char *host_blocks, uint64_t g1, uint64_t hold_ns)
+{
+    struct setup u = { .host_blocks = host_blocks, .hold_ns = hold_ns };
+    return build_with(&u, g1);
 }
 
 static struct fixture *start(const char *host_blocks, uint64_t g1)
@@ -158,10 +180,11 @@ static void test_device_hits(void **state)
     stop(f);
 }
 
-static void test_host_matching(void **state)
+static void host_matching(bool null_tiers)
 {
-    (void)state;
-    struct fixture *f = start("128", 24);
+    struct setup u = { .host_blocks = "128", .null_tiers = null_tiers };
+    struct fixture *f = build_with(&u, 24);
+    assert_int_equal(sched_start(f->s), 0);
     run(f, 1, 0, 330, 1);
     for (unsigned s = 2; s <= 5; s++)
         run(f, s, 0, 320, 1); /* push seed 1 out of the 24-block G1 */
@@ -189,6 +212,47 @@ static void test_host_matching(void **state)
     assert_int_equal(metrics_get(&f->met, METRICS_KVBM_ONBOARD_H2D) - h0, 5);
     assert_int_equal(metrics_get(&f->met, METRICS_VERIFY_FAILURES), 0);
     stop(f);
+}
+
+static void test_host_matching(void **state)
+{
+    (void)state;
+    host_matching(false);
+}
+
+/* The same decisions with the null tier as the scheduler's test double: the scheduler does not
+ * depend on which tier it talks to. */
+static void test_host_matching_null(void **state)
+{
+    (void)state;
+    host_matching(true);
+}
+
+/* Host and disk (B2p) through null tiers, deterministic and without files: a prompt pushed out
+ * of G1 and the 16-block host tier is onboarded from disk (9 of its 10 blocks: the whole
+ * prompt matched, so the last is dropped); with every disk read failing verification the same
+ * replay recomputes everything and counts the failures. */
+static void test_disk_onboard_null(void **state)
+{
+    (void)state;
+    for (int miss = 0; miss <= 1; miss++) {
+        struct setup u = {
+            .host_blocks = "16", .disk_blocks = "512", .null_tiers = true, .ssd_miss = miss
+        };
+        struct fixture *f = build_with(&u, 24);
+        assert_int_equal(sched_start(f->s), 0);
+        assert_int_equal(run(f, 1, 0, 320, 1), 0);
+        for (unsigned s = 2; s <= 5; s++)
+            run(f, s, 0, 320, 1);
+        settle();
+        uint64_t d0 = metrics_get(&f->met, METRICS_KVBM_ONBOARD_D2D);
+        assert_int_equal(run(f, 1, 0, 320, 1), miss ? 0 : 288);
+        assert_int_equal(metrics_get(&f->met, METRICS_KVBM_ONBOARD_D2D) - d0, 9);
+        assert_int_equal(metrics_get(&f->met, METRICS_VERIFY_FAILURES) > 0, miss);
+        assert_int_equal(metrics_get(&f->met, METRICS_DISK_READ_ERRORS), 0);
+        assert_true(metrics_get(&f->met, METRICS_G3_WRITTEN_BYTES) > 0);
+        stop(f);
+    }
 }
 
 /* Sequences released from the first-token hold in the same iteration (issue 11 item 4): each
@@ -219,8 +283,8 @@ static void test_hold_release(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_device_hits),
-        cmocka_unit_test(test_host_matching),
+        cmocka_unit_test(test_device_hits),        cmocka_unit_test(test_host_matching),
+        cmocka_unit_test(test_host_matching_null), cmocka_unit_test(test_disk_onboard_null),
         cmocka_unit_test(test_hold_release),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
