@@ -33,6 +33,7 @@
 
 #define SCHED_IDLE_WAIT_NS (100 * CLK_NS_PER_MS)
 #define SCHED_POKE_NS      (500 * CLK_NS_PER_MS) /* queued requests' sockets are rechecked */
+#define SCHED_MAX_PREFILLS 64                    /* prefill chunks in one step */
 
 enum seq_state { SEQ_WAIT, SEQ_ONBOARD, SEQ_PREFILL, SEQ_HOLD, SEQ_DECODE };
 
@@ -182,6 +183,7 @@ static uint32_t g1_take(struct sched *s, struct seq *q, bool reserved)
 {
     uint32_t slot = blockpool_alloc(&s->g1, NULL);
     if (slot != BLOCKPOOL_NONE && reserved && q->reserved) {
+        assert(s->reserved_total >= 1);
         q->reserved--;
         s->reserved_total--;
     }
@@ -191,7 +193,9 @@ static uint32_t g1_take(struct sched *s, struct seq *q, bool reserved)
 /* Registers block b of q in G1 (its tokens are all computed). */
 static void g1_register(struct sched *s, struct seq *q, size_t b)
 {
+    assert(b < q->n_g1 && b < q->n_hash);
     uint32_t slot = q->g1[b];
+    assert(slot == BLOCKPOOL_NONE || slot < s->g1.n);
     if (slot == BLOCKPOOL_NONE || s->g1.s[slot].registered)
         return;
     if (blockpool_register(&s->g1, slot, q->hash[b]))
@@ -208,6 +212,7 @@ static void release_blocks(struct sched *s, struct seq *q)
         if (q->g1[i] != BLOCKPOOL_NONE)
             blockpool_unref(&s->g1, q->g1[i]);
     q->n_g1 = 0;
+    assert(s->reserved_total >= q->reserved);
     s->reserved_total -= q->reserved;
     q->reserved = 0;
 }
@@ -361,6 +366,7 @@ static void onboard_done(struct sched *s, struct job *jb, struct blockpool *pool
     blockpool_unref(pool, j->slot);
     if (!ok && jb->block < q->fail_block)
         q->fail_block = jb->block;
+    assert(q->pending_io > 0);
     q->pending_io--;
 }
 
@@ -369,6 +375,7 @@ static void handle_job(struct sched *s, struct job *jb)
     struct tier_job *j = &jb->j;
     struct metrics *m = s->o.metrics;
     bool ok = j->result == 0;
+    assert(s->inflight_jobs > 0);
     s->inflight_jobs--;
     switch (jb->kind) {
     case JOB_HOST_WRITE:
@@ -478,6 +485,42 @@ static void seq_init_gen(struct sched *s, struct seq *q)
     (void)s;
 }
 
+/* Parks q (admitted with k device hits) while h host blocks and then d disk blocks are read
+ * back and checked: real reads on the tiers' threads, and the modelled link time of the host
+ * copies. */
+static void start_onboard(struct sched *s, struct seq *q, size_t k, size_t h, size_t d,
+                          uint64_t now)
+{
+    q->st = SEQ_ONBOARD;
+    q->t_park_ns = now;
+    /* host blocks: real read and check of the bytes on the copy thread, modelled link time */
+    for (size_t b = k; b < k + h; b++) {
+        uint32_t slot = blockpool_lookup_ready(&s->g2, q->hash[b]);
+        blockpool_ref(&s->g2, slot);
+        blockpool_touch(&s->g2, slot);
+        struct job *jb = xcalloc(1, sizeof(*jb));
+        jb->kind = JOB_HOST_READ;
+        jb->seq = q;
+        jb->block = b;
+        jb->j = (struct tier_job){ .write = false, .slot = slot, .hash = q->hash[b], .owner = jb };
+        q->pending_io++;
+        submit_host(s, jb);
+    }
+    q->ready_ns = now + scaled(s, cost_link_ns(&s->cm, (uint64_t)h * s->bpb));
+    for (size_t b = k + h; b < k + h + d; b++) {
+        uint32_t slot = blockpool_lookup_ready(&s->g3, q->hash[b]);
+        blockpool_ref(&s->g3, slot);
+        blockpool_touch(&s->g3, slot);
+        struct job *jb = xcalloc(1, sizeof(*jb));
+        jb->kind = JOB_ONBOARD_READ;
+        jb->seq = q;
+        jb->block = b;
+        jb->j = (struct tier_job){ .write = false, .slot = slot, .hash = q->hash[b], .owner = jb };
+        q->pending_io++;
+        submit_disk(s, jb);
+    }
+}
+
 /* Tries to admit q; false when its blocks do not fit now. */
 static bool try_admit(struct sched *s, struct seq *q, uint64_t now)
 {
@@ -542,34 +585,7 @@ static bool try_admit(struct sched *s, struct seq *q, uint64_t now)
     metrics_add(m, METRICS_KVBM_MATCHED_TOKENS, (h + d) * tpb);
     metrics_add(m, METRICS_KVBM_ONBOARD_H2D, h);
     metrics_add(m, METRICS_KVBM_ONBOARD_D2D, d);
-    q->st = SEQ_ONBOARD;
-    q->t_park_ns = now;
-    /* host blocks: real read and check of the bytes on the copy thread, modelled link time */
-    for (size_t b = k; b < k + h; b++) {
-        uint32_t slot = blockpool_lookup_ready(&s->g2, q->hash[b]);
-        blockpool_ref(&s->g2, slot);
-        blockpool_touch(&s->g2, slot);
-        struct job *jb = xcalloc(1, sizeof(*jb));
-        jb->kind = JOB_HOST_READ;
-        jb->seq = q;
-        jb->block = b;
-        jb->j = (struct tier_job){ .write = false, .slot = slot, .hash = q->hash[b], .owner = jb };
-        q->pending_io++;
-        submit_host(s, jb);
-    }
-    q->ready_ns = now + scaled(s, cost_link_ns(&s->cm, (uint64_t)h * s->bpb));
-    for (size_t b = k + h; b < k + h + d; b++) {
-        uint32_t slot = blockpool_lookup_ready(&s->g3, q->hash[b]);
-        blockpool_ref(&s->g3, slot);
-        blockpool_touch(&s->g3, slot);
-        struct job *jb = xcalloc(1, sizeof(*jb));
-        jb->kind = JOB_ONBOARD_READ;
-        jb->seq = q;
-        jb->block = b;
-        jb->j = (struct tier_job){ .write = false, .slot = slot, .hash = q->hash[b], .owner = jb };
-        q->pending_io++;
-        submit_disk(s, jb);
-    }
+    start_onboard(s, q, k, h, d, now);
     return true;
 }
 
@@ -652,6 +668,7 @@ static void drain_shared(struct sched *s, struct job **ret_jobs)
 
 static void run_remove(struct sched *s, size_t i)
 {
+    assert(i < s->n_run);
     memmove(&s->run[i], &s->run[i + 1], (s->n_run - i - 1) * sizeof(*s->run));
     s->n_run--;
 }
@@ -734,8 +751,8 @@ static void emit_tokens(struct sched *s, struct emit *ev, size_t n, uint64_t now
     buf_fini(&b);
 }
 
-/* One iteration; returns false when there was nothing to run. */
-static bool iterate(struct sched *s)
+/* Completed tier jobs and newly submitted requests, taken from the other threads. */
+static void take_shared(struct sched *s)
 {
     struct job *jobs;
     drain_shared(s, &jobs);
@@ -744,20 +761,28 @@ static bool iterate(struct sched *s)
         handle_job(s, jobs);
         jobs = next;
     }
-    uint64_t now = clk_now_ns();
-    reap_cancelled(s, now);
-    hits_refresh(s, now);
-    if (now >= s->next_poke_ns) {
-        s->next_poke_ns = now + SCHED_POKE_NS;
-        for (struct seq *q = s->wait_head; q; q = q->next)
-            sreq_poke(q->r);
-        for (size_t i = 0; i < s->n_run; i++)
-            if (s->run[i]->st == SEQ_ONBOARD || s->run[i]->st == SEQ_PREFILL ||
-                s->run[i]->st == SEQ_HOLD)
-                sreq_poke(s->run[i]->r);
-    }
-    /* parked sequences whose wait is over; a held first token goes out at its release, and
-     * the sequence decodes its second token in this iteration's step */
+}
+
+/* Every SCHED_POKE_NS, the sockets of requests that produce nothing yet are looked at again, so
+ * a client that left while queued is noticed. */
+static void poke_waiting(struct sched *s, uint64_t now)
+{
+    if (now < s->next_poke_ns)
+        return;
+    s->next_poke_ns = now + SCHED_POKE_NS;
+    for (struct seq *q = s->wait_head; q; q = q->next)
+        sreq_poke(q->r);
+    for (size_t i = 0; i < s->n_run; i++)
+        if (s->run[i]->st == SEQ_ONBOARD || s->run[i]->st == SEQ_PREFILL ||
+            s->run[i]->st == SEQ_HOLD)
+            sreq_poke(s->run[i]->r);
+}
+
+/* Parked sequences whose wait is over: onboarded ones go on to prefill; a held first token
+ * goes out at its release, and the sequence decodes its second token in this iteration's
+ * step (one token per sequence per step, never two together). */
+static void release_parked(struct sched *s, uint64_t now)
+{
     for (size_t i = 0; i < s->n_run; i++) {
         struct seq *q = s->run[i];
         if (q->st == SEQ_ONBOARD && q->pending_io == 0 && now >= q->ready_ns)
@@ -768,7 +793,11 @@ static bool iterate(struct sched *s)
             emit_tokens(s, &e, 1, now);
         }
     }
-    /* admission, first come first served */
+}
+
+/* Admission, first come first served, while sequences may run and their blocks fit. */
+static void admit_waiting(struct sched *s, uint64_t now)
+{
     while (s->wait_head && s->n_run < s->o.max_num_seqs) {
         struct seq *q = s->wait_head;
         if (!try_admit(s, q, now))
@@ -782,57 +811,63 @@ static bool iterate(struct sched *s)
         if (q->st == SEQ_ONBOARD && q->pending_io == 0 && now >= q->ready_ns)
             finish_onboard(s, q, now);
     }
-    /* at most one token per running sequence per step */
-    size_t cap_ev = s->n_run, n_ev = 0;
-    struct emit *ev = xcalloc(cap_ev + 1, sizeof(*ev));
-    /* batch: every decode sequence, then prefill chunks under the token budget */
-    struct cost_step cs = { 0 };
-    uint64_t budget = s->o.max_num_tokens, t0 = clk_now_ns();
-    size_t n_dec = 0;
+    assert(s->n_run <= s->o.max_num_seqs);
+}
+
+/* One step's work: every decode sequence, then prefill chunks under the token budget. */
+struct batch {
+    struct cost_step cs;
+    size_t n_dec;
+    struct seq *pf[SCHED_MAX_PREFILLS];
+    size_t pf_chunk[SCHED_MAX_PREFILLS]; /* prompt tokens computed this step */
+    size_t n_pf;
+};
+
+static void build_batch(struct sched *s, struct batch *b)
+{
+    *b = (struct batch){ 0 };
+    uint64_t budget = s->o.max_num_tokens;
     for (size_t i = 0; i < s->n_run && budget > 0; i++) {
         struct seq *q = s->run[i];
         if (q->st != SEQ_DECODE)
             continue;
-        cost_step_add_decode(&s->cm, &cs, q->n_tok);
+        cost_step_add_decode(&s->cm, &b->cs, q->n_tok);
         budget--;
-        n_dec++;
+        b->n_dec++;
     }
-    struct seq *pf[64];
-    size_t pf_chunk[64], n_pf = 0;
-    for (size_t i = 0; i < s->n_run && budget > 0 && n_pf < 64; i++) {
+    for (size_t i = 0; i < s->n_run && budget > 0 && b->n_pf < SCHED_MAX_PREFILLS; i++) {
         struct seq *q = s->run[i];
         if (q->st != SEQ_PREFILL)
             continue;
+        assert(q->computed < q->n_prompt);
         size_t left = q->n_prompt - q->computed;
         size_t c = left < budget ? left : budget;
-        cost_step_add_prefill(&s->cm, &cs, q->computed, c);
+        cost_step_add_prefill(&s->cm, &b->cs, q->computed, c);
         budget -= c;
-        pf[n_pf] = q;
-        pf_chunk[n_pf++] = c;
+        b->pf[b->n_pf] = q;
+        b->pf_chunk[b->n_pf++] = c;
     }
-    if (cs.seqs == 0) {
-        emit_tokens(s, ev, n_ev, now);
-        free(ev);
-        update_gauges(s);
-        return n_ev > 0;
-    }
-    uint64_t step_ns = scaled(s, cost_step_ns(&s->cm, &cs));
-    /* bookkeeping while the modelled step runs */
-    uint64_t offload_before = metrics_get(s->o.metrics, METRICS_KVBM_OFFLOAD_D2H);
+}
+
+/* The bookkeeping of a step (run while the modelled step time passes): a token for every
+ * decode sequence, the prefill chunks, blocks completed and offloaded. The tokens to emit at
+ * the end of the step go to ev (room for cap_ev); returns how many. */
+static size_t advance(struct sched *s, const struct batch *b, struct emit *ev, size_t cap_ev,
+                      uint64_t t0, uint64_t step_ns)
+{
+    size_t n_ev = 0;
     for (size_t i = 0; i < s->n_run; i++) {
         struct seq *q = s->run[i];
-        if (q->st != SEQ_DECODE)
-            continue;
-        if (q->n_gen >= q->gen_target)
+        if (q->st != SEQ_DECODE || q->n_gen >= q->gen_target)
             continue;
         assert(n_ev < cap_ev);
         append_generated(s, q, &ev[n_ev++]);
         complete_blocks(s, q, t0);
     }
-    for (size_t i = 0; i < n_pf; i++) {
-        struct seq *q = pf[i];
-        q->computed += pf_chunk[i];
-        metrics_add(s->o.metrics, METRICS_PREFILL_TOKENS, pf_chunk[i]);
+    for (size_t i = 0; i < b->n_pf; i++) {
+        struct seq *q = b->pf[i];
+        q->computed += b->pf_chunk[i];
+        metrics_add(s->o.metrics, METRICS_PREFILL_TOKENS, b->pf_chunk[i]);
         complete_blocks(s, q, t0);
         if (q->computed < q->n_prompt)
             continue;
@@ -849,19 +884,13 @@ static bool iterate(struct sched *s)
             ev[n_ev++] = e;
         }
     }
-    metrics_add(s->o.metrics, METRICS_DECODE_TOKENS, n_dec);
-    uint64_t copied =
-        (metrics_get(s->o.metrics, METRICS_KVBM_OFFLOAD_D2H) - offload_before) * s->bpb;
-    step_ns += scaled(s, cost_link_ns(&s->cm, copied)); /* the write-through copy is not free */
-    uint64_t t1 = clk_now_ns();
-    metrics_add(s->o.metrics, METRICS_BOOKKEEPING_NS, t1 - t0);
-    metrics_add(s->o.metrics, METRICS_STEP_NS, step_ns);
-    metrics_add(s->o.metrics, METRICS_ITERATIONS, 1);
-    clk_sleep_until_ns(t0 + step_ns);
-    now = clk_now_ns();
-    emit_tokens(s, ev, n_ev, now);
-    free(ev);
-    /* finished sequences leave */
+    metrics_add(s->o.metrics, METRICS_DECODE_TOKENS, b->n_dec);
+    return n_ev;
+}
+
+/* Finished sequences leave and answer their clients. */
+static void retire_finished(struct sched *s, uint64_t now)
+{
     for (size_t i = 0; i < s->n_run;) {
         struct seq *q = s->run[i];
         if (q->st == SEQ_DECODE && q->n_gen >= q->gen_target && !atomic_load(&q->r->cancelled)) {
@@ -872,6 +901,41 @@ static bool iterate(struct sched *s)
         }
         i++;
     }
+}
+
+/* One iteration; returns false when there was nothing to run. */
+static bool iterate(struct sched *s)
+{
+    take_shared(s);
+    uint64_t now = clk_now_ns();
+    reap_cancelled(s, now);
+    hits_refresh(s, now);
+    poke_waiting(s, now);
+    release_parked(s, now);
+    admit_waiting(s, now);
+    uint64_t t0 = clk_now_ns();
+    struct batch b;
+    build_batch(s, &b);
+    if (b.cs.seqs == 0) {
+        update_gauges(s);
+        return false;
+    }
+    uint64_t step_ns = scaled(s, cost_step_ns(&s->cm, &b.cs));
+    size_t cap_ev = s->n_run; /* at most one token per running sequence per step */
+    struct emit *ev = xcalloc(cap_ev + 1, sizeof(*ev));
+    uint64_t offload_before = metrics_get(s->o.metrics, METRICS_KVBM_OFFLOAD_D2H);
+    size_t n_ev = advance(s, &b, ev, cap_ev, t0, step_ns);
+    uint64_t copied =
+        (metrics_get(s->o.metrics, METRICS_KVBM_OFFLOAD_D2H) - offload_before) * s->bpb;
+    step_ns += scaled(s, cost_link_ns(&s->cm, copied)); /* the write-through copy is not free */
+    metrics_add(s->o.metrics, METRICS_BOOKKEEPING_NS, clk_now_ns() - t0);
+    metrics_add(s->o.metrics, METRICS_STEP_NS, step_ns);
+    metrics_add(s->o.metrics, METRICS_ITERATIONS, 1);
+    clk_sleep_until_ns(t0 + step_ns);
+    now = clk_now_ns();
+    emit_tokens(s, ev, n_ev, now);
+    free(ev);
+    retire_finished(s, now);
     update_gauges(s);
     return true;
 }

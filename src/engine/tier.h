@@ -49,11 +49,11 @@ struct tier_opts {
 
 /* What a tier is, for the start-up log and the configuration gauges. */
 struct tier_facts {
-    bool o_direct;    /* really open with O_DIRECT */
-    int o_direct_err; /* why not (negative errno) or 0 */
-    bool io_uring;    /* else pread/pwrite (or no I/O at all) */
-    bool in_ram;      /* the tier's "storage" is memory (tmpfs/ramfs, or the host tier) */
-    const char *path; /* file it used (unlinked), "" for none; borrowed for the tier's life */
+    bool o_direct;        /* really open with O_DIRECT */
+    int o_direct_err;     /* why not (negative errno) or 0 */
+    bool io_uring;        /* else pread/pwrite (or no I/O at all) */
+    bool in_ram;          /* the tier's "storage" is memory (tmpfs/ramfs, or the host tier) */
+    const char *path;     /* file it used (unlinked), "" for none; borrowed for the tier's life */
     const char *prealloc; /* "fallocate", "zerofill", "sparse", or "" */
 };
 
