@@ -663,7 +663,8 @@ static struct MHD_Daemon *start_daemon(struct http *h, const struct sockaddr_in 
     return MHD_start_daemon(flags, 0, NULL, NULL, api ? api_handler : metrics_handler, h,
                             MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
-                            MHD_OPTION_CONNECTION_TIMEOUT, h->o.idle_timeout_s,
+                            MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)((h->o.idle_timeout_ns + CLK_NS_PER_S - 1) / CLK_NS_PER_S),
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY_BYTES,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_NOTIFY_COMPLETED,
                             api ? api_completed : NULL, h, MHD_OPTION_END);

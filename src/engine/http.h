@@ -40,8 +40,8 @@ struct http_opts {
     bool kvbm_metrics;                 /* render kvbm_* families on the metrics port */
     uint64_t inject_5xx_every;         /* every Nth completion request fails with 500 */
     uint64_t inject_cut_every;         /* every Nth streaming request is cut mid-stream */
-    unsigned idle_timeout_s;           /* a connection idle this long is closed; 0 = never */
-    uint64_t upload_timeout_ns;        /* a request body slower than this is dropped; 0 = never */
+    uint64_t idle_timeout_ns; /* a connection idle this long is closed (whole seconds); 0 = never */
+    uint64_t upload_timeout_ns; /* a request body slower than this is dropped; 0 = never */
     struct elog log;
 };
 

@@ -998,7 +998,7 @@ static int open_tiers(struct sched *s, struct diag *d)
                                 .o_direct = o->kvbm->o_direct,
                                 .zerofill_fallback = o->kvbm->zerofill_fallback,
                                 .force_pread = o->disk_force_pread,
-                                .queue_depth = o->disk_queue_depth };
+                                .queue_depth = (unsigned)o->disk_queue_depth };
         int r = s->disk_ops->open(&to, on_tier_done, s, &s->disk, d);
         if (r < 0)
             return r;

@@ -35,12 +35,12 @@ struct sched_opts {
     struct elog log;
     const char *served_model; /* JSON-safe name echoed in responses */
     uint64_t g1_blocks;
-    uint32_t max_num_seqs;
-    uint32_t max_num_tokens;
-    uint64_t first_token_delay_ns; /* failure injection: hold every first token */
-    bool inject_ssd_miss;          /* failure injection: every disk read fails verification */
-    bool disk_force_pread;         /* disk I/O without io_uring */
-    unsigned disk_queue_depth;
+    uint64_t max_num_seqs;           /* sequences per iteration, at most UINT32_MAX */
+    uint64_t max_num_tokens;         /* token budget per iteration */
+    uint64_t first_token_delay_ns;   /* failure injection: hold every first token */
+    bool inject_ssd_miss;            /* failure injection: every disk read fails verification */
+    bool disk_force_pread;           /* disk I/O without io_uring */
+    uint64_t disk_queue_depth;       /* 1..TIER_DISK_MAX_QD; 0 = 32 */
     double speedup;                  /* modelled times are divided by this (>= 1 faster) */
     const struct tier_ops *host_ops; /* NULL: tier_host_ops (tests: tier_null_ops) */
     const struct tier_ops *disk_ops; /* NULL: tier_disk_ops (tests: tier_null_ops) */
