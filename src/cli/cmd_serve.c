@@ -38,6 +38,7 @@ struct serve_cfg {
     uint64_t port, metrics_port; /* checked 0..65535, then http.port / http.metrics_port */
     const char *model, *hardware, *profiles, *served_model_name, *tokenizer, *ready_file;
     bool verbose;
+    struct opt_marks set; /* which options were given */
 };
 
 #define O(f) offsetof(struct serve_cfg, f)
@@ -89,7 +90,7 @@ static const struct opt_def serve_opts[] = {
     { "inject-ssd-miss", 0, OPT_BOOL, O(sched.inject_ssd_miss), NULL, OPT_UNBOUNDED, NULL,
       "Failure injection",
       "every disk-tier read fails verification: counted, logged, recomputed as a miss" },
-    OPT_END,
+    OPT_END_MARKS(struct serve_cfg, set),
 };
 #undef O
 

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <microhttpd.h>
 
 #include "common/clk.h"
+#include "common/jobq.h"
 #include "common/jsonx.h"
 #include "common/xalloc.h"
 #include "engine/reqparse.h"
@@ -50,10 +52,8 @@ struct http {
     atomic_bool stopping;
     size_t body_max_bytes, body_max_values;
     /* parse workers: a queue of suspended connections whose bodies are complete */
-    pthread_mutex_t pmu;
-    pthread_cond_t pcv;
-    struct conn *q_head, *q_tail;
-    bool pstop;
+    struct jobq pq;
+    pthread_mutex_t pmu; /* orders a worker's result before the connection's resumption */
     pthread_t workers[HTTP_PARSE_THREADS];
     unsigned n_workers;
 };
@@ -285,19 +285,8 @@ out:
 static void *parse_main(void *arg)
 {
     struct http *h = arg;
-    for (;;) {
-        pthread_mutex_lock(&h->pmu);
-        while (!h->q_head && !h->pstop)
-            pthread_cond_wait(&h->pcv, &h->pmu);
-        struct conn *cx = h->q_head;
-        if (cx) {
-            h->q_head = cx->next;
-            if (!h->q_head)
-                h->q_tail = NULL;
-        }
-        pthread_mutex_unlock(&h->pmu);
-        if (!cx)
-            break;
+    struct conn *cx;
+    while ((cx = jobq_pop_wait(&h->pq))) {
         assert(cx->state == CONN_PARSING);
         struct reqparse_error e = { 0 };
         struct sreq *r = NULL;
@@ -318,17 +307,9 @@ static void *parse_main(void *arg)
 static enum MHD_Result queue_parse(struct http *h, struct MHD_Connection *c, struct conn *cx)
 {
     cx->arrival_ns = clk_now_ns();
-    pthread_mutex_lock(&h->pmu);
     cx->state = CONN_PARSING;
     MHD_suspend_connection(c); /* before the queue, so a worker always resumes after it */
-    cx->next = NULL;
-    if (h->q_tail)
-        h->q_tail->next = cx;
-    else
-        h->q_head = cx;
-    h->q_tail = cx;
-    pthread_cond_signal(&h->pcv);
-    pthread_mutex_unlock(&h->pmu);
+    jobq_push(&h->pq, cx);
     return MHD_YES;
 }
 
@@ -553,7 +534,10 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
         return begin(h, c, url, method, con_cls);
     if (*upload_data_size)
         return upload(h, cx, upload_data, upload_data_size);
-    switch (cx->state) {
+    pthread_mutex_lock(&h->pmu);
+    enum conn_state st = cx->state;
+    pthread_mutex_unlock(&h->pmu);
+    switch (st) {
     case CONN_SUBMITTED:
         return finish_unary(c, cx->r);
     case CONN_PARSED:
@@ -688,8 +672,8 @@ int http_start(const struct http_opts *o, struct http **ret, struct diag *d)
     uint64_t body = ctx * HTTP_BODY_BYTES_PER_TOKEN + HTTP_BODY_BASE_BYTES;
     h->body_max_bytes = body < REQPARSE_BODY_MAX_BYTES ? (size_t)body : REQPARSE_BODY_MAX_BYTES;
     h->body_max_values = (size_t)(ctx * HTTP_BODY_VALUES_PER_TOKEN + HTTP_BODY_BASE_VALUES);
+    jobq_init(&h->pq, offsetof(struct conn, next));
     pthread_mutex_init(&h->pmu, NULL);
-    pthread_cond_init(&h->pcv, NULL);
     int r = 0;
     for (; h->n_workers < HTTP_PARSE_THREADS && r == 0; h->n_workers++)
         r = -pthread_create(&h->workers[h->n_workers], NULL, parse_main, h);
@@ -738,17 +722,14 @@ void http_stop(struct http *h)
         return;
     atomic_store(&h->stopping, true);
     /* the workers finish what is queued (resuming those connections) before the daemons stop */
-    pthread_mutex_lock(&h->pmu);
-    h->pstop = true;
-    pthread_cond_broadcast(&h->pcv);
-    pthread_mutex_unlock(&h->pmu);
+    jobq_stop(&h->pq);
     for (unsigned i = 0; i < h->n_workers; i++)
         pthread_join(h->workers[i], NULL);
     if (h->api)
         MHD_stop_daemon(h->api);
     if (h->met)
         MHD_stop_daemon(h->met);
+    jobq_fini(&h->pq);
     pthread_mutex_destroy(&h->pmu);
-    pthread_cond_destroy(&h->pcv);
     free(h);
 }

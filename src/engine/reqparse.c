@@ -165,8 +165,7 @@ static int parse_parts(const json_t *c, size_t i, struct reqparse_error *err)
 {
     size_t j;
     json_t *part;
-    json_array_foreach(c, j, part)
-    {
+    json_array_foreach (c, j, part) {
         if (!json_is_object(part))
             return BAD("messages", "'messages[%zu].content[%zu]' must be an object", i, j);
         json_t *type = json_object_get(part, "type");
@@ -192,8 +191,7 @@ static int parse_messages(json_t *m, struct reqparse_error *err)
         return BAD("messages", "'messages' must be a non-empty array");
     size_t i;
     json_t *msg;
-    json_array_foreach(m, i, msg)
-    {
+    json_array_foreach (m, i, msg) {
         if (!json_is_object(msg))
             return BAD("messages", "'messages[%zu]' must be an object", i);
         json_t *role = json_object_get(msg, "role");
@@ -259,8 +257,7 @@ int reqparse_body(enum reqparse_endpoint ep, const char *body, size_t len, uint3
     }
     const char *key;
     json_t *val;
-    json_object_foreach(r.root, key, val)
-    {
+    json_object_foreach (r.root, key, val) {
         if (!known(key)) {
             BAD(key, "unknown field '%.60s'", key);
             goto out;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/jobq.h"
 #include "engine/tier.h"
 
 struct tier_host {
@@ -20,10 +21,8 @@ struct tier_host {
     /* copy thread (tier_host_start): writes (G1->G2) and verified reads (G2->G1) off the
      * scheduler thread, like the DMA engine of the real stack */
     pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct tier_job *head, *tail;
-    bool running, stop;
+    struct jobq q; /* of struct tier_job */
+    bool running;
     bool inject_verify_fail; /* every read fails verification */
     tier_done_fn *done;
     void *ctx;
