@@ -73,7 +73,8 @@ static const struct opt_def bundle_opts[] = {
     { "hardware", 0, OPT_STR, O(hardware), NULL, OPT_UNBOUNDED, NULL, "Profiles",
       "hardware profile for the builtin engine (default: the stack profile's)" },
     { "disk-cache-dir", 0, OPT_STR, O(disk_cache_dir), NULL, OPT_UNBOUNDED, NULL, "Tiers",
-      "KVBM disk cache directory (on the SSD under test); emptied before every run "
+      "directory on the SSD under test for the KV disk tier; kvtier works in its own marked "
+      "subdirectory kvtier-kvcache there and deletes only KV cache files in it "
       "(default: <out>/.kvtier-kvcache)" },
     { "cpu-cache-gb", 0, OPT_DOUBLE, O(cpu_cache_gb), NULL, 0, 1e6, NULL, "Tiers",
       "host (G2) tier size in decimal GB (default: stack profile tiers)" },

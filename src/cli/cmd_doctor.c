@@ -46,7 +46,8 @@ static const struct opt_def doctor_opts[] = {
     { "hardware", 0, OPT_STR, O(hardware), NULL, OPT_UNBOUNDED, NULL, "Profiles",
       "hardware profile for the builtin engine" },
     { "disk-cache-dir", 0, OPT_STR, O(disk_cache_dir), NULL, OPT_UNBOUNDED, NULL, "Tiers",
-      "KVBM disk cache directory on the SSD (default: <out>/doctor_<stamp>/.kvtier-kvcache)" },
+      "directory on the SSD for the KV disk tier; kvtier works in its own marked subdirectory "
+      "kvtier-kvcache there (default: <out>/doctor_<stamp>/.kvtier-kvcache)" },
     { "g1-blocks", 0, OPT_U64, O(g1_blocks), NULL, OPT_UNBOUNDED, NULL, "Tiers",
       "device KV blocks of the builtin engine" },
     { "max-requests", 0, OPT_U64, O(max_requests), NULL, OPT_UNBOUNDED, NULL, "Run",

@@ -1213,9 +1213,16 @@ static int group_prepare(const struct bundle_config *cfg, struct group *g, struc
                            : jsonx_str(g->stack_profile, "hardware", "dgx_spark_gb10"));
     if ((r = profile_load_hw(cfg->profiles_dir, g->hardware, &g->hw, d)) < 0)
         return r;
+    /* the profiles loaded: what fails from here is not in one of their files (issue 11 #14) */
+    diag_file(d, NULL);
     /* tier sizes of the largest mode (B2) size the plan, so every mode replays the same plan */
-    g->cache_dir = cfg->disk_cache_dir ? xstrdup(cfg->disk_cache_dir)
-                                       : fileio_join(cfg->out_dir, ".kvtier-kvcache");
+    /* kvtier's own marked subdirectory: nothing of the user's in --disk-cache-dir is touched */
+    char *cache_parent = cfg->disk_cache_dir ? xstrdup(cfg->disk_cache_dir)
+                                             : fileio_join(cfg->out_dir, ".kvtier-kvcache");
+    r = stack_cache_dir_claim(cache_parent, &g->cache_dir, d);
+    free(cache_parent);
+    if (r < 0)
+        return r == -EEXIST ? -EINVAL : r;
     struct mode_settings b2;
     mode_settings_for(g, MODE_B2, &b2);
     uint64_t g1 = 0;

@@ -102,8 +102,22 @@ void stack_stop(struct stack *s);
 /* Stops (if needed) and frees; NULL is a no-op. */
 void stack_free(struct stack *s);
 
-/* Empties dir of regular files (never recursing, refusing "/" and non-directories) and
- * records {dir, files_removed, bytes_removed, error}. Creates dir when missing. Owned JSON. */
+/* kvtier's disk cache lives in a subdirectory it creates and marks, never in the directory the
+ * user names: <dir>/STACK_CACHE_SUBDIR with the file STACK_CACHE_MARKER. Only KV cache files
+ * (STACK_CACHE_FILE_PREFIX*, the mkostemp template of KVBM and of kvtier serve) are deleted
+ * from it. */
+#define STACK_CACHE_SUBDIR      "kvtier-kvcache"
+#define STACK_CACHE_MARKER      ".kvtier-kvcache-owner"
+#define STACK_CACHE_FILE_PREFIX "dynamo-kvbm-disk-cache-"
+/* Creates parent when missing and claims parent/STACK_CACHE_SUBDIR: creates and marks it, or
+ * accepts it when it carries the marker (or is empty, then marks it). Refuses with -EEXIST and
+ * d when that name is a symlink, a file, or a non-empty directory without the marker. 0 with
+ * *ret_dir (owned) the cache directory. */
+int stack_cache_dir_claim(const char *parent, char **ret_dir, struct diag *d);
+/* Deletes the regular files named STACK_CACHE_FILE_PREFIX* from dir, a directory claimed by
+ * stack_cache_dir_claim (refused without the marker or through a symlink; never recursing);
+ * stale files of an earlier, killed run go too. Records {dir, files_removed, bytes_removed,
+ * emptied, error}. Owned JSON. */
 json_t *stack_clear_cache_dir(const char *dir);
 /* sync + drop the page cache through proc_root/sys/vm/drop_caches ("/proc" when NULL) when
  * permitted; records {attempted, dropped, reason}. Owned JSON. */

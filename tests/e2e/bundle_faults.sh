@@ -20,6 +20,19 @@ WANT="A" expect_usage --model tiny --workload Z --mode B1
 WANT="builtin" expect_usage --model tiny --stack no_such_stack --mode B1
 WANT="valid: S, L" expect_usage --model tiny --dataset M --mode B1
 ok "unknown names list the valid ones, exit 2"
+# a kvtier-kvcache in --disk-cache-dir that kvtier did not make (a symlink; a full unmarked
+# directory) is refused before anything runs, and nothing in it is deleted
+mkdir -p "$WORK/cd1" "$WORK/cd2/kvtier-kvcache" "$WORK/victim"
+echo data > "$WORK/victim/dynamo-kvbm-disk-cache-x"
+ln -s "$WORK/victim" "$WORK/cd1/kvtier-kvcache"
+WANT="symlink" expect_usage --model tiny --mode B2 --disk-cache-dir "$WORK/cd1"
+# the message names the directory, not a profile file read earlier
+! grep -q "\.yaml" "$WORK/u.err" || fail "error names an unrelated file: $(cat "$WORK/u.err")"
+echo data > "$WORK/cd2/kvtier-kvcache/dynamo-kvbm-disk-cache-y"
+WANT="no .kvtier-kvcache-owner marker" expect_usage --model tiny --mode B0 --disk-cache-dir "$WORK/cd2"
+[ -s "$WORK/victim/dynamo-kvbm-disk-cache-x" ] && [ -s "$WORK/cd2/kvtier-kvcache/dynamo-kvbm-disk-cache-y" ] ||
+  fail "a refused cache directory lost files"
+ok "a cache directory kvtier did not make is refused (exit 2), nothing deleted"
 
 # the program does not exist
 run_bundle --stack "$FX/broken-exec.yaml" --mode B2 --max-requests 2
