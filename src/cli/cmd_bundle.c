@@ -5,6 +5,7 @@
  * ones), 3 finished but some bundle is not run_valid (or the run was interrupted). */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,14 @@ static int parse_modes(const char *list, struct bundle_config *bc)
     return r;
 }
 
+static const char *value_kind(const json_t *v)
+{
+    return json_is_array(v)    ? "a list"
+           : json_is_string(v) ? "a string (is it YAML or JSON?)"
+           : json_is_null(v)   ? "an empty document"
+                               : "a scalar";
+}
+
 static json_t *argv_json(int argc, char **argv)
 {
     json_t *a = json_array();
@@ -254,8 +263,16 @@ int cmd_bundle_main(int argc, char **argv)
             exit_code = CLIOPT_EXIT_USAGE;
             goto out;
         }
-        if (gate_thresholds_from_json(t, &bc.thresholds, &bad) < 0) {
-            log_error("%s: unknown or non-numeric threshold '%s'", c.thresholds, bad);
+        int tr = gate_thresholds_from_json(t, &bc.thresholds, &bad);
+        if (tr < 0) {
+            if (!bad)
+                log_error("%s: thresholds must be a mapping of threshold names to numbers "
+                          "(keys as in docs/bundle.md), not %s",
+                          c.thresholds, value_kind(t));
+            else if (tr == -ERANGE)
+                log_error("%s: threshold '%s' must be a finite number >= 0", c.thresholds, bad);
+            else
+                log_error("%s: unknown or non-numeric threshold '%s'", c.thresholds, bad);
             json_decref(t);
             exit_code = CLIOPT_EXIT_USAGE;
             goto out;
@@ -268,7 +285,10 @@ int cmd_bundle_main(int argc, char **argv)
     clisig_restore();
     if (rc < 0) {
         log_diag(&d);
-        exit_code = (rc == -ENOENT || rc == -EINVAL) ? CLIOPT_EXIT_USAGE : CLIOPT_EXIT_FAIL;
+        /* a configuration error before anything ran is usage; once bundles ran (group set),
+         * a file that could not be written is a runtime failure */
+        exit_code =
+            !group && (rc == -ENOENT || rc == -EINVAL) ? CLIOPT_EXIT_USAGE : CLIOPT_EXIT_FAIL;
         goto out;
     }
     if (c.json) {
@@ -282,12 +302,17 @@ int cmd_bundle_main(int argc, char **argv)
         json_array_foreach(json_object_get(group, "bundles"), i, b)
         {
             char *codes = jsonx_dump_line(json_object_get(b, "reason_codes"));
-            printf("  %-4s r%02lld  run_valid=%-5s decision_grade=%-5s replay TTFT p50 %.1f ms  "
+            /* no replay TTFT (the engine never started): say so, not 0.0 ms (issue 11 #14) */
+            char ttft[48] = "n/a";
+            double p50 = jsonx_num(b, "replay_ttft_p50_ms", NAN);
+            if (isfinite(p50))
+                snprintf(ttft, sizeof(ttft), "%.1f ms", p50);
+            printf("  %-4s r%02lld  run_valid=%-5s decision_grade=%-5s replay TTFT p50 %s  "
                    "%s\n  %s\n",
                    jsonx_str(b, "mode", "?"), (long long)jsonx_i64(b, "repeat", 0),
                    jsonx_bool(b, "run_valid", false) ? "true" : "false",
-                   jsonx_bool(b, "decision_grade", false) ? "true" : "false",
-                   jsonx_num(b, "replay_ttft_p50_ms", 0), codes, jsonx_str(b, "dir", ""));
+                   jsonx_bool(b, "decision_grade", false) ? "true" : "false", ttft, codes,
+                   jsonx_str(b, "dir", ""));
             free(codes);
         }
     }

@@ -35,6 +35,7 @@
 #include "loadgen/loadgen.h"
 #include "observe/observe.h"
 #include "report/charts.h"
+#include "run/evidence.h"
 #include "stack/cgroup.h"
 #include "stack/httpget.h"
 #include "stack/stack.h"
@@ -42,18 +43,7 @@
 #include "workload/reuse.h"
 #include "workload/workload.h"
 
-#define RECORDS_MAX_BYTES  (512u << 20)
 #define LOG_COPY_MAX_BYTES (64u << 20)
-
-static const char *const kvbm_counters[] = {
-    "kvbm_matched_tokens",
-    "kvbm_offload_blocks_d2h",
-    "kvbm_offload_blocks_h2d",
-    "kvbm_offload_blocks_d2d",
-    "kvbm_onboard_blocks_h2d",
-    "kvbm_onboard_blocks_d2d",
-    NULL,
-};
 
 void bundle_config_init(struct bundle_config *cfg)
 {
@@ -127,31 +117,44 @@ static json_t *file_str_json(const char *path)
     return j ? j : json_null();
 }
 
-static int write_json(const char *dir, const char *name, json_t *v)
+/* The first output file that could not be written (a full disk): the run goes on, so what
+ * can still be written is, and the runner then fails naming this file and its errno. */
+struct out_err {
+    int err; /* negative errno; 0 = none */
+    char path[640];
+};
+
+static int out_check(struct out_err *oe, const char *path, int r)
+{
+    if (r < 0 && oe && !oe->err) {
+        oe->err = r;
+        snprintf(oe->path, sizeof(oe->path), "%s", path);
+    }
+    return r;
+}
+
+static int write_json(struct out_err *oe, const char *dir, const char *name, json_t *v)
 {
     char *p = fileio_join(dir, name);
-    int r = jsonx_write_file(p, v);
+    int r = out_check(oe, p, jsonx_write_file(p, v));
     free(p);
     return r;
 }
 
-static json_t *load_json_opt(const char *dir, const char *name)
+static int write_bytes(struct out_err *oe, const char *path, const void *data, size_t len)
 {
-    char *p = fileio_join(dir, name);
-    json_t *j = NULL;
-    if (access(p, R_OK) == 0)
-        jsonx_load_file(p, &j, NULL);
-    free(p);
-    return j;
+    return out_check(oe, path, fileio_write_atomic(path, data, len));
 }
 
-static int copy_file(const char *from, const char *to, size_t max)
+/* Copies a file; a source that cannot be read gives -ENOENT-like errors that are not output
+ * errors, a destination that cannot be written is recorded in oe. */
+static int copy_file(struct out_err *oe, const char *from, const char *to, size_t max)
 {
     struct buf b;
     buf_init(&b, max);
     int r = fileio_read_all(from, max, &b);
     if (r >= 0)
-        r = fileio_write_atomic(to, b.data, b.len);
+        r = write_bytes(oe, to, b.data, b.len);
     buf_fini(&b);
     return r;
 }
@@ -278,6 +281,7 @@ static json_t *pid_io(pid_t pid)
 
 struct run {
     const struct bundle_config *cfg;
+    struct out_err *oe; /* the group's */
     char *dir;
     struct stack *stack;
     struct observe *obs;
@@ -342,152 +346,9 @@ static bool hook_stop(void *ctx)
     return r->crashed;
 }
 
-/* Sum of the deltas of counter `name` (any labels) in an observe delta document. */
-static double counter_delta(const json_t *delta, const char *name, bool *found)
-{
-    double s = 0;
-    size_t nl = strlen(name);
-    const char *k;
-    json_t *v;
-    json_object_foreach(json_object_get(delta, "counters"), k, v)
-    {
-        if (strncmp(k, name, nl) || (k[nl] && k[nl] != '{'))
-            continue;
-        s += jsonx_num(v, "delta", 0);
-        *found = true;
-    }
-    return s;
-}
-
-static json_t *kvbm_phase(const char *dir, const char *phase)
-{
-    char *name = xalloc_printf("metrics_delta/phase_%s_kvbm_metrics_delta.json", phase);
-    json_t *d = load_json_opt(dir, name);
-    free(name);
-    if (!d || jsonx_u64(d, "endpoints_used", 1) == 0) {
-        json_decref(d);
-        return NULL;
-    }
-    json_t *o = json_object();
-    bool any = false;
-    for (size_t i = 0; kvbm_counters[i]; i++) {
-        bool f = false;
-        double v = counter_delta(d, kvbm_counters[i], &f);
-        any |= f;
-        json_object_set_new(o, kvbm_counters[i] + 5, f ? json_real(v) : json_null());
-    }
-    json_decref(d);
-    if (!any) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-/* First number found among candidate dotted paths. */
-static double pick(const json_t *o, const char *const *paths)
-{
-    for (size_t i = 0; paths[i]; i++) {
-        json_t *v = jsonx_path(o, paths[i]);
-        if (json_is_number(v))
-            return json_number_value(v);
-    }
-    return NAN;
-}
-
-/* The evidence view of a phase's OS side: the worker's own /proc/PID/io delta (always
- * measured here) plus device, attribution and page-cache figures from observe's delta. */
-static json_t *os_phase(const struct run *r, const char *phase)
-{
-    json_t *o = json_object();
-    json_t *io = json_object_get(r->pidio, phase);
-    json_t *s = json_object_get(io, "start"), *e = json_object_get(io, "end");
-    if (json_is_object(s) && json_is_object(e)) {
-        static const char *const k[][2] = { { "read_bytes", "server_read_bytes" },
-                                            { "write_bytes", "server_write_bytes" },
-                                            { "rchar", "server_rchar_bytes" },
-                                            { "wchar", "server_wchar_bytes" } };
-        for (size_t i = 0; i < 4; i++)
-            jsonx_set_num(o, k[i][1], jsonx_num(e, k[i][0], 0) - jsonx_num(s, k[i][0], 0));
-    }
-    const json_t *d = json_object_get(r->os_deltas, phase);
-    if (d) {
-        static const char *const dev_r[] = { "device.read_bytes", NULL };
-        static const char *const dev_w[] = { "device.write_bytes", NULL };
-        static const char *const srv_r[] = { "server.read_bytes", NULL };
-        static const char *const srv_w[] = { "server.write_bytes", NULL };
-        static const char *const srv_rc[] = { "server.rchar", NULL };
-        jsonx_set_num(o, "device_read_bytes", pick(d, dev_r));
-        jsonx_set_num(o, "device_write_bytes", pick(d, dev_w));
-        /* the sampler follows the whole process tree; prefer it over the worker alone */
-        double v = pick(d, srv_r);
-        if (!isnan(v))
-            jsonx_set_num(o, "server_read_bytes", v);
-        v = pick(d, srv_w);
-        if (!isnan(v))
-            jsonx_set_num(o, "server_write_bytes", v);
-        v = pick(d, srv_rc);
-        if (!isnan(v))
-            jsonx_set_num(o, "server_rchar_bytes", v);
-        static const char *const cp[] = { "page_cache.cached_pages", NULL };
-        double cached = pick(d, cp);
-        if (!isnan(cached))
-            jsonx_set_num(o, "kv_resident_bytes", cached * (double)sysconf(_SC_PAGESIZE));
-        json_t *od = jsonx_path(d, "page_cache.o_direct_all");
-        if (json_is_boolean(od) && jsonx_u64(json_object_get(d, "page_cache"), "kv_files_open", 0))
-            json_object_set(o, "o_direct", od);
-        static const char *const ob[] = { "noise.other_process_bytes", NULL };
-        double other = pick(d, ob);
-        if (!isnan(other))
-            jsonx_set_num(o, "other_process_bytes", other);
-        json_object_set_new(
-            o, "attribution_method",
-            json_string(jsonx_str(json_object_get(d, "attribution"), "method", "unknown")));
-    }
-    if (json_object_size(o) == 0) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-/* Per phase from raw/records.jsonl: requests, errors, cached tokens (usage). */
-static json_t *records_by_phase(const char *dir)
-{
-    json_t *out = json_object();
-    char *p = fileio_join(dir, "raw/records.jsonl");
-    struct buf b;
-    buf_init(&b, RECORDS_MAX_BYTES);
-    if (fileio_read_all(p, RECORDS_MAX_BYTES, &b) >= 0 && b.len) {
-        char *save = NULL;
-        for (char *line = strtok_r((char *)b.data, "\n", &save); line;
-             line = strtok_r(NULL, "\n", &save)) {
-            json_t *rec = NULL;
-            if (jsonx_parse(line, strlen(line), &rec, NULL) < 0)
-                continue;
-            const char *ph = jsonx_str(rec, "phase", "?");
-            json_t *o = json_object_get(out, ph);
-            if (!o) {
-                o = json_object();
-                json_object_set_new(out, ph, o);
-            }
-            json_object_set_new(o, "requests", json_integer(jsonx_i64(o, "requests", 0) + 1));
-            json_t *err = json_object_get(rec, "error");
-            if (err && !json_is_null(err))
-                json_object_set_new(o, "errors", json_integer(jsonx_i64(o, "errors", 0) + 1));
-            json_object_set_new(o, "cached_tokens",
-                                json_integer(jsonx_i64(o, "cached_tokens", 0) +
-                                             jsonx_i64(rec, "cached_tokens", 0)));
-            json_decref(rec);
-        }
-    }
-    buf_fini(&b);
-    free(p);
-    return out;
-}
-
 struct outcome {
     bool started, ready, model_loaded, frontend_ok, kvbm_ok, healthy_end;
+    bool ready_unknown; /* interrupted while waiting for readiness */
     bool interrupted;
     char error[512];
     json_t *ready_checks;
@@ -500,13 +361,16 @@ static json_t *health_json(const struct outcome *oc, const struct run *r, bool k
 {
     json_t *h = json_object();
     json_object_set_new(h, "started", json_boolean(oc->started));
-    json_object_set_new(h, "healthy_at_start", json_boolean(oc->ready));
+    json_object_set_new(h, "healthy_at_start",
+                        oc->ready_unknown ? json_null() : json_boolean(oc->ready));
     json_object_set_new(h, "healthy_at_end",
                         oc->ready ? json_boolean(oc->healthy_end) : json_null());
     json_object_set_new(h, "crashed", json_boolean(r->crashed));
+    /* a stack that never started (or was not waited for) loaded nothing that anyone saw:
+     * unknown, not true (issue 11 #14) */
     json_object_set_new(h, "model_loaded",
-                        oc->ready || !oc->started ? json_boolean(oc->model_loaded || !oc->started)
-                                                  : json_boolean(oc->model_loaded));
+                        !oc->started || oc->ready_unknown ? json_null()
+                                                          : json_boolean(oc->model_loaded));
     json_object_set_new(h, "frontend_reachable",
                         oc->ready ? json_boolean(oc->frontend_ok) : json_null());
     json_object_set_new(h, "kvbm_metrics_reachable",
@@ -521,120 +385,6 @@ static json_t *health_json(const struct outcome *oc, const struct run *r, bool k
                                     json_integer(spawn_exit_code(&r->stack->procs[i].proc)));
     }
     return h;
-}
-
-/* Everything the gates judge, from what this run measured. */
-static json_t *build_evidence(const struct run *r, const struct outcome *oc,
-                              const struct mode_settings *ms, const json_t *plan_header,
-                              uint64_t g1_blocks, json_t *summary)
-{
-    json_t *e = json_object();
-    json_object_set_new(e, "schema_version", json_integer(BUNDLE_SCHEMA_VERSION));
-    json_object_set_new(e, "kind", json_string("kvtier.evidence"));
-    json_object_set_new(e, "mode", json_string(mode_name(ms->id)));
-    json_object_set_new(e, "interrupted", json_boolean(oc->interrupted));
-    if (oc->interrupted) {
-        json_object_set_new(e, "interrupt_reason",
-                            json_string(r->crashed ? r->crash_msg : "interrupted by a signal"));
-        json_object_set_new(e, "interrupted_phase", json_string(r->last_phase));
-    }
-    json_object_set_new(e, "bytes_per_block", json_integer((json_int_t)ms->bytes_per_block));
-    json_object_set_new(e, "health", health_json(oc, r, mode_has_kvbm(ms->id)));
-    json_t *cfg = json_object();
-    json_t *mm = json_object_get(oc->config, "mismatches");
-    json_object_set_new(cfg, "mismatches", mm ? json_incref(mm) : json_array());
-    json_object_set_new(e, "config", cfg);
-    json_t *cap = json_object();
-    json_object_set_new(cap, "g1_blocks", json_integer((json_int_t)g1_blocks));
-    json_object_set_new(cap, "g2_blocks", json_integer((json_int_t)mode_cpu_blocks(ms)));
-    json_object_set_new(cap, "g3_blocks", json_integer((json_int_t)mode_disk_blocks(ms)));
-    json_t *ub = jsonx_path(plan_header, "pressure.unique_blocks");
-    json_object_set_new(cap, "pressure_unique_blocks", ub ? json_incref(ub) : json_null());
-    json_object_set_new(e, "capacity", cap);
-    json_t *phases = json_object();
-    json_t *recs = records_by_phase(r->dir);
-    size_t i;
-    json_t *p;
-    json_array_foreach(r->phases, i, p)
-    {
-        const char *name = jsonx_str(p, "name", "?");
-        json_t *ph = json_object();
-        json_t *rec = json_object_get(recs, name);
-        json_t *sp = jsonx_path(summary, "phases");
-        sp = json_object_get(sp, name);
-        json_object_set_new(ph, "requests", json_integer(jsonx_i64(rec, "requests", 0)));
-        json_object_set_new(ph, "errors", json_integer(jsonx_i64(rec, "errors", 0)));
-        jsonx_set_num(ph, "ttft_p50_ms", jsonx_num(json_object_get(sp, "ttft_ms"), "p50", NAN));
-        jsonx_set_num(ph, "ttft_p95_ms", jsonx_num(json_object_get(sp, "ttft_ms"), "p95", NAN));
-        jsonx_set_num(ph, "client_lag_p99_ms",
-                      jsonx_num(json_object_get(sp, "client_lag_ms"), "p99", NAN));
-        json_t *k = json_object_get(sp, "kvbm");
-        json_object_set_new(ph, "kvbm", k ? json_incref(k) : json_null());
-        json_t *o = json_object_get(sp, "os_evidence");
-        json_object_set_new(ph, "os", o ? json_incref(o) : json_null());
-        json_t *reuse = json_object();
-        json_t *opp = jsonx_path(plan_header, "reuse_opportunity_tokens");
-        json_t *ov = json_object_get(opp, name);
-        json_object_set_new(reuse, "opportunity_tokens", ov ? json_incref(ov) : json_null());
-        json_object_set_new(reuse, "cached_tokens",
-                            json_integer(jsonx_i64(rec, "cached_tokens", 0)));
-        json_object_set_new(ph, "reuse", reuse);
-        json_object_set_new(phases, name, ph);
-    }
-    json_decref(recs);
-    json_object_set_new(e, "phases", phases);
-    /* noise and SMART from observe's files: the worst phase counts */
-    json_t *noise = json_null();
-    const char *k;
-    json_t *d;
-    double dev_bytes = 0, other_bytes = 0;
-    json_object_foreach(r->os_deltas, k, d)
-    {
-        json_t *n = json_object_get(d, "noise");
-        if (!json_is_object(n))
-            continue;
-        if (json_is_null(noise))
-            noise = json_object();
-        static const char *const src[] = { "psi_cpu_some_pct", "psi_io_some_pct" };
-        static const char *const dst[] = { "psi_cpu_some_pct_max", "psi_io_some_pct_max" };
-        for (size_t q = 0; q < 2; q++) {
-            double v = jsonx_num(n, src[q], NAN);
-            double cur = jsonx_num(noise, dst[q], NAN);
-            if (!isnan(v) && (isnan(cur) || v > cur))
-                jsonx_set_num(noise, dst[q], v);
-        }
-        json_t *gt = json_object_get(n, "gpu_throttled");
-        double th = jsonx_num(noise, "thermal_events", 0);
-        if (json_is_true(gt))
-            th += 1;
-        double fr = jsonx_num(n, "cpufreq_ratio_min", NAN);
-        if (!isnan(fr) && fr < 0.9)
-            th += 1;
-        if (json_is_boolean(gt) || !isnan(fr) || json_object_get(noise, "thermal_events"))
-            jsonx_set_num(noise, "thermal_events", th);
-        dev_bytes += jsonx_num(json_object_get(d, "device"), "read_bytes", 0) +
-                     jsonx_num(json_object_get(d, "device"), "write_bytes", 0);
-        other_bytes += jsonx_num(n, "other_process_bytes", 0);
-    }
-    if (json_is_object(noise) && dev_bytes > 0)
-        jsonx_set_num(noise, "other_io_fraction",
-                      other_bytes / dev_bytes > 1 ? 1 : other_bytes / dev_bytes);
-    json_object_set_new(e, "noise", noise);
-    json_t *sd = load_json_opt(r->dir, "os/nvme_smart_delta.json");
-    json_t *smart = json_object();
-    bool avail = sd && strcmp(jsonx_str(sd, "status", "ok"), "unavailable") != 0;
-    json_object_set_new(smart, "available", json_boolean(avail));
-    if (avail) {
-        static const char *const me[] = { "media_errors_delta", "media_errors",
-                                          "delta.media_errors", NULL };
-        static const char *const cw[] = { "critical_warning", "post.critical_warning", NULL };
-        jsonx_set_num(smart, "media_errors_delta", pick(sd, me));
-        jsonx_set_num(smart, "critical_warning", pick(sd, cw));
-    }
-    json_decref(sd);
-    json_object_set_new(e, "smart", smart);
-    json_object_set_new(e, "repeats", json_null());
-    return e;
 }
 
 /* ---- per-mode settings and the shared plan ---------------------------------------------- */
@@ -653,6 +403,7 @@ struct group {
     char *cache_dir;
     uint64_t g1_blocks;
     uint64_t ready_timeout_ns;
+    struct out_err oe;
 };
 
 static void mode_settings_for(const struct group *g, enum mode_id id, struct mode_settings *ret)
@@ -853,8 +604,8 @@ static void copy_server_log(const struct run *r)
             w = i;
     char *from = xalloc_printf("%s/%s.log", r->stack->log_dir, r->stack->procs[w].name);
     char *to = fileio_join(r->dir, "raw/server.log");
-    if (copy_file(from, to, LOG_COPY_MAX_BYTES) < 0)
-        fileio_write_atomic(to, "", 0);
+    if (copy_file(r->oe, from, to, LOG_COPY_MAX_BYTES) < 0 && access(to, F_OK) < 0)
+        write_bytes(r->oe, to, "", 0);
     free(from);
     free(to);
 }
@@ -886,7 +637,7 @@ static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned 
     const struct bundle_config *cfg = g->cfg;
     struct mode_settings ms;
     mode_settings_for(g, id, &ms);
-    struct run r = { .cfg = cfg };
+    struct run r = { .cfg = cfg, .oe = &g->oe };
     struct outcome oc = { 0 };
     r.dir = xalloc_printf("%s/%s/r%02u", g->dir, mode_name(id), rep);
     r.phases = json_array();
@@ -900,7 +651,7 @@ static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned 
     }
     note(cfg, "bundle %s/r%02u: %s", mode_name(id), rep, r.dir);
     char *plan_copy = fileio_join(r.dir, "raw/requests.jsonl");
-    copy_file(g->plan_path, plan_copy, (size_t)1 << 31);
+    copy_file(&g->oe, g->plan_path, plan_copy, (size_t)1 << 31);
     free(plan_copy);
 
     oc.cache_clear = stack_clear_cache_dir(g->cache_dir);
@@ -909,7 +660,8 @@ static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned 
     char *log_dir = fileio_join(r.dir, "raw/stack");
     char *work_dir = xalloc_printf("%s/work", log_dir);
     char cg_name[64];
-    snprintf(cg_name, sizeof(cg_name), "kvtier-%d-%s-r%02u", (int)getpid(), mode_name(id), rep);
+    snprintf(cg_name, sizeof(cg_name), CGROUP_RUN_PREFIX "%d-%s-r%02u", (int)getpid(),
+             mode_name(id), rep);
     struct stack_opts so = {
         .profile = g->stack_profile,
         .model = g->model.name,
@@ -937,10 +689,11 @@ static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned 
         note(cfg, "  stack failed to start: %s", d.msg);
         goto finish;
     }
-    rc = stack_wait_ready(r.stack, g->ready_timeout_ns, &oc.ready_checks, &d);
+    rc = stack_wait_ready(r.stack, g->ready_timeout_ns, cfg->interrupt_flag, &oc.ready_checks, &d);
     if (rc < 0) {
         snprintf(oc.error, sizeof(oc.error), "%s", d.msg);
         oc.model_loaded = rc != -ENOENT;
+        oc.ready_unknown = rc == -EINTR; /* the wait was cut short, not failed */
         if (rc == -ECHILD)
             oc.started = false;
         note(cfg, "  stack not ready: %s", d.msg);
@@ -970,7 +723,7 @@ static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned 
     const char *kurls[1] = { r.stack->kvbm_metrics_url };
     struct observe_config oconf = {
         .device = cfg->device,
-        .kv_dir = mode_has_disk(id) ? g->cache_dir : NULL,
+        .kv_dir = g->cache_dir, /* every mode: a KV file in a no-disk mode is evidence too */
         .pids = pids,
         .n_pids = np,
         .cgroup_path = r.stack->cgroup.kind != CGROUP_NONE ? r.stack->cgroup.dir : NULL,
@@ -1025,6 +778,8 @@ static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned 
     free(md_dir);
 
 finish:
+    if (cfg->interrupt_flag && *cfg->interrupt_flag)
+        oc.interrupted = true; /* also a stop during launch or the readiness wait */
     if (r.stack)
         stack_stop(r.stack);
     copy_server_log(&r);
@@ -1047,18 +802,18 @@ finish:
             ph = json_object();
             json_object_set_new(sp, name, ph);
         }
-        json_t *k = kvbm_phase(r.dir, name);
+        json_t *k = evidence_phase_kvbm(r.dir, name);
         json_t *ro = json_object();
         if (k && json_is_number(json_object_get(k, "matched_tokens")))
             json_object_set(ro, "kvbm_matched_tokens", json_object_get(k, "matched_tokens"));
         json_object_set_new(ph, "kvbm", k ? k : json_null());
         json_t *osd = json_object_get(r.os_deltas, name);
         json_object_set_new(ph, "os", osd ? json_incref(osd) : json_null());
-        json_t *ose = os_phase(&r, name);
+        json_t *ose = evidence_phase_os(r.dir, name);
         json_object_set_new(ph, "os_evidence", ose ? ose : json_null());
         json_object_set_new(reuse_obs, name, ro);
     }
-    json_t *recs = records_by_phase(r.dir);
+    json_t *recs = evidence_records_by_phase(r.dir);
     const char *rk;
     json_t *rv;
     json_object_foreach(recs, rk, rv)
@@ -1085,27 +840,47 @@ finish:
     json_t *phases_file = json_object();
     json_object_set_new(phases_file, "schema_version", json_integer(BUNDLE_SCHEMA_VERSION));
     json_object_set(phases_file, "phases", r.phases);
-    write_json(r.dir, "raw/phases.json", phases_file);
+    write_json(&g->oe, r.dir, "raw/phases.json", phases_file);
     json_decref(phases_file);
+    json_t *wio = json_object();
+    json_object_set_new(wio, "schema_version", json_integer(BUNDLE_SCHEMA_VERSION));
+    json_object_set_new(wio, "pid", json_integer(r.stack ? (json_int_t)r.stack->worker_pid : 0));
+    json_object_set(wio, "phases", r.pidio);
+    write_json(&g->oe, r.dir, "raw/worker_pid_io.json", wio);
+    json_decref(wio);
     /* records must exist even when nothing ran */
     char *recp = fileio_join(r.dir, "raw/records.jsonl");
     if (access(recp, F_OK) < 0)
-        fileio_write_atomic(recp, "", 0);
+        write_bytes(&g->oe, recp, "", 0);
     free(recp);
-    write_json(r.dir, "summary.json", summary);
+    write_json(&g->oe, r.dir, "summary.json", summary);
 
-    json_t *ev = build_evidence(&r, &oc, &ms, g->plan_header, g->g1_blocks, summary);
+    json_t *health = health_json(&oc, &r, mode_has_kvbm(id));
+    struct evidence_facts facts = {
+        .mode = id,
+        .bytes_per_block = ms.bytes_per_block,
+        .g1_blocks = g->g1_blocks,
+        .g2_blocks = mode_cpu_blocks(&ms),
+        .g3_blocks = mode_disk_blocks(&ms),
+        .health = health,
+        .mismatches = json_object_get(oc.config, "mismatches"),
+        .interrupted = oc.interrupted,
+        .interrupt_reason = r.crashed ? r.crash_msg : NULL,
+        .interrupted_phase = r.last_phase,
+    };
+    json_t *ev = evidence_build(r.dir, &facts);
+    json_decref(health);
     json_t *verdict = gate_evaluate(ev, &cfg->thresholds);
     json_object_set(verdict, "evidence", ev);
-    write_json(r.dir, "verdict.json", verdict);
+    write_json(&g->oe, r.dir, "verdict.json", verdict);
     json_t *q = quick_summary_json(summary, verdict, &ms, rep, r.dir);
-    write_json(r.dir, "quick_summary.json", q);
+    write_json(&g->oe, r.dir, "quick_summary.json", q);
     struct charts_result cr = { 0 };
     struct diag cd = { 0 };
     if (json_array_size(r.phases) && charts_render_bundle(r.dir, NULL, &cr, &cd) == 0)
         json_decref(cr.notes);
     json_t *man = manifest_json(g, &ms, &r, &oc, rep, block_pos);
-    write_json(r.dir, "manifest.json", man);
+    write_json(&g->oe, r.dir, "manifest.json", man);
     char *codes = jsonx_dump_line(json_object_get(verdict, "reason_codes"));
     note(cfg, "  verdict: run_valid=%s decision_grade=%s codes=%s",
          jsonx_bool(verdict, "run_valid", false) ? "true" : "false",
@@ -1148,8 +923,8 @@ json_t *bundle_reevaluate(const char *bundle_dir, const struct gate_thresholds *
     }
     v = gate_evaluate(ev, t);
     json_object_set(v, "evidence", ev);
-    if (jsonx_write_file(p, v) < 0) {
-        diag_set(d, -EIO, 0, 0, "cannot rewrite %s", p);
+    if ((r = jsonx_write_file(p, v)) < 0) {
+        diag_set(d, r, 0, 0, "cannot rewrite %s: %s", p, strerror(-r));
         json_decref(v);
         v = NULL;
     }
@@ -1342,6 +1117,10 @@ int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag 
         group_fini(&g);
         return r;
     }
+    /* a runner killed before its teardown left its cgroups (and what ran in them) behind */
+    int stale = cgroup_reap_stale(NULL);
+    if (stale > 0)
+        note(cfg, "removed %d stale kvtier cgroup(s) of runners that are gone", stale);
     size_t total = cfg->n_modes * cfg->repeats;
     size_t *order = xcalloc(total, sizeof(size_t));
     bundle_block_order(cfg->n_modes, cfg->repeats, cfg->seed, order);
@@ -1390,11 +1169,11 @@ int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag 
         json_t *v = gate_evaluate(ev, &cfg->thresholds);
         json_object_set(v, "evidence", ev);
         const char *dir = jsonx_str(q, "bundle", "");
-        write_json(dir, "verdict.json", v);
+        write_json(&g.oe, dir, "verdict.json", v);
         json_object_set(q, "run_valid", json_object_get(v, "run_valid"));
         json_object_set(q, "decision_grade", json_object_get(v, "decision_grade"));
         json_object_set(q, "reason_codes", json_object_get(v, "reason_codes"));
-        write_json(dir, "quick_summary.json", q);
+        write_json(&g.oe, dir, "quick_summary.json", q);
         if (!jsonx_bool(v, "run_valid", false))
             all_valid = false;
         json_t *bj = json_object();
@@ -1451,11 +1230,14 @@ int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag 
     json_object_set_new(gs, "interrupted", json_boolean(interrupted));
     json_object_set_new(gs, "all_run_valid", json_boolean(all_valid && !interrupted));
     json_object_set_new(gs, "thresholds", gate_thresholds_json(&cfg->thresholds));
-    write_json(g.dir, "group_summary.json", gs);
+    write_json(&g.oe, g.dir, "group_summary.json", gs);
     json_decref(quicks);
     json_decref(evidences);
     free(order);
+    r = 0;
+    if (g.oe.err < 0) /* every bundle went as far as it could; the run still failed */
+        r = diag_set(d, g.oe.err, 0, 0, "cannot write %s: %s", g.oe.path, strerror(-g.oe.err));
     group_fini(&g);
     *ret_group = gs;
-    return 0;
+    return r;
 }

@@ -442,6 +442,7 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
     dnote(&cfg, "doctor: B1 and B2p bundles (switch, metrics, KV disk I/O)");
     r = bundle_run(&cfg, &group, d);
     if (r < 0) {
+        json_decref(group);
         json_decref(checks);
         free(dir);
         return r;
@@ -491,7 +492,7 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
     int lr = stack_launch(&so, &st, &sd);
     if (lr == 0)
         lr = stack_wait_ready(st, cfg.ready_timeout_ns ? cfg.ready_timeout_ns : 120 * CLK_NS_PER_S,
-                              &rc_checks, &sd);
+                              cfg.interrupt_flag, &rc_checks, &sd);
     json_decref(rc_checks);
     char s[640];
     if (lr < 0) {
@@ -571,10 +572,15 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
         json_object_set_new(out, "dossier", json_null());
     }
     char *p = fileio_join(dir, "doctor.json");
-    jsonx_write_file(p, out);
+    r = jsonx_write_file(p, out);
+    if (r < 0) {
+        diag_set(d, r, 0, 0, "cannot write %s: %s", p, strerror(-r));
+        json_decref(out);
+    } else {
+        *ret = out;
+    }
     free(p);
     json_decref(group);
     free(dir);
-    *ret = out;
-    return 0;
+    return r < 0 ? r : 0;
 }

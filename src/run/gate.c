@@ -17,24 +17,11 @@
 #include "stack/mode.h"
 
 static const char *const code_names[GATE__COUNT] = {
-    "SERVER_UNHEALTHY",
-    "MODEL_NOT_LOADED",
-    "ERROR_RATE_HIGH",
-    "KVBM_METRICS_UNREACHABLE",
-    "FRONTEND_UNREACHABLE",
-    "MODE_NOT_APPLIED",
-    "RUN_INTERRUPTED",
-    "DISK_TIER_NO_IO",
-    "KVBM_OS_MISMATCH",
-    "REUSE_NOT_OBSERVED",
-    "PRESSURE_INSUFFICIENT",
-    "PAGE_CACHE_SUSPECT",
-    "IO_UNATTRIBUTED",
-    "SYSTEM_NOISE",
-    "THERMAL_THROTTLE",
-    "SMART_ERRORS",
-    "CLIENT_LAG",
-    "REPEATS_UNSTABLE",
+    "SERVER_UNHEALTHY",     "MODEL_NOT_LOADED", "ERROR_RATE_HIGH",    "KVBM_METRICS_UNREACHABLE",
+    "FRONTEND_UNREACHABLE", "MODE_NOT_APPLIED", "RUN_INTERRUPTED",    "KV_VERIFY_FAILED",
+    "DISK_TIER_NO_IO",      "KVBM_OS_MISMATCH", "REUSE_NOT_OBSERVED", "PRESSURE_INSUFFICIENT",
+    "PAGE_CACHE_SUSPECT",   "IO_UNATTRIBUTED",  "SYSTEM_NOISE",       "THERMAL_THROTTLE",
+    "SMART_ERRORS",         "CLIENT_LAG",       "REPEATS_UNSTABLE",
 };
 
 const char *gate_code_name(enum gate_code c)
@@ -44,7 +31,7 @@ const char *gate_code_name(enum gate_code c)
 
 bool gate_code_is_hard(enum gate_code c)
 {
-    return c <= GATE_RUN_INTERRUPTED;
+    return c <= GATE_KV_VERIFY_FAILED;
 }
 
 #define T(field)                                        \
@@ -113,6 +100,9 @@ int gate_thresholds_from_json(const json_t *j, struct gate_thresholds *t, const 
 {
     const char *k;
     json_t *v;
+    *ret_bad = NULL;
+    if (!json_is_object(j))
+        return -EINVAL;
     json_object_foreach((json_t *)j, k, v)
     {
         size_t i;
@@ -122,6 +112,10 @@ int gate_thresholds_from_json(const json_t *j, struct gate_thresholds *t, const 
         if (i == NFIELDS || !json_is_number(v)) {
             *ret_bad = k;
             return -EINVAL;
+        }
+        if (!isfinite(json_number_value(v)) || json_number_value(v) < 0) {
+            *ret_bad = k;
+            return -ERANGE;
         }
         *(double *)((char *)t + fields[i].off) = json_number_value(v);
     }
@@ -272,6 +266,22 @@ static void hard_gates(struct ev *ev)
         json_t *d = why(ev, GATE_MODE_NOT_APPLIED, "B0 has no KVBM but host-tier counters moved");
         jsonx_set_num(d, "host_blocks_moved", host_blocks);
     }
+    /* blocks read back but not served (wrong contents, failed reads): recomputed, so the
+     * run measured recompute where it meant to measure the tier (issue 11 #2) */
+    double vf = phase_sum(ev, "kvbm.verify_failures"), re = phase_sum(ev, "kvbm.disk_read_errors");
+    if (vf + re > 0) {
+        json_t *d = why(ev, GATE_KV_VERIFY_FAILED,
+                        "%.0f block(s) read from a KV tier failed verification and %.0f disk "
+                        "read(s) failed: they were recomputed, not served",
+                        vf, re);
+        jsonx_set_num(d, "verify_failures", vf);
+        jsonx_set_num(d, "disk_read_errors", re);
+        const json_t *rp = replay(ev);
+        if (rp) {
+            jsonx_set_num(d, "replay_verify_failures", num0(rp, "kvbm.verify_failures"));
+            jsonx_set_num(d, "replay_disk_read_errors", num0(rp, "kvbm.disk_read_errors"));
+        }
+    }
     double req = phase_sum(ev, "requests"), err = phase_sum(ev, "errors");
     if (req > 0 && err / req > ev->t->error_rate_max) {
         json_t *d = why(ev, GATE_ERROR_RATE_HIGH, "error rate %.4f over %.4f", err / req,
@@ -300,8 +310,14 @@ static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
     const json_t *rp = replay(ev);
     double off =
         phase_sum(ev, "kvbm.offload_blocks_h2d") + phase_sum(ev, "kvbm.offload_blocks_d2d");
+    /* onboarded AND verified: blocks that failed verification or whose read failed were
+     * counted as onboarded by the engine but never served */
+    double lost_rp =
+        rp ? num0(rp, "kvbm.verify_failures") + num0(rp, "kvbm.disk_read_errors")
+           : phase_sum(ev, "kvbm.verify_failures") + phase_sum(ev, "kvbm.disk_read_errors");
     double on_rp =
         rp ? num0(rp, "kvbm.onboard_blocks_d2d") : phase_sum(ev, "kvbm.onboard_blocks_d2d");
+    on_rp = on_rp > lost_rp ? on_rp - lost_rp : 0;
     double on_host_rp = rp ? num0(rp, "kvbm.onboard_blocks_h2d") : 0;
     double srv_w = phase_sum(ev, "os.server_write_bytes");
     double srv_r_rp = rp ? num0(rp, "os.server_read_bytes") : phase_sum(ev, "os.server_read_bytes");
@@ -579,8 +595,16 @@ json_t *gate_evaluate(const json_t *evidence, const struct gate_thresholds *t)
     if (ev.disk) {
         disk_gates(&ev, &mech, &os_ok);
     } else {
-        /* no disk tier: the OS side corroborates by showing no KV disk reads */
-        double kvr = phase_sum(&ev, "os.kv_read_bytes");
+        /* no disk tier: the OS side corroborates by showing no KV disk reads (the KV file's
+         * bytes where the attribution tells them, else the server's storage reads) */
+        double kvr = 0;
+        const char *k;
+        json_t *p;
+        json_object_foreach(json_object_get(evidence, "phases"), k, p)
+        {
+            double b = os_bytes(p, "read");
+            kvr += isnan(b) ? 0 : b;
+        }
         os_ok = kvr <= t->disk_min_bytes;
     }
     reuse_gate(&ev, &mech);

@@ -587,7 +587,8 @@ static json_t *check_json(const char *name, const char *url, long status, bool o
     return c;
 }
 
-int stack_wait_ready(struct stack *s, uint64_t timeout_ns, json_t **ret_checks, struct diag *d)
+int stack_wait_ready(struct stack *s, uint64_t timeout_ns, const volatile sig_atomic_t *stop,
+                     json_t **ret_checks, struct diag *d)
 {
     uint64_t t0 = clk_now_ns(), deadline = t0 + timeout_ns;
     json_t *checks = json_array();
@@ -597,6 +598,11 @@ int stack_wait_ready(struct stack *s, uint64_t timeout_ns, json_t **ret_checks, 
     buf_init(&b, HTTPGET_BODY_MAX_BYTES);
     bool need_ready_file = s->kind == STACK_BUILTIN;
     for (;;) {
+        if (stop && *stop) {
+            r = diag_set(d, -EINTR, 0, 0, "interrupted after %.1f s waiting for stack %s: %s",
+                         (double)(clk_now_ns() - t0) / 1e9, s->name, last);
+            goto out;
+        }
         if ((r = stack_check_alive(s, d)) < 0)
             goto out;
         if (need_ready_file && read_ready_file(s) < 0) {

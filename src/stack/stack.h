@@ -8,6 +8,7 @@
 #ifndef KVTIER_STACK_STACK_H
 #define KVTIER_STACK_STACK_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -84,10 +85,12 @@ void stack_profile_tiers(const json_t *profile, const char *model, struct mode_s
  * negative errno with d naming the process and the reason. *ret always set. */
 int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d);
 /* Polls until /health answers 2xx, /v1/models lists the served model and every metrics
- * endpoint answers, or timeout_ns passes, or a stack process exits. 0 ready; -ETIMEDOUT,
- * -ECHILD (a process died; d has its exit code and log path), -ENOENT (model not listed; d
- * lists what was) with d naming the last failed check. *ret_checks (owned) records each check. */
-int stack_wait_ready(struct stack *s, uint64_t timeout_ns, json_t **ret_checks, struct diag *d);
+ * endpoint answers, or timeout_ns passes, or a stack process exits, or *stop (borrowed, may be
+ * NULL; set by a signal handler) becomes non-zero. 0 ready; -ETIMEDOUT, -ECHILD (a process
+ * died; d has its exit code and log path), -ENOENT (model not listed; d lists what was),
+ * -EINTR (stopped) with d naming the last failed check. *ret_checks (owned) records each check. */
+int stack_wait_ready(struct stack *s, uint64_t timeout_ns, const volatile sig_atomic_t *stop,
+                     json_t **ret_checks, struct diag *d);
 /* 0 while every launched process runs; -ECHILD with d when one has exited. */
 int stack_check_alive(struct stack *s, struct diag *d);
 /* Reads the worker's real environment (/proc/PID/environ) and the live KVBM metrics page, and

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -307,6 +308,44 @@ static void test_clear_cache_dir(void **state)
     free(d3);
 }
 
+/* Issue 11 #6: cgroups of a runner that is gone are removed at the next start; a live
+ * runner's (this process) and other cgroups stay. */
+static void test_cgroup_reap_stale(void **state)
+{
+    (void)state;
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    assert_true(dead > 0);
+    int st;
+    assert_int_equal(waitpid(dead, &st, 0), dead);
+    char *root = tmpdir();
+    char *blkio = fileio_join(root, "blkio");
+    char *stale1 = xalloc_printf("%s/kvtier-%d-B1-r01", root, (int)dead);
+    char *stale2 = xalloc_printf("%s/kvtier-%d-C-r02", blkio, (int)dead);
+    char *live = xalloc_printf("%s/kvtier-%d-B2-r01", root, (int)getpid());
+    char *other = fileio_join(root, "kvtier-notapid");
+    char *foreign = fileio_join(root, "system.slice");
+    const char *dirs[] = { stale1, stale2, live, other, foreign };
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(fileio_mkdir_p(dirs[i]), 0);
+    assert_int_equal(cgroup_reap_stale(root), 2);
+    struct stat sb;
+    assert_int_not_equal(stat(stale1, &sb), 0);
+    assert_int_not_equal(stat(stale2, &sb), 0);
+    assert_int_equal(stat(live, &sb), 0);
+    assert_int_equal(stat(other, &sb), 0);
+    assert_int_equal(stat(foreign, &sb), 0);
+    rm_rf(root);
+    free(root);
+    free(blkio);
+    free(stale1);
+    free(stale2);
+    free(live);
+    free(other);
+    free(foreign);
+}
+
 static void test_secret_names(void **state)
 {
     (void)state;
@@ -354,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_cgroup_hybrid_falls_back_to_v1),
         cmocka_unit_test(test_cgroup_none_is_degraded_not_fatal),
         cmocka_unit_test(test_clear_cache_dir),
+        cmocka_unit_test(test_cgroup_reap_stale),
         cmocka_unit_test(test_secret_names),
         cmocka_unit_test(test_promscan),
     };
