@@ -304,90 +304,65 @@ static double os_bytes(const json_t *phase, const char *dir)
     return isnan(v) ? num(phase, srv) : v;
 }
 
-static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
+/* OS corroboration: onboarded (and verified) bytes must show up as storage reads in replay,
+ * offloads as writes. */
+static bool os_corroboration(struct ev *ev, double on_rp, double off)
 {
     const struct gate_thresholds *t = ev->t;
     const json_t *rp = replay(ev);
-    double off =
-        phase_sum(ev, "kvbm.offload_blocks_h2d") + phase_sum(ev, "kvbm.offload_blocks_d2d");
-    /* onboarded AND verified: blocks that failed verification or whose read failed were
-     * counted as onboarded by the engine but never served */
-    double lost_rp =
-        rp ? num0(rp, "kvbm.verify_failures") + num0(rp, "kvbm.disk_read_errors")
-           : phase_sum(ev, "kvbm.verify_failures") + phase_sum(ev, "kvbm.disk_read_errors");
-    double on_rp =
-        rp ? num0(rp, "kvbm.onboard_blocks_d2d") : phase_sum(ev, "kvbm.onboard_blocks_d2d");
-    on_rp = on_rp > lost_rp ? on_rp - lost_rp : 0;
-    double on_host_rp = rp ? num0(rp, "kvbm.onboard_blocks_h2d") : 0;
-    double srv_w = phase_sum(ev, "os.server_write_bytes");
-    double srv_r_rp = rp ? num0(rp, "os.server_read_bytes") : phase_sum(ev, "os.server_read_bytes");
-    bool have_os = phase_has(ev, "os");
-    *mech = off > 0 && on_rp > 0;
-    if (off == 0) {
-        json_t *d = why(ev, GATE_DISK_TIER_NO_IO, "no blocks were offloaded to the disk tier");
-        jsonx_set_num(d, "offload_blocks_to_disk", off);
-        json_object_set_new(d, "disk_offload_filter",
-                            json_boolean(ev->mode == MODE_B2 || ev->mode == MODE_C));
-    }
-    if (on_rp == 0) {
-        json_t *d = why(ev, GATE_DISK_TIER_NO_IO,
-                        "no disk->device onboarding in replay: write-only evidence never passes");
-        jsonx_set_num(d, "replay_onboard_blocks_d2d", on_rp);
-    }
-    if (have_os && srv_w < t->disk_min_bytes && off > 0) {
-        json_t *d = why(ev, GATE_DISK_TIER_NO_IO, "the server wrote under %.0f bytes to storage",
-                        t->disk_min_bytes);
-        jsonx_set_num(d, "server_write_bytes", srv_w);
-    }
-    /* OS corroboration: onboarded bytes must show up as storage reads, offloads as writes */
-    *os_ok = false;
-    if (!have_os) {
+    if (!phase_has(ev, "os")) {
         why(ev, GATE_KVBM_OS_MISMATCH, "no OS I/O evidence was captured to corroborate KVBM");
-    } else {
-        double kv_r = on_rp * ev->bpb;
-        double os_r = rp ? os_bytes(rp, "read") : srv_r_rp;
-        double kv_w = off * ev->bpb;
-        double os_w = 0;
-        const char *k;
-        json_t *p;
-        json_object_foreach(json_object_get(ev->e, "phases"), k, p)
-        {
-            double b = os_bytes(p, "write");
-            os_w += isnan(b) ? 0 : b;
-        }
-        bool ok = true;
-        if (kv_r > 0) {
-            double ratio = isnan(os_r) ? 0 : os_r / kv_r;
-            if (ratio < t->kvbm_os_ratio_min || ratio > t->kvbm_os_ratio_max) {
-                json_t *d = why(ev, GATE_KVBM_OS_MISMATCH,
-                                "replay storage reads %.0f B vs onboarded %.0f B (ratio %.3f)",
-                                isnan(os_r) ? 0 : os_r, kv_r, ratio);
-                jsonx_set_num(d, "replay_onboard_bytes", kv_r);
-                jsonx_set_num(d, "replay_os_read_bytes", isnan(os_r) ? 0 : os_r);
-                jsonx_set_num(d, "read_ratio", ratio);
-                ok = false;
-            }
-        } else if (!isnan(os_r) && os_r > t->disk_min_bytes) {
+        return false;
+    }
+    double kv_r = on_rp * ev->bpb;
+    double os_r = rp ? os_bytes(rp, "read") : phase_sum(ev, "os.server_read_bytes");
+    double kv_w = off * ev->bpb;
+    double os_w = 0;
+    const char *k;
+    json_t *p;
+    json_object_foreach(json_object_get(ev->e, "phases"), k, p)
+    {
+        double b = os_bytes(p, "write");
+        os_w += isnan(b) ? 0 : b;
+    }
+    bool ok = true;
+    if (kv_r > 0) {
+        double ratio = isnan(os_r) ? 0 : os_r / kv_r;
+        if (ratio < t->kvbm_os_ratio_min || ratio > t->kvbm_os_ratio_max) {
             json_t *d = why(ev, GATE_KVBM_OS_MISMATCH,
-                            "storage reads in replay without any KVBM disk onboarding");
-            jsonx_set_num(d, "replay_os_read_bytes", os_r);
+                            "replay storage reads %.0f B vs onboarded %.0f B (ratio %.3f)",
+                            isnan(os_r) ? 0 : os_r, kv_r, ratio);
+            jsonx_set_num(d, "replay_onboard_bytes", kv_r);
+            jsonx_set_num(d, "replay_os_read_bytes", isnan(os_r) ? 0 : os_r);
+            jsonx_set_num(d, "read_ratio", ratio);
             ok = false;
         }
-        if (kv_w > 0) {
-            double ratio = os_w / kv_w;
-            if (ratio < t->kvbm_os_ratio_min || ratio > t->kvbm_os_ratio_max) {
-                json_t *d = why(ev, GATE_KVBM_OS_MISMATCH,
-                                "storage writes %.0f B vs offloaded %.0f B (ratio %.3f)", os_w,
-                                kv_w, ratio);
-                jsonx_set_num(d, "offload_bytes", kv_w);
-                jsonx_set_num(d, "os_write_bytes", os_w);
-                jsonx_set_num(d, "write_ratio", ratio);
-                ok = false;
-            }
-        }
-        *os_ok = ok && kv_r > 0;
+    } else if (!isnan(os_r) && os_r > t->disk_min_bytes) {
+        json_t *d = why(ev, GATE_KVBM_OS_MISMATCH,
+                        "storage reads in replay without any KVBM disk onboarding");
+        jsonx_set_num(d, "replay_os_read_bytes", os_r);
+        ok = false;
     }
-    /* page cache */
+    if (kv_w > 0) {
+        double ratio = os_w / kv_w;
+        if (ratio < t->kvbm_os_ratio_min || ratio > t->kvbm_os_ratio_max) {
+            json_t *d =
+                why(ev, GATE_KVBM_OS_MISMATCH,
+                    "storage writes %.0f B vs offloaded %.0f B (ratio %.3f)", os_w, kv_w, ratio);
+            jsonx_set_num(d, "offload_bytes", kv_w);
+            jsonx_set_num(d, "os_write_bytes", os_w);
+            jsonx_set_num(d, "write_ratio", ratio);
+            ok = false;
+        }
+    }
+    return ok && kv_r > 0;
+}
+
+/* The KV file must bypass the page cache: O_DIRECT, not resident, reads served by storage. */
+static void page_cache_gate(struct ev *ev, double on_rp)
+{
+    const struct gate_thresholds *t = ev->t;
+    const json_t *rp = replay(ev);
     const char *k;
     json_t *p;
     json_object_foreach(json_object_get(ev->e, "phases"), k, p)
@@ -406,7 +381,7 @@ static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
             jsonx_set_num(d, "resident_fraction", res / g3);
         }
     }
-    if (rp && have_os && on_rp > 0) {
+    if (rp && phase_has(ev, "os") && on_rp > 0) {
         double rchar = num(rp, "os.server_rchar_bytes");
         double storage = num0(rp, "os.server_read_bytes");
         double kv_r = on_rp * ev->bpb;
@@ -419,7 +394,14 @@ static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
             jsonx_set_num(d, "replay_onboard_bytes", kv_r);
         }
     }
-    /* attribution of device bytes */
+}
+
+/* Attribution of device bytes: the server's KV I/O must be most of what the device moved. */
+static void attribution_gate(struct ev *ev)
+{
+    const struct gate_thresholds *t = ev->t;
+    const char *k;
+    json_t *p;
     json_object_foreach(json_object_get(ev->e, "phases"), k, p)
     {
         double dev = num0(p, "os.device_read_bytes") + num0(p, "os.device_write_bytes");
@@ -440,7 +422,43 @@ static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
             json_object_set_new(d, k, ph);
         }
     }
-    (void)on_host_rp;
+}
+
+static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
+{
+    const struct gate_thresholds *t = ev->t;
+    const json_t *rp = replay(ev);
+    double off =
+        phase_sum(ev, "kvbm.offload_blocks_h2d") + phase_sum(ev, "kvbm.offload_blocks_d2d");
+    /* onboarded AND verified: blocks that failed verification or whose read failed were
+     * counted as onboarded by the engine but never served */
+    double lost_rp =
+        rp ? num0(rp, "kvbm.verify_failures") + num0(rp, "kvbm.disk_read_errors")
+           : phase_sum(ev, "kvbm.verify_failures") + phase_sum(ev, "kvbm.disk_read_errors");
+    double on_rp =
+        rp ? num0(rp, "kvbm.onboard_blocks_d2d") : phase_sum(ev, "kvbm.onboard_blocks_d2d");
+    on_rp = on_rp > lost_rp ? on_rp - lost_rp : 0;
+    double srv_w = phase_sum(ev, "os.server_write_bytes");
+    *mech = off > 0 && on_rp > 0;
+    if (off == 0) {
+        json_t *d = why(ev, GATE_DISK_TIER_NO_IO, "no blocks were offloaded to the disk tier");
+        jsonx_set_num(d, "offload_blocks_to_disk", off);
+        json_object_set_new(d, "disk_offload_filter",
+                            json_boolean(ev->mode == MODE_B2 || ev->mode == MODE_C));
+    }
+    if (on_rp == 0) {
+        json_t *d = why(ev, GATE_DISK_TIER_NO_IO,
+                        "no disk->device onboarding in replay: write-only evidence never passes");
+        jsonx_set_num(d, "replay_onboard_blocks_d2d", on_rp);
+    }
+    if (phase_has(ev, "os") && srv_w < t->disk_min_bytes && off > 0) {
+        json_t *d = why(ev, GATE_DISK_TIER_NO_IO, "the server wrote under %.0f bytes to storage",
+                        t->disk_min_bytes);
+        jsonx_set_num(d, "server_write_bytes", srv_w);
+    }
+    *os_ok = os_corroboration(ev, on_rp, off);
+    page_cache_gate(ev, on_rp);
+    attribution_gate(ev);
 }
 
 static void reuse_gate(struct ev *ev, bool *mech)

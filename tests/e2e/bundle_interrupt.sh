@@ -34,6 +34,8 @@ B=$(bundle_dir "$G" B2p)
 schema_ok "$B"
 pyq "$B/verdict.json" '"RUN_INTERRUPTED" in s["reason_codes"] and not s["run_valid"]'
 pyq "$B/verdict.json" 's["details"]["RUN_INTERRUPTED"]["phase"] in ("pressure", "replay", "steady")'
+# the requests the runner cancelled itself are not server errors (issue 11 #14)
+pyq "$B/verdict.json" '"ERROR_RATE_HIGH" not in s["reason_codes"]'
 pyq "$G/group_summary.json" 's["interrupted"] is True and s["all_run_valid"] is False'
 [ -s "$B/raw/records.jsonl" ] || fail "records measured before the interrupt were lost"
 [ -s "$B/metrics_delta/phase_warmup_kvbm_metrics_delta.json" ] || fail "warmup deltas lost"

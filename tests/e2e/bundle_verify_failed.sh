@@ -16,5 +16,9 @@ pyq "$B/verdict.json" '"KV_VERIFY_FAILED" in s["reason_codes"] and s["run_valid"
 pyq "$B/verdict.json" 's["chain"]["mechanism"] is False and s["decision_grade"] is False'
 pyq "$B/verdict.json" 's["details"]["KV_VERIFY_FAILED"]["replay_verify_failures"] > 0'
 pyq "$B/summary.json" 's["phases"]["replay"]["kvbm"]["verify_failures"] > 0'
+# the key structure of manifest, summary and verdict is the checked-in one (issue 12: a
+# refactor changes no bundle but its timestamps and measured values)
+python3 "$KVTIER_SRC/tests/e2e/bundle_structure.py" "$B" "$KVTIER_FIXTURES/bundle/structure_b2p.json" ||
+  fail "bundle structure differs from tests/fixtures/bundle/structure_b2p.json"
 no_leftovers "$(group_dir "$WORK/res")"
 ok "every disk read rejected: KV_VERIFY_FAILED, no mechanism, run not valid"
