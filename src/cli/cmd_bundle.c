@@ -299,8 +299,7 @@ int cmd_bundle_main(int argc, char **argv)
         printf("group: %s\n", jsonx_str(group, "group_dir", ""));
         size_t i;
         json_t *b;
-        json_array_foreach(json_object_get(group, "bundles"), i, b)
-        {
+        json_array_foreach (json_object_get(group, "bundles"), i, b) {
             char *codes = jsonx_dump_line(json_object_get(b, "reason_codes"));
             /* no replay TTFT (the engine never started): say so, not 0.0 ms (issue 11 #14) */
             char ttft[48] = "n/a";

@@ -26,8 +26,11 @@
 #include "analysis/bootstrap.h"
 #include "common/buf.h"
 #include "common/clk.h"
+#include "common/emit.h"
 #include "common/fileio.h"
+#include "common/httpget.h"
 #include "common/jsonx.h"
+#include "common/procio.h"
 #include "common/profile.h"
 #include "common/rng.h"
 #include "common/units.h"
@@ -39,7 +42,6 @@
 #include "run/evidence.h"
 #include "run/manifest.h"
 #include "stack/cgroup.h"
-#include "stack/httpget.h"
 #include "stack/stack.h"
 #include "version.h"
 #include "workload/reuse.h"
@@ -61,14 +63,10 @@ static void note(const struct bundle_config *cfg, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void note(const struct bundle_config *cfg, const char *fmt, ...)
 {
-    if (!cfg->note)
-        return;
-    char line[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    emit_vline(cfg->note, cfg->note_ctx, fmt, ap);
     va_end(ap);
-    cfg->note(cfg->note_ctx, line);
 }
 
 void bundle_block_order(size_t n, unsigned repeats, uint64_t seed, size_t *order)
@@ -135,28 +133,10 @@ static int copy_file(struct out_err *oe, const char *from, const char *to, size_
 /* /proc/PID/io of one process: {rchar, wchar, read_bytes, write_bytes, cancelled}. */
 static json_t *pid_io(pid_t pid)
 {
-    char p[64];
-    snprintf(p, sizeof(p), "/proc/%d/io", (int)pid);
-    struct buf b;
-    buf_init(&b, 4096);
-    if (fileio_read_all(p, 4096, &b) < 0) {
-        buf_fini(&b);
+    struct procio io;
+    if (procio_read(NULL, pid, &io) < 0)
         return NULL;
-    }
-    char *t = buf_take_str(&b);
-    json_t *o = json_object();
-    static const char *const keys[] = {
-        "rchar", "wchar", "read_bytes", "write_bytes", "cancelled_write_bytes", NULL
-    };
-    for (size_t i = 0; keys[i]; i++) {
-        char k[40];
-        snprintf(k, sizeof(k), "%s: ", keys[i]);
-        char *m = strstr(t, k);
-        if (m)
-            json_object_set_new(o, keys[i], json_integer(strtoll(m + strlen(k), NULL, 10)));
-    }
-    free(t);
-    return o;
+    return procio_json(&io, PROCIO_BYTE_KEYS);
 }
 
 /* ---- one run ---------------------------------------------------------------------------- */
@@ -465,8 +445,7 @@ static int run_launch(struct group *g, struct run *r, struct outcome *oc)
     oc->kvbm_ok = true;
     size_t ci;
     json_t *c;
-    json_array_foreach(oc->ready_checks, ci, c)
-    {
+    json_array_foreach (oc->ready_checks, ci, c) {
         if (!strcmp(jsonx_str(c, "check", ""), "kvbm_metrics") && !jsonx_bool(c, "ok", false))
             oc->kvbm_ok = false;
     }
@@ -568,8 +547,7 @@ static json_t *run_summary(struct group *g, struct run *r, const struct outcome 
     json_t *reuse_obs = json_object();
     size_t pi;
     json_t *pj;
-    json_array_foreach(r->phases, pi, pj)
-    {
+    json_array_foreach (r->phases, pi, pj) {
         const char *name = jsonx_str(pj, "name", "?");
         json_t *ph = json_object_get(sp, name);
         if (!ph) {
@@ -590,8 +568,7 @@ static json_t *run_summary(struct group *g, struct run *r, const struct outcome 
     json_t *recs = evidence_records_by_phase(r->dir);
     const char *rk;
     json_t *rv;
-    json_object_foreach(recs, rk, rv)
-    {
+    json_object_foreach (recs, rk, rv) {
         json_t *ro = json_object_get(reuse_obs, rk);
         if (ro)
             json_object_set(ro, "cached_tokens", json_object_get(rv, "cached_tokens"));
@@ -602,8 +579,7 @@ static json_t *run_summary(struct group *g, struct run *r, const struct outcome 
         reuse_evaluate(g->plan_header, reuse_obs, g->cfg->thresholds.reuse_min_fraction, &rd);
     json_decref(reuse_obs);
     json_object_set_new(summary, "reuse", reuse ? reuse : json_null());
-    json_object_foreach(json_object_get(reuse, "phases"), rk, rv)
-    {
+    json_object_foreach (json_object_get(reuse, "phases"), rk, rv) {
         json_t *ph = json_object_get(sp, rk);
         if (ph)
             json_object_set(ph, "reuse", rv);
@@ -916,8 +892,7 @@ static json_t *mode_stats(json_t *quicks, const char *mode, uint64_t seed)
     size_t i;
     json_t *q;
     json_t *dirs = json_array();
-    json_array_foreach(quicks, i, q)
-    {
+    json_array_foreach (quicks, i, q) {
         if (strcmp(jsonx_str(q, "mode", ""), mode))
             continue;
         total++;
@@ -996,8 +971,7 @@ static json_t *rejudge(struct group *g, json_t *quicks, json_t *evidences, json_
     size_t i;
     json_t *q;
     assert(json_array_size(quicks) == json_array_size(evidences));
-    json_array_foreach(quicks, i, q)
-    {
+    json_array_foreach (quicks, i, q) {
         json_t *ms = json_object_get(per_mode, jsonx_str(q, "mode", ""));
         json_t *ev = json_array_get(evidences, i);
         json_t *rp = json_object();

@@ -43,8 +43,7 @@ static double counter_delta(const json_t *delta, const char *name, bool *found)
     size_t nl = strlen(name);
     const char *k;
     json_t *v;
-    json_object_foreach(json_object_get(delta, "counters"), k, v)
-    {
+    json_object_foreach (json_object_get(delta, "counters"), k, v) {
         if (strncmp(k, name, nl) || (k[nl] && k[nl] != '{'))
             continue;
         s += jsonx_num(v, "delta", 0);
@@ -283,8 +282,7 @@ static json_t *noise_json(const char *dir, const json_t *phase_list)
     double dev_bytes = 0, other_bytes = 0;
     size_t i;
     json_t *p;
-    json_array_foreach(phase_list, i, p)
-    {
+    json_array_foreach (phase_list, i, p) {
         char *name = xalloc_printf("os/phase_%s_os_delta.json", jsonx_str(p, "name", "?"));
         json_t *d = load_json_opt(dir, name);
         free(name);
@@ -379,8 +377,7 @@ json_t *evidence_build(const char *dir, const struct evidence_facts *f)
     json_t *phases = json_object();
     size_t i;
     json_t *p;
-    json_array_foreach(phase_list, i, p)
-    {
+    json_array_foreach (phase_list, i, p) {
         const char *name = jsonx_str(p, "name", "?");
         json_t *sp = json_object_get(jsonx_path(summary, "phases"), name);
         json_object_set_new(phases, name,

@@ -103,8 +103,7 @@ int gate_thresholds_from_json(const json_t *j, struct gate_thresholds *t, const 
     *ret_bad = NULL;
     if (!json_is_object(j))
         return -EINVAL;
-    json_object_foreach((json_t *)j, k, v)
-    {
+    json_object_foreach ((json_t *)j, k, v) {
         size_t i;
         for (i = 0; i < NFIELDS; i++)
             if (!strcmp(k, fields[i].name))
@@ -186,7 +185,8 @@ static double phase_sum(const struct ev *ev, const char *path)
     double s = 0;
     const char *k;
     json_t *p;
-    json_object_foreach(json_object_get(ev->e, "phases"), k, p) s += num0(p, path);
+    json_object_foreach (json_object_get(ev->e, "phases"), k, p)
+        s += num0(p, path);
     return s;
 }
 
@@ -194,8 +194,9 @@ static bool phase_has(const struct ev *ev, const char *obj)
 {
     const char *k;
     json_t *p;
-    json_object_foreach(json_object_get(ev->e, "phases"), k,
-                        p) if (json_is_object(json_object_get(p, obj))) return true;
+    json_object_foreach (json_object_get(ev->e, "phases"), k, p)
+        if (json_is_object(json_object_get(p, obj)))
+            return true;
     return false;
 }
 
@@ -320,8 +321,7 @@ static bool os_corroboration(struct ev *ev, double on_rp, double off)
     double os_w = 0;
     const char *k;
     json_t *p;
-    json_object_foreach(json_object_get(ev->e, "phases"), k, p)
-    {
+    json_object_foreach (json_object_get(ev->e, "phases"), k, p) {
         double b = os_bytes(p, "write");
         os_w += isnan(b) ? 0 : b;
     }
@@ -365,8 +365,7 @@ static void page_cache_gate(struct ev *ev, double on_rp)
     const json_t *rp = replay(ev);
     const char *k;
     json_t *p;
-    json_object_foreach(json_object_get(ev->e, "phases"), k, p)
-    {
+    json_object_foreach (json_object_get(ev->e, "phases"), k, p) {
         if (json_is_false(jsonx_path(p, "os.o_direct"))) {
             json_t *d =
                 why(ev, GATE_PAGE_CACHE_SUSPECT, "KV disk file not opened O_DIRECT in %s", k);
@@ -402,8 +401,7 @@ static void attribution_gate(struct ev *ev)
     const struct gate_thresholds *t = ev->t;
     const char *k;
     json_t *p;
-    json_object_foreach(json_object_get(ev->e, "phases"), k, p)
-    {
+    json_object_foreach (json_object_get(ev->e, "phases"), k, p) {
         double dev = num0(p, "os.device_read_bytes") + num0(p, "os.device_write_bytes");
         if (dev <= t->disk_min_bytes)
             continue;
@@ -566,8 +564,7 @@ static void env_gates(struct ev *ev)
     }
     const char *k;
     json_t *p;
-    json_object_foreach(json_object_get(ev->e, "phases"), k, p)
-    {
+    json_object_foreach (json_object_get(ev->e, "phases"), k, p) {
         double lag = num(p, "client_lag_p99_ms");
         if (!strcmp(k, "warmup"))
             continue; /* warmup is kept apart from measurement */
@@ -618,8 +615,7 @@ json_t *gate_evaluate(const json_t *evidence, const struct gate_thresholds *t)
         double kvr = 0;
         const char *k;
         json_t *p;
-        json_object_foreach(json_object_get(evidence, "phases"), k, p)
-        {
+        json_object_foreach (json_object_get(evidence, "phases"), k, p) {
             double b = os_bytes(p, "read");
             kvr += isnan(b) ? 0 : b;
         }

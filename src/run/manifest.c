@@ -12,6 +12,7 @@
 
 #include "common/buf.h"
 #include "common/clk.h"
+#include "common/devinfo.h"
 #include "common/fileio.h"
 #include "common/jsonx.h"
 #include "common/xalloc.h"
@@ -27,24 +28,6 @@ static char *read_text(const char *path, size_t max)
         return NULL;
     }
     return buf_take_str(&b);
-}
-
-static void trim(char *s)
-{
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\r'))
-        s[--n] = 0;
-}
-
-static json_t *file_str_json(const char *path)
-{
-    char *t = read_text(path, 4096);
-    if (!t)
-        return json_null();
-    trim(t);
-    json_t *j = json_string(t);
-    free(t);
-    return j ? j : json_null();
 }
 
 json_t *manifest_host(void)
@@ -106,22 +89,22 @@ json_t *manifest_storage(const struct bundle_config *cfg, const char *cache_dir,
     }
     json_object_set_new(s, "device", devname[0] ? json_string(devname) : json_null());
     if (devname[0]) {
-        char *p = xalloc_printf("/sys/block/%s/device/model", devname);
-        json_object_set_new(s, "model", file_str_json(p));
-        free(p);
-        p = xalloc_printf("/sys/block/%s/device/firmware_rev", devname);
-        json_object_set_new(s, "firmware", file_str_json(p));
-        free(p);
-        p = xalloc_printf("/sys/block/%s/device/device/current_link_speed", devname);
-        json_t *speed = file_str_json(p);
-        free(p);
-        p = xalloc_printf("/sys/block/%s/device/device/current_link_width", devname);
-        json_t *width = file_str_json(p);
-        free(p);
+        /* the shared sysfs identity reader (src/common/devinfo.c), mapped onto the fields the
+         * manifest has always had */
+        json_t *di = devinfo_json(NULL, devname);
+        json_t *dl = json_object_get(di, "pcie_link");
+        json_object_set(s, "model",
+                        json_object_get(di, "model") ? json_object_get(di, "model") : json_null());
+        json_object_set(s, "firmware",
+                        json_object_get(di, "firmware") ? json_object_get(di, "firmware")
+                                                        : json_null());
         json_t *link = json_object();
-        json_object_set_new(link, "speed", speed);
-        json_object_set_new(link, "width", width);
+        json_t *speed = json_object_get(dl, "current_link_speed");
+        json_t *width = json_object_get(dl, "current_link_width");
+        json_object_set(link, "speed", speed ? speed : json_null());
+        json_object_set(link, "width", width ? width : json_null());
         json_object_set_new(s, "pcie_link", link);
+        json_decref(di);
     }
     /* the SSD ceiling: probe.json as measured by kvtier probe, recorded whole so the report
      * can compute storage efficiency (KV read bandwidth in replay / ceiling at the block size) */
@@ -208,12 +191,12 @@ static json_t *mode_json(const struct manifest_facts *g)
     json_t *env = json_object();
     size_t i;
     json_t *pr;
-    json_array_foreach(procs, i, pr)
-    {
+    json_array_foreach (procs, i, pr) {
         const char *k;
         json_t *v;
-        json_object_foreach(json_object_get(pr, "env"), k, v) if (!strncmp(k, "DYN_KVBM_", 9))
-            json_object_set(env, k, v);
+        json_object_foreach (json_object_get(pr, "env"), k, v)
+            if (!strncmp(k, "DYN_KVBM_", 9))
+                json_object_set(env, k, v);
     }
     json_object_set_new(md, "kvbm_env", env);
     return md;

@@ -58,8 +58,7 @@ static bool same(const json_t *a, const json_t *b, char *where, size_t wl)
             return false;
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)a, k, v)
-        {
+        json_object_foreach ((json_t *)a, k, v) {
             size_t l = strlen(where);
             snprintf(where + l, wl - l, ".%s", k);
             if (!json_object_get(b, k) || !same(v, json_object_get(b, k), where, wl))
