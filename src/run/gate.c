@@ -6,6 +6,7 @@
  * the mechanism (OS bytes in a disk mode) the gate fails instead. */
 #include "run/gate.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -23,6 +24,9 @@ static const char *const code_names[GATE__COUNT] = {
     "PAGE_CACHE_SUSPECT",   "IO_UNATTRIBUTED",  "SYSTEM_NOISE",       "THERMAL_THROTTLE",
     "SMART_ERRORS",         "CLIENT_LAG",       "REPEATS_UNSTABLE",
 };
+
+/* one name per code, in the enum's order */
+_Static_assert(sizeof(code_names) / sizeof(code_names[0]) == GATE__COUNT, "a code without a name");
 
 const char *gate_code_name(enum gate_code c)
 {
@@ -146,6 +150,7 @@ static double num0(const json_t *o, const char *path)
 
 static json_t *fire(struct ev *ev, enum gate_code c)
 {
+    assert(c < GATE__COUNT);
     const char *name = gate_code_name(c);
     if (!ev->hit[c]) {
         ev->hit[c] = true;
