@@ -309,10 +309,11 @@ int cmd_load_main(int argc, char **argv)
     cfg.client_lag_limit_ms = c.lag_limit_ms;
     struct prog_ctx pc = { .tty = !c.quiet && log_is_tty() };
     struct loadgen_hooks hooks = { .ctx = &pc, .phase_end = on_phase_end, .progress = on_progress };
-    /* First Ctrl-C: stop and write what was measured. A second one more than a second later
-     * kills at once; copies of the first that arrive together (a parent such as timeout(1)
-     * forwarding the signal to the process and to its group) are ignored. */
-    cfg.interrupt_flag = clisig_catch(CLISIG_SET_INT, CLISIG_REPEAT_KILL_LATER);
+    /* First Ctrl-C, SIGTERM (timeout(1), a supervisor) or SIGHUP (a closed terminal): stop and
+     * write what was measured. A second one more than a second later kills at once; copies of
+     * the first that arrive together (a parent such as timeout(1) forwarding the signal to the
+     * process and to its group) are ignored. */
+    cfg.interrupt_flag = clisig_catch(CLISIG_SET_INT_TERM_HUP, CLISIG_REPEAT_KILL_LATER);
     json_t *summary = NULL;
     rc = loadgen_run(&cfg, plan, &hooks, &summary, &d);
     clisig_restore();

@@ -62,17 +62,21 @@ struct builder {
     size_t cap_reqs, cap_phases;
     size_t *cap_phase_reqs; /* per phase */
     json_t *sessions;       /* "phase\x1fsession" -> index of the last turn seen */
+    json_t *ids;            /* request id -> line it was first seen on */
 };
 
 static void builder_init(struct builder *b)
 {
-    *b = (struct builder){ .p = xcalloc(1, sizeof(struct reqplan)), .sessions = json_object() };
+    *b = (struct builder){ .p = xcalloc(1, sizeof(struct reqplan)),
+                           .sessions = json_object(),
+                           .ids = json_object() };
 }
 
 static void builder_fini(struct builder *b)
 {
     free(b->cap_phase_reqs);
     json_decref(b->sessions);
+    json_decref(b->ids);
     reqplan_free(b->p);
 }
 
@@ -247,6 +251,12 @@ static int parse_request(struct builder *b, json_t *o, struct diag *d, unsigned 
         rc = diag_set(d, -EINVAL, line, 0, "field \"id\": missing");
         goto out;
     }
+    json_t *seen = json_object_get(b->ids, id);
+    if (seen) {
+        rc = diag_set(d, -EINVAL, line, 0, "field \"id\": \"%.60s\" repeats the id of line %lld",
+                      id, (long long)json_integer_value(seen));
+        goto out;
+    }
     const char *phase = "main";
     json_t *pv = json_object_get(o, "phase");
     if (pv && !json_is_null(pv)) {
@@ -342,6 +352,7 @@ static int parse_request(struct builder *b, json_t *o, struct diag *d, unsigned 
         goto out;
     }
     struct reqplan_request *r = add_request(b, (uint32_t)pi);
+    json_object_set_new(b->ids, id, json_integer(line));
     r->id = id;
     r->session_id = sid;
     id = sid = NULL;

@@ -85,6 +85,9 @@ static const struct bad_case bad[] = {
       "phases[0].arrival" },
     { "{\"kind\":\"kvtier.plan\",\"endpoint\":\"embed\"}\n", 1, "endpoint" },
     { "[1]\n", 1, "object" },
+    { "{\"id\":\"a\",\"prompt\":\"x\"}\n\n{\"id\":\"b\",\"prompt\":\"x\"}\n"
+      "{\"id\":\"a\",\"prompt\":\"y\"}\n",
+      4, "repeats the id of line 1" },
     { "", 0, "no requests" },
 };
 
