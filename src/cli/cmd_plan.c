@@ -17,6 +17,7 @@
 #include "common/jsonx.h"
 #include "common/profile.h"
 #include "workload/capacity.h"
+#include "workload/mooncake.h"
 #include "workload/workload.h"
 
 struct plan_cfg {
@@ -89,7 +90,7 @@ static int exit_for(int rc)
 static int do_export(const char *plan, const char *out)
 {
     struct diag d = { 0 };
-    int rc = workload_export_mooncake(plan, out, &d);
+    int rc = mooncake_export(plan, out, &d);
     if (rc < 0) {
         log_diag(&d);
         return exit_for(rc);

@@ -12,6 +12,7 @@
 
 #include "common/fileio.h"
 #include "common/jsonx.h"
+#include "common/mooncake_row.h"
 #include "common/rng.h"
 #include "common/xalloc.h"
 #include "loadgen/arrival.h"
@@ -466,54 +467,22 @@ int reqplan_load(const char *path, struct reqplan **ret, struct diag *d)
     return rc;
 }
 
-static int trace_line(struct builder *b, json_t *o, struct diag *d, unsigned line, void *arg)
+/* Adds one trace row as an open-loop request of phase 0. */
+static void trace_request(struct builder *b, struct mooncake_row *row,
+                          const struct reqplan_trace_opts *opt)
 {
-    const struct reqplan_trace_opts *opt = arg;
     struct reqplan *p = b->p;
-    if (opt->max_requests && p->n_reqs >= opt->max_requests)
-        return 0;
-    json_t *ts = json_object_get(o, "timestamp");
-    if (!json_is_number(ts) || json_number_value(ts) < 0 || !isfinite(json_number_value(ts)))
-        return diag_set(d, -EINVAL, line, 0, "field \"timestamp\": expected milliseconds >= 0");
-    uint64_t in = 0, outt = 0;
-    int rc;
-    if ((rc = field_u64(o, "input_length", REQPLAN_TOKENS_MAX, &in, NULL, d, line)) < 0 ||
-        (rc = field_u64(o, "output_length", REQPLAN_TOKENS_MAX, &outt, NULL, d, line)) < 0)
-        return rc;
-    if (in == 0)
-        return diag_set(d, -EINVAL, line, 0, "field \"input_length\": missing or 0");
-    json_t *h = json_object_get(o, "hash_ids");
-    if (!json_is_array(h) || json_array_size(h) == 0 || json_array_size(h) > REQPLAN_HASH_IDS_MAX)
-        return diag_set(d, -EINVAL, line, 0,
-                        "field \"hash_ids\": expected a non-empty array (max %u)",
-                        REQPLAN_HASH_IDS_MAX);
-    size_t n = json_array_size(h);
-    uint64_t tph = opt->tokens_per_hash_id ? opt->tokens_per_hash_id : 512;
-    if ((n - 1) * tph >= in)
-        return diag_set(d, -EINVAL, line, 0,
-                        "field \"hash_ids\": %zu blocks of %" PRIu64
-                        " tokens do not fit input_length %" PRIu64,
-                        n, tph, in);
-    uint64_t *ids = xmalloc(n * sizeof(uint64_t));
-    for (size_t i = 0; i < n; i++) {
-        json_t *v = json_array_get(h, i);
-        if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            free(ids);
-            return diag_set(d, -EINVAL, line, 0,
-                            "field \"hash_ids[%zu]\": expected an integer >= 0", i);
-        }
-        ids[i] = (uint64_t)json_integer_value(v);
-    }
     double sp = opt->speedup > 0 ? opt->speedup : 1.0;
     struct reqplan_request *r = add_request(b, 0);
     r->id = xalloc_printf("trace-%zu", p->n_reqs - 1);
-    r->t_offset_ns = (int64_t)llround(json_number_value(ts) * 1e6 / sp);
-    r->input_tokens = in;
-    r->output_tokens = outt;
-    r->hash_ids = ids;
-    r->n_hash_ids = (uint32_t)n;
-    r->tokens_per_hash_id = (uint32_t)tph;
-    return 0;
+    r->t_offset_ns = (int64_t)llround(row->timestamp_ms * 1e6 / sp);
+    r->input_tokens = row->input_length;
+    r->output_tokens = row->output_length;
+    r->hash_ids = row->hash_ids; /* moves into the request */
+    r->n_hash_ids = (uint32_t)row->n_hash;
+    r->tokens_per_hash_id =
+        opt->tokens_per_hash_id ? opt->tokens_per_hash_id : MOONCAKE_ROW_TPH_DEFAULT;
+    row->hash_ids = NULL;
 }
 
 int reqplan_parse_trace(const char *text, size_t len, const char *name,
@@ -528,11 +497,27 @@ int reqplan_parse_trace(const char *text, size_t len, const char *name,
     }
     b.p->phases[0].arrival = LOADGEN_ARRIVAL_PLAN;
     b.p->prompt_ids = o->prompt_ids;
-    rc = for_lines(text, len, name, &b, trace_line, (void *)o, d);
-    if (rc >= 0) {
-        /* trace rows are usually in time order; keep the phase list in time order anyway */
-        rc = finish(&b, ret, d);
+    diag_file(d, name);
+    unsigned line = 0;
+    size_t pos = 0;
+    while (pos < len && !(o->max_requests && b.p->n_reqs >= o->max_requests)) {
+        line++;
+        const char *s = text + pos;
+        const char *nl = memchr(s, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - s) : len - pos;
+        pos += n + (nl ? 1 : 0);
+        if (mooncake_row_blank(s, n))
+            continue;
+        if (d)
+            d->line = line;
+        struct mooncake_row row;
+        rc = mooncake_row_parse(s, n, o->tokens_per_hash_id, &row, d);
+        if (rc < 0)
+            goto out;
+        trace_request(&b, &row, o);
+        mooncake_row_fini(&row);
     }
+    rc = finish(&b, ret, d);
 out:
     builder_fini(&b);
     return rc;

@@ -96,7 +96,7 @@ signal_case() { # NAME SIGNAL
     --rate 20 --quiet --out "$WORK/out-$1" &
   local lp=$!
   PIDS+=($lp)
-  for _ in $(seq 100); do [ -e "$WORK/out-$1/records.jsonl" ] && break; sleep 0.05; done
+  for _ in $(seq 200); do [ -e "$WORK/out-$1/records.jsonl" ] && break; sleep 0.05; done
   sleep 2.5
   kill "-$2" "$lp"
   local rc=0
@@ -107,10 +107,16 @@ signal_case() { # NAME SIGNAL
 }
 signal_case sigint INT
 signal_case sighup HUP
-# timeout(1) sends SIGTERM to kvtier (and again to its process group)
+# timeout(1) passes a SIGTERM on to kvtier and then to its whole process group (two copies)
+timeout --preserve-status 50 "$KVTIER" load --url "http://127.0.0.1:$PORT_slow" --isl 16 \
+  --osl 100 --requests 1000 --rate 20 --quiet --out "$WORK/out-sigterm" &
+TP=$!
+PIDS+=($TP)
+for _ in $(seq 200); do [ -e "$WORK/out-sigterm/records.jsonl" ] && break; sleep 0.05; done
+sleep 2.5
+kill -TERM "$TP"
 rc=0
-timeout --preserve-status 3 "$KVTIER" load --url "http://127.0.0.1:$PORT_slow" --isl 16 \
-  --osl 100 --requests 1000 --rate 20 --quiet --out "$WORK/out-sigterm" || rc=$?
+wait "$TP" || rc=$?
 [ "$rc" = 3 ] || fail "sigterm: exit $rc under timeout(1) (want 3)"
 measured sigterm
 recs "$WORK/out-sigterm/records.jsonl" "sum(x['error'] is None for x in r) >= 1 and $S['interrupted'] is True"

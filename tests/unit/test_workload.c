@@ -22,6 +22,7 @@
 #include "tokenizer/blockhash.h"
 #include "tokenizer/chat.h"
 #include "tokenizer/tokenizer.h"
+#include "workload/mooncake.h"
 #include "workload/workload.h"
 
 static char tmpdir[256];
@@ -322,7 +323,7 @@ static void test_mooncake_round_trip(void **state)
     assert_int_equal(jsonx_u64(json_object_get(h, "reuse_opportunity_tokens"), "steady", 0),
                      (2 + 4) * 32);
     json_decref(h);
-    assert_int_equal(workload_export_mooncake(pl, ex, &d), 4);
+    assert_int_equal(mooncake_export(pl, ex, &d), 4);
     json_t *in = load_lines(tr), *out = load_lines(ex);
     assert_int_equal(json_array_size(in), json_array_size(out));
     for (size_t i = 0; i < json_array_size(in); i++) {
