@@ -209,6 +209,7 @@ static void heap_push(struct run *r, uint64_t ready_ns, size_t req)
 
 static struct entry heap_pop(struct run *r)
 {
+    assert(r->heap_n > 0);
     struct entry top = r->heap[0];
     struct entry last = r->heap[--r->heap_n];
     size_t i = 0;
@@ -518,6 +519,7 @@ static void active_add(struct run *r, struct xfer *x)
 
 static void active_remove(struct run *r, struct xfer *x)
 {
+    assert(r->n_active > 0 && x->slot < r->n_active && r->active[x->slot] == x);
     struct xfer *last = r->active[--r->n_active];
     r->active[x->slot] = last;
     last->slot = x->slot;
@@ -545,6 +547,7 @@ static void fail_start(struct run *r, size_t req, uint64_t intended, const char 
 /* Hands request req to libcurl; one that cannot start is recorded as failed (fail_start). */
 static void start_xfer(struct run *r, size_t req, uint64_t intended, uint64_t release)
 {
+    assert(req < r->plan->n_reqs);
     struct xfer *x = xfer_get(r);
     if (!x) {
         fail_start(r, req, intended, "no libcurl handle");
@@ -1511,6 +1514,163 @@ static int flush_out(struct run *r)
     return r->io_err;
 }
 
+/* Checks the configuration and prepares what every request shares: the endpoint URL, the
+ * headers (with the API key), the body options, the statistics and per-request slots. */
+static int run_prepare(struct run *r, struct diag *d)
+{
+    const struct loadgen_config *cfg = r->cfg;
+    const struct reqplan *plan = r->plan;
+    r->url_redacted = redact_url(cfg->url ? cfg->url : "");
+    if (!cfg->url || strncmp(cfg->url, "http", 4) != 0)
+        return diag_set(d, -EINVAL, 0, 0, "--url: expected http://host:port, got \"%s\"",
+                        r->url_redacted);
+    if (!plan || plan->n_reqs == 0)
+        return diag_set(d, -EINVAL, 0, 0, "the plan has no requests");
+    enum loadgen_endpoint ep =
+        cfg->endpoint != LOADGEN_ENDPOINT_PLAN ? cfg->endpoint : plan->endpoint;
+    r->chat = ep != LOADGEN_ENDPOINT_COMPLETIONS;
+    /* base URL: scheme://[userinfo@]host[:port]; any path, query or fragment given is dropped */
+    const char *hs = strstr(cfg->url, "://");
+    int blen =
+        hs ? (int)(hs + 3 - cfg->url + (ptrdiff_t)strcspn(hs + 3, "/?#")) : (int)strlen(cfg->url);
+    r->url =
+        xalloc_printf("%.*s/v1/%s", blen, cfg->url, r->chat ? "chat/completions" : "completions");
+    const char *key = getenv("KVTIER_API_KEY");
+    if (!key || !*key)
+        key = getenv("OPENAI_API_KEY");
+    if (key && *key) {
+        r->auth = xalloc_printf("Authorization: Bearer %s", key);
+        r->api_key = xstrdup(key);
+    }
+    r->static_hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    r->static_hdrs = curl_slist_append(r->static_hdrs, "Accept: text/event-stream");
+    r->static_hdrs = curl_slist_append(r->static_hdrs, "Expect:");
+    if (r->auth)
+        r->static_hdrs = curl_slist_append(r->static_hdrs, r->auth);
+    r->body_opts = (struct reqplan_body_opts){
+        .model = cfg->model,
+        .chat = r->chat,
+        .exact_output = cfg->exact_output,
+        .include_usage = cfg->include_usage,
+        .prompt_ids = plan->prompt_ids,
+        .extra_body = cfg->extra_body,
+    };
+    struct loadgen_slo slo = cfg->slo;
+    slo.client_lag_limit_ms = cfg->client_lag_limit_ms;
+    r->stats = loadstats_new(&slo);
+    r->phase_info = json_array();
+    r->history = xcalloc(plan->n_reqs, sizeof(json_t *));
+    r->bodies = xcalloc(plan->n_reqs, sizeof(struct buf));
+    return 0;
+}
+
+/* Creates the event loop: epoll, the pacing timerfd and the libcurl multi handle sized for
+ * warm connections (returned in *ret_warm). */
+static int run_loop_init(struct run *r, uint64_t *ret_warm, struct diag *d)
+{
+    const struct loadgen_config *cfg = r->cfg;
+    r->epfd = epoll_create1(EPOLL_CLOEXEC);
+    r->sched_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (r->epfd < 0 || r->sched_tfd < 0)
+        return diag_set(d, -errno, 0, 0, "epoll/timerfd: %s", strerror(errno));
+    struct epoll_event ev = { .events = EPOLLIN, .data.fd = r->sched_tfd };
+    epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->sched_tfd, &ev);
+    r->multi = curl_multi_init();
+    if (!r->multi)
+        return diag_set(d, -ENOMEM, 0, 0, "curl_multi_init failed");
+    curl_multi_setopt(r->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(r->multi, CURLMOPT_SOCKETDATA, r);
+    curl_multi_setopt(r->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(r->multi, CURLMOPT_TIMERDATA, r);
+    uint64_t warm = auto_warm(r);
+    long maxconn = (long)(warm > 64 ? warm : 64);
+    if (cfg->concurrency > (uint64_t)maxconn)
+        maxconn = (long)cfg->concurrency;
+    if (cfg->max_concurrency > (uint64_t)maxconn)
+        maxconn = (long)cfg->max_concurrency;
+    curl_multi_setopt(r->multi, CURLMOPT_MAXCONNECTS, maxconn + 16);
+    *ret_warm = warm;
+    return 0;
+}
+
+/* Opens records.jsonl and profile_export.jsonl in cfg->out_dir (nothing when it is NULL). */
+static int run_open_outputs(struct run *r, struct diag *d)
+{
+    const char *dir = r->cfg->out_dir;
+    if (!dir)
+        return 0;
+    int rc = fileio_mkdir_p(dir);
+    if (rc < 0)
+        return diag_set(d, rc, 0, 0, "cannot create %s: %s", dir, strerror(-rc));
+    int err = 0;
+    r->rec_f = open_out(dir, "records.jsonl", &err);
+    r->prof_f = open_out(dir, "profile_export.jsonl", &err);
+    if (err < 0)
+        return diag_set(d, err, 0, 0, "cannot write into %s: %s", dir, strerror(-err));
+    return 0;
+}
+
+/* Runs the plan's phases in order until the end or a stop. */
+static int run_phases(struct run *r, struct diag *d)
+{
+    const struct reqplan *plan = r->plan;
+    const struct loadgen_hooks *hooks = r->hooks;
+    for (size_t pi = 0; pi < plan->n_phases && !r->stopping; pi++) {
+        if (plan->phases[pi].n_reqs == 0)
+            continue;
+        if (should_stop(r)) {
+            r->stopping = true;
+            break;
+        }
+        int rc = setup_phase(r, pi, d);
+        if (rc < 0)
+            return rc;
+        bool measured = strcmp(plan->phases[pi].name, "warmup") != 0;
+        uint64_t t_begin = clk_now_ns();
+        if (hooks && hooks->phase_begin)
+            hooks->phase_begin(hooks->ctx, r->phase_name, t_begin);
+        r->prog_t_mark = 0;
+        progress(r, clk_now_ns());
+        start_clock(r);
+        r->stats_idx = loadstats_phase_begin(r->stats, r->phase_name, measured, r->phase_start);
+        run_phase(r);
+        assert(r->n_active == 0 && r->heap_n == 0);
+        uint64_t t_end = clk_now_ns();
+        loadstats_phase_end(r->stats, r->stats_idx, t_end, r->not_sent);
+        progress(r, t_end);
+        flush_out(r);
+        if (hooks && hooks->phase_end)
+            hooks->phase_end(hooks->ctx, r->phase_name, t_end);
+    }
+    return 0;
+}
+
+/* Writes the last records, closes the outputs and writes summary.json; *ret_summary (owned)
+ * is set only on success. */
+static int run_finish(struct run *r, uint64_t started_unix, json_t **ret_summary, struct diag *d)
+{
+    const char *dir = r->cfg->out_dir;
+    json_t *summary = summary_json(r, started_unix);
+    flush_out(r);
+    int e1 = close_out(&r->rec_f), e2 = close_out(&r->prof_f);
+    if (!r->io_err)
+        r->io_err = e1 < 0 ? e1 : e2;
+    if (dir) {
+        char *path = fileio_join(dir, "summary.json");
+        int wr = jsonx_write_file(path, summary);
+        free(path);
+        if (wr < 0 && !r->io_err)
+            r->io_err = wr;
+    }
+    if (r->io_err < 0) {
+        json_decref(summary);
+        return diag_set(d, r->io_err, 0, 0, "writing into %s failed: %s", dir,
+                        strerror(-r->io_err));
+    }
+    *ret_summary = summary;
+    return 0;
+}
+
 int loadgen_run(const struct loadgen_config *cfg, const struct reqplan *plan,
                 const struct loadgen_hooks *hooks, json_t **ret_summary, struct diag *d)
 {
@@ -1522,149 +1682,28 @@ int loadgen_run(const struct loadgen_config *cfg, const struct reqplan *plan,
                      .wake_margin_ns = LOADGEN_MARGIN_INIT_NS,
                      .wake_mean_ns = 50e3,
                      .wake_dev_ns = 10e3 };
-    json_t *summary = NULL;
-    int rc = 0;
     int old_slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
-    r.url_redacted = redact_url(cfg->url ? cfg->url : "");
-    if (!cfg->url || strncmp(cfg->url, "http", 4) != 0) {
-        rc = diag_set(d, -EINVAL, 0, 0, "--url: expected http://host:port, got \"%s\"",
-                      r.url_redacted);
+    uint64_t warm = 0;
+    int rc = run_prepare(&r, d);
+    if (rc == 0)
+        rc = run_loop_init(&r, &warm, d);
+    if (rc == 0)
+        rc = run_open_outputs(&r, d);
+    if (rc < 0)
         goto out;
-    }
-    if (!plan || plan->n_reqs == 0) {
-        rc = diag_set(d, -EINVAL, 0, 0, "the plan has no requests");
-        goto out;
-    }
-    enum loadgen_endpoint ep =
-        cfg->endpoint != LOADGEN_ENDPOINT_PLAN ? cfg->endpoint : plan->endpoint;
-    r.chat = ep != LOADGEN_ENDPOINT_COMPLETIONS;
-    /* base URL: scheme://host[:port], any path given is dropped */
-    const char *hs = strstr(cfg->url, "://");
-    int blen =
-        hs ? (int)(hs + 3 - cfg->url + (ptrdiff_t)strcspn(hs + 3, "/?#")) : (int)strlen(cfg->url);
-    r.url =
-        xalloc_printf("%.*s/v1/%s", blen, cfg->url, r.chat ? "chat/completions" : "completions");
-    const char *key = getenv("KVTIER_API_KEY");
-    if (!key || !*key)
-        key = getenv("OPENAI_API_KEY");
-    if (key && *key) {
-        r.auth = xalloc_printf("Authorization: Bearer %s", key);
-        r.api_key = xstrdup(key);
-    }
-    r.static_hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    r.static_hdrs = curl_slist_append(r.static_hdrs, "Accept: text/event-stream");
-    r.static_hdrs = curl_slist_append(r.static_hdrs, "Expect:");
-    if (r.auth)
-        r.static_hdrs = curl_slist_append(r.static_hdrs, r.auth);
-    r.body_opts = (struct reqplan_body_opts){
-        .model = cfg->model,
-        .chat = r.chat,
-        .exact_output = cfg->exact_output,
-        .include_usage = cfg->include_usage,
-        .prompt_ids = plan->prompt_ids,
-        .extra_body = cfg->extra_body,
-    };
-    struct loadgen_slo slo = cfg->slo;
-    slo.client_lag_limit_ms = cfg->client_lag_limit_ms;
-    r.stats = loadstats_new(&slo);
-    r.phase_info = json_array();
-    r.history = xcalloc(plan->n_reqs, sizeof(json_t *));
-    r.bodies = xcalloc(plan->n_reqs, sizeof(struct buf));
-    r.epfd = epoll_create1(EPOLL_CLOEXEC);
-    r.sched_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (r.epfd < 0 || r.sched_tfd < 0) {
-        rc = diag_set(d, -errno, 0, 0, "epoll/timerfd: %s", strerror(errno));
-        goto out;
-    }
-    struct epoll_event ev = { .events = EPOLLIN, .data.fd = r.sched_tfd };
-    epoll_ctl(r.epfd, EPOLL_CTL_ADD, r.sched_tfd, &ev);
-    r.multi = curl_multi_init();
-    if (!r.multi) {
-        rc = diag_set(d, -ENOMEM, 0, 0, "curl_multi_init failed");
-        goto out;
-    }
-    curl_multi_setopt(r.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(r.multi, CURLMOPT_SOCKETDATA, &r);
-    curl_multi_setopt(r.multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(r.multi, CURLMOPT_TIMERDATA, &r);
-    uint64_t warm = auto_warm(&r);
-    long maxconn = (long)(warm > 64 ? warm : 64);
-    if (cfg->concurrency > (uint64_t)maxconn)
-        maxconn = (long)cfg->concurrency;
-    if (cfg->max_concurrency > (uint64_t)maxconn)
-        maxconn = (long)cfg->max_concurrency;
-    curl_multi_setopt(r.multi, CURLMOPT_MAXCONNECTS, maxconn + 16);
-    if (cfg->out_dir) {
-        rc = fileio_mkdir_p(cfg->out_dir);
-        if (rc < 0) {
-            diag_set(d, rc, 0, 0, "cannot create %s: %s", cfg->out_dir, strerror(-rc));
-            goto out;
-        }
-        int err = 0;
-        r.rec_f = open_out(cfg->out_dir, "records.jsonl", &err);
-        r.prof_f = open_out(cfg->out_dir, "profile_export.jsonl", &err);
-        if (err < 0) {
-            rc = diag_set(d, err, 0, 0, "cannot write into %s: %s", cfg->out_dir, strerror(-err));
-            goto out;
-        }
-    }
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     uint64_t started_unix = clk_wall_unix_ns();
     r.anchor_mono = clk_now_ns();
     r.anchor_unix = clk_wall_unix_ns();
     warm_connections(&r, warm);
-    for (size_t pi = 0; pi < plan->n_phases && !r.stopping; pi++) {
-        if (plan->phases[pi].n_reqs == 0)
-            continue;
-        if (should_stop(&r)) {
-            r.stopping = true;
-            break;
-        }
-        rc = setup_phase(&r, pi, d);
-        if (rc < 0)
-            goto out;
-        bool measured = strcmp(plan->phases[pi].name, "warmup") != 0;
-        uint64_t t_begin = clk_now_ns();
-        if (hooks && hooks->phase_begin)
-            hooks->phase_begin(hooks->ctx, r.phase_name, t_begin);
-        r.prog_t_mark = 0;
-        progress(&r, clk_now_ns());
-        start_clock(&r);
-        r.stats_idx = loadstats_phase_begin(r.stats, r.phase_name, measured, r.phase_start);
-        run_phase(&r);
-        uint64_t t_end = clk_now_ns();
-        loadstats_phase_end(r.stats, r.stats_idx, t_end, r.not_sent);
-        progress(&r, t_end);
-        flush_out(&r);
-        if (hooks && hooks->phase_end)
-            hooks->phase_end(hooks->ctx, r.phase_name, t_end);
-    }
-    summary = summary_json(&r, started_unix);
-    flush_out(&r);
-    int e1 = close_out(&r.rec_f), e2 = close_out(&r.prof_f);
-    if (!r.io_err)
-        r.io_err = e1 < 0 ? e1 : e2;
-    if (cfg->out_dir) {
-        char *path = fileio_join(cfg->out_dir, "summary.json");
-        int wr = jsonx_write_file(path, summary);
-        free(path);
-        if (wr < 0 && !r.io_err)
-            r.io_err = wr;
-    }
-    if (r.io_err < 0) {
-        rc = diag_set(d, r.io_err, 0, 0, "writing into %s failed: %s", cfg->out_dir,
-                      strerror(-r.io_err));
-        goto out;
-    }
-    *ret_summary = summary;
-    summary = NULL;
-    rc = 0;
+    rc = run_phases(&r, d);
+    if (rc == 0)
+        rc = run_finish(&r, started_unix, ret_summary, d);
 out:
     if (old_slack > 0)
         prctl(PR_SET_TIMERSLACK, (unsigned long)old_slack, 0, 0, 0);
     close_out(&r.rec_f);
     close_out(&r.prof_f);
-    json_decref(summary);
     run_fini(&r);
     return rc;
 }

@@ -241,6 +241,75 @@ static int parse_header(struct builder *b, json_t *h, struct diag *d, unsigned l
     return 0;
 }
 
+/* The phase index of a request line: its "phase" (default "main"), added unless the header
+ * lists the phases. Returns the index or -EINVAL (d says why). */
+static int request_phase(struct builder *b, const json_t *o, struct diag *d, unsigned line)
+{
+    const char *phase = "main";
+    const json_t *pv = json_object_get(o, "phase");
+    if (pv && !json_is_null(pv)) {
+        if (!json_is_string(pv))
+            return diag_set(d, -EINVAL, line, 0, "field \"phase\": expected a string");
+        phase = json_string_value(pv);
+    }
+    int pi = reqplan_phase_index(b->p, phase);
+    if (pi >= 0)
+        return pi;
+    if (b->p->header && json_array_size(json_object_get(b->p->header, "phases")) > 0)
+        return diag_set(d, -EINVAL, line, 0,
+                        "field \"phase\": \"%.60s\" is not a phase of the header", phase);
+    pi = add_phase(b, phase);
+    if (pi < 0)
+        return diag_set(d, -EINVAL, line, 0, "field \"phase\": bad name or too many phases");
+    return pi;
+}
+
+/* Checks a request's content: messages (objects with a role), prompt (a string) or
+ * prompt_token_ids (integers >= 0), at least one of them. Each is returned borrowed from o, or
+ * NULL when absent or null. */
+static int request_content(json_t *o, json_t **ret_msgs, json_t **ret_prompt, json_t **ret_ids,
+                           struct diag *d, unsigned line)
+{
+    json_t *msgs = json_object_get(o, "messages");
+    json_t *prompt = json_object_get(o, "prompt");
+    json_t *ids = json_object_get(o, "prompt_token_ids");
+    size_t i;
+    json_t *v;
+    if (json_is_null(msgs))
+        msgs = NULL;
+    if (json_is_null(prompt))
+        prompt = NULL;
+    if (json_is_null(ids))
+        ids = NULL;
+    if (msgs && (!json_is_array(msgs) || json_array_size(msgs) == 0))
+        return diag_set(d, -EINVAL, line, 0, "field \"messages\": expected a non-empty array");
+    json_array_foreach(msgs, i, v)
+    {
+        if (!json_is_object(v) || !json_is_string(json_object_get(v, "role")))
+            return diag_set(d, -EINVAL, line, 0,
+                            "field \"messages[%zu]\": expected an object with a string role", i);
+    }
+    if (prompt && !json_is_string(prompt))
+        return diag_set(d, -EINVAL, line, 0, "field \"prompt\": expected a string");
+    if (ids && (!json_is_array(ids) || json_array_size(ids) == 0))
+        return diag_set(d, -EINVAL, line, 0,
+                        "field \"prompt_token_ids\": expected a non-empty array");
+    json_array_foreach(ids, i, v)
+    {
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return diag_set(d, -EINVAL, line, 0,
+                            "field \"prompt_token_ids[%zu]\": expected an integer >= 0", i);
+    }
+    if (!msgs && !prompt && !ids)
+        return diag_set(d, -EINVAL, line, 0,
+                        "no request content: expected \"messages\", \"prompt\" or "
+                        "\"prompt_token_ids\"");
+    *ret_msgs = msgs;
+    *ret_prompt = prompt;
+    *ret_ids = ids;
+    return 0;
+}
+
 static int parse_request(struct builder *b, json_t *o, struct diag *d, unsigned line)
 {
     struct reqplan *p = b->p;
@@ -258,27 +327,10 @@ static int parse_request(struct builder *b, json_t *o, struct diag *d, unsigned 
                       id, (long long)json_integer_value(seen));
         goto out;
     }
-    const char *phase = "main";
-    json_t *pv = json_object_get(o, "phase");
-    if (pv && !json_is_null(pv)) {
-        if (!json_is_string(pv)) {
-            rc = diag_set(d, -EINVAL, line, 0, "field \"phase\": expected a string");
-            goto out;
-        }
-        phase = json_string_value(pv);
-    }
-    int pi = reqplan_phase_index(p, phase);
+    int pi = request_phase(b, o, d, line);
     if (pi < 0) {
-        if (p->header && json_array_size(json_object_get(p->header, "phases")) > 0) {
-            rc = diag_set(d, -EINVAL, line, 0,
-                          "field \"phase\": \"%.60s\" is not a phase of the header", phase);
-            goto out;
-        }
-        pi = add_phase(b, phase);
-        if (pi < 0) {
-            rc = diag_set(d, -EINVAL, line, 0, "field \"phase\": bad name or too many phases");
-            goto out;
-        }
+        rc = pi;
+        goto out;
     }
     rc = field_id(o, "session_id", &sid, d, line);
     if (rc < 0)
@@ -296,58 +348,10 @@ static int parse_request(struct builder *b, json_t *o, struct diag *d, unsigned 
         rc = diag_set(d, -EINVAL, line, 0, "field \"carry_history\": expected true or false");
         goto out;
     }
-    json_t *msgs = json_object_get(o, "messages");
-    json_t *prompt = json_object_get(o, "prompt");
-    json_t *ids = json_object_get(o, "prompt_token_ids");
-    if (msgs && !json_is_null(msgs)) {
-        size_t i;
-        json_t *m;
-        if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
-            rc = diag_set(d, -EINVAL, line, 0, "field \"messages\": expected a non-empty array");
-            goto out;
-        }
-        json_array_foreach(msgs, i, m)
-        {
-            if (!json_is_object(m) || !json_is_string(json_object_get(m, "role"))) {
-                rc = diag_set(d, -EINVAL, line, 0,
-                              "field \"messages[%zu]\": expected an object with a string role", i);
-                goto out;
-            }
-        }
-    } else {
-        msgs = NULL;
-    }
-    if (prompt && !json_is_null(prompt) && !json_is_string(prompt)) {
-        rc = diag_set(d, -EINVAL, line, 0, "field \"prompt\": expected a string");
+    json_t *msgs = NULL, *prompt = NULL, *ids = NULL;
+    rc = request_content(o, &msgs, &prompt, &ids, d, line);
+    if (rc < 0)
         goto out;
-    }
-    if (prompt && json_is_null(prompt))
-        prompt = NULL;
-    if (ids && !json_is_null(ids)) {
-        size_t i;
-        json_t *t;
-        if (!json_is_array(ids) || json_array_size(ids) == 0) {
-            rc = diag_set(d, -EINVAL, line, 0,
-                          "field \"prompt_token_ids\": expected a non-empty array");
-            goto out;
-        }
-        json_array_foreach(ids, i, t)
-        {
-            if (!json_is_integer(t) || json_integer_value(t) < 0) {
-                rc = diag_set(d, -EINVAL, line, 0,
-                              "field \"prompt_token_ids[%zu]\": expected an integer >= 0", i);
-                goto out;
-            }
-        }
-    } else {
-        ids = NULL;
-    }
-    if (!msgs && !prompt && !ids) {
-        rc = diag_set(d, -EINVAL, line, 0,
-                      "no request content: expected \"messages\", \"prompt\" or "
-                      "\"prompt_token_ids\"");
-        goto out;
-    }
     if (p->n_reqs >= REQPLAN_MAX_REQUESTS) {
         rc = diag_set(d, -EMSGSIZE, line, 0, "more than %u requests", REQPLAN_MAX_REQUESTS);
         goto out;
