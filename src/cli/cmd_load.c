@@ -31,6 +31,7 @@ struct load_cfg {
     bool no_exact_output, no_usage;
     const char *extra_body;
     bool quiet, json;
+    struct opt_marks set; /* which options were given */
 };
 
 /* OPT_ENUM stores an int, OPT_SIZE_BYTES a uint64_t */
@@ -134,7 +135,7 @@ static const struct opt_def load_opts[] = {
       "no progress line and no closing summary on stderr" },
     { "json", 0, OPT_BOOL, O(json), NULL, OPT_UNBOUNDED, NULL, "Output",
       "print the final summary as JSON on stdout" },
-    OPT_END,
+    OPT_END_MARKS(struct load_cfg, set),
 };
 #undef O
 
@@ -296,8 +297,7 @@ static int report(const struct load_cfg *c, json_t *summary)
         json_t *phases = json_object_get(summary, "phases");
         const char *k;
         json_t *v;
-        json_object_foreach(phases, k, v)
-        {
+        json_object_foreach (phases, k, v) {
             print_phase(k, v);
         }
         log_info("wrote %s/records.jsonl, summary.json, profile_export.jsonl", c->lg.out_dir);

@@ -29,6 +29,7 @@ struct plan_cfg {
     const char *mode, *hardware, *export_mooncake, *export_from;
     uint64_t seed, g1, g2, g3, trace_tph; /* trace_tph: wo's field is 32-bit */
     double cpu_gb, disk_gb;
+    struct opt_marks set; /* which options were given */
 };
 
 /* OPT_ENUM stores an int */
@@ -86,7 +87,7 @@ static const struct opt_def plan_opts[] = {
       OPT_UNBOUNDED, NULL, "Trace", "also write the plan as Mooncake JSONL to this file" },
     { "export-from", 0, OPT_STR, offsetof(struct plan_cfg, export_from), NULL, OPT_UNBOUNDED, NULL,
       "Trace", "export an existing plan (with --export-mooncake) instead of planning" },
-    OPT_END,
+    OPT_END_MARKS(struct plan_cfg, set),
 };
 
 static int exit_for(int rc)

@@ -196,8 +196,7 @@ static int parse_header(struct builder *b, json_t *h, struct diag *d, unsigned l
         return diag_set(d, -EINVAL, line, 0, "field \"phases\": expected an array");
     size_t i;
     json_t *ph;
-    json_array_foreach(phases, i, ph)
-    {
+    json_array_foreach (phases, i, ph) {
         const char *name = json_is_object(ph) ? jsonx_str(ph, "name", NULL) : NULL;
         if (!name)
             return diag_set(d, -EINVAL, line, 0, "field \"phases[%zu].name\": missing", i);
@@ -283,8 +282,7 @@ static int request_content(json_t *o, json_t **ret_msgs, json_t **ret_prompt, js
         ids = NULL;
     if (msgs && (!json_is_array(msgs) || json_array_size(msgs) == 0))
         return diag_set(d, -EINVAL, line, 0, "field \"messages\": expected a non-empty array");
-    json_array_foreach(msgs, i, v)
-    {
+    json_array_foreach (msgs, i, v) {
         if (!json_is_object(v) || !json_is_string(json_object_get(v, "role")))
             return diag_set(d, -EINVAL, line, 0,
                             "field \"messages[%zu]\": expected an object with a string role", i);
@@ -294,8 +292,7 @@ static int request_content(json_t *o, json_t **ret_msgs, json_t **ret_prompt, js
     if (ids && (!json_is_array(ids) || json_array_size(ids) == 0))
         return diag_set(d, -EINVAL, line, 0,
                         "field \"prompt_token_ids\": expected a non-empty array");
-    json_array_foreach(ids, i, v)
-    {
+    json_array_foreach (ids, i, v) {
         if (!json_is_integer(v) || json_integer_value(v) < 0)
             return diag_set(d, -EINVAL, line, 0,
                             "field \"prompt_token_ids[%zu]\": expected an integer >= 0", i);
@@ -628,8 +625,7 @@ json_t *reqplan_prompt_json(const struct reqplan_request *r, bool chat, bool pro
     } else if (!chat && r->messages) {
         size_t i;
         json_t *m;
-        json_array_foreach(r->messages, i, m)
-        {
+        json_array_foreach (r->messages, i, m) {
             const char *c = json_string_value(json_object_get(m, "content"));
             if (!c)
                 continue;
