@@ -1039,8 +1039,6 @@ out:
 
 int workload_plan_read_header(const char *plan_path, json_t **ret, struct diag *d)
 {
-    struct buf b;
-    buf_init(&b, 0);
     diag_file(d, plan_path);
     FILE *f = fopen(plan_path, "r");
     if (!f)
@@ -1052,7 +1050,6 @@ int workload_plan_read_header(const char *plan_path, json_t **ret, struct diag *
     json_t *h = NULL;
     int rc = n > 0 ? jsonx_parse(line, (size_t)n, &h, d) : -EINVAL;
     free(line);
-    buf_fini(&b);
     if (rc == 0 && strcmp(jsonx_str(h, "kind", ""), "kvtier.plan") != 0)
         rc = -EINVAL;
     if (rc < 0) {

@@ -341,6 +341,21 @@ static void test_mooncake_round_trip(void **state)
     assert_non_null(strstr(d.file, "trace.jsonl"));
     assert_int_equal(d.line, 2);
     assert_non_null(strstr(d.msg, "output_length"));
+    /* a plan line that is not JSON: the export names file, line and the parser's message (the
+     * message is copied before diag_set rewrites the buffer it came from) */
+    static const char badplan[] =
+        "{\"kind\":\"kvtier.plan\",\"tokens_per_block\":32}\n{\"id\": nope}\n";
+    assert_int_equal(fileio_write_atomic(pl, badplan, strlen(badplan)), 0);
+    d = (struct diag){ 0 };
+    assert_int_equal(mooncake_export(pl, ex, &d), -EINVAL);
+    assert_non_null(strstr(d.file, "trace-plan.jsonl"));
+    assert_int_equal(d.line, 2);
+    assert_true(strlen(d.msg) > 8);
+    assert_null(strstr(d.msg, "%s"));
+    /* failed writes and exports leave no temp file behind */
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "ls '%s' | grep -q '\\.tmp\\.'", tmpdir);
+    assert_int_not_equal(system(cmd), 0);
 }
 
 int main(void)
