@@ -2,7 +2,8 @@
 /* kvtier load: drive an OpenAI-compatible streaming endpoint from a plan, a Mooncake trace or
  * a synthetic spec, open or closed loop, measuring every request from its intended send time.
  * Writes <out>/records.jsonl, <out>/summary.json and <out>/profile_export.jsonl (docs/load.md).
- * Ctrl-C stops sending, cancels what is in flight and still writes everything measured. */
+ * Ctrl-C, SIGTERM and SIGHUP stop sending, cancel what is in flight and still write everything
+ * measured. */
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
