@@ -14,13 +14,13 @@
  * - device latency: block_rq_issue to block_rq_complete; queue time: the request's start time
  *   (set by the block layer when it is allocated, I/O accounting on) to issue.
  * Counters and log2 histograms live in one hash map that user space reads at phase marks. */
-/* clang-format off: the kernel's types come first, the libbpf headers build on them */
+/* The kernel's types come first, the libbpf headers build on them. */
+/* clang-format off */
+#include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-
 #include "observe/bpfio_shared.h"
-#include "vmlinux.h"
 /* clang-format on */
 
 char LICENSE[] SEC("license") = "GPL";
