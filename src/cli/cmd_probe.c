@@ -19,7 +19,7 @@
 #include "common/profile.h"
 #include "common/units.h"
 #include "common/xalloc.h"
-#include "observe/probe.h"
+#include "probe/probe.h"
 
 struct probe_cli {
     const char *dir, *out, *block_sizes, *qds, *rws, *profiles, *proc_root, *sys_root;

@@ -12,7 +12,7 @@
  * the bytes, otherwise the page cache (or something else) served them and the shape says so.
  * Where io_uring is refused (-EPERM/-ENOSYS: seccomp, io_uring_disabled) qd threads doing
  * pread/pwrite take its place and the result records which engine ran. */
-#include "observe/probe.h"
+#include "probe/probe.h"
 
 #include <errno.h>
 #include <fcntl.h>
