@@ -30,7 +30,7 @@ struct observe_cli {
     uint64_t port, interval_ms, duration_ns, scrape_timeout_ns;
     const char *out, *raw_dir, *metrics_dir, *proc_root, *sys_root, *dev_root, *phase;
     const char *nvml, *nvme_cli, *ready_file;
-    bool no_gpu, no_smart, no_fanotify;
+    bool no_gpu, no_smart, no_fanotify, no_ebpf;
 };
 
 #define O(f) offsetof(struct observe_cli, f)
@@ -83,6 +83,8 @@ static const struct opt_def defs[] = {
       "skip NVMe SMART" },
     { "no-fanotify", 0, OPT_BOOL, O(no_fanotify), NULL, OPT_UNBOUNDED, NULL, "Sources",
       "attribution by /proc scanning only" },
+    { "no-ebpf", 0, OPT_BOOL, O(no_ebpf), NULL, OPT_UNBOUNDED, NULL, "Sources",
+      "no block-layer eBPF attribution (the fanotify and /proc path only)" },
     OPT_END,
 };
 #undef O
@@ -182,6 +184,7 @@ int cmd_observe_main(int argc, char **argv)
         .no_gpu = c.no_gpu,
         .no_smart = c.no_smart,
         .no_fanotify = c.no_fanotify,
+        .no_ebpf = c.no_ebpf,
     };
     /* Block the stop signals before the sampler thread exists so it inherits the mask. */
     sigset_t set;

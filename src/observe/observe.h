@@ -63,6 +63,7 @@ struct observe_config {
     bool no_gpu;                  /* skip NVML */
     bool no_smart;                /* skip SMART (pre/post files say so) */
     bool no_fanotify;             /* attribution by /proc scanning only */
+    bool no_ebpf;                 /* no block-layer eBPF attribution (observe/bpfio.h) */
     bool manual;                  /* no thread: samples only in observe_sample_now() and at
                                      phase marks (golden tests, single-shot use) */
     const struct sampler_ops *const *samplers; /* borrowed; the samplers in order

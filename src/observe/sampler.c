@@ -13,9 +13,9 @@
 #include "common/xalloc.h"
 
 const struct sampler_ops *const sampler_table[] = {
-    &sampler_disk_ops,  &sampler_proc_ops,   &sampler_cgroup_ops, &sampler_net_ops,
-    &sampler_gpu_ops,   &sampler_attrib_ops, &sampler_noise_ops,  &sampler_kvbm_ops,
-    &sampler_fe_ops,    &sampler_smart_ops,
+    &sampler_disk_ops, &sampler_proc_ops,   &sampler_cgroup_ops, &sampler_net_ops,
+    &sampler_gpu_ops,  &sampler_attrib_ops, &sampler_noise_ops,  &sampler_kvbm_ops,
+    &sampler_fe_ops,   &sampler_smart_ops,
 };
 const size_t sampler_table_len = sizeof(sampler_table) / sizeof(sampler_table[0]);
 
@@ -29,8 +29,7 @@ uint64_t sampler_wall_ns(const struct observe *o)
     return o->clk->wall_unix_ns(o->clk);
 }
 
-void sampler_source(struct observe *o, const char *name, bool ok, const char *reason,
-                    json_t *extra)
+void sampler_source(struct observe *o, const char *name, bool ok, const char *reason, json_t *extra)
 {
     json_t *s = json_object();
     json_object_set_new(s, "status", json_string(ok ? "ok" : "unavailable"));

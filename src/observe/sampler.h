@@ -222,17 +222,17 @@ struct observe {
 };
 
 /* The samplers, one file each. */
-extern const struct sampler_ops sampler_disk_ops;    /* /proc/diskstats: os_iostat.csv */
-extern const struct sampler_ops sampler_proc_ops;    /* serving tree /proc/PID/io: os_pid_io.csv */
-extern const struct sampler_ops sampler_cgroup_ops;  /* cgroup io: cgroup_io.csv */
-extern const struct sampler_ops sampler_net_ops;     /* /proc/net/dev: net_dev.csv */
-extern const struct sampler_ops sampler_gpu_ops;     /* NVML: gpu.csv */
-extern const struct sampler_ops sampler_noise_ops;   /* PSI, load, cpufreq, thermal: noise.csv */
-extern const struct sampler_ops sampler_attrib_ops;  /* fanotify and the KV files' page cache */
-extern const struct sampler_ops sampler_kvbm_ops;    /* KVBM /metrics: kvbm_timeseries.csv */
-extern const struct sampler_ops sampler_fe_ops;      /* frontend /metrics */
-extern const struct sampler_ops sampler_smart_ops;   /* NVMe SMART pre/post */
-extern const struct sampler_ops sampler_null_ops;    /* test double: counts its calls */
+extern const struct sampler_ops sampler_disk_ops;   /* /proc/diskstats: os_iostat.csv */
+extern const struct sampler_ops sampler_proc_ops;   /* serving tree /proc/PID/io: os_pid_io.csv */
+extern const struct sampler_ops sampler_cgroup_ops; /* cgroup io: cgroup_io.csv */
+extern const struct sampler_ops sampler_net_ops;    /* /proc/net/dev: net_dev.csv */
+extern const struct sampler_ops sampler_gpu_ops;    /* NVML: gpu.csv */
+extern const struct sampler_ops sampler_noise_ops;  /* PSI, load, cpufreq, thermal: noise.csv */
+extern const struct sampler_ops sampler_attrib_ops; /* fanotify and the KV files' page cache */
+extern const struct sampler_ops sampler_kvbm_ops;   /* KVBM /metrics: kvbm_timeseries.csv */
+extern const struct sampler_ops sampler_fe_ops;     /* frontend /metrics */
+extern const struct sampler_ops sampler_smart_ops;  /* NVMe SMART pre/post */
+extern const struct sampler_ops sampler_null_ops;   /* test double: counts its calls */
 
 /* The default table in dependency order, and its length. */
 extern const struct sampler_ops *const sampler_table[];

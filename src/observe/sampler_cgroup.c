@@ -101,11 +101,11 @@ static void sample(struct observe *o, void *state, struct sampler_tick *t, FILE 
             }
 #define RATE(f) (hp && cur[i].f >= p.f ? (double)(cur[i].f - p.f) / itv : 0.0)
         sampler_row(o, csv,
-                "%s%d,%s,%u:%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-                ",%.1f,%.1f,%.2f,%.2f\n",
-                tcols, v, o->cg_path, cur[i].major, cur[i].minor, cur[i].rbytes, cur[i].wbytes,
-                cur[i].rios, cur[i].wios, cur[i].dbytes, cur[i].dios, RATE(rbytes), RATE(wbytes),
-                RATE(rios), RATE(wios));
+                    "%s%d,%s,%u:%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+                    ",%" PRIu64 ",%.1f,%.1f,%.2f,%.2f\n",
+                    tcols, v, o->cg_path, cur[i].major, cur[i].minor, cur[i].rbytes, cur[i].wbytes,
+                    cur[i].rios, cur[i].wios, cur[i].dbytes, cur[i].dios, RATE(rbytes),
+                    RATE(wbytes), RATE(rios), RATE(wios));
 #undef RATE
     }
     free(o->cg_prev);
@@ -128,8 +128,10 @@ static void delta(struct observe *o, void *state, const struct snap *b, const st
         json_object_set_new(cg, "status", json_string("ok"));
         json_object_set_new(cg, "version", json_integer(o->cg_version));
         json_object_set_new(cg, "path", json_string(o->cg_path));
-        json_object_set_new(cg, "rbytes", sampler_j_u64(sampler_sat_sub(e->cg.rbytes, b->cg.rbytes)));
-        json_object_set_new(cg, "wbytes", sampler_j_u64(sampler_sat_sub(e->cg.wbytes, b->cg.wbytes)));
+        json_object_set_new(cg, "rbytes",
+                            sampler_j_u64(sampler_sat_sub(e->cg.rbytes, b->cg.rbytes)));
+        json_object_set_new(cg, "wbytes",
+                            sampler_j_u64(sampler_sat_sub(e->cg.wbytes, b->cg.wbytes)));
         json_object_set_new(cg, "rios", sampler_j_u64(sampler_sat_sub(e->cg.rios, b->cg.rios)));
         json_object_set_new(cg, "wios", sampler_j_u64(sampler_sat_sub(e->cg.wios, b->cg.wios)));
     } else {
@@ -140,7 +142,6 @@ static void delta(struct observe *o, void *state, const struct snap *b, const st
                                                  : "no cgroup io accounting"));
     }
     json_object_set_new(d, "cgroup", cg);
-
 }
 
 static void fini(struct observe *o, void *state)

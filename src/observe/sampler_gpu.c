@@ -38,15 +38,15 @@ static void sample(struct observe *o, void *state, struct sampler_tick *t, FILE 
         throttled = throttled || th;
         char c[8][32];
         sampler_row(o, csv, "%s%u,\"%s\",%s,%s,%s,%s,%s,%s,%s,%s%" PRIx64 ",%s,%d\n", tcols_nointv,
-                i, s.name, s.has_util ? (snprintf(c[0], 32, "%u", s.util_pct), c[0]) : "",
-                s.has_util ? (snprintf(c[1], 32, "%u", s.mem_util_pct), c[1]) : "",
-                s.has_mem ? (snprintf(c[2], 32, "%" PRIu64, s.mem_used_bytes), c[2]) : "",
-                s.has_mem ? (snprintf(c[3], 32, "%" PRIu64, s.mem_total_bytes), c[3]) : "",
-                s.has_power ? (snprintf(c[4], 32, "%u", s.power_mw), c[4]) : "",
-                s.has_clock ? (snprintf(c[5], 32, "%u", s.sm_clock_mhz), c[5]) : "",
-                s.has_temp ? (snprintf(c[6], 32, "%u", s.temp_c), c[6]) : "",
-                s.has_reasons ? "0x" : "", s.has_reasons ? s.reasons : 0,
-                s.has_reasons ? names : "", th ? 1 : 0);
+                    i, s.name, s.has_util ? (snprintf(c[0], 32, "%u", s.util_pct), c[0]) : "",
+                    s.has_util ? (snprintf(c[1], 32, "%u", s.mem_util_pct), c[1]) : "",
+                    s.has_mem ? (snprintf(c[2], 32, "%" PRIu64, s.mem_used_bytes), c[2]) : "",
+                    s.has_mem ? (snprintf(c[3], 32, "%" PRIu64, s.mem_total_bytes), c[3]) : "",
+                    s.has_power ? (snprintf(c[4], 32, "%u", s.power_mw), c[4]) : "",
+                    s.has_clock ? (snprintf(c[5], 32, "%u", s.sm_clock_mhz), c[5]) : "",
+                    s.has_temp ? (snprintf(c[6], 32, "%u", s.temp_c), c[6]) : "",
+                    s.has_reasons ? "0x" : "", s.has_reasons ? s.reasons : 0,
+                    s.has_reasons ? names : "", th ? 1 : 0);
     }
     t->gpu_throttled = throttled;
 }

@@ -23,8 +23,7 @@ static struct epset set_of(struct observe *o, bool fe, const struct snap *s)
     if (fe)
         return (struct epset){ "frontend", &o->fe, o->have_fe ? 1 : 0,
                                s ? (struct prom_page **)&s->fe : NULL };
-    return (struct epset){ "kvbm", o->kvbm, o->n_kvbm,
-                           s ? (struct prom_page **)s->kvbm : NULL };
+    return (struct epset){ "kvbm", o->kvbm, o->n_kvbm, s ? (struct prom_page **)s->kvbm : NULL };
 }
 
 static void scrape_endpoint(struct observe *o, struct endpoint *e, struct buf *b)

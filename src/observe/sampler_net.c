@@ -42,11 +42,11 @@ static void sample(struct observe *o, void *state, struct sampler_tick *t, FILE 
         double tx =
             p && cur[i].tx_bytes >= p->tx_bytes ? (double)(cur[i].tx_bytes - p->tx_bytes) / itv : 0;
         sampler_row(o, csv,
-                "%s%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-                ",%" PRIu64 ",%" PRIu64 ",%.1f,%.1f\n",
-                tcols, cur[i].name, cur[i].rx_bytes, cur[i].tx_bytes, cur[i].rx_packets,
-                cur[i].tx_packets, cur[i].rx_errs, cur[i].tx_errs, cur[i].rx_drop, cur[i].tx_drop,
-                rx, tx);
+                    "%s%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+                    ",%" PRIu64 ",%" PRIu64 ",%.1f,%.1f\n",
+                    tcols, cur[i].name, cur[i].rx_bytes, cur[i].tx_bytes, cur[i].rx_packets,
+                    cur[i].tx_packets, cur[i].rx_errs, cur[i].tx_errs, cur[i].rx_drop,
+                    cur[i].tx_drop, rx, tx);
     }
     free(o->net_prev);
     o->net_prev = cur;

@@ -15,9 +15,9 @@ static int setup(struct observe *o, const struct observe_config *cfg, void **ret
     struct noise_sample ns;
     noise_read(o->proc_root, o->sys_root, NULL, NULL, &ns);
     sampler_source(o, "psi", ns.psi[NOISE_PSI_IO].present,
-               "no /proc/pressure (kernel without CONFIG_PSI or psi=0)", NULL);
+                   "no /proc/pressure (kernel without CONFIG_PSI or psi=0)", NULL);
     sampler_source(o, "cpufreq", !isnan(ns.cpufreq_ratio),
-               "no cpufreq in sysfs (virtual machine or driver absent)", NULL);
+                   "no cpufreq in sysfs (virtual machine or driver absent)", NULL);
     sampler_source(o, "thermal", !isnan(ns.thermal_max_c), "no thermal zones in sysfs", NULL);
     sampler_source(o, "meminfo", ns.meminfo_present, "no /proc/meminfo", NULL);
     return 0;
@@ -49,15 +49,18 @@ static void sample(struct observe *o, void *state, struct sampler_tick *t, FILE 
             sampler_numcell(c[2], 32, PSI(NOISE_PSI_IO, full_total_us)),
             sampler_numcell(c[3], 32, PSI(NOISE_PSI_MEMORY, some_total_us)),
             sampler_numcell(c[4], 32, PSI(NOISE_PSI_MEMORY, full_total_us)),
-            sampler_numcell(c[5], 32, cp[NOISE_PSI_CPU].present ? cp[NOISE_PSI_CPU].some_avg10 : NAN),
+            sampler_numcell(c[5], 32,
+                            cp[NOISE_PSI_CPU].present ? cp[NOISE_PSI_CPU].some_avg10 : NAN),
             sampler_numcell(c[6], 32, cp[NOISE_PSI_IO].present ? cp[NOISE_PSI_IO].some_avg10 : NAN),
-            sampler_numcell(c[7], 32, cp[NOISE_PSI_MEMORY].present ? cp[NOISE_PSI_MEMORY].full_avg10 : NAN),
+            sampler_numcell(c[7], 32,
+                            cp[NOISE_PSI_MEMORY].present ? cp[NOISE_PSI_MEMORY].full_avg10 : NAN),
             sampler_numcell(c[8], 32, ns.load_present ? ns.load1 : NAN),
             sampler_numcell(c[9], 32, ns.load_present ? ns.load5 : NAN),
             sampler_numcell(c[10], 32, ns.load_present ? ns.load15 : NAN),
             sampler_numcell(c[11], 32, ns.stat_present ? (double)ns.procs_running : NAN),
             sampler_numcell(c[12], 32, ns.stat_present ? (double)ns.procs_blocked : NAN),
-            sampler_numcell(c[13], 32, ns.cpufreq_ratio), sampler_numcell(c[14], 32, ns.cpufreq_cap_ratio),
+            sampler_numcell(c[13], 32, ns.cpufreq_ratio),
+            sampler_numcell(c[14], 32, ns.cpufreq_cap_ratio),
             sampler_numcell(c[15], 32, ns.thermal_max_c), ns.cooling_active,
             ns.meminfo_present ? (snprintf(c[16], 32, "%" PRIu64, ns.dirty_bytes), c[16]) : "",
             ns.meminfo_present ? (snprintf(c[17], 32, "%" PRIu64, ns.writeback_bytes), c[17]) : "",
@@ -126,21 +129,20 @@ static void delta(struct observe *o, void *state, const struct snap *b, const st
     json_object_set_new(nz, "gpu_throttled",
                         o->gpu_ok ? json_boolean(o->acc.gpu_throttled) : json_null());
     json_object_set_new(nz, "dirty_bytes_max", sampler_j_u64(o->acc.dirty_max));
-    json_object_set_new(nz, "other_process_bytes", sampler_j_u64(f->other_read_bytes + f->other_write_bytes));
+    json_object_set_new(nz, "other_process_bytes",
+                        sampler_j_u64(f->other_read_bytes + f->other_write_bytes));
     json_object_set_new(d, "noise", nz);
-
 }
 
 const struct sampler_ops sampler_noise_ops = {
     .name = "noise",
     .csv_name = "noise.csv",
-    .csv_header =
-        "t_unix_ns,t_s,interval_s,psi_cpu_some_pct,psi_io_some_pct,psi_io_full_pct,"
-        "psi_mem_some_pct,psi_mem_full_pct,psi_cpu_some_avg10,psi_io_some_avg10,"
-        "psi_mem_full_avg10,load1,load5,load15,procs_running,procs_blocked,cpufreq_ratio,"
-        "cpufreq_cap_ratio,thermal_max_c,cooling_active,dirty_bytes,writeback_bytes,"
-        "device_read_bytes_per_s,server_read_bytes_per_s,other_read_bytes_per_s,"
-        "other_write_bytes_per_s,gpu_throttled",
+    .csv_header = "t_unix_ns,t_s,interval_s,psi_cpu_some_pct,psi_io_some_pct,psi_io_full_pct,"
+                  "psi_mem_some_pct,psi_mem_full_pct,psi_cpu_some_avg10,psi_io_some_avg10,"
+                  "psi_mem_full_avg10,load1,load5,load15,procs_running,procs_blocked,cpufreq_ratio,"
+                  "cpufreq_cap_ratio,thermal_max_c,cooling_active,dirty_bytes,writeback_bytes,"
+                  "device_read_bytes_per_s,server_read_bytes_per_s,other_read_bytes_per_s,"
+                  "other_write_bytes_per_s,gpu_throttled",
     .setup = setup,
     .sample = sample,
     .snapshot = snapshot,

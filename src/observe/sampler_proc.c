@@ -16,7 +16,7 @@
 #include "observe/sampler.h"
 
 #define TREE_RESCAN_NS (1000ULL * CLK_NS_PER_MS) /* process tree rebuilt at most this often */
-#define OTHERS_MAX     65536 /* processes in the phase-edge scan */
+#define OTHERS_MAX     65536                     /* processes in the phase-edge scan */
 
 static int setup(struct observe *o, const struct observe_config *cfg, void **ret_state)
 {
@@ -32,9 +32,9 @@ static int setup(struct observe *o, const struct observe_config *cfg, void **ret
     if (o->listen_port)
         json_object_set_new(x, "listen_port", json_integer(o->listen_port));
     bool any = o->n_roots || o->proc_name || o->listen_port;
-    sampler_source(o, "pid_io", any && o->n_tree > 0,
-                   any ? "none of the given processes is alive" : "no server pid, name or port given",
-                   x);
+    sampler_source(
+        o, "pid_io", any && o->n_tree > 0,
+        any ? "none of the given processes is alive" : "no server pid, name or port given", x);
     return 0;
 }
 
@@ -90,7 +90,7 @@ static void sample(struct observe *o, void *state, struct sampler_tick *tk, FILE
             unreadable++;
             if (o->have_last)
                 sampler_row(o, csv, "%s%d,%s,,,,,,,,,,,,%s\n", tcols, (int)c->pid, c->comm,
-                        r == -EACCES || r == -EPERM ? "eacces" : "gone");
+                            r == -EACCES || r == -EPERM ? "eacces" : "gone");
             continue;
         }
         const struct pidstate *p = sampler_find_pid(o->prev, o->n_prev, c->pid);
@@ -116,24 +116,24 @@ static void sample(struct observe *o, void *state, struct sampler_tick *tk, FILE
             tick_cc += cc;
             tick_delay += dticks;
             sampler_row(o, csv,
-                    "%s%d,%s,%.2f,%.2f,%.2f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-                    ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",ok\n",
-                    tcols, (int)c->pid, c->comm, rd, wr, cc, dticks, c->io.v[PROCIO_RCHAR],
-                    c->io.v[PROCIO_WCHAR], c->io.v[PROCIO_SYSCR], c->io.v[PROCIO_SYSCW],
-                    c->io.v[PROCIO_READ_BYTES], c->io.v[PROCIO_WRITE_BYTES],
-                    c->io.v[PROCIO_CANCELLED_WRITE_BYTES]);
+                        "%s%d,%s,%.2f,%.2f,%.2f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+                        ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",ok\n",
+                        tcols, (int)c->pid, c->comm, rd, wr, cc, dticks, c->io.v[PROCIO_RCHAR],
+                        c->io.v[PROCIO_WCHAR], c->io.v[PROCIO_SYSCR], c->io.v[PROCIO_SYSCW],
+                        c->io.v[PROCIO_READ_BYTES], c->io.v[PROCIO_WRITE_BYTES],
+                        c->io.v[PROCIO_CANCELLED_WRITE_BYTES]);
         }
     }
     if (o->have_last && itv > 0 && o->n_tree > 0) {
         for (int k = 0; k < PROCIO_KEY__COUNT; k++)
             o->tree_acc[k] += sum_delta[k];
         sampler_row(o, csv,
-                "%s0,TREE,%.2f,%.2f,%.2f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-                ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s\n",
-                tcols, tick_rd, tick_wr, tick_cc, tick_delay, o->tree_acc[PROCIO_RCHAR],
-                o->tree_acc[PROCIO_WCHAR], o->tree_acc[PROCIO_SYSCR], o->tree_acc[PROCIO_SYSCW],
-                o->tree_acc[PROCIO_READ_BYTES], o->tree_acc[PROCIO_WRITE_BYTES],
-                o->tree_acc[PROCIO_CANCELLED_WRITE_BYTES], unreadable ? "partial" : "ok");
+                    "%s0,TREE,%.2f,%.2f,%.2f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+                    ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s\n",
+                    tcols, tick_rd, tick_wr, tick_cc, tick_delay, o->tree_acc[PROCIO_RCHAR],
+                    o->tree_acc[PROCIO_WCHAR], o->tree_acc[PROCIO_SYSCR], o->tree_acc[PROCIO_SYSCW],
+                    o->tree_acc[PROCIO_READ_BYTES], o->tree_acc[PROCIO_WRITE_BYTES],
+                    o->tree_acc[PROCIO_CANCELLED_WRITE_BYTES], unreadable ? "partial" : "ok");
     }
     o->prev_boot_ticks = boot_ticks_now();
     tk->server_read_bytes = o->have_last ? sum_delta[PROCIO_READ_BYTES] : 0;
@@ -206,8 +206,10 @@ static void delta(struct observe *o, void *state, const struct snap *b, const st
     uint64_t ord = 0, owr = 0;
     for (size_t i = 0; i < e->n_others; i++) {
         const struct pidstate *p = sampler_find_pid(b->others, b->n_others, e->others[i].pid);
-        ord += sampler_sat_sub(e->others[i].io.v[PROCIO_READ_BYTES], p ? p->io.v[PROCIO_READ_BYTES] : 0);
-        owr += sampler_sat_sub(e->others[i].io.v[PROCIO_WRITE_BYTES], p ? p->io.v[PROCIO_WRITE_BYTES] : 0);
+        ord += sampler_sat_sub(e->others[i].io.v[PROCIO_READ_BYTES],
+                               p ? p->io.v[PROCIO_READ_BYTES] : 0);
+        owr += sampler_sat_sub(e->others[i].io.v[PROCIO_WRITE_BYTES],
+                               p ? p->io.v[PROCIO_WRITE_BYTES] : 0);
     }
     json_t *oth = json_object();
     json_object_set_new(oth, "read_bytes", sampler_j_u64(ord));
