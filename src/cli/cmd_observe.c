@@ -31,6 +31,15 @@ struct observe_cli {
     const char *out, *raw_dir, *metrics_dir, *proc_root, *sys_root, *dev_root, *phase;
     const char *nvml, *nvme_cli, *ready_file;
     bool no_gpu, no_smart, no_fanotify, no_ebpf;
+    int storage_kind;
+    const char *storage_endpoint, *node_exporter, *remote_device;
+};
+
+static const struct opt_choice storage_kinds[] = {
+    { "local_nvme", "the KV tier on a local NVMe" },
+    { "shared_nvmeof", "a shared NVMe-oF tier: device evidence from the remote node" },
+    { "nfs", "an NFS tier: device evidence from the server" },
+    { NULL, NULL },
 };
 
 #define O(f) offsetof(struct observe_cli, f)
@@ -85,6 +94,16 @@ static const struct opt_def defs[] = {
       "attribution by /proc scanning only" },
     { "no-ebpf", 0, OPT_BOOL, O(no_ebpf), NULL, OPT_UNBOUNDED, NULL, "Sources",
       "no block-layer eBPF attribution (the fanotify and /proc path only)" },
+    { "storage-kind", 0, OPT_ENUM, O(storage_kind), "local_nvme", OPT_UNBOUNDED, storage_kinds,
+      "Remote",
+      "where the KV tier lives: local_nvme, shared_nvmeof or nfs (remote kinds expect "
+      "--node-exporter)" },
+    { "storage-endpoint", 0, OPT_STR, O(storage_endpoint), NULL, OPT_UNBOUNDED, NULL, "Remote",
+      "the remote tier's address (NVMe-oF NQN, NFS export), recorded" },
+    { "node-exporter", 0, OPT_STR, O(node_exporter), NULL, OPT_UNBOUNDED, NULL, "Remote",
+      "/metrics URL of a node_exporter on the node holding the KV device (os_iostat_remote.csv)" },
+    { "remote-device", 0, OPT_STR, O(remote_device), NULL, OPT_UNBOUNDED, NULL, "Remote",
+      "that node's block device name (default: the local device name)" },
     OPT_END,
 };
 #undef O
@@ -185,6 +204,10 @@ int cmd_observe_main(int argc, char **argv)
         .no_smart = c.no_smart,
         .no_fanotify = c.no_fanotify,
         .no_ebpf = c.no_ebpf,
+        .storage_tier = storage_kinds[c.storage_kind].name,
+        .storage_endpoint = c.storage_endpoint,
+        .node_exporter_url = c.node_exporter,
+        .remote_device = c.remote_device,
     };
     /* Block the stop signals before the sampler thread exists so it inherits the mask. */
     sigset_t set;

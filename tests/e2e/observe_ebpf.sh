@@ -62,4 +62,4 @@ jq -e '(.attribution | has("kv_read_bytes") | not) and (.attribution.method | st
   { echo "FAIL: --no-ebpf still claims eBPF"; exit 1; }
 jq -e '.ebpf.status == "unavailable" and (.ebpf.reason | test("--no-ebpf"))' \
   "$work/off/io_attribution_report.json" >/dev/null || { echo "FAIL: degraded reason"; exit 1; }
-echo "1 passed, 0 failed"
+echo "observe_ebpf ok"
