@@ -32,8 +32,8 @@ static int scrape(struct observe *o, struct remote *r, struct diskstats_dev *dev
         return rc;
     rc = nodeexp_disk(&p, r->device, dev);
     if (rc < 0)
-        snprintf(r->err, sizeof(r->err), "%.96s: no node_disk_* series for device %.64s",
-                 r->url, r->device);
+        snprintf(r->err, sizeof(r->err), "%.96s: no node_disk_* series for device %.64s", r->url,
+                 r->device);
     *n_net = nodeexp_netdev(&p, net, 16);
     prom_page_fini(&p);
     return rc;
@@ -44,17 +44,17 @@ static int setup(struct observe *o, const struct observe_config *cfg, void **ret
     const char *kind = cfg->storage_tier ? cfg->storage_tier : "local_nvme";
     json_t *x = json_object();
     json_object_set_new(x, "kind", json_string(kind));
-    json_object_set_new(x, "endpoint", cfg->storage_endpoint ? json_string(cfg->storage_endpoint)
-                                                             : json_null());
+    json_object_set_new(x, "endpoint",
+                        cfg->storage_endpoint ? json_string(cfg->storage_endpoint) : json_null());
     bool remote_expected = strcmp(kind, "local_nvme") != 0;
-    json_object_set_new(x, "expects", json_string(remote_expected ? "remote device (node_exporter)"
-                                                                  : "local device"));
+    json_object_set_new(
+        x, "expects",
+        json_string(remote_expected ? "remote device (node_exporter)" : "local device"));
     if (!cfg->node_exporter_url) {
         json_object_set_new(x, "remote", json_null());
-        sampler_source(o, "storage_tier", !remote_expected,
-                       remote_expected ? "the tier is remote and no --node-exporter was given"
-                                       : NULL,
-                       x);
+        sampler_source(
+            o, "storage_tier", !remote_expected,
+            remote_expected ? "the tier is remote and no --node-exporter was given" : NULL, x);
         return SAMPLER_NO_CSV;
     }
     struct remote *r = xcalloc(1, sizeof(*r));

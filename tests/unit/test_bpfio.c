@@ -164,7 +164,7 @@ static void test_live(void **state)
     int r = bpfio_start(d0.major, d0.minor, &b, &tags, reason);
     if (r < 0) {
         assert_true(reason[0] != 0);
-        print_message("bpfio: skipped: %s\n", reason);
+        print_message("# bpfio: skipped: %s\n", reason);
         rmdir(dir);
         skip();
     }
@@ -186,14 +186,14 @@ static void test_live(void **state)
     struct bpfio_phase p;
     bpfio_phase_compute(&s0, &s1, &kv, 1, &child, 1, &p);
     uint64_t want = (uint64_t)mib << 20;
-    print_message("bpfio: untagged issues %llu, bio table full %llu; server other r %llu w %llu; "
+    print_message("# bpfio: untagged issues %llu, bio table full %llu; server other r %llu w %llu; "
                   "other r %llu w %llu\n",
                   (unsigned long long)(s1.untagged_issue - s0.untagged_issue),
                   (unsigned long long)(s1.bio_table_full - s0.bio_table_full),
                   (unsigned long long)p.server_other.read_bytes,
                   (unsigned long long)p.server_other.write_bytes,
                   (unsigned long long)p.other.read_bytes, (unsigned long long)p.other.write_bytes);
-    print_message("bpfio: file tags %s; KV read %llu write %llu of device read %llu write %llu; "
+    print_message("# bpfio: file tags %s; KV read %llu write %llu of device read %llu write %llu; "
                   "diskstats read %llu write %llu; KV read p99 %.0f-%.0f us\n",
                   tags ? "on" : "off", (unsigned long long)p.kv.read_bytes,
                   (unsigned long long)p.kv.write_bytes, (unsigned long long)p.device.read_bytes,

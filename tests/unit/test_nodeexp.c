@@ -200,8 +200,8 @@ static void test_live_parity(void **state)
     /* the two intervals differ only by the scrape's own duration at each end */
     double dw =
         lr.wkb_per_s > rr.wkb_per_s ? lr.wkb_per_s - rr.wkb_per_s : rr.wkb_per_s - lr.wkb_per_s;
-    print_message("nodeexp: local wkB/s %.0f, node_exporter %.0f; w/s %.1f vs %.1f\n", lr.wkb_per_s,
-                  rr.wkb_per_s, lr.w_per_s, rr.w_per_s);
+    print_message("# nodeexp: local wkB/s %.0f, node_exporter %.0f; w/s %.1f vs %.1f\n",
+                  lr.wkb_per_s, rr.wkb_per_s, lr.w_per_s, rr.w_per_s);
     assert_true(rr.wkb_per_s >= 16 * 1024);
     assert_true(dw <= 0.05 * lr.wkb_per_s + 64);
     kill(pid, SIGTERM);
