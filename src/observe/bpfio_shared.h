@@ -28,7 +28,7 @@ struct bpfio_file {
 struct bpfio_bio {
     struct bpfio_file tag;
     __u32 tgid;
-    __u32 pad;
+    __u32 size;     /* bytes when queued (a split front: its part) */
     __u64 gen;      /* sweep generation when queued */
     __u64 issue_ns; /* last dispatch of a request headed by this bio; 0 = not yet */
 };

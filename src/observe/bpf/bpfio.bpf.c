@@ -161,6 +161,7 @@ int BPF_PROG(bio_queue, struct bio *bio)
     struct bio_info bi = {};
     bi.tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
     bi.gen = sweep_gen;
+    bi.size = bio->bi_iter.bi_size;
     struct file_tag *t = bpf_task_storage_get(&task_tag, bpf_get_current_task_btf(), 0, 0);
     if (t && t->ino && (!dio_end_io || (__u64)bio->bi_end_io == dio_end_io))
         bi.tag = *t;
@@ -182,6 +183,8 @@ int BPF_PROG(bio_split, struct bio *split)
     if (!bi)
         return 0;
     struct bio_info copy = *bi;
+    copy.size = split->bi_iter.bi_size; /* the front; the original keeps the remainder */
+    bi->size = bi->size > copy.size ? bi->size - copy.size : 0;
     __u64 k = (__u64)split;
     bpf_map_update_elem(&bio_tag, &k, &copy, BPF_ANY);
     return 0;
@@ -233,10 +236,38 @@ static __always_inline __u32 log2_bucket(__u64 us)
     return b < BPFIO_HIST_BUCKETS ? b : BPFIO_HIST_BUCKETS - 1;
 }
 
+/* The counters of a key, created on first use; NULL when the table is full. */
+static __always_inline struct bpfio_val *val_of(struct bpfio_key *key)
+{
+    struct bpfio_val *v = bpf_map_lookup_elem(&stats, key);
+    if (v)
+        return v;
+    bpf_map_update_elem(&stats, key, &zero_val, BPF_NOEXIST);
+    v = bpf_map_lookup_elem(&stats, key);
+    if (!v)
+        count_lost(0);
+    return v;
+}
+
+static __always_inline void key_of(const struct bio_info *bi, __u32 op, struct bpfio_key *key)
+{
+    key->tgid = bi->tgid;
+    key->op = op;
+    key->ino = bi->tag.ino;
+    key->ino_dev = bi->tag.sdev;
+}
+
+#define MERGED_BIOS_MAX 32 /* bios of one request charged one by one; the rest go to the first */
+
+/* Completion. The request (one I/O, its device latency and queue time) is the first bio's;
+ * its bytes are charged bio by bio, since a request may merge bios of several files or
+ * processes. A partial completion (nr_bytes below the request's size) is charged to the
+ * first bio. */
 SEC("tp_btf/block_rq_complete")
 int BPF_PROG(rq_complete, struct request *rq, int error, unsigned int nr_bytes)
 {
-    __u64 bk = (__u64)rq->bio;
+    struct bio *bio = rq->bio;
+    __u64 bk = (__u64)bio;
     if (!bk || !on_target(rq->q->disk))
         return 0;
     __u32 op = rq->cmd_flags & 0xff;
@@ -246,28 +277,38 @@ int BPF_PROG(rq_complete, struct request *rq, int error, unsigned int nr_bytes)
             count_lost(1);
         return 0;
     }
-    struct bpfio_key key = {};
-    key.tgid = bi->tgid;
-    key.op = op;
-    key.ino = bi->tag.ino;
-    key.ino_dev = bi->tag.sdev;
-    __u64 issue = bi->issue_ns, start = rq->start_time_ns;
-    bpf_map_delete_elem(&bio_tag, &bk);
-    if (op != 0 && op != 1) /* reads and writes only (discards apart) */
+    if (op != 0 && op != 1) { /* reads and writes only (discards apart) */
+        bpf_map_delete_elem(&bio_tag, &bk);
         return 0;
+    }
+    struct bpfio_key key = {};
+    key_of(bi, op, &key);
+    __u64 issue = bi->issue_ns, start = rq->start_time_ns;
     __u64 lat = bpf_ktime_get_ns() - issue;
     __u64 q = start && start < issue ? issue - start : 0;
-    struct bpfio_val *v = bpf_map_lookup_elem(&stats, &key);
-    if (!v) {
-        bpf_map_update_elem(&stats, &key, &zero_val, BPF_NOEXIST);
-        v = bpf_map_lookup_elem(&stats, &key);
-        if (!v) {
-            count_lost(0);
-            return 0;
+    __u64 rest = nr_bytes;
+    /* merged bios after the first: their own owners */
+    struct bio *b = bio->bi_next;
+    for (int i = 0; i < MERGED_BIOS_MAX && b && nr_bytes == rq->__data_len; i++) {
+        __u64 k = (__u64)b;
+        struct bio_info *mi = bpf_map_lookup_elem(&bio_tag, &k);
+        if (mi && mi->size <= rest) {
+            struct bpfio_key mk = {};
+            key_of(mi, op, &mk);
+            struct bpfio_val *mv = val_of(&mk);
+            if (mv)
+                mv->bytes += mi->size;
+            rest -= mi->size;
+            bpf_map_delete_elem(&bio_tag, &k);
         }
+        b = b->bi_next;
     }
+    bpf_map_delete_elem(&bio_tag, &bk);
+    struct bpfio_val *v = val_of(&key);
+    if (!v)
+        return 0;
     v->ios++;
-    v->bytes += nr_bytes;
+    v->bytes += rest;
     v->lat_sum_ns += lat;
     v->queue_sum_ns += q;
     __u32 lb = log2_bucket(lat / 1000), qb = log2_bucket(q / 1000);
