@@ -43,15 +43,16 @@ static void serve_conn(struct server *s, int c)
         pthread_mutex_lock(&s->mu);
         snprintf(s->last_req, sizeof(s->last_req), "%s", req);
         pthread_mutex_unlock(&s->mu);
-        const char *body = strstr(req, "GET /big") ? "0123456789abcdef0123456789abcdef"
-                           : strstr(req, "POST ")  ? "{\"choices\":[{\"content\":\"hi\"}]}"
+        const char *body = strstr(req, "GET /big")       ? "0123456789abcdef0123456789abcdef"
+                           : strstr(req, "POST ")        ? "{\"choices\":[{\"content\":\"hi\"}]}"
                            : strstr(req, "GET /missing") ? "no"
                                                          : "kvbm_matched_tokens 42\n";
         int status = strstr(req, "GET /missing") ? 404 : 200;
         char hdr[256];
-        int hl = snprintf(hdr, sizeof(hdr),
-                          "HTTP/1.1 %d X\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n\r\n",
-                          status, strlen(body));
+        int hl =
+            snprintf(hdr, sizeof(hdr),
+                     "HTTP/1.1 %d X\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n\r\n",
+                     status, strlen(body));
         if (write(c, hdr, (size_t)hl) < 0 || write(c, body, strlen(body)) < 0)
             return;
     }
