@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "common/spawn.h"
+
 static volatile sig_atomic_t stop_flag;
 static enum clisig_repeat repeat_policy; /* written before the handler is installed */
 static struct timespec first_signal;     /* CLOCK_MONOTONIC of the first signal */
@@ -22,6 +24,8 @@ static void on_stop(int sig)
         return;
     }
     if (repeat_policy == CLISIG_REPEAT_KILL_LATER && now.tv_sec - first_signal.tv_sec >= 2) {
+        /* the stack's process groups go with the runner (issue 11 #6) */
+        spawn_kill_all();
         signal(sig, SIG_DFL);
         raise(sig);
     }
