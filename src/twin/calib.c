@@ -89,12 +89,18 @@ static double objective(const double *x, void *arg)
         struct twin_stats st;
         if (predict(c->b, &h, cx->out, &m, &st) < 0)
             return HUGE_VAL;
-        for (int k = 0; k < CALIB_METRICS; k++) {
-            double a = metric(&m, k), b = metric(&c->meas, k);
-            if (!(a > 0) || !(b > 0))
-                continue;
-            sum += pow(log(a / b), 2);
-            n++;
+        /* every phase's figures (different batch mixes make the overheads identifiable) */
+        for (uint32_t ph = 0; ph <= c->b->plan.n_phase; ph++) {
+            const struct twin_metrics *meas = ph ? &c->meas_phase[ph - 1] : &c->meas;
+            if (ph)
+                twin_metrics_predicted(&c->b->plan, cx->out, c->b->plan.phase[ph - 1], &m);
+            for (int k = 0; k < CALIB_METRICS; k++) {
+                double a = metric(&m, k), b = metric(meas, k);
+                if (!(a > 0) || !(b > 0))
+                    continue;
+                sum += fabs(log(a / b)); /* L1: robust to a tail quantile of a few requests */
+                n++;
+            }
         }
     }
     return n ? sum / (double)n : HUGE_VAL;
@@ -128,14 +134,23 @@ static void setup_cases(struct twin_bundle *bs, size_t n, struct calib_result *r
 {
     r->cases = xcalloc(n, sizeof(*r->cases));
     r->n_cases = n;
+    /* stratified by mode (bundles come sorted by directory): within each mode the second of
+       every three is held out, so each mode is in both sets once it has two bundles */
     for (size_t i = 0; i < n; i++) {
         struct calib_case *c = &r->cases[i];
         c->b = &bs[i];
-        /* every third bundle held out (the second of two) */
-        c->held_out = n >= 2 && (n == 2 ? i == 1 : i % 3 == 2);
+        size_t k = 0;
+        for (size_t j = 0; j < i; j++)
+            k += strcmp(bs[j].mode, bs[i].mode) == 0;
+        c->held_out = k % 3 == 1;
         c->meas = bs[i].measured;
+        for (uint32_t ph = 0; ph < bs[i].plan.n_phase; ph++)
+            twin_metrics_measured(&bs[i].plan, bs[i].plan.phase[ph], &c->meas_phase[ph]);
         r->n_held += c->held_out;
     }
+    if (r->n_held == n) /* never leave nothing to train on */
+        for (size_t i = 0; i < n; i++)
+            r->n_held -= r->cases[i].held_out && i % 2 == 0 ? (r->cases[i].held_out = false, 1) : 0;
     r->n_train = n - r->n_held;
 }
 
@@ -181,7 +196,13 @@ int calib_bundles(struct twin_bundle *bs, size_t n, const struct calib_opts *o,
         x[k] = log(fmax(r->start[p], param_lo[p]));
         step[k++] = 0.7;
     }
-    fit_nelder_mead(objective, &cx, x, step, k, o->max_evals ? o->max_evals : 400, 1e-6);
+    /* restarts from the best point with fresh simplices: NM stalls on flat valleys */
+    unsigned budget = o->max_evals ? o->max_evals : 400;
+    for (int round = 0; round < 3; round++) {
+        fit_nelder_mead(objective, &cx, x, step, k, budget / 3, 1e-7);
+        for (size_t j = 0; j < k; j++)
+            step[j] *= 0.5;
+    }
     apply(&r->fitted, r->fit, x);
     for (int p = 0; p < CALIB__N; p++)
         r->value[p] = *pfield(&r->fitted, p);

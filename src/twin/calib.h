@@ -2,8 +2,9 @@
 /* Calibration of the twin's free hardware parameters (issue 17): from run bundles, by replaying
  * each bundle's plan in the twin and fitting prefill MFU, decode MBU, the step and per-sequence
  * overheads and, where the bundles onboarded from disk and no probe fixed it, the SSD read rate,
- * so that predicted TTFT p50/p95 and ITL p50 match the measured ones (least squares of log
- * ratios, Nelder-Mead); a deterministic share of the bundles is held out and the error is
+ * so that predicted TTFT p50/p95 and ITL p50 match the measured ones (mean absolute log
+ * ratio, Nelder-Mead); a deterministic share of the bundles (per mode, the second of every
+ * three) is held out and the error is
  * reported on them (MAPE, the BLIS pass bar is 15 %). From a real-silicon measurement
  * (bench/gpu/silicon_check.py JSON), by fitting the step-cost model to prefill and decode step
  * times directly. Library code: never prints. */
@@ -34,8 +35,9 @@ enum calib_param {
 struct calib_case {
     const struct twin_bundle *b; /* borrowed */
     bool held_out;
-    struct twin_metrics meas, before, after;
-    double ape[CALIB_METRICS]; /* after, percent; NaN where not measured */
+    struct twin_metrics meas, before, after;         /* all phases */
+    struct twin_metrics meas_phase[TWIN_MAX_PHASES]; /* per phase, part of the objective */
+    double ape[CALIB_METRICS];                       /* after, percent; NaN where not measured */
 };
 
 struct calib_result {
