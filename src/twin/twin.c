@@ -55,7 +55,7 @@ static uint64_t xfer_ns(uint64_t bytes, double rate)
 /* Modelled (compute, link) time at the engine's speed-up. */
 static uint64_t scaled(const struct twin *t, uint64_t ns)
 {
-    return t->c->speedup > 1 ? (uint64_t)((double)ns / t->c->speedup) : ns;
+    return t->c->speedup > 0 ? (uint64_t)((double)ns / t->c->speedup) : ns;
 }
 
 int twin_config_init(struct twin_config *c, const struct model_profile *m,

@@ -55,7 +55,8 @@ struct twin_config {
     bool disk_only; /* B3: G1 -> G3 directly */
     uint32_t max_num_seqs, max_num_tokens;
     double speedup; /* the engine's --speedup: divides modelled compute and link times (not the
-                       SSD's, which the engine does for real); 0 or 1 = real time */
+                       SSD's, which the engine does for real); 0 or 1 = real time; below 1 the
+                       engine runs slower than its model (a loaded host) */
 };
 
 /* Per-request outcome; times relative to the run start, ns. */
