@@ -319,7 +319,7 @@ static int run_bundles(const struct calibrate_cli *c, const char *profiles)
             log_error("  %s: model %s, hardware %s", bs[i].dir, bs[i].model_name, bs[i].hw_name);
         rc = CLIOPT_EXIT_USAGE;
     }
-    for (size_t i = 0; rc == CLIOPT_EXIT_OK && i < n;) {
+    for (size_t i = 0; (rc == CLIOPT_EXIT_OK || rc == CLIOPT_EXIT_INVALID) && i < n;) {
         size_t j = i + 1;
         while (j < n && !strcmp(bs[j].hw_name, bs[i].hw_name) &&
                !strcmp(bs[j].model_name, bs[i].model_name))

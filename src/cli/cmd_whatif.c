@@ -48,8 +48,9 @@ struct whatif_cli {
 static const struct opt_def defs[] = {
     { "model", 'm', OPT_STR, O(model), "llama8b_fp8", OPT_UNBOUNDED, NULL, "Grid",
       "model profile(s), comma-separated (an axis)" },
-    { "hardware", 0, OPT_STR, O(hardware), "dgx_spark_gb10", OPT_UNBOUNDED, NULL, "Grid",
-      "hardware profile name, or a YAML file (e.g. one written by kvtier calibrate)" },
+    { "hardware", 0, OPT_STR, O(hardware), NULL, OPT_UNBOUNDED, NULL, "Grid",
+      "hardware profile name, or a YAML file (e.g. one written by kvtier calibrate); default "
+      "dgx_spark_gb10, with --bundle the bundle's" },
     { "ssd-read-gbps", 0, OPT_STR, O(ssd), NULL, OPT_UNBOUNDED, NULL, "Grid",
       "SSD read rates in GB/s, comma-separated (default: the profile's)" },
     { "cpu-cache-gb", 0, OPT_STR, O(cpu), "8", OPT_UNBOUNDED, NULL, "Grid",
@@ -265,18 +266,18 @@ static int run_bundle(const struct whatif_cli *cl, const char *profiles)
 {
     struct twin_bundle b;
     struct diag d = { 0 };
-    bool hw_given = cl->hardware && strcmp(cl->hardware, "dgx_spark_gb10") != 0;
+    bool hw_given = cl->hardware != NULL;
     if (twin_bundle_load(cl->bundle, profiles, NULL, &b, &d) < 0) {
         log_diag(&d);
         return CLIOPT_EXIT_USAGE;
     }
     double err = NAN;
-    if (hw_given) {
-        if (load_hw(profiles, cl->hardware, &b.cfg.hw, &err, &d) < 0) {
-            log_diag(&d);
-            twin_bundle_free(&b);
-            return CLIOPT_EXIT_USAGE;
-        }
+    struct hw_profile named;
+    if (hw_given ? load_hw(profiles, cl->hardware, &b.cfg.hw, &err, &d) < 0
+                 : load_hw(profiles, b.hw_name, &named, &err, &d) < 0) {
+        log_diag(&d);
+        twin_bundle_free(&b);
+        return CLIOPT_EXIT_USAGE;
     }
     struct twin_out *out = xcalloc(b.plan.n_req + 1, sizeof(*out));
     struct twin_stats st;
@@ -320,10 +321,10 @@ static int run_bundle(const struct whatif_cli *cl, const char *profiles)
                    p.itl_p50_ms);
     }
     double modelled = (double)st.elapsed_ns / 1e9;
-    json_t *res =
-        json_pack("{s:s,s:s,s:s,s:s,s:o,s:f,s:f,s:o}", "bundle", b.dir, "engine", b.engine, "mode",
-                  b.mode, "hardware", b.cfg.hw.name, "phases", phases, "modelled_s", modelled,
-                  "cpu_s", cpu, "error_bar_pct", isfinite(err) ? json_real(err) : json_null());
+    json_t *res = json_pack("{s:s,s:s,s:s,s:s,s:o,s:f,s:f,s:f,s:o}", "bundle", b.dir, "engine",
+                            b.engine, "mode", b.mode, "hardware", b.cfg.hw.name, "phases", phases,
+                            "modelled_s", modelled, "cpu_s", cpu, "step_lateness_ms", extra_ms,
+                            "error_bar_pct", isfinite(err) ? json_real(err) : json_null());
     if (cl->json) {
         char *s = json_dumps(res, JSON_INDENT(1) | JSON_REAL_PRECISION(6));
         printf("%s\n", s);
@@ -705,7 +706,8 @@ static int run_grid(const struct whatif_cli *cl, const char *profiles)
     int rc = CLIOPT_EXIT_USAGE;
     if (parse_grid(cl, g.ax) < 0 || parse_modes(cl->modes, &g) < 0)
         goto out;
-    if (load_hw(profiles, cl->hardware, &hw, &g.err_pct, &d) < 0) {
+    if (load_hw(profiles, cl->hardware ? cl->hardware : "dgx_spark_gb10", &hw, &g.err_pct, &d) <
+        0) {
         log_diag(&d);
         goto out;
     }

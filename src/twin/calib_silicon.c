@@ -94,8 +94,7 @@ static int read_rows(const json_t *silicon, struct calib_silicon *r, struct diag
     r->rows = xcalloc(json_array_size(pre) + json_array_size(dec) + 1, sizeof(*r->rows));
     size_t i;
     json_t *v;
-    json_array_foreach(pre, i, v)
-    {
+    json_array_foreach (pre, i, v) {
         struct calib_row *row = &r->rows[r->n_rows];
         *row = (struct calib_row){ .batch = (unsigned)jsonx_u64(v, "batch", 0),
                                    .tokens = (unsigned)jsonx_u64(v, "isl", 0),
@@ -105,8 +104,7 @@ static int read_rows(const json_t *silicon, struct calib_silicon *r, struct diag
             return diag_set(d, -EINVAL, 0, 0, "prefill[%zu]: batch, isl, seconds needed", i);
         r->n_rows++;
     }
-    json_array_foreach(dec, i, v)
-    {
+    json_array_foreach (dec, i, v) {
         struct calib_row *row = &r->rows[r->n_rows];
         double t = jsonx_num(v, "graph_s", NAN);
         if (!(t > 0))
@@ -257,8 +255,7 @@ static void yaml_json(struct buf *b, const json_t *v, int indent)
 {
     const char *k;
     json_t *e;
-    json_object_foreach((json_t *)v, k, e)
-    {
+    json_object_foreach ((json_t *)v, k, e) {
         buf_printf(b, "%*s%s:", indent, "", k);
         if (json_is_object(e)) {
             buf_printf(b, "\n");

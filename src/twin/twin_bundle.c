@@ -17,11 +17,9 @@ static double launch_speedup(const json_t *man)
     json_t *procs = jsonx_path(man, "stack.launch.processes");
     size_t i, k;
     json_t *p, *a;
-    json_array_foreach(procs, i, p)
-    {
+    json_array_foreach (procs, i, p) {
         json_t *argv = json_object_get(p, "argv");
-        json_array_foreach(argv, k, a)
-        {
+        json_array_foreach (argv, k, a) {
             const char *s = json_string_value(a);
             const char *v = json_string_value(json_array_get(argv, k + 1));
             if (s && v && strcmp(s, "--speedup") == 0) {

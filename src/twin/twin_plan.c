@@ -50,8 +50,7 @@ static int parse_header(struct twin_plan *p, json_t *h, unsigned line, struct di
                         TWIN_MAX_PHASES);
     size_t i;
     json_t *v;
-    json_array_foreach(ph, i, v)
-    {
+    json_array_foreach (ph, i, v) {
         const char *name = jsonx_str(v, "name", NULL);
         if (!name || strlen(name) >= sizeof(p->phase[0]))
             return diag_set(d, -EINVAL, line, 0, "header: phases[%zu].name missing or too long", i);
