@@ -40,7 +40,7 @@ struct whatif_cli {
     const char *model, *hardware, *profiles, *bundle, *plan, *out, *modes, *grid;
     const char *ssd, *cpu, *disk, *context, *concurrency;
     uint64_t users, query, output, g1_blocks, max_pressure;
-    double budget_s;
+    double budget_s, slo_p95_ms;
     bool yes, json, clock_from_itl;
 };
 
@@ -75,6 +75,9 @@ static const struct opt_def defs[] = {
       "cap on pressure-phase requests per point" },
     { "g1-blocks", 0, OPT_U64, O(g1_blocks), "0", 0, 1073741824.0, NULL, "Workload",
       "device KV capacity in blocks; 0 = from the profiles" },
+    { "slo-ttft-p95-ms", 0, OPT_DOUBLE, O(slo_p95_ms), "0", 0, 1e9, NULL, "Workload",
+      "Style 2 capacity: per point and mode, the most requests in flight (up to --users) whose "
+      "replay TTFT p95 stays within this many ms; 0 = off" },
     { "plan", 0, OPT_STR, O(plan), NULL, OPT_UNBOUNDED, NULL, "Workload",
       "a plan from kvtier plan instead of the built-in context-reuse workload (context and "
       "users axes are then ignored)" },
@@ -230,6 +233,7 @@ struct point_res {
     double modelled_s, cpu_s;
     uint64_t onboard_d, onboard_h;
     bool ok;
+    uint32_t capacity; /* Style 2: most requests in flight meeting the SLO (0 = none, or off) */
     char why[336];
 };
 
@@ -258,6 +262,32 @@ static void run_point(const struct twin_config *base, const struct twin_plan *pl
     if (!r->ok)
         snprintf(r->why, sizeof(r->why), "%s", rc < 0 ? d.msg : "no request finished");
     free(out);
+}
+
+/* Style 2 capacity: bisection over requests in flight (1..max) for the largest whose replay
+ * TTFT p95 meets the SLO; assumes the tail grows with load. The searched runs' CPU and modelled
+ * time are added to r. */
+static uint32_t capacity(const struct twin_config *base, struct twin_plan *plan, const char *mode,
+                         double cpu_gb, double disk_gb, double slo_ms, uint32_t max,
+                         struct point_res *r)
+{
+    uint32_t saved[TWIN_MAX_PHASES], lo = 0, hi = max;
+    memcpy(saved, plan->max_inflight, sizeof(saved));
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo + 1) / 2;
+        for (uint32_t i = 0; i < plan->n_phase; i++)
+            plan->max_inflight[i] = mid;
+        struct point_res t;
+        run_point(base, plan, mode, cpu_gb, disk_gb, &t);
+        r->cpu_s += t.cpu_s;
+        r->modelled_s += t.modelled_s;
+        if (t.ok && t.m.ttft_p95_ms <= slo_ms)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    memcpy(plan->max_inflight, saved, sizeof(saved));
+    return lo;
 }
 
 /* ---- bundle self-prediction -------------------------------------------------------------- */
@@ -349,7 +379,7 @@ struct grid {
     size_t n_modes, n_points;
     struct point_res *res; /* n_points x n_modes */
     size_t *idx;           /* n_points x AX__N value indices */
-    double err_pct;
+    double err_pct, slo_ms;
     char hw_name[64];
 };
 
@@ -406,8 +436,13 @@ static int run_one_point(const struct whatif_cli *cl, const char *profiles, stru
                                 .seed = 1 };
         twin_plan_synthetic(&s, &plan);
     }
-    for (size_t k = 0; k < g->n_modes; k++)
-        run_point(&base, &plan, g->modes[k], cpu_gb, disk_gb, &g->res[p * g->n_modes + k]);
+    for (size_t k = 0; k < g->n_modes; k++) {
+        struct point_res *r = &g->res[p * g->n_modes + k];
+        run_point(&base, &plan, g->modes[k], cpu_gb, disk_gb, r);
+        if (cl->slo_p95_ms > 0 && !cl->plan && r->ok)
+            r->capacity = capacity(&base, &plan, g->modes[k], cpu_gb, disk_gb, cl->slo_p95_ms,
+                                   (uint32_t)cl->users, r);
+    }
     twin_plan_free(&plan);
     return 0;
 }
@@ -424,14 +459,18 @@ static json_t *grid_json(const struct grid *g)
                                               : json_real(g->ax[a].num[ix[a]]));
         for (size_t k = 0; k < g->n_modes; k++) {
             const struct point_res *r = &g->res[p * g->n_modes + k];
-            json_object_set_new(modes, g->modes[k],
-                                r->ok ? json_pack("{s:f,s:f,s:i,s:f,s:f,s:I,s:I}", "ttft_p50_ms",
-                                                  r->m.ttft_p50_ms, "ttft_p95_ms", r->m.ttft_p95_ms,
-                                                  "n", (int)r->m.n, "modelled_s", r->modelled_s,
-                                                  "cpu_s", r->cpu_s, "onboard_disk_blocks",
-                                                  (json_int_t)r->onboard_d, "onboard_host_blocks",
-                                                  (json_int_t)r->onboard_h)
-                                      : json_pack("{s:s}", "error", r->why));
+            json_t *e = json_pack("{s:s}", "error", r->why);
+            if (r->ok) {
+                json_decref(e);
+                e = json_pack("{s:f,s:f,s:i,s:f,s:f,s:I,s:I}", "ttft_p50_ms", r->m.ttft_p50_ms,
+                              "ttft_p95_ms", r->m.ttft_p95_ms, "n", (int)r->m.n, "modelled_s",
+                              r->modelled_s, "cpu_s", r->cpu_s, "onboard_disk_blocks",
+                              (json_int_t)r->onboard_d, "onboard_host_blocks",
+                              (json_int_t)r->onboard_h);
+                json_object_set_new(e, "capacity_concurrency",
+                                    g->slo_ms > 0 ? json_integer(r->capacity) : json_null());
+            }
+            json_object_set_new(modes, g->modes[k], e);
         }
         json_object_set_new(row, "modes", modes);
         const struct point_res *b = &g->res[p * g->n_modes], *t = b + (g->n_modes - 1);
@@ -489,8 +528,14 @@ static void print_grid(const struct grid *g, double cpu_total, double modelled_t
             printf(" %6.2fx  %s%s", ratio, ratio > 1 ? g->modes[g->n_modes - 1] : g->modes[0],
                    clear ? "" : " (within error)");
         }
+        for (size_t k = 0; g->slo_ms > 0 && k < g->n_modes; k++)
+            printf("%s%s %u", k ? ", " : "  capacity at SLO: ", g->modes[k],
+                   g->res[p * g->n_modes + k].capacity);
         printf("\n");
     }
+    if (g->slo_ms > 0)
+        printf("capacity = most requests in flight with replay TTFT p95 <= %g ms (Style 2)\n",
+               g->slo_ms);
     printf("replay TTFT in ms, twin predictions %s (hardware %s); the twin ran %.0f s of modelled "
            "time in %.2f s CPU (%.0fx real time)\n",
            err, g->hw_name, modelled_total, cpu_total,
@@ -700,7 +745,7 @@ static int write_outputs(const struct whatif_cli *cl, const struct grid *g, json
 
 static int run_grid(const struct whatif_cli *cl, const char *profiles)
 {
-    struct grid g = { .err_pct = NAN };
+    struct grid g = { .err_pct = NAN, .slo_ms = cl->plan ? 0 : cl->slo_p95_ms };
     struct hw_profile hw;
     struct diag d = { 0 };
     int rc = CLIOPT_EXIT_USAGE;

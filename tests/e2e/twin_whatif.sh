@@ -55,7 +55,17 @@ svg = xml.dom.minidom.parse(f"{d}/whatif.svg")
 assert len(svg.getElementsByTagName("polyline")) == 3  # B1 + B2p at two SSD rates
 print("speedup vs real time:", round(s["speedup_vs_real_time"]))
 PY
-echo "ok - grid results, chart, faster than real time"
+"$KVTIER" whatif --model tiny --hardware cpu_small --context 4096 --ssd-read-gbps 4 --users 8 \
+  --cpu-cache-gb 0.05 --disk-cache-gb 1 --g1-blocks 256 --slo-ttft-p95-ms 400 --json > "$W/cap.json" \
+  2> "$W/err.txt" || fail "capacity: $(cat "$W/err.txt")"
+python3 - "$W/cap.json" <<'PY' || fail "Style 2 capacity"
+import json, sys
+p = json.load(open(sys.argv[1]))["points"][0]["modes"]
+b1, b2 = p["B1"]["capacity_concurrency"], p["B2p"]["capacity_concurrency"]
+print(f"capacity at replay TTFT p95 <= 400 ms: B1 {b1}, B2p {b2}")
+assert isinstance(b1, int) and isinstance(b2, int) and 0 <= b1 <= b2 <= 8 and b2 >= 1
+PY
+echo "ok - grid results, chart, Style 2 capacity, faster than real time"
 
 set +e
 "$KVTIER" whatif --model tiny --hardware cpu_small --context 1024,2048 --users 4 --g1-blocks 256 \
