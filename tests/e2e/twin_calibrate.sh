@@ -23,7 +23,7 @@ PY
 }
 
 RC=0
-"$KVTIER" calibrate --results "$FIX" --out "$W/fit.yaml" --name tiny_box_fitted > "$W/out.txt" 2> "$W/err.txt" || RC=$?
+"$KVTIER" calibrate --results "$FIX" --out "$W/fit.yaml" --name tiny_box_fitted --max-evals 150 > "$W/out.txt" 2> "$W/err.txt" || RC=$?
 cat "$W/out.txt"
 [ "$RC" -eq 0 ] || [ "$RC" -eq 3 ] || fail "calibrate exit $RC: $(cat "$W/err.txt")"
 grep -q "held-out MAPE" "$W/out.txt" || fail "no held-out MAPE line"
@@ -95,7 +95,7 @@ set -e
 [ "$RC" -eq 2 ] && grep -q "2 model/hardware groups" "$W/err.txt" && grep -q "hardware dgx_spark_gb10" "$W/err.txt" ||
   fail "mixed set: exit $RC $(cat "$W/err.txt")"
 set +e
-"$KVTIER" calibrate --results "$W/mixed" --out "$W/m.yaml" --group > /dev/null 2> "$W/err.txt"; RC=$?
+"$KVTIER" calibrate --results "$W/mixed" --out "$W/m.yaml" --group --max-evals 40 > /dev/null 2> "$W/err.txt"; RC=$?
 set -e
 [ "$RC" -eq 0 ] || [ "$RC" -eq 3 ] || fail "--group: exit $RC $(cat "$W/err.txt")"
 [ -s "$W/m.cpu_small.tiny.yaml" ] && [ -s "$W/m.dgx_spark_gb10.tiny.yaml" ] || fail "--group wrote $(ls "$W")"
