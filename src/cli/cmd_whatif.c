@@ -150,13 +150,20 @@ static int grid_override(const char *grid, struct axis_vals *ax);
 static int parse_grid(const struct whatif_cli *c, struct axis_vals *ax)
 {
     const char *conc = c->concurrency ? c->concurrency : c->plan ? NULL : "8";
-    const char *def[AX__N] = { c->model, c->ssd, c->cpu, c->disk, c->context, conc };
+    const char *def[AX__N] = {
+        c->model, c->ssd, c->cpu, c->disk, c->plan ? NULL : c->context, conc
+    };
     for (int a = 0; a < AX__N; a++)
         if (def[a] && parse_list(axis_names[a], def[a], &ax[a], a != AX_MODEL) < 0)
             return -EINVAL;
     int rc = 0;
     if (c->grid)
         rc = grid_override(c->grid, ax);
+    if (c->plan && ax[AX_CONTEXT].n) { /* a plan has its own prompts */
+        for (size_t i = 0; i < ax[AX_CONTEXT].n; i++)
+            free(ax[AX_CONTEXT].text[i]);
+        ax[AX_CONTEXT].n = 0;
+    }
     /* an axis not given has one value 0: the profile's SSD rate, the plan's concurrency */
     for (int a = 0; a < AX__N; a++)
         if (ax[a].n == 0) {
@@ -512,7 +519,8 @@ static void print_grid(const struct grid *g, double cpu_total, double modelled_t
         printf("%-14s %6s %6s %6s %7s %5s", g->ax[AX_MODEL].text[ix[AX_MODEL]],
                g->ax[AX_SSD].num[ix[AX_SSD]] > 0 ? g->ax[AX_SSD].text[ix[AX_SSD]] : "prof",
                g->ax[AX_CPU].text[ix[AX_CPU]], g->ax[AX_DISK].text[ix[AX_DISK]],
-               g->ax[AX_CONTEXT].text[ix[AX_CONTEXT]],
+               g->ax[AX_CONTEXT].num[ix[AX_CONTEXT]] > 0 ? g->ax[AX_CONTEXT].text[ix[AX_CONTEXT]]
+                                                         : "plan",
                g->ax[AX_CONC].num[ix[AX_CONC]] > 0 ? g->ax[AX_CONC].text[ix[AX_CONC]] : "plan");
         for (size_t k = 0; k < g->n_modes; k++) {
             const struct point_res *r = &g->res[p * g->n_modes + k];
