@@ -28,9 +28,10 @@ static const size_t param_off[CALIB__N] = {
     offsetof(struct hw_profile, per_seq_overhead_s),
     offsetof(struct hw_profile, kv_read_bytes_per_s),
     offsetof(struct hw_profile, ssd_read_bytes_per_s),
+    offsetof(struct hw_profile, attn_mfu),
 };
-static const double param_lo[CALIB__N] = { 0.01, 0.02, 1e-6, 1e-7, 1e8, 1e7 };
-static const double param_hi[CALIB__N] = { 1.0, 1.0, 1.0, 0.1, 1e14, 1e12 };
+static const double param_lo[CALIB__N] = { 0.01, 0.02, 1e-6, 1e-7, 1e8, 1e7, 0.01 };
+static const double param_hi[CALIB__N] = { 1.0, 1.0, 1.0, 0.1, 1e14, 1e12, 1.0 };
 
 static double *pfield(struct hw_profile *h, int k)
 {

@@ -27,6 +27,7 @@ enum calib_param {
     CALIB_PER_SEQ,
     CALIB_KV_READ,
     CALIB_SSD_READ,
+    CALIB_ATTN_MFU,
     CALIB__N
 };
 

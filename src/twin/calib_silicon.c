@@ -31,6 +31,8 @@ static double *sfield(struct hw_profile *h, int k)
         return &h->kv_read_bytes_per_s;
     case CALIB_STEP:
         return &h->step_overhead_s;
+    case CALIB_ATTN_MFU:
+        return &h->attn_mfu;
     default:
         return &h->per_seq_overhead_s;
     }
@@ -61,7 +63,8 @@ static void sapply(struct hw_profile *h, const double *x)
 {
     for (size_t i = 0; i < SIL_N; i++) {
         double v = exp(x[i]);
-        if (sil_params[i] == CALIB_MFU || sil_params[i] == CALIB_MBU)
+        if (sil_params[i] == CALIB_MFU || sil_params[i] == CALIB_MBU ||
+            sil_params[i] == CALIB_ATTN_MFU)
             v = fmin(v, 1.0);
         *sfield(h, sil_params[i]) = v;
     }
@@ -225,12 +228,18 @@ int calib_silicon_fit(const json_t *silicon, const struct model_profile *m,
     for (size_t i = 0; i < r->n_rows; i++)
         r->rows[i].before_s = row_time(m, h, &r->rows[i]);
     double x[SIL_N], step[SIL_N];
+    if (!(r->fitted.attn_mfu > 0)) /* start attention at the GEMM fraction */
+        r->fitted.attn_mfu = r->fitted.mfu_prefill;
     for (size_t i = 0; i < SIL_N; i++) {
         x[i] = log(fmax(*sfield(&r->fitted, sil_params[i]), 1e-9));
         step[i] = 0.5;
     }
     struct sctx cx = { .r = r, .m = m };
-    fit_nelder_mead(sobjective, &cx, x, step, SIL_N, 2000, 1e-9);
+    for (int round = 0; round < 3; round++) { /* restarts: NM stalls in flat valleys */
+        fit_nelder_mead(sobjective, &cx, x, step, SIL_N, 1500, 1e-10);
+        for (size_t i = 0; i < SIL_N; i++)
+            step[i] *= 0.5;
+    }
     sapply(&r->fitted, x);
     for (size_t i = 0; i < r->n_rows; i++)
         r->rows[i].after_s = row_time(m, &r->fitted, &r->rows[i]);
@@ -284,12 +293,16 @@ char *calib_profile_yaml(const struct hw_profile *h, const char *name, const cha
                "gpu_visible_bytes: %.6g\nfree_gpu_memory_fraction: %.6g\ncompute:\n"
                "  fp4_flops: %.6g\n  fp8_flops: %.6g\n  bf16_flops: %.6g\n  mfu_prefill: %.4g\n"
                "  mbu_decode: %.4g\n  kv_read_bytes_per_s: %.4g\n  step_overhead_s: %.4g\n"
-               "  per_seq_overhead_s: %.4g\nlinks:\n  g1_g2_bytes_per_s: %.4g\n"
-               "  ssd_read_bytes_per_s: %.4g\n  ssd_write_bytes_per_s: %.4g\n",
+               "  per_seq_overhead_s: %.4g\n",
                name, h->unified_memory ? "true" : "false", h->memory_bytes,
                h->memory_bw_bytes_per_s, h->gpu_visible_bytes, h->free_gpu_memory_fraction,
                h->fp4_flops, h->fp8_flops, h->bf16_flops, h->mfu_prefill, h->mbu_decode,
-               h->kv_read_bytes_per_s, h->step_overhead_s, h->per_seq_overhead_s,
+               h->kv_read_bytes_per_s, h->step_overhead_s, h->per_seq_overhead_s);
+    if (h->attn_mfu > 0)
+        buf_printf(&b, "  attn_mfu: %.4g\n", h->attn_mfu);
+    buf_printf(&b,
+               "links:\n  g1_g2_bytes_per_s: %.4g\n  ssd_read_bytes_per_s: %.4g\n"
+               "  ssd_write_bytes_per_s: %.4g\n",
                h->g1_g2_bytes_per_s, h->ssd_read_bytes_per_s, h->ssd_write_bytes_per_s);
     if (calibration) {
         buf_printf(&b, "calibration:\n");
