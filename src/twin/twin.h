@@ -22,6 +22,7 @@
 #include "common/profile.h"
 
 #define TWIN_MAX_PHASES 8
+#define TWIN_MAX_TOKENS (1u << 22) /* largest prompt or output accepted from a plan */
 
 struct twin_req {
     uint64_t t_intended_ns; /* relative to the run start; for session turns > 0 set at run time */
@@ -78,6 +79,9 @@ struct twin_stats {
  * naming file, line and key. */
 int twin_plan_load(const char *requests_path, const char *records_path, struct twin_plan *p,
                    struct diag *d);
+/* The same from text in memory (records may be NULL); diagnostics name "plan" / "records". */
+int twin_plan_parse(const char *plan, size_t plan_len, const char *records, size_t records_len,
+                    struct twin_plan *p, struct diag *d);
 void twin_plan_free(struct twin_plan *p);
 /* Fills c from the profiles with the engine's defaults (G1 from the profiles like kvtier serve
  * computes it, no KVBM). */

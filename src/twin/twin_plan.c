@@ -83,11 +83,12 @@ static int parse_req(struct twin_plan *p, size_t *cap, json_t *o, unsigned line,
     if (!ph || phase_index(p, ph) < 0)
         return diag_set(d, -EINVAL, line, 0, "request %s: \"phase\" is not a header phase", id);
     if (!json_is_array(hs) || !json_is_integer(in) || !json_is_integer(outt) ||
-        json_integer_value(in) <= 0 || json_integer_value(outt) <= 0)
+        json_integer_value(in) <= 0 || json_integer_value(outt) <= 0 ||
+        json_integer_value(in) > TWIN_MAX_TOKENS || json_integer_value(outt) > TWIN_MAX_TOKENS)
         return diag_set(d, -EINVAL, line, 0,
-                        "request %s: needs \"hash_ids\" (array) and positive \"input_tokens\", "
-                        "\"output_tokens\"",
-                        id);
+                        "request %s: needs \"hash_ids\" (array) and \"input_tokens\", "
+                        "\"output_tokens\" in 1..%u",
+                        id, TWIN_MAX_TOKENS);
     xalloc_grow((void **)&p->req, cap, p->n_req + 1, sizeof(*p->req));
     struct twin_req *r = &p->req[p->n_req];
     *r = (struct twin_req){ .prev = -1, .phase = (uint32_t)phase_index(p, ph) };
@@ -219,9 +220,9 @@ static int apply_records(FILE *f, struct twin_plan *p, struct diag *d)
             r->prev = -1;
             uint64_t pt = jsonx_u64(o, "prompt_tokens", 0),
                      ct = jsonx_u64(o, "completion_tokens", 0);
-            if (pt)
+            if (pt && pt <= TWIN_MAX_TOKENS)
                 r->n_prompt = (uint32_t)pt;
-            if (ct)
+            if (ct && ct <= TWIN_MAX_TOKENS)
                 r->n_out = (uint32_t)ct;
             seen[*ix] = true;
             if (r->t_intended_ns < t0)
@@ -260,31 +261,64 @@ static int cmp_req(const void *a, const void *b)
     return x->t_intended_ns < y->t_intended_ns ? -1 : x->t_intended_ns > y->t_intended_ns;
 }
 
+/* Reads the plan stream, then the records stream when there is one. */
+static int load_streams(FILE *plan, const char *plan_name, FILE *rec, const char *rec_name,
+                        struct twin_plan *p, struct diag *d)
+{
+    *p = (struct twin_plan){ .phase_relative = true };
+    diag_file(d, plan_name);
+    int rc = load_plan_lines(plan, p, d);
+    if (rc == 0 && rec) {
+        diag_file(d, rec_name);
+        rc = apply_records(rec, p, d);
+        if (rc == 0)
+            qsort(p->req, p->n_req, sizeof(*p->req), cmp_req);
+    }
+    if (rc < 0)
+        twin_plan_free(p);
+    return rc;
+}
+
 int twin_plan_load(const char *requests_path, const char *records_path, struct twin_plan *p,
                    struct diag *d)
 {
-    *p = (struct twin_plan){ .phase_relative = true };
-    diag_file(d, requests_path);
-    FILE *f = fopen(requests_path, "re");
-    if (!f)
-        return diag_set(d, -errno, 0, 0, "cannot open: %s", strerror(errno));
-    int rc = load_plan_lines(f, p, d);
-    fclose(f);
-    if (rc < 0 || !records_path)
-        goto out;
-    diag_file(d, records_path);
-    f = fopen(records_path, "re");
+    *p = (struct twin_plan){ 0 };
+    FILE *f = fopen(requests_path, "re"), *g = NULL;
+    int rc = 0;
     if (!f) {
+        diag_file(d, requests_path);
+        return diag_set(d, -errno, 0, 0, "cannot open: %s", strerror(errno));
+    }
+    if (records_path && !(g = fopen(records_path, "re"))) {
+        diag_file(d, records_path);
         rc = diag_set(d, -errno, 0, 0, "cannot open: %s", strerror(errno));
         goto out;
     }
-    rc = apply_records(f, p, d);
-    fclose(f);
-    if (rc == 0)
-        qsort(p->req, p->n_req, sizeof(*p->req), cmp_req);
+    rc = load_streams(f, requests_path, g, records_path, p, d);
 out:
-    if (rc < 0)
-        twin_plan_free(p);
+    fclose(f);
+    if (g)
+        fclose(g);
+    return rc;
+}
+
+int twin_plan_parse(const char *plan, size_t plan_len, const char *records, size_t records_len,
+                    struct twin_plan *p, struct diag *d)
+{
+    *p = (struct twin_plan){ 0 };
+    if (plan_len == 0 || (records && records_len == 0))
+        return diag_set(d, -EINVAL, 0, 0, "empty %s", plan_len ? "records" : "plan");
+    FILE *f = fmemopen((void *)plan, plan_len, "r"), *g = NULL;
+    if (!f)
+        return diag_set(d, -errno, 0, 0, "cannot read the plan text");
+    if (records && !(g = fmemopen((void *)records, records_len, "r"))) {
+        fclose(f);
+        return diag_set(d, -errno, 0, 0, "cannot read the records text");
+    }
+    int rc = load_streams(f, "plan", g, "records", p, d);
+    fclose(f);
+    if (g)
+        fclose(g);
     return rc;
 }
 
