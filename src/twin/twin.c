@@ -70,6 +70,14 @@ int twin_config_init(struct twin_config *c, const struct model_profile *m,
     return 0;
 }
 
+/* Full prompt blocks with a known identity: the plan's hashes, at most the served prompt's full
+ * blocks (a bundle's served prompt may be shorter than the plan's). */
+static uint32_t known_blocks(const struct twin *t, const struct twin_req *r)
+{
+    uint32_t full = r->n_prompt / t->tpb;
+    return r->n_hash < full ? r->n_hash : full;
+}
+
 /* ---- tiers ------------------------------------------------------------------------------- */
 
 static void writes_settle(struct twin *t)
@@ -143,8 +151,8 @@ static void complete_blocks(struct twin *t, struct tseq *q)
 {
     const struct twin_req *r = &t->p->req[q->r];
     uint64_t full = q->computed / t->tpb;
-    if (full > r->n_hash)
-        full = r->n_hash;
+    if (full > known_blocks(t, r))
+        full = known_blocks(t, r);
     for (uint32_t b = q->evaluated; b < full; b++) {
         uint32_t slot = q->g1[b];
         if (slot != BLOCKPOOL_NONE && !t->g1.s[slot].registered &&
@@ -162,7 +170,7 @@ static void complete_blocks(struct twin *t, struct tseq *q)
 static void kvbm_match(struct twin *t, struct tseq *q, size_t k, size_t prompt_blocks)
 {
     const struct twin_req *r = &t->p->req[q->r];
-    size_t h = 0, d = 0, n_full = r->n_hash;
+    size_t h = 0, d = 0, n_full = known_blocks(t, r);
     while (t->g2.n && k + h < n_full &&
            blockpool_lookup_ready(&t->g2, r->hash[k + h]) != BLOCKPOOL_NONE)
         h++;
@@ -204,7 +212,7 @@ static bool try_admit(struct twin *t, struct tseq *q)
     size_t total_blocks = ((size_t)r->n_prompt + r->n_out + tpb - 1) / tpb;
     size_t gen_blocks = total_blocks - prompt_blocks;
     size_t max_hit = (r->n_prompt - 1) / tpb, k = 0, cached_hits = 0;
-    while (k < max_hit && k < r->n_hash) {
+    while (k < max_hit && k < known_blocks(t, r)) {
         uint32_t slot = blockpool_lookup_ready(&t->g1, r->hash[k]);
         if (slot == BLOCKPOOL_NONE)
             break;

@@ -99,11 +99,11 @@ static int parse_req(struct twin_plan *p, size_t *cap, json_t *o, unsigned line,
     r->hash = xmalloc((r->n_hash + 1) * sizeof(*r->hash));
     for (uint32_t k = 0; k < r->n_hash; k++) {
         json_t *e = json_array_get(hs, k);
-        if (!json_is_integer(e)) {
+        if (!json_is_integer(e) || json_integer_value(e) < 0) {
             free(r->hash);
             r->hash = NULL;
-            return diag_set(d, -EINVAL, line, 0, "request %s: hash_ids[%u] is not an integer", id,
-                            k);
+            return diag_set(d, -EINVAL, line, 0, "request %s: hash_ids[%u] is not an integer >= 0",
+                            id, k);
         }
         r->hash[k] = (uint64_t)json_integer_value(e);
     }
