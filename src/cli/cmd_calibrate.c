@@ -24,7 +24,7 @@
 #include "common/jsonx.h"
 #include "common/profile.h"
 #include "common/xalloc.h"
-#include "observe/probe.h"
+#include "probe/probe.h"
 #include "twin/calib.h"
 #include "twin/twin_bundle.h"
 

@@ -8,10 +8,10 @@
 
 #include <jansson.h>
 
+#include "common/hmap.h"
 #include "common/jsonx.h"
 #include "common/stats.h"
 #include "common/xalloc.h"
-#include "engine/hmap.h"
 #include "twin/twin.h"
 
 #define LINE_MAX_BYTES (64u << 20)
