@@ -16,5 +16,7 @@ int cmd_matrix_main(int argc, char **argv);
 int cmd_report_main(int argc, char **argv);
 int cmd_doctor_main(int argc, char **argv);
 int cmd_tokenize_main(int argc, char **argv);
+int cmd_calibrate_main(int argc, char **argv);
+int cmd_whatif_main(int argc, char **argv);
 
 #endif

@@ -30,6 +30,9 @@ static const struct command commands[] = {
     { "report", cmd_report_main, "build charts and the evidence pack from results" },
     { "doctor", cmd_doctor_main, "check the control surface of a stack" },
     { "tokenize", cmd_tokenize_main, "tokenize text from stdin" },
+    { "calibrate", cmd_calibrate_main, "fit the twin's hardware profile from bundles or silicon" },
+    { "whatif", cmd_whatif_main,
+      "ask the twin where the SSD tier pays off, faster than real time" },
 };
 
 static void usage(FILE *f)
