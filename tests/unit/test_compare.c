@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
+#include "analysis/compare.h"
 #include "common/fileio.h"
 #include "common/jsonx.h"
-#include "run/compare.h"
 
 static char root[256];
 

@@ -6,8 +6,8 @@
  * no_difference_shown, or insufficient_repeats. Request-level TTFT quantiles pooled over the
  * repeats get a hierarchical bootstrap (runs, then requests). Invalid bundles are excluded and
  * listed; bundles of different workloads, models or plans are refused unless allowed. */
-#ifndef KVTIER_RUN_COMPARE_H
-#define KVTIER_RUN_COMPARE_H
+#ifndef KVTIER_ANALYSIS_COMPARE_H
+#define KVTIER_ANALYSIS_COMPARE_H
 
 #include <stdbool.h>
 #include <stdint.h>
