@@ -995,6 +995,11 @@ static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned 
     lc.out_dir = raw_dir;
     lc.seed = cfg->seed;
     lc.interrupt_flag = cfg->interrupt_flag;
+    if (cfg->concurrency) {
+        /* a load axis of kvtier sweep/slo: every phase closed loop at this many in flight */
+        lc.arrival = LOADGEN_ARRIVAL_CLOSED;
+        lc.concurrency = cfg->concurrency;
+    }
     json_t *extra = json_object_get(g->stack_profile, "extra_body");
     lc.extra_body = json_is_object(extra) ? extra : NULL;
     struct loadgen_hooks hooks = {
