@@ -260,6 +260,43 @@ static json_t *side_values_json(const double *v, size_t n, size_t finite, double
     return o;
 }
 
+/* The verdict of one metric from its bootstrap (counts, baseline mean), Welch interval and rank
+ * test: the interval must exclude no change, and the rank test must agree wherever it can reach
+ * alpha at these repeat counts. */
+static const char *decide(const struct compare_config *c, enum rundir_better better,
+                          const struct abtest_ratio *bs, const struct abtest_welch *w,
+                          const struct abtest_mw *mw)
+{
+    if (bs->nb < c->repeats_min || bs->nt < c->repeats_min || isnan(w->lo))
+        return "insufficient_repeats";
+    double alpha = 1 - c->level;
+    bool decisive = abtest_mw_min_p(mw->na, mw->nb) < alpha;
+    bool excl = w->log_scale ? (w->hi < 1 || w->lo > 1) : (w->hi < 0 || w->lo > 0);
+    bool rank_ok = !decisive || mw->p < alpha;
+    bool improved;
+    double effect;
+    if (w->log_scale) {
+        improved = better == RUNDIR_LOWER ? w->estimate < 1 : w->estimate > 1;
+        effect = fabs(w->estimate - 1);
+    } else {
+        improved = better == RUNDIR_LOWER ? w->estimate < 0 : w->estimate > 0;
+        effect = bs->base != 0 ? fabs(w->estimate / bs->base) : INFINITY;
+    }
+    return judge(excl && rank_ok, improved, effect, c->min_effect);
+}
+
+const char *compare_verdict(const struct compare_config *c, enum rundir_better better,
+                            const double *vb, size_t nb, const double *vt, size_t nt, uint64_t seed)
+{
+    struct abtest_ratio bs;
+    abtest_ratio_ci(BOOTSTRAP_MEAN, vb, nb, vt, nt, c->resamples, c->level, seed, &bs);
+    struct abtest_welch w;
+    abtest_welch(vb, nb, vt, nt, c->level, &w);
+    struct abtest_mw mw;
+    abtest_mann_whitney(vt, nt, vb, nb, &mw);
+    return decide(c, better, &bs, &w, &mw);
+}
+
 /* The order-statistic interval of a quantile metric in every valid bundle (null where the
  * summary predates intervals). */
 static json_t *side_intervals(const struct side *s, const char *phase,
@@ -348,23 +385,7 @@ static json_t *metric_json(const struct compare_config *c, const struct rundir_m
     bool decisive = min_p < alpha;
     json_object_set_new(jm, "can_decide", json_boolean(decisive));
     json_object_set_new(o, "mann_whitney", jm);
-    const char *verdict;
-    if (bs.nb < c->repeats_min || bs.nt < c->repeats_min || isnan(w.lo)) {
-        verdict = "insufficient_repeats";
-    } else {
-        bool excl = w.log_scale ? (w.hi < 1 || w.lo > 1) : (w.hi < 0 || w.lo > 0);
-        bool rank_ok = !decisive || mw.p < alpha;
-        bool improved;
-        double effect;
-        if (w.log_scale) {
-            improved = m->better == RUNDIR_LOWER ? w.estimate < 1 : w.estimate > 1;
-            effect = fabs(w.estimate - 1);
-        } else {
-            improved = m->better == RUNDIR_LOWER ? w.estimate < 0 : w.estimate > 0;
-            effect = bs.base != 0 ? fabs(w.estimate / bs.base) : INFINITY;
-        }
-        verdict = judge(excl && rank_ok, improved, effect, c->min_effect);
-    }
+    const char *verdict = decide(c, m->better, &bs, &w, &mw);
     json_object_set_new(o, "verdict", json_string(verdict));
     free(vb);
     free(vt);
