@@ -162,3 +162,35 @@ int axis_run_point(const struct bundle_config *base, enum axis_kind a, double va
     json_decref(opts);
     return rc;
 }
+
+int axis_load_mode(const char *group, const char *mode, const char *phase,
+                   struct rundir_bundle **ret, size_t *ret_n, struct diag *d)
+{
+    char *dir = fileio_join(group, mode);
+    char **dirs = NULL;
+    size_t n = 0;
+    int rc = rundir_list(dir, &dirs, &n, d);
+    free(dir);
+    if (rc < 0)
+        return rc;
+    struct rundir_bundle *b = xcalloc(n + 1, sizeof(*b));
+    for (size_t i = 0; i < n; i++)
+        b[i].dir = dirs[i];
+    free(dirs);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = rundir_load(&b[i], phase, d);
+    if (rc < 0) {
+        axis_free_bundles(b, n);
+        return rc;
+    }
+    *ret = b;
+    *ret_n = n;
+    return 0;
+}
+
+void axis_free_bundles(struct rundir_bundle *b, size_t n)
+{
+    for (size_t i = 0; b && i < n; i++)
+        rundir_bundle_fini(&b[i]);
+    free(b);
+}

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "analysis/rundir.h"
 #include "common/diag.h"
 #include "run/bundle.h"
 
@@ -44,5 +45,12 @@ int axis_run_point(const struct bundle_config *base, enum axis_kind a, double va
  * (owned). Pure apart from reading the directory. */
 char *axis_find_group(const char *point_dir, const enum mode_id *modes, size_t n_modes,
                       unsigned repeats);
+
+/* Loads the bundles of mode in group (group/<mode>/rNN) for phase: *ret (owned: fini each,
+ * free the array) and *ret_n. -ENOENT or negative errno with d. */
+int axis_load_mode(const char *group, const char *mode, const char *phase,
+                   struct rundir_bundle **ret, size_t *ret_n, struct diag *d);
+/* Frees what axis_load_mode returned (NULL-safe). */
+void axis_free_bundles(struct rundir_bundle *b, size_t n);
 
 #endif

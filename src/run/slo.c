@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/jsonx.h"
 #include "common/xalloc.h"
 
@@ -376,4 +377,179 @@ json_t *slo_result_json(const struct slo_spec *spec, const struct slo_result *r)
         json_array_append_new(pa, probe_json(spec, r, &r->probes[i]));
     json_object_set_new(o, "probes", pa);
     return o;
+}
+
+static double arr_num(const json_t *a, size_t i)
+{
+    const json_t *v = json_array_get(a, i);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+json_t *slo_comparison_json(const json_t *modes, const char *baseline)
+{
+    json_t *o = json_object(), *m = json_object();
+    json_object_set_new(o, "baseline", json_string(baseline));
+    const json_t *b = json_object_get(modes, baseline);
+    double bp = arr_num(json_object_get(b, "bracket"), 0),
+           bf = arr_num(json_object_get(b, "bracket"), 1);
+    const char *k;
+    const json_t *t;
+    json_object_foreach((json_t *)modes, k, t)
+    {
+        if (strcmp(k, baseline) == 0)
+            continue;
+        double tp = arr_num(json_object_get(t, "bracket"), 0),
+               tf = arr_num(json_object_get(t, "bracket"), 1);
+        json_t *x = json_object();
+        json_object_set_new(x, "ratio", num_or_null(tp / bp));
+        json_t *range = json_array();
+        json_array_append_new(range, num_or_null(tp / bf));
+        json_array_append_new(range, num_or_null(tf / bp));
+        json_object_set_new(x, "ratio_range", range);
+        const char *why = !isfinite(bp)   ? "the baseline meets the SLO nowhere in the range"
+                          : !isfinite(tp) ? "this mode meets the SLO nowhere in the range"
+                          : !isfinite(bf) || !isfinite(tf)
+                              ? "a search reached --max: the range is open on that side"
+                              : "true capacities lie in [last pass, first fail) of each bracket";
+        json_object_set_new(x, "why", json_string(why));
+        json_object_set_new(m, k, x);
+    }
+    json_object_set_new(o, "modes", m);
+    return o;
+}
+
+static void md_num(struct buf *m, double v)
+{
+    if (isfinite(v))
+        buf_printf(m, "%g", v);
+    else
+        buf_append_str(m, "–");
+}
+
+static void md_probes(struct buf *m, const json_t *r, const json_t *slo)
+{
+    buf_append_str(m, "\n| value | repeats | run_valid | pass |");
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)slo, k, v) buf_printf(m, " %s (est / upper bound) |", k);
+    buf_append_str(m, " bundles |\n|---|---|---|---|");
+    json_object_foreach((json_t *)slo, k, v) buf_append_str(m, "---|");
+    buf_append_str(m, "---|\n");
+    size_t i;
+    const json_t *p;
+    json_array_foreach(json_object_get(r, "probes"), i, p)
+    {
+        buf_printf(m, "| %g%s | %d | %s | %s |", jsonx_num(p, "value", NAN),
+                   jsonx_bool(p, "superseded", false) ? " (superseded)" : "",
+                   (int)jsonx_i64(p, "repeats", 0),
+                   jsonx_bool(p, "run_valid", false) ? "yes" : "no",
+                   jsonx_bool(p, "pass", false) ? "**pass**" : "fail");
+        json_object_foreach((json_t *)slo, k, v)
+        {
+            const json_t *x = json_object_get(json_object_get(p, "metrics"), k);
+            buf_append_str(m, " ");
+            md_num(m, jsonx_num(x, "estimate", NAN));
+            buf_append_str(m, " / ");
+            md_num(m, jsonx_num(x, "upper_bound", NAN));
+            buf_append_str(m, jsonx_bool(x, "undersampled", false) ? " undersampled |" : " |");
+        }
+        buf_printf(m, " `%s` |\n", jsonx_str(p, "group", "?"));
+    }
+}
+
+char *slo_markdown(const json_t *doc)
+{
+    struct buf m;
+    buf_init(&m, 1u << 22);
+    const char *axis = jsonx_str(doc, "axis", "?");
+    const json_t *slo = json_object_get(doc, "slo");
+    char *sl = json_dumps(slo, JSON_COMPACT);
+    buf_printf(&m, "# kvtier slo: the largest %s under %s (%s phase)\n\n", axis, sl ? sl : "?",
+               jsonx_str(doc, "phase", "?"));
+    free(sl);
+    buf_printf(&m,
+               "Engine: **%s**. Decision-grade: **%s**. A probe passes only when every bundle "
+               "is run_valid and the upper 95%% order-statistic bound of every SLO quantile "
+               "meets its limit (an undersampled quantile fails).\n\n",
+               jsonx_str(doc, "engine", "?"),
+               jsonx_bool(doc, "decision_grade", false) ? "yes" : "no");
+    buf_printf(&m, "| mode | largest %s | bracket [pass, fail] | status | probes |\n"
+                   "|---|---|---|---|---|\n",
+               axis);
+    const char *k;
+    const json_t *r;
+    json_object_foreach((json_t *)json_object_get(doc, "modes"), k, r)
+    {
+        const json_t *br = json_object_get(r, "bracket");
+        buf_printf(&m, "| %s | ", k);
+        md_num(&m, jsonx_num(r, "max", NAN));
+        buf_append_str(&m, " | [");
+        md_num(&m, arr_num(br, 0));
+        buf_append_str(&m, ", ");
+        md_num(&m, arr_num(br, 1));
+        buf_printf(&m, "] | %s%s | %zu |\n", jsonx_str(r, "status", "?"),
+                   jsonx_bool(r, "non_monotonic", false) ? ", **NON_MONOTONIC**" : "",
+                   json_array_size(json_object_get(r, "probes")));
+    }
+    const json_t *cmp = json_object_get(doc, "comparison");
+    buf_printf(&m, "\n## Against %s\n\n", jsonx_str(cmp, "baseline", "?"));
+    json_object_foreach((json_t *)json_object_get(cmp, "modes"), k, r)
+    {
+        const json_t *rr = json_object_get(r, "ratio_range");
+        buf_printf(&m, "- %s / %s: ", k, jsonx_str(cmp, "baseline", "?"));
+        md_num(&m, jsonx_num(r, "ratio", NAN));
+        buf_append_str(&m, " (bracket range ");
+        md_num(&m, arr_num(rr, 0));
+        buf_append_str(&m, " to ");
+        md_num(&m, arr_num(rr, 1));
+        buf_printf(&m, "; %s)\n", jsonx_str(r, "why", ""));
+    }
+    const json_t *codes = json_object_get(doc, "reason_codes");
+    if (json_array_size(codes)) {
+        size_t i;
+        const json_t *c;
+        buf_append_str(&m, "\nReason codes:");
+        json_array_foreach((json_t *)codes, i, c) buf_printf(&m, " `%s`", json_string_value(c));
+        buf_append_str(&m, "\n");
+    }
+    json_object_foreach((json_t *)json_object_get(doc, "modes"), k, r)
+    {
+        buf_printf(&m, "\n## Probes of %s\n", k);
+        md_probes(&m, r, slo);
+    }
+    buf_append_str(&m, "\n![largest value under the SLO](slo_max.svg)\n");
+    return buf_take_str(&m);
+}
+
+int slo_chart(const json_t *doc, const char *dir, const char *gnuplot, struct charts_result *res)
+{
+    struct buf dat, gp;
+    buf_init(&dat, 0);
+    buf_init(&gp, 0);
+    const char *axis = jsonx_str(doc, "axis", "?");
+    buf_append_str(&dat, "# index mode max last_pass first_fail\n");
+    const char *k;
+    const json_t *r;
+    int i = 0;
+    json_object_foreach((json_t *)json_object_get(doc, "modes"), k, r)
+    {
+        const json_t *br = json_object_get(r, "bracket");
+        double mx = jsonx_num(r, "max", NAN), p = arr_num(br, 0), f = arr_num(br, 1);
+        buf_printf(&dat, "%d\t%s\t%g\t%g\t%g\n", i++, k, isfinite(mx) ? mx : 0,
+                   isfinite(p) ? p : 0, isfinite(f) ? f : (isfinite(p) ? p : 0));
+    }
+    buf_printf(&gp,
+               "set title 'Largest %s under the SLO (%s, %s phase); bar = last pass, whisker "
+               "= first fail'\nset ylabel '%s'\nset grid ytics\nset style fill solid 0.5\n"
+               "set boxwidth 0.6\nset yrange [0:*]\nset xrange [-0.5:%d.5]\n"
+               "set datafile separator '\\t'\nset termoption noenhanced\nunset key\n",
+               axis, jsonx_str(doc, "engine", "?"), jsonx_str(doc, "phase", "?"), axis, i - 1);
+    buf_append(&gp, "", 1);
+    int rc = charts_write(dir, "slo_max", (const char *)dat.data, dat.len, (const char *)gp.data,
+                          "plot 'slo_max.dat' using 1:3:xtic(2) with boxes, '' using 1:3:4:5 "
+                          "with yerrorbars lc rgb '#000000' pt 0",
+                          gnuplot, res);
+    buf_fini(&dat);
+    buf_fini(&gp);
+    return rc;
 }

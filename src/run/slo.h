@@ -18,6 +18,7 @@
 
 #include "analysis/rundir.h"
 #include "common/diag.h"
+#include "report/charts.h"
 
 #define SLO_MAX_LIMITS 16
 #define SLO_MAX_PROBES 256 /* per mode: a search that needs more stops ("probe_limit") */
@@ -95,5 +96,18 @@ void slo_result_fini(struct slo_result *r);
  * [{value, repeats, valid, pass, metrics: {key: {estimate, bound, limit}}, ...detail}]}.
  * Owned. */
 json_t *slo_result_json(const struct slo_spec *spec, const struct slo_result *r);
+
+/* The cross-mode comparison of the modes object of slo.json ({mode: slo_result_json}) against
+ * baseline: {baseline, modes: {mode: {ratio, ratio_range: [lo, hi], why}}} where ratio is
+ * max/max_baseline and the range spans what the brackets allow ([pass_t/fail_b,
+ * fail_t/pass_b]; null where a bracket end is open). Owned. */
+json_t *slo_comparison_json(const json_t *modes, const char *baseline);
+
+/* The Markdown of an slo document. Owned. */
+char *slo_markdown(const json_t *doc);
+
+/* Writes <dir>/slo_max.{dat,gp,png,svg}: the largest value under the SLO per mode as bars with
+ * the bracket [last pass, first fail] as an error bar. Returns charts_write's code. */
+int slo_chart(const json_t *doc, const char *dir, const char *gnuplot, struct charts_result *res);
 
 #endif
