@@ -35,8 +35,7 @@ static const struct opt_def slo_rows[] = {
       "error_rate (fraction), e.g. ttft_p95_ms=2000,error_rate=0.01 (required)" },
     { "min", 0, OPT_DOUBLE, O(min), "1", OPT_UNBOUNDED, NULL, "SLO",
       "smallest axis value probed (the search starts here)" },
-    { "max", 0, OPT_DOUBLE, O(max), "64", OPT_UNBOUNDED, NULL, "SLO",
-      "largest axis value probed" },
+    { "max", 0, OPT_DOUBLE, O(max), "64", OPT_UNBOUNDED, NULL, "SLO", "largest axis value probed" },
     { "resolution", 0, OPT_DOUBLE, O(resolution), NULL, OPT_UNBOUNDED, NULL, "SLO",
       "bisect until the bracket is this narrow (default: 1 on concurrency and context, "
       "--min on rate)" },
@@ -97,8 +96,7 @@ static int probe_cb(void *vctx, double value, unsigned repeats, struct slo_probe
                 x->engine = !x->engine || !strcmp(x->engine, e) ? e : "mixed";
         }
         slo_judge(x->spec, x->phase, sums, valid, n, p);
-        p->detail = json_pack("{s:s, s:o, s:b}", "group", group, "bundles", dirs, "reused",
-                              reused);
+        p->detail = json_pack("{s:s, s:o, s:b}", "group", group, "bundles", dirs, "reused", reused);
         note_probe(x, p, reused);
         free(sums);
         free(valid);
@@ -188,10 +186,9 @@ static int check_inputs(const struct clisearch *c, enum axis_kind axis, struct s
 
 static json_t *search_json(const struct slo_search_config *sc)
 {
-    return json_pack("{s:f, s:f, s:f, s:I, s:I, s:s}", "min", sc->min, "max", sc->max,
-                     "resolution", sc->resolution, "search_repeats",
-                     (json_int_t)sc->search_repeats, "repeats", (json_int_t)sc->repeats,
-                     "method",
+    return json_pack("{s:f, s:f, s:f, s:I, s:I, s:s}", "min", sc->min, "max", sc->max, "resolution",
+                     sc->resolution, "search_repeats", (json_int_t)sc->search_repeats, "repeats",
+                     (json_int_t)sc->repeats, "method",
                      "double from --min until a probe fails, bisect to --resolution, confirm "
                      "the bracket's ends at --repeats, probe one step above the first fail");
 }
@@ -208,8 +205,13 @@ static int run_searches(const struct clisearch *c, const struct bundle_config *b
         one.modes[0] = bc->modes[m];
         one.n_modes = 1;
         one.interrupt_flag = stop;
-        struct ctx x = { .bc = &one, .axis = axis, .out = c->out, .phase = c->phase,
-                         .mode = mode_name(bc->modes[m]), .spec = spec, .stop = stop,
+        struct ctx x = { .bc = &one,
+                         .axis = axis,
+                         .out = c->out,
+                         .phase = c->phase,
+                         .mode = mode_name(bc->modes[m]),
+                         .spec = spec,
+                         .stop = stop,
                          .engine = *engine };
         struct slo_result r;
         rc = slo_search(sc, probe_cb, &x, &r);

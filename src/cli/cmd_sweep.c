@@ -45,8 +45,7 @@ static const struct opt_def sweep_rows[] = {
 static const char *const phases[] = { "warmup", "pressure", "replay", "steady", NULL };
 
 /* The comparison of mode with the baseline at one point, by compare's own statistics. */
-static json_t *vs_baseline(const char *group, const char *base, const char *mode,
-                           const char *phase)
+static json_t *vs_baseline(const char *group, const char *base, const char *mode, const char *phase)
 {
     char *bd = fileio_join(group, base), *td = fileio_join(group, mode);
     struct compare_config cc = { .baseline = bd,
@@ -68,7 +67,8 @@ static json_t *vs_baseline(const char *group, const char *base, const char *mode
         json_object_set_new(o, "pooled_verdict", json_string(jsonx_str(p, "verdict", "?")));
         jsonx_set_num(o, "change_pct", jsonx_num(m, "change_pct", NAN));
         jsonx_set_num(o, "pooled_change_pct", jsonx_num(p, "change_pct", NAN));
-        json_object_set_new(o, "decision_grade", json_boolean(jsonx_bool(doc, "decision_grade", false)));
+        json_object_set_new(o, "decision_grade",
+                            json_boolean(jsonx_bool(doc, "decision_grade", false)));
     } else {
         json_object_set_new(o, "verdict", json_string("not_compared"));
         json_object_set_new(o, "why", json_string(d.msg));
@@ -113,13 +113,12 @@ static int add_point(struct sweep_state *st, const struct bundle_config *bc, con
             if (!strcmp(v, "worse") || !strcmp(pv, "worse") || !strcmp(pv, "worse_within_run"))
                 json_array_append_new(
                     st->regimes,
-                    json_pack("{s:s, s:f, s:s, s:s, s:o, s:s}", "mode", mode, "value", value,
-                              "verdict", !strcmp(v, "worse") ? "worse" : pv, "against", base,
-                              "change_pct",
-                              json_real(jsonx_num(vs, !strcmp(v, "worse") ? "change_pct"
-                                                                          : "pooled_change_pct",
-                                                  NAN)),
-                              "group", group));
+                    json_pack(
+                        "{s:s, s:f, s:s, s:s, s:o, s:s}", "mode", mode, "value", value, "verdict",
+                        !strcmp(v, "worse") ? "worse" : pv, "against", base, "change_pct",
+                        json_real(jsonx_num(
+                            vs, !strcmp(v, "worse") ? "change_pct" : "pooled_change_pct", NAN)),
+                        "group", group));
             json_object_set_new(p, "vs_baseline", vs);
         }
         json_array_append_new(json_object_get(st->modes, mode), p);
@@ -186,9 +185,8 @@ static int run_points(const struct clisearch *c, struct bundle_config *bc, enum 
         if (rc == 0)
             rc = add_point(st, bc, group, v[i], c->phase, base, 0.95);
         if (rc == 0)
-            json_array_append_new(st->points,
-                                  json_pack("{s:f, s:s, s:b}", "value", v[i], "group", group,
-                                            "reused", reused));
+            json_array_append_new(st->points, json_pack("{s:f, s:s, s:b}", "value", v[i], "group",
+                                                        group, "reused", reused));
         free(group);
         free(dir);
         free(name);
@@ -231,7 +229,9 @@ int cmd_sweep_main(int argc, char **argv)
     char *pdir = profile_dir(c.profiles);
     json_t *doc = NULL, *cmdline = clisearch_argv_json("sweep", argc, argv),
            *opts = opt_to_json(table, &c);
-    struct sweep_state st = { .modes = json_object(), .regimes = json_array(), .points = json_array() };
+    struct sweep_state st = { .modes = json_object(),
+                              .regimes = json_array(),
+                              .points = json_array() };
     double *v = NULL;
     size_t n = 0;
     int exit_code = CLIOPT_EXIT_USAGE;
@@ -261,12 +261,12 @@ int cmd_sweep_main(int argc, char **argv)
         goto out;
     }
     json_t *codes = sweep_reasons(&st, (unsigned)c.repeats, rc);
-    doc = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:O, s:b, s:o, s:O}",
-                    "schema_version", 1, "kind", "kvtier.sweep", "engine",
-                    st.engine ? st.engine : "unknown", "axis", axis_name(axis), "phase", c.phase,
-                    "baseline", base, "modes", st.modes, "regimes", st.regimes, "points",
-                    st.points, "decision_grade", json_array_size(codes) == 0, "reason_codes",
-                    codes, "command_line", cmdline);
+    doc =
+        json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:O, s:b, s:o, s:O}", "schema_version",
+                  1, "kind", "kvtier.sweep", "engine", st.engine ? st.engine : "unknown", "axis",
+                  axis_name(axis), "phase", c.phase, "baseline", base, "modes", st.modes, "regimes",
+                  st.regimes, "points", st.points, "decision_grade", json_array_size(codes) == 0,
+                  "reason_codes", codes, "command_line", cmdline);
     exit_code = json_array_size(codes) ? CLIOPT_EXIT_INVALID : CLIOPT_EXIT_OK;
     if (clisearch_write(c.out, "sweep", doc, sweep_markdown(doc)) < 0) {
         exit_code = CLIOPT_EXIT_FAIL;

@@ -473,8 +473,9 @@ char *slo_markdown(const json_t *doc)
                "meets its limit (an undersampled quantile fails).\n\n",
                jsonx_str(doc, "engine", "?"),
                jsonx_bool(doc, "decision_grade", false) ? "yes" : "no");
-    buf_printf(&m, "| mode | largest %s | bracket [pass, fail] | status | probes |\n"
-                   "|---|---|---|---|---|\n",
+    buf_printf(&m,
+               "| mode | largest %s | bracket [pass, fail] | status | probes |\n"
+               "|---|---|---|---|---|\n",
                axis);
     const char *k;
     const json_t *r;
@@ -535,8 +536,8 @@ int slo_chart(const json_t *doc, const char *dir, const char *gnuplot, struct ch
     {
         const json_t *br = json_object_get(r, "bracket");
         double mx = jsonx_num(r, "max", NAN), p = arr_num(br, 0), f = arr_num(br, 1);
-        buf_printf(&dat, "%d\t%s\t%g\t%g\t%g\n", i++, k, isfinite(mx) ? mx : 0,
-                   isfinite(p) ? p : 0, isfinite(f) ? f : (isfinite(p) ? p : 0));
+        buf_printf(&dat, "%d\t%s\t%g\t%g\t%g\n", i++, k, isfinite(mx) ? mx : 0, isfinite(p) ? p : 0,
+                   isfinite(f) ? f : (isfinite(p) ? p : 0));
     }
     buf_printf(&gp,
                "set title 'Largest %s under the SLO (%s, %s phase); bar = last pass, whisker "
