@@ -32,7 +32,7 @@ struct bundle_cli {
     double cpu_cache_gb, disk_cache_gb, c_disk_fraction, rate_scale;
     uint64_t cpu_cache_blocks, disk_cache_blocks, g1_blocks, c_read_bps, c_write_bps;
     bool disable_o_direct;
-    int drop_caches, cgroup, storage_kind;
+    int drop_caches, cgroup, storage_kind, tail;
     uint64_t ready_timeout_ns, interval_ns, max_requests;
     const char *device, *probe, *url, *kvbm_metrics_url, *frontend_metrics_url, *served_model;
     uint64_t pid;
@@ -41,6 +41,11 @@ struct bundle_cli {
 };
 
 static const struct opt_choice yes_no[] = { { "yes", "on" }, { "no", "off" }, { NULL, NULL } };
+static const struct opt_choice tails[] = {
+    { "p95", "size replay/steady for a supported p95 (72 requests) and gate on it" },
+    { "p99", "size them for a supported p99 (368 requests) and gate on it" },
+    { NULL, NULL },
+};
 static const struct opt_choice storage_kinds[] = {
     { "local_nvme", "the KV tier on a local NVMe (this phase of the plan)" },
     { "shared_nvmeof", "a shared NVMe-oF tier (future phases)" },
@@ -107,6 +112,9 @@ static const struct opt_def bundle_opts[] = {
       "cap on requests per phase (planner; default: workload profile)" },
     { "rate-scale", 0, OPT_DOUBLE, O(rate_scale), NULL, 0, 1000, NULL, "Run",
       "multiplier on every phase's planned rate" },
+    { "tail", 0, OPT_ENUM, O(tail), "p95", OPT_UNBOUNDED, tails, "Run",
+      "headline TTFT quantile: the plan sizes the measured phases to support it and "
+      "TAIL_UNDERSAMPLED flags a replay phase that does not" },
     { "device", 0, OPT_STR, O(device), NULL, OPT_UNBOUNDED, NULL, "Storage",
       "block device to observe (default: the disk holding --disk-cache-dir)" },
     { "probe", 0, OPT_STR, O(probe), NULL, OPT_UNBOUNDED, NULL, "Storage",
@@ -221,6 +229,7 @@ int cmd_bundle_main(int argc, char **argv)
     bc.interval_ns = c.interval_ns;
     bc.max_requests = c.max_requests;
     bc.rate_scale = c.rate_scale;
+    bc.tail_quantile = c.tail == 1 ? 0.99 : 0.95;
     bc.device = c.device;
     bc.probe_path = c.probe;
     bc.storage_kind = storage_kinds[c.storage_kind].name;
@@ -261,6 +270,7 @@ int cmd_bundle_main(int argc, char **argv)
         }
         json_decref(t);
     }
+    bc.thresholds.tail_quantile = bc.tail_quantile;
     bc.interrupt_flag = clisig_catch(CLISIG_SET_INT_TERM, CLISIG_REPEAT_KILL_LATER);
     struct diag d = { 0 };
     rc = bundle_run(&bc, &group, &d);

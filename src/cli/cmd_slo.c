@@ -36,9 +36,9 @@ static const struct opt_def slo_rows[] = {
     { "min", 0, OPT_DOUBLE, O(min), "1", OPT_UNBOUNDED, NULL, "SLO",
       "smallest axis value probed (the search starts here)" },
     { "max", 0, OPT_DOUBLE, O(max), "64", OPT_UNBOUNDED, NULL, "SLO", "largest axis value probed" },
-    { "resolution", 0, OPT_DOUBLE, O(resolution), NULL, OPT_UNBOUNDED, NULL, "SLO",
-      "bisect until the bracket is this narrow (default: 1 on concurrency and context, "
-      "--min on rate)" },
+    { "resolution", 0, OPT_DOUBLE, O(resolution), "1", OPT_UNBOUNDED, NULL, "SLO",
+      "bisect until the bracket [last pass, first fail] is this narrow (> 0; >= 1 on "
+      "concurrency; pick a finer one on rate)" },
     { "search-repeats", 0, OPT_U64, O(search_repeats), "1", 1, 100, NULL, "SLO",
       "bundles per probe while searching; the bracket's ends get --repeats" },
     OPT_END,
@@ -173,8 +173,6 @@ static int check_inputs(const struct clisearch *c, enum axis_kind axis, struct s
                                       .integer = axis_integer(axis),
                                       .search_repeats = (unsigned)c->search_repeats,
                                       .repeats = (unsigned)c->repeats };
-    if (sc->resolution == 0)
-        sc->resolution = sc->integer ? 1 : c->min;
     if (slo_spec_parse(c->slo, spec, &d) < 0 || slo_search_check(sc, &d) < 0 ||
         axis_check(axis, c->workload, c->min, &d) < 0 ||
         axis_check(axis, c->workload, c->max, &d) < 0) {

@@ -1289,6 +1289,7 @@ static int group_prepare(const struct bundle_config *cfg, struct group *g, struc
     workload_options_init(&wo);
     wo.max_requests = cfg->max_requests;
     wo.rate_scale = cfg->rate_scale;
+    wo.tail_quantile = cfg->tail_quantile > 0 ? cfg->tail_quantile : 0.95;
     r = workload_plan_write(cfg->profiles_dir, cfg->workload, cfg->dataset, cfg->model, cfg->seed,
                             &cap, &wo, g->plan_path, &g->plan_header, d);
     if (r < 0)
