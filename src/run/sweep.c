@@ -195,7 +195,9 @@ char *sweep_markdown(const json_t *doc)
             md_q(&m, json_object_get(t, "p50"));
             md_q(&m, json_object_get(t, "p95"));
             md_q(&m, json_object_get(t, "p99"));
-            buf_printf(&m, " %s |\n", jsonx_str(json_object_get(p, "vs_baseline"), "verdict", "–"));
+            const json_t *vs = json_object_get(p, "vs_baseline");
+            buf_printf(&m, " %s (pooled: %s) |\n", jsonx_str(vs, "verdict", "–"),
+                       jsonx_str(vs, "pooled_verdict", "–"));
         }
         buf_append_str(&m, "\n");
     }
