@@ -115,22 +115,20 @@ static json_t *reasons(const json_t *modes, unsigned repeats)
     bool nonmono = false, invalid = false, under = false, incomplete = false;
     const char *k;
     const json_t *r;
-    json_object_foreach((json_t *)modes, k, r)
-    {
+    json_object_foreach ((json_t *)modes, k, r) {
         nonmono |= jsonx_bool(r, "non_monotonic", false);
         const char *st = jsonx_str(r, "status", "");
         incomplete |= strcmp(st, "found") && strcmp(st, "all_pass") && strcmp(st, "none_pass");
         size_t i;
         const json_t *p;
-        json_array_foreach(json_object_get(r, "probes"), i, p)
-        {
+        json_array_foreach (json_object_get(r, "probes"), i, p) {
             if (jsonx_bool(p, "superseded", false))
                 continue;
             invalid |= !jsonx_bool(p, "run_valid", false);
             const char *mk;
             const json_t *m;
-            json_object_foreach(json_object_get(p, "metrics"), mk, m) under |=
-                jsonx_bool(m, "undersampled", false);
+            json_object_foreach (json_object_get(p, "metrics"), mk, m)
+                under |= jsonx_bool(m, "undersampled", false);
         }
     }
     if (repeats < 3)
@@ -299,8 +297,7 @@ int cmd_slo_main(int argc, char **argv)
     printf("%s/slo.json\n", c.out);
     const char *k;
     const json_t *r;
-    json_object_foreach(modes, k, r)
-    {
+    json_object_foreach (modes, k, r) {
         char *br = jsonx_dump_line(json_object_get(r, "bracket"));
         char *mx = jsonx_dump_line(json_object_get(r, "max"));
         printf("  %-4s largest %s %s, bracket %s, %s%s\n", k, axis_name(axis), mx, br,

@@ -394,8 +394,7 @@ json_t *slo_comparison_json(const json_t *modes, const char *baseline)
            bf = arr_num(json_object_get(b, "bracket"), 1);
     const char *k;
     const json_t *t;
-    json_object_foreach((json_t *)modes, k, t)
-    {
+    json_object_foreach ((json_t *)modes, k, t) {
         if (strcmp(k, baseline) == 0)
             continue;
         double tp = arr_num(json_object_get(t, "bracket"), 0),
@@ -431,21 +430,21 @@ static void md_probes(struct buf *m, const json_t *r, const json_t *slo)
     buf_append_str(m, "\n| value | repeats | run_valid | pass |");
     const char *k;
     const json_t *v;
-    json_object_foreach((json_t *)slo, k, v) buf_printf(m, " %s (est / upper bound) |", k);
+    json_object_foreach ((json_t *)slo, k, v)
+        buf_printf(m, " %s (est / upper bound) |", k);
     buf_append_str(m, " bundles |\n|---|---|---|---|");
-    json_object_foreach((json_t *)slo, k, v) buf_append_str(m, "---|");
+    json_object_foreach ((json_t *)slo, k, v)
+        buf_append_str(m, "---|");
     buf_append_str(m, "---|\n");
     size_t i;
     const json_t *p;
-    json_array_foreach(json_object_get(r, "probes"), i, p)
-    {
+    json_array_foreach (json_object_get(r, "probes"), i, p) {
         buf_printf(m, "| %g%s | %d | %s | %s |", jsonx_num(p, "value", NAN),
                    jsonx_bool(p, "superseded", false) ? " (superseded)" : "",
                    (int)jsonx_i64(p, "repeats", 0),
                    jsonx_bool(p, "run_valid", false) ? "yes" : "no",
                    jsonx_bool(p, "pass", false) ? "**pass**" : "fail");
-        json_object_foreach((json_t *)slo, k, v)
-        {
+        json_object_foreach ((json_t *)slo, k, v) {
             const json_t *x = json_object_get(json_object_get(p, "metrics"), k);
             buf_append_str(m, " ");
             md_num(m, jsonx_num(x, "estimate", NAN));
@@ -479,8 +478,7 @@ char *slo_markdown(const json_t *doc)
                axis);
     const char *k;
     const json_t *r;
-    json_object_foreach((json_t *)json_object_get(doc, "modes"), k, r)
-    {
+    json_object_foreach ((json_t *)json_object_get(doc, "modes"), k, r) {
         const json_t *br = json_object_get(r, "bracket");
         buf_printf(&m, "| %s | ", k);
         md_num(&m, jsonx_num(r, "max", NAN));
@@ -494,8 +492,7 @@ char *slo_markdown(const json_t *doc)
     }
     const json_t *cmp = json_object_get(doc, "comparison");
     buf_printf(&m, "\n## Against %s\n\n", jsonx_str(cmp, "baseline", "?"));
-    json_object_foreach((json_t *)json_object_get(cmp, "modes"), k, r)
-    {
+    json_object_foreach ((json_t *)json_object_get(cmp, "modes"), k, r) {
         const json_t *rr = json_object_get(r, "ratio_range");
         buf_printf(&m, "- %s / %s: ", k, jsonx_str(cmp, "baseline", "?"));
         md_num(&m, jsonx_num(r, "ratio", NAN));
@@ -510,11 +507,11 @@ char *slo_markdown(const json_t *doc)
         size_t i;
         const json_t *c;
         buf_append_str(&m, "\nReason codes:");
-        json_array_foreach((json_t *)codes, i, c) buf_printf(&m, " `%s`", json_string_value(c));
+        json_array_foreach ((json_t *)codes, i, c)
+            buf_printf(&m, " `%s`", json_string_value(c));
         buf_append_str(&m, "\n");
     }
-    json_object_foreach((json_t *)json_object_get(doc, "modes"), k, r)
-    {
+    json_object_foreach ((json_t *)json_object_get(doc, "modes"), k, r) {
         buf_printf(&m, "\n## Probes of %s\n", k);
         md_probes(&m, r, slo);
     }
@@ -532,8 +529,7 @@ int slo_chart(const json_t *doc, const char *dir, const char *gnuplot, struct ch
     const char *k;
     const json_t *r;
     int i = 0;
-    json_object_foreach((json_t *)json_object_get(doc, "modes"), k, r)
-    {
+    json_object_foreach ((json_t *)json_object_get(doc, "modes"), k, r) {
         const json_t *br = json_object_get(r, "bracket");
         double mx = jsonx_num(r, "max", NAN), p = arr_num(br, 0), f = arr_num(br, 1);
         buf_printf(&dat, "%d\t%s\t%g\t%g\t%g\n", i++, k, isfinite(mx) ? mx : 0, isfinite(p) ? p : 0,

@@ -178,16 +178,14 @@ char *sweep_markdown(const json_t *doc)
                jsonx_bool(doc, "decision_grade", false) ? "yes" : "no");
     const char *mode;
     const json_t *pts;
-    json_object_foreach((json_t *)json_object_get(doc, "modes"), mode, pts)
-    {
+    json_object_foreach ((json_t *)json_object_get(doc, "modes"), mode, pts) {
         buf_printf(&m,
                    "## %s\n\n| %s | valid/repeats | n | p50 (ms) | p95 (ms) | p99 (ms) | vs %s "
                    "|\n|---|---|---|---|---|---|---|\n",
                    mode, axis, jsonx_str(doc, "baseline", "?"));
         size_t i;
         const json_t *p;
-        json_array_foreach((json_t *)pts, i, p)
-        {
+        json_array_foreach ((json_t *)pts, i, p) {
             const json_t *t = json_object_get(p, "ttft_ms");
             buf_printf(&m, "| %g | %d/%d | %d |", jsonx_num(p, "value", NAN),
                        (int)jsonx_i64(p, "run_valid", 0), (int)jsonx_i64(p, "repeats", 0),
@@ -207,14 +205,16 @@ char *sweep_markdown(const json_t *doc)
         buf_append_str(&m, "None found at these points.\n");
     size_t i;
     const json_t *r;
-    json_array_foreach((json_t *)reg, i, r) buf_printf(
-        &m, "- %s at %s %g: %s (TTFT p95 %+.1f%%)\n", jsonx_str(r, "mode", "?"), axis,
-        jsonx_num(r, "value", NAN), jsonx_str(r, "verdict", "?"), jsonx_num(r, "change_pct", NAN));
+    json_array_foreach ((json_t *)reg, i, r)
+        buf_printf(&m, "- %s at %s %g: %s (TTFT p95 %+.1f%%)\n", jsonx_str(r, "mode", "?"), axis,
+                   jsonx_num(r, "value", NAN), jsonx_str(r, "verdict", "?"),
+                   jsonx_num(r, "change_pct", NAN));
     const json_t *codes = json_object_get(doc, "reason_codes");
     if (json_array_size(codes)) {
         buf_append_str(&m, "\nReason codes:");
         const json_t *c;
-        json_array_foreach((json_t *)codes, i, c) buf_printf(&m, " `%s`", json_string_value(c));
+        json_array_foreach ((json_t *)codes, i, c)
+            buf_printf(&m, " `%s`", json_string_value(c));
         buf_append_str(&m, "\n");
     }
     buf_append_str(&m, "\n![TTFT against the axis](sweep_ttft.svg)\n");
@@ -250,13 +250,11 @@ int sweep_chart(const json_t *doc, const char *dir, const char *gnuplot, struct 
     const char *mode;
     const json_t *pts;
     int idx = 0;
-    json_object_foreach((json_t *)json_object_get(doc, "modes"), mode, pts)
-    {
+    json_object_foreach ((json_t *)json_object_get(doc, "modes"), mode, pts) {
         buf_printf(&dat, "# %s: value p50 lo hi p95 lo hi p99 lo hi\n", mode);
         size_t i;
         const json_t *p;
-        json_array_foreach((json_t *)pts, i, p)
-        {
+        json_array_foreach ((json_t *)pts, i, p) {
             const json_t *t = json_object_get(p, "ttft_ms");
             buf_printf(&dat, "%.6g", jsonx_num(p, "value", NAN));
             dat_q(&dat, json_object_get(t, "p50"));
