@@ -256,6 +256,13 @@ int cmd_slo_main(int argc, char **argv)
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     exe[n > 0 ? n : 0] = 0;
     bc.kvtier_path = exe;
+    /* the plans are sized for the highest SLO quantile (p99 needs 368 requests a phase) */
+    for (size_t k = 0; k < spec.n; k++)
+        if (spec.lim[k].m->q > bc.tail_quantile && spec.lim[k].m->q <= 0.99)
+            bc.tail_quantile = spec.lim[k].m->q;
+    if (bc.tail_quantile < 0.95)
+        bc.tail_quantile = 0.95;
+    bc.thresholds.tail_quantile = bc.tail_quantile;
     bc.command_line = cmdline;
     bc.options = opts;
     const char *baseline = c.baseline ? c.baseline : mode_name(bc.modes[0]);
