@@ -538,7 +538,8 @@ int slo_chart(const json_t *doc, const char *dir, const char *gnuplot, struct ch
     buf_printf(&gp,
                "set title 'Largest %s under the SLO (%s, %s phase); bar = last pass, whisker "
                "= first fail'\nset ylabel '%s'\nset grid ytics\nset style fill solid 0.5\n"
-               "set boxwidth 0.6\nset yrange [0:*]\nset xrange [-0.5:%d.5]\n"
+               "set boxwidth 0.6\nset yrange [0:*]\nset offsets 0, 0, graph 0.1, 0\n"
+               "set xrange [-0.5:%d.5]\n"
                "set datafile separator '\\t'\nset termoption noenhanced\nunset key\n",
                axis, jsonx_str(doc, "engine", "?"), jsonx_str(doc, "phase", "?"), axis, i - 1);
     buf_append(&gp, "", 1);
