@@ -481,6 +481,10 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
                              /* the engine's own device pool: the question is what the
                               * engine can serve, not the shaped G1 of the experiments */
                              .g1_blocks = cfg.g1_blocks,
+                             .max_seq_len = mp.max_sequence_length,
+                             .max_num_tokens = mp.max_num_tokens,
+                             .max_batch_size = mp.max_batch_size,
+                             .tokens_per_block = mp.tokens_per_block,
                              .mode = ms,
                              .url = cfg.url,
                              .kvbm_metrics_url = cfg.kvbm_metrics_url,

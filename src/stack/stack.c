@@ -277,6 +277,8 @@ static int write_engine_args(const struct stack_opts *o, const char *path, struc
 {
     double frac = jsonx_num(o->profile, "free_gpu_memory_fraction", 0.80);
     json_t *doc = mode_trtllm_args(o->mode.id, frac);
+    mode_trtllm_limits(doc, o->max_seq_len, o->max_num_tokens, o->max_batch_size,
+                       o->tokens_per_block, o->g1_blocks);
     struct buf b;
     buf_init(&b, 0);
     int r = yamlx_emit(doc, &b);
@@ -316,6 +318,12 @@ static char **containerize(const json_t *ctr, char **argv, const struct spawn_en
             argv_push(&out, &n, &cap, xstrdup("-v"));
             argv_push(&out, &n, &cap, xalloc_printf("%s:%s", dirs[k], dirs[k]));
         }
+    /* the model snapshot, when it is a local directory, read-only at the same path */
+    const char *mp = jsonx_str(vars, "model_path", "");
+    if (mp[0] == '/') {
+        argv_push(&out, &n, &cap, xstrdup("-v"));
+        argv_push(&out, &n, &cap, xalloc_printf("%s:%s:ro", mp, mp));
+    }
     argv_push(&out, &n, &cap, expand(jsonx_str(ctr, "image", ""), vars));
     for (size_t k = 0; argv[k]; k++)
         argv_push(&out, &n, &cap, xstrdup(argv[k]));

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The dynamo-trtllm stack profile against the contract doubles of `python3 -m dynamo.frontend`,
+# `python3 -m dynamo.trtllm` and `docker` (tests/doubles, on PATH/PYTHONPATH only here): the
+# doubles refuse what the real CLIs refuse; a copy of the shipped profile (only ports, model
+# path, test tier sizes and runtime changed) runs a B1/B2 bundle on the host runtime and in
+# the container runtime, and the manifests carry the versions the doubles' environment reports.
+source "$(dirname "$0")/bundle_lib.sh"
+DOUBLES="$KVTIER_SRC/tests/doubles"
+export PATH="$DOUBLES/bin:$PATH" PYTHONPATH="$DOUBLES/python${PYTHONPATH:+:$PYTHONPATH}"
+export KVTIER_DOUBLE_KVTIER="$KVTIER" KVTIER_DOUBLE_PROFILES="$KVTIER_PROFILES"
+export KVTIER_DOUBLE_MODEL=tiny KVTIER_DOUBLE_HARDWARE=cpu_small KVTIER_DOUBLE_SPEEDUP=4
+export KVTIER_DOUBLE_DOCKER_STATE="$WORK/docker" KVTIER_DOUBLE_DOCKER_IMAGES="$WORK/images.txt"
+export TMPDIR="$WORK/tmp"
+mkdir -p "$TMPDIR"
+unset NATS_SERVER ETCD_ENDPOINTS DYN_STORE_KV DYN_REQUEST_PLANE
+
+# a model snapshot as the worker sees one: config and weight index
+MODEL="$WORK/model"
+mkdir -p "$MODEL"
+echo '{"architectures":["LlamaForCausalLM"],"num_hidden_layers":4,"max_position_embeddings":40960}' >"$MODEL/config.json"
+echo '{"metadata":{"total_size":60000000},"weight_map":{"lm_head.weight":"model.safetensors"}}' >"$MODEL/model.safetensors.index.json"
+
+# --- contract: what the real CLIs refuse, the doubles refuse the same way ---
+expect_rc() { # RC PATTERN CMD...: exit code RC and PATTERN on stderr
+  local want=$1 pat=$2 rc=0; shift 2
+  "$@" >"$WORK/c.out" 2>"$WORK/c.err" || rc=$?
+  [ "$rc" -eq "$want" ] || fail "$* exited $rc (want $want): $(tail -3 "$WORK/c.err")"
+  grep -q -- "$pat" "$WORK/c.err" || fail "$*: no '$pat' in: $(tail -3 "$WORK/c.err")"
+}
+expect_rc 2 "unrecognized arguments: --no-such-flag" python3 -m dynamo.trtllm --no-such-flag
+expect_rc 2 "invalid choice: 'redis'" python3 -m dynamo.frontend --store-kv redis
+expect_rc 2 "must be provided together" python3 -m dynamo.frontend --tls-cert-path /x
+expect_rc 2 "invalid choice: 'grpc'" python3 -m dynamo.trtllm --request-plane grpc
+expect_rc 1 "NATS" python3 -m dynamo.trtllm --model-path "$MODEL" --store-kv file
+expect_rc 1 "etcd" python3 -m dynamo.frontend --request-plane tcp
+printf 'backend: pytorch\nkv_cache_config:\n  free_gpu_memory_fraction: 0.8\n  host_cache_gb: 4\nmax_sequence_length: 4096\n' >"$WORK/bad.yaml"
+expect_rc 1 "Extra inputs are not permitted" python3 -m dynamo.trtllm --model-path "$MODEL" \
+  --store-kv file --request-plane tcp --extra-engine-args "$WORK/bad.yaml"
+grep -q "kv_cache_config.host_cache_gb" "$WORK/c.err" && grep -q "^max_sequence_length" "$WORK/c.err" ||
+  fail "the refusal does not name both unknown keys: $(cat "$WORK/c.err")"
+expect_rc 1 "couldn't find them in the cached files" python3 -m dynamo.trtllm \
+  --model-path org/not-cached --store-kv file --request-plane tcp
+expect_rc 125 "unknown flag: --gpu" docker run --gpu all img true
+expect_rc 125 "Unable to find image" docker run --network host nvcr.io/nvidia/none:1 true
+ok "the doubles refuse unknown flags, bad choices, NATS/etcd absent, unknown engine-args keys"
+
+# --- a copy of the shipped profile: only ports, model path, tier sizes and runtime differ ---
+read -r P1 P2 P3 < <(python3 -c 'import socket
+ss=[socket.socket() for _ in range(3)]
+[s.bind(("127.0.0.1",0)) for s in ss]
+print(*[s.getsockname()[1] for s in ss])')
+IMAGE=$(sed -n 's/^  image: *//p' "$KVTIER_PROFILES/stacks/dynamo-trtllm.yaml")
+echo "$IMAGE sha256:0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0" >"$KVTIER_DOUBLE_DOCKER_IMAGES"
+mkprofile() { # RUNTIME OUT
+  python3 - "$KVTIER_PROFILES/stacks/dynamo-trtllm.yaml" "$1" "$P1" "$P2" "$P3" "$MODEL" >"$2" <<'PY'
+import re, sys
+src, runtime, p1, p2, p3, model = sys.argv[1:]
+t = open(src).read()
+t = t.replace('"8000"', f'"{p1}"').replace(":8000", f":{p1}")
+t = t.replace("6880", p2).replace('"20081"', f'"{p3}"')
+t = re.sub(r'model_path: .*', f'model_path: "{model}"', t)
+t = re.sub(r'^runtime: .*$', f'runtime: {runtime}', t, flags=re.M)
+t = re.sub(r'ready: \d+s', 'ready: 60s', t)
+t = t.replace("tiers:\n", "tiers:\n  tiny:\n    g1_blocks: 256\n    cpu_cache_blocks: 512\n"
+              "    disk_cache_blocks: 4096\n", 1)
+print(t)
+PY
+}
+mkprofile host "$WORK/host.yaml"
+mkprofile container "$WORK/container.yaml"
+
+for RT in host container; do
+  RC=0
+  timeout 150 "$KVTIER" bundle --profiles "$KVTIER_PROFILES" --stack "$WORK/$RT.yaml" --model tiny \
+    --workload A --mode B1,B2 --max-requests 6 --disk-cache-dir "$DISKDIR" --out "$WORK/res-$RT" \
+    --interval 250ms --drop-caches no --cgroup no --json >"$WORK/$RT.json" 2>"$WORK/$RT.err" || RC=$?
+  G=$(group_dir "$WORK/res-$RT")
+  [ "$RC" -eq 0 ] || { tail -20 "$WORK/$RT.err"; for l in "$G"/*/r*/raw/stack/*.log; do echo "== $l"; tail -5 "$l"; done; fail "$RT bundle exit $RC"; }
+  for M in B1 B2; do
+    B=$(bundle_dir "$G" "$M")
+    schema_ok "$B"
+    pyq "$B/manifest.json" 's["stack"]["launch"]["kind"] == "dynamo-trtllm" and s["stack"]["launch"]["runtime"] == "'"$RT"'"'
+    grep -q "^max_seq_len: 40960" "$B/raw/stack/work/engine_args.yaml" || fail "$B: engine args lack max_seq_len"
+    grep -q "max_tokens: 8192" "$B/raw/stack/work/engine_args.yaml" || fail "$B: engine args lack G1 max_tokens"
+  done
+  ok "$RT runtime: B1/B2 bundles through the dynamo-trtllm profile against the doubles"
+done
+B=$(bundle_dir "$(group_dir "$WORK/res-container")" B2)
+pyq "$B/manifest.json" 'any(a == "'"$MODEL:$MODEL"':ro" for p in s["stack"]["launch"]["processes"] for a in p["argv"])'
+ok "container runtime mounts the model snapshot read-only"
