@@ -35,6 +35,7 @@
 #include "loadgen/loadgen.h"
 #include "observe/observe.h"
 #include "report/charts.h"
+#include "run/provenance.h"
 #include "stack/cgroup.h"
 #include "stack/httpget.h"
 #include "stack/stack.h"
@@ -491,7 +492,8 @@ struct outcome {
     bool interrupted;
     char error[512];
     json_t *ready_checks;
-    json_t *config; /* stack_observe_config */
+    json_t *config;     /* stack_observe_config */
+    json_t *provenance; /* provenance_observe */
     json_t *cache_clear, *page_cache;
     json_t *loadgen_summary;
 };
@@ -751,9 +753,13 @@ static json_t *manifest_json(const struct group *g, const struct mode_settings *
     json_object_set_new(m, "model", mo);
     json_object_set_new(m, "hardware", json_string(g->hardware));
     json_t *md = mode_settings_json(ms);
+    /* the document the stack really wrote (with the engine limits), else the mode's */
+    json_t *wea = r->stack ? json_object_get(r->stack->record, "engine_args") : NULL;
     json_object_set_new(
         md, "trtllm_extra_engine_args",
-        mode_trtllm_args(ms->id, jsonx_num(g->stack_profile, "free_gpu_memory_fraction", 0.80)));
+        wea ? json_deep_copy(wea)
+            : mode_trtllm_args(ms->id,
+                               jsonx_num(g->stack_profile, "free_gpu_memory_fraction", 0.80)));
     json_t *procs = r->stack ? json_object_get(r->stack->record, "processes") : NULL;
     json_t *env = json_object();
     size_t i;
@@ -806,6 +812,34 @@ static json_t *manifest_json(const struct group *g, const struct mode_settings *
                         r->stack ? json_deep_copy(json_object_get(r->stack->record, "cgroup"))
                                  : json_null());
     json_object_set_new(m, "phases", json_deep_copy(r->phases));
+    json_object_set_new(m, "provenance",
+                        oc->provenance ? json_incref(oc->provenance) : json_null());
+    /* equal hashes = the same experiment: what was asked for and what was observed */
+    static const char *const defining[] = { "stack",    "model",    "hardware",   "mode",
+                                            "workload", "capacity", "thresholds", NULL };
+    json_t *hd = json_object();
+    for (size_t k = 0; defining[k]; k++)
+        json_object_set(hd, defining[k], json_object_get(m, defining[k]));
+    json_t *hst = json_object_get(hd, "stack");
+    json_t *hstc = json_object();
+    json_object_set(hstc, "profile", json_object_get(hst, "profile"));
+    json_object_set(hstc, "engine_args",
+                    json_object_get(json_object_get(hst, "launch"), "engine_args"));
+    json_object_set_new(hd, "stack", hstc);
+    json_object_set(hd, "observed",
+                    oc->provenance ? json_object_get(oc->provenance, "observed") : NULL);
+    static const char *const hkeys[] = { "stack",    "model",      "hardware", "mode", "workload",
+                                         "capacity", "thresholds", "observed", NULL };
+    char *h = provenance_config_hash(hd, hkeys);
+    json_t *ch = json_object();
+    json_object_set_new(ch, "value", json_string(h));
+    json_t *over = json_array();
+    for (size_t k = 0; hkeys[k]; k++)
+        json_array_append_new(over, json_string(hkeys[k]));
+    json_object_set_new(ch, "over", over);
+    json_object_set_new(m, "config_hash", ch);
+    free(h);
+    json_decref(hd);
     return m;
 }
 
@@ -959,6 +993,7 @@ static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned 
                        c) if (!strcmp(jsonx_str(c, "check", ""), "kvbm_metrics") &&
                               !jsonx_bool(c, "ok", false)) oc.kvbm_ok = false;
     oc.config = stack_observe_config(r.stack, &ms);
+    oc.provenance = provenance_observe(r.stack, g->stack_profile);
     if (json_array_size(json_object_get(oc.config, "mismatches")))
         note(cfg,
              "  MODE_NOT_APPLIED: the running stack is not %s (see manifest "
@@ -1123,6 +1158,7 @@ finish:
     stack_free(r.stack);
     json_decref(oc.ready_checks);
     json_decref(oc.config);
+    json_decref(oc.provenance);
     json_decref(oc.cache_clear);
     json_decref(oc.page_cache);
     json_decref(oc.loadgen_summary);

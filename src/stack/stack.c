@@ -273,7 +273,8 @@ static void set_var_u64(json_t *vars, const char *k, uint64_t v)
     set_var(vars, k, s);
 }
 
-static int write_engine_args(const struct stack_opts *o, const char *path, struct diag *d)
+static int write_engine_args(const struct stack_opts *o, const char *path, json_t *record,
+                             struct diag *d)
 {
     double frac = jsonx_num(o->profile, "free_gpu_memory_fraction", 0.80);
     json_t *doc = mode_trtllm_args(o->mode.id, frac);
@@ -287,7 +288,7 @@ static int write_engine_args(const struct stack_opts *o, const char *path, struc
     if (r < 0)
         diag_set(d, r, 0, 0, "cannot write the TRT-LLM engine args %s: %s", path, strerror(-r));
     buf_fini(&b);
-    json_decref(doc);
+    json_object_set_new(record, "engine_args", doc);
     return r;
 }
 
@@ -471,10 +472,13 @@ int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
         free(x);
     }
     json_object_set_new(s->record, "served_model", json_string(s->served_model));
+    json_object_set_new(s->record, "work_dir", json_string(o->work_dir));
+    const char *mpv = jsonx_str(vars, "model_path", NULL);
+    json_object_set_new(s->record, "model_path", mpv ? json_string(mpv) : json_null());
 
     /* the TRT-LLM document is generated for every mode and recorded, even for builtin */
     if (s->kind != STACK_EXTERNAL) {
-        r = write_engine_args(o, ea, d);
+        r = write_engine_args(o, ea, s->record, d);
         json_object_set_new(s->record, "engine_args_path", json_string(ea));
     }
     free(ea);

@@ -6,6 +6,7 @@
 # path, test tier sizes and runtime changed) runs a B1/B2 bundle on the host runtime and in
 # the container runtime, and the manifests carry the versions the doubles' environment reports.
 source "$(dirname "$0")/bundle_lib.sh"
+[ -z "${KEEP:-}" ] || trap - EXIT
 DOUBLES="$KVTIER_SRC/tests/doubles"
 export PATH="$DOUBLES/bin:$PATH" PYTHONPATH="$DOUBLES/python${PYTHONPATH:+:$PYTHONPATH}"
 export KVTIER_DOUBLE_KVTIER="$KVTIER" KVTIER_DOUBLE_PROFILES="$KVTIER_PROFILES"
@@ -21,28 +22,33 @@ mkdir -p "$MODEL"
 echo '{"architectures":["LlamaForCausalLM"],"num_hidden_layers":4,"max_position_embeddings":40960}' >"$MODEL/config.json"
 echo '{"metadata":{"total_size":60000000},"weight_map":{"lm_head.weight":"model.safetensors"}}' >"$MODEL/model.safetensors.index.json"
 
-# --- contract: what the real CLIs refuse, the doubles refuse the same way ---
-expect_rc() { # RC PATTERN CMD...: exit code RC and PATTERN on stderr
-  local want=$1 pat=$2 rc=0; shift 2
-  "$@" >"$WORK/c.out" 2>"$WORK/c.err" || rc=$?
-  [ "$rc" -eq "$want" ] || fail "$* exited $rc (want $want): $(tail -3 "$WORK/c.err")"
-  grep -q -- "$pat" "$WORK/c.err" || fail "$*: no '$pat' in: $(tail -3 "$WORK/c.err")"
+# --- contract: what the real CLIs refuse, the doubles refuse the same way (run concurrently) ---
+NC=0
+expect_rc() { # RC PATTERN CMD...: exit code RC and PATTERN on stderr (in the background)
+  local want=$1 pat=$2 n=$((NC += 1)); shift 2
+  ( rc=0; "$@" >"$WORK/c$n.out" 2>"$WORK/c$n.err" || rc=$?
+    [ "$rc" -eq "$want" ] || { echo "$* exited $rc (want $want): $(tail -3 "$WORK/c$n.err")"; exit 1; }
+    grep -q -- "$pat" "$WORK/c$n.err" || { echo "$*: no '$pat' in: $(tail -3 "$WORK/c$n.err")"; exit 1; }
+  ) >"$WORK/c$n.verdict" &
 }
+printf 'backend: pytorch\nkv_cache_config:\n  free_gpu_memory_fraction: 0.8\n  host_cache_gb: 4\nmax_sequence_length: 4096\n' >"$WORK/bad.yaml"
 expect_rc 2 "unrecognized arguments: --no-such-flag" python3 -m dynamo.trtllm --no-such-flag
 expect_rc 2 "invalid choice: 'redis'" python3 -m dynamo.frontend --store-kv redis
 expect_rc 2 "must be provided together" python3 -m dynamo.frontend --tls-cert-path /x
 expect_rc 2 "invalid choice: 'grpc'" python3 -m dynamo.trtllm --request-plane grpc
 expect_rc 1 "NATS" python3 -m dynamo.trtllm --model-path "$MODEL" --store-kv file
 expect_rc 1 "etcd" python3 -m dynamo.frontend --request-plane tcp
-printf 'backend: pytorch\nkv_cache_config:\n  free_gpu_memory_fraction: 0.8\n  host_cache_gb: 4\nmax_sequence_length: 4096\n' >"$WORK/bad.yaml"
-expect_rc 1 "Extra inputs are not permitted" python3 -m dynamo.trtllm --model-path "$MODEL" \
+expect_rc 1 "kv_cache_config.host_cache_gb" python3 -m dynamo.trtllm --model-path "$MODEL" \
   --store-kv file --request-plane tcp --extra-engine-args "$WORK/bad.yaml"
-grep -q "kv_cache_config.host_cache_gb" "$WORK/c.err" && grep -q "^max_sequence_length" "$WORK/c.err" ||
-  fail "the refusal does not name both unknown keys: $(cat "$WORK/c.err")"
+BAD=$NC
 expect_rc 1 "couldn't find them in the cached files" python3 -m dynamo.trtllm \
   --model-path org/not-cached --store-kv file --request-plane tcp
 expect_rc 125 "unknown flag: --gpu" docker run --gpu all img true
 expect_rc 125 "Unable to find image" docker run --network host nvcr.io/nvidia/none:1 true
+wait
+for i in $(seq 1 "$NC"); do [ ! -s "$WORK/c$i.verdict" ] || fail "$(cat "$WORK/c$i.verdict")"; done
+grep -q "Extra inputs are not permitted" "$WORK/c$BAD.err" && grep -q "^max_sequence_length" "$WORK/c$BAD.err" ||
+  fail "the refusal does not name both unknown keys: $(cat "$WORK/c$BAD.err")"
 ok "the doubles refuse unknown flags, bad choices, NATS/etcd absent, unknown engine-args keys"
 
 # --- a copy of the shipped profile: only ports, model path, tier sizes and runtime differ ---
@@ -70,10 +76,10 @@ PY
 mkprofile host "$WORK/host.yaml"
 mkprofile container "$WORK/container.yaml"
 
-for RT in host container; do
+for RT in ${KVTIER_DOUBLE_RUNTIMES:-host container}; do
   RC=0
-  timeout 150 "$KVTIER" bundle --profiles "$KVTIER_PROFILES" --stack "$WORK/$RT.yaml" --model tiny \
-    --workload A --mode B1,B2 --max-requests 6 --disk-cache-dir "$DISKDIR" --out "$WORK/res-$RT" \
+  timeout 90 "$KVTIER" bundle --profiles "$KVTIER_PROFILES" --stack "$WORK/$RT.yaml" --model tiny \
+    --workload A --mode B1,B2 --max-requests 2 --rate-scale 8 --disk-cache-dir "$DISKDIR" --out "$WORK/res-$RT" \
     --interval 250ms --drop-caches no --cgroup no --json >"$WORK/$RT.json" 2>"$WORK/$RT.err" || RC=$?
   G=$(group_dir "$WORK/res-$RT")
   [ "$RC" -eq 0 ] || { tail -20 "$WORK/$RT.err"; for l in "$G"/*/r*/raw/stack/*.log; do echo "== $l"; tail -5 "$l"; done; fail "$RT bundle exit $RC"; }
@@ -84,8 +90,19 @@ for RT in host container; do
     grep -q "^max_seq_len: 40960" "$B/raw/stack/work/engine_args.yaml" || fail "$B: engine args lack max_seq_len"
     grep -q "max_tokens: 8192" "$B/raw/stack/work/engine_args.yaml" || fail "$B: engine args lack G1 max_tokens"
   done
+  # provenance observed in the worker's environment, the profile's literals only expected
+  pyq "$B/manifest.json" 'all(s["provenance"]["observed"]["versions"][k] == v for k, v in {"ai-dynamo": "0.7.1", "kvbm": "0.7.1", "tensorrt_llm": "1.1.0rc5", "nixl": "0.7.1"}.items())'
+  pyq "$B/manifest.json" '{"field": "dynamo_version", "expected": "1.0.1", "observed": "0.7.1"} in s["provenance"]["differences"]'
+  pyq "$B/manifest.json" 's["provenance"]["observed"]["model_checkpoint"]["digest"].startswith("xxh3-128:") and s["provenance"]["observed"]["engine_config_reported"]["engine_args"]["max_seq_len"] == 40960'
+  pyq "$B/manifest.json" 's["provenance"]["observed"]["gpu"]["present"] in (True, False) and s["provenance"]["observed"]["os"]["kernel"]'
   ok "$RT runtime: B1/B2 bundles through the dynamo-trtllm profile against the doubles"
 done
 B=$(bundle_dir "$(group_dir "$WORK/res-container")" B2)
 pyq "$B/manifest.json" 'any(a == "'"$MODEL:$MODEL"':ro" for p in s["stack"]["launch"]["processes"] for a in p["argv"])'
 ok "container runtime mounts the model snapshot read-only"
+pyq "$B/manifest.json" 's["provenance"]["observed"]["container"]["repo_digest"].endswith("@sha256:0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0")'
+pyq "$B/manifest.json" 's["provenance"]["observed"]["versions"]["source"].startswith("docker exec")'
+H1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["config_hash"]["value"])' "$(bundle_dir "$(group_dir "$WORK/res-container")" B1)/manifest.json")
+H2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["config_hash"]["value"])' "$B/manifest.json")
+[ "$H1" != "$H2" ] || fail "B1 and B2 have the same configuration hash"
+ok "container: image digest and versions observed inside the container; B1 and B2 hash apart"
