@@ -39,7 +39,7 @@ static const char probe_py[] =
     "        out[n] = None\n"
     "print(json.dumps(out))\n";
 
-/* Runs argv with envp, stdout into out_path; the output (at most HELPER_OUT_MAX) into ret.
+/* Runs argv with envp, its standard output into out_path and (at most HELPER_OUT_MAX) into ret.
  * 0, or negative errno (start failure, -ETIMEDOUT, -EIO on a non-zero exit). */
 static int capture(char *const *argv, char *const *envp, const char *out_path, struct buf *ret)
 {
