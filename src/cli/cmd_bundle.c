@@ -17,6 +17,7 @@
 #include "cli/cliopt_rows.h"
 #include "cli/clisig.h"
 #include "cli/cmds.h"
+#include "cli/dryrun.h"
 #include "cli/log.h"
 #include "common/jsonx.h"
 #include "common/profile.h"
@@ -38,6 +39,7 @@ struct bundle_cli {
     uint64_t pid;
     const char *thresholds;
     bool json;
+    bool dry_run;
 };
 
 static const struct opt_choice yes_no[] = { { "yes", "on" }, { "no", "off" }, { NULL, NULL } };
@@ -68,6 +70,9 @@ static const struct opt_def bundle_opts[] = {
       "results directory; a group directory is created inside" },
     { "json", 0, OPT_BOOL, O(json), NULL, OPT_UNBOUNDED, NULL, "Output",
       "print the group summary as JSON on stdout" },
+    { "dry-run", 0, OPT_BOOL, O(dry_run), NULL, OPT_UNBOUNDED, NULL, "Output",
+      "print per mode the exact commands, environment (secrets masked), engine-args YAML and "
+      "tier sizes, and start nothing" },
     { "profiles", 0, OPT_STR, O(profiles), NULL, OPT_UNBOUNDED, NULL, "Profiles",
       "profiles directory (default: $KVTIER_PROFILES or the installed/source profiles)" },
     { "hardware", 0, OPT_STR, O(hardware), NULL, OPT_UNBOUNDED, NULL, "Profiles",
@@ -260,6 +265,18 @@ int cmd_bundle_main(int argc, char **argv)
             goto out;
         }
         json_decref(t);
+    }
+    if (c.dry_run) {
+        struct diag dd = { 0 };
+        json_t *doc = NULL;
+        if (bundle_dry_run(&bc, &doc, &dd) < 0) {
+            log_diag(&dd);
+            exit_code = CLIOPT_EXIT_USAGE;
+            goto out;
+        }
+        dryrun_print(doc, c.json);
+        json_decref(doc);
+        goto out;
     }
     bc.interrupt_flag = clisig_catch(CLISIG_SET_INT_TERM, CLISIG_REPEAT_KILL_LATER);
     struct diag d = { 0 };

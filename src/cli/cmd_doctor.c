@@ -17,6 +17,7 @@
 #include "cli/cliopt_rows.h"
 #include "cli/clisig.h"
 #include "cli/cmds.h"
+#include "cli/dryrun.h"
 #include "cli/log.h"
 #include "common/jsonx.h"
 #include "common/profile.h"
@@ -27,6 +28,7 @@ struct doctor_cli {
     const char *url, *kvbm_metrics_url, *frontend_metrics_url, *served_model;
     uint64_t g1_blocks, ready_timeout_ns, max_requests, pid;
     bool json;
+    bool dry_run;
 };
 
 #define O(f) offsetof(struct doctor_cli, f)
@@ -41,6 +43,9 @@ static const struct opt_def doctor_opts[] = {
       "results directory; doctor_<stamp>/ is created inside" },
     { "json", 0, OPT_BOOL, O(json), NULL, OPT_UNBOUNDED, NULL, "Output",
       "print doctor.json on stdout" },
+    { "dry-run", 0, OPT_BOOL, O(dry_run), NULL, OPT_UNBOUNDED, NULL, "Output",
+      "print the B1 and B2p launches (commands, environment with secrets masked, engine-args "
+      "YAML, tier sizes) and start nothing" },
     { "profiles", 0, OPT_STR, O(profiles), NULL, OPT_UNBOUNDED, NULL, "Profiles",
       "profiles directory" },
     { "hardware", 0, OPT_STR, O(hardware), NULL, OPT_UNBOUNDED, NULL, "Profiles",
@@ -104,11 +109,17 @@ int cmd_doctor_main(int argc, char **argv)
     bc.interrupt_flag = clisig_catch(CLISIG_SET_INT_TERM, CLISIG_REPEAT_IGNORE);
     json_t *res = NULL;
     struct diag d = { 0 };
+    bc.dry_run = c.dry_run;
     rc = doctor_run(&bc, &res, &d);
     free(pdir);
     if (rc < 0) {
         log_diag(&d);
         return rc == -ENOENT || rc == -EINVAL ? CLIOPT_EXIT_USAGE : CLIOPT_EXIT_FAIL;
+    }
+    if (c.dry_run) {
+        dryrun_print(res, c.json);
+        json_decref(res);
+        return CLIOPT_EXIT_OK;
     }
     if (c.json) {
         char *s = json_dumps(res, JSON_INDENT(2));

@@ -1344,6 +1344,96 @@ static json_t *mode_stats(json_t *quicks, const char *mode, uint64_t seed)
     return o;
 }
 
+int bundle_dry_run(const struct bundle_config *cfg, json_t **ret, struct diag *d)
+{
+    struct bundle_config c = *cfg;
+    const char *tmp_base = getenv("TMPDIR");
+    char *tmp =
+        xalloc_printf("%s/kvtier-dry-run.XXXXXX", tmp_base && *tmp_base ? tmp_base : "/tmp");
+    char *cache = NULL;
+    if (!mkdtemp(tmp)) {
+        int e = -errno;
+        free(tmp);
+        return diag_set(d, e, 0, 0, "cannot create a temporary directory: %s", strerror(-e));
+    }
+    if (!c.disk_cache_dir)
+        c.disk_cache_dir = cache = fileio_join(cfg->out_dir, ".kvtier-kvcache");
+    c.out_dir = tmp;
+    struct group g = { 0 };
+    int r = group_prepare(&c, &g, d);
+    json_t *doc = NULL;
+    if (r < 0)
+        goto out;
+    doc = json_object();
+    json_object_set_new(doc, "kind", json_string("kvtier.dry_run"));
+    json_object_set_new(doc, "stack", json_string(g.stack_label));
+    json_object_set_new(doc, "stack_kind", json_string(jsonx_str(g.stack_profile, "kind", "")));
+    json_object_set_new(doc, "runtime", json_string(jsonx_str(g.stack_profile, "runtime", "host")));
+    json_object_set_new(doc, "model", json_string(g.model.name));
+    json_object_set_new(doc, "hardware", json_string(g.hardware));
+    json_object_set_new(doc, "disk_cache_dir", json_string(g.cache_dir));
+    json_object_set_new(doc, "g1_blocks", json_integer((json_int_t)g.g1_blocks));
+    json_object_set_new(doc, "plan_capacity",
+                        json_deep_copy(json_object_get(g.plan_header, "capacity")));
+    json_object_set_new(doc, "pressure",
+                        json_deep_copy(json_object_get(g.plan_header, "pressure")));
+    const char *gname = strrchr(g.dir, '/') ? strrchr(g.dir, '/') + 1 : g.dir;
+    json_t *modes = json_array();
+    for (size_t i = 0; i < cfg->n_modes; i++) {
+        struct mode_settings ms;
+        mode_settings_for(&g, cfg->modes[i], &ms);
+        char *ld =
+            xalloc_printf("%s/%s/%s/r01/raw/stack", cfg->out_dir, gname, mode_name(cfg->modes[i]));
+        char *wd = xalloc_printf("%s/work", ld);
+        struct stack_opts so = {
+            .profile = g.stack_profile,
+            .model = g.model.name,
+            .hf_id = g.model.hf_id,
+            .served_model = cfg->served_model,
+            .hardware = g.hardware,
+            .profiles_dir = cfg->profiles_dir,
+            .kvtier_path = cfg->kvtier_path,
+            .log_dir = ld,
+            .work_dir = wd,
+            .cgroup_name = "",
+            .g1_blocks = g.g1_blocks,
+            .max_seq_len = g.model.max_sequence_length,
+            .max_num_tokens = g.model.max_num_tokens,
+            .max_batch_size = g.model.max_batch_size,
+            .tokens_per_block = g.model.tokens_per_block,
+            .mode = ms,
+            .url = cfg->url,
+            .kvbm_metrics_url = cfg->kvbm_metrics_url,
+            .frontend_metrics_url = cfg->frontend_metrics_url,
+            .dry_run = true,
+        };
+        struct stack *st = NULL;
+        struct diag sd = { 0 };
+        int lr = stack_launch(&so, &st, &sd);
+        json_t *mj = json_object();
+        json_object_set_new(mj, "mode", json_string(mode_name(ms.id)));
+        json_object_set_new(mj, "settings", mode_settings_json(&ms));
+        json_object_set_new(mj, "launch", json_deep_copy(st->record));
+        json_object_set_new(mj, "error", lr < 0 ? json_string(sd.msg) : json_null());
+        json_array_append_new(modes, mj);
+        stack_free(st);
+        free(ld);
+        free(wd);
+    }
+    json_object_set_new(doc, "modes", modes);
+out:
+    if (g.plan_path)
+        unlink(g.plan_path);
+    if (g.dir)
+        rmdir(g.dir);
+    rmdir(tmp);
+    group_fini(&g);
+    free(tmp);
+    free(cache);
+    *ret = doc;
+    return r;
+}
+
 int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag *d)
 {
     struct group g = { 0 };

@@ -84,8 +84,9 @@ static const json_t *worker_record(const struct stack *s)
     json_t *procs = json_object_get(s->record, "processes");
     size_t i;
     json_t *p;
-    json_array_foreach(procs, i,
-                       p) if (jsonx_i64(p, "pid", 0) == (json_int_t)s->worker_pid) return p;
+    json_array_foreach (procs, i, p)
+        if (jsonx_i64(p, "pid", 0) == (json_int_t)s->worker_pid)
+            return p;
     size_t n = json_array_size(procs);
     return n ? json_array_get(procs, n - 1) : NULL;
 }

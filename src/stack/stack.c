@@ -230,6 +230,20 @@ static json_t *argv_json(char **argv)
             !strncmp(argv[i], "--", 2) && stack_is_secret_name(argv[i]) && !strchr(argv[i], '=');
         if (!strncmp(argv[i], "--", 2) && strchr(argv[i], '=') && stack_is_secret_name(argv[i]))
             secret = true;
+        /* a container engine's -e NAME=VALUE carries the environment on the command line */
+        const char *eq = strchr(argv[i], '=');
+        if (!secret && i > 0 && eq &&
+            (!strcmp(argv[i - 1], "-e") || !strcmp(argv[i - 1], "--env"))) {
+            char *name = xalloc_strndup(argv[i], (size_t)(eq - argv[i]));
+            if (stack_is_secret_name(name)) {
+                char *red = xalloc_printf("%s=<redacted>", name);
+                json_array_append_new(a, json_string(red));
+                free(red);
+                free(name);
+                continue;
+            }
+            free(name);
+        }
         json_array_append_new(a, json_string(secret ? "<redacted>" : argv[i]));
     }
     return a;
@@ -283,6 +297,8 @@ static int write_engine_args(const struct stack_opts *o, const char *path, json_
     buf_init(&b, 0);
     int r = yamlx_emit(doc, &b);
     if (r >= 0)
+        json_object_set_new(record, "engine_args_yaml", json_stringn((const char *)b.data, b.len));
+    if (r >= 0 && !o->dry_run)
         r = fileio_write_atomic(path, b.data, b.len);
     if (r < 0)
         diag_set(d, r, 0, 0, "cannot write the TRT-LLM engine args %s: %s", path, strerror(-r));
@@ -394,8 +410,10 @@ static int launch_proc(struct stack *s, const struct stack_opts *o, const json_t
     json_object_set_new(rec, "inherited_kvbm_env_dropped", dropped);
     dropped = NULL;
     json_object_set_new(rec, "log", json_string(logp));
-    r = spawn_start(&so, &sp->proc);
-    if (r < 0) {
+    r = o->dry_run ? 0 : spawn_start(&so, &sp->proc);
+    if (o->dry_run) {
+        json_object_set_new(rec, "dry_run", json_true());
+    } else if (r < 0) {
         diag_set(d, r, 0, 0, "cannot start %s (%s): %s", sp->name, argv[0], strerror(-r));
         json_object_set_new(rec, "start_error", json_string(strerror(-r)));
     } else {
@@ -417,7 +435,34 @@ out:
     return r;
 }
 
+/* path made absolute against the working directory (a container's working directory is not
+ * ours, so every path handed to a stack process is absolute). Owned. */
+static char *absolute(const char *path)
+{
+    char cwd[4096];
+    if (!path || !*path || path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+        return xstrdup(path ? path : "");
+    return xalloc_printf("%s/%s", cwd, path);
+}
+
+static int launch(const struct stack_opts *o, struct stack **ret, struct diag *d);
+
 int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
+{
+    struct stack_opts a = *o;
+    char *ld = absolute(o->log_dir), *wd = absolute(o->work_dir);
+    char *cd = absolute(o->mode.disk_cache_dir);
+    a.log_dir = ld;
+    a.work_dir = wd;
+    sfmt(a.mode.disk_cache_dir, sizeof(a.mode.disk_cache_dir), "%s", cd);
+    int r = launch(&a, ret, d);
+    free(ld);
+    free(wd);
+    free(cd);
+    return r;
+}
+
+static int launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
 {
     struct stack *s = xcalloc(1, sizeof(*s));
     *ret = s;
@@ -433,7 +478,8 @@ int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
     json_object_set_new(s->record, "kind", json_string(stack_kind_name(s->kind)));
     json_object_set_new(s->record, "runtime",
                         json_string(jsonx_str(o->profile, "runtime", "host")));
-    if ((r = fileio_mkdir_p(o->log_dir)) < 0 || (r = fileio_mkdir_p(o->work_dir)) < 0)
+    if (!o->dry_run &&
+        ((r = fileio_mkdir_p(o->log_dir)) < 0 || (r = fileio_mkdir_p(o->work_dir)) < 0))
         return diag_set(d, r, 0, 0, "cannot create %s: %s", o->log_dir, strerror(-r));
     const char *served =
         o->served_model ? o->served_model : jsonx_str(o->profile, "served_model", o->model);
@@ -483,7 +529,7 @@ int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
         goto out;
 
     s->cgroup.kind = CGROUP_NONE;
-    if (s->kind != STACK_EXTERNAL && o->cgroup_name && *o->cgroup_name) {
+    if (s->kind != STACK_EXTERNAL && o->cgroup_name && *o->cgroup_name && !o->dry_run) {
         char dev[32] = "";
         if (o->mode.disk_cache_dir[0])
             cgroup_disk_of_path(NULL, o->mode.disk_cache_dir, dev, sizeof(dev));
@@ -502,7 +548,8 @@ int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
         sfmt(s->http_url, sizeof(s->http_url), "%s", url);
         s->worker_pid = o->observe_pid;
     } else {
-        unlink(s->ready_file);
+        if (!o->dry_run)
+            unlink(s->ready_file);
         size_t i;
         json_t *pj;
         json_array_foreach (json_object_get(o->profile, "processes"), i, pj) {

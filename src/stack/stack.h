@@ -46,6 +46,7 @@ struct stack_opts {
     const char *kvbm_metrics_url; /* full URL of the KVBM /metrics (NULL = profile's) */
     const char *frontend_metrics_url; /* NULL = <url>/metrics */
     pid_t observe_pid; /* external: worker pid whose environment to read (0 = none) */
+    bool dry_run;      /* stack_launch only records: no directory, file, cgroup or process */
 };
 
 struct stack_proc {
@@ -83,6 +84,8 @@ int stack_profile_check(const json_t *profile, struct diag *d);
 void stack_profile_tiers(const json_t *profile, const char *model, struct mode_settings *m,
                          uint64_t *ret_g1_blocks);
 
+/* With o->dry_run, stack_launch builds the same record (argv, environment with secrets
+ * redacted, engine_args and engine_args_yaml) and starts, creates and writes nothing. */
 /* Launches the stack (nothing for external) with the mode's environment; returns an owned
  * stack even when a process failed to start (so its logs can be bundled): 0 started,
  * negative errno with d naming the process and the reason. *ret always set. */

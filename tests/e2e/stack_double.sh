@@ -38,6 +38,23 @@ grep -q "Extra inputs are not permitted" "$WORK/c$BAD.err" && grep -q "^max_sequ
   fail "the refusal does not name both unknown keys: $(cat "$WORK/c$BAD.err")"
 ok "the doubles refuse unknown flags, bad choices, NATS/etcd absent, unknown engine-args keys"
 
+# --- --dry-run: the exact launches, secrets masked, nothing started or written ---
+DYN_API_TOKEN=s3cr3t-value "$KVTIER" bundle --profiles "$KVTIER_PROFILES" --stack "$WORK/container.yaml" \
+  --model tiny --mode B0,B2 --dry-run --json --out "$WORK/dry" >"$WORK/dry.json" 2>"$WORK/dry.err" ||
+  fail "bundle --dry-run: $(cat "$WORK/dry.err")"
+[ ! -e "$WORK/dry" ] || fail "bundle --dry-run created $WORK/dry"
+! grep -q "s3cr3t-value" "$WORK/dry.json" || fail "a secret reached the dry-run output"
+pyq "$WORK/dry.json" '[m["mode"] for m in s["modes"]] == ["B0", "B2"] and all(p["env"]["DYN_API_TOKEN"] == "<redacted>" and "DYN_API_TOKEN=<redacted>" in p["argv"] for m in s["modes"] for p in m["launch"]["processes"])'
+pyq "$WORK/dry.json" 'all(p["argv"][:2] == ["docker", "run"] and p["dry_run"] for m in s["modes"] for p in m["launch"]["processes"])'
+pyq "$WORK/dry.json" '"max_seq_len: 40960" in s["modes"][1]["launch"]["engine_args_yaml"] and "kv_connector_config" in s["modes"][1]["launch"]["engine_args_yaml"] and "kv_connector_config" not in s["modes"][0]["launch"]["engine_args"]'
+pyq "$WORK/dry.json" 's["modes"][1]["settings"]["disk_cache_blocks"] == 4096 and s["modes"][0]["settings"]["disk_cache_blocks"] == 0'
+"$KVTIER" doctor --profiles "$KVTIER_PROFILES" --stack "$WORK/host.yaml" --model tiny --dry-run \
+  --out "$WORK/drydoc" >"$WORK/drydoc.txt" 2>&1 || fail "doctor --dry-run: $(cat "$WORK/drydoc.txt")"
+[ ! -e "$WORK/drydoc" ] || fail "doctor --dry-run created $WORK/drydoc"
+grep -q "^mode B2p" "$WORK/drydoc.txt" && grep -q "command: python3 -m dynamo.trtllm" "$WORK/drydoc.txt" ||
+  fail "doctor --dry-run does not show the B2p worker command: $(head -20 "$WORK/drydoc.txt")"
+ok "bundle and doctor --dry-run print commands, masked environment, engine args and tiers; start nothing"
+
 for RT in ${KVTIER_DOUBLE_RUNTIMES:-host container}; do
   RC=0
   timeout 90 "$KVTIER" bundle --profiles "$KVTIER_PROFILES" --stack "$WORK/$RT.yaml" --model tiny \
