@@ -41,7 +41,8 @@ static void print_mode(const json_t *m)
     size_t i;
     json_t *p;
     json_array_foreach (json_object_get(launch, "processes"), i, p) {
-        printf("  process %s (log %s)\n    env:", jsonx_str(p, "name", "?"), jsonx_str(p, "log", ""));
+        printf("  process %s (log %s)\n    env:", jsonx_str(p, "name", "?"),
+               jsonx_str(p, "log", ""));
         const char *k;
         json_t *v;
         json_object_foreach (json_object_get(p, "env"), k, v) {

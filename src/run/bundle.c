@@ -1344,6 +1344,29 @@ static json_t *mode_stats(json_t *quicks, const char *mode, uint64_t seed)
     return o;
 }
 
+/* Unified memory (GB10): weights, G1 and the pinned G2 all come from the same DRAM. */
+static json_t *dry_memory(const struct group *g)
+{
+    struct mode_settings b2;
+    mode_settings_for(g, MODE_B2, &b2);
+    double w = profile_weight_total_bytes(&g->model);
+    double g1b = (double)g->g1_blocks * (double)b2.bytes_per_block;
+    double g2b = (double)mode_cpu_blocks(&b2) * (double)b2.bytes_per_block;
+    double budget = 0.8 * g->hw.memory_bytes;
+    json_t *um = json_object();
+    json_object_set_new(um, "unified", json_boolean(g->hw.unified_memory));
+    jsonx_set_num(um, "memory_bytes", g->hw.memory_bytes);
+    jsonx_set_num(um, "weights_bytes", w);
+    jsonx_set_num(um, "g1_bytes", g1b);
+    jsonx_set_num(um, "g2_bytes", g2b);
+    jsonx_set_num(um, "budget_bytes", budget);
+    json_object_set_new(um, "fits", json_boolean(!g->hw.unified_memory || w + g1b + g2b <= budget));
+    json_object_set_new(um, "rule",
+                        json_string("unified memory: weights + G1 + G2 <= 0.8 x memory "
+                                    "(the rest: OS, CUDA context, activations)"));
+    return um;
+}
+
 int bundle_dry_run(const struct bundle_config *cfg, json_t **ret, struct diag *d)
 {
     struct bundle_config c = *cfg;
@@ -1377,6 +1400,7 @@ int bundle_dry_run(const struct bundle_config *cfg, json_t **ret, struct diag *d
                         json_deep_copy(json_object_get(g.plan_header, "capacity")));
     json_object_set_new(doc, "pressure",
                         json_deep_copy(json_object_get(g.plan_header, "pressure")));
+    json_object_set_new(doc, "memory", dry_memory(&g));
     const char *gname = strrchr(g.dir, '/') ? strrchr(g.dir, '/') + 1 : g.dir;
     json_t *modes = json_array();
     for (size_t i = 0; i < cfg->n_modes; i++) {
