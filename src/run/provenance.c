@@ -158,6 +158,85 @@ static json_t *image_digest(struct stack *s, const char *image)
     return o;
 }
 
+/* "key": true|false in a cufile.json (either spelling, comments allowed); NULL when absent. */
+static json_t *cufile_flag(const char *text, const char *key)
+{
+    char alt[64];
+    snprintf(alt, sizeof(alt), "%s", key);
+    for (char *p = alt; *p; p++)
+        if (*p == '_')
+            *p = '-';
+    const char *names[2] = { key, alt };
+    for (size_t i = 0; i < 2; i++) {
+        char q[80];
+        snprintf(q, sizeof(q), "\"%s\"", names[i]);
+        const char *at = strstr(text, q);
+        if (!at)
+            continue;
+        at += strlen(q);
+        at += strspn(at, " \t:");
+        if (!strncmp(at, "true", 4))
+            return json_true();
+        if (!strncmp(at, "false", 5))
+            return json_false();
+    }
+    return NULL;
+}
+
+/* GDS / cuFile and NIXL as the worker sees them: its CUFILE_* and NIXL_* variables, the
+ * cufile.json it would load (CUFILE_ENV_PATH_JSON, else /etc/cufile.json, read through
+ * /proc/PID/root so a container's own file is the one read) with its compat-mode switches, and
+ * whether the nvidia-fs (GDS) driver is present on the host. */
+static json_t *gds_state(const struct stack *s)
+{
+    json_t *o = json_object();
+    struct spawn_env env = { 0 };
+    spawn_env_init(&env, NULL, NULL);
+    json_t *vars = json_object();
+    bool have_env = s->worker_pid && spawn_env_read_pid(&env, NULL, s->worker_pid) >= 0;
+    for (size_t i = 0; have_env && i < env.n; i++)
+        if (!strncmp(env.v[i], "CUFILE_", 7) || !strncmp(env.v[i], "NIXL_", 5)) {
+            const char *eq = strchr(env.v[i], '=');
+            char *name = xalloc_strndup(env.v[i], (size_t)(eq - env.v[i]));
+            json_object_set_new(vars, name, json_string(eq + 1));
+            free(name);
+        }
+    json_object_set_new(o, "worker_env", vars);
+    const char *cf = have_env ? spawn_env_get(&env, "CUFILE_ENV_PATH_JSON") : NULL;
+    char *path = xstrdup(cf && *cf ? cf : "/etc/cufile.json");
+    char *full =
+        s->worker_pid ? xalloc_printf("/proc/%d/root%s", (int)s->worker_pid, path) : xstrdup(path);
+    json_t *cj = json_object();
+    json_object_set_new(cj, "path", json_string(path));
+    struct buf b;
+    buf_init(&b, 4096);
+    if (fileio_read_all(full, HELPER_OUT_MAX, &b) >= 0) {
+        const char *t = buf_str(&b);
+        XXH128_hash_t h = XXH3_128bits(t, strlen(t));
+        char hex[64];
+        snprintf(hex, sizeof(hex), "xxh3-128:%016llx%016llx", (unsigned long long)h.high64,
+                 (unsigned long long)h.low64);
+        json_object_set_new(cj, "present", json_true());
+        json_object_set_new(cj, "digest", json_string(hex));
+        static const char *const keys[] = { "allow_compat_mode", "use_compat_mode",
+                                            "force_compat_mode", "use_pci_p2pdma", NULL };
+        for (size_t k = 0; keys[k]; k++) {
+            json_t *v = cufile_flag(t, keys[k]);
+            json_object_set_new(cj, keys[k], v ? v : json_null());
+        }
+        json_object_set_new(cj, "text", json_string(t));
+    } else {
+        json_object_set_new(cj, "present", json_false());
+    }
+    buf_fini(&b);
+    json_object_set_new(o, "cufile_json", cj);
+    json_object_set_new(o, "nvidia_fs_driver", json_boolean(access("/dev/nvidia-fs0", F_OK) == 0));
+    free(path);
+    free(full);
+    spawn_env_fini(&env);
+    return o;
+}
+
 /* NVML as in nvml.h: nvmlInit_v2, nvmlSystemGetDriverVersion, nvmlSystemGetCudaDriverVersion,
  * nvmlDeviceGetCount_v2, nvmlDeviceGetHandleByIndex_v2, nvmlDeviceGetName, nvmlShutdown. */
 json_t *provenance_gpu(void)
@@ -401,6 +480,8 @@ json_t *provenance_observe(struct stack *s, const json_t *stack_profile)
         differ(diffs, "container_image", json_object_get(exp, "container_image"), image);
     }
     json_object_set_new(obs, "gpu", provenance_gpu());
+    if (!builtin)
+        json_object_set_new(obs, "gds", gds_state(s));
     json_object_set_new(obs, "os", provenance_os(NULL));
     const char *mp = jsonx_str(s->record, "model_path", NULL);
     if (mp)

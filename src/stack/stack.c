@@ -335,6 +335,12 @@ static char **containerize(const json_t *ctr, char **argv, const struct spawn_en
             argv_push(&out, &n, &cap, xstrdup("-v"));
             argv_push(&out, &n, &cap, xalloc_printf("%s:%s", dirs[k], dirs[k]));
         }
+    /* the cuFile configuration the worker is pointed at, read-only at the same path */
+    const char *cf = spawn_env_get(env, "CUFILE_ENV_PATH_JSON");
+    if (cf && cf[0] == '/') {
+        argv_push(&out, &n, &cap, xstrdup("-v"));
+        argv_push(&out, &n, &cap, xalloc_printf("%s:%s:ro", cf, cf));
+    }
     /* the model snapshot, when it is a local directory, read-only at the same path */
     const char *mp = jsonx_str(vars, "model_path", "");
     if (mp[0] == '/') {

@@ -20,6 +20,10 @@ mkdir -p "$MODEL"
 echo '{"architectures":["LlamaForCausalLM"],"num_hidden_layers":4,"max_position_embeddings":40960}' >"$MODEL/config.json"
 echo '{"metadata":{"total_size":60000000},"weight_map":{"lm_head.weight":"model.safetensors"}}' >"$MODEL/model.safetensors.index.json"
 
+# a cuFile configuration in compat mode, as the Spark needs without GDS (kvbm.md, #6032)
+printf '{\n  // kvtier e2e\n  "properties": {\n    "allow_compat_mode": true,\n    "use_pci_p2pdma": false\n  }\n}\n' >"$WORK/cufile.json"
+export CUFILE_ENV_PATH_JSON="$WORK/cufile.json"
+
 # --- a copy of the shipped profile: only ports, model path, tier sizes and runtime differ ---
 read -r P1 P2 P3 < <(python3 -c 'import socket
 ss=[socket.socket() for _ in range(3)]
