@@ -38,6 +38,7 @@
 #include "loadgen/loadgen.h"
 #include "observe/observe.h"
 #include "report/charts.h"
+#include "run/limits.h"
 #include "run/provenance.h"
 #include "stack/cgroup.h"
 #include "stack/stack.h"
@@ -975,6 +976,18 @@ static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned 
             oc.kvbm_ok = false;
     oc.config = stack_observe_config(r.stack, &ms);
     oc.provenance = provenance_observe(r.stack, g->stack_profile);
+    {
+        /* the live engine limits, before any request is sent */
+        char why[400];
+        json_t *el = json_object_get(oc.config, "engine_limits");
+        if (limits_check(g->plan_path, el, cfg->dataset, why, sizeof(why)) == -E2BIG) {
+            snprintf(oc.error, sizeof(oc.error), "refused before sending: %s", why);
+            oc.ready = false;
+            limits_write_dossier(r.dir, el, why);
+            note(cfg, "  refused before sending (blocker_dossier.md): %s", why);
+            goto finish;
+        }
+    }
     if (json_array_size(json_object_get(oc.config, "mismatches")))
         note(cfg,
              "  MODE_NOT_APPLIED: the running stack is not %s (see manifest "

@@ -752,6 +752,39 @@ static pid_t container_pid(const struct stack *s)
     return pid > 0 ? pid : 0;
 }
 
+/* The limits the serving engine reports through the frontend's model gauges
+ * (dynamo_frontend_model_*): context length, device KV blocks, block size, batch limits. */
+static json_t *engine_limits(const struct stack *s)
+{
+    static const char *const gauges[][2] = {
+        { "dynamo_frontend_model_context_length", "context_length" },
+        { "dynamo_frontend_model_total_kv_blocks", "total_kv_blocks" },
+        { "dynamo_frontend_model_kv_cache_block_size", "kv_cache_block_size" },
+        { "dynamo_frontend_model_max_num_seqs", "max_num_seqs" },
+        { "dynamo_frontend_model_max_num_batched_tokens", "max_num_batched_tokens" },
+    };
+    json_t *o = json_object();
+    json_object_set_new(o, "source", json_string(s->frontend_metrics_url));
+    struct buf b;
+    buf_init(&b, HTTPGET_BODY_MAX_BYTES);
+    struct httpget_result hr;
+    struct prom_page pg = { 0 };
+    if (s->frontend_metrics_url[0] &&
+        httpget(s->frontend_metrics_url, CHECK_TIMEOUT_NS, &b, &hr) >= 0 && hr.status == 200) {
+        prom_parse_lenient((const char *)b.data, b.len, &pg, NULL);
+        for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++) {
+            double v;
+            if (prom_sum(&pg, gauges[i][0], &v) > 0)
+                jsonx_set_num(o, gauges[i][1], v);
+        }
+        prom_page_fini(&pg);
+    } else {
+        json_object_set_new(o, "error", json_string("frontend metrics not readable"));
+    }
+    buf_fini(&b);
+    return o;
+}
+
 json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
 {
     const struct mode_settings *w = want;
@@ -796,6 +829,7 @@ json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
         mism = mode_compare(want, &got);
     }
     spawn_env_fini(&env);
+    json_object_set_new(o, "engine_limits", engine_limits(s));
     /* live metrics: which KVBM counters exist, and engine-reported tier capacities */
     if (s->kvbm_metrics_url[0]) {
         struct buf b;

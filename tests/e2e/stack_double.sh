@@ -55,6 +55,25 @@ grep -q "^mode B2p" "$WORK/drydoc.txt" && grep -q "command: python3 -m dynamo.tr
   fail "doctor --dry-run does not show the B2p worker command: $(head -20 "$WORK/drydoc.txt")"
 ok "bundle and doctor --dry-run print commands, masked environment, engine args and tiers; start nothing"
 
+# --- live engine limits: an engine built shorter than the profile says refuses Dataset L ---
+mkdir -p "$WORK/dprof"
+cp -r "$KVTIER_PROFILES/models" "$KVTIER_PROFILES/hardware" "$WORK/dprof/"
+sed -e 's/^name: tiny$/name: tiny8k/' -e 's/max_sequence_length: 40960/max_sequence_length: 8192/' \
+  "$KVTIER_PROFILES/models/tiny.yaml" >"$WORK/dprof/models/tiny8k.yaml"
+RC=0
+KVTIER_DOUBLE_MODEL=tiny8k KVTIER_DOUBLE_PROFILES="$WORK/dprof" timeout 60 "$KVTIER" bundle \
+  --profiles "$KVTIER_PROFILES" --stack "$WORK/host.yaml" --model tiny --workload C --dataset L \
+  --mode B1 --max-requests 1 --disk-cache-dir "$DISKDIR" --out "$WORK/res-l" --drop-caches no \
+  --cgroup no >"$WORK/l.out" 2>"$WORK/l.err" || RC=$?
+[ "$RC" -eq 3 ] || fail "Dataset L on an 8k engine: exit $RC (want 3): $(tail -5 "$WORK/l.err")"
+B=$(bundle_dir "$(group_dir "$WORK/res-l")" B1)
+grep -q "dynamo_frontend_model_context_length 8192" "$B/blocker_dossier.md" ||
+  fail "no blocker dossier naming the live context length: $(ls "$B")"
+pyq "$B/manifest.json" 's["stack"]["observed_config"]["engine_limits"]["context_length"] == 8192'
+pyq "$B/verdict.json" '"SERVER_UNHEALTHY" in s["reason_codes"] and not s["run_valid"]'
+[ ! -s "$B/raw/records.jsonl" ] || fail "requests were sent to an engine that cannot take them"
+ok "Dataset L refused before sending on an engine reporting an 8k context, with a blocker dossier"
+
 for RT in ${KVTIER_DOUBLE_RUNTIMES:-host container}; do
   # B1 and B2 on the host; the container runs B2 (doctor_double.sh runs B1 and B2p in both)
   MODES=B1,B2
