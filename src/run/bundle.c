@@ -774,6 +774,12 @@ static json_t *manifest_json(const struct group *g, const struct mode_settings *
         json_string(g->g1_blocks ? "stack profile tiers / --g1-blocks" : "engine default"));
     json_t *pc = json_object_get(g->plan_header, "capacity");
     json_object_set_new(cap, "plan_capacity", pc ? json_deep_copy(pc) : json_null());
+    const uint64_t planned[3] = { g->g1_blocks, mode_cpu_blocks(ms), mode_disk_blocks(ms) };
+    json_object_set_new(cap, "observed",
+                        oc->config
+                            ? provenance_capacity(oc->config, profile_kv_bytes_per_token(&g->model),
+                                                  planned, ms->bytes_per_block)
+                            : json_null());
     json_t *pa = json_object_get(g->plan_header, "pressure");
     json_object_set_new(cap, "pressure", pa ? json_deep_copy(pa) : json_null());
     json_object_set_new(m, "capacity", cap);

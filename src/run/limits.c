@@ -14,8 +14,8 @@
 
 #define PLAN_MAX_BYTES (512u << 20)
 
-int limits_check(const char *plan_path, const json_t *engine_limits, const char *dataset,
-                 char *why, size_t why_len)
+int limits_check(const char *plan_path, const json_t *engine_limits, const char *dataset, char *why,
+                 size_t why_len)
 {
     double ctx = jsonx_num(engine_limits, "context_length", 0);
     why[0] = 0;
@@ -65,8 +65,7 @@ int limits_write_dossier(const char *dir, const json_t *engine_limits, const cha
     json_object_set_new(j, "kind", json_string("kvtier.blocker_dossier"));
     json_object_set_new(j, "blocker", json_string("ENGINE_LIMIT"));
     json_object_set_new(j, "why", json_string(why));
-    json_object_set_new(j, "observed",
-                        engine_limits ? json_deep_copy(engine_limits) : json_null());
+    json_object_set_new(j, "observed", engine_limits ? json_deep_copy(engine_limits) : json_null());
     json_object_set_new(j, "must_change",
                         json_string("an engine built for the plan: max_seq_len >= the longest "
                                     "planned prompt + output (>= 32768 for Dataset L; the "
@@ -79,15 +78,16 @@ int limits_write_dossier(const char *dir, const json_t *engine_limits, const cha
     json_decref(j);
     if (r < 0)
         return r;
-    char *md = xalloc_printf("# Blocker dossier: engine limit\n\n"
-                             "No request was sent.\n\n"
-                             "- **Why:** %s\n"
-                             "- **Must change:** an engine built for the plan: `max_seq_len` >= the "
-                             "longest planned prompt + output (>= 32768 for Dataset L; the "
-                             "`*_ctx32k` model profiles ask for it in the engine args).\n"
-                             "- **Observed:** `stack.observed_config.engine_limits` in "
-                             "manifest.json.\n",
-                             why);
+    char *md =
+        xalloc_printf("# Blocker dossier: engine limit\n\n"
+                      "No request was sent.\n\n"
+                      "- **Why:** %s\n"
+                      "- **Must change:** an engine built for the plan: `max_seq_len` >= the "
+                      "longest planned prompt + output (>= 32768 for Dataset L; the "
+                      "`*_ctx32k` model profiles ask for it in the engine args).\n"
+                      "- **Observed:** `stack.observed_config.engine_limits` in "
+                      "manifest.json.\n",
+                      why);
     p = fileio_join(dir, "blocker_dossier.md");
     r = fileio_write_atomic(p, md, strlen(md));
     free(p);

@@ -18,8 +18,8 @@
 /* 0 when the plan fits the engine (or the engine reports no context length), -E2BIG with a
  * one-line reason in why when Dataset L meets a < 32k engine or a planned request exceeds the
  * context; -ENOENT/-EINVAL when the plan cannot be read. */
-int limits_check(const char *plan_path, const json_t *engine_limits, const char *dataset,
-                 char *why, size_t why_len);
+int limits_check(const char *plan_path, const json_t *engine_limits, const char *dataset, char *why,
+                 size_t why_len);
 /* blocker_dossier.{json,md} in dir for a refused run: what was observed, why, what must change.
  * 0 or negative errno. */
 int limits_write_dossier(const char *dir, const json_t *engine_limits, const char *why);

@@ -501,3 +501,66 @@ json_t *provenance_observe(struct stack *s, const json_t *stack_profile)
     json_object_set_new(o, "differences", diffs);
     return o;
 }
+
+static void cap_entry(json_t *o, const char *key, double v, const char *source)
+{
+    json_t *e = json_object();
+    jsonx_set_num(e, "value", v);
+    json_object_set_new(e, "source", json_string(source));
+    json_object_set_new(o, key, e);
+}
+
+json_t *provenance_capacity(const json_t *observed_config, uint64_t kv_bytes_per_token,
+                            const uint64_t planned[3], uint64_t planned_bytes_per_block)
+{
+    json_t *o = json_object();
+    const json_t *el = json_object_get(observed_config, "engine_limits");
+    const json_t *rep = json_object_get(observed_config, "engine_reported");
+    const json_t *env = json_object_get(observed_config, "observed");
+    double v;
+    double got[3] = { -1, -1, -1 };
+    if ((v = jsonx_num(el, "total_kv_blocks", -1)) >= 0) {
+        cap_entry(o, "g1_blocks", v, "dynamo_frontend_model_total_kv_blocks");
+        got[0] = v;
+    } else if ((v = jsonx_num(rep, "kvtier_engine_g1_capacity_blocks", -1)) >= 0) {
+        cap_entry(o, "g1_blocks", v, "kvtier_engine_g1_capacity_blocks");
+        got[0] = v;
+    }
+    static const char *const gauges[2] = { "kvtier_engine_g2_capacity_blocks",
+                                           "kvtier_engine_g3_capacity_blocks" };
+    static const char *const envk[2] = { "cpu_cache_blocks", "disk_cache_blocks" };
+    static const char *const keys[2] = { "g2_blocks", "g3_blocks" };
+    for (size_t i = 0; i < 2; i++) {
+        if ((v = jsonx_num(rep, gauges[i], -1)) >= 0)
+            cap_entry(o, keys[i], v, gauges[i]);
+        else if ((v = jsonx_num(env, envk[i], -1)) >= 0)
+            cap_entry(o, keys[i], v, "worker environment (DYN_KVBM_*) by KVBM's sizing rules");
+        got[i + 1] = v;
+    }
+    double tpb = jsonx_num(el, "kv_cache_block_size", -1);
+    if (tpb > 0 && kv_bytes_per_token) {
+        cap_entry(o, "tokens_per_block", tpb, "dynamo_frontend_model_kv_cache_block_size");
+        cap_entry(o, "bytes_per_block", tpb * (double)kv_bytes_per_token,
+                  "kv_cache_block_size x the model profile's KV bytes per token");
+    }
+    json_t *diffs = json_array();
+    static const char *const names[3] = { "g1_blocks", "g2_blocks", "g3_blocks" };
+    for (size_t i = 0; i < 3; i++)
+        if (got[i] >= 0 && planned[i] && got[i] != (double)planned[i]) {
+            json_t *d = json_object();
+            json_object_set_new(d, "field", json_string(names[i]));
+            jsonx_set_num(d, "planned", (double)planned[i]);
+            jsonx_set_num(d, "observed", got[i]);
+            json_array_append_new(diffs, d);
+        }
+    double bpb = jsonx_num(json_object_get(o, "bytes_per_block"), "value", -1);
+    if (bpb > 0 && planned_bytes_per_block && bpb != (double)planned_bytes_per_block) {
+        json_t *d = json_object();
+        json_object_set_new(d, "field", json_string("bytes_per_block"));
+        jsonx_set_num(d, "planned", (double)planned_bytes_per_block);
+        jsonx_set_num(d, "observed", bpb);
+        json_array_append_new(diffs, d);
+    }
+    json_object_set_new(o, "differences", diffs);
+    return o;
+}

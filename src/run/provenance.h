@@ -32,4 +32,13 @@ json_t *provenance_gpu(void);
  * keys hash as null); keys NULL-terminated. Owned string. */
 char *provenance_config_hash(const json_t *doc, const char *const *keys);
 
+/* Capacity as the running stack reports it, next to the planned figures (owned object):
+ * G1 from dynamo_frontend_model_total_kv_blocks (else the engine's g1 gauge), G2/G3 from the
+ * engine's tier gauges where it has them, else from the worker's real environment read by
+ * KVBM's sizing rules (KVBM exports no pool capacity), tokens per block from
+ * dynamo_frontend_model_kv_cache_block_size and bytes per block = that x the model's KV bytes
+ * per token. Each figure carries its source; `differences` lists planned != observed. */
+json_t *provenance_capacity(const json_t *observed_config, uint64_t kv_bytes_per_token,
+                            const uint64_t planned[3], uint64_t planned_bytes_per_block);
+
 #endif

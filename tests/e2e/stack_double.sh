@@ -97,6 +97,7 @@ for RT in ${KVTIER_DOUBLE_RUNTIMES:-host container}; do
   pyq "$B/manifest.json" 's["provenance"]["observed"]["model_checkpoint"]["digest"].startswith("xxh3-128:") and s["provenance"]["observed"]["engine_config_reported"]["engine_args"]["max_seq_len"] == 40960'
   pyq "$B/manifest.json" 's["provenance"]["observed"]["gpu"]["present"] in (True, False) and s["provenance"]["observed"]["os"]["kernel"]'
   pyq "$B/manifest.json" '(lambda g: g["cufile_json"]["allow_compat_mode"] is True and g["cufile_json"]["use_pci_p2pdma"] is False and g["worker_env"]["CUFILE_ENV_PATH_JSON"].endswith("/cufile.json"))(s["provenance"]["observed"]["gds"])'
+  pyq "$B/manifest.json" '(lambda c: c["g1_blocks"]["value"] == 256 and c["g1_blocks"]["source"] == "dynamo_frontend_model_total_kv_blocks" and c["g3_blocks"]["value"] == 4096 and c["bytes_per_block"]["value"] == 262144 and c["differences"] == [])(s["capacity"]["observed"])'
   ok "$RT runtime: $MODES bundles through the dynamo-trtllm profile against the doubles"
 done
 B=$(bundle_dir "$(group_dir "$WORK/res-container")" B2)
