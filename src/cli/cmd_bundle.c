@@ -40,8 +40,15 @@ struct bundle_cli {
     const char *thresholds;
     bool json;
     bool dry_run;
+    const char *tokenizer;
+    int endpoint;
 };
 
+static const struct opt_choice endpoints[] = {
+    { "chat", "/v1/chat/completions with messages (the model's chat template)" },
+    { "completions", "/v1/completions with the prompt's token ids (exact with --tokenizer)" },
+    { NULL, NULL },
+};
 static const struct opt_choice yes_no[] = { { "yes", "on" }, { "no", "off" }, { NULL, NULL } };
 static const struct opt_choice storage_kinds[] = {
     { "local_nvme", "the KV tier on a local NVMe (this phase of the plan)" },
@@ -62,6 +69,11 @@ static const struct opt_def bundle_opts[] = {
     { "mode", 0, OPT_STR, O(mode), "B2", OPT_UNBOUNDED, NULL, "What",
       "serving mode(s): B0, B1, B2, B2p, B3, C; a comma list interleaves them in seeded "
       "random blocks" },
+    { "tokenizer", 0, OPT_STR, O(tokenizer), NULL, OPT_UNBOUNDED, NULL, "What",
+      "tokenizer.json to plan token-exact prompts with (default: tokenizer.json in the stack "
+      "profile's paths.model_path when there is one, else the approximate tokenizer)" },
+    { "endpoint", 0, OPT_ENUM, O(endpoint), "chat", OPT_UNBOUNDED, endpoints, "What",
+      "request body of the plan" },
     { "repeats", 'r', OPT_U64, O(repeats), "1", 1, 100, NULL, "What",
       "bundles per mode (each its own bundle; >= 3 needed for decision grade)" },
     { "seed", 0, OPT_U64, O(seed), "1", OPT_UNBOUNDED, NULL, "What",
@@ -228,6 +240,8 @@ int cmd_bundle_main(int argc, char **argv)
     bc.rate_scale = c.rate_scale;
     bc.device = c.device;
     bc.probe_path = c.probe;
+    bc.tokenizer_path = c.tokenizer;
+    bc.endpoint = (enum workload_endpoint)c.endpoint;
     bc.storage_kind = storage_kinds[c.storage_kind].name;
     bc.url = c.url;
     bc.kvbm_metrics_url = c.kvbm_metrics_url;

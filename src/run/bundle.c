@@ -519,6 +519,10 @@ static json_t *build_evidence(const struct run *r, const struct outcome *oc,
     json_object_set_new(e, "kind", json_string("kvtier.evidence"));
     json_object_set_new(e, "mode", json_string(mode_name(ms->id)));
     json_object_set_new(e, "interrupted", json_boolean(oc->interrupted));
+    char *recp = xalloc_printf("%s/raw/records.jsonl", r->dir);
+    json_t *ptk = limits_prompt_tokens(recp);
+    json_object_set_new(e, "prompt_tokens", ptk ? ptk : json_null());
+    free(recp);
     if (oc->interrupted) {
         json_object_set_new(e, "interrupt_reason",
                             json_string(r->crashed ? r->crash_msg : "interrupted by a signal"));
@@ -1314,8 +1318,18 @@ static int group_prepare(const struct bundle_config *cfg, struct group *g, struc
     workload_options_init(&wo);
     wo.max_requests = cfg->max_requests;
     wo.rate_scale = cfg->rate_scale;
+    wo.endpoint = cfg->endpoint;
+    wo.tokenizer_path = cfg->tokenizer_path;
+    char *snap_tok = NULL;
+    const char *mpath = json_string_value(jsonx_path(g->stack_profile, "paths.model_path"));
+    if (!wo.tokenizer_path && mpath && mpath[0] == '/' && !strchr(mpath, '{')) {
+        snap_tok = fileio_join(mpath, "tokenizer.json");
+        if (access(snap_tok, R_OK) == 0)
+            wo.tokenizer_path = snap_tok;
+    }
     r = workload_plan_write(cfg->profiles_dir, cfg->workload, cfg->dataset, cfg->model, cfg->seed,
                             &cap, &wo, g->plan_path, &g->plan_header, d);
+    free(snap_tok);
     if (r < 0)
         return r;
     if (!g->g1_blocks)

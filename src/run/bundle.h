@@ -19,6 +19,7 @@
 #include "common/diag.h"
 #include "run/gate.h"
 #include "stack/mode.h"
+#include "workload/workload.h"
 
 #define BUNDLE_SCHEMA_VERSION 1
 #define BUNDLE_MAX_REPEATS    100
@@ -57,6 +58,10 @@ struct bundle_config {
     struct gate_thresholds thresholds;
     const volatile sig_atomic_t *interrupt_flag; /* set by the cli's SIGINT/SIGTERM handler */
     bool dry_run; /* doctor_run: return bundle_dry_run's document for its modes instead */
+    /* prompts: the tokenizer.json to plan with (NULL = <model_path>/tokenizer.json of the stack
+     * profile when that exists, else the approximate tokenizer) and the endpoint */
+    const char *tokenizer_path;
+    enum workload_endpoint endpoint;
     /* progress lines (may be NULL); called on the caller's thread */
     void (*note)(void *ctx, const char *line);
     void *note_ctx;

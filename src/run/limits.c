@@ -94,3 +94,54 @@ int limits_write_dossier(const char *dir, const json_t *engine_limits, const cha
     free(md);
     return r;
 }
+
+json_t *limits_prompt_tokens(const char *records_path)
+{
+    struct buf b;
+    buf_init(&b, 1 << 16);
+    if (fileio_read_all(records_path, PLAN_MAX_BYTES, &b) < 0) {
+        buf_fini(&b);
+        return NULL;
+    }
+    json_t *ex = json_array();
+    double compared = 0, mismatched = 0, max_diff = 0;
+    const char *t = buf_str(&b);
+    for (const char *p = t; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        json_t *j = NULL;
+        struct diag d = { 0 };
+        if (n && jsonx_parse(p, n, &j, &d) == 0 &&
+            json_is_integer(json_object_get(j, "prompt_tokens")) &&
+            json_is_integer(json_object_get(j, "plan_input_tokens"))) {
+            double srv = jsonx_num(j, "prompt_tokens", 0);
+            double plan = jsonx_num(j, "plan_input_tokens", 0);
+            double diff = srv > plan ? srv - plan : plan - srv;
+            double tol = LIMITS_PROMPT_TOL_FRACTION * plan;
+            compared++;
+            if (diff > max_diff)
+                max_diff = diff;
+            if (diff > (tol > LIMITS_PROMPT_TOL_TOKENS ? tol : LIMITS_PROMPT_TOL_TOKENS)) {
+                mismatched++;
+                if (json_array_size(ex) < 5) {
+                    json_t *x = json_object();
+                    json_object_set_new(x, "id", json_string(jsonx_str(j, "id", "?")));
+                    jsonx_set_num(x, "planned", plan);
+                    jsonx_set_num(x, "server", srv);
+                    json_array_append_new(ex, x);
+                }
+            }
+        }
+        json_decref(j);
+        p += n + (e ? 1 : 0);
+    }
+    buf_fini(&b);
+    json_t *o = json_object();
+    jsonx_set_num(o, "compared", compared);
+    jsonx_set_num(o, "mismatched", mismatched);
+    jsonx_set_num(o, "max_abs_diff", max_diff);
+    jsonx_set_num(o, "tolerance_tokens", LIMITS_PROMPT_TOL_TOKENS);
+    jsonx_set_num(o, "tolerance_fraction", LIMITS_PROMPT_TOL_FRACTION);
+    json_object_set_new(o, "examples", ex);
+    return o;
+}

@@ -24,4 +24,14 @@ int limits_check(const char *plan_path, const json_t *engine_limits, const char 
  * 0 or negative errno. */
 int limits_write_dossier(const char *dir, const json_t *engine_limits, const char *why);
 
+/* PROMPT_TOKENS_MISMATCH tolerance: |server usage.prompt_tokens - planned| above
+ * max(LIMITS_PROMPT_TOL_TOKENS, LIMITS_PROMPT_TOL_FRACTION x planned) counts as a mismatch. */
+#define LIMITS_PROMPT_TOL_TOKENS   8
+#define LIMITS_PROMPT_TOL_FRACTION 0.02
+
+/* Compares every record's planned prompt tokens (plan_input_tokens) with the server's
+ * usage.prompt_tokens in a records.jsonl: owned {compared, mismatched, max_abs_diff,
+ * tolerance_tokens, tolerance_fraction, examples[] (at most 5)}; NULL when unreadable. */
+json_t *limits_prompt_tokens(const char *records_path);
+
 #endif

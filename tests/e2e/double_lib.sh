@@ -19,6 +19,7 @@ MODEL="$WORK/model"
 mkdir -p "$MODEL"
 echo '{"architectures":["LlamaForCausalLM"],"num_hidden_layers":4,"max_position_embeddings":40960}' >"$MODEL/config.json"
 echo '{"metadata":{"total_size":60000000},"weight_map":{"lm_head.weight":"model.safetensors"}}' >"$MODEL/model.safetensors.index.json"
+cp "$KVTIER_FIXTURES/engine/tokenizer.json" "$MODEL/tokenizer.json"
 
 # a cuFile configuration in compat mode, as the Spark needs without GDS (kvbm.md, #6032)
 printf '{\n  // kvtier e2e\n  "properties": {\n    "allow_compat_mode": true,\n    "use_pci_p2pdma": false\n  }\n}\n' >"$WORK/cufile.json"

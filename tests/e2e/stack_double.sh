@@ -55,6 +55,18 @@ grep -q "^mode B2p" "$WORK/drydoc.txt" && grep -q "command: python3 -m dynamo.tr
   fail "doctor --dry-run does not show the B2p worker command: $(head -20 "$WORK/drydoc.txt")"
 ok "bundle and doctor --dry-run print commands, masked environment, engine args and tiers; start nothing"
 
+# --- token-exact prompts: the snapshot's tokenizer.json is found and planned with; a server
+# that counts differently raises PROMPT_TOKENS_MISMATCH (soft) ---
+RC=0
+KVTIER_DOUBLE_IGNORE_TOKENIZER=1 timeout 60 "$KVTIER" bundle --profiles "$KVTIER_PROFILES" \
+  --stack "$WORK/host.yaml" --model tiny --workload A --mode B1 --max-requests 2 --rate-scale 8 \
+  --disk-cache-dir "$DISKDIR" --out "$WORK/res-tok" --drop-caches no --cgroup no \
+  >"$WORK/tok.out" 2>"$WORK/tok.err" || RC=$?
+B=$(bundle_dir "$(group_dir "$WORK/res-tok")" B1)
+pyq "$B/manifest.json" 's["workload"]["plan_header"]["tokenizer_file"].endswith("/model/tokenizer.json")'
+pyq "$B/verdict.json" '"PROMPT_TOKENS_MISMATCH" in s["reason_codes"] and s["run_valid"] and s["details"]["PROMPT_TOKENS_MISMATCH"]["examples"]'
+ok "the snapshot's tokenizer plans the prompts; a server counting otherwise raises PROMPT_TOKENS_MISMATCH"
+
 # --- live engine limits: an engine built shorter than the profile says refuses Dataset L ---
 mkdir -p "$WORK/dprof"
 cp -r "$KVTIER_PROFILES/models" "$KVTIER_PROFILES/hardware" "$WORK/dprof/"
@@ -97,6 +109,7 @@ for RT in ${KVTIER_DOUBLE_RUNTIMES:-host container}; do
   pyq "$B/manifest.json" 's["provenance"]["observed"]["model_checkpoint"]["digest"].startswith("xxh3-128:") and s["provenance"]["observed"]["engine_config_reported"]["engine_args"]["max_seq_len"] == 40960'
   pyq "$B/manifest.json" 's["provenance"]["observed"]["gpu"]["present"] in (True, False) and s["provenance"]["observed"]["os"]["kernel"]'
   pyq "$B/manifest.json" '(lambda g: g["cufile_json"]["allow_compat_mode"] is True and g["cufile_json"]["use_pci_p2pdma"] is False and g["worker_env"]["CUFILE_ENV_PATH_JSON"].endswith("/cufile.json"))(s["provenance"]["observed"]["gds"])'
+  pyq "$B/verdict.json" '"PROMPT_TOKENS_MISMATCH" not in s["reason_codes"] and s["evidence"]["prompt_tokens"]["compared"] > 0'
   pyq "$B/manifest.json" '(lambda c: c["g1_blocks"]["value"] == 256 and c["g1_blocks"]["source"] == "dynamo_frontend_model_total_kv_blocks" and c["g3_blocks"]["value"] == 4096 and c["bytes_per_block"]["value"] == 262144 and c["differences"] == [])(s["capacity"]["observed"])'
   ok "$RT runtime: $MODES bundles through the dynamo-trtllm profile against the doubles"
 done

@@ -145,6 +145,10 @@ static const struct gate_case {
     { "b2_good.json", "{\"repeats\":{\"cv_replay_ttft_p50\":0.6}}", "REPEATS_UNSTABLE",
       "cv_replay_ttft_p50" },
     { "b2_good.json", "{\"repeats\":null}", "REPEATS_UNSTABLE", "repeats" },
+    { "b2_good.json",
+      "{\"prompt_tokens\":{\"compared\":10,\"mismatched\":2,\"max_abs_diff\":50,"
+      "\"tolerance_tokens\":8,\"tolerance_fraction\":0.02,\"examples\":[]}}",
+      "PROMPT_TOKENS_MISMATCH", "" },
 };
 
 static void test_each_code(void **state)

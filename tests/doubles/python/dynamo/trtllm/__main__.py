@@ -224,6 +224,9 @@ def main():
         argv += ["--profiles", os.environ["KVTIER_DOUBLE_PROFILES"]]
     if os.environ.get("KVTIER_DOUBLE_SPEEDUP"):
         argv += ["--speedup", os.environ["KVTIER_DOUBLE_SPEEDUP"]]
+    tok = os.path.join(mdir, "tokenizer.json")
+    if os.path.isfile(tok) and not os.environ.get("KVTIER_DOUBLE_IGNORE_TOKENIZER"):
+        argv += ["--tokenizer", tok]  # the engine counts with the checkpoint's tokenizer
     if kv.get("max_tokens"):
         argv += ["--g1-blocks", str(max(1, int(kv["max_tokens"]) // tpb))]
     card = {"model": served, "pid": os.getpid(), "namespace": ns, "component": comp,
