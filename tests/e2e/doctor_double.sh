@@ -5,7 +5,11 @@
 # switch, the metrics, the forced B2p replay's KV disk I/O and the >= 32k prompt all pass through
 # the frontend double; streaming reaches the client chunk by chunk through its proxy.
 source "$(dirname "$0")/bundle_lib.sh"
+[ -z "${KEEP:-}" ] || trap - EXIT
 source "$(dirname "$0")/double_lib.sh"
+# doctor builds its >= 32k probe with the approximate tokenizer (it takes no --tokenizer yet), so
+# here the engine counts the same way; bundles plan with the snapshot's tokenizer (stack_double.sh)
+export KVTIER_DOUBLE_IGNORE_TOKENIZER=1
 for RT in ${KVTIER_DOUBLE_RUNTIMES:-host container}; do
   RC=0
   timeout 150 "$KVTIER" doctor --profiles "$KVTIER_PROFILES" --stack "$WORK/$RT.yaml" --model tiny \
