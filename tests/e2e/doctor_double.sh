@@ -7,9 +7,10 @@
 source "$(dirname "$0")/bundle_lib.sh"
 [ -z "${KEEP:-}" ] || trap - EXIT
 source "$(dirname "$0")/double_lib.sh"
-# doctor builds its >= 32k probe with the approximate tokenizer (it takes no --tokenizer yet), so
-# here the engine counts the same way; bundles plan with the snapshot's tokenizer (stack_double.sh)
-export KVTIER_DOUBLE_IGNORE_TOKENIZER=1
+# doctor builds its >= 32k probe with the approximate tokenizer (it takes no --tokenizer yet):
+# this snapshot has no tokenizer.json, so the plan, the probe and the engine all count alike
+# (stack_double.sh covers the snapshot's tokenizer)
+rm -f "$MODEL/tokenizer.json"
 for RT in ${KVTIER_DOUBLE_RUNTIMES:-host container}; do
   RC=0
   timeout 150 "$KVTIER" doctor --profiles "$KVTIER_PROFILES" --stack "$WORK/$RT.yaml" --model tiny \
