@@ -18,6 +18,7 @@
 #include "cli/cliopt_rows.h"
 #include "cli/clisig.h"
 #include "cli/cmds.h"
+#include "cli/dryrun.h"
 #include "cli/log.h"
 #include "common/jsonx.h"
 #include "common/profile.h"
@@ -35,8 +36,14 @@ struct bundle_cli {
     uint64_t repeats, pid;
     int drop_caches, cgroup, storage_kind, tail;
     bool json;
+    int endpoint;
 };
 
+static const struct opt_choice endpoints[] = {
+    { "chat", "/v1/chat/completions with messages (the model's chat template)" },
+    { "completions", "/v1/completions with the prompt's token ids (exact with --tokenizer)" },
+    { NULL, NULL },
+};
 static const struct opt_choice yes_no[] = { { "yes", "on" }, { "no", "off" }, { NULL, NULL } };
 static const struct opt_choice tails[] = {
     { "p95", "size replay/steady for a supported p95 (72 requests) and gate on it" },
@@ -64,6 +71,11 @@ static const struct opt_def bundle_opts[] = {
     { "mode", 0, OPT_STR, O(mode), "B2", OPT_UNBOUNDED, NULL, "What",
       "serving mode(s): B0, B1, B2, B2p, B3, C; a comma list interleaves them in seeded "
       "random blocks" },
+    { "tokenizer", 0, OPT_STR, B(tokenizer_path, const char *), NULL, OPT_UNBOUNDED, NULL, "What",
+      "tokenizer.json to plan token-exact prompts with (default: tokenizer.json in the stack "
+      "profile's paths.model_path when there is one, else the approximate tokenizer)" },
+    { "endpoint", 0, OPT_ENUM, O(endpoint), "chat", OPT_UNBOUNDED, endpoints, "What",
+      "request body of the plan" },
     { "repeats", 'r', OPT_U64, O(repeats), "1", 1, 100, NULL, "What",
       "bundles per mode (each its own bundle; >= 3 needed for decision grade)" },
     { "seed", 0, OPT_U64, B(seed, uint64_t), "1", OPT_UNBOUNDED, NULL, "What",
@@ -72,6 +84,9 @@ static const struct opt_def bundle_opts[] = {
       "results directory; a group directory is created inside" },
     { "json", 0, OPT_BOOL, O(json), NULL, OPT_UNBOUNDED, NULL, "Output",
       "print the group summary as JSON on stdout" },
+    { "dry-run", 0, OPT_BOOL, B(dry_run, bool), NULL, OPT_UNBOUNDED, NULL, "Output",
+      "print per mode the exact commands, environment (secrets masked), engine-args YAML and "
+      "tier sizes, and start nothing" },
     { "profiles", 0, OPT_STR, O(profiles), NULL, OPT_UNBOUNDED, NULL, "Profiles",
       "profiles directory (default: $KVTIER_PROFILES or the installed/source profiles)" },
     { "hardware", 0, OPT_STR, B(hardware, const char *), NULL, OPT_UNBOUNDED, NULL, "Profiles",
@@ -292,6 +307,19 @@ int cmd_bundle_main(int argc, char **argv)
     }
     bc->tail_quantile = c.tail == 1 ? 0.99 : 0.95;
     bc->thresholds.tail_quantile = bc->tail_quantile;
+    bc->endpoint = (enum workload_endpoint)c.endpoint;
+    if (bc->dry_run) {
+        struct diag dd = { 0 };
+        json_t *doc = NULL;
+        if (bundle_dry_run(bc, &doc, &dd) < 0) {
+            log_diag(&dd);
+            exit_code = CLIOPT_EXIT_USAGE;
+            goto out;
+        }
+        dryrun_print(doc, c.json);
+        json_decref(doc);
+        goto out;
+    }
     bc->interrupt_flag = clisig_catch(CLISIG_SET_INT_TERM, CLISIG_REPEAT_KILL_LATER);
     struct diag d = { 0 };
     rc = bundle_run(bc, &group, &d);

@@ -17,6 +17,7 @@
 #include "cli/cliopt_rows.h"
 #include "cli/clisig.h"
 #include "cli/cmds.h"
+#include "cli/dryrun.h"
 #include "cli/log.h"
 #include "common/jsonx.h"
 #include "common/profile.h"
@@ -43,6 +44,9 @@ static const struct opt_def doctor_opts[] = {
       "results directory; doctor_<stamp>/ is created inside" },
     { "json", 0, OPT_BOOL, O(json), NULL, OPT_UNBOUNDED, NULL, "Output",
       "print doctor.json on stdout" },
+    { "dry-run", 0, OPT_BOOL, B(dry_run, bool), NULL, OPT_UNBOUNDED, NULL, "Output",
+      "print the B1 and B2p launches (commands, environment with secrets masked, engine-args "
+      "YAML, tier sizes) and start nothing" },
     { "profiles", 0, OPT_STR, O(profiles), NULL, OPT_UNBOUNDED, NULL, "Profiles",
       "profiles directory" },
     { "hardware", 0, OPT_STR, B(hardware, const char *), NULL, OPT_UNBOUNDED, NULL, "Profiles",
@@ -101,6 +105,11 @@ int cmd_doctor_main(int argc, char **argv)
     if (rc < 0) {
         log_diag(&d);
         return rc == -ENOENT || rc == -EINVAL ? CLIOPT_EXIT_USAGE : CLIOPT_EXIT_FAIL;
+    }
+    if (bc->dry_run) {
+        dryrun_print(res, c.json);
+        json_decref(res);
+        return CLIOPT_EXIT_OK;
     }
     if (c.json) {
         char *s = json_dumps(res, JSON_INDENT(2));

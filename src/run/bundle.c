@@ -40,7 +40,9 @@
 #include "observe/observe.h"
 #include "report/charts.h"
 #include "run/evidence.h"
+#include "run/limits.h"
 #include "run/manifest.h"
+#include "run/provenance.h"
 #include "stack/cgroup.h"
 #include "stack/stack.h"
 #include "version.h"
@@ -216,7 +218,8 @@ struct outcome {
     bool interrupted;
     char error[512];
     json_t *ready_checks;
-    json_t *config; /* stack_observe_config */
+    json_t *config;     /* stack_observe_config */
+    json_t *provenance; /* provenance_observe */
     json_t *cache_clear, *page_cache;
     json_t *loadgen_summary;
 };
@@ -413,6 +416,10 @@ static int run_launch(struct group *g, struct run *r, struct outcome *oc)
         .work_dir = work_dir,
         .cgroup_name = (cfg->use_cgroup || id == MODE_C) ? cg_name : "",
         .g1_blocks = g->g1_blocks,
+        .max_seq_len = g->model.max_sequence_length,
+        .max_num_tokens = g->model.max_num_tokens,
+        .max_batch_size = g->model.max_batch_size,
+        .tokens_per_block = g->model.tokens_per_block,
         .mode = r->ms,
         .url = cfg->url,
         .kvbm_metrics_url = cfg->kvbm_metrics_url,
@@ -450,11 +457,22 @@ static int run_launch(struct group *g, struct run *r, struct outcome *oc)
             oc->kvbm_ok = false;
     }
     oc->config = stack_observe_config(r->stack, &r->ms);
+    oc->provenance = provenance_observe(r->stack, g->stack_profile);
     if (json_array_size(json_object_get(oc->config, "mismatches")))
         note(cfg,
              "  MODE_NOT_APPLIED: the running stack is not %s (see manifest "
              "stack.observed_config)",
              mode_name(id));
+    /* the live engine limits, before any request is sent */
+    char why[400];
+    json_t *el = json_object_get(oc->config, "engine_limits");
+    if (limits_check(g->plan_path, el, cfg->dataset, why, sizeof(why)) == -E2BIG) {
+        snprintf(oc->error, sizeof(oc->error), "refused before sending: %s", why);
+        oc->ready = false;
+        limits_write_dossier(r->dir, el, why);
+        note(cfg, "  refused before sending (blocker_dossier.md): %s", why);
+        return -E2BIG;
+    }
     return 0;
 }
 
@@ -653,6 +671,7 @@ static void run_write_manifest(struct group *g, const struct run *r, const struc
         .stack = r->stack,
         .ready_checks = oc->ready_checks,
         .observed_config = oc->config,
+        .provenance = oc->provenance,
         .cache_clear = oc->cache_clear,
         .page_cache = oc->page_cache,
         .phases = r->phases,
@@ -669,6 +688,7 @@ static void run_fini(struct run *r, struct outcome *oc)
     stack_free(r->stack);
     json_decref(oc->ready_checks);
     json_decref(oc->config);
+    json_decref(oc->provenance);
     json_decref(oc->cache_clear);
     json_decref(oc->page_cache);
     json_decref(oc->loadgen_summary);
@@ -816,7 +836,10 @@ static int group_prepare(const struct bundle_config *cfg, struct group *g, struc
     /* kvtier's own marked subdirectory: nothing of the user's in --disk-cache-dir is touched */
     char *cache_parent = cfg->disk_cache_dir ? xstrdup(cfg->disk_cache_dir)
                                              : fileio_join(cfg->out_dir, ".kvtier-kvcache");
-    r = stack_cache_dir_claim(cache_parent, &g->cache_dir, d);
+    if (cfg->dry_run) /* the directory a run would claim; nothing is created */
+        r = (g->cache_dir = fileio_join(cache_parent, STACK_CACHE_SUBDIR)) ? 0 : -ENOMEM;
+    else
+        r = stack_cache_dir_claim(cache_parent, &g->cache_dir, d);
     free(cache_parent);
     if (r < 0)
         return r == -EEXIST ? -EINVAL : r;
@@ -882,8 +905,18 @@ static int group_prepare(const struct bundle_config *cfg, struct group *g, struc
     wo.max_requests = cfg->max_requests;
     wo.rate_scale = cfg->rate_scale;
     wo.tail_quantile = cfg->tail_quantile > 0 ? cfg->tail_quantile : 0.95;
+    wo.endpoint = cfg->endpoint;
+    wo.tokenizer_path = cfg->tokenizer_path;
+    char *snap_tok = NULL;
+    const char *mpath = json_string_value(jsonx_path(g->stack_profile, "paths.model_path"));
+    if (!wo.tokenizer_path && mpath && mpath[0] == '/' && !strchr(mpath, '{')) {
+        snap_tok = fileio_join(mpath, "tokenizer.json");
+        if (access(snap_tok, R_OK) == 0)
+            wo.tokenizer_path = snap_tok;
+    }
     r = workload_plan_write(cfg->profiles_dir, cfg->workload, cfg->dataset, cfg->model, cfg->seed,
                             &cap, &wo, g->plan_path, &g->plan_header, d);
+    free(snap_tok);
     if (r < 0)
         return r;
     if (!g->g1_blocks)
@@ -1039,6 +1072,121 @@ static json_t *comparisons_json(const json_t *per_mode)
         json_array_append_new(cmp, c);
     }
     return cmp;
+}
+
+/* Unified memory (GB10): weights, G1 and the pinned G2 all come from the same DRAM. */
+static json_t *dry_memory(const struct group *g)
+{
+    struct mode_settings b2;
+    mode_settings_for(g, MODE_B2, &b2);
+    double w = profile_weight_total_bytes(&g->model);
+    double g1b = (double)g->g1_blocks * (double)b2.bytes_per_block;
+    double g2b = (double)mode_cpu_blocks(&b2) * (double)b2.bytes_per_block;
+    double budget = 0.8 * g->hw.memory_bytes;
+    json_t *um = json_object();
+    json_object_set_new(um, "unified", json_boolean(g->hw.unified_memory));
+    jsonx_set_num(um, "memory_bytes", g->hw.memory_bytes);
+    jsonx_set_num(um, "weights_bytes", w);
+    jsonx_set_num(um, "g1_bytes", g1b);
+    jsonx_set_num(um, "g2_bytes", g2b);
+    jsonx_set_num(um, "budget_bytes", budget);
+    json_object_set_new(um, "fits", json_boolean(!g->hw.unified_memory || w + g1b + g2b <= budget));
+    json_object_set_new(um, "rule",
+                        json_string("unified memory: weights + G1 + G2 <= 0.8 x memory "
+                                    "(the rest: OS, CUDA context, activations)"));
+    return um;
+}
+
+int bundle_dry_run(const struct bundle_config *cfg, json_t **ret, struct diag *d)
+{
+    struct bundle_config c = *cfg;
+    c.dry_run = true;
+    const char *tmp_base = getenv("TMPDIR");
+    char *tmp =
+        xalloc_printf("%s/kvtier-dry-run.XXXXXX", tmp_base && *tmp_base ? tmp_base : "/tmp");
+    char *cache = NULL;
+    if (!mkdtemp(tmp)) {
+        int e = -errno;
+        free(tmp);
+        return diag_set(d, e, 0, 0, "cannot create a temporary directory: %s", strerror(-e));
+    }
+    if (!c.disk_cache_dir)
+        c.disk_cache_dir = cache = fileio_join(cfg->out_dir, ".kvtier-kvcache");
+    c.out_dir = tmp;
+    struct group g = { 0 };
+    int r = group_prepare(&c, &g, d);
+    json_t *doc = NULL;
+    if (r < 0)
+        goto out;
+    doc = json_object();
+    json_object_set_new(doc, "kind", json_string("kvtier.dry_run"));
+    json_object_set_new(doc, "stack", json_string(g.stack_label));
+    json_object_set_new(doc, "stack_kind", json_string(jsonx_str(g.stack_profile, "kind", "")));
+    json_object_set_new(doc, "runtime", json_string(jsonx_str(g.stack_profile, "runtime", "host")));
+    json_object_set_new(doc, "model", json_string(g.model.name));
+    json_object_set_new(doc, "hardware", json_string(g.hardware));
+    json_object_set_new(doc, "disk_cache_dir", json_string(g.cache_dir));
+    json_object_set_new(doc, "g1_blocks", json_integer((json_int_t)g.g1_blocks));
+    json_object_set_new(doc, "plan_capacity",
+                        json_deep_copy(json_object_get(g.plan_header, "capacity")));
+    json_object_set_new(doc, "pressure",
+                        json_deep_copy(json_object_get(g.plan_header, "pressure")));
+    json_object_set_new(doc, "memory", dry_memory(&g));
+    const char *gname = strrchr(g.dir, '/') ? strrchr(g.dir, '/') + 1 : g.dir;
+    json_t *modes = json_array();
+    for (size_t i = 0; i < cfg->n_modes; i++) {
+        struct mode_settings ms;
+        mode_settings_for(&g, cfg->modes[i], &ms);
+        char *ld =
+            xalloc_printf("%s/%s/%s/r01/raw/stack", cfg->out_dir, gname, mode_name(cfg->modes[i]));
+        char *wd = xalloc_printf("%s/work", ld);
+        struct stack_opts so = {
+            .profile = g.stack_profile,
+            .model = g.model.name,
+            .hf_id = g.model.hf_id,
+            .served_model = cfg->served_model,
+            .hardware = g.hardware,
+            .profiles_dir = cfg->profiles_dir,
+            .kvtier_path = cfg->kvtier_path,
+            .log_dir = ld,
+            .work_dir = wd,
+            .cgroup_name = "",
+            .g1_blocks = g.g1_blocks,
+            .max_seq_len = g.model.max_sequence_length,
+            .max_num_tokens = g.model.max_num_tokens,
+            .max_batch_size = g.model.max_batch_size,
+            .tokens_per_block = g.model.tokens_per_block,
+            .mode = ms,
+            .url = cfg->url,
+            .kvbm_metrics_url = cfg->kvbm_metrics_url,
+            .frontend_metrics_url = cfg->frontend_metrics_url,
+            .dry_run = true,
+        };
+        struct stack *st = NULL;
+        struct diag sd = { 0 };
+        int lr = stack_launch(&so, &st, &sd);
+        json_t *mj = json_object();
+        json_object_set_new(mj, "mode", json_string(mode_name(ms.id)));
+        json_object_set_new(mj, "settings", mode_settings_json(&ms));
+        json_object_set_new(mj, "launch", json_deep_copy(st->record));
+        json_object_set_new(mj, "error", lr < 0 ? json_string(sd.msg) : json_null());
+        json_array_append_new(modes, mj);
+        stack_free(st);
+        free(ld);
+        free(wd);
+    }
+    json_object_set_new(doc, "modes", modes);
+out:
+    if (g.plan_path)
+        unlink(g.plan_path);
+    if (g.dir)
+        rmdir(g.dir);
+    rmdir(tmp);
+    group_fini(&g);
+    free(tmp);
+    free(cache);
+    *ret = doc;
+    return r;
 }
 
 int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag *d)

@@ -19,6 +19,7 @@
 #include "common/diag.h"
 #include "run/gate.h"
 #include "stack/mode.h"
+#include "workload/workload.h"
 
 #define BUNDLE_SCHEMA_VERSION 1
 #define BUNDLE_MAX_REPEATS    100
@@ -59,6 +60,11 @@ struct bundle_config {
     const json_t *options;      /* borrowed; effective options (from the option table) */
     struct gate_thresholds thresholds;
     const volatile sig_atomic_t *interrupt_flag; /* set by the cli's SIGINT/SIGTERM handler */
+    bool dry_run; /* doctor_run: return bundle_dry_run's document for its modes instead */
+    /* prompts: the tokenizer.json to plan with (NULL = <model_path>/tokenizer.json of the stack
+     * profile when that exists, else the approximate tokenizer) and the endpoint */
+    const char *tokenizer_path;
+    enum workload_endpoint endpoint;
     /* progress lines (may be NULL); called on the caller's thread */
     void (*note)(void *ctx, const char *line);
     void *note_ctx;
@@ -76,6 +82,12 @@ void bundle_config_init(struct bundle_config *cfg);
  * group_summary.json), set whenever bundles were attempted; its "all_run_valid" says whether
  * exit code 3 is due. Caller's thread. */
 int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag *d);
+
+/* --dry-run: what bundle_run would do, without starting, creating or writing anything under
+ * the results directory (the plan is computed in a temporary directory that is removed):
+ * per mode, the tier sizes, the exact commands and environment of every process (secrets
+ * redacted), the engine-args YAML, the capacity and pressure sizing. Owned JSON in *ret. */
+int bundle_dry_run(const struct bundle_config *cfg, json_t **ret, struct diag *d);
 
 /* Re-evaluates an existing bundle directory from its evidence (verdict.json "evidence") with
  * thresholds t and rewrites verdict.json; returns the new verdict (owned) or NULL with d. */

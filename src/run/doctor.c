@@ -474,6 +474,10 @@ static void probe_checks(const struct bundle_config *cfg, const char *dir, json_
                              /* the engine's own device pool: the question is what the
                               * engine can serve, not the shaped G1 of the experiments */
                              .g1_blocks = cfg->g1_blocks,
+                             .max_seq_len = mp.max_sequence_length,
+                             .max_num_tokens = mp.max_num_tokens,
+                             .max_batch_size = mp.max_batch_size,
+                             .tokens_per_block = mp.tokens_per_block,
                              .mode = ms,
                              .url = cfg->url,
                              .kvbm_metrics_url = cfg->kvbm_metrics_url,
@@ -508,6 +512,14 @@ static void probe_checks(const struct bundle_config *cfg, const char *dir, json_
 int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
 {
     struct bundle_config cfg = *cfg_in;
+    if (cfg.dry_run) {
+        /* the B1 and B2p launches doctor makes (its probe stack is the B1 one) */
+        cfg.modes[0] = MODE_B1;
+        cfg.modes[1] = MODE_B2P;
+        cfg.n_modes = 2;
+        cfg.repeats = 1;
+        return bundle_dry_run(&cfg, ret, d);
+    }
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);

@@ -15,6 +15,7 @@
 #include "common/jsonx.h"
 #include "common/xalloc.h"
 #include "run/bundle.h"
+#include "run/limits.h"
 
 static const char *const kvbm_counters[] = {
     "kvbm_matched_tokens",
@@ -368,6 +369,11 @@ json_t *evidence_build(const char *dir, const struct evidence_facts *f)
     json_object_set_new(e, "kind", json_string("kvtier.evidence"));
     json_object_set_new(e, "mode", json_string(mode_name(f->mode)));
     json_object_set_new(e, "interrupted", json_boolean(f->interrupted));
+    /* planned prompt tokens against the server's usage.prompt_tokens (PROMPT_TOKENS_MISMATCH) */
+    char *recp = fileio_join(dir, "raw/records.jsonl");
+    json_t *ptk = limits_prompt_tokens(recp);
+    json_object_set_new(e, "prompt_tokens", ptk ? ptk : json_null());
+    free(recp);
     if (f->interrupted) {
         json_object_set_new(
             e, "interrupt_reason",

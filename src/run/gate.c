@@ -23,6 +23,7 @@ static const char *const code_names[GATE__COUNT] = {
     "DISK_TIER_NO_IO",      "KVBM_OS_MISMATCH", "REUSE_NOT_OBSERVED", "PRESSURE_INSUFFICIENT",
     "PAGE_CACHE_SUSPECT",   "IO_UNATTRIBUTED",  "SYSTEM_NOISE",       "THERMAL_THROTTLE",
     "SMART_ERRORS",         "CLIENT_LAG",       "REPEATS_UNSTABLE",   "TAIL_UNDERSAMPLED",
+    "PROMPT_TOKENS_MISMATCH",
 };
 
 /* one name per code, in the enum's order */
@@ -589,6 +590,17 @@ static void env_gates(struct ev *ev)
             jsonx_set_num(ph, "threshold_ms", t->client_lag_p99_max_ms);
             json_object_set_new(d, k, ph);
         }
+    }
+    /* the prompts the server counted are the ones planned (limits.h states the tolerance) */
+    const json_t *pt = json_object_get(ev->e, "prompt_tokens");
+    if (json_is_object(pt) && num0(pt, "mismatched") > 0) {
+        json_t *d =
+            why(ev, GATE_PROMPT_TOKENS_MISMATCH,
+                "%.0f of %.0f requests: server usage.prompt_tokens differs from the plan by "
+                "more than max(%.0f tokens, %.0f%%) (largest %.0f tokens)",
+                num0(pt, "mismatched"), num0(pt, "compared"), num0(pt, "tolerance_tokens"),
+                num0(pt, "tolerance_fraction") * 100, num0(pt, "max_abs_diff"));
+        json_object_set(d, "examples", json_object_get(pt, "examples"));
     }
     const json_t *r = json_object_get(ev->e, "repeats");
     double nrep = json_is_object(r) ? num0(r, "n") : 1;

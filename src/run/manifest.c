@@ -16,6 +16,7 @@
 #include "common/fileio.h"
 #include "common/jsonx.h"
 #include "common/xalloc.h"
+#include "run/provenance.h"
 #include "stack/cgroup.h"
 #include "version.h"
 
@@ -184,9 +185,13 @@ static json_t *mode_json(const struct manifest_facts *g)
 {
     const struct mode_settings *ms = g->ms;
     json_t *md = mode_settings_json(ms);
+    /* the document the stack really wrote (with the engine limits), else the mode's */
+    json_t *wea = g->stack ? json_object_get(g->stack->record, "engine_args") : NULL;
     json_object_set_new(
         md, "trtllm_extra_engine_args",
-        mode_trtllm_args(ms->id, jsonx_num(g->stack_profile, "free_gpu_memory_fraction", 0.80)));
+        wea ? json_deep_copy(wea)
+            : mode_trtllm_args(ms->id,
+                               jsonx_num(g->stack_profile, "free_gpu_memory_fraction", 0.80)));
     json_t *procs = g->stack ? json_object_get(g->stack->record, "processes") : NULL;
     json_t *env = json_object();
     size_t i;
@@ -217,7 +222,43 @@ static json_t *capacity_json(const struct manifest_facts *g)
     json_object_set_new(cap, "plan_capacity", pc ? json_deep_copy(pc) : json_null());
     json_t *pa = json_object_get(g->plan_header, "pressure");
     json_object_set_new(cap, "pressure", pa ? json_deep_copy(pa) : json_null());
+    const uint64_t planned[3] = { g->g1_blocks, mode_cpu_blocks(ms), mode_disk_blocks(ms) };
+    json_object_set_new(cap, "observed",
+                        g->observed_config
+                            ? provenance_capacity(g->observed_config,
+                                                  profile_kv_bytes_per_token(g->model), planned,
+                                                  ms->bytes_per_block)
+                            : json_null());
     return cap;
+}
+
+/* Equal hashes = the same experiment: what was asked for and what was observed. */
+static json_t *config_hash(const json_t *m, const json_t *provenance)
+{
+    static const char *const defining[] = { "model",    "hardware",   "mode", "workload",
+                                            "capacity", "thresholds", NULL };
+    json_t *hd = json_object();
+    for (size_t k = 0; defining[k]; k++)
+        json_object_set(hd, defining[k], json_object_get(m, defining[k]));
+    json_t *st = json_object_get(m, "stack");
+    json_t *hst = json_object();
+    json_object_set(hst, "profile", json_object_get(st, "profile"));
+    json_object_set(hst, "engine_args",
+                    json_object_get(json_object_get(st, "launch"), "engine_args"));
+    json_object_set_new(hd, "stack", hst);
+    json_object_set(hd, "observed", provenance ? json_object_get(provenance, "observed") : NULL);
+    static const char *const keys[] = { "stack",    "model",      "hardware", "mode", "workload",
+                                        "capacity", "thresholds", "observed", NULL };
+    char *h = provenance_config_hash(hd, keys);
+    json_t *ch = json_object();
+    json_object_set_new(ch, "value", json_string(h));
+    json_t *over = json_array();
+    for (size_t k = 0; keys[k]; k++)
+        json_array_append_new(over, json_string(keys[k]));
+    json_object_set_new(ch, "over", over);
+    free(h);
+    json_decref(hd);
+    return ch;
 }
 
 json_t *manifest_build(const struct manifest_facts *g)
@@ -268,5 +309,8 @@ json_t *manifest_build(const struct manifest_facts *g)
                         g->stack ? json_deep_copy(json_object_get(g->stack->record, "cgroup"))
                                  : json_null());
     json_object_set_new(m, "phases", g->phases ? json_deep_copy(g->phases) : json_array());
+    json_object_set_new(m, "provenance",
+                        g->provenance ? json_deep_copy(g->provenance) : json_null());
+    json_object_set_new(m, "config_hash", config_hash(m, g->provenance));
     return m;
 }

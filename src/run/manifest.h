@@ -28,6 +28,7 @@ struct manifest_facts {
     const struct stack *stack; /* NULL when nothing was launched */
     const json_t *ready_checks, *observed_config, *cache_clear, *page_cache; /* may be NULL */
     const json_t *phases;                                                    /* may be NULL */
+    const json_t *provenance; /* provenance_observe; may be NULL */
     unsigned rep, block_pos;
 };
 

@@ -199,6 +199,28 @@ json_t *mode_trtllm_args(enum mode_id id, double free_fraction)
     return doc;
 }
 
+void mode_trtllm_limits(json_t *doc, uint32_t max_seq_len, uint32_t max_num_tokens,
+                        uint32_t max_batch_size, uint32_t tokens_per_block, uint64_t g1_blocks)
+{
+    if (max_seq_len)
+        json_object_set_new(doc, "max_seq_len", json_integer(max_seq_len));
+    if (max_num_tokens)
+        json_object_set_new(doc, "max_num_tokens", json_integer(max_num_tokens));
+    if (max_batch_size)
+        json_object_set_new(doc, "max_batch_size", json_integer(max_batch_size));
+    if (max_seq_len && max_num_tokens)
+        json_object_set_new(doc, "enable_chunked_prefill",
+                            json_boolean(max_num_tokens < max_seq_len));
+    json_t *kv = json_object_get(doc, "kv_cache_config");
+    if (!kv)
+        return;
+    if (tokens_per_block)
+        json_object_set_new(kv, "tokens_per_block", json_integer(tokens_per_block));
+    if (tokens_per_block && g1_blocks)
+        json_object_set_new(kv, "max_tokens",
+                            json_integer((json_int_t)(g1_blocks * tokens_per_block)));
+}
+
 /* KVBM's usize parse: digits only. */
 static bool parse_usize(const char *s, uint64_t *ret)
 {

@@ -67,6 +67,12 @@ int mode_env_apply(const struct mode_settings *s, struct spawn_env *env);
 /* The TRT-LLM extra-engine-args document (kvbm.md §7): baseline for B0, with the KVBM
  * connector otherwise. free_fraction is kv_cache_config.free_gpu_memory_fraction. Owned. */
 json_t *mode_trtllm_args(enum mode_id id, double free_fraction);
+/* Adds the engine limits to such a document (0 = key left out): max_seq_len, max_num_tokens,
+ * max_batch_size, enable_chunked_prefill (on when max_num_tokens < max_seq_len, so a prompt
+ * longer than one step's token budget is still accepted), kv_cache_config.tokens_per_block,
+ * and kv_cache_config.max_tokens = g1_blocks x tokens_per_block when g1_blocks is set. */
+void mode_trtllm_limits(json_t *doc, uint32_t max_seq_len, uint32_t max_num_tokens,
+                        uint32_t max_batch_size, uint32_t tokens_per_block, uint64_t g1_blocks);
 /* Derives what is configured from a worker's environment, by KVBM's parsing rules (f64 GB,
  * override wins, filter off only for exact "true"/"1", presence checks for O_DIRECT). */
 void mode_observe_env(const struct spawn_env *env, uint64_t bytes_per_block,

@@ -230,6 +230,20 @@ static json_t *argv_json(char **argv)
             !strncmp(argv[i], "--", 2) && stack_is_secret_name(argv[i]) && !strchr(argv[i], '=');
         if (!strncmp(argv[i], "--", 2) && strchr(argv[i], '=') && stack_is_secret_name(argv[i]))
             secret = true;
+        /* a container engine's -e NAME=VALUE carries the environment on the command line */
+        const char *eq = strchr(argv[i], '=');
+        if (!secret && i > 0 && eq &&
+            (!strcmp(argv[i - 1], "-e") || !strcmp(argv[i - 1], "--env"))) {
+            char *name = xalloc_strndup(argv[i], (size_t)(eq - argv[i]));
+            if (stack_is_secret_name(name)) {
+                char *red = xalloc_printf("%s=<redacted>", name);
+                json_array_append_new(a, json_string(red));
+                free(red);
+                free(name);
+                continue;
+            }
+            free(name);
+        }
         json_array_append_new(a, json_string(secret ? "<redacted>" : argv[i]));
     }
     return a;
@@ -272,19 +286,24 @@ static void set_var_u64(json_t *vars, const char *k, uint64_t v)
     set_var(vars, k, s);
 }
 
-static int write_engine_args(const struct stack_opts *o, const char *path, struct diag *d)
+static int write_engine_args(const struct stack_opts *o, const char *path, json_t *record,
+                             struct diag *d)
 {
     double frac = jsonx_num(o->profile, "free_gpu_memory_fraction", 0.80);
     json_t *doc = mode_trtllm_args(o->mode.id, frac);
+    mode_trtllm_limits(doc, o->max_seq_len, o->max_num_tokens, o->max_batch_size,
+                       o->tokens_per_block, o->g1_blocks);
     struct buf b;
     buf_init(&b, 0);
     int r = yamlx_emit(doc, &b);
     if (r >= 0)
+        json_object_set_new(record, "engine_args_yaml", json_stringn((const char *)b.data, b.len));
+    if (r >= 0 && !o->dry_run)
         r = fileio_write_atomic(path, b.data, b.len);
     if (r < 0)
         diag_set(d, r, 0, 0, "cannot write the TRT-LLM engine args %s: %s", path, strerror(-r));
     buf_fini(&b);
-    json_decref(doc);
+    json_object_set_new(record, "engine_args", doc);
     return r;
 }
 
@@ -316,6 +335,18 @@ static char **containerize(const json_t *ctr, char **argv, const struct spawn_en
             argv_push(&out, &n, &cap, xstrdup("-v"));
             argv_push(&out, &n, &cap, xalloc_printf("%s:%s", dirs[k], dirs[k]));
         }
+    /* the cuFile configuration the worker is pointed at, read-only at the same path */
+    const char *cf = spawn_env_get(env, "CUFILE_ENV_PATH_JSON");
+    if (cf && cf[0] == '/') {
+        argv_push(&out, &n, &cap, xstrdup("-v"));
+        argv_push(&out, &n, &cap, xalloc_printf("%s:%s:ro", cf, cf));
+    }
+    /* the model snapshot, when it is a local directory, read-only at the same path */
+    const char *mp = jsonx_str(vars, "model_path", "");
+    if (mp[0] == '/') {
+        argv_push(&out, &n, &cap, xstrdup("-v"));
+        argv_push(&out, &n, &cap, xalloc_printf("%s:%s:ro", mp, mp));
+    }
     argv_push(&out, &n, &cap, expand(jsonx_str(ctr, "image", ""), vars));
     for (size_t k = 0; argv[k]; k++)
         argv_push(&out, &n, &cap, xstrdup(argv[k]));
@@ -385,8 +416,10 @@ static int launch_proc(struct stack *s, const struct stack_opts *o, const json_t
     json_object_set_new(rec, "inherited_kvbm_env_dropped", dropped);
     dropped = NULL;
     json_object_set_new(rec, "log", json_string(logp));
-    r = spawn_start(&so, &sp->proc);
-    if (r < 0) {
+    r = o->dry_run ? 0 : spawn_start(&so, &sp->proc);
+    if (o->dry_run) {
+        json_object_set_new(rec, "dry_run", json_true());
+    } else if (r < 0) {
         diag_set(d, r, 0, 0, "cannot start %s (%s): %s", sp->name, argv[0], strerror(-r));
         json_object_set_new(rec, "start_error", json_string(strerror(-r)));
     } else {
@@ -408,7 +441,34 @@ out:
     return r;
 }
 
+/* path made absolute against the working directory (a container's working directory is not
+ * ours, so every path handed to a stack process is absolute). Owned. */
+static char *absolute(const char *path)
+{
+    char cwd[4096];
+    if (!path || !*path || path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+        return xstrdup(path ? path : "");
+    return xalloc_printf("%s/%s", cwd, path);
+}
+
+static int launch(const struct stack_opts *o, struct stack **ret, struct diag *d);
+
 int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
+{
+    struct stack_opts a = *o;
+    char *ld = absolute(o->log_dir), *wd = absolute(o->work_dir);
+    char *cd = absolute(o->mode.disk_cache_dir);
+    a.log_dir = ld;
+    a.work_dir = wd;
+    sfmt(a.mode.disk_cache_dir, sizeof(a.mode.disk_cache_dir), "%s", cd);
+    int r = launch(&a, ret, d);
+    free(ld);
+    free(wd);
+    free(cd);
+    return r;
+}
+
+static int launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
 {
     struct stack *s = xcalloc(1, sizeof(*s));
     *ret = s;
@@ -424,7 +484,8 @@ int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
     json_object_set_new(s->record, "kind", json_string(stack_kind_name(s->kind)));
     json_object_set_new(s->record, "runtime",
                         json_string(jsonx_str(o->profile, "runtime", "host")));
-    if ((r = fileio_mkdir_p(o->log_dir)) < 0 || (r = fileio_mkdir_p(o->work_dir)) < 0)
+    if (!o->dry_run &&
+        ((r = fileio_mkdir_p(o->log_dir)) < 0 || (r = fileio_mkdir_p(o->work_dir)) < 0))
         return diag_set(d, r, 0, 0, "cannot create %s: %s", o->log_dir, strerror(-r));
     const char *served =
         o->served_model ? o->served_model : jsonx_str(o->profile, "served_model", o->model);
@@ -460,10 +521,13 @@ int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
         free(x);
     }
     json_object_set_new(s->record, "served_model", json_string(s->served_model));
+    json_object_set_new(s->record, "work_dir", json_string(o->work_dir));
+    const char *mpv = jsonx_str(vars, "model_path", NULL);
+    json_object_set_new(s->record, "model_path", mpv ? json_string(mpv) : json_null());
 
     /* the TRT-LLM document is generated for every mode and recorded, even for builtin */
     if (s->kind != STACK_EXTERNAL) {
-        r = write_engine_args(o, ea, d);
+        r = write_engine_args(o, ea, s->record, d);
         json_object_set_new(s->record, "engine_args_path", json_string(ea));
     }
     free(ea);
@@ -471,7 +535,7 @@ int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
         goto out;
 
     s->cgroup.kind = CGROUP_NONE;
-    if (s->kind != STACK_EXTERNAL && o->cgroup_name && *o->cgroup_name) {
+    if (s->kind != STACK_EXTERNAL && o->cgroup_name && *o->cgroup_name && !o->dry_run) {
         char dev[32] = "";
         if (o->mode.disk_cache_dir[0])
             cgroup_disk_of_path(NULL, o->mode.disk_cache_dir, dev, sizeof(dev));
@@ -490,7 +554,8 @@ int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
         sfmt(s->http_url, sizeof(s->http_url), "%s", url);
         s->worker_pid = o->observe_pid;
     } else {
-        unlink(s->ready_file);
+        if (!o->dry_run)
+            unlink(s->ready_file);
         size_t i;
         json_t *pj;
         json_array_foreach (json_object_get(o->profile, "processes"), i, pj) {
@@ -693,6 +758,39 @@ static pid_t container_pid(const struct stack *s)
     return pid > 0 ? pid : 0;
 }
 
+/* The limits the serving engine reports through the frontend's model gauges
+ * (dynamo_frontend_model_*): context length, device KV blocks, block size, batch limits. */
+static json_t *engine_limits(const struct stack *s)
+{
+    static const char *const gauges[][2] = {
+        { "dynamo_frontend_model_context_length", "context_length" },
+        { "dynamo_frontend_model_total_kv_blocks", "total_kv_blocks" },
+        { "dynamo_frontend_model_kv_cache_block_size", "kv_cache_block_size" },
+        { "dynamo_frontend_model_max_num_seqs", "max_num_seqs" },
+        { "dynamo_frontend_model_max_num_batched_tokens", "max_num_batched_tokens" },
+    };
+    json_t *o = json_object();
+    json_object_set_new(o, "source", json_string(s->frontend_metrics_url));
+    struct buf b;
+    buf_init(&b, HTTPGET_BODY_MAX_BYTES);
+    struct httpget_result hr;
+    struct prom_page pg = { 0 };
+    if (s->frontend_metrics_url[0] &&
+        httpget(s->frontend_metrics_url, CHECK_TIMEOUT_NS, &b, &hr) >= 0 && hr.status == 200) {
+        prom_parse_lenient((const char *)b.data, b.len, &pg, NULL);
+        for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++) {
+            double v;
+            if (prom_sum(&pg, gauges[i][0], &v) > 0)
+                jsonx_set_num(o, gauges[i][1], v);
+        }
+        prom_page_fini(&pg);
+    } else {
+        json_object_set_new(o, "error", json_string("frontend metrics not readable"));
+    }
+    buf_fini(&b);
+    return o;
+}
+
 json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
 {
     const struct mode_settings *w = want;
@@ -737,6 +835,7 @@ json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
         mism = mode_compare(want, &got);
     }
     spawn_env_fini(&env);
+    json_object_set_new(o, "engine_limits", engine_limits(s));
     /* live metrics: which KVBM counters exist, and engine-reported tier capacities */
     if (s->kvbm_metrics_url[0]) {
         struct buf b;

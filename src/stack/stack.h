@@ -28,21 +28,26 @@ struct stack_opts {
     const json_t *profile; /* borrowed: the stack profile document */
     const char *model;     /* kvtier model profile name */
     const char *hf_id;     /* the model's Hugging Face id ("{hf_id}" in templates); may be NULL */
-    const char *served_model;  /* name the server lists in /v1/models (NULL = profile/model) */
-    const char *hardware;      /* hardware profile name for the builtin engine (NULL = profile's) */
-    const char *profiles_dir;  /* passed to the engine as --profiles */
-    const char *kvtier_path;   /* the kvtier binary (builtin) */
-    const char *log_dir;       /* raw/stack/ of the bundle; created */
-    const char *work_dir;      /* for the ready file and engine args YAML; created */
-    const char *cgroup_name;   /* cgroup to create ("" = do not place) */
-    const char *cgroup_root;   /* NULL = /sys/fs/cgroup */
-    uint64_t g1_blocks;        /* builtin --g1-blocks; 0 = engine's default */
+    const char *served_model; /* name the server lists in /v1/models (NULL = profile/model) */
+    const char *hardware;     /* hardware profile name for the builtin engine (NULL = profile's) */
+    const char *profiles_dir; /* passed to the engine as --profiles */
+    const char *kvtier_path;  /* the kvtier binary (builtin) */
+    const char *log_dir;      /* raw/stack/ of the bundle; created */
+    const char *work_dir;     /* for the ready file and engine args YAML; created */
+    const char *cgroup_name;  /* cgroup to create ("" = do not place) */
+    const char *cgroup_root;  /* NULL = /sys/fs/cgroup */
+    uint64_t g1_blocks;       /* builtin --g1-blocks; 0 = engine's default */
+    /* engine limits of the model profile, written into the TRT-LLM engine args (0 = leave
+     * the key out): max_seq_len, max_num_tokens, max_batch_size, kv tokens_per_block; with
+     * g1_blocks, kv_cache_config.max_tokens = g1_blocks x tokens_per_block pins G1 */
+    uint32_t max_seq_len, max_num_tokens, max_batch_size, tokens_per_block;
     struct mode_settings mode; /* the mode asked for */
     /* external stacks and overrides */
     const char *url;              /* http base, e.g. http://127.0.0.1:8000 (external / override) */
     const char *kvbm_metrics_url; /* full URL of the KVBM /metrics (NULL = profile's) */
     const char *frontend_metrics_url; /* NULL = <url>/metrics */
     pid_t observe_pid; /* external: worker pid whose environment to read (0 = none) */
+    bool dry_run;      /* stack_launch only records: no directory, file, cgroup or process */
 };
 
 struct stack_proc {
@@ -80,6 +85,8 @@ int stack_profile_check(const json_t *profile, struct diag *d);
 void stack_profile_tiers(const json_t *profile, const char *model, struct mode_settings *m,
                          uint64_t *ret_g1_blocks);
 
+/* With o->dry_run, stack_launch builds the same record (argv, environment with secrets
+ * redacted, engine_args and engine_args_yaml) and starts, creates and writes nothing. */
 /* Launches the stack (nothing for external) with the mode's environment; returns an owned
  * stack even when a process failed to start (so its logs can be bundled): 0 started,
  * negative errno with d naming the process and the reason. *ret always set. */
