@@ -160,6 +160,7 @@ static const struct gate_case {
       "{\"phases\":{\"replay\":{\"ttft_n\":12,\"ttft_p95_supported\":false,"
       "\"ttft_p99_supported\":false}}}",
       "TAIL_UNDERSAMPLED", "requests_needed" },
+    { "b2_good.json",
       "{\"prompt_tokens\":{\"compared\":10,\"mismatched\":2,\"max_abs_diff\":50,"
       "\"tolerance_tokens\":8,\"tolerance_fraction\":0.02,\"examples\":[]}}",
       "PROMPT_TOKENS_MISMATCH", "" },
