@@ -233,7 +233,7 @@ int charts_emit(const char *dir, const char *name, const char *data, size_t len,
                "set terminal pngcairo size 1280,640 font ',10'\nset output '%s.png'\n%s\n"
                "set terminal svg size 1280,640 dynamic font ',10'\nset output '%s.svg'\n%s\n",
                name, plot, name, plot);
-    int r = fileio_write_atomic(datp, data ? data : "", data ? len : 0);
+    int r = data ? fileio_write_atomic(datp, data, len) : 0;
     if (r == 0)
         r = fileio_write_atomic(gpp, full.data, full.len);
     if (r == 0 && !*ret_missing)
@@ -249,8 +249,8 @@ int charts_emit(const char *dir, const char *name, const char *data, size_t len,
 static void emit_chart(struct chart_ctx *c, const char *name, const struct buf *dat,
                        const struct buf *gp, const char *plot)
 {
-    int r = charts_emit(c->charts_dir, name, (const char *)dat->data, dat->len, buf_str(gp), plot,
-                        c->gnuplot, &c->res->gnuplot_missing);
+    int r = charts_emit(c->charts_dir, name, buf_str(dat), dat->len, buf_str(gp), plot, c->gnuplot,
+                        &c->res->gnuplot_missing);
     if (r < 0)
         return;
     c->res->written++;

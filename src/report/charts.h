@@ -29,11 +29,12 @@ struct charts_result {
 int charts_render_bundle(const char *dir, const char *gnuplot, struct charts_result *ret,
                          struct diag *d);
 
-/* Writes <dir>/<name>.dat (data, len bytes; borrowed) and <dir>/<name>.gp (a header comment,
- * the script text gp, then plot drawn once to PNG and once to SVG at 1280x640) and renders it
- * with gnuplot (NULL = "gnuplot" on PATH) run in dir. Returns 1 rendered, 0 written but not
- * rendered (gnuplot failed: see dir/gnuplot.log; or missing: *ret_missing is set, and once set
- * no render is tried), negative errno when a file cannot be written. Runs a child process. */
+/* Writes <dir>/<name>.dat (data, len bytes; borrowed; NULL = the file is already there) and
+ * <dir>/<name>.gp (a header comment, the script text gp, then plot drawn once to PNG and once to
+ * SVG at 1280x640) and renders it with gnuplot (NULL = "gnuplot" on PATH) run in dir. Returns 1
+ * rendered, 0 written but not rendered (gnuplot failed: see dir/gnuplot.log; or missing:
+ * *ret_missing is set, and once set no render is tried), negative errno when a file cannot be
+ * written. Runs a child process. */
 int charts_emit(const char *dir, const char *name, const char *data, size_t len, const char *gp,
                 const char *plot, const char *gnuplot, bool *ret_missing);
 
