@@ -118,7 +118,8 @@ static size_t fig1_sweeps(const struct packdata *p, struct buf *dat, struct buf 
 
 /* Figure 1 from the rollups: each mode's operating point, p95 and p99 means over repeats with
  * their bootstrap intervals; modes side by side at the same concurrency. */
-static size_t fig1_points(const json_t *rollups, struct buf *dat, struct buf *plot)
+static size_t fig1_points(const json_t *rollups, struct buf *dat, struct buf *plot,
+                          struct buf *tics, double *cmin, double *cmax)
 {
     size_t idx = 0;
     size_t i;
@@ -128,7 +129,13 @@ static size_t fig1_points(const json_t *rollups, struct buf *dat, struct buf *pl
         double c = jsonx_num(r, "concurrency", NAN);
         if (!isfinite(c) || !isfinite(jsonx_num(r, "replay_ttft_p95_ms_mean", NAN)))
             continue;
-        double x = c * (1 + 0.04 * (double)idx);
+        double x = c * (1 + 0.015 * (double)idx);
+        *cmin = fmin(*cmin, c);
+        *cmax = fmax(*cmax, x);
+        char tic[64];
+        snprintf(tic, sizeof(tic), "'%g' %g", c, c);
+        if (!strstr(buf_str(tics), tic))
+            buf_printf(tics, "%s%s", tics->len ? ", " : "", tic);
         buf_printf(dat,
                    "# %s %s/%s/%s: concurrency\tp95_mean\tp95_lo\tp95_hi\tp99_mean\tp99_lo\t"
                    "p99_hi\n",
@@ -160,8 +167,12 @@ static void fig1(struct fig *f, const struct packdata *p, const json_t *rollups)
     buf_init(&dat, 0);
     buf_init(&gp, 0);
     buf_init(&plot, 0);
+    struct buf tics;
+    buf_init(&tics, 0);
+    double cmin = INFINITY, cmax = -INFINITY;
     bool sweeps = json_array_size(p->sweeps) > 0;
-    size_t n = sweeps ? fig1_sweeps(p, &dat, &plot) : fig1_points(rollups, &dat, &plot);
+    size_t n = sweeps ? fig1_sweeps(p, &dat, &plot)
+                      : fig1_points(rollups, &dat, &plot, &tics, &cmin, &cmax);
     const char *caption =
         sweeps ? "Style 1 sweeps: TTFT from the intended send, each point with its interval."
                : "No Style 1 sweep in these results: each mode's operating point (replay phase, "
@@ -172,12 +183,16 @@ static void fig1(struct fig *f, const struct packdata *p, const json_t *rollups)
     } else {
         head(&gp, title, "concurrency (requests in flight, at most)",
              "TTFT from intended send (ms)");
-        buf_append_str(&gp, "set logscale y\nset offsets graph 0.1, graph 0.1, 0, 0\n");
+        buf_append_str(&gp, "set logscale y\nset offsets 0, 0, graph 0.1, graph 0.1\n");
+        if (tics.len)
+            buf_printf(&gp, "set xtics (%s)\nset xrange [%g:%g]\n", buf_str(&tics), cmin * 0.5,
+                       cmax * 1.5);
         emit(f, name, title, caption, &dat, &gp, buf_str(&plot));
     }
     buf_fini(&dat);
     buf_fini(&gp);
     buf_fini(&plot);
+    buf_fini(&tics);
 }
 
 static void fig2(struct fig *f, const struct packdata *p)

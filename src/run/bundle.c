@@ -710,6 +710,31 @@ static json_t *provenance_json(const struct group *g, const struct stack *s)
     return p;
 }
 
+/* Which engine produced the bundle, said in every output (ARCHITECTURE.md §7): "emulated" for
+ * the builtin stack (kvtier serve), "real" for a named real stack with its recorded versions. */
+static json_t *engine_json(const struct group *g)
+{
+    bool emulated = !strcmp(jsonx_str(g->stack_profile, "kind", ""), "builtin");
+    json_t *e = json_object();
+    json_object_set_new(e, "kind", json_string(emulated ? "emulated" : "real"));
+    json_object_set_new(e, "stack", json_string(g->stack_label));
+    json_object_set_new(e, "stack_kind", json_string(jsonx_str(g->stack_profile, "kind", "")));
+    json_t *v = json_object();
+    if (emulated) {
+        json_object_set_new(v, "engine", json_string("kvtier serve (emulated)"));
+        json_object_set_new(v, "kvtier", json_string(KVTIER_VERSION));
+    } else {
+        const char *keys[] = { "container_image", "dynamo_version", "trtllm_version",
+                               "nixl_version", NULL };
+        json_t *prov = json_object_get(g->stack_profile, "provenance");
+        for (size_t i = 0; keys[i]; i++)
+            if (json_is_string(json_object_get(prov, keys[i])))
+                json_object_set(v, keys[i], json_object_get(prov, keys[i]));
+    }
+    json_object_set_new(e, "versions", v);
+    return e;
+}
+
 static json_t *manifest_json(const struct group *g, const struct mode_settings *ms,
                              const struct run *r, const struct outcome *oc, unsigned rep,
                              unsigned block_pos)
@@ -718,6 +743,7 @@ static json_t *manifest_json(const struct group *g, const struct mode_settings *
     json_t *m = json_object();
     json_object_set_new(m, "schema_version", json_integer(BUNDLE_SCHEMA_VERSION));
     json_object_set_new(m, "kind", json_string("kvtier.manifest"));
+    json_object_set_new(m, "engine", engine_json(g));
     json_t *tool = json_object();
     json_object_set_new(tool, "name", json_string("kvtier"));
     json_object_set_new(tool, "version", json_string(KVTIER_VERSION));
@@ -1097,8 +1123,10 @@ finish:
     json_t *ev = build_evidence(&r, &oc, &ms, g->plan_header, g->g1_blocks, summary);
     json_t *verdict = gate_evaluate(ev, &cfg->thresholds);
     json_object_set(verdict, "evidence", ev);
+    json_object_set_new(verdict, "engine", engine_json(g));
     write_json(r.dir, "verdict.json", verdict);
     json_t *q = quick_summary_json(summary, verdict, &ms, rep, r.dir);
+    json_object_set_new(q, "engine", engine_json(g));
     write_json(r.dir, "quick_summary.json", q);
     struct charts_result cr = { 0 };
     struct diag cd = { 0 };
@@ -1148,6 +1176,8 @@ json_t *bundle_reevaluate(const char *bundle_dir, const struct gate_thresholds *
     }
     v = gate_evaluate(ev, t);
     json_object_set(v, "evidence", ev);
+    if (json_object_get(old, "engine"))
+        json_object_set(v, "engine", json_object_get(old, "engine"));
     if (jsonx_write_file(p, v) < 0) {
         diag_set(d, -EIO, 0, 0, "cannot rewrite %s", p);
         json_decref(v);
@@ -1382,6 +1412,7 @@ int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag 
         json_object_set_new(ev, "repeats", rp);
         json_t *v = gate_evaluate(ev, &cfg->thresholds);
         json_object_set(v, "evidence", ev);
+        json_object_set_new(v, "engine", engine_json(&g));
         const char *dir = jsonx_str(q, "bundle", "");
         write_json(dir, "verdict.json", v);
         json_object_set(q, "run_valid", json_object_get(v, "run_valid"));
@@ -1431,6 +1462,7 @@ int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag 
     json_object_set_new(gs, "kind", json_string("kvtier.group"));
     json_object_set_new(gs, "group_dir", json_string(g.dir));
     json_object_set_new(gs, "stack", json_string(g.stack_label));
+    json_object_set_new(gs, "engine", engine_json(&g));
     json_object_set_new(gs, "model", json_string(cfg->model));
     json_object_set_new(gs, "workload", json_string(cfg->workload));
     json_object_set_new(gs, "dataset", json_string(cfg->dataset));

@@ -298,6 +298,57 @@ static json_t *identity(const json_t *manifest)
     return o;
 }
 
+static void add_reason(json_t *codes, json_t *details, const char *code, json_t *why);
+
+/* The engine that produced a bundle: manifest.engine.kind, else from the stack kind (bundles
+ * written before the engine object existed). */
+static const char *engine_kind(const json_t *manifest)
+{
+    const char *k = jsonx_str(json_object_get(manifest, "engine"), "kind", NULL);
+    if (k)
+        return k;
+    return strcmp(jsonx_str(json_object_get(manifest, "stack"), "kind", ""), "builtin")
+               ? "real"
+               : "emulated";
+}
+
+/* Bundles of different engines (emulated vs real) are compared only when allowed; the
+ * document records each side's engine. Returns -EINVAL with d when refused. */
+static int engine_check(const struct compare_config *c, const struct side *b, const struct side *t,
+                        json_t *codes, json_t *details, json_t **ret, struct diag *d)
+{
+    const char *eb = b->n ? engine_kind(b->b[0].manifest) : "?";
+    const char *et = t->n ? engine_kind(t->b[0].manifest) : "?";
+    for (int s = 0; s < 2; s++) {
+        const struct side *x = s ? t : b;
+        for (size_t i = 0; i < x->n; i++) {
+            const char *k = engine_kind(x->b[i].manifest);
+            if (!strcmp(k, eb))
+                continue;
+            if (!c->allow_mixed_engines) {
+                diag_file(d, x->b[i].dir);
+                return diag_set(d, -EINVAL, 0, 0,
+                                "this bundle comes from the %s engine, the baseline's first from "
+                                "the %s one: comparing engines is refused unless "
+                                "--allow-mixed-engines is given",
+                                k, eb);
+            }
+            add_reason(codes, details, "ENGINE_MISMATCH",
+                       json_pack("{s:[s]}", "why",
+                                 "the sides come from different engines "
+                                 "(emulated vs real)"));
+            s = 2;
+            break;
+        }
+    }
+    json_t *e = json_object();
+    json_object_set_new(e, "baseline", json_string(eb));
+    json_object_set_new(e, "treatment", json_string(et));
+    json_object_set_new(e, "kind", json_string(strcmp(eb, et) ? "mixed" : eb));
+    *ret = e;
+    return 0;
+}
+
 /* Appends "path: a vs b" for every identity field that differs. */
 static void identity_diff(const json_t *a, const json_t *b, json_t *out)
 {
@@ -638,7 +689,14 @@ int compare_run(const struct compare_config *c, json_t **doc, struct diag *d)
         free_side(&t);
         return r;
     }
-    json_t *codes = json_array(), *details = json_object();
+    json_t *codes = json_array(), *details = json_object(), *engine = NULL;
+    if ((r = engine_check(c, &b, &t, codes, details, &engine, d)) < 0) {
+        json_decref(codes);
+        json_decref(details);
+        free_side(&b);
+        free_side(&t);
+        return r;
+    }
     /* Comparable inputs: every bundle of both sides has the baseline's first identity. */
     const json_t *ref = NULL;
     for (int s = 0; s < 2 && !ref; s++)
@@ -674,6 +732,7 @@ int compare_run(const struct compare_config *c, json_t **doc, struct diag *d)
             json_decref(id0);
             json_decref(codes);
             json_decref(details);
+            json_decref(engine);
             free_side(&b);
             free_side(&t);
             return -EINVAL;
@@ -687,6 +746,7 @@ int compare_run(const struct compare_config *c, json_t **doc, struct diag *d)
     json_object_set_new(o, "kind", json_string("kvtier.compare"));
     json_object_set_new(o, "phase", json_string(c->phase));
     json_object_set_new(o, "identity", id0);
+    json_object_set_new(o, "engine", engine);
     json_object_set_new(o, "baseline", side_json(&b, c->phase));
     json_object_set_new(o, "treatment", side_json(&t, c->phase));
     json_object_set_new(
@@ -789,6 +849,11 @@ char *compare_markdown(const json_t *doc)
     buf_printf(&m, "# kvtier compare: %s (baseline) vs %s (treatment), %s phase\n\n", bm, tm,
                jsonx_str(doc, "phase", "?"));
     buf_printf(&m, "**%s**\n\n", jsonx_str(doc, "headline", ""));
+    const char *ek = jsonx_str(json_object_get(doc, "engine"), "kind", "?");
+    buf_printf(&m, "Engine: **%s**\n\n",
+               !strcmp(ek, "emulated") ? "emulated (kvtier serve, builtin stack)"
+               : !strcmp(ek, "real")   ? "real stack"
+                                       : "MIXED: the sides come from different engines");
     buf_printf(&m, "Decision-grade: **%s**",
                jsonx_bool(doc, "decision_grade", false) ? "yes" : "no");
     const json_t *codes = json_object_get(doc, "reason_codes");
