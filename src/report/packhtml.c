@@ -2,6 +2,7 @@
 /* index.html of the evidence pack, rendered from its Markdown with libcmark (packhtml.h). */
 #include "report/packhtml.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,17 +41,103 @@ static void escape(struct buf *o, const char *s)
         case '"':
             buf_append_str(o, "&quot;");
             break;
+        case '`': /* Markdown code marks of the banner sentence */
+            break;
         default:
             buf_append(o, s, 1);
         }
     }
 }
 
-static void render(struct buf *o, const char *md)
+static void render_md(struct buf *o, const char *md, size_t len)
 {
-    char *html = cmark_markdown_to_html(md, strlen(md), CMARK_OPT_DEFAULT);
+    char *html = cmark_markdown_to_html(md, len, CMARK_OPT_DEFAULT);
     buf_append_str(o, html);
     free(html);
+}
+
+/* One table cell: its inline Markdown rendered by cmark, without the paragraph around it. */
+static void render_cell(struct buf *o, const char *s, size_t len)
+{
+    while (len && (*s == ' ' || *s == '\t'))
+        s++, len--;
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    char *html = cmark_markdown_to_html(s, len, CMARK_OPT_DEFAULT);
+    size_t n = strlen(html);
+    const char *h = html;
+    if (n >= 8 && !strncmp(h, "<p>", 3) && !strcmp(h + n - 5, "</p>\n")) {
+        h += 3;
+        n -= 8;
+    }
+    buf_append(o, h, n);
+    free(html);
+}
+
+static void render_row(struct buf *o, const char *line, size_t len, const char *tag)
+{
+    buf_append_str(o, "<tr>");
+    const char *end = line + len;
+    const char *p = line + (len && line[0] == '|');
+    if (end > p && end[-1] == '|')
+        end--;
+    while (p <= end) {
+        const char *bar = memchr(p, '|', (size_t)(end - p));
+        const char *stop = bar ? bar : end;
+        buf_printf(o, "<%s>", tag);
+        render_cell(o, p, (size_t)(stop - p));
+        buf_printf(o, "</%s>", tag);
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    buf_append_str(o, "</tr>\n");
+}
+
+static bool is_rule(const char *s, size_t len)
+{
+    if (len < 3 || s[0] != '|')
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!strchr("|-: ", s[i]))
+            return false;
+    return true;
+}
+
+/* Line length up to (not including) the newline. */
+static size_t line_len(const char *s)
+{
+    const char *nl = strchr(s, '\n');
+    return nl ? (size_t)(nl - s) : strlen(s);
+}
+
+/* CommonMark has no tables: pipe tables (a header row, a rule row, body rows) become HTML
+ * tables whose cells cmark renders; everything between them cmark renders whole. */
+static void render(struct buf *o, const char *md)
+{
+    const char *chunk = md, *s = md;
+    while (*s) {
+        size_t l1 = line_len(s);
+        const char *next = s + l1 + (s[l1] == '\n');
+        size_t l2 = line_len(next);
+        if (s[0] == '|' && *next && is_rule(next, l2)) {
+            render_md(o, chunk, (size_t)(s - chunk));
+            buf_append_str(o, "<table>\n<thead>");
+            render_row(o, s, l1, "th");
+            buf_append_str(o, "</thead>\n<tbody>\n");
+            s = next + l2 + (next[l2] == '\n');
+            while (*s == '|') {
+                size_t l = line_len(s);
+                render_row(o, s, l, "td");
+                s += l + (s[l] == '\n');
+            }
+            buf_append_str(o, "</tbody>\n</table>\n");
+            chunk = s;
+            continue;
+        }
+        s = next;
+    }
+    render_md(o, chunk, (size_t)(s - chunk));
 }
 
 char *packhtml_page(const char *title, const char *banner, bool emulated, bool real,
