@@ -483,6 +483,13 @@ static double await_at(const struct samples *s, double t_ns)
 static int stream_one(struct packdata *p, const json_t *rec, FILE *dat, size_t line_max,
                       long *paired, struct diag *d)
 {
+    /* the scatter file gets a bounded, evenly thinned sample (tail events always); the
+     * statistics use every request */
+    size_t nb = json_array_size(p->bundles);
+    double per = fmax(8.0, (double)PACKDATA_SCATTER_MAX / (double)(nb ? nb : 1));
+    double reqs = jsonx_num(rec, "all_requests", 0);
+    unsigned long stride = isfinite(reqs) && reqs > per ? (unsigned long)ceil(reqs / per) : 1;
+    unsigned long seen = 0;
     const char *dir = jsonx_str(rec, "_dir", "");
     int64_t off = 0;
     struct samples s = { 0 };
@@ -533,8 +540,11 @@ static int stream_one(struct packdata *p, const json_t *rec, FILE *dat, size_t l
                     c->tail_n++, c->tail_await_sum += aw;
                 else
                     c->body_n++, c->body_await_sum += aw;
-                if (dat)
+                if (dat && (tail || seen % stride == 0)) {
                     fprintf(dat, "%.3f\t%.3f\t%d\t%d\n", aw, ttft, mi, tail);
+                    p->scatter_points++;
+                }
+                seen++;
                 (*paired)++;
             }
         }

@@ -16,7 +16,8 @@
 
 #include "common/diag.h"
 
-#define PACKDATA_MAX_MODES 8 /* distinct modes tracked by the await / TTFT accumulators */
+#define PACKDATA_MAX_MODES   8    /* distinct modes tracked by the await / TTFT accumulators */
+#define PACKDATA_SCATTER_MAX 4000 /* about how many requests the scatter data file gets */
 
 /* Streaming accumulators of (disk read await, TTFT) pairs for one mode. */
 struct packdata_corr {
@@ -38,7 +39,8 @@ struct packdata {
     bool emulated, real; /* engines seen */
     struct packdata_corr corr[PACKDATA_MAX_MODES];
     size_t ncorr;
-    unsigned long records; /* records streamed */
+    unsigned long records;        /* records streamed */
+    unsigned long scatter_points; /* requests written to the scatter data (a thinned sample) */
 };
 
 /* Scans root (borrowed) up to max_depth folders deep. A bundle is a folder holding
@@ -55,9 +57,11 @@ void packdata_fini(struct packdata *p);
 
 /* Streams every bundle's records (raw/records.jsonl, lines up to line_max bytes) against its
  * device samples (os/os_iostat.csv) and phases (raw/phases.json): writes one line per request
- * with a first token, "await_ms\tttft_ms\tmode_index\ttail", to dat (borrowed, may be NULL) and
- * updates p->corr. A bundle without samples is skipped. Returns the requests paired, or
- * negative errno with d for a malformed records line (the file and line are named). */
+ * with a first token, "await_ms\tttft_ms\tmode_index\ttail", to dat (borrowed, may be NULL): an
+ * evenly thinned sample of about PACKDATA_SCATTER_MAX requests over all bundles, every tail event
+ * kept; and updates p->corr from every request. A bundle without samples is skipped. Returns the
+ * requests paired, or negative errno with d for a malformed records line (the file and line are
+ * named). */
 long packdata_stream_records(struct packdata *p, FILE *dat, size_t line_max, struct diag *d);
 
 /* Index of mode in p->corr (added when new and room is left), or -1. */

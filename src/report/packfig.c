@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "analysis/bootstrap.h"
 #include "common/buf.h"
 #include "common/fileio.h"
 #include "common/jsonx.h"
@@ -116,19 +117,58 @@ static size_t fig1_sweeps(const struct packdata *p, struct buf *dat, struct buf 
     return idx;
 }
 
-/* Figure 1 from the rollups: each mode's operating point, p95 and p99 means over repeats with
- * their bootstrap intervals; modes side by side at the same concurrency. */
-static size_t fig1_points(const json_t *rollups, struct buf *dat, struct buf *plot,
+/* The mean of the finite values of array v with its seeded bootstrap 95% interval. */
+static void mean_ci(const json_t *v, double *ret_mean, double *ret_lo, double *ret_hi)
+{
+    size_t n = json_array_size(v);
+    double *x = xcalloc(n ? n : 1, sizeof(*x));
+    for (size_t i = 0; i < n; i++)
+        x[i] = json_number_value(json_array_get(v, i));
+    struct bootstrap_ci ci = { .estimate = NAN, .lo = NAN, .hi = NAN };
+    if (n == 0 || bootstrap_ci(BOOTSTRAP_MEAN, x, n, 2000, 0.95, 1, &ci) < 0)
+        ci = (struct bootstrap_ci){ .estimate = NAN, .lo = NAN, .hi = NAN };
+    *ret_mean = ci.estimate;
+    *ret_lo = ci.lo;
+    *ret_hi = ci.hi;
+    free(x);
+}
+
+/* Figure 1 without sweeps: each (model, workload, dataset, mode, concurrency) operating point
+ * over every valid bundle of every row, the mean of their replay p95 and p99 with bootstrap
+ * intervals; modes side by side at the same concurrency. */
+static size_t fig1_points(const json_t *bundles, struct buf *dat, struct buf *plot,
                           struct buf *tics, double *cmin, double *cmax)
 {
-    size_t idx = 0;
+    json_t *pts = json_object();
     size_t i;
-    json_t *r;
-    json_array_foreach(rollups, i, r)
+    json_t *b;
+    json_array_foreach(bundles, i, b)
     {
-        double c = jsonx_num(r, "concurrency", NAN);
-        if (!isfinite(c) || !isfinite(jsonx_num(r, "replay_ttft_p95_ms_mean", NAN)))
+        double c = jsonx_num(b, "concurrency", NAN);
+        if (!jsonx_bool(b, "run_valid", false) || !isfinite(c) ||
+            !isfinite(jsonx_num(b, "replay_ttft_p95_ms", NAN)))
             continue;
+        char key[256];
+        snprintf(key, sizeof(key), "%s %s/%s/%s|%g", jsonx_str(b, "mode", ""),
+                 jsonx_str(b, "model", ""), jsonx_str(b, "workload", ""),
+                 jsonx_str(b, "dataset", ""), c);
+        json_t *pt = json_object_get(pts, key);
+        if (!pt) {
+            pt = json_pack("{s:f, s:[], s:[]}", "c", c, "p95", "p99");
+            json_object_set_new(pts, key, pt);
+        }
+        json_array_append_new(json_object_get(pt, "p95"),
+                              json_real(jsonx_num(b, "replay_ttft_p95_ms", NAN)));
+        double p99 = jsonx_num(b, "replay_ttft_p99_ms", NAN);
+        if (isfinite(p99))
+            json_array_append_new(json_object_get(pt, "p99"), json_real(p99));
+    }
+    size_t idx = 0;
+    const char *key;
+    json_t *pt;
+    json_object_foreach(pts, key, pt)
+    {
+        double c = jsonx_num(pt, "c", 0), m95, l95, h95, m99, l99, h99;
         double x = c * (1 + 0.015 * (double)idx);
         *cmin = fmin(*cmin, c);
         *cmax = fmax(*cmax, x);
@@ -136,26 +176,24 @@ static size_t fig1_points(const json_t *rollups, struct buf *dat, struct buf *pl
         snprintf(tic, sizeof(tic), "'%g' %g", c, c);
         if (!strstr(buf_str(tics), tic))
             buf_printf(tics, "%s%s", tics->len ? ", " : "", tic);
+        mean_ci(json_object_get(pt, "p95"), &m95, &l95, &h95);
+        mean_ci(json_object_get(pt, "p99"), &m99, &l99, &h99);
+        const char *bar = strchr(key, '|');
+        int lab = bar ? (int)(bar - key) : (int)strlen(key);
         buf_printf(dat,
-                   "# %s %s/%s/%s: concurrency\tp95_mean\tp95_lo\tp95_hi\tp99_mean\tp99_lo\t"
-                   "p99_hi\n",
-                   jsonx_str(r, "mode", ""), jsonx_str(r, "model", ""),
-                   jsonx_str(r, "workload", ""), jsonx_str(r, "dataset", ""));
-        buf_printf(
-            dat, "%g\t%g\t%g\t%g\t%g\t%g\t%g\n\n\n", x,
-            jsonx_num(r, "replay_ttft_p95_ms_mean", NAN),
-            jsonx_num(r, "replay_ttft_p95_ms_lo", NAN), jsonx_num(r, "replay_ttft_p95_ms_hi", NAN),
-            jsonx_num(r, "replay_ttft_p99_ms_mean", NAN),
-            jsonx_num(r, "replay_ttft_p99_ms_lo", NAN), jsonx_num(r, "replay_ttft_p99_ms_hi", NAN));
+                   "# %.*s: concurrency\tp95_mean\tp95_lo\tp95_hi\tp99_mean\tp99_lo\tp99_hi\tn\n",
+                   lab, key);
+        buf_printf(dat, "%g\t%g\t%g\t%g\t%g\t%g\t%g\t%zu\n\n\n", x, m95, l95, h95, m99, l99, h99,
+                   json_array_size(json_object_get(pt, "p95")));
         buf_printf(plot,
                    "%s'fig1_ttft_vs_concurrency.dat' index %zu using 1:2:3:4 with yerrorbars "
-                   "pt 7 ps 1.5 lc %zu title '%s %s/%s p95 (mean of repeats, 95%% CI)', "
-                   "'' index %zu using 1:5:6:7 with yerrorbars pt 5 ps 1.5 lc %zu title '%s p99'",
-                   idx ? ", " : "plot ", idx, idx + 1, jsonx_str(r, "mode", ""),
-                   jsonx_str(r, "model", ""), jsonx_str(r, "workload", ""), idx, idx + 1,
-                   jsonx_str(r, "mode", ""));
+                   "pt 7 ps 1.5 lc %zu title '%.*s p95 (mean of %zu repeats, 95%% CI)', "
+                   "'' index %zu using 1:5:6:7 with yerrorbars pt 5 ps 1.5 lc %zu title 'p99'",
+                   idx ? ", " : "plot ", idx, idx + 1, lab, key,
+                   json_array_size(json_object_get(pt, "p95")), idx, idx + 1);
         idx++;
     }
+    json_decref(pts);
     return idx;
 }
 
@@ -172,7 +210,7 @@ static void fig1(struct fig *f, const struct packdata *p, const json_t *rollups)
     double cmin = INFINITY, cmax = -INFINITY;
     bool sweeps = json_array_size(p->sweeps) > 0;
     size_t n = sweeps ? fig1_sweeps(p, &dat, &plot)
-                      : fig1_points(rollups, &dat, &plot, &tics, &cmin, &cmax);
+                      : fig1_points(p->bundles, &dat, &plot, &tics, &cmin, &cmax);
     const char *caption =
         sweeps ? "Style 1 sweeps: TTFT from the intended send, each point with its interval."
                : "No Style 1 sweep in these results: each mode's operating point (replay phase, "
@@ -416,8 +454,12 @@ static void fig5(struct fig *f, const struct packdata *p)
     double pairs = 0;
     buf_append_str(&cap, "Each request's TTFT (from the intended send) against the device's read "
                          "await in the sample covering its first token; filled triangles are "
-                         "tail events (TTFT above its bundle's p95). Pearson r of await against "
-                         "ln TTFT per mode:");
+                         "tail events (TTFT above its bundle's p95).");
+    buf_printf(&cap,
+               " The figure draws %lu of the requests, an even sample with every tail "
+               "event; the statistics use all %lu. Pearson r of await against ln TTFT "
+               "per mode:",
+               p->scatter_points, p->records);
     for (size_t m = 0; m < p->ncorr; m++) {
         const struct packdata_corr *c = &p->corr[m];
         pairs += c->n;
