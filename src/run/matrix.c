@@ -307,10 +307,30 @@ static int plan_header(json_t *doc, const char *path, const char *profiles_dir, 
 
 int matrix_plan_load(const char *path, const char *profiles_dir, json_t **ret, struct diag *d)
 {
+    struct buf text;
+    buf_init(&text, MATRIX_PLAN_MAX_BYTES);
+    int r = fileio_read_all(path, MATRIX_PLAN_MAX_BYTES, &text);
+    if (r < 0) {
+        diag_file(d, path);
+        diag_set(d, r == -EMSGSIZE ? -EINVAL : -ENOENT, 0, 0, "cannot read the plan: %s",
+                 strerror(-r));
+        buf_fini(&text);
+        return r == -EMSGSIZE ? -EINVAL : -ENOENT;
+    }
+    r = matrix_plan_parse(buf_str(&text), text.len, path, profiles_dir, ret, d);
+    buf_fini(&text);
+    return r;
+}
+
+int matrix_plan_parse(const char *text, size_t len, const char *path, const char *profiles_dir,
+                      json_t **ret, struct diag *d)
+{
     json_t *doc = NULL, *p = NULL;
-    int r = yamlx_load_file(path, &doc, d);
-    if (r < 0)
+    int r = yamlx_parse(text, len, &doc, d);
+    if (r < 0) {
+        diag_file(d, path);
         return r;
+    }
     if ((r = plan_header(doc, path, profiles_dir, &p, d)) < 0)
         goto out;
     json_t *rows = json_array();

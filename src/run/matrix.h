@@ -24,7 +24,7 @@
 
 #define MATRIX_SCHEMA_VERSION 1
 #define MATRIX_MAX_ROWS       256
-#define MATRIX_MAX_ARGS       32 /* extra bundle arguments per row */
+#define MATRIX_PLAN_MAX_BYTES (1u << 20) /* largest plan file read */
 
 /* Row states in matrix.json. */
 #define MATRIX_STATE_PENDING     "pending"     /* not started */
@@ -44,6 +44,10 @@
  * or a profile is missing; d names it and lists the valid names), -EINVAL (d names the plan
  * path, the row such as "runs[2]" and the field). Caller's thread. */
 int matrix_plan_load(const char *path, const char *profiles_dir, json_t **ret, struct diag *d);
+/* matrix_plan_load on plan text (len bytes, borrowed); path (borrowed) names it in diagnostics
+ * and in the result. */
+int matrix_plan_parse(const char *text, size_t len, const char *path, const char *profiles_dir,
+                      json_t **ret, struct diag *d);
 
 /* Adds to every row of plan (borrowed, modified in place) "feasibility" {feasible, state,
  * reasons: [..], arithmetic: {..}} and "estimate" {bundles, per_bundle_s, wall_s, how}. Builds
