@@ -278,8 +278,7 @@ int cmd_bundle_main(int argc, char **argv)
         printf("group: %s\n", jsonx_str(group, "group_dir", ""));
         size_t i;
         json_t *b;
-        json_array_foreach(json_object_get(group, "bundles"), i, b)
-        {
+        json_array_foreach (json_object_get(group, "bundles"), i, b) {
             char *codes = jsonx_dump_line(json_object_get(b, "reason_codes"));
             printf("  %-4s r%02lld  run_valid=%-5s decision_grade=%-5s replay TTFT p50 %.1f ms  "
                    "%s\n  %s\n",

@@ -117,7 +117,7 @@ int cmd_doctor_main(int argc, char **argv)
     } else {
         size_t i;
         json_t *ch;
-        json_array_foreach(json_object_get(res, "checks"), i, ch)
+        json_array_foreach (json_object_get(res, "checks"), i, ch)
             printf("%-4s %-22s %s\n", jsonx_bool(ch, "ok", false) ? "ok" : "FAIL",
                    jsonx_str(ch, "check", "?"), jsonx_str(ch, "summary", ""));
         printf("doctor: %s\n", jsonx_str(res, "dir", ""));

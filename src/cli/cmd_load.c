@@ -37,6 +37,7 @@ struct load_cfg {
     const char *extra_body;
     double slo_ttft_ms, slo_tpot_ms, slo_e2e_ms, lag_limit_ms;
     bool quiet, json;
+    struct opt_marks set; /* which options were given */
 };
 
 static const struct opt_choice endpoints[] = {
@@ -135,7 +136,7 @@ static const struct opt_def load_opts[] = {
       "no progress line and no closing summary on stderr" },
     { "json", 0, OPT_BOOL, O(json), NULL, OPT_UNBOUNDED, NULL, "Output",
       "print the final summary as JSON on stdout" },
-    OPT_END,
+    OPT_END_MARKS(struct load_cfg, set),
 };
 #undef O
 
@@ -328,8 +329,7 @@ int cmd_load_main(int argc, char **argv)
         json_t *phases = json_object_get(summary, "phases");
         const char *k;
         json_t *v;
-        json_object_foreach(phases, k, v)
-        {
+        json_object_foreach (phases, k, v) {
             print_phase(k, v);
         }
         log_info("wrote %s/records.jsonl, summary.json, profile_export.jsonl", c.out);

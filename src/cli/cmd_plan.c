@@ -25,6 +25,7 @@ struct plan_cfg {
     uint64_t seed, g1, g2, g3, trace_tph, max_requests;
     double cpu_gb, disk_gb, rate_scale;
     int endpoint;
+    struct opt_marks set; /* which options were given */
 };
 
 static const struct opt_choice endpoints[] = {
@@ -78,7 +79,7 @@ static const struct opt_def plan_opts[] = {
       OPT_UNBOUNDED, NULL, "Trace", "also write the plan as Mooncake JSONL to this file" },
     { "export-from", 0, OPT_STR, offsetof(struct plan_cfg, export_from), NULL, OPT_UNBOUNDED, NULL,
       "Trace", "export an existing plan (with --export-mooncake) instead of planning" },
-    OPT_END,
+    OPT_END_MARKS(struct plan_cfg, set),
 };
 
 static int exit_for(int rc)

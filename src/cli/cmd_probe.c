@@ -99,8 +99,7 @@ static int default_sizes(struct probe_config *pc, const char *profiles)
     json_t *names = profile_list(dir, "models");
     size_t i;
     json_t *v;
-    json_array_foreach(names, i, v)
-    {
+    json_array_foreach (names, i, v) {
         struct model_profile m;
         struct diag d = { 0 };
         if (profile_load_model(dir, json_string_value(v), &m, &d) < 0)
@@ -200,8 +199,7 @@ int cmd_probe_main(int argc, char **argv)
     }
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(doc, "ceilings"), i, v)
-    {
+    json_array_foreach (json_object_get(doc, "ceilings"), i, v) {
         char bs[32];
         units_format_bytes((uint64_t)json_integer_value(json_object_get(v, "block_size_bytes")), bs,
                            sizeof(bs));

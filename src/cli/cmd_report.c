@@ -105,7 +105,8 @@ int cmd_report_main(int argc, char **argv)
     }
     size_t i;
     json_t *n;
-    json_array_foreach(res.notes, i, n) log_warn("%s", json_string_value(n));
+    json_array_foreach (res.notes, i, n)
+        log_warn("%s", json_string_value(n));
     printf("%u charts written, %u rendered in %s/charts\n", res.written, res.rendered, cfg.bundle);
     json_decref(res.notes);
     return res.written ? CLIOPT_EXIT_OK : CLIOPT_EXIT_FAIL;

@@ -40,6 +40,7 @@ struct serve_cfg {
     uint64_t inject_first_token_delay_ns;
     bool inject_ssd_miss;
     bool verbose;
+    struct opt_marks set; /* which options were given */
 };
 
 #define O(f) offsetof(struct serve_cfg, f)
@@ -87,7 +88,7 @@ static const struct opt_def serve_opts[] = {
     { "inject-ssd-miss", 0, OPT_BOOL, O(inject_ssd_miss), NULL, OPT_UNBOUNDED, NULL,
       "Failure injection",
       "every disk-tier read fails verification: counted, logged, recomputed as a miss" },
-    OPT_END,
+    OPT_END_MARKS(struct serve_cfg, set),
 };
 #undef O
 

@@ -2,6 +2,7 @@
 /* Option-table driven command-line parsing (see opt.h). */
 #include "common/opt.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -11,31 +12,16 @@
 #include "common/units.h"
 #include "common/xalloc.h"
 
-#define OPT_MAX 64
+static size_t count(const struct opt_def *defs);
 
-/* Which options were explicitly set, keyed by (table, cfg). Small and process-local: the CLI
- * parses a handful of tables per process. */
-struct set_mark {
-    const struct opt_def *defs;
-    const void *cfg;
-    uint64_t bits;
-};
-static struct set_mark marks[16];
-
-static struct set_mark *mark_for(const struct opt_def *defs, const void *cfg, bool create)
+/* The caller-owned marks of cfg when the table's terminator names them, else NULL. */
+static struct opt_marks *marks_of(const struct opt_def *defs, const void *cfg)
 {
-    for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
-        if (marks[i].defs == defs && marks[i].cfg == cfg)
-            return &marks[i];
-    if (!create)
+    const struct opt_def *end = &defs[count(defs)];
+    if (end->type != OPT__MARKS)
         return NULL;
-    for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
-        if (!marks[i].defs) {
-            marks[i] = (struct set_mark){ .defs = defs, .cfg = cfg };
-            return &marks[i];
-        }
-    marks[0] = (struct set_mark){ .defs = defs, .cfg = cfg };
-    return &marks[0];
+    assert(end - defs <= OPT_MAX);
+    return (struct opt_marks *)((char *)cfg + end->offset);
 }
 
 static size_t count(const struct opt_def *defs)
@@ -112,6 +98,9 @@ static int assign(const struct opt_def *o, void *cfg, const char *text, struct d
             return diag_set(d, -EINVAL, 0, 0, "--%s: unknown value '%s' (valid: %s)", o->name, text,
                             list);
         }
+    case OPT__MARKS:
+        assert(!"a terminator in the middle of an option table");
+        return -EINVAL;
     }
     return -EINVAL;
 }
@@ -160,8 +149,9 @@ int opt_set(const struct opt_def *defs, void *cfg, const char *name, const char 
         if (strcmp(defs[i].name, name) != 0)
             continue;
         int r = assign(&defs[i], cfg, value, d);
-        if (r == 0 && i < OPT_MAX)
-            mark_for(defs, cfg, true)->bits |= 1ULL << i;
+        struct opt_marks *m = marks_of(defs, cfg);
+        if (r == 0 && m)
+            m->bits |= 1ULL << i;
         return r;
     }
     const char *hint = closest(defs, name);
@@ -172,11 +162,13 @@ int opt_set(const struct opt_def *defs, void *cfg, const char *name, const char 
 
 bool opt_was_set(const struct opt_def *defs, const void *cfg, const char *name)
 {
-    struct set_mark *m = mark_for(defs, cfg, false);
+    const struct opt_marks *m = marks_of(defs, cfg);
+    assert(m); /* the table keeps no marks: end it with OPT_END_MARKS */
     size_t n = count(defs);
-    for (size_t i = 0; m && i < n && i < OPT_MAX; i++)
+    for (size_t i = 0; i < n; i++)
         if (!strcmp(defs[i].name, name))
             return (m->bits >> i) & 1;
+    assert(!"opt_was_set: no such option in the table");
     return false;
 }
 
@@ -188,8 +180,9 @@ int opt_parse(const struct opt_def *defs, int argc, char **argv, void *cfg, bool
     struct option *lo = xcalloc(n + 2, sizeof(*lo));
     char shorts[2 * OPT_MAX + 8] = "+:";
     size_t sl = 2;
-    struct set_mark *m = mark_for(defs, cfg, true);
-    m->bits = 0;
+    struct opt_marks *m = marks_of(defs, cfg);
+    if (m)
+        m->bits = 0;
 
     for (size_t i = 0; i < n; i++) {
         if (defs[i].def) {
@@ -255,7 +248,7 @@ int opt_parse(const struct opt_def *defs, int argc, char **argv, void *cfg, bool
         r = assign(&defs[i], cfg, defs[i].type == OPT_BOOL ? NULL : optarg, d);
         if (r < 0)
             goto out;
-        if (i < OPT_MAX)
+        if (m)
             m->bits |= 1ULL << i;
     }
     *ret_optind = optind;
@@ -283,6 +276,8 @@ static const char *type_meta(const struct opt_def *o)
         return " RATE";
     case OPT_ENUM:
         return " NAME";
+    case OPT__MARKS:
+        break; /* a terminator, never an option */
     }
     return "";
 }
@@ -368,6 +363,9 @@ json_t *opt_to_json(const struct opt_def *defs, const void *cfg)
             break;
         case OPT_ENUM:
             v = json_string(d->choices[*(const int *)p].name);
+            break;
+        case OPT__MARKS:
+            assert(!"a terminator in the middle of an option table");
             break;
         }
         json_object_set_new(o, d->name, v);

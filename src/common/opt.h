@@ -24,6 +24,15 @@ enum opt_type {
     OPT_SIZE_BYTES,  /* uint64_t bytes; "4KiB", "2M" */
     OPT_RATE_PER_S,  /* double per second; "2k", "100/s" */
     OPT_ENUM,        /* int index into choices */
+    OPT__MARKS,      /* only in a table's terminator: where cfg keeps its struct opt_marks */
+};
+
+#define OPT_MAX 64 /* options in a table that keeps marks */
+
+/* Which options of a table were set explicitly (command line or opt_set), bit i = defs[i].
+ * Caller storage: a field of the config struct, named by the table's terminator. */
+struct opt_marks {
+    uint64_t bits;
 };
 
 struct opt_choice {
@@ -48,6 +57,12 @@ struct opt_def {
     {                \
         .name = NULL \
     }
+/* The terminator of a table whose config struct cfg_type keeps its marks in field (a
+ * struct opt_marks), so opt_was_set can answer. */
+#define OPT_END_MARKS(cfg_type, field)                                        \
+    {                                                                         \
+        .name = NULL, .type = OPT__MARKS, .offset = offsetof(cfg_type, field) \
+    }
 
 /* Applies defaults, then parses argv (getopt_long, permutation off). Positional arguments are
  * left at argv[*ret_optind..]. "--help" sets *ret_help = true and stops. Errors: -EINVAL with
@@ -65,7 +80,8 @@ void opt_help_markdown(const struct opt_def *defs, const char *cmd, struct buf *
 /* Returns the effective configuration as a new JSON object (owned). */
 json_t *opt_to_json(const struct opt_def *defs, const void *cfg);
 /* Whether the named option was given on the command line or by opt_set (not just defaulted).
- * Tracks up to 64 options per table. */
+ * The table must end in OPT_END_MARKS and hold at most OPT_MAX options, and name must be one of
+ * its options: anything else is a programmer error and asserts. */
 bool opt_was_set(const struct opt_def *defs, const void *cfg, const char *name);
 
 #endif

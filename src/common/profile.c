@@ -99,8 +99,7 @@ int profile_load(const char *dir, const char *kind, const char *name, json_t **r
         size_t off = 0;
         size_t i;
         json_t *v;
-        json_array_foreach(names, i, v)
-        {
+        json_array_foreach (names, i, v) {
             if (off < sizeof(list))
                 off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "",
                                         json_string_value(v));

@@ -215,8 +215,7 @@ static int emit_node(yaml_emitter_t *e, const json_t *v)
             return -EIO;
         const char *k;
         json_t *c;
-        json_object_foreach((json_t *)v, k, c)
-        {
+        json_object_foreach ((json_t *)v, k, c) {
             r = emit_scalar(e, k, true);
             if (r == 0)
                 r = emit_node(e, c);
@@ -232,8 +231,7 @@ static int emit_node(yaml_emitter_t *e, const json_t *v)
             return -EIO;
         size_t i;
         json_t *c;
-        json_array_foreach(v, i, c)
-        {
+        json_array_foreach (v, i, c) {
             r = emit_node(e, c);
             if (r < 0)
                 return r;

@@ -168,8 +168,7 @@ static int parse_messages(json_t *m, struct reqparse_error *err)
         return BAD("messages", "'messages' must be a non-empty array");
     size_t i;
     json_t *msg;
-    json_array_foreach(m, i, msg)
-    {
+    json_array_foreach (m, i, msg) {
         if (!json_is_object(msg))
             return BAD("messages", "'messages[%zu]' must be an object", i);
         json_t *role = json_object_get(msg, "role");
@@ -213,8 +212,7 @@ int reqparse_body(enum reqparse_endpoint ep, const char *body, size_t len, uint3
     }
     const char *key;
     json_t *val;
-    json_object_foreach(r.root, key, val)
-    {
+    json_object_foreach (r.root, key, val) {
         if (!known(key)) {
             BAD(key, "unknown field '%.60s'", key);
             goto out;

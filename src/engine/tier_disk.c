@@ -7,10 +7,12 @@
  * time. Either way completions go to the owner's callback on this thread. */
 #include "engine/tier_disk.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 
 #include "common/clk.h"
 #include "common/fileio.h"
+#include "common/jobq.h"
 #include "common/xalloc.h"
 
 #define ZEROFILL_CHUNK (16u << 20)
@@ -39,10 +42,7 @@ struct tier_disk {
     unsigned qd;
     struct io_uring ring;
     pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct tier_disk_job *head, *tail; /* queued, not yet submitted */
-    bool stop;
+    struct jobq q; /* queued, not yet submitted */
     tier_disk_done_fn *done;
     void *ctx;
 };
@@ -109,31 +109,12 @@ static int transfer_sync(struct tier_disk *t, struct tier_disk_job *j)
     return 0;
 }
 
-static struct tier_disk_job *pop_locked(struct tier_disk *t)
-{
-    struct tier_disk_job *j = t->head;
-    if (j) {
-        t->head = j->next;
-        if (!t->head)
-            t->tail = NULL;
-        j->next = NULL;
-    }
-    return j;
-}
-
 static void *thread_sync(void *arg)
 {
     struct tier_disk *t = arg;
-    for (;;) {
-        pthread_mutex_lock(&t->mu);
-        while (!t->head && !t->stop)
-            pthread_cond_wait(&t->cv, &t->mu);
-        struct tier_disk_job *j = pop_locked(t);
-        pthread_mutex_unlock(&t->mu);
-        if (!j)
-            break;
+    struct tier_disk_job *j;
+    while ((j = jobq_pop_wait(&t->q)))
         finish(t, j, transfer_sync(t, j));
-    }
     return NULL;
 }
 
@@ -151,14 +132,15 @@ static void *thread_uring(void *arg)
     arm_poll(t);
     io_uring_submit(&t->ring);
     for (;;) {
-        pthread_mutex_lock(&t->mu);
-        bool stop = t->stop && !t->head && inflight == 0;
+        /* this thread is the only consumer: a job counted queued is still there to pop */
+        bool stop = jobq_stopped(&t->q) && jobq_len(&t->q) == 0 && inflight == 0;
         unsigned added = 0;
-        while (!stop && inflight < t->qd && t->head) {
+        while (!stop && inflight < t->qd && jobq_len(&t->q) > 0) {
             struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
             if (!sqe)
                 break;
-            struct tier_disk_job *j = pop_locked(t);
+            struct tier_disk_job *j = jobq_trypop(&t->q);
+            assert(j);
             uint64_t off = (uint64_t)j->slot * t->block_bytes;
             if (j->write)
                 io_uring_prep_write(sqe, t->fd, j->buf, (unsigned)t->block_bytes, off);
@@ -168,7 +150,6 @@ static void *thread_uring(void *arg)
             inflight++;
             added++;
         }
-        pthread_mutex_unlock(&t->mu);
         if (stop)
             break;
         if (added)
@@ -275,8 +256,7 @@ int tier_disk_open(const struct tier_disk_opts *o, tier_disk_done_fn *done, void
     t->qd = o->queue_depth ? o->queue_depth : 32;
     if (t->qd > TIER_DISK_MAX_QD)
         t->qd = TIER_DISK_MAX_QD;
-    pthread_mutex_init(&t->mu, NULL);
-    pthread_cond_init(&t->cv, NULL);
+    jobq_init(&t->q, offsetof(struct tier_disk_job, next));
     int r = make_file(t, o, d);
     if (r < 0)
         goto fail;
@@ -301,8 +281,7 @@ fail:
         close(t->fd);
     if (t->efd >= 0)
         close(t->efd);
-    pthread_mutex_destroy(&t->mu);
-    pthread_cond_destroy(&t->cv);
+    jobq_fini(&t->q);
     free(t);
     return r;
 }
@@ -311,14 +290,7 @@ void tier_disk_submit(struct tier_disk *t, struct tier_disk_job *job)
 {
     job->next = NULL;
     job->submit_ns = clk_now_ns();
-    pthread_mutex_lock(&t->mu);
-    if (t->tail)
-        t->tail->next = job;
-    else
-        t->head = job;
-    t->tail = job;
-    pthread_cond_signal(&t->cv);
-    pthread_mutex_unlock(&t->mu);
+    jobq_push(&t->q, job);
     if (t->uring) {
         uint64_t one = 1;
         if (write(t->efd, &one, sizeof(one)) < 0) {
@@ -331,10 +303,7 @@ void tier_disk_close(struct tier_disk *t)
 {
     if (!t)
         return;
-    pthread_mutex_lock(&t->mu);
-    t->stop = true;
-    pthread_cond_signal(&t->cv);
-    pthread_mutex_unlock(&t->mu);
+    jobq_stop(&t->q);
     if (t->uring) {
         uint64_t one = 1;
         if (write(t->efd, &one, sizeof(one)) < 0) {
@@ -347,8 +316,7 @@ void tier_disk_close(struct tier_disk *t)
     if (t->efd >= 0)
         close(t->efd);
     close(t->fd);
-    pthread_mutex_destroy(&t->mu);
-    pthread_cond_destroy(&t->cv);
+    jobq_fini(&t->q);
     free(t);
 }
 

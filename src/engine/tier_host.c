@@ -49,19 +49,8 @@ bool tier_host_verify(const struct tier_host *t, uint32_t slot, uint64_t hash)
 static void *copy_main(void *arg)
 {
     struct tier_host *t = arg;
-    for (;;) {
-        pthread_mutex_lock(&t->mu);
-        while (!t->head && !t->stop)
-            pthread_cond_wait(&t->cv, &t->mu);
-        struct tier_disk_job *j = t->head;
-        if (j) {
-            t->head = j->next;
-            if (!t->head)
-                t->tail = NULL;
-        }
-        pthread_mutex_unlock(&t->mu);
-        if (!j)
-            break;
+    struct tier_disk_job *j;
+    while ((j = jobq_pop_wait(&t->q))) {
         if (j->write) {
             tier_host_write(t, j->slot, j->hash);
             j->result = 0;
@@ -77,38 +66,25 @@ int tier_host_start(struct tier_host *t, tier_disk_done_fn *done, void *ctx)
 {
     t->done = done;
     t->ctx = ctx;
-    t->head = t->tail = NULL;
-    t->stop = false;
-    pthread_mutex_init(&t->mu, NULL);
-    pthread_cond_init(&t->cv, NULL);
+    jobq_init(&t->q, offsetof(struct tier_disk_job, next));
     int r = -pthread_create(&t->thread, NULL, copy_main, t);
     t->running = r == 0;
+    if (r < 0)
+        jobq_fini(&t->q);
     return r;
 }
 
 void tier_host_submit(struct tier_host *t, struct tier_disk_job *job)
 {
-    job->next = NULL;
-    pthread_mutex_lock(&t->mu);
-    if (t->tail)
-        t->tail->next = job;
-    else
-        t->head = job;
-    t->tail = job;
-    pthread_cond_signal(&t->cv);
-    pthread_mutex_unlock(&t->mu);
+    jobq_push(&t->q, job);
 }
 
 void tier_host_stop(struct tier_host *t)
 {
     if (!t->running)
         return;
-    pthread_mutex_lock(&t->mu);
-    t->stop = true;
-    pthread_cond_signal(&t->cv);
-    pthread_mutex_unlock(&t->mu);
+    jobq_stop(&t->q);
     pthread_join(t->thread, NULL);
-    pthread_mutex_destroy(&t->mu);
-    pthread_cond_destroy(&t->cv);
+    jobq_fini(&t->q);
     t->running = false;
 }

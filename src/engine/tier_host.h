@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/jobq.h"
 #include "engine/tier_disk.h"
 
 struct tier_host {
@@ -20,10 +21,8 @@ struct tier_host {
     /* copy thread (tier_host_start): writes (G1->G2) and verified reads (G2->G1) off the
      * scheduler thread, like the DMA engine of the real stack */
     pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct tier_disk_job *head, *tail;
-    bool running, stop;
+    struct jobq q; /* of struct tier_disk_job */
+    bool running;
     tier_disk_done_fn *done;
     void *ctx;
 };

@@ -191,8 +191,7 @@ static int parse_header(struct builder *b, json_t *h, struct diag *d, unsigned l
         return diag_set(d, -EINVAL, line, 0, "field \"phases\": expected an array");
     size_t i;
     json_t *ph;
-    json_array_foreach(phases, i, ph)
-    {
+    json_array_foreach (phases, i, ph) {
         const char *name = json_is_object(ph) ? jsonx_str(ph, "name", NULL) : NULL;
         if (!name)
             return diag_set(d, -EINVAL, line, 0, "field \"phases[%zu].name\": missing", i);
@@ -295,8 +294,7 @@ static int parse_request(struct builder *b, json_t *o, struct diag *d, unsigned 
             rc = diag_set(d, -EINVAL, line, 0, "field \"messages\": expected a non-empty array");
             goto out;
         }
-        json_array_foreach(msgs, i, m)
-        {
+        json_array_foreach (msgs, i, m) {
             if (!json_is_object(m) || !json_is_string(json_object_get(m, "role"))) {
                 rc = diag_set(d, -EINVAL, line, 0,
                               "field \"messages[%zu]\": expected an object with a string role", i);
@@ -320,8 +318,7 @@ static int parse_request(struct builder *b, json_t *o, struct diag *d, unsigned 
                           "field \"prompt_token_ids\": expected a non-empty array");
             goto out;
         }
-        json_array_foreach(ids, i, t)
-        {
+        json_array_foreach (ids, i, t) {
             if (!json_is_integer(t) || json_integer_value(t) < 0) {
                 rc = diag_set(d, -EINVAL, line, 0,
                               "field \"prompt_token_ids[%zu]\": expected an integer >= 0", i);
@@ -628,8 +625,7 @@ json_t *reqplan_prompt_json(const struct reqplan_request *r, bool chat, bool pro
     } else if (!chat && r->messages) {
         size_t i;
         json_t *m;
-        json_array_foreach(r->messages, i, m)
-        {
+        json_array_foreach (r->messages, i, m) {
             const char *c = json_string_value(json_object_get(m, "content"));
             if (!c)
                 continue;

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "observe/kfile.h"
+#include "common/kfile.h"
 
 #define NOISE_FILE_MAX (64u << 10)
 #define NOISE_MAX_CPUS 1024 /* cpufreq directories read */

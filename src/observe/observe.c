@@ -25,20 +25,20 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/devinfo.h"
 #include "common/fileio.h"
 #include "common/jsonx.h"
+#include "common/kfile.h"
+#include "common/procio.h"
 #include "common/xalloc.h"
 #include "observe/attrib.h"
 #include "observe/cgio.h"
-#include "observe/devinfo.h"
 #include "observe/diskstats.h"
 #include "observe/gpu.h"
-#include "observe/kfile.h"
 #include "observe/netdev.h"
 #include "observe/noise.h"
 #include "observe/pagecache.h"
-#include "observe/procio.h"
-#include "observe/prom.h"
+#include "observe/promdelta.h"
 #include "observe/scrape.h"
 #include "observe/smart.h"
 
@@ -611,12 +611,11 @@ static void write_timeseries(struct observe *o, enum csv_id id, struct endpoint 
     }
     if (!o->csv[id])
         return;
-    json_t *sum = prom_sum_json(pages, n);
+    json_t *sum = promdelta_sum_json(pages, n);
     json_t *series = json_object_get(sum, "series");
     const char *key;
     json_t *v;
-    json_object_foreach(series, key, v)
-    {
+    json_object_foreach (series, key, v) {
         /* Histogram buckets stay out of the time series (they are in the phase deltas). */
         const char *brace = strchr(key, '{');
         size_t nl = brace ? (size_t)(brace - key) : strlen(key);
@@ -1302,7 +1301,7 @@ static void write_snap_metrics(struct observe *o, const struct snap *s, const ch
     if (o->n_kvbm) {
         for (size_t i = 0; i < o->n_kvbm; i++)
             pages[i] = s->kvbm[i];
-        json_t *j = prom_sum_json(pages, o->n_kvbm);
+        json_t *j = promdelta_sum_json(pages, o->n_kvbm);
         json_object_set_new(j, "schema_version", json_integer(OBSERVE_SCHEMA_VERSION));
         json_object_set_new(j, "endpoint", json_string("kvbm"));
         json_object_set_new(j, "phase", json_string(o->phase));
@@ -1313,7 +1312,7 @@ static void write_snap_metrics(struct observe *o, const struct snap *s, const ch
     }
     if (o->have_fe) {
         pages[0] = s->fe;
-        json_t *j = prom_sum_json(pages, 1);
+        json_t *j = promdelta_sum_json(pages, 1);
         json_object_set_new(j, "schema_version", json_integer(OBSERVE_SCHEMA_VERSION));
         json_object_set_new(j, "endpoint", json_string("frontend"));
         json_object_set_new(j, "phase", json_string(o->phase));
@@ -1591,8 +1590,8 @@ static json_t *os_delta(struct observe *o, const struct snap *b, const struct sn
 static void write_delta_metrics(struct observe *o, const struct snap *b, const struct snap *e)
 {
     if (o->n_kvbm) {
-        json_t *j = prom_delta_json((const struct prom_page *const *)b->kvbm,
-                                    (const struct prom_page *const *)e->kvbm, o->n_kvbm);
+        json_t *j = promdelta_json((const struct prom_page *const *)b->kvbm,
+                                   (const struct prom_page *const *)e->kvbm, o->n_kvbm);
         json_object_set_new(j, "schema_version", json_integer(OBSERVE_SCHEMA_VERSION));
         json_object_set_new(j, "endpoint", json_string("kvbm"));
         json_object_set_new(j, "phase", json_string(o->phase));
@@ -1602,7 +1601,7 @@ static void write_delta_metrics(struct observe *o, const struct snap *b, const s
     }
     if (o->have_fe) {
         const struct prom_page *bs[1] = { b->fe }, *es[1] = { e->fe };
-        json_t *j = prom_delta_json(bs, es, 1);
+        json_t *j = promdelta_json(bs, es, 1);
         json_object_set_new(j, "schema_version", json_integer(OBSERVE_SCHEMA_VERSION));
         json_object_set_new(j, "endpoint", json_string("frontend"));
         json_object_set_new(j, "phase", json_string(o->phase));

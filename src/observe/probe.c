@@ -31,10 +31,10 @@
 #include <liburing.h>
 
 #include "common/clk.h"
+#include "common/devinfo.h"
 #include "common/rng.h"
 #include "common/stats.h"
 #include "common/xalloc.h"
-#include "observe/devinfo.h"
 #include "observe/diskstats.h"
 
 #define ALIGN           4096u
@@ -617,8 +617,7 @@ int probe_run(const struct probe_config *cfg, json_t **ret, struct diag *d)
             int best_qd = 0;
             size_t i;
             json_t *v;
-            json_array_foreach(results, i, v)
-            {
+            json_array_foreach (results, i, v) {
                 if (strcmp(json_string_value(json_object_get(v, "rw")), rw_names[rw]) ||
                     (uint64_t)json_integer_value(json_object_get(v, "block_size_bytes")) !=
                         sizes[bi])
@@ -632,8 +631,7 @@ int probe_run(const struct probe_config *cfg, json_t **ret, struct diag *d)
             }
             /* Knee: the smallest queue depth reaching 90% of the best bandwidth. */
             int knee = best_qd;
-            json_array_foreach(results, i, v)
-            {
+            json_array_foreach (results, i, v) {
                 if (strcmp(json_string_value(json_object_get(v, "rw")), rw_names[rw]) ||
                     (uint64_t)json_integer_value(json_object_get(v, "block_size_bytes")) !=
                         sizes[bi])
@@ -679,8 +677,7 @@ int probe_run(const struct probe_config *cfg, json_t **ret, struct diag *d)
     bool all_bypass = true, any_dev = false;
     size_t i;
     json_t *v;
-    json_array_foreach(results, i, v)
-    {
+    json_array_foreach (results, i, v) {
         json_t *b = json_object_get(v, "cache_bypass_verified");
         if (json_is_boolean(b)) {
             any_dev = true;
@@ -715,8 +712,7 @@ int probe_ceiling(const json_t *probe, const char *rw, uint64_t block_bytes, dou
     json_t *v;
     double best_dist = INFINITY;
     json_t *best = NULL;
-    json_array_foreach(ceil, i, v)
-    {
+    json_array_foreach (ceil, i, v) {
         const char *r = json_string_value(json_object_get(v, "rw"));
         json_int_t bs = json_integer_value(json_object_get(v, "block_size_bytes"));
         if (!r || strcmp(r, rw) || bs <= 0 || block_bytes == 0)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* HTTP GET of a Prometheus /metrics page with libcurl: one reused connection per endpoint,
+/* HTTP GET of a Prometheus /metrics page (common/httpget.h): one reused connection per endpoint,
  * a total timeout, a size limit (PROM_PAGE_MAX_BYTES) and a status check. */
 #ifndef KVTIER_OBSERVE_SCRAPE_H
 #define KVTIER_OBSERVE_SCRAPE_H

@@ -78,8 +78,7 @@ static void load_phases_file(struct chart_ctx *c)
         json_t *arr = json_is_array(j) ? j : json_object_get(j, "phases");
         size_t i;
         json_t *p;
-        json_array_foreach(arr, i, p)
-        {
+        json_array_foreach (arr, i, p) {
             const char *name = jsonx_str(p, "name", NULL);
             int k = name ? phase_index(c, name, true) : -1;
             if (k < 0)

@@ -25,8 +25,11 @@
 #include "analysis/bootstrap.h"
 #include "common/buf.h"
 #include "common/clk.h"
+#include "common/emit.h"
 #include "common/fileio.h"
+#include "common/httpget.h"
 #include "common/jsonx.h"
+#include "common/procio.h"
 #include "common/profile.h"
 #include "common/rng.h"
 #include "common/units.h"
@@ -36,7 +39,6 @@
 #include "observe/observe.h"
 #include "report/charts.h"
 #include "stack/cgroup.h"
-#include "stack/httpget.h"
 #include "stack/stack.h"
 #include "version.h"
 #include "workload/reuse.h"
@@ -69,14 +71,10 @@ static void note(const struct bundle_config *cfg, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void note(const struct bundle_config *cfg, const char *fmt, ...)
 {
-    if (!cfg->note)
-        return;
-    char line[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    emit_vline(cfg->note, cfg->note_ctx, fmt, ap);
     va_end(ap);
-    cfg->note(cfg->note_ctx, line);
 }
 
 void bundle_block_order(size_t n, unsigned repeats, uint64_t seed, size_t *order)
@@ -254,24 +252,10 @@ static json_t *storage_json(const struct bundle_config *cfg, const char *cache_d
 /* /proc/PID/io of one process: {rchar, wchar, read_bytes, write_bytes, cancelled}. */
 static json_t *pid_io(pid_t pid)
 {
-    char p[64];
-    snprintf(p, sizeof(p), "/proc/%d/io", (int)pid);
-    char *t = read_text(p, 4096);
-    if (!t)
+    struct procio io;
+    if (procio_read(NULL, pid, &io) < 0)
         return NULL;
-    json_t *o = json_object();
-    static const char *const keys[] = {
-        "rchar", "wchar", "read_bytes", "write_bytes", "cancelled_write_bytes", NULL
-    };
-    for (size_t i = 0; keys[i]; i++) {
-        char k[40];
-        snprintf(k, sizeof(k), "%s: ", keys[i]);
-        char *m = strstr(t, k);
-        if (m)
-            json_object_set_new(o, keys[i], json_integer(strtoll(m + strlen(k), NULL, 10)));
-    }
-    free(t);
-    return o;
+    return procio_json(&io, PROCIO_BYTE_KEYS);
 }
 
 /* ---- one run ---------------------------------------------------------------------------- */
@@ -349,8 +333,7 @@ static double counter_delta(const json_t *delta, const char *name, bool *found)
     size_t nl = strlen(name);
     const char *k;
     json_t *v;
-    json_object_foreach(json_object_get(delta, "counters"), k, v)
-    {
+    json_object_foreach (json_object_get(delta, "counters"), k, v) {
         if (strncmp(k, name, nl) || (k[nl] && k[nl] != '{'))
             continue;
         s += jsonx_num(v, "delta", 0);
@@ -555,8 +538,7 @@ static json_t *build_evidence(const struct run *r, const struct outcome *oc,
     json_t *recs = records_by_phase(r->dir);
     size_t i;
     json_t *p;
-    json_array_foreach(r->phases, i, p)
-    {
+    json_array_foreach (r->phases, i, p) {
         const char *name = jsonx_str(p, "name", "?");
         json_t *ph = json_object();
         json_t *rec = json_object_get(recs, name);
@@ -588,8 +570,7 @@ static json_t *build_evidence(const struct run *r, const struct outcome *oc,
     const char *k;
     json_t *d;
     double dev_bytes = 0, other_bytes = 0;
-    json_object_foreach(r->os_deltas, k, d)
-    {
+    json_object_foreach (r->os_deltas, k, d) {
         json_t *n = json_object_get(d, "noise");
         if (!json_is_object(n))
             continue;
@@ -784,12 +765,12 @@ static json_t *manifest_json(const struct group *g, const struct mode_settings *
     json_t *env = json_object();
     size_t i;
     json_t *pr;
-    json_array_foreach(procs, i, pr)
-    {
+    json_array_foreach (procs, i, pr) {
         const char *k;
         json_t *v;
-        json_object_foreach(json_object_get(pr, "env"), k, v) if (!strncmp(k, "DYN_KVBM_", 9))
-            json_object_set(env, k, v);
+        json_object_foreach (json_object_get(pr, "env"), k, v)
+            if (!strncmp(k, "DYN_KVBM_", 9))
+                json_object_set(env, k, v);
     }
     json_object_set_new(md, "kvbm_env", env);
     json_object_set_new(m, "mode", md);
@@ -977,9 +958,9 @@ static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned 
     oc.kvbm_ok = true;
     size_t ci;
     json_t *c;
-    json_array_foreach(oc.ready_checks, ci,
-                       c) if (!strcmp(jsonx_str(c, "check", ""), "kvbm_metrics") &&
-                              !jsonx_bool(c, "ok", false)) oc.kvbm_ok = false;
+    json_array_foreach (oc.ready_checks, ci, c)
+        if (!strcmp(jsonx_str(c, "check", ""), "kvbm_metrics") && !jsonx_bool(c, "ok", false))
+            oc.kvbm_ok = false;
     oc.config = stack_observe_config(r.stack, &ms);
     if (json_array_size(json_object_get(oc.config, "mismatches")))
         note(cfg,
@@ -1065,8 +1046,7 @@ finish:
     json_t *reuse_obs = json_object();
     size_t pi;
     json_t *pj;
-    json_array_foreach(r.phases, pi, pj)
-    {
+    json_array_foreach (r.phases, pi, pj) {
         const char *name = jsonx_str(pj, "name", "?");
         json_t *ph = json_object_get(sp, name);
         if (!ph) {
@@ -1087,8 +1067,7 @@ finish:
     json_t *recs = records_by_phase(r.dir);
     const char *rk;
     json_t *rv;
-    json_object_foreach(recs, rk, rv)
-    {
+    json_object_foreach (recs, rk, rv) {
         json_t *ro = json_object_get(reuse_obs, rk);
         if (ro)
             json_object_set(ro, "cached_tokens", json_object_get(rv, "cached_tokens"));
@@ -1100,8 +1079,7 @@ finish:
     json_decref(reuse_obs);
     json_object_set_new(summary, "reuse", reuse ? reuse : json_null());
     if (reuse) {
-        json_object_foreach(json_object_get(reuse, "phases"), rk, rv)
-        {
+        json_object_foreach (json_object_get(reuse, "phases"), rk, rv) {
             json_t *ph = json_object_get(sp, rk);
             if (ph)
                 json_object_set(ph, "reuse", rv);
@@ -1323,8 +1301,7 @@ static json_t *mode_stats(json_t *quicks, const char *mode, uint64_t seed)
     size_t i;
     json_t *q;
     json_t *dirs = json_array();
-    json_array_foreach(quicks, i, q)
-    {
+    json_array_foreach (quicks, i, q) {
         if (strcmp(jsonx_str(q, "mode", ""), mode))
             continue;
         total++;
@@ -1401,8 +1378,7 @@ int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag 
     json_t *bundles = json_array();
     size_t i;
     json_t *q;
-    json_array_foreach(quicks, i, q)
-    {
+    json_array_foreach (quicks, i, q) {
         json_t *ms = json_object_get(per_mode, jsonx_str(q, "mode", ""));
         json_t *ev = json_array_get(evidences, i);
         json_t *rp = json_object();

@@ -255,8 +255,7 @@ static int load_side(struct side *s, const char *phase, struct diag *d)
             char names[160] = "";
             const char *k;
             json_t *v;
-            json_object_foreach(phases, k, v)
-            {
+            json_object_foreach (phases, k, v) {
                 size_t n = strlen(names);
                 snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "", k);
             }
@@ -354,8 +353,7 @@ static void identity_diff(const json_t *a, const json_t *b, json_t *out)
 {
     const char *k;
     json_t *va;
-    json_object_foreach((json_t *)a, k, va)
-    {
+    json_object_foreach ((json_t *)a, k, va) {
         json_t *vb = json_object_get(b, k);
         if (!json_equal(va, vb)) {
             char *sa = json_dumps(va, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -861,16 +859,16 @@ char *compare_markdown(const json_t *doc)
     const json_t *v;
     if (json_array_size(codes)) {
         buf_append_str(&m, " —");
-        json_array_foreach((json_t *)codes, i, v) buf_printf(&m, " `%s`", json_string_value(v));
+        json_array_foreach ((json_t *)codes, i, v)
+            buf_printf(&m, " `%s`", json_string_value(v));
     }
     buf_append_str(&m, "\n\n");
     const json_t *det = json_object_get(doc, "details");
-    json_array_foreach((json_t *)codes, i, v)
-    {
+    json_array_foreach ((json_t *)codes, i, v) {
         const json_t *why = jsonx_path(json_object_get(det, json_string_value(v)), "why");
         size_t k;
         const json_t *w;
-        json_array_foreach((json_t *)why, k, w)
+        json_array_foreach ((json_t *)why, k, w)
             buf_printf(&m, "- `%s`: %s\n", json_string_value(v), json_string_value(w));
     }
     buf_printf(&m, "\n| side | mode | directory | bundles | valid | decision-grade "
@@ -895,8 +893,7 @@ char *compare_markdown(const json_t *doc)
         level, bm, tm, level);
     const char *k;
     const json_t *x;
-    json_object_foreach((json_t *)json_object_get(doc, "metrics"), k, x)
-    {
+    json_object_foreach ((json_t *)json_object_get(doc, "metrics"), k, x) {
         buf_printf(&m, "| %s | %s | ", jsonx_str(x, "label", k), jsonx_str(x, "better", ""));
         md_num(&m, jsonx_num(json_object_get(x, "baseline"), "mean", NAN));
         buf_append_str(&m, " | ");
@@ -930,8 +927,7 @@ char *compare_markdown(const json_t *doc)
     }
     for (int s = 0; s < 2; s++) {
         const json_t *exc = json_object_get(s ? t : b, "excluded");
-        json_array_foreach((json_t *)exc, i, v)
-        {
+        json_array_foreach ((json_t *)exc, i, v) {
             char *rc =
                 json_dumps(json_object_get(v, "reason_codes"), JSON_COMPACT | JSON_ENCODE_ANY);
             buf_printf(&m, "%s- excluded (%s, run_valid false): `%s` %s\n", i == 0 ? "\n" : "",

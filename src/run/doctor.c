@@ -14,11 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "common/buf.h"
 #include "common/clk.h"
+#include "common/emit.h"
 #include "common/fileio.h"
+#include "common/httpget.h"
 #include "common/jsonx.h"
 #include "common/profile.h"
 #include "common/stats.h"
@@ -38,13 +38,11 @@ struct post {
     bool stream;
 };
 
-static size_t post_data(char *p, size_t sz, size_t n, void *ctx)
+static int post_data(void *ctx, const char *p, size_t len, uint64_t now)
 {
     struct post *ps = ctx;
-    uint64_t now = clk_now_ns();
-    size_t len = sz * n;
     if (buf_append(&ps->body, p, len) < 0)
-        return 0;
+        return -EMSGSIZE;
     if (ps->stream && !ps->first_content_ns) {
         const char *s = buf_str(&ps->body);
         size_t from = ps->scanned > 16 ? ps->scanned - 16 : 0;
@@ -58,7 +56,7 @@ static size_t post_data(char *p, size_t sz, size_t n, void *ctx)
         }
         ps->scanned = ps->body.len;
     }
-    return len;
+    return 0;
 }
 
 /* POSTs a chat request; 0 with the HTTP status, first-content and end times. */
@@ -83,32 +81,16 @@ static int chat(const char *url, const char *model, const char *prompt, unsigned
     char *full = xalloc_printf("%s/v1/chat/completions", url);
     struct post ps = { .stream = stream };
     buf_init(&ps.body, POST_BODY_MAX_BYTES);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     const char *key = getenv("KVTIER_API_KEY");
     if (!key)
         key = getenv("OPENAI_API_KEY");
-    char *auth = key ? xalloc_printf("Authorization: Bearer %s", key) : NULL;
-    if (auth)
-        h = curl_slist_append(h, auth);
-    curl_easy_setopt(c, CURLOPT_URL, full);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(REQUEST_TIMEOUT_NS / CLK_NS_PER_MS));
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, post_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &ps);
+    struct httpget_opts ho = { .post_json = body, .bearer = key, .on_data = post_data, .ctx = &ps };
+    struct httpget_result hr;
     ps.t0_ns = clk_now_ns();
-    CURLcode cc = curl_easy_perform(c);
+    int r = httpget_request(NULL, full, REQUEST_TIMEOUT_NS, &ho, NULL, &hr);
     uint64_t end = clk_now_ns();
-    int r = 0;
-    if (cc != CURLE_OK) {
-        r = cc == CURLE_COULDNT_CONNECT      ? -ECONNREFUSED
-            : cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
-                                             : -EIO;
-    } else {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, ret_status);
+    if (r == 0) {
+        *ret_status = hr.status;
         *ret_e2e_ms = (double)(end - ps.t0_ns) / 1e6;
         *ret_ttfc_ms = ps.first_content_ns ? (double)(ps.first_content_ns - ps.t0_ns) / 1e6 : NAN;
         if (ret_body && !stream) {
@@ -117,9 +99,6 @@ static int chat(const char *url, const char *model, const char *prompt, unsigned
             *ret_body = j;
         }
     }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    free(auth);
     free(full);
     free(body);
     buf_fini(&ps.body);
@@ -241,8 +220,7 @@ static json_t *bundle_file(const json_t *group, const char *mode, const char *fi
 {
     size_t i;
     json_t *b;
-    json_array_foreach(json_object_get(group, "bundles"), i, b)
-    {
+    json_array_foreach (json_object_get(group, "bundles"), i, b) {
         if (strcmp(jsonx_str(b, "mode", ""), mode))
             continue;
         char *p = fileio_join(jsonx_str(b, "dir", ""), file);
@@ -273,8 +251,7 @@ static void write_dossier(const char *dir, const struct bundle_config *cfg, json
                cfg->stack, cfg->model, KVTIER_VERSION);
     size_t i;
     json_t *c;
-    json_array_foreach(checks, i, c)
-    {
+    json_array_foreach (checks, i, c) {
         if (jsonx_bool(c, "ok", true))
             continue;
         json_t *b = json_object_get(c, "blocker");
@@ -300,7 +277,9 @@ static void write_dossier(const char *dir, const struct bundle_config *cfg, json
     json_object_set_new(j, "stack", json_string(cfg->stack));
     json_object_set_new(j, "model", json_string(cfg->model));
     json_t *bl = json_array();
-    json_array_foreach(checks, i, c) if (!jsonx_bool(c, "ok", true)) json_array_append(bl, c);
+    json_array_foreach (checks, i, c)
+        if (!jsonx_bool(c, "ok", true))
+            json_array_append(bl, c);
     json_object_set_new(j, "blockers", bl);
     p = fileio_join(dir, "blocker_dossier.json");
     jsonx_write_file(p, j);
@@ -312,14 +291,10 @@ static void dnote(const struct bundle_config *cfg, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void dnote(const struct bundle_config *cfg, const char *fmt, ...)
 {
-    if (!cfg->note)
-        return;
-    char line[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    emit_vline(cfg->note, cfg->note_ctx, fmt, ap);
     va_end(ap);
-    cfg->note(cfg->note_ctx, line);
 }
 
 static void control_checks(const struct bundle_config *cfg, const json_t *group, json_t *checks)
@@ -383,13 +358,13 @@ static void control_checks(const struct bundle_config *cfg, const json_t *group,
     double off = 0;
     const char *k;
     json_t *p;
-    json_object_foreach(jsonx_path(v2, "evidence.phases"), k, p) off +=
-        jsonx_num(json_object_get(p, "kvbm"), "offload_blocks_h2d", 0);
+    json_object_foreach (jsonx_path(v2, "evidence.phases"), k, p)
+        off += jsonx_num(json_object_get(p, "kvbm"), "offload_blocks_h2d", 0);
     bool mismatch = false;
     size_t i;
     json_t *code;
-    json_array_foreach(json_object_get(v2, "reason_codes"), i, code) mismatch |=
-        !strcmp(json_string_value(code), "KVBM_OS_MISMATCH");
+    json_array_foreach (json_object_get(v2, "reason_codes"), i, code)
+        mismatch |= !strcmp(json_string_value(code), "KVBM_OS_MISMATCH");
     bool io = off > 0 && on > 0 && rb > 0 && !mismatch;
     snprintf(s, sizeof(s),
              "B2p: %.0f blocks offloaded to disk, %.0f onboarded from disk in replay, worker read "
@@ -552,7 +527,8 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
     bool all = true;
     size_t i;
     json_t *c;
-    json_array_foreach(checks, i, c) all &= jsonx_bool(c, "ok", false);
+    json_array_foreach (checks, i, c)
+        all &= jsonx_bool(c, "ok", false);
     json_t *out = json_object();
     json_object_set_new(out, "schema_version", json_integer(1));
     json_object_set_new(out, "kind", json_string("kvtier.doctor"));

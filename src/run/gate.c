@@ -113,8 +113,7 @@ int gate_thresholds_from_json(const json_t *j, struct gate_thresholds *t, const 
 {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)j, k, v)
-    {
+    json_object_foreach ((json_t *)j, k, v) {
         size_t i;
         for (i = 0; i < NFIELDS; i++)
             if (!strcmp(k, fields[i].name))
@@ -192,7 +191,8 @@ static double phase_sum(const struct ev *ev, const char *path)
     double s = 0;
     const char *k;
     json_t *p;
-    json_object_foreach(json_object_get(ev->e, "phases"), k, p) s += num0(p, path);
+    json_object_foreach (json_object_get(ev->e, "phases"), k, p)
+        s += num0(p, path);
     return s;
 }
 
@@ -200,8 +200,9 @@ static bool phase_has(const struct ev *ev, const char *obj)
 {
     const char *k;
     json_t *p;
-    json_object_foreach(json_object_get(ev->e, "phases"), k,
-                        p) if (json_is_object(json_object_get(p, obj))) return true;
+    json_object_foreach (json_object_get(ev->e, "phases"), k, p)
+        if (json_is_object(json_object_get(p, obj)))
+            return true;
     return false;
 }
 
@@ -334,8 +335,7 @@ static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
         double os_w = 0;
         const char *k;
         json_t *p;
-        json_object_foreach(json_object_get(ev->e, "phases"), k, p)
-        {
+        json_object_foreach (json_object_get(ev->e, "phases"), k, p) {
             double b = os_bytes(p, "write");
             os_w += isnan(b) ? 0 : b;
         }
@@ -374,8 +374,7 @@ static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
     /* page cache */
     const char *k;
     json_t *p;
-    json_object_foreach(json_object_get(ev->e, "phases"), k, p)
-    {
+    json_object_foreach (json_object_get(ev->e, "phases"), k, p) {
         if (json_is_false(jsonx_path(p, "os.o_direct"))) {
             json_t *d =
                 why(ev, GATE_PAGE_CACHE_SUSPECT, "KV disk file not opened O_DIRECT in %s", k);
@@ -404,8 +403,7 @@ static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
         }
     }
     /* attribution of device bytes */
-    json_object_foreach(json_object_get(ev->e, "phases"), k, p)
-    {
+    json_object_foreach (json_object_get(ev->e, "phases"), k, p) {
         double dev = num0(p, "os.device_read_bytes") + num0(p, "os.device_write_bytes");
         if (dev <= t->disk_min_bytes)
             continue;
@@ -532,8 +530,7 @@ static void env_gates(struct ev *ev)
     }
     const char *k;
     json_t *p;
-    json_object_foreach(json_object_get(ev->e, "phases"), k, p)
-    {
+    json_object_foreach (json_object_get(ev->e, "phases"), k, p) {
         double lag = num(p, "client_lag_p99_ms");
         if (!strcmp(k, "warmup"))
             continue; /* warmup is kept apart from measurement */

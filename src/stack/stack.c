@@ -25,12 +25,12 @@
 #include "common/buf.h"
 #include "common/clk.h"
 #include "common/fileio.h"
+#include "common/httpget.h"
 #include "common/jsonx.h"
+#include "common/prom.h"
 #include "common/units.h"
 #include "common/xalloc.h"
 #include "common/yamlx.h"
-#include "stack/httpget.h"
-#include "stack/promscan.h"
 
 extern char **environ;
 
@@ -94,8 +94,7 @@ int stack_profile_check(const json_t *p, struct diag *d)
                         STACK_MAX_PROCS);
     size_t i;
     json_t *pr;
-    json_array_foreach(procs, i, pr)
-    {
+    json_array_foreach (procs, i, pr) {
         if (!jsonx_str(pr, "name", NULL))
             return diag_set(d, -EINVAL, 0, 0, "stack profile: processes[%zu] has no 'name'", i);
         json_t *cmd = json_object_get(pr, "command");
@@ -195,8 +194,7 @@ static char **build_argv(const json_t *cmd, const json_t *vars, size_t *ret_n)
     n = 0;
     size_t i;
     json_t *el;
-    json_array_foreach(cmd, i, el)
-    {
+    json_array_foreach (cmd, i, el) {
         if (json_is_string(el)) {
             argv_push(&argv, &n, &cap, expand(json_string_value(el), vars));
         } else if (json_is_object(el)) {
@@ -206,8 +204,9 @@ static char **build_argv(const json_t *cmd, const json_t *vars, size_t *ret_n)
                 continue;
             size_t k;
             json_t *a;
-            json_array_foreach(json_object_get(el, "args"), k, a) if (json_is_string(a))
-                argv_push(&argv, &n, &cap, expand(json_string_value(a), vars));
+            json_array_foreach (json_object_get(el, "args"), k, a)
+                if (json_is_string(a))
+                    argv_push(&argv, &n, &cap, expand(json_string_value(a), vars));
         }
     }
     *ret_n = n;
@@ -302,8 +301,9 @@ static char **containerize(const json_t *ctr, char **argv, const struct spawn_en
     argv_push(&out, &n, &cap, xstrdup(cname));
     size_t i;
     json_t *a;
-    json_array_foreach(json_object_get(ctr, "args"), i, a) if (json_is_string(a))
-        argv_push(&out, &n, &cap, expand(json_string_value(a), vars));
+    json_array_foreach (json_object_get(ctr, "args"), i, a)
+        if (json_is_string(a))
+            argv_push(&out, &n, &cap, expand(json_string_value(a), vars));
     for (size_t k = 0; k < env->n; k++)
         if (!strncmp(env->v[k], "DYN_", 4) || !strncmp(env->v[k], "CUFILE", 6)) {
             argv_push(&out, &n, &cap, xstrdup("-e"));
@@ -341,8 +341,7 @@ static int launch_proc(struct stack *s, const struct stack_opts *o, const json_t
     json_t *penv = json_object_get(pj, "env");
     const char *k;
     json_t *v;
-    json_object_foreach(penv, k, v)
-    {
+    json_object_foreach (penv, k, v) {
         char *val = json_is_string(v) ? expand(json_string_value(v), vars) : jsonx_dump_line(v);
         spawn_env_set(&env, k, val);
         free(val);
@@ -357,8 +356,7 @@ static int launch_proc(struct stack *s, const struct stack_opts *o, const json_t
             goto out;
         }
         /* a profile may deliberately add variables after the mode (tests do, to smuggle) */
-        json_object_foreach(json_object_get(pj, "env_after_mode"), k, v)
-        {
+        json_object_foreach (json_object_get(pj, "env_after_mode"), k, v) {
             char *val = json_is_string(v) ? expand(json_string_value(v), vars) : jsonx_dump_line(v);
             spawn_env_set(&env, k, val);
             free(val);
@@ -454,8 +452,7 @@ int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
     json_t *paths = json_object_get(o->profile, "paths");
     const char *pk;
     json_t *pv;
-    json_object_foreach(paths, pk, pv)
-    {
+    json_object_foreach (paths, pk, pv) {
         if (!json_is_string(pv))
             continue;
         char *x = expand(json_string_value(pv), vars);
@@ -496,8 +493,7 @@ int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
         unlink(s->ready_file);
         size_t i;
         json_t *pj;
-        json_array_foreach(json_object_get(o->profile, "processes"), i, pj)
-        {
+        json_array_foreach (json_object_get(o->profile, "processes"), i, pj) {
             r = launch_proc(s, o, pj, vars, d);
             if (r < 0)
                 goto out;
@@ -563,8 +559,7 @@ static bool models_lists(const char *body, size_t len, const char *want, char *l
     bool found = false;
     size_t i;
     json_t *m;
-    json_array_foreach(json_object_get(j, "data"), i, m)
-    {
+    json_array_foreach (json_object_get(j, "data"), i, m) {
         const char *id = jsonx_str(m, "id", "");
         size_t l = strlen(list);
         sfmt(list + l, ll - l, "%s%s", l ? ", " : "", id);
@@ -741,10 +736,11 @@ json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
         struct buf b;
         buf_init(&b, HTTPGET_BODY_MAX_BYTES);
         struct httpget_result hr;
+        struct prom_page pg = { 0 };
         if (httpget(s->kvbm_metrics_url, CHECK_TIMEOUT_NS, &b, &hr) >= 0 && hr.status == 200) {
-            const char *t = (const char *)b.data;
+            prom_parse_lenient((const char *)b.data, b.len, &pg, NULL);
             json_object_set_new(o, "kvbm_metrics_registered",
-                                json_boolean(promscan_has_prefix(t, b.len, "kvbm_")));
+                                json_boolean(prom_has_prefix(&pg, "kvbm_")));
             /* the engine's own report of its tiers (builtin engine: kvtier_engine_* gauges) */
             json_t *reported = json_object();
             static const struct {
@@ -768,7 +764,7 @@ json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
             exp[6] = mode_has_kvbm(w->id);
             for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
                 double v;
-                if (promscan_sum(t, b.len, g[i].gauge, &v) <= 0)
+                if (prom_sum(&pg, g[i].gauge, &v) <= 0)
                     continue;
                 jsonx_set_num(reported, g[i].gauge, v);
                 if (!g[i].field)
@@ -793,6 +789,7 @@ json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
             json_object_set_new(o, "kvbm_metrics_error",
                                 json_string(hr.status ? "non-200 status" : hr.err));
         }
+        prom_page_fini(&pg);
         buf_fini(&b);
     }
     json_object_set_new(o, "mismatches", mism);

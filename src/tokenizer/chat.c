@@ -55,8 +55,7 @@ static int content_text(const json_t *c, size_t idx, struct buf *out, struct dia
                         idx);
     size_t i;
     json_t *part;
-    json_array_foreach(c, i, part)
-    {
+    json_array_foreach (c, i, part) {
         json_t *text = json_object_get(part, "text");
         if (!json_is_string(text))
             return diag_set(d, -EINVAL, 0, 0, "messages[%zu].content[%zu].text must be a string",
@@ -91,8 +90,7 @@ int chat_render(enum chat_template tpl, const json_t *messages, bool add_generat
         if (r < 0)
             return r;
     }
-    json_array_foreach(messages, i, m)
-    {
+    json_array_foreach (messages, i, m) {
         const char *role = json_string_value(json_object_get(m, "role"));
         if (!json_is_object(m) || !role)
             return diag_set(d, -EINVAL, 0, 0, "messages[%zu].role must be a string", i);

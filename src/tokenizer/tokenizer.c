@@ -273,8 +273,7 @@ static int load_vocab(struct tokenizer *t, struct loader *L, const json_t *vocab
     uint32_t max_id = 0;
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)vocab, key, v)
-    {
+    json_object_foreach ((json_t *)vocab, key, v) {
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
             json_integer_value(v) >= (json_int_t)TOKENIZER_MAX_VOCAB)
             return diag_set(d, -EINVAL, 0, 0, "model.vocab[\"%.40s\"] must be an id in 0..%u", key,
@@ -288,8 +287,7 @@ static int load_vocab(struct tokenizer *t, struct loader *L, const json_t *vocab
     for (uint32_t i = 0; i < t->vocab; i++)
         t->tok_off[i] = UINT64_MAX;
     size_t cap = 0;
-    json_object_foreach((json_t *)vocab, key, v)
-    {
+    json_object_foreach ((json_t *)vocab, key, v) {
         uint32_t id = (uint32_t)json_integer_value(v);
         int len = byte_level_decode(L->byte_of_cp, key, strlen(key), L->tmp, sizeof(L->tmp));
         if (len <= 0)
@@ -480,8 +478,7 @@ static int load_pretok(struct tokenizer *t, const json_t *p, int depth, bool *by
             return diag_set(d, -EINVAL, 0, 0, "pre_tokenizer.pretokenizers must be an array");
         size_t i;
         json_t *e;
-        json_array_foreach(list, i, e)
-        {
+        json_array_foreach (list, i, e) {
             int r = load_pretok(t, e, depth + 1, byte_level, d);
             if (r < 0)
                 return r;

@@ -175,8 +175,7 @@ static int check_keys(const struct ctx *c, const json_t *o, const char *path,
 {
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)o, key, v)
-    {
+    json_object_foreach ((json_t *)o, key, v) {
         bool ok = false;
         for (size_t i = 0; known[i] && !ok; i++)
             ok = !strcmp(key, known[i]);
@@ -318,8 +317,7 @@ int family_parse(const json_t *doc, const char *dataset, const char *text, size_
         return bad(&c, "phases", "", "must be a mapping");
     const char *pk;
     json_t *pv;
-    json_object_foreach((json_t *)phases, pk, pv)
-    {
+    json_object_foreach ((json_t *)phases, pk, pv) {
         bool ok = false;
         for (int p = 0; p < FAMILY__COUNT; p++)
             ok |= !strcmp(pk, phase_names[p]);

@@ -46,8 +46,7 @@ int reuse_phases_from_header(const json_t *header, struct reuse_phase *out, size
         return diag_set(d, -EINVAL, 1, 0, "reuse_opportunity_tokens: must be an object");
     size_t n = 0, i;
     json_t *ph;
-    json_array_foreach(phases, i, ph)
-    {
+    json_array_foreach (phases, i, ph) {
         const char *name = jsonx_str(ph, "name", NULL);
         if (!name || strlen(name) >= sizeof(out[0].name))
             return diag_set(d, -EINVAL, 1, 0, "phases[%zu].name: must be a short string", i);

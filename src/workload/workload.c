@@ -1213,8 +1213,7 @@ int workload_export_mooncake(const char *plan_path, const char *out_path, struct
         json_t *row_ids = json_array();
         size_t i;
         json_t *v;
-        json_array_foreach(ha, i, v)
-        {
+        json_array_foreach (ha, i, v) {
             json_array_append_new(row_ids, json_integer((json_int_t)idmap_get(
                                                &ids, (uint64_t)json_integer_value(v), &next)));
         }

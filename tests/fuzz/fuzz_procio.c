@@ -3,8 +3,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/procio.h"
 #include "observe/pagecache.h"
-#include "observe/procio.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

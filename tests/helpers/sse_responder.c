@@ -287,8 +287,7 @@ static void handle_request(struct conn *c, const char *hdrs, size_t hlen, const 
         json_t *v;
         if (!header_value(hdrs, hlen, "X-Request-Id", &vl))
             bad = "missing X-Request-Id";
-        json_object_foreach(j, k, v)
-        {
+        json_object_foreach (j, k, v) {
             bool ok = false;
             for (int i = 0; allowed[i]; i++)
                 ok |= !strcmp(allowed[i], k);

@@ -36,8 +36,7 @@ static void merge(json_t *dst, const json_t *patch)
 {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)patch, k, v)
-    {
+    json_object_foreach ((json_t *)patch, k, v) {
         json_t *cur = json_object_get(dst, k);
         if (json_is_object(v) && json_is_object(cur))
             merge(cur, v);
@@ -50,8 +49,9 @@ static bool has_code(const json_t *verdict, const char *code)
 {
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(verdict, "reason_codes"), i,
-                       c) if (!strcmp(json_string_value(c), code)) return true;
+    json_array_foreach (json_object_get(verdict, "reason_codes"), i, c)
+        if (!strcmp(json_string_value(c), code))
+            return true;
     return false;
 }
 

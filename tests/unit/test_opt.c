@@ -18,6 +18,7 @@ struct cfg {
     const char *url;
     bool quiet;
     int arrival;
+    struct opt_marks set; /* which options were given */
 };
 
 static const struct opt_choice arrivals[] = { { "poisson", "exponential gaps" },
@@ -37,7 +38,7 @@ static const struct opt_def defs[] = {
       "no progress line" },
     { "arrival", 0, OPT_ENUM, offsetof(struct cfg, arrival), "poisson", OPT_UNBOUNDED, arrivals,
       "Load", "arrival process" },
-    OPT_END,
+    OPT_END_MARKS(struct cfg, set),
 };
 
 static int parse(int argc, char **argv, struct cfg *c, struct diag *d, bool *help)

@@ -69,8 +69,7 @@ static void run_engine(bool pread_only)
     assert_int_equal(json_array_size(res), 8);
     size_t i;
     json_t *v;
-    json_array_foreach(res, i, v)
-    {
+    json_array_foreach (res, i, v) {
         assert_true(json_number_value(json_object_get(v, "bw_bytes_per_s")) > 0);
         assert_true(json_integer_value(json_object_get(v, "ios")) > 0);
         json_t *lat = json_object_get(v, "lat_ns");

@@ -18,9 +18,9 @@
 
 #include <cmocka.h>
 
+#include "common/procio.h"
 #include "common/xalloc.h"
 #include "observe/cgio.h"
-#include "observe/procio.h"
 
 static void test_parse_io(void **state)
 {
@@ -38,6 +38,21 @@ static void test_parse_io(void **state)
     const char *part = "read_bytes: 5";
     assert_int_equal(procio_parse(part, strlen(part), &io), 0);
     assert_int_equal(io.have, 1u << PROCIO_READ_BYTES);
+}
+
+/* The bundle's per-phase record: the byte keys only, in /proc's order. */
+static void test_io_json(void **state)
+{
+    (void)state;
+    const char t[] = "rchar: 10\nwchar: 20\nsyscr: 3\nsyscw: 4\nread_bytes: 4096\n"
+                     "write_bytes: 8192\n";
+    struct procio io;
+    assert_int_equal(procio_parse(t, sizeof(t) - 1, &io), 0);
+    json_t *j = procio_json(&io, PROCIO_BYTE_KEYS);
+    char *s = json_dumps(j, JSON_COMPACT);
+    assert_string_equal(s, "{\"rchar\":10,\"wchar\":20,\"read_bytes\":4096,\"write_bytes\":8192}");
+    free(s);
+    json_decref(j);
 }
 
 static void test_parse_stat(void **state)
@@ -160,9 +175,10 @@ static void test_cgio(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_io),     cmocka_unit_test(test_parse_stat),
-        cmocka_unit_test(test_tree_fixture), cmocka_unit_test(test_tree_real),
-        cmocka_unit_test(test_find_by_port), cmocka_unit_test(test_cgio),
+        cmocka_unit_test(test_parse_io),   cmocka_unit_test(test_io_json),
+        cmocka_unit_test(test_parse_stat), cmocka_unit_test(test_tree_fixture),
+        cmocka_unit_test(test_tree_real),  cmocka_unit_test(test_find_by_port),
+        cmocka_unit_test(test_cgio),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

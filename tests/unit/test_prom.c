@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Prometheus text parser and phase deltas (observe/prom.c): types, label escapes, timestamps,
- * OpenMetrics, histograms, summaries, counter resets, summing workers, and error paths. */
+/* Prometheus text parser (common/prom.c) and phase deltas (observe/promdelta.c): types, label
+ * escapes, timestamps, OpenMetrics, histograms, summaries, counter resets, summing workers, and
+ * error paths. */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -15,7 +16,7 @@
 #include "common/buf.h"
 #include "common/fileio.h"
 #include "common/xalloc.h"
-#include "observe/prom.h"
+#include "observe/promdelta.h"
 
 static void load(const char *name, struct prom_page *p)
 {
@@ -95,7 +96,7 @@ static void test_delta_reset_and_sum(void **state)
     load("kvbm_start.txt", &c);
     /* Two workers: worker 0 goes start -> end (onboard reset 40 -> 15), worker 1 unchanged. */
     const struct prom_page *st[2] = { &a, &c }, *en[2] = { &b, &c };
-    json_t *d = prom_delta_json(st, en, 2);
+    json_t *d = promdelta_json(st, en, 2);
     json_t *ctr = json_object_get(d, "counters");
     json_t *off = json_object_get(ctr, "kvbm_offload_blocks_h2d");
     assert_true(json_number_value(json_object_get(off, "delta")) == 60);
@@ -108,10 +109,10 @@ static void test_delta_reset_and_sum(void **state)
     assert_int_equal(json_array_size(json_object_get(g, "end_per_endpoint")), 2);
     /* Missing endpoint is counted, not fatal. */
     const struct prom_page *st2[2] = { &a, NULL }, *en2[2] = { &b, &c };
-    json_t *d2 = prom_delta_json(st2, en2, 2);
+    json_t *d2 = promdelta_json(st2, en2, 2);
     assert_int_equal(json_integer_value(json_object_get(d2, "endpoints_missing")), 1);
     json_decref(d2);
-    json_t *sum = prom_sum_json(st, 2);
+    json_t *sum = promdelta_sum_json(st, 2);
     assert_true(json_number_value(json_object_get(json_object_get(sum, "series"),
                                                   "kvbm_matched_tokens")) == 25600);
     json_decref(sum);
@@ -132,7 +133,7 @@ static void test_histogram_delta(void **state)
     assert_int_equal(prom_parse(t0, strlen(t0), &a, NULL), 0);
     assert_int_equal(prom_parse(t1, strlen(t1), &b, NULL), 0);
     const struct prom_page *st[1] = { &a }, *en[1] = { &b };
-    json_t *d = prom_delta_json(st, en, 1);
+    json_t *d = promdelta_json(st, en, 1);
     json_t *h = json_object_get(json_object_get(d, "histograms"), "h");
     assert_non_null(h);
     assert_true(json_number_value(json_object_get(json_object_get(h, "buckets"), "1")) == 3);
@@ -205,14 +206,47 @@ static void test_limits(void **state)
     buf_fini(&b);
 }
 
+/* The lenient mode the stack launcher and doctor use (formerly stack/promscan.c): bad lines
+ * skipped and counted, sums over every label set of one metric name, prefix presence. */
+static void test_lenient(void **state)
+{
+    (void)state;
+    const char page[] = "# HELP kvbm_matched_tokens x\n# TYPE kvbm_matched_tokens counter\n"
+                        "kvbm_matched_tokens 1234\n"
+                        "kvbm_matched_tokens_other 5\n"
+                        "dynamo_frontend_requests_total{model=\"a b\",status=\"success\"} 3\n"
+                        "dynamo_frontend_requests_total{model=\"x}\\\"\",status=\"error\"} 2\n"
+                        "bad_line_without_value\n"
+                        "kvtier_engine_g3_capacity_blocks 4096 1700000000000\n";
+    struct prom_page p;
+    struct diag d = { 0 };
+    assert_int_equal(prom_parse(page, sizeof(page) - 1, &p, &d), -EINVAL);
+    assert_int_equal(d.line, 7);
+    assert_int_equal(prom_parse_lenient(page, sizeof(page) - 1, &p, &d), 1);
+    assert_int_equal(d.line, 7);
+    double v = 0;
+    assert_int_equal(prom_sum(&p, "kvbm_matched_tokens", &v), 1);
+    assert_true(v == 1234);
+    assert_int_equal(prom_sum(&p, "dynamo_frontend_requests_total", &v), 2);
+    assert_true(v == 5);
+    assert_int_equal(prom_sum(&p, "kvtier_engine_g3_capacity_blocks", &v), 1);
+    assert_true(v == 4096);
+    assert_int_equal(prom_sum(&p, "absent", &v), 0);
+    assert_int_equal(prom_sum(&p, "bad_line_without_value", &v), 0);
+    assert_int_equal(prom_sum(&p, "", &v), 0);
+    assert_true(prom_has_prefix(&p, "kvbm_"));
+    assert_false(prom_has_prefix(&p, "trtllm_"));
+    prom_page_fini(&p);
+    /* a page over the limit fails as a whole in both modes */
+    assert_int_equal(prom_parse_lenient("x", PROM_PAGE_MAX_BYTES + 1, &p, NULL), -EMSGSIZE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_frontend_page),
-        cmocka_unit_test(test_openmetrics),
-        cmocka_unit_test(test_delta_reset_and_sum),
-        cmocka_unit_test(test_histogram_delta),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_frontend_page),   cmocka_unit_test(test_lenient),
+        cmocka_unit_test(test_openmetrics),     cmocka_unit_test(test_delta_reset_and_sum),
+        cmocka_unit_test(test_histogram_delta), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -184,8 +184,7 @@ static void test_body(void **state)
                                            "stream_options", "min_tokens", "ignore_eos", NULL };
     const char *k;
     json_t *v;
-    json_object_foreach(j, k, v)
-    {
+    json_object_foreach (j, k, v) {
         bool ok = false;
         for (int i = 0; allowed[i]; i++)
             ok |= !strcmp(k, allowed[i]);

@@ -23,7 +23,6 @@
 #include "common/spawn.h"
 #include "common/xalloc.h"
 #include "stack/cgroup.h"
-#include "stack/promscan.h"
 #include "stack/stack.h"
 
 extern char **environ;
@@ -256,30 +255,6 @@ static void test_secret_names(void **state)
         assert_int_equal(stack_is_secret_name(cases[i].name), cases[i].secret);
 }
 
-static void test_promscan(void **state)
-{
-    (void)state;
-    const char page[] = "# HELP kvbm_matched_tokens x\n# TYPE kvbm_matched_tokens counter\n"
-                        "kvbm_matched_tokens 1234\n"
-                        "kvbm_matched_tokens_other 5\n"
-                        "dynamo_frontend_requests_total{model=\"a b\",status=\"success\"} 3\n"
-                        "dynamo_frontend_requests_total{model=\"x}\\\"\",status=\"error\"} 2\n"
-                        "bad_line_without_value\n"
-                        "kvtier_engine_g3_capacity_blocks 4096 1700000000000\n";
-    double v = 0;
-    assert_int_equal(promscan_sum(page, sizeof(page) - 1, "kvbm_matched_tokens", &v), 1);
-    assert_true(v == 1234);
-    assert_int_equal(promscan_sum(page, sizeof(page) - 1, "dynamo_frontend_requests_total", &v), 2);
-    assert_true(v == 5);
-    assert_int_equal(promscan_sum(page, sizeof(page) - 1, "kvtier_engine_g3_capacity_blocks", &v),
-                     1);
-    assert_true(v == 4096);
-    assert_int_equal(promscan_sum(page, sizeof(page) - 1, "absent", &v), 0);
-    assert_int_equal(promscan_sum(page, sizeof(page) - 1, "bad_line_without_value", &v), 0);
-    assert_true(promscan_has_prefix(page, sizeof(page) - 1, "kvbm_"));
-    assert_false(promscan_has_prefix(page, sizeof(page) - 1, "trtllm_"));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,7 +265,6 @@ int main(void)
         cmocka_unit_test(test_cgroup_none_is_degraded_not_fatal),
         cmocka_unit_test(test_clear_cache_dir),
         cmocka_unit_test(test_secret_names),
-        cmocka_unit_test(test_promscan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -160,8 +160,7 @@ static void test_alignment_and_reuse(void **state)
     /* A/S: system 1024 + repository context 5120 tokens = 192 shared blocks per project */
     size_t checked = 0, i;
     json_t *r;
-    json_array_foreach(rs, i, r)
-    {
+    json_array_foreach (rs, i, r) {
         if (i == 0)
             continue;
         engine_check(t, CHAT_TEMPLATE_LLAMA3, r);
@@ -189,8 +188,7 @@ static void test_alignment_and_reuse(void **state)
     /* the header's per-phase opportunity is the sum of the requests' */
     json_t *opp = json_object_get(h, "reuse_opportunity_tokens");
     uint64_t sum = 0;
-    json_array_foreach(rs, i, r)
-    {
+    json_array_foreach (rs, i, r) {
         if (i && !strcmp(jsonx_str(r, "phase", ""), "replay"))
             sum += jsonx_u64(r, "reuse_opportunity_tokens", 0);
     }
@@ -226,8 +224,7 @@ static void test_sessions(void **state)
     /* each later turn extends the previous turn's prompt: all its full blocks are reused */
     size_t i, later = 0;
     json_t *r;
-    json_array_foreach(rs, i, r)
-    {
+    json_array_foreach (rs, i, r) {
         if (!i || jsonx_u64(r, "turn", 0) == 0)
             continue;
         const char *sid = jsonx_str(r, "session_id", NULL);

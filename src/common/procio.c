@@ -4,7 +4,7 @@
  * /proc/PID/io of a process counts its threads, its exited threads and the children it has
  * already reaped, but not live or unreaped children: the tree is walked and summed by the
  * caller. The tree is rebuilt from every /proc/N/stat's ppid. */
-#include "observe/procio.h"
+#include "common/procio.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -26,6 +26,15 @@ static const char *const key_names[PROCIO_KEY__COUNT] = {
 const char *procio_key_name(enum procio_key k)
 {
     return (unsigned)k < PROCIO_KEY__COUNT ? key_names[k] : "?";
+}
+
+json_t *procio_json(const struct procio *io, unsigned mask)
+{
+    json_t *o = json_object();
+    for (unsigned k = 0; k < PROCIO_KEY__COUNT; k++)
+        if (mask & io->have & (1u << k))
+            json_object_set_new(o, key_names[k], json_integer((json_int_t)io->v[k]));
+    return o;
 }
 
 int procio_parse(const char *text, size_t len, struct procio *ret)

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Prometheus text exposition format (0.0.4) and OpenMetrics 1.0 text: a parser into a flat
- * page of samples (name, canonical label set, value, optional timestamp) typed by their
- * family's # TYPE line, and the phase arithmetic on pages: several endpoints summed, counter
- * deltas with reset detection, gauge start/end, histogram bucket deltas. */
-#ifndef KVTIER_OBSERVE_PROM_H
-#define KVTIER_OBSERVE_PROM_H
+/* Prometheus text exposition format (0.0.4) and OpenMetrics 1.0 text: the one parser of the
+ * format in kvtier, into a flat page of samples (name, canonical label set, value, optional
+ * timestamp) typed by their family's # TYPE line, and lookups on a page. The observe sampler
+ * parses strictly; the stack launcher and doctor, which only ask whether a metric is there and
+ * what it says, parse leniently (a bad line is skipped, not fatal). The phase arithmetic on
+ * pages lives in observe/promdelta.h. */
+#ifndef KVTIER_COMMON_PROM_H
+#define KVTIER_COMMON_PROM_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -62,21 +64,19 @@ struct prom_page {
  * error. Errors: -EINVAL (d: line, column, what), -EMSGSIZE over a PROM_* limit.
  * *ret is initialised by the call (owned; prom_page_fini). */
 int prom_parse(const char *text, size_t len, struct prom_page *ret, struct diag *d);
+/* Like prom_parse, but a line that does not parse (bad sample, bad # TYPE, NUL byte, a label or
+ * name over its limit) is skipped instead of failing the page, and duplicate series are kept.
+ * Returns the number of lines skipped (d, when given, describes the first one); fails only
+ * when the page as a whole is over PROM_PAGE_MAX_BYTES or PROM_MAX_SAMPLES (-EMSGSIZE). */
+int prom_parse_lenient(const char *text, size_t len, struct prom_page *ret, struct diag *d);
 void prom_page_fini(struct prom_page *p);
 /* Binary search by key; borrowed or NULL. */
 const struct prom_sample *prom_find(const struct prom_page *p, const char *key);
 const char *prom_type_name(enum prom_type t);
-
-/* A page as JSON for the _start/_end files: {key: value} plus {"types": {family: type}}.
- * pages[n] are summed per key (several workers). Owned. */
-json_t *prom_sum_json(const struct prom_page *const *pages, size_t n);
-
-/* The delta object of a phase for n endpoints: start[i] and end[i] are the same endpoint at
- * phase start and end (either may be NULL when a scrape failed: that endpoint is skipped and
- * counted in "endpoints_missing"). Per endpoint: counters end-start, or end when end < start
- * (a reset; "reset": true), gauges start/end; then summed over endpoints. Histograms become
- * {family{labels}: {buckets: {le: delta}, count, sum, reset}}. Owned. */
-json_t *prom_delta_json(const struct prom_page *const *start, const struct prom_page *const *end,
-                        size_t n);
+/* Sums the values of every sample whose metric name is exactly `name` (any labels; NaN values
+ * skipped). Returns the number of samples summed (0 = absent); *ret_sum written when > 0. */
+int prom_sum(const struct prom_page *p, const char *name, double *ret_sum);
+/* Whether any sample's metric name starts with prefix. */
+bool prom_has_prefix(const struct prom_page *p, const char *prefix);
 
 #endif

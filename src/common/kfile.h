@@ -4,8 +4,8 @@
  * content without the open/close system calls (os-io.md §11). A read that fails (the process
  * exited, the file vanished) closes and forgets the descriptor. Not thread-safe: one cache per
  * thread. */
-#ifndef KVTIER_OBSERVE_KFILE_H
-#define KVTIER_OBSERVE_KFILE_H
+#ifndef KVTIER_COMMON_KFILE_H
+#define KVTIER_COMMON_KFILE_H
 
 #include <stddef.h>
 

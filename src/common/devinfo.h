@@ -2,8 +2,8 @@
 /* Identity of a block device from sysfs: model, firmware, serial, capacity, rotational,
  * transport, the NVMe controller behind a namespace and the negotiated PCIe link (speed and
  * width, current and maximum) of the nearest PCI function above it. */
-#ifndef KVTIER_OBSERVE_DEVINFO_H
-#define KVTIER_OBSERVE_DEVINFO_H
+#ifndef KVTIER_COMMON_DEVINFO_H
+#define KVTIER_COMMON_DEVINFO_H
 
 #include <stddef.h>
 

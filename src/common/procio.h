@@ -2,15 +2,17 @@
 /* Per-process I/O: /proc/PID/io parsed by key, the delay-accounting block I/O ticks of
  * /proc/PID/stat (pidstat's iodelay), and the serving process tree (descendants of root pids,
  * processes found by name or by a listening TCP port). */
-#ifndef KVTIER_OBSERVE_PROCIO_H
-#define KVTIER_OBSERVE_PROCIO_H
+#ifndef KVTIER_COMMON_PROCIO_H
+#define KVTIER_COMMON_PROCIO_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "observe/kfile.h"
+#include <jansson.h>
+
+#include "common/kfile.h"
 
 #define PROCIO_FILE_MAX 4096 /* /proc/PID/io and /proc/PID/stat are far smaller */
 #define PROCIO_COMM_MAX 64
@@ -34,6 +36,14 @@ struct procio {
 
 /* Key names as /proc prints them ("rchar", ..., "cancelled_write_bytes"). */
 const char *procio_key_name(enum procio_key k);
+/* The byte counters of /proc/PID/io (what a run bundle records per phase). */
+#define PROCIO_BYTE_KEYS                                                       \
+    ((1u << PROCIO_RCHAR) | (1u << PROCIO_WCHAR) | (1u << PROCIO_READ_BYTES) | \
+     (1u << PROCIO_WRITE_BYTES) | (1u << PROCIO_CANCELLED_WRITE_BYTES))
+
+/* {key: value} (owned) of the keys in mask (bit i = enum procio_key i) that io has, in
+ * /proc's order. */
+json_t *procio_json(const struct procio *io, unsigned mask);
 /* Parses /proc/PID/io text. Unknown keys are ignored. -EINVAL when no known key appears. */
 int procio_parse(const char *text, size_t len, struct procio *ret);
 /* Reads <proc_root>/PID/io. -ENOENT (gone), -EACCES (not ours: "unknown", never zero). */

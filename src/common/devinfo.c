@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Block device identity from sysfs (see devinfo.h). */
-#include "observe/devinfo.h"
+#include "common/devinfo.h"
 
 #include <errno.h>
 #include <stdbool.h>

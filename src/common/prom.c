@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Prometheus text parser and phase deltas (see prom.h).
+/* Prometheus text parser (see prom.h).
  *
  * The parser is a single pass over lines. # TYPE lines are remembered (a small table of
  * family names); each sample is then typed by its exact name or by the family name left after
  * stripping a known suffix (_total, _bucket, _sum, _count, _created). Labels are sorted by name
  * and re-escaped into one canonical string so that the same series from two scrapes, or two
  * workers, compares equal byte for byte. Pages are sorted by key, so deltas are merge-joins. */
-#include "observe/prom.h"
+#include "common/prom.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -513,13 +514,34 @@ static int parse_comment(const char *p, const char *end, struct families *fs, bo
     return 0;
 }
 
-int prom_parse(const char *text, size_t len, struct prom_page *ret, struct diag *d)
+/* One line [q, le) that is not blank and not a comment; line and col for the diagnostic. */
+static int parse_line(const char *q, const char *le, struct families *fs, struct prom_page *page,
+                      unsigned line, unsigned col, struct diag *d)
+{
+    const char *err = "syntax error";
+    if (!is_name_start((unsigned char)*q))
+        return diag_set(d, -EINVAL, line, col, "expected a metric name");
+    const char *at = q;
+    int r = parse_sample(q, le, fs, page, &err, &at);
+    if (r < 0)
+        diag_set(d, r, line, col, "%s", err);
+    return r;
+}
+
+/* A page-wide failure (as opposed to one line's): the page or sample count over a limit. */
+static bool page_wide(const struct prom_page *page, int r)
+{
+    return r == -EMSGSIZE && page->n >= PROM_MAX_SAMPLES;
+}
+
+/* The single pass of both parse modes; lenient counts skipped lines into *ret_skipped. */
+static int parse_page(const char *text, size_t len, bool lenient, struct prom_page *ret,
+                      struct diag *d, unsigned *ret_skipped)
 {
     struct families fs = { 0 };
     struct prom_page page = { 0 };
     int r = 0;
-    unsigned line = 0;
-    const char *err = "syntax error";
+    unsigned line = 0, skipped = 0;
     memset(ret, 0, sizeof(*ret));
     if (len > PROM_PAGE_MAX_BYTES) {
         r = diag_set(d, -EMSGSIZE, 0, 0, "metrics page of %zu bytes exceeds %u", len,
@@ -536,46 +558,58 @@ int prom_parse(const char *text, size_t len, struct prom_page *ret, struct diag 
             le--;
         while (q < le && (*q == ' ' || *q == '\t'))
             q++;
+        unsigned col = (unsigned)(q - p) + 1;
+        p = eol ? eol + 1 : end;
+        /* in lenient mode only the first skipped line is described */
+        struct diag *ld = lenient && skipped ? NULL : d;
+        r = 0;
         if (memchr(q, '\0', (size_t)(le - q))) {
-            r = diag_set(d, -EINVAL, line, 1, "NUL byte in metrics text");
-            goto fail;
-        }
-        if (q < le && *q == '#') {
+            r = diag_set(ld, -EINVAL, line, 1, "NUL byte in metrics text");
+        } else if (q < le && *q == '#') {
+            const char *err = "syntax error";
             bool eof = false;
             r = parse_comment(q + 1, le, &fs, &eof, &err);
-            if (r < 0) {
-                diag_set(d, r, line, (unsigned)(q - p) + 1, "%s", err);
-                goto fail;
-            }
-            if (eof)
+            if (r < 0)
+                diag_set(ld, r, line, col, "%s", err);
+            else if (eof)
                 break;
         } else if (q < le) {
-            if (!is_name_start((unsigned char)*q)) {
-                r = diag_set(d, -EINVAL, line, (unsigned)(q - p) + 1, "expected a metric name");
-                goto fail;
-            }
-            const char *at = q;
-            r = parse_sample(q, le, &fs, &page, &err, &at);
-            if (r < 0) {
-                diag_set(d, r, line, (unsigned)(q - p) + 1, "%s", err);
-                goto fail;
-            }
+            r = parse_line(q, le, &fs, &page, line, col, ld);
         }
-        p = eol ? eol + 1 : end;
+        if (r < 0 && (!lenient || page_wide(&page, r)))
+            goto fail;
+        if (r < 0)
+            skipped++;
     }
     qsort(page.s, page.n, sizeof(*page.s), cmp_sample);
-    for (size_t i = 1; i < page.n; i++)
+    for (size_t i = 1; i < page.n && !lenient; i++)
         if (!strcmp(page.s[i].key, page.s[i - 1].key)) {
             r = diag_set(d, -EINVAL, 0, 0, "duplicate series %.200s", page.s[i].key);
             goto fail;
         }
     families_fini(&fs);
     *ret = page;
+    *ret_skipped = skipped;
     return 0;
 fail:
     families_fini(&fs);
     prom_page_fini(&page);
     return r;
+}
+
+int prom_parse(const char *text, size_t len, struct prom_page *ret, struct diag *d)
+{
+    unsigned skipped;
+    int r = parse_page(text, len, false, ret, d, &skipped);
+    assert(r < 0 || skipped == 0);
+    return r;
+}
+
+int prom_parse_lenient(const char *text, size_t len, struct prom_page *ret, struct diag *d)
+{
+    unsigned skipped = 0;
+    int r = parse_page(text, len, true, ret, d, &skipped);
+    return r < 0 ? r : (int)skipped;
 }
 
 const struct prom_sample *prom_find(const struct prom_page *p, const char *key)
@@ -594,139 +628,32 @@ const struct prom_sample *prom_find(const struct prom_page *p, const char *key)
     return NULL;
 }
 
-static void num_add(json_t *o, const char *key, double v)
+/* Whether key is the metric `name` with or without a label set. */
+static bool key_is_name(const char *key, const char *name, size_t nl)
 {
-    json_t *cur = json_object_get(o, key);
-    double base = cur ? json_number_value(cur) : 0;
-    if (!cur && isnan(v)) {
-        json_object_set_new(o, key, json_null());
-        return;
-    }
-    json_object_set_new(o, key, isfinite(base + v) ? json_real(base + v) : json_null());
+    return !strncmp(key, name, nl) && (key[nl] == 0 || key[nl] == '{');
 }
 
-json_t *prom_sum_json(const struct prom_page *const *pages, size_t n)
+int prom_sum(const struct prom_page *p, const char *name, double *ret_sum)
 {
-    json_t *root = json_object(), *series = json_object(), *types = json_object();
-    for (size_t i = 0; i < n; i++) {
-        if (!pages[i])
-            continue;
-        for (size_t j = 0; j < pages[i]->n; j++) {
-            const struct prom_sample *s = &pages[i]->s[j];
-            if (s->role == PROM_ROLE_CREATED)
-                continue;
-            num_add(series, s->key, s->value);
-            json_object_set_new(types, s->family, json_string(prom_type_name(s->type)));
+    size_t nl = strlen(name);
+    double sum = 0;
+    int count = 0;
+    for (size_t i = 0; nl && p && i < p->n; i++)
+        if (key_is_name(p->s[i].key, name, nl) && !isnan(p->s[i].value)) {
+            sum += p->s[i].value;
+            count++;
         }
-    }
-    json_object_set_new(root, "series", series);
-    json_object_set_new(root, "types", types);
-    return root;
+    if (count)
+        *ret_sum = sum;
+    return count;
 }
 
-static bool counter_like(const struct prom_sample *s)
+bool prom_has_prefix(const struct prom_page *p, const char *prefix)
 {
-    if (s->type == PROM_COUNTER)
-        return true;
-    if ((s->type == PROM_HISTOGRAM || s->type == PROM_SUMMARY) &&
-        (s->role == PROM_ROLE_BUCKET || s->role == PROM_ROLE_SUM || s->role == PROM_ROLE_COUNT))
-        return true;
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; p && i < p->n; i++)
+        if (!strncmp(p->s[i].key, prefix, pl))
+            return true;
     return false;
-}
-
-static json_t *obj_child(json_t *o, const char *key)
-{
-    json_t *c = json_object_get(o, key);
-    if (!c) {
-        c = json_object();
-        json_object_set_new(o, key, c);
-    }
-    return c;
-}
-
-static void add_counter(json_t *counters, json_t *hist, const struct prom_sample *ss,
-                        const struct prom_sample *es)
-{
-    double start = ss ? ss->value : 0, end = es->value, delta;
-    bool reset = false;
-    if (end < start) {
-        delta = end;
-        reset = true;
-    } else {
-        delta = end - start;
-    }
-    if (es->type == PROM_HISTOGRAM || (es->type == PROM_SUMMARY && es->role != PROM_ROLE_VALUE)) {
-        char *hk = es->labels_nole[0] ? xalloc_printf("%s{%s}", es->family, es->labels_nole)
-                                      : xstrdup(es->family);
-        json_t *h = obj_child(hist, hk);
-        free(hk);
-        if (es->role == PROM_ROLE_BUCKET)
-            num_add(obj_child(h, "buckets"), es->le ? es->le : "", delta);
-        else if (es->role == PROM_ROLE_SUM)
-            num_add(h, "sum", delta);
-        else if (es->role == PROM_ROLE_COUNT)
-            num_add(h, "count", delta);
-        if (reset)
-            json_object_set_new(h, "reset", json_true());
-        else if (!json_object_get(h, "reset"))
-            json_object_set_new(h, "reset", json_false());
-        return;
-    }
-    json_t *c = obj_child(counters, es->key);
-    num_add(c, "start", start);
-    num_add(c, "end", end);
-    num_add(c, "delta", delta);
-    if (reset || !json_object_get(c, "reset"))
-        json_object_set_new(c, "reset", json_boolean(reset));
-    if (!ss)
-        json_object_set_new(c, "new", json_true());
-}
-
-json_t *prom_delta_json(const struct prom_page *const *start, const struct prom_page *const *end,
-                        size_t n)
-{
-    json_t *root = json_object();
-    json_t *counters = json_object(), *gauges = json_object(), *hist = json_object();
-    size_t missing = 0, used = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!start[i] || !end[i]) {
-            missing++;
-            continue;
-        }
-        used++;
-        for (size_t j = 0; j < end[i]->n; j++) {
-            const struct prom_sample *es = &end[i]->s[j];
-            const struct prom_sample *ss = prom_find(start[i], es->key);
-            if (es->role == PROM_ROLE_CREATED)
-                continue;
-            if (counter_like(es)) {
-                add_counter(counters, hist, ss, es);
-            } else if (es->role == PROM_ROLE_QUANTILE) {
-                char *hk = es->labels_nole[0] ? xalloc_printf("%s{%s}", es->family, es->labels_nole)
-                                              : xstrdup(es->family);
-                json_t *qs = obj_child(obj_child(hist, hk), "quantiles_end");
-                free(hk);
-                num_add(qs, es->le ? es->le : "", es->value);
-            } else {
-                json_t *g = obj_child(gauges, es->key);
-                if (ss)
-                    num_add(g, "start", ss->value);
-                else if (!json_object_get(g, "start"))
-                    json_object_set_new(g, "start", json_null());
-                num_add(g, "end", es->value);
-                json_t *pe = json_object_get(g, "end_per_endpoint");
-                if (!pe) {
-                    pe = json_array();
-                    json_object_set_new(g, "end_per_endpoint", pe);
-                }
-                json_array_append_new(pe, isfinite(es->value) ? json_real(es->value) : json_null());
-            }
-        }
-    }
-    json_object_set_new(root, "endpoints_used", json_integer((json_int_t)used));
-    json_object_set_new(root, "endpoints_missing", json_integer((json_int_t)missing));
-    json_object_set_new(root, "counters", counters);
-    json_object_set_new(root, "gauges", gauges);
-    json_object_set_new(root, "histograms", hist);
-    return root;
 }

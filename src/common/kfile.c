@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Kept-descriptor file reads (see kfile.h). */
-#include "observe/kfile.h"
+#include "common/kfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
