@@ -78,8 +78,7 @@ static void print_rows(const json_t *plan, bool ran)
            "bundles", "est_min", "why");
     size_t i;
     json_t *row;
-    json_array_foreach(json_object_get(plan, "rows"), i, row)
-    {
+    json_array_foreach (json_object_get(plan, "rows"), i, row) {
         json_t *f = json_object_get(row, "feasibility");
         json_t *e = json_object_get(row, "estimate");
         const char *st = ran ? jsonx_str(row, "state", "?") : jsonx_str(f, "state", "?");
@@ -95,8 +94,7 @@ static int summarize(const json_t *doc)
     int fails = 0;
     size_t i;
     json_t *row;
-    json_array_foreach(json_object_get(doc, "rows"), i, row)
-    {
+    json_array_foreach (json_object_get(doc, "rows"), i, row) {
         const char *st = jsonx_str(row, "state", "");
         if (!strcmp(st, MATRIX_STATE_FAILED)) {
             log_error("row %s failed (exit %lld); see %s/child.log", jsonx_str(row, "id", ""),

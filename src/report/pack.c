@@ -209,8 +209,7 @@ static int fill(const struct pack_config *cfg, struct packdata *p, const char *t
     res->records = (unsigned)p->records;
     size_t i;
     json_t *f;
-    json_array_foreach(figs, i, f)
-    {
+    json_array_foreach (figs, i, f) {
         res->figures += jsonx_bool(f, "drawn", false);
         res->rendered += jsonx_bool(f, "rendered", false);
         if (!jsonx_bool(f, "drawn", false) && cfg->note) {

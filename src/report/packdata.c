@@ -142,8 +142,7 @@ static double replay_concurrency(const json_t *man)
 {
     size_t i;
     json_t *ph;
-    json_array_foreach(json_object_get(man, "phase_plan"), i, ph)
-    {
+    json_array_foreach (json_object_get(man, "phase_plan"), i, ph) {
         if (!strcmp(jsonx_str(ph, "name", ""), "replay"))
             return jsonx_num(ph, "max_concurrency", NAN);
     }
@@ -169,7 +168,7 @@ static void set_identity(json_t *rec, const json_t *man, const json_t *verdict)
     buf_init(&codes, 4096);
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(verdict, "reason_codes"), i, c)
+    json_array_foreach (json_object_get(verdict, "reason_codes"), i, c)
         buf_printf(&codes, "%s%s", i ? " " : "", json_string_value(c));
     json_object_set_new(rec, "reason_codes", json_string(buf_str(&codes)));
     buf_fini(&codes);
@@ -192,8 +191,7 @@ static json_t *why_of(const json_t *verdict)
     json_t *w = json_object();
     const char *k;
     json_t *v;
-    json_object_foreach(json_object_get(verdict, "details"), k, v)
-    {
+    json_object_foreach (json_object_get(verdict, "details"), k, v) {
         json_t *why = json_object_get(v, "why");
         if (why)
             json_object_set(w, k, why);
@@ -565,8 +563,7 @@ long packdata_stream_records(struct packdata *p, FILE *dat, size_t line_max, str
     long paired = 0;
     size_t i;
     json_t *rec;
-    json_array_foreach(p->bundles, i, rec)
-    {
+    json_array_foreach (p->bundles, i, rec) {
         int r = stream_one(p, rec, dat, line_max, &paired, d);
         if (r < 0)
             return r;

@@ -70,8 +70,7 @@ const json_t *packfig_main_group(const struct packdata *p)
     size_t most = 0;
     size_t i;
     json_t *g;
-    json_array_foreach(p->groups, i, g)
-    {
+    json_array_foreach (p->groups, i, g) {
         size_t n = json_object_size(jsonx_path(g, "summary.per_mode"));
         if (n > most) {
             most = n;
@@ -87,19 +86,16 @@ static size_t fig1_sweeps(const struct packdata *p, struct buf *dat, struct buf 
     size_t idx = 0;
     size_t i;
     json_t *e;
-    json_array_foreach(p->sweeps, i, e)
-    {
+    json_array_foreach (p->sweeps, i, e) {
         const char *k;
         json_t *pts;
-        json_object_foreach(jsonx_path(json_object_get(e, "doc"), "modes"), k, pts)
-        {
+        json_object_foreach (jsonx_path(json_object_get(e, "doc"), "modes"), k, pts) {
             const char *q[] = { "p95", "p99" };
             for (size_t j = 0; j < 2; j++) {
                 buf_printf(dat, "# %s %s: value\tttft_ms\tlo\thi\tn\n", k, q[j]);
                 size_t t;
                 json_t *pt;
-                json_array_foreach(pts, t, pt)
-                {
+                json_array_foreach (pts, t, pt) {
                     json_t *qq = json_object_get(json_object_get(pt, "ttft_ms"), q[j]);
                     buf_printf(dat, "%g\t%g\t%g\t%g\t%g\n", jsonx_num(pt, "value", NAN),
                                jsonx_num(qq, "value", NAN), jsonx_num(qq, "lo", NAN),
@@ -142,8 +138,7 @@ static size_t fig1_points(const json_t *bundles, struct buf *dat, struct buf *pl
     json_t *pts = json_object();
     size_t i;
     json_t *b;
-    json_array_foreach(bundles, i, b)
-    {
+    json_array_foreach (bundles, i, b) {
         double c = jsonx_num(b, "concurrency", NAN);
         if (!jsonx_bool(b, "run_valid", false) || !isfinite(c) ||
             !isfinite(jsonx_num(b, "replay_ttft_p95_ms", NAN)))
@@ -166,8 +161,7 @@ static size_t fig1_points(const json_t *bundles, struct buf *dat, struct buf *pl
     size_t idx = 0;
     const char *key;
     json_t *pt;
-    json_object_foreach(pts, key, pt)
-    {
+    json_object_foreach (pts, key, pt) {
         double c = jsonx_num(pt, "c", 0), m95, l95, h95, m99, l99, h99;
         double x = c * (1 + 0.015 * (double)idx);
         *cmin = fmin(*cmin, c);
@@ -251,8 +245,7 @@ static void fig2(struct fig *f, const struct packdata *p)
     size_t n = 0;
     const char *k;
     json_t *m;
-    json_object_foreach(json_object_get(doc, "modes"), k, m)
-    {
+    json_object_foreach (json_object_get(doc, "modes"), k, m) {
         json_t *br = json_object_get(m, "bracket");
         double pass = json_number_value(json_array_get(br, 0));
         double fail = json_number_value(json_array_get(br, 1));
@@ -287,13 +280,11 @@ static size_t representatives(const struct packdata *p, const json_t **out, size
     size_t n = 0;
     const char *mode;
     json_t *pm;
-    json_object_foreach(jsonx_path(g, "summary.per_mode"), mode, pm)
-    {
+    json_object_foreach (jsonx_path(g, "summary.per_mode"), mode, pm) {
         const json_t *best = NULL;
         size_t i;
         json_t *b;
-        json_array_foreach(p->bundles, i, b)
-        {
+        json_array_foreach (p->bundles, i, b) {
             if (strcmp(jsonx_str(b, "group", ""), jsonx_str(g, "rel", "")) ||
                 strcmp(jsonx_str(b, "mode", ""), mode))
                 continue;
@@ -318,8 +309,7 @@ static void phase_bands(struct buf *gp, const json_t *b)
         static const char *const fill[] = { "#dde8f7", "#f7e6d5", "#dcf0dc", "#eeeeee" };
         size_t i;
         json_t *x;
-        json_array_foreach(arr, i, x)
-        {
+        json_array_foreach (arr, i, x) {
             double a = ((double)jsonx_i64(x, "t_start_ns", 0) - t0) / 1e9;
             double e = ((double)jsonx_i64(x, "t_end_ns", 0) - t0) / 1e9;
             buf_printf(gp,

@@ -94,10 +94,8 @@ json_t *packmd_headline(const struct packdata *p)
     double best_change = 0;
     size_t i, j;
     json_t *g, *c;
-    json_array_foreach(p->groups, i, g)
-    {
-        json_array_foreach(json_object_get(g, "compares"), j, c)
-        {
+    json_array_foreach (p->groups, i, g) {
+        json_array_foreach (json_object_get(g, "compares"), j, c) {
             const json_t *doc = json_object_get(c, "doc");
             const json_t *pm = primary(doc);
             int score = jsonx_bool(doc, "decision_grade", false) * 2 +
@@ -136,10 +134,8 @@ static void headline_table(struct md *m, const struct packdata *p)
                           "|---|---|---|---|---|---|---|---|---|---|---|\n");
     size_t i, j;
     json_t *g, *c;
-    json_array_foreach(p->groups, i, g)
-    {
-        json_array_foreach(json_object_get(g, "compares"), j, c)
-        {
+    json_array_foreach (p->groups, i, g) {
+        json_array_foreach (json_object_get(g, "compares"), j, c) {
             const json_t *doc = json_object_get(c, "doc");
             const json_t *pm = primary(doc);
             const char *path = jsonx_str(c, "path", "");
@@ -176,8 +172,7 @@ static const json_t *first_of(const struct packdata *p, const char *group, const
     const json_t *best = NULL;
     size_t i;
     json_t *b;
-    json_array_foreach(p->bundles, i, b)
-    {
+    json_array_foreach (p->bundles, i, b) {
         if (strcmp(jsonx_str(b, "group", ""), group) || strcmp(jsonx_str(b, "mode", ""), mode))
             continue;
         if (!best || jsonx_i64(b, "repeat", 0) < jsonx_i64(best, "repeat", 0))
@@ -196,8 +191,7 @@ static void mechanism(struct md *m, const struct packdata *p, const json_t *g)
                    "G2→G1 (blocks) | matched tokens |\n|---|---|---|---|---|---|---|\n");
     const char *mode;
     json_t *pm;
-    json_object_foreach(jsonx_path(g, "summary.per_mode"), mode, pm)
-    {
+    json_object_foreach (jsonx_path(g, "summary.per_mode"), mode, pm) {
         const json_t *b = first_of(p, jsonx_str(g, "rel", ""), mode);
         if (!b)
             continue;
@@ -233,8 +227,7 @@ static void os_corroboration(struct md *m, const struct packdata *p, const json_
                    "(MB) | O_DIRECT |\n|---|---|---|---|---|---|---|\n");
     const char *mode;
     json_t *pm;
-    json_object_foreach(jsonx_path(g, "summary.per_mode"), mode, pm)
-    {
+    json_object_foreach (jsonx_path(g, "summary.per_mode"), mode, pm) {
         const json_t *b = first_of(p, jsonx_str(g, "rel", ""), mode);
         if (!b)
             continue;
@@ -266,17 +259,15 @@ static void slo_capacity(struct md *m, const struct packdata *p, const json_t *g
     const char *model = NULL, *wl = NULL;
     size_t i;
     json_t *b;
-    json_array_foreach(p->bundles, i,
-                       b) if (!strcmp(jsonx_str(b, "group", ""), jsonx_str(g, "rel", "")))
-    {
-        model = jsonx_str(b, "model", "");
-        wl = jsonx_str(b, "workload", "");
-        break;
-    }
+    json_array_foreach (p->bundles, i, b)
+        if (!strcmp(jsonx_str(b, "group", ""), jsonx_str(g, "rel", ""))) {
+            model = jsonx_str(b, "model", "");
+            wl = jsonx_str(b, "workload", "");
+            break;
+        }
     json_t *e;
     bool any = false;
-    json_array_foreach(p->slos, i, e)
-    {
+    json_array_foreach (p->slos, i, e) {
         const json_t *doc = json_object_get(e, "doc");
         char *slo = jsonx_dump_line(json_object_get(doc, "slo"));
         buf_printf(&m->b, "Style 2 (largest %s under the SLO %s, ",
@@ -286,8 +277,7 @@ static void slo_capacity(struct md *m, const struct packdata *p, const json_t *g
         free(slo);
         const char *k;
         json_t *mm;
-        json_object_foreach(json_object_get(doc, "modes"), k, mm)
-        {
+        json_object_foreach (json_object_get(doc, "modes"), k, mm) {
             json_t *br = json_object_get(mm, "bracket");
             buf_printf(&m->b, " %s %g (bracket %g to %g);", k, jsonx_num(mm, "max", NAN),
                        json_number_value(json_array_get(br, 0)),
@@ -316,12 +306,10 @@ static void impact(struct md *m, const struct packdata *p, const json_t *g, cons
     const char *gr = jsonx_str(g, "rel", "");
     const char *mode;
     json_t *pm;
-    json_object_foreach(jsonx_path(g, "summary.per_mode"), mode, pm)
-    {
+    json_object_foreach (jsonx_path(g, "summary.per_mode"), mode, pm) {
         size_t i;
         json_t *b;
-        json_array_foreach(p->bundles, i, b)
-        {
+        json_array_foreach (p->bundles, i, b) {
             if (strcmp(jsonx_str(b, "group", ""), gr) || strcmp(jsonx_str(b, "mode", ""), mode))
                 continue;
             const char *dir = jsonx_str(b, "_dir", "");
@@ -379,8 +367,7 @@ static void repeatability(struct md *m, const json_t *g)
     buf_append_str(&m->b, ").\n\n");
     size_t j;
     json_t *c;
-    json_array_foreach(json_object_get(g, "compares"), j, c)
-    {
+    json_array_foreach (json_object_get(g, "compares"), j, c) {
         const json_t *doc = json_object_get(c, "doc");
         const char *path = jsonx_str(c, "path", "");
         buf_printf(&m->b, "%s vs %s (", jsonx_str(json_object_get(doc, "treatment"), "mode", "?"),
@@ -390,8 +377,7 @@ static void repeatability(struct md *m, const json_t *g)
                               "|---|---|---|---|---|---|\n");
         const char *k;
         json_t *mt;
-        json_object_foreach(json_object_get(doc, "metrics"), k, mt)
-        {
+        json_object_foreach (json_object_get(doc, "metrics"), k, mt) {
             json_t *ci = json_object_get(mt, "ratio_ci");
             buf_printf(&m->b, "| %s | ", jsonx_str(mt, "label", k));
             md_num(m, "%+.1f%%", jsonx_num(mt, "change_pct", NAN), path, NULL);
@@ -419,15 +405,13 @@ static void regimes(struct md *m, const json_t *g)
     buf_append_str(&m->b, "### Regimes: where the SSD tier helps and where it hurts\n\n");
     size_t j, n = 0;
     json_t *c;
-    json_array_foreach(json_object_get(g, "compares"), j, c)
-    {
+    json_array_foreach (json_object_get(g, "compares"), j, c) {
         const json_t *doc = json_object_get(c, "doc");
         const char *t = jsonx_str(json_object_get(doc, "treatment"), "mode", "?");
         const char *b = jsonx_str(json_object_get(doc, "baseline"), "mode", "?");
         const char *k;
         json_t *mt;
-        json_object_foreach(json_object_get(doc, "metrics"), k, mt)
-        {
+        json_object_foreach (json_object_get(doc, "metrics"), k, mt) {
             const char *v = jsonx_str(mt, "verdict", "");
             bool helps = !strncmp(v, "better", 6), hurts = !strncmp(v, "worse", 5);
             if (!helps && !hurts)
@@ -449,8 +433,7 @@ static void not_decision_grade(struct md *m, const struct packdata *p, const jso
     buf_append_str(&m->b, "### Not decision-grade, and why\n\n");
     size_t i, n = 0;
     json_t *b;
-    json_array_foreach(p->bundles, i, b)
-    {
+    json_array_foreach (p->bundles, i, b) {
         if (strcmp(jsonx_str(b, "group", ""), jsonx_str(g, "rel", "")) ||
             jsonx_bool(b, "decision_grade", false))
             continue;
@@ -462,12 +445,11 @@ static void not_decision_grade(struct md *m, const struct packdata *p, const jso
         buf_printf(&m->b, ")%s:", jsonx_bool(b, "run_valid", false) ? "" : " **invalid run**");
         const char *code;
         json_t *why;
-        json_object_foreach(json_object_get(b, "_why"), code, why)
-        {
+        json_object_foreach (json_object_get(b, "_why"), code, why) {
             buf_printf(&m->b, " `%s`", code);
             size_t k;
             json_t *w;
-            json_array_foreach(why, k, w)
+            json_array_foreach (why, k, w)
                 buf_printf(&m->b, "%s %s", k ? ";" : ":", json_string_value(w));
             buf_append_str(&m->b, ".");
         }
@@ -496,8 +478,7 @@ static void rows_not_run(struct md *m, const struct packdata *p)
                    jsonx_str(jsonx_path(p->matrix, "plan"), "name", "?"));
         size_t i;
         json_t *r;
-        json_array_foreach(json_object_get(p->matrix, "rows"), i, r)
-        {
+        json_array_foreach (json_object_get(p->matrix, "rows"), i, r) {
             json_t *why = json_array_get(jsonx_path(r, "feasibility.reasons"), 0);
             buf_printf(&m->b, "| %s | %s | %s | ", jsonx_str(r, "id", ""), jsonx_str(r, "kind", ""),
                        jsonx_str(r, "state", "?"));
@@ -508,8 +489,7 @@ static void rows_not_run(struct md *m, const struct packdata *p)
     }
     size_t i;
     json_t *e;
-    json_array_foreach(p->blockers, i, e)
-    {
+    json_array_foreach (p->blockers, i, e) {
         buf_append_str(&m->b, "- Blocker dossier: ");
         const char *md = jsonx_str(e, "md", NULL);
         char *bj = fileio_join(jsonx_str(e, "path", ""), "blocker.json");
@@ -525,8 +505,7 @@ static void figures(struct md *m, const json_t *figs)
     buf_append_str(&m->b, "## Figures\n\n");
     size_t i;
     json_t *f;
-    json_array_foreach(figs, i, f)
-    {
+    json_array_foreach (figs, i, f) {
         const char *name = jsonx_str(f, "name", "");
         buf_printf(&m->b, "### Figure %zu. %s\n\n", i + 1, jsonx_str(f, "title", ""));
         if (!jsonx_bool(f, "drawn", false)) {
@@ -555,12 +534,11 @@ static void row_section(struct md *m, const struct packmd_input *in, const json_
     const json_t *b = NULL;
     size_t i;
     json_t *x;
-    json_array_foreach(in->data->bundles, i,
-                       x) if (!strcmp(jsonx_str(x, "group", ""), jsonx_str(g, "rel", "")))
-    {
-        b = x;
-        break;
-    }
+    json_array_foreach (in->data->bundles, i, x)
+        if (!strcmp(jsonx_str(x, "group", ""), jsonx_str(g, "rel", ""))) {
+            b = x;
+            break;
+        }
     buf_printf(&m->b, "Engine: **%s** (stack `%s`). Bundles: ", jsonx_str(b, "engine", "?"),
                jsonx_str(s, "stack", "?"));
     md_link(m, jsonx_str(g, "rel", "group"), jsonx_str(g, "dir", ""));
@@ -604,7 +582,8 @@ char *packmd_techbrief(const struct packmd_input *in, const json_t *headline)
                          "repeatability.\n\n");
     size_t i;
     json_t *g;
-    json_array_foreach(p->groups, i, g) row_section(&m, in, g);
+    json_array_foreach (p->groups, i, g)
+        row_section(&m, in, g);
     rows_not_run(&m, p);
     figures(&m, in->figures);
     return buf_take_str(&m.b);
@@ -625,8 +604,7 @@ static void shell_words(struct buf *o, const json_t *argv)
 {
     size_t i;
     json_t *a;
-    json_array_foreach(argv, i, a)
-    {
+    json_array_foreach (argv, i, a) {
         const char *s = json_string_value(a);
         bool plain = s && s[0] && !strpbrk(s, " \t'\"$`\\;&|<>()*?[]{}!#~");
         if (plain)
@@ -648,17 +626,15 @@ static void method_environment(struct md *m, const struct packdata *p)
                           "|---|---|---|---|---|---|---|---|---|\n");
     size_t i;
     json_t *g;
-    json_array_foreach(p->groups, i, g)
-    {
+    json_array_foreach (p->groups, i, g) {
         const json_t *b = NULL;
         size_t k;
         json_t *x;
-        json_array_foreach(p->bundles, k,
-                           x) if (!strcmp(jsonx_str(x, "group", ""), jsonx_str(g, "rel", "")))
-        {
-            b = x;
-            break;
-        }
+        json_array_foreach (p->bundles, k, x)
+            if (!strcmp(jsonx_str(x, "group", ""), jsonx_str(g, "rel", ""))) {
+                b = x;
+                break;
+            }
         if (!b)
             continue;
         json_t *man = manifest_of(b);
@@ -685,12 +661,10 @@ static void method_controls(struct md *m, const struct packdata *p, json_t **ret
                           "|---|---|---|---|---|---|---|---|---|\n");
     size_t i;
     json_t *g;
-    json_array_foreach(p->groups, i, g)
-    {
+    json_array_foreach (p->groups, i, g) {
         const char *mode;
         json_t *pm;
-        json_object_foreach(jsonx_path(g, "summary.per_mode"), mode, pm)
-        {
+        json_object_foreach (jsonx_path(g, "summary.per_mode"), mode, pm) {
             const json_t *b = first_of(p, jsonx_str(g, "rel", ""), mode);
             if (!b)
                 continue;
@@ -728,8 +702,7 @@ static void method_commands(struct md *m, const struct packdata *p)
                    jsonx_str(plan, "stack", "?"), jsonx_str(plan, "path", "?"));
         size_t i;
         json_t *r;
-        json_array_foreach(json_object_get(p->matrix, "rows"), i, r)
-        {
+        json_array_foreach (json_object_get(p->matrix, "rows"), i, r) {
             buf_printf(&m->b, "- `%s` (%s): seed %lld, %lld repeat(s), state %s\n",
                        jsonx_str(r, "id", ""), jsonx_str(r, "kind", ""),
                        (long long)jsonx_i64(r, "seed", 1), (long long)jsonx_i64(r, "repeats", 1),
@@ -739,8 +712,7 @@ static void method_commands(struct md *m, const struct packdata *p)
                 shell_words(&m->b, json_object_get(r, "command"));
                 size_t k;
                 json_t *c;
-                json_array_foreach(json_object_get(r, "compares"), k, c)
-                {
+                json_array_foreach (json_object_get(r, "compares"), k, c) {
                     buf_append_str(&m->b, "  ");
                     shell_words(&m->b, json_object_get(c, "command"));
                 }
@@ -752,8 +724,7 @@ static void method_commands(struct md *m, const struct packdata *p)
     }
     size_t i;
     json_t *g;
-    json_array_foreach(p->groups, i, g)
-    {
+    json_array_foreach (p->groups, i, g) {
         const json_t *b = first_of(p, jsonx_str(g, "rel", ""),
                                    jsonx_str(json_array_get(p->bundles, 0), "mode", ""));
         if (!b)
@@ -782,7 +753,8 @@ char *packmd_method(const struct packmd_input *in)
                          "value |\n|---|---|\n");
     const char *k;
     json_t *v;
-    json_object_foreach(th, k, v) buf_printf(&m.b, "| `%s` | %g |\n", k, json_number_value(v));
+    json_object_foreach (th, k, v)
+        buf_printf(&m.b, "| `%s` | %g |\n", k, json_number_value(v));
     json_decref(th);
     buf_append_str(&m.b, "\n");
     method_commands(&m, p);

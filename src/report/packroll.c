@@ -37,8 +37,7 @@ static void roll_figure(json_t *out, const json_t *bundles, const char *group, c
     size_t n = 0;
     size_t i;
     json_t *b;
-    json_array_foreach(bundles, i, b)
-    {
+    json_array_foreach (bundles, i, b) {
         if (strcmp(jsonx_str(b, "group", ""), group) || strcmp(jsonx_str(b, "mode", ""), mode) ||
             !jsonx_bool(b, "run_valid", false))
             continue;
@@ -79,8 +78,7 @@ static json_t *roll_one(const json_t *bundles, const json_t *first)
     size_t n = 0, valid = 0, dg = 0, reqs = 0;
     size_t i;
     json_t *b;
-    json_array_foreach(bundles, i, b)
-    {
+    json_array_foreach (bundles, i, b) {
         if (strcmp(jsonx_str(b, "group", ""), group) || strcmp(jsonx_str(b, "mode", ""), mode))
             continue;
         n++;
@@ -102,8 +100,9 @@ const json_t *packroll_find(const json_t *rollups, const char *group, const char
 {
     size_t i;
     json_t *r;
-    json_array_foreach(rollups, i, r) if (!strcmp(jsonx_str(r, "group", ""), group) &&
-                                          !strcmp(jsonx_str(r, "mode", ""), mode)) return r;
+    json_array_foreach (rollups, i, r)
+        if (!strcmp(jsonx_str(r, "group", ""), group) && !strcmp(jsonx_str(r, "mode", ""), mode))
+            return r;
     return NULL;
 }
 
@@ -112,8 +111,7 @@ json_t *packroll_modes(const json_t *bundles)
     json_t *out = json_array();
     size_t i;
     json_t *b;
-    json_array_foreach(bundles, i, b)
-    {
+    json_array_foreach (bundles, i, b) {
         if (!packroll_find(out, jsonx_str(b, "group", ""), jsonx_str(b, "mode", "")))
             json_array_append_new(out, roll_one(bundles, b));
     }
@@ -149,8 +147,7 @@ int packroll_write_csv(const char *path, const json_t *records)
     const char *k;
     json_t *v;
     bool lead = false;
-    json_object_foreach((json_t *)first, k, v)
-    {
+    json_object_foreach ((json_t *)first, k, v) {
         if (k[0] == '_')
             continue;
         buf_printf(&o, "%s%s", lead ? "," : "", k);
@@ -159,11 +156,9 @@ int packroll_write_csv(const char *path, const json_t *records)
     buf_append_str(&o, "\n");
     size_t i;
     json_t *rec;
-    json_array_foreach(records, i, rec)
-    {
+    json_array_foreach (records, i, rec) {
         lead = false;
-        json_object_foreach((json_t *)first, k, v)
-        {
+        json_object_foreach ((json_t *)first, k, v) {
             if (k[0] == '_')
                 continue;
             if (lead)

@@ -99,8 +99,7 @@ static int parse_modes(const json_t *v, json_t **ret, const char *path, const ch
     int r = 0;
     size_t i;
     json_t *m;
-    json_array_foreach(items, i, m)
-    {
+    json_array_foreach (items, i, m) {
         enum mode_id id;
         if (!json_is_string(m) || mode_parse(json_string_value(m), &id) < 0) {
             diag_file(d, path);
@@ -142,8 +141,7 @@ static int check_known_keys(const json_t *o, const char *path, const char *where
                                          "note",       NULL };
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)o, k, v)
-    {
+    json_object_foreach ((json_t *)o, k, v) {
         bool ok = false;
         for (size_t i = 0; known[i] && !ok; i++)
             ok = !strcmp(k, known[i]);
@@ -170,8 +168,9 @@ static int row_search_args(json_t *row, const json_t *src, const char *kind, con
             return diag_set(d, -EINVAL, 0, 0, "%s: 'values' must be a non-empty list", where);
         size_t i;
         json_t *v;
-        json_array_foreach(vals, i, v) if (!json_is_number(v)) return diag_set(
-            d, -EINVAL, 0, 0, "%s: values[%zu] is not a number", where, i);
+        json_array_foreach (vals, i, v)
+            if (!json_is_number(v))
+                return diag_set(d, -EINVAL, 0, 0, "%s: values[%zu] is not a number", where, i);
         json_object_set(row, "values", vals);
         return 0;
     }
@@ -226,7 +225,8 @@ static int plan_row(json_t *plan, const json_t *src, const char *kind, size_t id
     buf_printf(&id, "%02zu_%s_%s_%s_%s", idx + 1, kind, model, wl, ds);
     size_t i;
     json_t *m;
-    json_array_foreach(modes, i, m) buf_printf(&id, "%s%s", i ? "-" : "_", json_string_value(m));
+    json_array_foreach (modes, i, m)
+        buf_printf(&id, "%s%s", i ? "-" : "_", json_string_value(m));
     json_object_set_new(row, "id", json_string(buf_str(&id)));
     buf_fini(&id);
     json_object_set_new(row, "kind", json_string(kind));
@@ -266,8 +266,7 @@ static int plan_header(json_t *doc, const char *path, const char *profiles_dir, 
         return diag_set(d, -EINVAL, 0, 0, "a plan must be a YAML mapping");
     const char *k;
     json_t *v;
-    json_object_foreach(doc, k, v)
-    {
+    json_object_foreach (doc, k, v) {
         bool ok = false;
         for (size_t i = 0; known[i] && !ok; i++)
             ok = !strcmp(k, known[i]);
@@ -344,8 +343,7 @@ int matrix_plan_parse(const char *text, size_t len, const char *path, const char
         }
         size_t i;
         json_t *src;
-        json_array_foreach(list, i, src)
-        {
+        json_array_foreach (list, i, src) {
             char where[64];
             snprintf(where, sizeof(where), "%s[%zu]", row_lists[l], i);
             json_t *row = NULL;
@@ -425,8 +423,7 @@ static double per_bundle_seconds(const json_t *header, bool builtin)
     double s = builtin ? STARTUP_BUILTIN_S : STARTUP_REAL_S;
     size_t i;
     json_t *ph;
-    json_array_foreach(json_object_get(header, "phases"), i, ph)
-    {
+    json_array_foreach (json_object_get(header, "phases"), i, ph) {
         double span = (double)jsonx_u64(ph, "schedule_span_ns", 0) / 1e9;
         double dur = (double)jsonx_u64(ph, "duration_ns", 0) / 1e9;
         s += (span > dur ? span : dur) + PHASE_TAIL_S;
@@ -554,8 +551,7 @@ double matrix_assess(const char *profiles_dir, const char *kvtier_path, json_t *
     double total = 0;
     size_t i;
     json_t *row;
-    json_array_foreach(json_object_get(plan, "rows"), i, row)
-    {
+    json_array_foreach (json_object_get(plan, "rows"), i, row) {
         assess_row(profiles_dir, plan, row, tmp_dir, builtin);
         const char *kind = jsonx_str(row, "kind", "");
         json_t *f = json_object_get(row, "feasibility");
@@ -600,7 +596,7 @@ static char *modes_csv(const json_t *row)
     buf_init(&b, 256);
     size_t i;
     json_t *m;
-    json_array_foreach(json_object_get(row, "modes"), i, m)
+    json_array_foreach (json_object_get(row, "modes"), i, m)
         buf_printf(&b, "%s%s", i ? "," : "", json_string_value(m));
     return buf_take_str(&b);
 }
@@ -614,15 +610,14 @@ static void argv_search(json_t *a, const json_t *row, const char *kind)
     size_t i;
     json_t *v;
     if (!strcmp(kind, "sweep")) {
-        json_array_foreach(json_object_get(row, "values"), i, v)
+        json_array_foreach (json_object_get(row, "values"), i, v)
             buf_printf(&b, "%s%g", i ? "," : "", json_number_value(v));
         argv_add(a, "--values");
         argv_add(a, buf_str(&b));
     } else {
         const char *k;
         i = 0;
-        json_object_foreach(json_object_get(row, "slo"), k, v)
-        {
+        json_object_foreach (json_object_get(row, "slo"), k, v) {
             if (json_is_number(v))
                 buf_printf(&b, "%s%s=%g", i++ ? "," : "", k, json_number_value(v));
             else
@@ -680,8 +675,9 @@ json_t *matrix_row_argv(const json_t *row, const json_t *plan, const struct matr
     }
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(row, "bundle_args"), i, v) if (json_is_string(v))
-        json_array_append(a, v);
+    json_array_foreach (json_object_get(row, "bundle_args"), i, v)
+        if (json_is_string(v))
+            json_array_append(a, v);
     argv_add(a, "--out");
     argv_add(a, row_dir);
     return a;
@@ -784,7 +780,7 @@ static void write_dossier(const json_t *row, const json_t *plan, const char *row
                     "enablement). The other rows of the matrix ran.\n\n## Why\n\n");
     size_t i;
     json_t *r;
-    json_array_foreach(json_object_get(f, "reasons"), i, r)
+    json_array_foreach (json_object_get(f, "reasons"), i, r)
         buf_printf(&md, "- %s\n", json_string_value(r));
     buf_printf(&md,
                "\n## Arithmetic\n\n| quantity | value |\n|---|---|\n| required context | %lld "
@@ -838,7 +834,9 @@ static const char *baseline_mode(const json_t *modes)
     for (size_t k = 0; pref[k]; k++) {
         size_t i;
         json_t *m;
-        json_array_foreach(modes, i, m) if (!strcmp(json_string_value(m), pref[k])) return pref[k];
+        json_array_foreach (modes, i, m)
+            if (!strcmp(json_string_value(m), pref[k]))
+                return pref[k];
     }
     return json_string_value(json_array_get(modes, 0));
 }
@@ -851,8 +849,7 @@ static void run_compares(const struct matrix_config *cfg, json_t *row, const cha
     json_t *out = json_array();
     size_t i;
     json_t *m;
-    json_array_foreach(modes, i, m)
-    {
+    json_array_foreach (modes, i, m) {
         const char *t = json_string_value(m);
         if (!strcmp(t, base))
             continue;
@@ -908,8 +905,9 @@ static json_t *prev_row(const json_t *prev, const char *id)
 {
     size_t i;
     json_t *r;
-    json_array_foreach(json_object_get(prev, "rows"), i,
-                       r) if (!strcmp(jsonx_str(r, "id", ""), id)) return r;
+    json_array_foreach (json_object_get(prev, "rows"), i, r)
+        if (!strcmp(jsonx_str(r, "id", ""), id))
+            return r;
     return NULL;
 }
 
@@ -1005,8 +1003,7 @@ int matrix_run(const struct matrix_config *cfg, json_t *plan, json_t **ret_doc, 
     }
     size_t i;
     json_t *row;
-    json_array_foreach(rows, i, row)
-    {
+    json_array_foreach (rows, i, row) {
         const char *id = jsonx_str(row, "id", "");
         char *row_dir = fileio_join(rows_dir, id);
         json_object_set_new(row, "dir", json_string(row_dir));

@@ -42,8 +42,7 @@ static json_t *row_by_prefix(const json_t *plan, const char *prefix)
 {
     size_t i;
     json_t *r;
-    json_array_foreach(json_object_get(plan, "rows"), i, r)
-    {
+    json_array_foreach (json_object_get(plan, "rows"), i, r) {
         if (!strncmp(jsonx_str(r, "id", ""), prefix, strlen(prefix)))
             return r;
     }
@@ -80,8 +79,7 @@ static void test_shipped_plans(void **state)
         assert_true(total >= 0);
         size_t i;
         json_t *row;
-        json_array_foreach(json_object_get(plan, "rows"), i, row)
-        {
+        json_array_foreach (json_object_get(plan, "rows"), i, row) {
             json_t *f = json_object_get(row, "feasibility");
             assert_non_null(json_object_get(f, "state"));
             /* every row not runnable says why */
