@@ -58,7 +58,8 @@ static void emit(struct fig *f, const char *name, const char *title, const char 
 static void head(struct buf *gp, const char *title, const char *xl, const char *yl)
 {
     buf_printf(gp,
-               "set title '%s'\nset xlabel '%s'\nset ylabel '%s'\nset grid\n"
+               "set title '%s' noenhanced\nset xlabel '%s' noenhanced\n"
+               "set ylabel '%s' noenhanced\nset grid\n"
                "set key below horizontal\nset datafile separator '\\t'\n"
                "set datafile missing 'nan'\nset termoption noenhanced\n",
                title, xl, yl);
@@ -253,14 +254,22 @@ static void fig2(struct fig *f, const struct packdata *p)
                    json_is_number(json_array_get(br, 1)) ? fail : NAN);
         n++;
     }
-    char *slo = jsonx_dump_line(json_object_get(doc, "slo"));
+    struct buf slo;
+    buf_init(&slo, 0);
+    const char *sk;
+    json_t *sv;
+    json_object_foreach (json_object_get(doc, "slo"), sk, sv) {
+        if (json_is_number(sv))
+            buf_printf(&slo, "%s%s <= %g", slo.len ? ", " : "", sk, json_number_value(sv));
+    }
     buf_printf(&gp,
-               "set title '%s (SLO %s)'\nset xlabel 'mode'\nset ylabel '%s (largest passing)'\n"
-               "set grid ytics\nset key below\nset datafile separator '\\t'\n"
-               "set datafile missing 'nan'\nset termoption noenhanced\nset style fill solid 0.5\n"
-               "set boxwidth 0.5\nset yrange [0:*]\n",
-               title, slo, jsonx_str(doc, "axis", "concurrency"));
-    free(slo);
+               "set title '%s (SLO: %s)' noenhanced\nset xlabel 'mode'\n"
+               "set ylabel '%s (largest passing)' noenhanced\nset grid ytics\nset key below\n"
+               "set datafile separator '\\t'\nset datafile missing 'nan'\n"
+               "set style fill solid 0.5\nset boxwidth 0.5\nset yrange [0:*]\n"
+               "set offsets 0, 0, graph 0.15, 0\n",
+               title, buf_str(&slo), jsonx_str(doc, "axis", "concurrency"));
+    buf_fini(&slo);
     emit(f, name, title,
          "Style 2: each bar is the largest value whose probes passed with the SLO's upper "
          "confidence bounds; the error bar spans the bracket [last pass, first fail].",

@@ -279,9 +279,13 @@ static void slo_capacity(struct md *m, const struct packdata *p, const json_t *g
         json_t *mm;
         json_object_foreach (json_object_get(doc, "modes"), k, mm) {
             json_t *br = json_object_get(mm, "bracket");
-            buf_printf(&m->b, " %s %g (bracket %g to %g);", k, jsonx_num(mm, "max", NAN),
-                       json_number_value(json_array_get(br, 0)),
-                       json_number_value(json_array_get(br, 1)));
+            json_t *fail = json_array_get(br, 1);
+            buf_printf(&m->b, " %s %g (last pass %g, first fail ", k, jsonx_num(mm, "max", NAN),
+                       json_number_value(json_array_get(br, 0)));
+            if (json_is_number(fail))
+                buf_printf(&m->b, "%g);", json_number_value(fail));
+            else
+                buf_append_str(&m->b, "none up to the search's max);");
         }
         buf_append_str(&m->b, "\n\n");
         any = true;

@@ -134,3 +134,37 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert "ENGINE_MISM
   fail "mixed compare not marked"
 grep -q "MIXED" "$WORK/c.md" || fail "compare Markdown does not say the engines are mixed"
 ok "mixed engines: refused by report and compare unless asked for, then marked"
+
+# Style 1 / Style 2 documents (the sweep.json / slo.json contract of issue 13) are drawn
+SS="$WORK/searches"
+cp -r "$RES" "$SS"
+mkdir -p "$SS/rows/02_sweep_tiny_A_S_B1-B2p" "$SS/rows/03_slo_tiny_A_S_B1-B2p"
+cat >"$SS/rows/02_sweep_tiny_A_S_B1-B2p/sweep.json" <<'JSON'
+{"schema_version": 1, "axis": "concurrency", "modes": {
+ "B1": [{"value": 1, "ttft_ms": {"p95": {"value": 900, "lo": 800, "hi": 1000, "n": 60},
+                                  "p99": {"value": 990, "lo": 900, "hi": 1200, "n": 60}}},
+        {"value": 4, "ttft_ms": {"p95": {"value": 2900, "lo": 2500, "hi": 3300, "n": 60},
+                                  "p99": {"value": 3500, "lo": 3000, "hi": 4000, "n": 60}}}],
+ "B2p": [{"value": 1, "ttft_ms": {"p95": {"value": 150, "lo": 120, "hi": 180, "n": 60},
+                                   "p99": {"value": 200, "lo": 150, "hi": 260, "n": 60}}},
+         {"value": 4, "ttft_ms": {"p95": {"value": 400, "lo": 350, "hi": 480, "n": 60},
+                                   "p99": {"value": 600, "lo": 500, "hi": 700, "n": 60}}}]}}
+JSON
+cat >"$SS/rows/03_slo_tiny_A_S_B1-B2p/slo.json" <<'JSON'
+{"schema_version": 1, "slo": {"ttft_p95_ms": 2000, "error_rate": 0.01}, "axis": "concurrency",
+ "modes": {"B1": {"max": 2, "bracket": [2, 3], "probes": []},
+           "B2p": {"max": 8, "bracket": [8, null], "probes": []}},
+ "comparison": {}}
+JSON
+"$KVTIER" report --results "$SS" --out "$WORK/pss" >/dev/null 2>"$WORK/ss.err" ||
+  fail "report with searches: $(cat "$WORK/ss.err")"
+python3 - "$WORK/pss" <<'PY' || fail "search figures"
+import json, os, sys
+pj = json.load(open(os.path.join(sys.argv[1], "pack.json")))
+figs = {f["name"]: f for f in pj["figures"]}
+assert figs["fig2_max_concurrency_slo"]["drawn"], figs["fig2_max_concurrency_slo"]
+assert figs["fig1_ttft_vs_concurrency"]["caption"].startswith("Style 1 sweeps")
+md = open(os.path.join(sys.argv[1], "TECHBRIEF_EVIDENCE.md")).read()
+assert "Style 2 (largest concurrency under the SLO" in md and "B2p 8" in md
+PY
+echo "ok - sweep.json and slo.json: figure 1 curves, figure 2 bars, Style 2 capacity in words"
