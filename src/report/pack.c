@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The evidence pack (pack.h): scan, stream, roll up, draw, write Markdown and HTML into a
  * temporary sibling folder, then rename it into place so a pack is never left half written. */
-#define _XOPEN_SOURCE 700
 #include "report/pack.h"
 
 #include <errno.h>
