@@ -6,7 +6,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
 MESON_TEST = meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps demo test test-fast asan fuzz bench format format-check check clean install
+.PHONY: all deps demo test test-fast asan valgrind fuzz bench format format-check check clean install
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -41,6 +41,14 @@ asan: $(ASAN_BUILD)/build.ninja
 	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(MESON_TEST) -C $(ASAN_BUILD) --suite unit --suite fuzz-regress --suite e2e --suite golden \
 	  --no-suite slow
+
+# Unit tests, corpus replays and the e2e tests whose timing survives memcheck's slowdown, under
+# valgrind memcheck: any memory error or definite/indirect leak at exit fails (scripts/valgrind-wrap).
+VALGRIND_E2E ?= load_basic.sh load_faults.sh load_fault_matrix.sh plan_cli.sh plan_mooncake.sh \
+  serve_api.sh serve_errors.sh
+valgrind: all
+	$(MESON_TEST) -C $(BUILD) --setup valgrind --suite unit --suite fuzz-regress
+	$(MESON_TEST) -C $(BUILD) --setup valgrind $(VALGRIND_E2E)
 
 fuzz: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)

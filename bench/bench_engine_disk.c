@@ -26,7 +26,7 @@ struct waiter {
     unsigned done, failed;
 };
 
-static void on_done(void *ctx, struct tier_disk_job *j)
+static void on_done(void *ctx, struct tier_job *j)
 {
     struct waiter *w = ctx;
     pthread_mutex_lock(&w->mu);
@@ -36,8 +36,8 @@ static void on_done(void *ctx, struct tier_disk_job *j)
     pthread_mutex_unlock(&w->mu);
 }
 
-static double run_tier(struct tier_disk *t, struct waiter *w, struct tier_disk_job *jobs,
-                       unsigned n, bool write)
+static double run_tier(struct tier_disk *t, struct waiter *w, struct tier_job *jobs, unsigned n,
+                       bool write)
 {
     w->done = w->failed = 0;
     uint64_t t0 = clk_now_ns();
@@ -114,7 +114,7 @@ static int bench(const char *dir, uint64_t bs, unsigned n)
         return 1;
     }
     uint8_t *mem = xalloc_aligned(TIER_DISK_ALIGN, (size_t)bs * n);
-    struct tier_disk_job *jobs = xcalloc(n, sizeof(*jobs));
+    struct tier_job *jobs = xcalloc(n, sizeof(*jobs));
     for (unsigned i = 0; i < n; i++) {
         jobs[i].slot = i;
         jobs[i].hash = 1000 + i;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Source rules that clang-format cannot check (style.md §12): banned functions, raw allocators,
-# printing and exit outside cli/tests/bench, // comments, tabs, trailing spaces, SPDX lines.
+# printing and exit outside cli/tests/bench, // comments, tabs, trailing spaces, SPDX lines, and
+# the include DAG between components.
 set -u
 cd "$(dirname "$0")/.."
 fail=0
@@ -26,5 +27,46 @@ for f in $files; do
          sed "s|^|$f:|;s|$| (printing/exit outside cli)|" | grep . && fail=1 ;;
   esac
 done
+# The include DAG of docs/architecture.md: a component includes only the ones listed for it
+# (a component not listed yet is only checked for cycles).
+python3 - $(git ls-files 'src/*.c' 'src/*.h') <<'PY' || fail=1
+import re, sys
+allowed = {
+    'common': set(), 'tokenizer': {'common'}, 'workload': {'tokenizer', 'common'},
+    'loadgen': {'common'}, 'observe': {'common'}, 'probe': {'observe', 'common'},
+    'stack': {'common'}, 'analysis': {'common'}, 'report': {'analysis', 'common'},
+    'engine': {'tokenizer', 'common'},
+    'run': {'workload', 'loadgen', 'observe', 'stack', 'analysis', 'report', 'common'},
+}
+edges, bad = {}, 0
+for f in sys.argv[1:]:
+    comp = f.split('/')[1]
+    if comp == 'cli':
+        continue
+    for n, line in enumerate(open(f, encoding='utf-8', errors='replace'), 1):
+        m = re.match(r'#include "([a-z_]+)/', line)
+        if not m or m.group(1) == comp:
+            continue
+        dep = m.group(1)
+        edges.setdefault(comp, set()).add(dep)
+        if comp in allowed and dep not in allowed[comp]:
+            print(f'checksrc: {f}:{n}: {comp} may not include {dep} (docs/architecture.md)')
+            bad = 1
+def cycle(node, path):
+    for d in edges.get(node, ()):
+        if d in path:
+            return path[path.index(d):] + [d]
+        c = cycle(d, path + [d])
+        if c:
+            return c
+    return None
+for c in sorted(edges):
+    cyc = cycle(c, [c])
+    if cyc:
+        print('checksrc: include cycle: ' + ' -> '.join(cyc))
+        bad = 1
+        break
+sys.exit(bad)
+PY
 [ "$fail" -eq 0 ] && echo "checksrc: ok"
 exit "$fail"

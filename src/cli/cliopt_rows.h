@@ -31,19 +31,20 @@
     }
 
 /* The "External stack" group of commands that run a stack through bundle_config (bundle,
- * doctor): an already running stack's URLs, served model name and worker pid. type must have
- * the fields const char *url, *kvbm_metrics_url, *frontend_metrics_url, *served_model and
- * uint64_t pid (checked at compile time). */
-#define CLIOPT_ROWS_EXTERNAL_STACK(type)                                                       \
-    CLIOPT_ROWS_STR(type, url, "url", "External stack",                                        \
-                    "base URL of an already running stack (stack external)"),                  \
-        CLIOPT_ROWS_STR(type, kvbm_metrics_url, "kvbm-metrics-url", "External stack",          \
-                        "KVBM /metrics URL (default: the profile's, e.g. :6880)"),             \
-        CLIOPT_ROWS_STR(type, frontend_metrics_url, "frontend-metrics-url", "External stack",  \
-                        "frontend /metrics URL (default: <url>/metrics)"),                     \
-        CLIOPT_ROWS_STR(type, served_model, "served-model", "External stack",                  \
-                        "model name the server lists in /v1/models (default: the profile's)"), \
-        CLIOPT_ROWS_U64(type, pid, "pid", "External stack",                                    \
+ * doctor): an already running stack's URLs, served model name and worker pid. sub names the
+ * struct bundle_config inside type (its const char *url, *kvbm_metrics_url,
+ * *frontend_metrics_url and *served_model are written directly); pidfield is a uint64_t of type
+ * (checked at compile time). */
+#define CLIOPT_ROWS_EXTERNAL_STACK(type, sub, pidfield)                                           \
+    CLIOPT_ROWS_STR(type, sub.url, "url", "External stack",                                       \
+                    "base URL of an already running stack (stack external)"),                     \
+        CLIOPT_ROWS_STR(type, sub.kvbm_metrics_url, "kvbm-metrics-url", "External stack",         \
+                        "KVBM /metrics URL (default: the profile's, e.g. :6880)"),                \
+        CLIOPT_ROWS_STR(type, sub.frontend_metrics_url, "frontend-metrics-url", "External stack", \
+                        "frontend /metrics URL (default: <url>/metrics)"),                        \
+        CLIOPT_ROWS_STR(type, sub.served_model, "served-model", "External stack",                 \
+                        "model name the server lists in /v1/models (default: the profile's)"),    \
+        CLIOPT_ROWS_U64(type, pidfield, "pid", "External stack",                                  \
                         "worker pid whose environment and I/O to observe (external stacks)")
 
 #endif

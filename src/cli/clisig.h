@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Stop signals (SIGINT, SIGTERM) for the subcommands, in one place: either caught into a flag
- * that a long run polls, so that it stops and still writes what it measured (load, bundle,
+/* Stop signals (SIGINT, SIGTERM, SIGHUP) for the subcommands, in one place: either caught into a
+ * flag that a long run polls, so that it stops and still writes what it measured (load, bundle,
  * doctor), or blocked so that one thread takes them with sigwait (serve, observe). */
 #ifndef KVTIER_CLI_CLISIG_H
 #define KVTIER_CLI_CLISIG_H
@@ -9,8 +9,9 @@
 
 /* Which stop signals clisig_catch takes over. */
 enum clisig_set {
-    CLISIG_SET_INT,      /* SIGINT only; SIGTERM keeps its action */
-    CLISIG_SET_INT_TERM, /* SIGINT and SIGTERM */
+    CLISIG_SET_INT,          /* SIGINT only; SIGTERM keeps its action */
+    CLISIG_SET_INT_TERM,     /* SIGINT and SIGTERM */
+    CLISIG_SET_INT_TERM_HUP, /* SIGINT, SIGTERM and SIGHUP (a closed terminal, a supervisor) */
 };
 
 /* What a stop signal does once the flag is already set. */

@@ -5,6 +5,7 @@
  * ones), 3 finished but some bundle is not run_valid (or the run was interrupted). */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,18 +26,14 @@
 #include "run/bundle.h"
 #include "stack/stack.h"
 
+/* The options write straight into the runner's config, as fio points its option offsets into
+ * the engine's struct; only options whose form differs from the config's field (a mode list,
+ * yes/no and choice switches, the repeat count, a pid, a file to read) have fields here. */
 struct bundle_cli {
-    const char *stack, *model, *workload, *dataset, *mode, *out, *profiles, *hardware;
-    uint64_t repeats, seed;
-    const char *disk_cache_dir;
-    double cpu_cache_gb, disk_cache_gb, c_disk_fraction, rate_scale;
-    uint64_t cpu_cache_blocks, disk_cache_blocks, g1_blocks, c_read_bps, c_write_bps;
-    bool disable_o_direct;
+    struct bundle_config bc;
+    const char *mode, *profiles, *thresholds;
+    uint64_t repeats, pid;
     int drop_caches, cgroup, storage_kind;
-    uint64_t ready_timeout_ns, interval_ns, max_requests;
-    const char *device, *probe, *url, *kvbm_metrics_url, *frontend_metrics_url, *served_model;
-    uint64_t pid;
-    const char *thresholds;
     bool json;
 };
 
@@ -48,76 +45,82 @@ static const struct opt_choice storage_kinds[] = {
 };
 
 #define O(f) offsetof(struct bundle_cli, f)
+/* a field of struct bundle_config, with its type checked against the option's */
+#define B(f, t) CLIOPT_ROWS_OFFSET(struct bundle_cli, bc.f, t)
 static const struct opt_def bundle_opts[] = {
-    { "stack", 's', OPT_STR, O(stack), "builtin", OPT_UNBOUNDED, NULL, "What",
+    { "stack", 's', OPT_STR, B(stack, const char *), "builtin", OPT_UNBOUNDED, NULL, "What",
       "stack profile name (profiles/stacks: builtin, dynamo-trtllm, external) or a .yaml path" },
-    { "model", 'm', OPT_STR, O(model), "llama8b_fp8", OPT_UNBOUNDED, NULL, "What",
+    { "model", 'm', OPT_STR, B(model, const char *), "llama8b_fp8", OPT_UNBOUNDED, NULL, "What",
       "model profile name (profiles/models)" },
-    { "workload", 'w', OPT_STR, O(workload), "A", OPT_UNBOUNDED, NULL, "What",
+    { "workload", 'w', OPT_STR, B(workload, const char *), "A", OPT_UNBOUNDED, NULL, "What",
       "workload family A-D (W1-W4 accepted as aliases)" },
-    { "dataset", 0, OPT_STR, O(dataset), "S", OPT_UNBOUNDED, NULL, "What",
+    { "dataset", 0, OPT_STR, B(dataset, const char *), "S", OPT_UNBOUNDED, NULL, "What",
       "dataset tier: S (<= 8k input tokens) or L (>= 32k)" },
     { "mode", 0, OPT_STR, O(mode), "B2", OPT_UNBOUNDED, NULL, "What",
       "serving mode(s): B0, B1, B2, B2p, B3, C; a comma list interleaves them in seeded "
       "random blocks" },
     { "repeats", 'r', OPT_U64, O(repeats), "1", 1, 100, NULL, "What",
       "bundles per mode (each its own bundle; >= 3 needed for decision grade)" },
-    { "seed", 0, OPT_U64, O(seed), "1", OPT_UNBOUNDED, NULL, "What",
+    { "seed", 0, OPT_U64, B(seed, uint64_t), "1", OPT_UNBOUNDED, NULL, "What",
       "seed of the plan and of the block order" },
-    { "out", 'o', OPT_STR, O(out), "results", OPT_UNBOUNDED, NULL, "Output",
+    { "out", 'o', OPT_STR, B(out_dir, const char *), "results", OPT_UNBOUNDED, NULL, "Output",
       "results directory; a group directory is created inside" },
     { "json", 0, OPT_BOOL, O(json), NULL, OPT_UNBOUNDED, NULL, "Output",
       "print the group summary as JSON on stdout" },
     { "profiles", 0, OPT_STR, O(profiles), NULL, OPT_UNBOUNDED, NULL, "Profiles",
       "profiles directory (default: $KVTIER_PROFILES or the installed/source profiles)" },
-    { "hardware", 0, OPT_STR, O(hardware), NULL, OPT_UNBOUNDED, NULL, "Profiles",
+    { "hardware", 0, OPT_STR, B(hardware, const char *), NULL, OPT_UNBOUNDED, NULL, "Profiles",
       "hardware profile for the builtin engine (default: the stack profile's)" },
-    { "disk-cache-dir", 0, OPT_STR, O(disk_cache_dir), NULL, OPT_UNBOUNDED, NULL, "Tiers",
-      "KVBM disk cache directory (on the SSD under test); emptied before every run "
+    { "disk-cache-dir", 0, OPT_STR, B(disk_cache_dir, const char *), NULL, OPT_UNBOUNDED, NULL,
+      "Tiers",
+      "directory on the SSD under test for the KV disk tier; kvtier works in its own marked "
+      "subdirectory kvtier-kvcache there and deletes only KV cache files in it "
       "(default: <out>/.kvtier-kvcache)" },
-    { "cpu-cache-gb", 0, OPT_DOUBLE, O(cpu_cache_gb), NULL, 0, 1e6, NULL, "Tiers",
+    { "cpu-cache-gb", 0, OPT_DOUBLE, B(cpu_cache_gb, double), NULL, 0, 1e6, NULL, "Tiers",
       "host (G2) tier size in decimal GB (default: stack profile tiers)" },
-    { "disk-cache-gb", 0, OPT_DOUBLE, O(disk_cache_gb), NULL, 0, 1e7, NULL, "Tiers",
+    { "disk-cache-gb", 0, OPT_DOUBLE, B(disk_cache_gb, double), NULL, 0, 1e7, NULL, "Tiers",
       "disk (G3) tier size in decimal GB (default: stack profile tiers)" },
-    { "cpu-cache-blocks", 0, OPT_U64, O(cpu_cache_blocks), NULL, OPT_UNBOUNDED, NULL, "Tiers",
-      "host tier size in blocks (DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS)" },
-    { "disk-cache-blocks", 0, OPT_U64, O(disk_cache_blocks), NULL, OPT_UNBOUNDED, NULL, "Tiers",
-      "disk tier size in blocks (DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS)" },
-    { "g1-blocks", 0, OPT_U64, O(g1_blocks), NULL, OPT_UNBOUNDED, NULL, "Tiers",
+    { "cpu-cache-blocks", 0, OPT_U64, B(cpu_cache_blocks, uint64_t), NULL, OPT_UNBOUNDED, NULL,
+      "Tiers", "host tier size in blocks (DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS)" },
+    { "disk-cache-blocks", 0, OPT_U64, B(disk_cache_blocks, uint64_t), NULL, OPT_UNBOUNDED, NULL,
+      "Tiers", "disk tier size in blocks (DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS)" },
+    { "g1-blocks", 0, OPT_U64, B(g1_blocks, uint64_t), NULL, OPT_UNBOUNDED, NULL, "Tiers",
       "device (G1) KV blocks of the builtin engine (default: stack profile tiers, else the "
       "engine's computed capacity)" },
-    { "disable-o-direct", 0, OPT_BOOL, O(disable_o_direct), NULL, OPT_UNBOUNDED, NULL, "Tiers",
+    { "disable-o-direct", 0, OPT_BOOL, B(disable_o_direct, bool), NULL, OPT_UNBOUNDED, NULL,
+      "Tiers",
       "set DYN_KVBM_DISK_DISABLE_O_DIRECT (troubleshooting; recorded, makes PAGE_CACHE_SUSPECT "
       "likely)" },
-    { "c-disk-fraction", 0, OPT_DOUBLE, O(c_disk_fraction), NULL, 0, 1, NULL, "Mode C",
+    { "c-disk-fraction", 0, OPT_DOUBLE, B(c_disk_fraction, double), NULL, 0, 1, NULL, "Mode C",
       "mode C disk cache as a fraction of B2's (default: stack profile mode_c)" },
-    { "c-read-bps", 0, OPT_SIZE_BYTES, O(c_read_bps), NULL, OPT_UNBOUNDED, NULL, "Mode C",
+    { "c-read-bps", 0, OPT_SIZE_BYTES, B(c_read_bps, uint64_t), NULL, OPT_UNBOUNDED, NULL, "Mode C",
       "mode C cgroup read limit in bytes/s (io.max rbps, v1 blkio fallback)" },
-    { "c-write-bps", 0, OPT_SIZE_BYTES, O(c_write_bps), NULL, OPT_UNBOUNDED, NULL, "Mode C",
-      "mode C cgroup write limit in bytes/s (io.max wbps, v1 blkio fallback)" },
+    { "c-write-bps", 0, OPT_SIZE_BYTES, B(c_write_bps, uint64_t), NULL, OPT_UNBOUNDED, NULL,
+      "Mode C", "mode C cgroup write limit in bytes/s (io.max wbps, v1 blkio fallback)" },
     { "drop-caches", 0, OPT_ENUM, O(drop_caches), "yes", OPT_UNBOUNDED, yes_no, "Run",
       "sync and drop the page cache before each run where permitted (recorded)" },
     { "cgroup", 0, OPT_ENUM, O(cgroup), "yes", OPT_UNBOUNDED, yes_no, "Run",
       "place the stack in its own cgroup for I/O accounting (always tried for mode C)" },
-    { "ready-timeout", 0, OPT_DURATION_NS, O(ready_timeout_ns), NULL, OPT_UNBOUNDED, NULL, "Run",
-      "how long to wait for /health, /v1/models and metrics (default: profile, else 120s)" },
-    { "interval", 0, OPT_DURATION_NS, O(interval_ns), "1s", OPT_UNBOUNDED, NULL, "Run",
+    { "ready-timeout", 0, OPT_DURATION_NS, B(ready_timeout_ns, uint64_t), NULL, OPT_UNBOUNDED, NULL,
+      "Run", "how long to wait for /health, /v1/models and metrics (default: profile, else 120s)" },
+    { "interval", 0, OPT_DURATION_NS, B(interval_ns, uint64_t), "1s", OPT_UNBOUNDED, NULL, "Run",
       "sampler interval" },
-    { "max-requests", 0, OPT_U64, O(max_requests), NULL, OPT_UNBOUNDED, NULL, "Run",
+    { "max-requests", 0, OPT_U64, B(max_requests, uint64_t), NULL, OPT_UNBOUNDED, NULL, "Run",
       "cap on requests per phase (planner; default: workload profile)" },
-    { "rate-scale", 0, OPT_DOUBLE, O(rate_scale), NULL, 0, 1000, NULL, "Run",
+    { "rate-scale", 0, OPT_DOUBLE, B(rate_scale, double), NULL, 0, 1000, NULL, "Run",
       "multiplier on every phase's planned rate" },
-    { "device", 0, OPT_STR, O(device), NULL, OPT_UNBOUNDED, NULL, "Storage",
+    { "device", 0, OPT_STR, B(device, const char *), NULL, OPT_UNBOUNDED, NULL, "Storage",
       "block device to observe (default: the disk holding --disk-cache-dir)" },
-    { "probe", 0, OPT_STR, O(probe), NULL, OPT_UNBOUNDED, NULL, "Storage",
+    { "probe", 0, OPT_STR, B(probe_path, const char *), NULL, OPT_UNBOUNDED, NULL, "Storage",
       "probe.json from kvtier probe: the SSD ceiling recorded in the manifest" },
     { "storage-kind", 0, OPT_ENUM, O(storage_kind), "local_nvme", OPT_UNBOUNDED, storage_kinds,
       "Storage", "storage tier kind recorded in the manifest" },
-    CLIOPT_ROWS_EXTERNAL_STACK(struct bundle_cli),
+    CLIOPT_ROWS_EXTERNAL_STACK(struct bundle_cli, bc, pid),
     { "thresholds", 0, OPT_STR, O(thresholds), NULL, OPT_UNBOUNDED, NULL, "Gates",
       "YAML/JSON file overriding gate thresholds (keys as in docs/bundle.md)" },
     OPT_END,
 };
+#undef B
 #undef O
 
 static void print_note(void *ctx, const char *line)
@@ -167,6 +170,14 @@ static int parse_modes(const char *list, struct bundle_config *bc)
     return r;
 }
 
+static const char *value_kind(const json_t *v)
+{
+    return json_is_array(v)    ? "a list"
+           : json_is_string(v) ? "a string (is it YAML or JSON?)"
+           : json_is_null(v)   ? "an empty document"
+                               : "a scalar";
+}
+
 static json_t *argv_json(int argc, char **argv)
 {
     json_t *a = json_array();
@@ -179,9 +190,61 @@ static json_t *argv_json(int argc, char **argv)
     return a;
 }
 
+/* --thresholds FILE over t: 0, or an error logged (exit 2 follows). */
+static int load_thresholds(const char *path, struct gate_thresholds *t)
+{
+    json_t *j = NULL;
+    struct diag d = { 0 };
+    const char *bad = NULL;
+    if (yamlx_load_file(path, &j, &d) < 0) {
+        log_diag(&d);
+        return -EINVAL;
+    }
+    int r = gate_thresholds_from_json(j, t, &bad);
+    if (r < 0 && !bad)
+        log_error("%s: thresholds must be a mapping of threshold names to numbers (keys as in "
+                  "docs/bundle.md), not %s",
+                  path, value_kind(j));
+    else if (r == -ERANGE)
+        log_error("%s: threshold '%s' must be a finite number >= 0", path, bad);
+    else if (r < 0)
+        log_error("%s: unknown or non-numeric threshold '%s'", path, bad);
+    json_decref(j);
+    return r;
+}
+
+static void print_group(const json_t *group, bool json)
+{
+    if (json) {
+        char *s = json_dumps(group, JSON_INDENT(2));
+        puts(s);
+        free(s);
+        return;
+    }
+    printf("group: %s\n", jsonx_str(group, "group_dir", ""));
+    size_t i;
+    json_t *b;
+    json_array_foreach (json_object_get(group, "bundles"), i, b) {
+        char *codes = jsonx_dump_line(json_object_get(b, "reason_codes"));
+        /* no replay TTFT (the engine never started): say so, not 0.0 ms (issue 11 #14) */
+        char ttft[48] = "n/a";
+        double p50 = jsonx_num(b, "replay_ttft_p50_ms", NAN);
+        if (isfinite(p50))
+            snprintf(ttft, sizeof(ttft), "%.1f ms", p50);
+        printf("  %-4s r%02lld  run_valid=%-5s decision_grade=%-5s replay TTFT p50 %s  %s\n  "
+               "%s\n",
+               jsonx_str(b, "mode", "?"), (long long)jsonx_i64(b, "repeat", 0),
+               jsonx_bool(b, "run_valid", false) ? "true" : "false",
+               jsonx_bool(b, "decision_grade", false) ? "true" : "false", ttft, codes,
+               jsonx_str(b, "dir", ""));
+        free(codes);
+    }
+}
+
 int cmd_bundle_main(int argc, char **argv)
 {
     struct bundle_cli c = { 0 };
+    bundle_config_init(&c.bc); /* options without a default keep the runner's */
     int rc = cliopt_parse_noargs(
         "bundle", bundle_opts, argc, argv, &c,
         "kvtier bundle --stack builtin --model tiny --workload A --dataset S --mode B1,B2 "
@@ -193,102 +256,45 @@ int cmd_bundle_main(int argc, char **argv)
         "(verdict.json: run_valid, decision_grade, reason codes). Also installed as run_bundle.");
     if (rc >= 0)
         return rc;
-    struct bundle_config bc;
-    bundle_config_init(&bc);
-    char *pdir = profile_dir(c.profiles);
-    bc.profiles_dir = pdir;
-    bc.stack = c.stack;
-    bc.model = c.model;
-    bc.workload = workload_alias(c.workload);
-    bc.dataset = c.dataset;
-    bc.hardware = c.hardware;
-    bc.repeats = (unsigned)c.repeats;
-    bc.seed = c.seed;
-    bc.out_dir = c.out;
-    bc.disk_cache_dir = c.disk_cache_dir;
-    bc.cpu_cache_gb = c.cpu_cache_gb;
-    bc.disk_cache_gb = c.disk_cache_gb;
-    bc.cpu_cache_blocks = c.cpu_cache_blocks;
-    bc.disk_cache_blocks = c.disk_cache_blocks;
-    bc.g1_blocks = c.g1_blocks;
-    bc.c_disk_fraction = c.c_disk_fraction;
-    bc.c_read_bps = c.c_read_bps;
-    bc.c_write_bps = c.c_write_bps;
-    bc.disable_o_direct = c.disable_o_direct;
-    bc.drop_caches = c.drop_caches == 0;
-    bc.use_cgroup = c.cgroup == 0;
-    bc.ready_timeout_ns = c.ready_timeout_ns;
-    bc.interval_ns = c.interval_ns;
-    bc.max_requests = c.max_requests;
-    bc.rate_scale = c.rate_scale;
-    bc.device = c.device;
-    bc.probe_path = c.probe;
-    bc.storage_kind = storage_kinds[c.storage_kind].name;
-    bc.url = c.url;
-    bc.kvbm_metrics_url = c.kvbm_metrics_url;
-    bc.frontend_metrics_url = c.frontend_metrics_url;
-    bc.served_model = c.served_model;
-    bc.observe_pid = (pid_t)c.pid;
-    bc.note = print_note;
-    json_t *cmdline = argv_json(argc, argv);
+    /* the effective options as given (before aliases are resolved), for the manifest */
     json_t *opts = opt_to_json(bundle_opts, &c);
-    bc.command_line = cmdline;
-    bc.options = opts;
+    json_t *cmdline = argv_json(argc, argv);
+    struct bundle_config *bc = &c.bc;
+    char *pdir = profile_dir(c.profiles);
+    bc->profiles_dir = pdir;
+    bc->workload = workload_alias(bc->workload);
+    bc->repeats = (unsigned)c.repeats;
+    bc->drop_caches = c.drop_caches == 0;
+    bc->use_cgroup = c.cgroup == 0;
+    bc->storage_kind = storage_kinds[c.storage_kind].name;
+    bc->observe_pid = (pid_t)c.pid;
+    bc->note = print_note;
+    bc->command_line = cmdline;
+    bc->options = opts;
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     exe[n > 0 ? n : 0] = 0;
-    bc.kvtier_path = exe;
+    bc->kvtier_path = exe;
     json_t *group = NULL;
     int exit_code = CLIOPT_EXIT_OK;
-    if (parse_modes(c.mode, &bc) < 0) {
+    if (parse_modes(c.mode, bc) < 0 ||
+        (c.thresholds && load_thresholds(c.thresholds, &bc->thresholds) < 0)) {
         exit_code = CLIOPT_EXIT_USAGE;
         goto out;
     }
-    if (c.thresholds) {
-        json_t *t = NULL;
-        struct diag d = { 0 };
-        const char *bad = NULL;
-        if (yamlx_load_file(c.thresholds, &t, &d) < 0) {
-            log_diag(&d);
-            exit_code = CLIOPT_EXIT_USAGE;
-            goto out;
-        }
-        if (gate_thresholds_from_json(t, &bc.thresholds, &bad) < 0) {
-            log_error("%s: unknown or non-numeric threshold '%s'", c.thresholds, bad);
-            json_decref(t);
-            exit_code = CLIOPT_EXIT_USAGE;
-            goto out;
-        }
-        json_decref(t);
-    }
-    bc.interrupt_flag = clisig_catch(CLISIG_SET_INT_TERM, CLISIG_REPEAT_KILL_LATER);
+    bc->interrupt_flag = clisig_catch(CLISIG_SET_INT_TERM, CLISIG_REPEAT_KILL_LATER);
     struct diag d = { 0 };
-    rc = bundle_run(&bc, &group, &d);
+    rc = bundle_run(bc, &group, &d);
     clisig_restore();
     if (rc < 0) {
         log_diag(&d);
-        exit_code = (rc == -ENOENT || rc == -EINVAL) ? CLIOPT_EXIT_USAGE : CLIOPT_EXIT_FAIL;
+        /* a configuration error before anything ran is usage; once bundles ran (group set),
+         * a file that could not be written is a runtime failure */
+        exit_code =
+            !group && (rc == -ENOENT || rc == -EINVAL) ? CLIOPT_EXIT_USAGE : CLIOPT_EXIT_FAIL;
         goto out;
     }
-    if (c.json) {
-        char *s = json_dumps(group, JSON_INDENT(2));
-        puts(s);
-        free(s);
-    } else {
-        printf("group: %s\n", jsonx_str(group, "group_dir", ""));
-        size_t i;
-        json_t *b;
-        json_array_foreach (json_object_get(group, "bundles"), i, b) {
-            char *codes = jsonx_dump_line(json_object_get(b, "reason_codes"));
-            printf("  %-4s r%02lld  run_valid=%-5s decision_grade=%-5s replay TTFT p50 %.1f ms  "
-                   "%s\n  %s\n",
-                   jsonx_str(b, "mode", "?"), (long long)jsonx_i64(b, "repeat", 0),
-                   jsonx_bool(b, "run_valid", false) ? "true" : "false",
-                   jsonx_bool(b, "decision_grade", false) ? "true" : "false",
-                   jsonx_num(b, "replay_ttft_p50_ms", 0), codes, jsonx_str(b, "dir", ""));
-            free(codes);
-        }
-    }
+    print_group(group, c.json);
     if (jsonx_bool(group, "interrupted", false))
         log_warn("interrupted: the bundles written so far are complete and marked RUN_INTERRUPTED");
     if (!jsonx_bool(group, "all_run_valid", false))

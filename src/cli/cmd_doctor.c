@@ -22,40 +22,45 @@
 #include "common/profile.h"
 #include "run/doctor.h"
 
+/* The options write straight into the runner's config (see cmd_bundle.c). */
 struct doctor_cli {
-    const char *stack, *model, *workload, *out, *profiles, *hardware, *disk_cache_dir;
-    const char *url, *kvbm_metrics_url, *frontend_metrics_url, *served_model;
-    uint64_t g1_blocks, ready_timeout_ns, max_requests, pid;
+    struct bundle_config bc;
+    const char *profiles;
+    uint64_t pid;
     bool json;
 };
 
-#define O(f) offsetof(struct doctor_cli, f)
+#define O(f)    offsetof(struct doctor_cli, f)
+#define B(f, t) CLIOPT_ROWS_OFFSET(struct doctor_cli, bc.f, t)
 static const struct opt_def doctor_opts[] = {
-    { "stack", 's', OPT_STR, O(stack), "builtin", OPT_UNBOUNDED, NULL, "What",
+    { "stack", 's', OPT_STR, B(stack, const char *), "builtin", OPT_UNBOUNDED, NULL, "What",
       "stack profile name (builtin, dynamo-trtllm, external) or a .yaml path" },
-    { "model", 'm', OPT_STR, O(model), "llama8b_fp8", OPT_UNBOUNDED, NULL, "What",
+    { "model", 'm', OPT_STR, B(model, const char *), "llama8b_fp8", OPT_UNBOUNDED, NULL, "What",
       "model profile name" },
-    { "workload", 'w', OPT_STR, O(workload), "A", OPT_UNBOUNDED, NULL, "What",
+    { "workload", 'w', OPT_STR, B(workload, const char *), "A", OPT_UNBOUNDED, NULL, "What",
       "workload family for the forced B2p replay" },
-    { "out", 'o', OPT_STR, O(out), "results", OPT_UNBOUNDED, NULL, "Output",
+    { "out", 'o', OPT_STR, B(out_dir, const char *), "results", OPT_UNBOUNDED, NULL, "Output",
       "results directory; doctor_<stamp>/ is created inside" },
     { "json", 0, OPT_BOOL, O(json), NULL, OPT_UNBOUNDED, NULL, "Output",
       "print doctor.json on stdout" },
     { "profiles", 0, OPT_STR, O(profiles), NULL, OPT_UNBOUNDED, NULL, "Profiles",
       "profiles directory" },
-    { "hardware", 0, OPT_STR, O(hardware), NULL, OPT_UNBOUNDED, NULL, "Profiles",
+    { "hardware", 0, OPT_STR, B(hardware, const char *), NULL, OPT_UNBOUNDED, NULL, "Profiles",
       "hardware profile for the builtin engine" },
-    { "disk-cache-dir", 0, OPT_STR, O(disk_cache_dir), NULL, OPT_UNBOUNDED, NULL, "Tiers",
-      "KVBM disk cache directory on the SSD (default: <out>/doctor_<stamp>/.kvtier-kvcache)" },
-    { "g1-blocks", 0, OPT_U64, O(g1_blocks), NULL, OPT_UNBOUNDED, NULL, "Tiers",
+    { "disk-cache-dir", 0, OPT_STR, B(disk_cache_dir, const char *), NULL, OPT_UNBOUNDED, NULL,
+      "Tiers",
+      "directory on the SSD for the KV disk tier; kvtier works in its own marked subdirectory "
+      "kvtier-kvcache there (default: <out>/doctor_<stamp>/.kvtier-kvcache)" },
+    { "g1-blocks", 0, OPT_U64, B(g1_blocks, uint64_t), NULL, OPT_UNBOUNDED, NULL, "Tiers",
       "device KV blocks of the builtin engine" },
-    { "max-requests", 0, OPT_U64, O(max_requests), NULL, OPT_UNBOUNDED, NULL, "Run",
+    { "max-requests", 0, OPT_U64, B(max_requests, uint64_t), NULL, OPT_UNBOUNDED, NULL, "Run",
       "cap on requests per phase of the forced replay" },
-    { "ready-timeout", 0, OPT_DURATION_NS, O(ready_timeout_ns), NULL, OPT_UNBOUNDED, NULL, "Run",
-      "how long to wait for the stack to become ready" },
-    CLIOPT_ROWS_EXTERNAL_STACK(struct doctor_cli),
+    { "ready-timeout", 0, OPT_DURATION_NS, B(ready_timeout_ns, uint64_t), NULL, OPT_UNBOUNDED, NULL,
+      "Run", "how long to wait for the stack to become ready" },
+    CLIOPT_ROWS_EXTERNAL_STACK(struct doctor_cli, bc, pid),
     OPT_END,
 };
+#undef B
 #undef O
 
 static void print_note(void *ctx, const char *line)
@@ -67,6 +72,7 @@ static void print_note(void *ctx, const char *line)
 int cmd_doctor_main(int argc, char **argv)
 {
     struct doctor_cli c = { 0 };
+    bundle_config_init(&c.bc); /* options without a default keep the runner's */
     int rc =
         cliopt_parse_noargs("doctor", doctor_opts, argc, argv, &c,
                             "kvtier doctor --stack dynamo-trtllm --model llama8b_fp8",
@@ -77,34 +83,20 @@ int cmd_doctor_main(int argc, char **argv)
                             "blocker_dossier.{md,json} when a check fails.");
     if (rc >= 0)
         return rc;
-    struct bundle_config bc;
-    bundle_config_init(&bc);
+    struct bundle_config *bc = &c.bc;
     char *pdir = profile_dir(c.profiles);
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     exe[n > 0 ? n : 0] = 0;
-    bc.profiles_dir = pdir;
-    bc.stack = c.stack;
-    bc.model = c.model;
-    bc.workload = c.workload;
-    bc.dataset = "S";
-    bc.hardware = c.hardware;
-    bc.out_dir = c.out;
-    bc.disk_cache_dir = c.disk_cache_dir;
-    bc.g1_blocks = c.g1_blocks;
-    bc.max_requests = c.max_requests;
-    bc.ready_timeout_ns = c.ready_timeout_ns;
-    bc.url = c.url;
-    bc.kvbm_metrics_url = c.kvbm_metrics_url;
-    bc.frontend_metrics_url = c.frontend_metrics_url;
-    bc.served_model = c.served_model;
-    bc.observe_pid = (pid_t)c.pid;
-    bc.kvtier_path = exe;
-    bc.note = print_note;
-    bc.interrupt_flag = clisig_catch(CLISIG_SET_INT_TERM, CLISIG_REPEAT_IGNORE);
+    bc->profiles_dir = pdir;
+    bc->dataset = "S";
+    bc->observe_pid = (pid_t)c.pid;
+    bc->kvtier_path = exe;
+    bc->note = print_note;
+    bc->interrupt_flag = clisig_catch(CLISIG_SET_INT_TERM, CLISIG_REPEAT_IGNORE);
     json_t *res = NULL;
     struct diag d = { 0 };
-    rc = doctor_run(&bc, &res, &d);
+    rc = doctor_run(bc, &res, &d);
     free(pdir);
     if (rc < 0) {
         log_diag(&d);

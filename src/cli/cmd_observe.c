@@ -26,32 +26,32 @@
 #include "observe/observe.h"
 
 struct observe_cli {
-    const char *device, *kv_dir, *pids, *proc_name, *cgroup, *kvbm_urls, *frontend_url;
-    uint64_t port, interval_ms, duration_ns, scrape_timeout_ns;
-    const char *out, *raw_dir, *metrics_dir, *proc_root, *sys_root, *dev_root, *phase;
-    const char *nvml, *nvme_cli, *ready_file;
-    bool no_gpu, no_smart, no_fanotify;
+    struct observe_config cfg; /* the options that are the sampler's own settings */
+    const char *pids, *kvbm_urls;
+    uint64_t port, interval_ms, duration_ns;
+    const char *phase, *ready_file;
 };
 
 #define O(f) offsetof(struct observe_cli, f)
+#define C(f) offsetof(struct observe_cli, cfg.f)
 static const struct opt_def defs[] = {
-    { "device", 'd', OPT_STR, O(device), NULL, OPT_UNBOUNDED, NULL, "Targets",
+    { "device", 'd', OPT_STR, C(device), NULL, OPT_UNBOUNDED, NULL, "Targets",
       "block device name (nvme0n1, vda); default: resolved from --kv-dir" },
-    { "kv-dir", 0, OPT_STR, O(kv_dir), NULL, OPT_UNBOUNDED, NULL, "Targets",
+    { "kv-dir", 0, OPT_STR, C(kv_dir), NULL, OPT_UNBOUNDED, NULL, "Targets",
       "KV cache directory (device resolution, page cache, attribution)" },
     { "pid", 'p', OPT_STR, O(pids), NULL, OPT_UNBOUNDED, NULL, "Targets",
       "comma-separated root pids of the serving process tree" },
-    { "proc-name", 0, OPT_STR, O(proc_name), NULL, OPT_UNBOUNDED, NULL, "Targets",
+    { "proc-name", 0, OPT_STR, C(proc_name), NULL, OPT_UNBOUNDED, NULL, "Targets",
       "also follow processes with this comm name" },
     { "port", 0, OPT_U64, O(port), "0", 0, 65535, NULL, "Targets",
       "also follow the process listening on this TCP port (0 = none)" },
-    { "cgroup", 0, OPT_STR, O(cgroup), NULL, OPT_UNBOUNDED, NULL, "Targets",
+    { "cgroup", 0, OPT_STR, C(cgroup_path), NULL, OPT_UNBOUNDED, NULL, "Targets",
       "cgroup directory of the stack (v2 io.stat or v1 blkio); default: the server's" },
     { "kvbm-url", 0, OPT_STR, O(kvbm_urls), NULL, OPT_UNBOUNDED, NULL, "Metrics",
       "comma-separated KVBM /metrics URLs (summed over workers)" },
-    { "frontend-url", 0, OPT_STR, O(frontend_url), NULL, OPT_UNBOUNDED, NULL, "Metrics",
+    { "frontend-url", 0, OPT_STR, C(frontend_url), NULL, OPT_UNBOUNDED, NULL, "Metrics",
       "Dynamo frontend /metrics URL" },
-    { "scrape-timeout", 0, OPT_DURATION_NS, O(scrape_timeout_ns), "2s", OPT_UNBOUNDED, NULL,
+    { "scrape-timeout", 0, OPT_DURATION_NS, C(scrape_timeout_ns), "2s", OPT_UNBOUNDED, NULL,
       "Metrics", "timeout of one scrape" },
     { "interval-ms", 'i', OPT_U64, O(interval_ms), "1000", 10, 3600000, NULL, "Sampling",
       "sampling interval in milliseconds" },
@@ -59,33 +59,34 @@ static const struct opt_def defs[] = {
       "stop after this long (0 = until SIGINT/SIGTERM)" },
     { "phase", 0, OPT_STR, O(phase), NULL, OPT_UNBOUNDED, NULL, "Sampling",
       "treat the whole run as one phase with this name (writes phase deltas)" },
-    { "out", 'o', OPT_STR, O(out), NULL, OPT_UNBOUNDED, NULL, "Output",
+    { "out", 'o', OPT_STR, C(os_dir), NULL, OPT_UNBOUNDED, NULL, "Output",
       "directory for the os/ files (required)" },
-    { "raw-dir", 0, OPT_STR, O(raw_dir), NULL, OPT_UNBOUNDED, NULL, "Output",
+    { "raw-dir", 0, OPT_STR, C(raw_dir), NULL, OPT_UNBOUNDED, NULL, "Output",
       "directory for the metrics time series (default: --out)" },
-    { "metrics-dir", 0, OPT_STR, O(metrics_dir), NULL, OPT_UNBOUNDED, NULL, "Output",
+    { "metrics-dir", 0, OPT_STR, C(metrics_dir), NULL, OPT_UNBOUNDED, NULL, "Output",
       "directory for phase metric snapshots and deltas (default: --out)" },
     { "ready-file", 0, OPT_STR, O(ready_file), NULL, OPT_UNBOUNDED, NULL, "Output",
       "write {\"pid\": P} here once sampling runs" },
-    { "proc-root", 0, OPT_STR, O(proc_root), "/proc", OPT_UNBOUNDED, NULL, "Roots",
+    { "proc-root", 0, OPT_STR, C(proc_root), "/proc", OPT_UNBOUNDED, NULL, "Roots",
       "procfs root (fixtures in tests)" },
-    { "sys-root", 0, OPT_STR, O(sys_root), "/sys", OPT_UNBOUNDED, NULL, "Roots",
+    { "sys-root", 0, OPT_STR, C(sys_root), "/sys", OPT_UNBOUNDED, NULL, "Roots",
       "sysfs root (fixtures in tests)" },
-    { "dev-root", 0, OPT_STR, O(dev_root), "/dev", OPT_UNBOUNDED, NULL, "Roots",
+    { "dev-root", 0, OPT_STR, C(dev_root), "/dev", OPT_UNBOUNDED, NULL, "Roots",
       "device node root (NVMe admin ioctl)" },
-    { "nvml", 0, OPT_STR, O(nvml), "libnvidia-ml.so.1", OPT_UNBOUNDED, NULL, "Sources",
+    { "nvml", 0, OPT_STR, C(nvml_path), "libnvidia-ml.so.1", OPT_UNBOUNDED, NULL, "Sources",
       "NVML library loaded at run time" },
-    { "nvme-cli", 0, OPT_STR, O(nvme_cli), "nvme", OPT_UNBOUNDED, NULL, "Sources",
+    { "nvme-cli", 0, OPT_STR, C(nvme_cli), "nvme", OPT_UNBOUNDED, NULL, "Sources",
       "nvme-cli program for the SMART fallback (\"\" = never)" },
-    { "no-gpu", 0, OPT_BOOL, O(no_gpu), NULL, OPT_UNBOUNDED, NULL, "Sources",
+    { "no-gpu", 0, OPT_BOOL, C(no_gpu), NULL, OPT_UNBOUNDED, NULL, "Sources",
       "skip GPU telemetry" },
-    { "no-smart", 0, OPT_BOOL, O(no_smart), NULL, OPT_UNBOUNDED, NULL, "Sources",
+    { "no-smart", 0, OPT_BOOL, C(no_smart), NULL, OPT_UNBOUNDED, NULL, "Sources",
       "skip NVMe SMART" },
-    { "no-fanotify", 0, OPT_BOOL, O(no_fanotify), NULL, OPT_UNBOUNDED, NULL, "Sources",
+    { "no-fanotify", 0, OPT_BOOL, C(no_fanotify), NULL, OPT_UNBOUNDED, NULL, "Sources",
       "attribution by /proc scanning only" },
     OPT_END,
 };
 #undef O
+#undef C
 
 static int parse_list(const char *s, char ***ret, size_t max, size_t *ret_n)
 {
@@ -120,26 +121,14 @@ static void free_list(char **l, size_t n)
     free(l);
 }
 
-int cmd_observe_main(int argc, char **argv)
+/* The lists of --pid and --kvbm-url into the sampler's config (pids into pids[], the URL
+ * strings owned by *ret_urls). 0, or 2 with the problem logged. */
+static int parse_targets(struct observe_cli *c, pid_t *pids, char ***ret_urls, size_t *ret_n_url)
 {
-    struct observe_cli c = { 0 };
-    int rc =
-        cliopt_parse_noargs("observe", defs, argc, argv, &c,
-                            "kvtier observe --out DIR [--device NAME | --kv-dir DIR] [--pid P,...] "
-                            "[--kvbm-url URL,...] [--duration 60s]",
-                            "Runs the OS and metrics samplers alone and writes os/ files.");
-    if (rc >= 0)
-        return rc;
-    if (!c.out) {
-        log_error("--out DIR is required");
-        return 2;
-    }
-    char **pid_s = NULL, **urls = NULL;
-    size_t n_pid = 0, n_url = 0;
-    pid_t pids[OBSERVE_MAX_PIDS];
-    struct observe *o = NULL;
-    rc = 2;
-    if (c.pids && parse_list(c.pids, &pid_s, OBSERVE_MAX_PIDS, &n_pid) < 0) {
+    char **pid_s = NULL;
+    size_t n_pid = 0;
+    int rc = 2;
+    if (c->pids && parse_list(c->pids, &pid_s, OBSERVE_MAX_PIDS, &n_pid) < 0) {
         log_error("--pid: more than %d pids", OBSERVE_MAX_PIDS);
         goto out;
     }
@@ -152,50 +141,103 @@ int cmd_observe_main(int argc, char **argv)
         }
         pids[i] = (pid_t)v;
     }
-    if (c.kvbm_urls && parse_list(c.kvbm_urls, &urls, OBSERVE_MAX_URLS, &n_url) < 0) {
+    if (c->kvbm_urls && parse_list(c->kvbm_urls, ret_urls, OBSERVE_MAX_URLS, ret_n_url) < 0) {
         log_error("--kvbm-url: more than %d URLs", OBSERVE_MAX_URLS);
         goto out;
     }
+    c->cfg.pids = pids;
+    c->cfg.n_pids = n_pid;
+    c->cfg.kvbm_urls = (const char *const *)*ret_urls;
+    c->cfg.n_kvbm_urls = *ret_n_url;
+    c->cfg.listen_port = (unsigned)c->port;
+    c->cfg.interval_ns = c->interval_ms * CLK_NS_PER_MS;
+    rc = 0;
+out:
+    free_list(pid_s, n_pid);
+    return rc;
+}
+
+/* Waits for --duration or a stop signal, ends the --phase, stops the sampler. The exit code. */
+static int run_until_stop(struct observe *o, const struct observe_cli *c, sigset_t *set)
+{
+    if (c->ready_file) {
+        char txt[64];
+        int n = snprintf(txt, sizeof(txt), "{\"pid\": %d}\n", (int)getpid());
+        if (fileio_write_atomic(c->ready_file, txt, (size_t)n) < 0)
+            log_warn("cannot write the ready file %s", c->ready_file);
+    }
+    int sig = 0;
+    if (c->duration_ns) {
+        struct timespec ts = { .tv_sec = (time_t)(c->duration_ns / CLK_NS_PER_S),
+                               .tv_nsec = (long)(c->duration_ns % CLK_NS_PER_S) };
+        sig = sigtimedwait(set, NULL, &ts);
+    } else {
+        sigwait(set, &sig);
+    }
+    if (sig > 0)
+        log_info("signal %d: stopping", sig);
+    int r = 0;
+    if (c->phase) {
+        json_t *d = NULL;
+        r = observe_phase_end(o, c->phase, &d);
+        if (r == 0 && d) {
+            char *line = jsonx_dump_line(json_object_get(d, "device"));
+            log_info("phase %s device: %s", c->phase, line);
+            free(line);
+        }
+        json_decref(d);
+    }
+    json_t *sum = NULL;
+    int rs = observe_stop(o, &sum);
+    if (r == 0)
+        r = rs;
+    int rc = 1;
+    if (r < 0) {
+        log_error("writing the observe files in %s failed: %s", c->cfg.os_dir, strerror(-r));
+    } else {
+        log_info("%" PRIu64 " samples written to %s", (uint64_t)jsonx_u64(sum, "samples", 0),
+                 c->cfg.os_dir);
+        rc = 0;
+    }
+    json_decref(sum);
+    return rc;
+}
+
+int cmd_observe_main(int argc, char **argv)
+{
+    struct observe_cli c = { 0 };
+    int rc =
+        cliopt_parse_noargs("observe", defs, argc, argv, &c,
+                            "kvtier observe --out DIR [--device NAME | --kv-dir DIR] [--pid P,...] "
+                            "[--kvbm-url URL,...] [--duration 60s]",
+                            "Runs the OS and metrics samplers alone and writes os/ files.");
+    if (rc >= 0)
+        return rc;
+    if (!c.cfg.os_dir) {
+        log_error("--out DIR is required");
+        return 2;
+    }
+    char **urls = NULL;
+    size_t n_url = 0;
+    pid_t pids[OBSERVE_MAX_PIDS];
+    struct observe *o = NULL;
+    rc = parse_targets(&c, pids, &urls, &n_url);
+    if (rc)
+        goto out;
     if (c.phase && !c.duration_ns)
         log_info("phase '%s' ends at SIGINT/SIGTERM", c.phase);
-    struct observe_config cfg = {
-        .proc_root = c.proc_root,
-        .sys_root = c.sys_root,
-        .dev_root = c.dev_root,
-        .device = c.device,
-        .kv_dir = c.kv_dir,
-        .pids = pids,
-        .n_pids = n_pid,
-        .proc_name = c.proc_name,
-        .listen_port = (unsigned)c.port,
-        .cgroup_path = c.cgroup,
-        .kvbm_urls = (const char *const *)urls,
-        .n_kvbm_urls = n_url,
-        .frontend_url = c.frontend_url,
-        .interval_ns = c.interval_ms * CLK_NS_PER_MS,
-        .scrape_timeout_ns = c.scrape_timeout_ns,
-        .os_dir = c.out,
-        .raw_dir = c.raw_dir,
-        .metrics_dir = c.metrics_dir,
-        .nvml_path = c.nvml,
-        .nvme_cli = c.nvme_cli,
-        .no_gpu = c.no_gpu,
-        .no_smart = c.no_smart,
-        .no_fanotify = c.no_fanotify,
-    };
     /* Block the stop signals before the sampler thread exists so it inherits the mask. */
     sigset_t set;
     clisig_block_stop(&set);
-    int r = observe_start(&cfg, &o);
+    int r = observe_start(&c.cfg, &o);
     if (r < 0) {
-        if (r == -ENOENT && c.device)
-            log_error("device '%s' is not in %s/diskstats", c.device, c.proc_root);
+        if (r == -ENOENT && c.cfg.device)
+            log_error("device '%s' is not in %s/diskstats", c.cfg.device, c.cfg.proc_root);
         else
-            log_error("cannot start the sampler (out %s): %s", c.out, strerror(-r));
+            log_error("cannot start the sampler (out %s): %s", c.cfg.os_dir, strerror(-r));
         rc = r == -EINVAL || r == -ENOENT ? 2 : 1;
         goto out;
     }
-    rc = 1;
     if (c.phase) {
         r = observe_phase_begin(o, c.phase);
         if (r < 0) {
@@ -205,48 +247,9 @@ int cmd_observe_main(int argc, char **argv)
             goto out;
         }
     }
-    if (c.ready_file) {
-        char txt[64];
-        int n = snprintf(txt, sizeof(txt), "{\"pid\": %d}\n", (int)getpid());
-        if (fileio_write_atomic(c.ready_file, txt, (size_t)n) < 0)
-            log_warn("cannot write the ready file %s", c.ready_file);
-    }
-    int sig = 0;
-    if (c.duration_ns) {
-        struct timespec ts = { .tv_sec = (time_t)(c.duration_ns / CLK_NS_PER_S),
-                               .tv_nsec = (long)(c.duration_ns % CLK_NS_PER_S) };
-        sig = sigtimedwait(&set, NULL, &ts);
-    } else {
-        sigwait(&set, &sig);
-    }
-    if (sig > 0)
-        log_info("signal %d: stopping", sig);
-    r = 0;
-    if (c.phase) {
-        json_t *d = NULL;
-        r = observe_phase_end(o, c.phase, &d);
-        if (r == 0 && d) {
-            char *line = jsonx_dump_line(json_object_get(d, "device"));
-            log_info("phase %s device: %s", c.phase, line);
-            free(line);
-        }
-        json_decref(d);
-    }
-    json_t *sum = NULL;
-    int rs = observe_stop(o, &sum);
-    if (r == 0)
-        r = rs;
-    if (r < 0) {
-        log_error("writing the observe files in %s failed: %s", c.out, strerror(-r));
-    } else {
-        log_info("%" PRIu64 " samples written to %s", (uint64_t)jsonx_u64(sum, "samples", 0),
-                 c.out);
-        rc = 0;
-    }
-    json_decref(sum);
+    rc = run_until_stop(o, &c, &set);
 out:
     observe_free(o);
-    free_list(pid_s, n_pid);
     free_list(urls, n_url);
     return rc;
 }

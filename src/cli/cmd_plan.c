@@ -3,6 +3,7 @@
  * family and dataset, a model and a seed, with the pressure phase sized against the tier
  * capacities (given in blocks, or derived from a mode on a hardware profile); or import a
  * Mooncake trace; optionally export the plan as Mooncake JSONL. */
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -17,16 +18,22 @@
 #include "common/jsonx.h"
 #include "common/profile.h"
 #include "workload/capacity.h"
+#include "workload/mooncake.h"
 #include "workload/workload.h"
 
+/* Options that configure plan generation land in wo (struct workload_options) through the
+ * table's offsets; the rest choose the inputs, the capacities and the outputs. */
 struct plan_cfg {
-    const char *workload, *dataset, *model, *out, *profiles, *tokenizer, *corpus, *trace;
+    struct workload_options wo;
+    const char *workload, *dataset, *model, *out, *profiles;
     const char *mode, *hardware, *export_mooncake, *export_from;
-    uint64_t seed, g1, g2, g3, trace_tph, max_requests;
-    double cpu_gb, disk_gb, rate_scale;
-    int endpoint;
+    uint64_t seed, g1, g2, g3, trace_tph; /* trace_tph: wo's field is 32-bit */
+    double cpu_gb, disk_gb;
     struct opt_marks set; /* which options were given */
 };
+
+/* OPT_ENUM stores an int */
+static_assert(sizeof(enum workload_endpoint) == sizeof(int), "endpoint is stored as an int");
 
 static const struct opt_choice endpoints[] = {
     { "chat", "messages for /v1/chat/completions (the server applies the template)" },
@@ -47,15 +54,16 @@ static const struct opt_def plan_opts[] = {
       "Plan", "output plan file (JSONL: header line, then one request per line)" },
     { "profiles", 0, OPT_STR, offsetof(struct plan_cfg, profiles), NULL, OPT_UNBOUNDED, NULL,
       "Plan", "profile directory (default $KVTIER_PROFILES or the installed profiles)" },
-    { "endpoint", 'e', OPT_ENUM, offsetof(struct plan_cfg, endpoint), "chat", OPT_UNBOUNDED,
+    { "endpoint", 'e', OPT_ENUM, offsetof(struct plan_cfg, wo.endpoint), "chat", OPT_UNBOUNDED,
       endpoints, "Plan", "request body the plan carries" },
-    { "rate-scale", 0, OPT_DOUBLE, offsetof(struct plan_cfg, rate_scale), "1", 0.01, 100.0, NULL,
+    { "rate-scale", 0, OPT_DOUBLE, offsetof(struct plan_cfg, wo.rate_scale), "1", 0.01, 100.0, NULL,
       "Plan", "multiply every phase's arrival rate (pressure stays <= 4 requests/s)" },
-    { "max-requests", 0, OPT_U64, offsetof(struct plan_cfg, max_requests), "0", 0, 200000, NULL,
+    { "max-requests", 0, OPT_U64, offsetof(struct plan_cfg, wo.max_requests), "0", 0, 200000, NULL,
       "Plan", "cap on requests (sessions) per phase; 0 = the profile's counts" },
-    { "tokenizer", 't', OPT_STR, offsetof(struct plan_cfg, tokenizer), NULL, OPT_UNBOUNDED, NULL,
-      "Text", "tokenizer.json of the model (exact counts); absent = approximate tokenizer" },
-    { "corpus", 0, OPT_STR, offsetof(struct plan_cfg, corpus), NULL, OPT_UNBOUNDED, NULL, "Text",
+    { "tokenizer", 't', OPT_STR, offsetof(struct plan_cfg, wo.tokenizer_path), NULL, OPT_UNBOUNDED,
+      NULL, "Text", "tokenizer.json of the model (exact counts); absent = approximate tokenizer" },
+    { "corpus", 0, OPT_STR, offsetof(struct plan_cfg, wo.corpus_dir), NULL, OPT_UNBOUNDED, NULL,
+      "Text",
       "directory of text files to draw prompts from (e.g. a repository); default built-in" },
     { "g1-blocks", 0, OPT_U64, offsetof(struct plan_cfg, g1), "0", OPT_UNBOUNDED, NULL, "Capacity",
       "device KV pool in blocks (overrides the mode's value)" },
@@ -71,8 +79,8 @@ static const struct opt_def plan_opts[] = {
       "Capacity", "DYN_KVBM_CPU_CACHE_GB of the mode (decimal GB)" },
     { "disk-cache-gb", 0, OPT_DOUBLE, offsetof(struct plan_cfg, disk_gb), "256", 0, 1e7, NULL,
       "Capacity", "DYN_KVBM_DISK_CACHE_GB of the mode (decimal GB)" },
-    { "trace", 0, OPT_STR, offsetof(struct plan_cfg, trace), NULL, OPT_UNBOUNDED, NULL, "Trace",
-      "import a Mooncake JSONL trace instead of a workload family" },
+    { "trace", 0, OPT_STR, offsetof(struct plan_cfg, wo.trace_path), NULL, OPT_UNBOUNDED, NULL,
+      "Trace", "import a Mooncake JSONL trace instead of a workload family" },
     { "trace-tokens-per-hash", 0, OPT_U64, offsetof(struct plan_cfg, trace_tph), "512", 1, 65536,
       NULL, "Trace", "tokens per Mooncake hash id (Mooncake uses 512)" },
     { "export-mooncake", 0, OPT_STR, offsetof(struct plan_cfg, export_mooncake), NULL,
@@ -90,7 +98,7 @@ static int exit_for(int rc)
 static int do_export(const char *plan, const char *out)
 {
     struct diag d = { 0 };
-    int rc = workload_export_mooncake(plan, out, &d);
+    int rc = mooncake_export(plan, out, &d);
     if (rc < 0) {
         log_diag(&d);
         return exit_for(rc);
@@ -143,6 +151,7 @@ static int capacities(const struct plan_cfg *cfg, const char *pdir, struct workl
 int cmd_plan_main(int argc, char **argv)
 {
     struct plan_cfg cfg = { 0 };
+    workload_options_init(&cfg.wo);
     int rc = cliopt_parse_noargs(
         "plan", plan_opts, argc, argv, &cfg,
         "kvtier plan --workload A|B|C|D --dataset S|L --model NAME --seed N "
@@ -166,21 +175,13 @@ int cmd_plan_main(int argc, char **argv)
         free(pdir);
         return rc;
     }
-    struct workload_options o;
-    workload_options_init(&o);
-    o.corpus_dir = cfg.corpus;
-    o.tokenizer_path = cfg.tokenizer;
-    o.endpoint = (enum workload_endpoint)cfg.endpoint;
-    o.trace_path = cfg.trace;
-    o.trace_tokens_per_hash = (uint32_t)cfg.trace_tph;
-    o.rate_scale = cfg.rate_scale;
-    o.max_requests = cfg.max_requests;
-    if (!cfg.tokenizer)
+    cfg.wo.trace_tokens_per_hash = (uint32_t)cfg.trace_tph;
+    if (!cfg.wo.tokenizer_path)
         log_warn("no --tokenizer: tokenizer: approx (counts and block alignment hold for "
                  "kvtier serve's approximate tokenizer, not for a real model)");
     struct diag d = { 0 };
     json_t *h = NULL;
-    rc = workload_plan_write(pdir, cfg.workload, cfg.dataset, cfg.model, cfg.seed, &cap, &o,
+    rc = workload_plan_write(pdir, cfg.workload, cfg.dataset, cfg.model, cfg.seed, &cap, &cfg.wo,
                              cfg.out, &h, &d);
     free(pdir);
     if (rc < 0) {

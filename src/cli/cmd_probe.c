@@ -19,23 +19,24 @@
 #include "common/profile.h"
 #include "common/units.h"
 #include "common/xalloc.h"
-#include "observe/probe.h"
+#include "probe/probe.h"
 
 struct probe_cli {
-    const char *dir, *out, *block_sizes, *qds, *rws, *profiles, *proc_root, *sys_root;
-    uint64_t size, time_ns, seed, min_free;
-    bool pread_only, quiet;
+    struct probe_config cfg; /* the options that are the probe's own settings */
+    const char *out, *block_sizes, *qds, *rws, *profiles;
+    bool quiet;
 };
 
 #define O(f) offsetof(struct probe_cli, f)
+#define C(f) offsetof(struct probe_cli, cfg.f)
 static const struct opt_def defs[] = {
-    { "dir", 'd', OPT_STR, O(dir), NULL, OPT_UNBOUNDED, NULL, "Target",
+    { "dir", 'd', OPT_STR, C(dir), NULL, OPT_UNBOUNDED, NULL, "Target",
       "directory on the KV cache file system (required; never a raw device)" },
-    { "size", 's', OPT_SIZE_BYTES, O(size), "1GiB", 8192, 1e15, NULL, "Target",
+    { "size", 's', OPT_SIZE_BYTES, C(size_bytes), "1GiB", 8192, 1e15, NULL, "Target",
       "test file size in bytes (pre-written, removed afterwards)" },
-    { "min-free", 0, OPT_SIZE_BYTES, O(min_free), "1GiB", OPT_UNBOUNDED, NULL, "Target",
+    { "min-free", 0, OPT_SIZE_BYTES, C(min_free_bytes), "1GiB", OPT_UNBOUNDED, NULL, "Target",
       "free space that must remain besides the test file" },
-    { "time", 't', OPT_DURATION_NS, O(time_ns), "60s", OPT_UNBOUNDED, NULL, "Shapes",
+    { "time", 't', OPT_DURATION_NS, C(time_ns), "60s", OPT_UNBOUNDED, NULL, "Shapes",
       "total measuring time, shared equally by the shapes (>= 200 ms each)" },
     { "block-size", 'b', OPT_STR, O(block_sizes), NULL, OPT_UNBOUNDED, NULL, "Shapes",
       "comma-separated block sizes (default: 4KiB plus the KV block sizes of the model "
@@ -44,20 +45,21 @@ static const struct opt_def defs[] = {
       "comma-separated queue depths (1..256)" },
     { "rw", 0, OPT_STR, O(rws), "read,randread,write,randwrite", OPT_UNBOUNDED, NULL, "Shapes",
       "comma-separated directions: read, randread, write, randwrite" },
-    { "pread", 0, OPT_BOOL, O(pread_only), NULL, OPT_UNBOUNDED, NULL, "Shapes",
+    { "pread", 0, OPT_BOOL, C(force_pread), NULL, OPT_UNBOUNDED, NULL, "Shapes",
       "use pread/pwrite threads instead of io_uring" },
-    { "seed", 0, OPT_U64, O(seed), "1", OPT_UNBOUNDED, NULL, "Shapes",
+    { "seed", 0, OPT_U64, C(seed), "1", OPT_UNBOUNDED, NULL, "Shapes",
       "seed of random offsets and data" },
     { "profiles", 0, OPT_STR, O(profiles), NULL, OPT_UNBOUNDED, NULL, "Shapes",
       "profile directory for the default KV block sizes" },
     { "out", 'o', OPT_STR, O(out), NULL, OPT_UNBOUNDED, NULL, "Output",
       "probe.json path (required)" },
     { "quiet", 0, OPT_BOOL, O(quiet), NULL, OPT_UNBOUNDED, NULL, "Output", "no per-shape lines" },
-    { "proc-root", 0, OPT_STR, O(proc_root), "/proc", OPT_UNBOUNDED, NULL, "Roots", "procfs root" },
-    { "sys-root", 0, OPT_STR, O(sys_root), "/sys", OPT_UNBOUNDED, NULL, "Roots", "sysfs root" },
+    { "proc-root", 0, OPT_STR, C(proc_root), "/proc", OPT_UNBOUNDED, NULL, "Roots", "procfs root" },
+    { "sys-root", 0, OPT_STR, C(sys_root), "/sys", OPT_UNBOUNDED, NULL, "Roots", "sysfs root" },
     OPT_END,
 };
 #undef O
+#undef C
 
 static void on_shape(void *ctx, const json_t *j)
 {
@@ -124,20 +126,13 @@ int cmd_probe_main(int argc, char **argv)
                             "O_DIRECT, on a file; never a raw device).");
     if (rc >= 0)
         return rc;
-    if (!c.dir || !c.out) {
+    if (!c.cfg.dir || !c.out) {
         log_error("--dir and --out are required");
         return 2;
     }
-    struct probe_config pc = { .dir = c.dir,
-                               .proc_root = c.proc_root,
-                               .sys_root = c.sys_root,
-                               .size_bytes = c.size,
-                               .time_ns = c.time_ns,
-                               .seed = c.seed,
-                               .min_free_bytes = c.min_free,
-                               .force_pread = c.pread_only,
-                               .progress = on_shape,
-                               .progress_ctx = &c.quiet };
+    struct probe_config pc = c.cfg;
+    pc.progress = on_shape;
+    pc.progress_ctx = &c.quiet;
     char *copy = NULL, *save = NULL;
     if (c.block_sizes) {
         copy = xstrdup(c.block_sizes);

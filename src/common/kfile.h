@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Kept descriptors for files re-read at every sample (/proc and /sys): the first read opens,
  * later reads are pread(fd, ..., 0) on the same descriptor, which regenerates procfs/sysfs
- * content without the open/close system calls (os-io.md §11). A read that fails (the process
+ * content without the open/close system calls. A read that fails (the process
  * exited, the file vanished) closes and forgets the descriptor. Not thread-safe: one cache per
  * thread. */
 #ifndef KVTIER_COMMON_KFILE_H

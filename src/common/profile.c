@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +78,10 @@ json_t *profile_list(const char *dir, const char *kind)
     struct dirent *e;
     while ((e = readdir(dh)) && n < 256) {
         size_t l = strlen(e->d_name);
-        if (l > 5 && !strcmp(e->d_name + l - 5, ".yaml"))
+        struct stat st;
+        /* regular files only (following symlinks): a FIFO named *.yaml would block a reader */
+        if (l > 5 && !strcmp(e->d_name + l - 5, ".yaml") &&
+            fstatat(dirfd(dh), e->d_name, &st, 0) == 0 && S_ISREG(st.st_mode))
             items[n++] = json_stringn(e->d_name, l - 5);
     }
     closedir(dh);
@@ -107,6 +111,18 @@ int profile_load(const char *dir, const char *kind, const char *name, json_t **r
         json_decref(names);
         r = diag_set(d, -ENOENT, 0, 0, "unknown %s profile '%s' in %s (valid: %s)", kind, name, dir,
                      list[0] ? list : "none found");
+        goto out;
+    }
+    /* opened without blocking and checked before reading: a FIFO (or a device) among the
+     * profiles must not hang every command (issue 11 #14) */
+    int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    bool regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (fd >= 0)
+        close(fd);
+    if (!regular) {
+        diag_file(d, file);
+        r = diag_set(d, -EINVAL, 0, 0, "%s profile '%s' is not a regular file", kind, name);
         goto out;
     }
     r = yamlx_load_file(file, ret, d);

@@ -325,6 +325,44 @@ static void labels_fini(struct label *labels, size_t n)
         buf_fini(&labels[i].value);
 }
 
+/* The sample's canonical key (name{sorted labels}) into key and its labels without le or
+ * quantile into nole. -EMSGSIZE past a buffer's limit. */
+static int canonical_keys(const char *name, const struct label *labels, size_t nl,
+                          const struct prom_sample *s, struct buf *key, struct buf *nole)
+{
+    int r = buf_append_str(key, name);
+    if (r < 0)
+        return r;
+    if (nl > 0)
+        buf_append_str(key, "{");
+    bool first_nole = true;
+    for (size_t i = 0; i < nl; i++) {
+        const char *v = buf_str(&labels[i].value);
+        size_t vl = labels[i].value.len;
+        r = buf_printf(key, "%s%s=\"", i ? "," : "", labels[i].name);
+        if (r == 0)
+            r = append_escaped(key, v, vl);
+        if (r == 0)
+            r = buf_append_str(key, "\"");
+        bool skip =
+            (s->le && ((s->role == PROM_ROLE_BUCKET && !strcmp(labels[i].name, "le")) ||
+                       (s->role == PROM_ROLE_QUANTILE && !strcmp(labels[i].name, "quantile"))));
+        if (r == 0 && !skip) {
+            r = buf_printf(nole, "%s%s=\"", first_nole ? "" : ",", labels[i].name);
+            if (r == 0)
+                r = append_escaped(nole, v, vl);
+            if (r == 0)
+                r = buf_append_str(nole, "\"");
+            first_nole = false;
+        }
+        if (r < 0)
+            return r;
+    }
+    if (nl > 0 && buf_append_str(key, "}") < 0)
+        return -EMSGSIZE;
+    return 0;
+}
+
 /* One sample line [p, end). */
 static int parse_sample(const char *p, const char *end, const struct families *fs,
                         struct prom_page *page, const char **ret_err, const char **ret_at)
@@ -405,35 +443,7 @@ static int parse_sample(const char *p, const char *end, const struct families *f
         s.le = xstrdup(le);
     else if (s.role == PROM_ROLE_QUANTILE && q)
         s.le = xstrdup(q);
-    r = buf_append_str(&key, name);
-    if (r < 0)
-        goto toolong;
-    if (nl > 0)
-        buf_append_str(&key, "{");
-    bool first_nole = true;
-    for (size_t i = 0; i < nl; i++) {
-        const char *v = buf_str(&labels[i].value);
-        size_t vl = labels[i].value.len;
-        r = buf_printf(&key, "%s%s=\"", i ? "," : "", labels[i].name);
-        if (r == 0)
-            r = append_escaped(&key, v, vl);
-        if (r == 0)
-            r = buf_append_str(&key, "\"");
-        bool skip =
-            (s.le && ((s.role == PROM_ROLE_BUCKET && !strcmp(labels[i].name, "le")) ||
-                      (s.role == PROM_ROLE_QUANTILE && !strcmp(labels[i].name, "quantile"))));
-        if (r == 0 && !skip) {
-            r = buf_printf(&nole, "%s%s=\"", first_nole ? "" : ",", labels[i].name);
-            if (r == 0)
-                r = append_escaped(&nole, v, vl);
-            if (r == 0)
-                r = buf_append_str(&nole, "\"");
-            first_nole = false;
-        }
-        if (r < 0)
-            goto toolong;
-    }
-    if (nl > 0 && buf_append_str(&key, "}") < 0)
+    if (canonical_keys(name, labels, nl, &s, &key, &nole) < 0)
         goto toolong;
     s.key = buf_take_str(&key);
     s.labels_nole = buf_take_str(&nole);

@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -21,6 +23,49 @@
 #include "common/xalloc.h"
 
 #define ENVIRON_MAX_BYTES (4u << 20)
+
+/* The process groups this process started and has not stopped yet, for spawn_kill_all from a
+ * signal handler (a second Ctrl-C): the one piece of process-wide state here, because a signal
+ * handler can reach nothing else. Slots hold a pgid or 0; written with plain stores of
+ * sig_atomic_t so the handler never sees half a value. */
+#define GROUPS_MAX 64
+static volatile sig_atomic_t groups[GROUPS_MAX];
+
+static void group_add(pid_t pgid)
+{
+    for (size_t i = 0; i < GROUPS_MAX; i++)
+        if (groups[i] == 0) {
+            groups[i] = (sig_atomic_t)pgid;
+            return;
+        }
+}
+
+static void group_del(pid_t pgid)
+{
+    for (size_t i = 0; i < GROUPS_MAX; i++)
+        if (groups[i] == (sig_atomic_t)pgid)
+            groups[i] = 0;
+}
+
+void spawn_kill_all(void)
+{
+    bool any = false;
+    for (size_t i = 0; i < GROUPS_MAX; i++)
+        if (groups[i] > 0 && kill(-(pid_t)groups[i], SIGTERM) == 0)
+            any = true;
+    /* a short grace (async-signal-safe waits only), then SIGKILL to whatever is left */
+    for (int t = 0; any && t < 30; t++) {
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        any = false;
+        for (size_t i = 0; i < GROUPS_MAX; i++)
+            if (groups[i] > 0 && kill(-(pid_t)groups[i], 0) == 0)
+                any = true;
+    }
+    for (size_t i = 0; i < GROUPS_MAX; i++)
+        if (groups[i] > 0)
+            kill(-(pid_t)groups[i], SIGKILL);
+}
 
 struct child_msg {
     int kind; /* 1 = cgroup placement failures (count in err), 2 = fatal errno before exec */
@@ -42,9 +87,13 @@ static int open_log(const char *path)
     return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
 
-static void child_main(const struct spawn_opts *o, int fd)
+static void child_main(const struct spawn_opts *o, int fd, pid_t parent)
 {
     setpgid(0, 0);
+    /* the stack must not outlive a runner that dies (SIGKILL, crash): SIGTERM when the parent
+     * thread goes; a parent already gone before prctl took effect is caught by getppid */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+        child_fail(fd, ESRCH);
     /* default signal dispositions and an empty mask for the new program */
     sigset_t all;
     sigemptyset(&all);
@@ -87,6 +136,7 @@ int spawn_start(const struct spawn_opts *o, struct spawn_proc *ret)
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) < 0)
         return -errno;
+    pid_t self = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int e = -errno;
@@ -96,7 +146,7 @@ int spawn_start(const struct spawn_opts *o, struct spawn_proc *ret)
     }
     if (pid == 0) {
         close(pfd[0]);
-        child_main(o, pfd[1]);
+        child_main(o, pfd[1], self);
     }
     /* both sides call setpgid so the group exists before anyone signals it */
     setpgid(pid, pid);
@@ -122,6 +172,7 @@ int spawn_start(const struct spawn_opts *o, struct spawn_proc *ret)
             ;
         return r;
     }
+    group_add(pid);
     *ret = p;
     return 0;
 }
@@ -137,6 +188,8 @@ int spawn_poll(struct spawn_proc *p)
     if (w == p->pid) {
         p->exited = true;
         p->status = st;
+        if (kill(-p->pid, 0) < 0 && errno == ESRCH)
+            group_del(p->pid);
         return 1;
     }
     if (w < 0 && errno == ECHILD) {
@@ -227,6 +280,7 @@ int spawn_stop(struct spawn_proc *p, uint64_t grace_ns)
         killed = 1;
         clk_sleep_ns(20 * CLK_NS_PER_MS);
     }
+    group_del(p->pid);
     return killed;
 }
 

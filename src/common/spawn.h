@@ -30,7 +30,9 @@ struct spawn_proc {
     int pipe_fd;     /* internal: reports exec/cgroup failures from the child; -1 when closed */
 };
 
-/* Forks a child that becomes leader of a new process group, writes its pid to every
+/* Forks a child that becomes leader of a new process group and gets SIGTERM when the calling
+ * thread ends (PR_SET_PDEATHSIG: a runner killed by SIGKILL or a crash leaves no stack behind;
+ * call from a thread that lives as long as the child should), writes its pid to every
  * cgroup_procs path (a failure is counted in ret->cgroup_errs, not fatal), redirects
  * standard input from /dev/null and output/errors to the logs, changes to cwd and execs argv with
  * envp. Returns 0 once exec succeeded, or negative errno: the child's exec or open failure (-ENOENT
@@ -51,6 +53,10 @@ int spawn_stop(struct spawn_proc *p, uint64_t grace_ns);
 int spawn_exit_code(const struct spawn_proc *p);
 /* Whether any process of group pgid still exists (scans /proc). */
 bool spawn_group_alive(pid_t pgid);
+/* SIGTERM to every process group spawn_start started and spawn_stop has not stopped, up to 3 s
+ * for them to go, then SIGKILL. Async-signal-safe: for a signal handler that is about to end
+ * the process (a second Ctrl-C), so nothing it started lives on. */
+void spawn_kill_all(void);
 
 /* Environment lists (NULL-terminated arrays of owned "K=V" strings). */
 struct spawn_env {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Allocation wrappers that abort with the requested size on out-of-memory, so callers never
- * test for NULL. The only unprefixed exports in kvtier (style.md §4). */
+ * test for NULL. The only unprefixed exports in kvtier (docs/architecture.md, naming). */
 #ifndef KVTIER_COMMON_XALLOC_H
 #define KVTIER_COMMON_XALLOC_H
 

@@ -8,6 +8,11 @@
 
 #include "common/xalloc.h"
 
+uint64_t blockpool_bytes(uint32_t n)
+{
+    return (uint64_t)(n ? n : 1) * sizeof(struct blockpool_slot) + hmap_bytes(n < 1024 ? 1024 : n);
+}
+
 int blockpool_init(struct blockpool *p, uint32_t n)
 {
     if (n > BLOCKPOOL_MAX_SLOTS)

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "engine/hmap.h"
+#include "common/hmap.h"
 
 #define BLOCKPOOL_NONE      UINT32_MAX
 #define BLOCKPOOL_MAX_SLOTS (1u << 30)
@@ -36,6 +36,8 @@ struct blockpool {
     uint64_t evictions;          /* cached blocks dropped to make room */
 };
 
+/* Bytes of bookkeeping (slots and hash table) a pool of n slots allocates at init. */
+uint64_t blockpool_bytes(uint32_t n);
 /* Caller storage; n slots (0 allowed: every allocation fails). -EINVAL above
  * BLOCKPOOL_MAX_SLOTS. */
 int blockpool_init(struct blockpool *p, uint32_t n);

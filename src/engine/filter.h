@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "engine/hmap.h"
+#include "common/hmap.h"
 
 #define FILTER_MIN_FREQUENCY 2u
 #define FILTER_DECAY_NS      (600ULL * 1000000000ULL)

@@ -3,10 +3,14 @@
 #include "engine/http.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +19,7 @@
 #include <microhttpd.h>
 
 #include "common/clk.h"
+#include "common/jobq.h"
 #include "common/jsonx.h"
 #include "common/xalloc.h"
 #include "engine/reqparse.h"
@@ -22,6 +27,22 @@
 
 #define HTTP_CONN_LIMIT 16384
 #define HTTP_SSE_BLOCK  (64u << 10)
+/* Request bodies are bounded by what a context can hold: HTTP_BODY_BYTES_PER_TOKEN bytes of
+ * JSON per token of the model's maximum sequence length (a token id, or JSON-escaped text) plus
+ * HTTP_BODY_BASE_BYTES for the other fields, never more than REQPARSE_BODY_MAX_BYTES; and by
+ * HTTP_BODY_VALUES_PER_TOKEN JSON values per token plus HTTP_BODY_BASE_VALUES (counted before
+ * parsing, so `[{},{},...]` never becomes a document tree). */
+#define HTTP_BODY_BYTES_PER_TOKEN  32u
+#define HTTP_BODY_BASE_BYTES       (64u << 10)
+#define HTTP_BODY_VALUES_PER_TOKEN 2u
+#define HTTP_BODY_BASE_VALUES      4096u
+#define HTTP_PARSE_THREADS         2 /* bodies are parsed and tokenized off the network thread */
+#define HTTP_TRIM_BYTES            (1u << 20)  /* after a body this large, memory goes back */
+#define HTTP_URL_MAX_BYTES         8192u       /* longer: 414 */
+#define HTTP_HEADERS_MAX_BYTES     (16u << 10) /* more header bytes: 431 */
+#define HTTP_CONN_MEMORY_BYTES     (64u << 10) /* per connection (libmicrohttpd's own limit) */
+
+struct conn;
 
 struct http {
     struct http_opts o;
@@ -29,11 +50,34 @@ struct http {
     uint16_t port, metrics_port;
     atomic_uint_fast64_t next_id, n_posts, n_streams;
     atomic_bool stopping;
+    size_t body_max_bytes, body_max_values;
+    /* parse workers: a queue of suspended connections whose bodies are complete */
+    struct jobq pq;
+    pthread_mutex_t pmu; /* orders a worker's result before the connection's resumption */
+    pthread_t workers[HTTP_PARSE_THREADS];
+    unsigned n_workers;
+};
+
+enum conn_state {
+    CONN_UPLOAD,    /* receiving the body (MHD thread) */
+    CONN_PARSING,   /* suspended, queued or with a parse worker */
+    CONN_PARSED,    /* resumed: prep or err is ready for the MHD thread */
+    CONN_SUBMITTED, /* r is with the scheduler */
 };
 
 struct conn {
+    struct MHD_Connection *c;
+    enum conn_state state; /* changed under http.pmu while PARSING */
+    enum reqparse_endpoint ep;
+    bool completion; /* a POST to a completions endpoint */
+    bool overflow;   /* the body went over body_max_bytes */
+    bool large;      /* the body reached HTTP_TRIM_BYTES before it was dropped */
+    uint64_t start_ns, arrival_ns;
     struct buf body;
-    struct sreq *r;
+    struct conn *next;          /* parse queue link */
+    struct sreq *prep;          /* PARSED: the request to submit (owned) */
+    struct reqparse_error *err; /* PARSED: the refusal (owned), else NULL */
+    struct sreq *r;             /* SUBMITTED */
 };
 
 static void wake(void *conn)
@@ -154,71 +198,149 @@ out:
     return rc;
 }
 
-static enum MHD_Result start_completion(struct http *h, struct MHD_Connection *c, struct conn *cx,
-                                        enum reqparse_endpoint ep)
+/* The context-length and G1-capacity checks of a tokenized request; fills e on failure. */
+static int check_lengths(struct http *h, const struct reqparse_req *p, struct sreq *r,
+                         struct reqparse_error *e)
 {
-    enum metrics_endpoint mep = ep == REQPARSE_CHAT ? METRICS_EP_CHAT : METRICS_EP_COMPLETIONS;
-    struct reqparse_req p;
-    struct reqparse_error e = { 0 };
-    if (reqparse_body(ep, buf_str(&cx->body), cx->body.len, tokenizer_vocab_size(h->o.tok), &p,
-                      &e) < 0)
-        return send_error(h, c, &e, mep, true);
+    enum reqparse_endpoint ep = p->ep;
+    uint32_t max_len = h->o.model->max_sequence_length;
+    if (r->n_prompt >= max_len ||
+        (p->max_tokens > 0 && r->n_prompt + (uint64_t)p->max_tokens > max_len))
+        return reqparse_fail(
+            e, 400, "invalid_request_error", p->max_tokens > 0 ? "max_tokens" : NULL,
+            "This model's maximum context length is %u tokens. However, you requested "
+            "%" PRIu64 " tokens (%zu in the %s, %" PRIu64 " in the completion). Please "
+            "reduce the length of the %s or completion.",
+            max_len, (uint64_t)r->n_prompt + (p->max_tokens > 0 ? (uint64_t)p->max_tokens : 0),
+            r->n_prompt, ep == REQPARSE_CHAT ? "messages" : "prompt",
+            p->max_tokens > 0 ? (uint64_t)p->max_tokens : 0,
+            ep == REQPARSE_CHAT ? "messages" : "prompt");
+    r->max_tokens = p->max_tokens > 0 ? (uint32_t)p->max_tokens : max_len - (uint32_t)r->n_prompt;
+    r->min_tokens = (uint32_t)(p->min_tokens > r->max_tokens ? r->max_tokens : p->min_tokens);
+    uint64_t need = sched_blocks_needed(h->o.sched, r->n_prompt, r->max_tokens);
+    if (need > sched_g1_blocks(h->o.sched))
+        return reqparse_fail(e, 400, "invalid_request_error", NULL,
+                             "the request needs %" PRIu64 " KV blocks (prompt %zu + up to %u "
+                             "output tokens) but the device KV pool holds %" PRIu64 " blocks",
+                             need, r->n_prompt, r->max_tokens, sched_g1_blocks(h->o.sched));
+    return 0;
+}
+
+/* Parse worker: validates, tokenizes and checks the body of cx into a request ready to submit
+ * (*ret_r, owned) or a refusal (e). Frees the body; a large one gives its memory back. */
+static int prepare(struct http *h, struct conn *cx, struct sreq **ret_r, struct reqparse_error *e)
+{
+    struct reqparse_req p = { 0 };
     struct sreq *r = NULL;
-    enum MHD_Result res;
+    int rc;
+    size_t values = reqparse_count_values(buf_str(&cx->body), cx->body.len);
+    if (values > h->body_max_values) {
+        rc = reqparse_fail(e, 413, "invalid_request_error", NULL,
+                           "the request body has %zu JSON values, more than the %zu a context of "
+                           "%u tokens can need",
+                           values, h->body_max_values, h->o.model->max_sequence_length);
+        goto out;
+    }
+    rc = reqparse_body(cx->ep, buf_str(&cx->body), cx->body.len, tokenizer_vocab_size(h->o.tok), &p,
+                       e);
+    if (rc < 0)
+        goto out;
     if (!model_ok(h, p.model)) {
-        reqparse_fail(&e, 404, "NotFoundError", "model", "The model `%.200s` does not exist.",
-                      p.model);
-        goto fail;
+        rc = reqparse_fail(e, 404, "NotFoundError", "model", "The model `%.200s` does not exist.",
+                           p.model);
+        goto out;
     }
     uint64_t nth = atomic_fetch_add(&h->n_posts, 1) + 1;
     if (h->o.inject_5xx_every && nth % h->o.inject_5xx_every == 0) {
-        reqparse_fail(&e, 500, "internal_server_error", NULL,
-                      "injected failure (--inject-5xx-every %" PRIu64 ")", h->o.inject_5xx_every);
-        goto fail;
+        rc = reqparse_fail(e, 500, "internal_server_error", NULL,
+                           "injected failure (--inject-5xx-every %" PRIu64 ")",
+                           h->o.inject_5xx_every);
+        goto out;
     }
     r = sreq_new();
-    if (tokenize(h, &p, r, &e) < 0)
-        goto fail;
-    uint32_t max_len = h->o.model->max_sequence_length;
-    if (r->n_prompt >= max_len ||
-        (p.max_tokens > 0 && r->n_prompt + (uint64_t)p.max_tokens > max_len)) {
-        reqparse_fail(&e, 400, "invalid_request_error", p.max_tokens > 0 ? "max_tokens" : NULL,
-                      "This model's maximum context length is %u tokens. However, you requested "
-                      "%" PRIu64 " tokens (%zu in the %s, %" PRIu64 " in the completion). Please "
-                      "reduce the length of the %s or completion.",
-                      max_len,
-                      (uint64_t)r->n_prompt + (p.max_tokens > 0 ? (uint64_t)p.max_tokens : 0),
-                      r->n_prompt, ep == REQPARSE_CHAT ? "messages" : "prompt",
-                      p.max_tokens > 0 ? (uint64_t)p.max_tokens : 0,
-                      ep == REQPARSE_CHAT ? "messages" : "prompt");
-        goto fail;
-    }
-    r->max_tokens = p.max_tokens > 0 ? (uint32_t)p.max_tokens : max_len - (uint32_t)r->n_prompt;
-    r->min_tokens = (uint32_t)(p.min_tokens > r->max_tokens ? r->max_tokens : p.min_tokens);
-    uint64_t need = sched_blocks_needed(h->o.sched, r->n_prompt, r->max_tokens);
-    if (need > sched_g1_blocks(h->o.sched)) {
-        reqparse_fail(&e, 400, "invalid_request_error", NULL,
-                      "the request needs %" PRIu64 " KV blocks (prompt %zu + up to %u output "
-                      "tokens) but the device KV pool holds %" PRIu64 " blocks",
-                      need, r->n_prompt, r->max_tokens, sched_g1_blocks(h->o.sched));
-        goto fail;
-    }
-    r->ep = ep == REQPARSE_CHAT ? SREQ_CHAT : SREQ_COMPLETIONS;
+    rc = tokenize(h, &p, r, e);
+    if (rc < 0)
+        goto out;
+    rc = check_lengths(h, &p, r, e);
+    if (rc < 0)
+        goto out;
+    r->ep = cx->ep == REQPARSE_CHAT ? SREQ_CHAT : SREQ_COMPLETIONS;
     r->stream = p.stream;
     r->include_usage = p.include_usage;
     r->ignore_eos = p.ignore_eos;
+    r->arrival_ns = cx->arrival_ns;
+    r->created_unix_s = clk_wall_unix_ns() / CLK_NS_PER_S;
+    *ret_r = r;
+    r = NULL;
+out:
+    reqparse_req_fini(&p);
+    sreq_unref(r);
+    bool large = cx->body.cap >= HTTP_TRIM_BYTES;
+    buf_fini(&cx->body);
+    if (large)
+        malloc_trim(0);
+    return rc;
+}
+
+static void *parse_main(void *arg)
+{
+    struct http *h = arg;
+    struct conn *cx;
+    while ((cx = jobq_pop_wait(&h->pq))) {
+        assert(cx->state == CONN_PARSING);
+        struct reqparse_error e = { 0 };
+        struct sreq *r = NULL;
+        if (prepare(h, cx, &r, &e) < 0) {
+            cx->err = xmalloc(sizeof(*cx->err));
+            *cx->err = e;
+        }
+        pthread_mutex_lock(&h->pmu);
+        cx->prep = r;
+        cx->state = CONN_PARSED;
+        MHD_resume_connection(cx->c);
+        pthread_mutex_unlock(&h->pmu);
+    }
+    return NULL;
+}
+
+/* Hands a complete body to the parse workers; the connection waits suspended. MHD thread. */
+static enum MHD_Result queue_parse(struct http *h, struct MHD_Connection *c, struct conn *cx)
+{
+    cx->arrival_ns = clk_now_ns();
+    cx->state = CONN_PARSING;
+    MHD_suspend_connection(c); /* before the queue, so a worker always resumes after it */
+    jobq_push(&h->pq, cx);
+    return MHD_YES;
+}
+
+/* A parsed request back on the MHD thread: answers its refusal, or submits it and starts the
+ * response (SSE stream, or a unary connection suspended until the request is done). */
+static enum MHD_Result start_completion(struct http *h, struct MHD_Connection *c, struct conn *cx)
+{
+    enum metrics_endpoint mep = cx->ep == REQPARSE_CHAT ? METRICS_EP_CHAT : METRICS_EP_COMPLETIONS;
+    struct reqparse_error e = { 0 };
+    if (cx->err)
+        e = *cx->err;
+    else if (atomic_load(&h->stopping))
+        reqparse_fail(&e, 503, "service_unavailable", NULL, "the engine is shutting down");
+    if (e.status) {
+        sreq_unref(cx->prep);
+        cx->prep = NULL;
+        return send_error(h, c, &e, mep, true);
+    }
+    struct sreq *r = cx->prep;
+    cx->prep = NULL;
     r->id = atomic_fetch_add(&h->next_id, 1) + 1;
     snprintf(r->id_str, sizeof(r->id_str), "%s-%016" PRIx64,
-             ep == REQPARSE_CHAT ? "chatcmpl" : "cmpl", (uint64_t)(r->id * 0x9e3779b97f4a7c15ULL));
-    r->arrival_ns = clk_now_ns();
-    r->created_unix_s = clk_wall_unix_ns() / CLK_NS_PER_S;
+             cx->ep == REQPARSE_CHAT ? "chatcmpl" : "cmpl",
+             (uint64_t)(r->id * 0x9e3779b97f4a7c15ULL));
     r->wake = wake;
     r->conn = c;
     if (r->stream && h->o.inject_cut_every &&
         (atomic_fetch_add(&h->n_streams, 1) + 1) % h->o.inject_cut_every == 0)
         r->cut_after_tokens = UINT32_MAX; /* the scheduler picks the middle of the output */
-    reqparse_req_fini(&p);
     cx->r = r;
+    cx->state = CONN_SUBMITTED;
     sched_submit(h->o.sched, r);
     if (!r->stream) {
         pthread_mutex_lock(&r->mu);
@@ -236,13 +358,9 @@ static enum MHD_Result start_completion(struct http *h, struct MHD_Connection *c
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
     const char *xid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
     MHD_add_response_header(resp, "X-Request-Id", xid ? xid : r->id_str);
-    res = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    enum MHD_Result res = MHD_queue_response(c, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return res;
-fail:
-    reqparse_req_fini(&p);
-    sreq_unref(r);
-    return send_error(h, c, &e, mep, true);
 }
 
 /* A unary request resumed by the scheduler: send its body. */
@@ -325,6 +443,86 @@ static enum MHD_Result get_route(struct http *h, struct MHD_Connection *c, const
     return not_found(c, url);
 }
 
+/* 413, 414 or 431 with an OpenAI error body; n is the limit (413) or the size (414, 431). */
+static enum MHD_Result refuse(struct http *h, struct MHD_Connection *c, struct conn *cx, int status,
+                              size_t n)
+{
+    struct reqparse_error e = { 0 };
+    if (status == 413)
+        reqparse_fail(&e, 413, "invalid_request_error", NULL,
+                      "request body exceeds the limit of %zu bytes (a context of %u tokens)", n,
+                      h->o.model->max_sequence_length);
+    else if (status == 414)
+        reqparse_fail(&e, 414, "invalid_request_error", NULL,
+                      "request URL of %zu bytes exceeds the limit of %u bytes", n,
+                      HTTP_URL_MAX_BYTES);
+    else
+        reqparse_fail(&e, 431, "invalid_request_error", NULL,
+                      "request headers of %zu bytes exceed the limit of %u bytes", n,
+                      HTTP_HEADERS_MAX_BYTES);
+    enum metrics_endpoint mep = cx->ep == REQPARSE_CHAT ? METRICS_EP_CHAT : METRICS_EP_COMPLETIONS;
+    return send_error(h, c, &e, mep, cx->completion);
+}
+
+/* Adds the bytes of one header (or query argument) to *cls. */
+static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    size_t *n = cls;
+    (void)kind;
+    *n += strlen(key) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
+/* First call for a request: its state, and refusals that need no body (URL or headers over
+ * their limits, a declared Content-Length over the body limit). */
+static enum MHD_Result begin(struct http *h, struct MHD_Connection *c, const char *url,
+                             const char *method, void **con_cls)
+{
+    struct conn *cx = xcalloc(1, sizeof(*cx));
+    cx->c = c;
+    cx->start_ns = clk_now_ns();
+    bool chat = !strcmp(url, "/v1/chat/completions"), cmpl = !strcmp(url, "/v1/completions");
+    cx->ep = chat ? REQPARSE_CHAT : REQPARSE_COMPLETIONS;
+    cx->completion = (chat || cmpl) && !strcmp(method, "POST");
+    buf_init(&cx->body, h->body_max_bytes);
+    *con_cls = cx;
+    size_t n = strlen(url);
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, sum_header, &n);
+    if (n > HTTP_URL_MAX_BYTES)
+        return refuse(h, c, cx, 414, n);
+    n = 0;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, sum_header, &n);
+    if (n > HTTP_HEADERS_MAX_BYTES)
+        return refuse(h, c, cx, 431, n);
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cx->completion && cl) {
+        char *end;
+        errno = 0;
+        unsigned long long len = strtoull(cl, &end, 10);
+        if (errno == 0 && end != cl && len > h->body_max_bytes)
+            return refuse(h, c, cx, 413, h->body_max_bytes);
+    }
+    return MHD_YES;
+}
+
+/* One piece of an upload: kept up to the body limit; an upload slower than upload_timeout_ns
+ * closes its connection. */
+static enum MHD_Result upload(struct http *h, struct conn *cx, const char *data, size_t *size)
+{
+    if (h->o.upload_timeout_ns && clk_now_ns() - cx->start_ns > h->o.upload_timeout_ns) {
+        elog_emit(&h->o.log, ELOG_DEBUG, "upload slower than the upload timeout: closed");
+        return MHD_NO;
+    }
+    if (!cx->overflow && buf_append(&cx->body, data, *size) < 0) {
+        cx->overflow = true;
+        cx->large = cx->body.cap >= HTTP_TRIM_BYTES;
+        buf_fini(&cx->body); /* the rest is read and dropped */
+    }
+    *size = 0;
+    return MHD_YES;
+}
+
 static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const char *url,
                                    const char *method, const char *version, const char *upload_data,
                                    size_t *upload_data_size, void **con_cls)
@@ -332,21 +530,23 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
     struct http *h = cls;
     (void)version;
     struct conn *cx = *con_cls;
-    if (!cx) {
-        cx = xcalloc(1, sizeof(*cx));
-        buf_init(&cx->body, REQPARSE_BODY_MAX_BYTES);
-        *con_cls = cx;
-        return MHD_YES;
-    }
-    if (*upload_data_size) {
-        if (cx->body.len <= REQPARSE_BODY_MAX_BYTES &&
-            buf_append(&cx->body, upload_data, *upload_data_size) < 0)
-            cx->body.len = REQPARSE_BODY_MAX_BYTES + 1; /* remember the overflow */
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    if (cx->r)
+    if (!cx)
+        return begin(h, c, url, method, con_cls);
+    if (*upload_data_size)
+        return upload(h, cx, upload_data, upload_data_size);
+    pthread_mutex_lock(&h->pmu);
+    enum conn_state st = cx->state;
+    pthread_mutex_unlock(&h->pmu);
+    switch (st) {
+    case CONN_SUBMITTED:
         return finish_unary(c, cx->r);
+    case CONN_PARSED:
+        return start_completion(h, c, cx);
+    case CONN_PARSING:
+        return MHD_YES; /* resumed early: the worker resumes it again when done */
+    case CONN_UPLOAD:
+        break;
+    }
     bool post = !strcmp(method, "POST");
     bool chat = !strcmp(url, "/v1/chat/completions"), cmpl = !strcmp(url, "/v1/completions");
     if (chat || cmpl) {
@@ -357,13 +557,9 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
             reqparse_fail(&e, 503, "service_unavailable", NULL, "the engine is shutting down");
             return send_error(h, c, &e, chat ? METRICS_EP_CHAT : METRICS_EP_COMPLETIONS, true);
         }
-        if (cx->body.len > REQPARSE_BODY_MAX_BYTES) {
-            struct reqparse_error e = { 0 };
-            reqparse_fail(&e, 413, "invalid_request_error", NULL,
-                          "request body exceeds the limit of %u bytes", REQPARSE_BODY_MAX_BYTES);
-            return send_error(h, c, &e, chat ? METRICS_EP_CHAT : METRICS_EP_COMPLETIONS, true);
-        }
-        return start_completion(h, c, cx, chat ? REQPARSE_CHAT : REQPARSE_COMPLETIONS);
+        if (cx->overflow)
+            return refuse(h, c, cx, 413, h->body_max_bytes);
+        return queue_parse(h, c, cx);
     }
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return bad_method(c, method, url);
@@ -379,6 +575,7 @@ static void api_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     if (!cx)
         return;
+    assert(cx->state != CONN_PARSING);
     if (cx->r) {
         struct sreq *r = cx->r;
         pthread_mutex_lock(&r->mu);
@@ -392,7 +589,12 @@ static void api_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         }
         sreq_unref(r);
     }
+    sreq_unref(cx->prep);
+    free(cx->err);
+    bool large = cx->large || cx->body.cap >= HTTP_TRIM_BYTES;
     buf_fini(&cx->body);
+    if (large)
+        malloc_trim(0);
     free(cx);
     *con_cls = NULL;
 }
@@ -445,9 +647,11 @@ static struct MHD_Daemon *start_daemon(struct http *h, const struct sockaddr_in 
     return MHD_start_daemon(flags, 0, NULL, NULL, api ? api_handler : metrics_handler, h,
                             MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
-                            MHD_OPTION_CONNECTION_TIMEOUT, 0u, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-                            4096u, MHD_OPTION_NOTIFY_COMPLETED, api ? api_completed : NULL, h,
-                            MHD_OPTION_END);
+                            MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)((h->o.idle_timeout_ns + CLK_NS_PER_S - 1) / CLK_NS_PER_S),
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY_BYTES,
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_NOTIFY_COMPLETED,
+                            api ? api_completed : NULL, h, MHD_OPTION_END);
 }
 
 static uint16_t bound_port(struct MHD_Daemon *d)
@@ -464,17 +668,30 @@ int http_start(const struct http_opts *o, struct http **ret, struct diag *d)
         return diag_set(d, -EINVAL, 0, 0, "--host %s is not an IPv4 address", o->host);
     struct http *h = xcalloc(1, sizeof(*h));
     h->o = *o;
+    uint64_t ctx = o->model->max_sequence_length;
+    uint64_t body = ctx * HTTP_BODY_BYTES_PER_TOKEN + HTTP_BODY_BASE_BYTES;
+    h->body_max_bytes = body < REQPARSE_BODY_MAX_BYTES ? (size_t)body : REQPARSE_BODY_MAX_BYTES;
+    h->body_max_values = (size_t)(ctx * HTTP_BODY_VALUES_PER_TOKEN + HTTP_BODY_BASE_VALUES);
+    jobq_init(&h->pq, offsetof(struct conn, next));
+    pthread_mutex_init(&h->pmu, NULL);
+    int r = 0;
+    for (; h->n_workers < HTTP_PARSE_THREADS && r == 0; h->n_workers++)
+        r = -pthread_create(&h->workers[h->n_workers], NULL, parse_main, h);
+    if (r < 0) {
+        h->n_workers--;
+        http_stop(h);
+        return diag_set(d, r, 0, 0, "cannot start the request parsing threads");
+    }
     sa.sin_port = htons(o->port);
     h->api = start_daemon(h, &sa, true);
     if (!h->api) {
-        free(h);
+        http_stop(h);
         return diag_set(d, -EADDRINUSE, 0, 0, "cannot listen on %s:%u", o->host, o->port);
     }
     sa.sin_port = htons(o->metrics_port);
     h->met = start_daemon(h, &sa, false);
     if (!h->met) {
-        MHD_stop_daemon(h->api);
-        free(h);
+        http_stop(h);
         return diag_set(d, -EADDRINUSE, 0, 0, "cannot listen on %s:%u (metrics)", o->host,
                         o->metrics_port);
     }
@@ -504,7 +721,15 @@ void http_stop(struct http *h)
     if (!h)
         return;
     atomic_store(&h->stopping, true);
-    MHD_stop_daemon(h->api);
-    MHD_stop_daemon(h->met);
+    /* the workers finish what is queued (resuming those connections) before the daemons stop */
+    jobq_stop(&h->pq);
+    for (unsigned i = 0; i < h->n_workers; i++)
+        pthread_join(h->workers[i], NULL);
+    if (h->api)
+        MHD_stop_daemon(h->api);
+    if (h->met)
+        MHD_stop_daemon(h->met);
+    jobq_fini(&h->pq);
+    pthread_mutex_destroy(&h->pmu);
     free(h);
 }

@@ -6,7 +6,13 @@
  * suspend/resume: a streaming connection is suspended while it has nothing to send and resumed
  * by the scheduler when tokens arrive; a unary one is suspended until its request is done. Bad
  * input gets a 4xx with an OpenAI-style error body; a client that goes away cancels its
- * request, which releases its blocks. */
+ * request, which releases its blocks. Hostile input is bounded: a body is limited by what a
+ * context of the model can hold (413 before it is read when Content-Length says so), parsed and
+ * tokenized by worker threads while its connection waits suspended (the network thread never
+ * stalls the streams in progress), and memory goes back after large bodies; idle connections
+ * and slow uploads are closed; over-long URLs and headers get 414 and 431 with OpenAI bodies
+ * (protocol errors libmicrohttpd raises before the handler runs - a bad HTTP version, broken
+ * chunking, headers over its 64 KiB connection memory - keep its own short bodies). */
 #ifndef KVTIER_ENGINE_HTTP_H
 #define KVTIER_ENGINE_HTTP_H
 
@@ -34,6 +40,8 @@ struct http_opts {
     bool kvbm_metrics;                 /* render kvbm_* families on the metrics port */
     uint64_t inject_5xx_every;         /* every Nth completion request fails with 500 */
     uint64_t inject_cut_every;         /* every Nth streaming request is cut mid-stream */
+    uint64_t idle_timeout_ns; /* a connection idle this long is closed (whole seconds); 0 = never */
+    uint64_t upload_timeout_ns; /* a request body slower than this is dropped; 0 = never */
     struct elog log;
 };
 

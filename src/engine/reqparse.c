@@ -159,6 +159,29 @@ static int parse_prompt(json_t *p, uint32_t vocab, struct reqparse_req *r,
     return BAD("prompt", "'prompt' must be a string or an array of token ids");
 }
 
+/* Content parts: objects of type "text" with a string "text"; this text-only model refuses
+ * every other type (image_url, input_audio, file, ...) rather than reading it as text. */
+static int parse_parts(const json_t *c, size_t i, struct reqparse_error *err)
+{
+    size_t j;
+    json_t *part;
+    json_array_foreach (c, j, part) {
+        if (!json_is_object(part))
+            return BAD("messages", "'messages[%zu].content[%zu]' must be an object", i, j);
+        json_t *type = json_object_get(part, "type");
+        if (!json_is_string(type))
+            return BAD("messages", "'messages[%zu].content[%zu].type' must be a string", i, j);
+        if (strcmp(json_string_value(type), "text") != 0)
+            return BAD("messages",
+                       "'messages[%zu].content[%zu]' has type '%.40s', which this model does not "
+                       "support: only 'text' content parts are accepted",
+                       i, j, json_string_value(type));
+        if (!json_is_string(json_object_get(part, "text")))
+            return BAD("messages", "'messages[%zu].content[%zu].text' must be a string", i, j);
+    }
+    return 0;
+}
+
 static int parse_messages(json_t *m, struct reqparse_error *err)
 {
     static const char *const roles[] = { "system", "user", "assistant", "tool", "developer", NULL };
@@ -183,10 +206,32 @@ static int parse_messages(json_t *m, struct reqparse_error *err)
         json_t *c = json_object_get(msg, "content");
         if (c && !json_is_string(c) && !json_is_array(c) && !json_is_null(c))
             return BAD("messages", "'messages[%zu].content' must be a string or an array", i);
+        if (json_is_array(c) && parse_parts(c, i, err) < 0)
+            return -EINVAL;
         if (!c && strcmp(json_string_value(role), "assistant") != 0)
             return BAD("messages", "'messages[%zu].content' is required", i);
     }
     return 0;
+}
+
+size_t reqparse_count_values(const char *body, size_t len)
+{
+    size_t n = 1;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = body[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '[' || c == '{' || c == ',') {
+            n++;
+        }
+    }
+    return n;
 }
 
 int reqparse_body(enum reqparse_endpoint ep, const char *body, size_t len, uint32_t vocab,

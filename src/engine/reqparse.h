@@ -43,6 +43,10 @@ struct reqparse_error {
     char message[400];
 };
 
+/* Counts the JSON values of body without parsing it: one plus every '[', '{' and ',' outside
+ * strings (an upper bound for a valid document). Linear, no allocation, any input. Lets the
+ * caller refuse a body that would build a huge document tree (`[{},{},...]`) before parsing. */
+size_t reqparse_count_values(const char *body, size_t len);
 /* Parses body (len bytes). On success fills ret (free with reqparse_req_fini) and returns 0;
  * on failure returns -EINVAL (or -EMSGSIZE) and fills err. vocab bounds token ids. */
 int reqparse_body(enum reqparse_endpoint ep, const char *body, size_t len, uint32_t vocab,

@@ -10,6 +10,7 @@
  * offload candidate unless it was a hit (evaluated marks the first candidate). */
 #include "engine/sched.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -25,13 +26,14 @@
 #include "engine/cost.h"
 #include "engine/filler.h"
 #include "engine/filter.h"
-#include "engine/kvdata.h"
+#include "engine/oaiwire.h"
 #include "engine/tier_disk.h"
 #include "engine/tier_host.h"
 #include "tokenizer/blockhash.h"
 
 #define SCHED_IDLE_WAIT_NS (100 * CLK_NS_PER_MS)
 #define SCHED_POKE_NS      (500 * CLK_NS_PER_MS) /* queued requests' sockets are rechecked */
+#define SCHED_MAX_PREFILLS 64                    /* prefill chunks in one step */
 
 enum seq_state { SEQ_WAIT, SEQ_ONBOARD, SEQ_PREFILL, SEQ_HOLD, SEQ_DECODE };
 
@@ -71,12 +73,11 @@ struct seq {
 enum job_kind { JOB_H2D_WRITE, JOB_D2D_WRITE, JOB_ONBOARD_READ, JOB_HOST_WRITE, JOB_HOST_READ };
 
 struct job {
-    struct tier_disk_job j; /* first: the tier hands this back */
+    struct tier_job j; /* first: the tier hands this back */
     enum job_kind kind;
     uint32_t host_slot;
     struct seq *seq;
     size_t block;
-    bool own_buf;
 };
 
 struct hit_rec {
@@ -90,9 +91,9 @@ struct sched {
     uint32_t tpb;
     uint64_t bpb;
     struct blockpool g1, g2, g3;
-    bool has_host, has_disk;
-    struct tier_host host;
-    struct tier_disk *disk;
+    bool has_host, has_disk; /* configured */
+    const struct tier_ops *host_ops, *disk_ops;
+    void *host, *disk; /* the open tiers, NULL when absent or closed */
     struct filter filter;
     /* shared with other threads, under mu */
     pthread_mutex_t mu;
@@ -114,7 +115,7 @@ struct sched {
     uint64_t skip_logs;
     pthread_t thread;
     bool started, stopped;
-    char model_json[300];
+    char model_json[OAIWIRE_MODEL_MAX];
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -175,87 +176,6 @@ static void update_gauges(struct sched *s)
     atomic_store_explicit(&m->queued, (int64_t)waiting, memory_order_relaxed);
 }
 
-/* ---- output ------------------------------------------------------------------------------ */
-
-static void chunk_prefix(struct sched *s, struct seq *q, struct buf *b)
-{
-    const struct sreq *r = q->r;
-    buf_printf(b,
-               "data: {\"id\":\"%s\",\"object\":\"%s\",\"created\":%" PRIu64
-               ",\"model\":%s,\"choices\":[",
-               r->id_str, r->ep == SREQ_CHAT ? "chat.completion.chunk" : "text_completion",
-               r->created_unix_s, s->model_json);
-}
-
-static void usage_json(const struct seq *q, struct buf *b)
-{
-    buf_printf(b,
-               "\"usage\":{\"prompt_tokens\":%zu,\"completion_tokens\":%u,\"total_tokens\":%zu,"
-               "\"prompt_tokens_details\":{\"cached_tokens\":%u}}",
-               q->n_prompt, q->n_gen, q->n_prompt + q->n_gen, q->cached_tokens);
-}
-
-/* Appends the SSE events for one generated token (and the role chunk before the first). */
-static void stream_token(struct sched *s, struct seq *q, const char *word, struct buf *b)
-{
-    bool chat = q->r->ep == SREQ_CHAT;
-    if (chat && !q->emitted_first) {
-        chunk_prefix(s, q, b);
-        buf_printf(b, "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
-                      "\"logprobs\":null,\"finish_reason\":null}]}\n\n");
-    }
-    chunk_prefix(s, q, b);
-    if (chat)
-        buf_printf(b,
-                   "{\"index\":0,\"delta\":{\"content\":\" %s\"},\"logprobs\":null,"
-                   "\"finish_reason\":null}]}\n\n",
-                   word);
-    else
-        buf_printf(b,
-                   "{\"index\":0,\"text\":\" %s\",\"logprobs\":null,\"finish_reason\":null}]}"
-                   "\n\n",
-                   word);
-}
-
-static void stream_end(struct sched *s, struct seq *q, struct buf *b)
-{
-    bool chat = q->r->ep == SREQ_CHAT;
-    chunk_prefix(s, q, b);
-    if (chat)
-        buf_printf(b, "{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"%s\"}]}\n\n",
-                   q->finish_reason);
-    else
-        buf_printf(b,
-                   "{\"index\":0,\"text\":\"\",\"logprobs\":null,\"finish_reason\":\"%s\"}]}\n\n",
-                   q->finish_reason);
-    if (q->r->include_usage) {
-        chunk_prefix(s, q, b);
-        buf_printf(b, "],");
-        usage_json(q, b);
-        buf_printf(b, "}\n\n");
-    }
-    buf_printf(b, "data: [DONE]\n\n");
-}
-
-static void full_response(struct sched *s, struct seq *q, struct buf *b)
-{
-    const struct sreq *r = q->r;
-    bool chat = r->ep == SREQ_CHAT;
-    buf_printf(b,
-               "{\"id\":\"%s\",\"object\":\"%s\",\"created\":%" PRIu64 ",\"model\":%s,"
-               "\"choices\":[{\"index\":0,",
-               r->id_str, chat ? "chat.completion" : "text_completion", r->created_unix_s,
-               s->model_json);
-    if (chat)
-        buf_printf(b, "\"message\":{\"role\":\"assistant\",\"content\":\"%s\"},",
-                   buf_str(&q->text));
-    else
-        buf_printf(b, "\"text\":\"%s\",", buf_str(&q->text));
-    buf_printf(b, "\"logprobs\":null,\"finish_reason\":\"%s\"}],", q->finish_reason);
-    usage_json(q, b);
-    buf_printf(b, "}");
-}
-
 /* ---- G1 ---------------------------------------------------------------------------------- */
 
 /* Takes a G1 slot for a new block of q (from its reservation when `reserved`). */
@@ -263,6 +183,7 @@ static uint32_t g1_take(struct sched *s, struct seq *q, bool reserved)
 {
     uint32_t slot = blockpool_alloc(&s->g1, NULL);
     if (slot != BLOCKPOOL_NONE && reserved && q->reserved) {
+        assert(s->reserved_total >= 1);
         q->reserved--;
         s->reserved_total--;
     }
@@ -272,7 +193,9 @@ static uint32_t g1_take(struct sched *s, struct seq *q, bool reserved)
 /* Registers block b of q in G1 (its tokens are all computed). */
 static void g1_register(struct sched *s, struct seq *q, size_t b)
 {
+    assert(b < q->n_g1 && b < q->n_hash);
     uint32_t slot = q->g1[b];
+    assert(slot == BLOCKPOOL_NONE || slot < s->g1.n);
     if (slot == BLOCKPOOL_NONE || s->g1.s[slot].registered)
         return;
     if (blockpool_register(&s->g1, slot, q->hash[b]))
@@ -289,6 +212,7 @@ static void release_blocks(struct sched *s, struct seq *q)
         if (q->g1[i] != BLOCKPOOL_NONE)
             blockpool_unref(&s->g1, q->g1[i]);
     q->n_g1 = 0;
+    assert(s->reserved_total >= q->reserved);
     s->reserved_total -= q->reserved;
     q->reserved = 0;
 }
@@ -303,10 +227,16 @@ static void log_skip(struct sched *s, const char *what)
                   s->skip_logs);
 }
 
-static void submit_job(struct sched *s, struct job *jb)
+static void submit_host(struct sched *s, struct job *jb)
 {
     s->inflight_jobs++;
-    tier_disk_submit(s->disk, &jb->j);
+    s->host_ops->submit(s->host, &jb->j);
+}
+
+static void submit_disk(struct sched *s, struct job *jb)
+{
+    s->inflight_jobs++;
+    s->disk_ops->submit(s->disk, &jb->j);
 }
 
 /* Takes a free disk slot for block h and registers it there; BLOCKPOOL_NONE (counted as a
@@ -340,10 +270,10 @@ static void queue_host_to_disk(struct sched *s, uint64_t h, uint32_t hslot, uint
     struct job *jb = xcalloc(1, sizeof(*jb));
     jb->kind = JOB_H2D_WRITE;
     jb->host_slot = hslot;
-    jb->j = (struct tier_disk_job){
-        .write = true, .slot = d, .hash = h, .buf = tier_host_block(&s->host, hslot), .owner = jb
+    jb->j = (struct tier_job){
+        .write = true, .slot = d, .hash = h, .buf = s->host_ops->block(s->host, hslot), .owner = jb
     };
-    submit_job(s, jb);
+    submit_disk(s, jb);
 }
 
 static void offload_device_to_disk(struct sched *s, uint64_t h)
@@ -356,11 +286,9 @@ static void offload_device_to_disk(struct sched *s, uint64_t h)
         return;
     struct job *jb = xcalloc(1, sizeof(*jb));
     jb->kind = JOB_D2D_WRITE;
-    jb->own_buf = true;
-    void *buf = xalloc_aligned(TIER_DISK_ALIGN, s->bpb);
-    kvdata_fill(h, buf, s->bpb);
-    jb->j = (struct tier_disk_job){ .write = true, .slot = d, .hash = h, .buf = buf, .owner = jb };
-    submit_job(s, jb);
+    /* no source buffer: the tier writes the device's bytes of block h */
+    jb->j = (struct tier_job){ .write = true, .slot = d, .hash = h, .owner = jb };
+    submit_disk(s, jb);
 }
 
 /* Write-through offload of one newly completed device block. */
@@ -397,9 +325,8 @@ static void offload_block(struct sched *s, uint64_t h, uint64_t now)
     struct job *jb = xcalloc(1, sizeof(*jb));
     jb->kind = JOB_HOST_WRITE;
     jb->host_slot = slot;
-    jb->j = (struct tier_disk_job){ .write = true, .slot = slot, .hash = h, .owner = jb };
-    s->inflight_jobs++;
-    tier_host_submit(&s->host, &jb->j);
+    jb->j = (struct tier_job){ .write = true, .slot = slot, .hash = h, .owner = jb };
+    submit_host(s, jb);
 }
 
 /* Registers and offloads the blocks of q completed up to `computed` tokens. */
@@ -418,12 +345,12 @@ static void complete_blocks(struct sched *s, struct seq *q, uint64_t now)
 
 /* ---- disk completions -------------------------------------------------------------------- */
 
-static void on_disk_done(void *ctx, struct tier_disk_job *j)
+static void on_tier_done(void *ctx, struct tier_job *j)
 {
     struct sched *s = ctx;
     struct job *jb = j->owner;
     pthread_mutex_lock(&s->mu);
-    j->next = (struct tier_disk_job *)s->done_head;
+    j->next = (struct tier_job *)s->done_head;
     s->done_head = jb;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
@@ -432,21 +359,23 @@ static void on_disk_done(void *ctx, struct tier_disk_job *j)
 /* An onboard read (host or disk) of block jb->block of its sequence finished. */
 static void onboard_done(struct sched *s, struct job *jb, struct blockpool *pool, bool ok)
 {
-    struct tier_disk_job *j = &jb->j;
+    struct tier_job *j = &jb->j;
     struct seq *q = jb->seq;
     if (!ok)
         blockpool_invalidate(pool, j->slot);
     blockpool_unref(pool, j->slot);
     if (!ok && jb->block < q->fail_block)
         q->fail_block = jb->block;
+    assert(q->pending_io > 0);
     q->pending_io--;
 }
 
 static void handle_job(struct sched *s, struct job *jb)
 {
-    struct tier_disk_job *j = &jb->j;
+    struct tier_job *j = &jb->j;
     struct metrics *m = s->o.metrics;
     bool ok = j->result == 0;
+    assert(s->inflight_jobs > 0);
     s->inflight_jobs--;
     switch (jb->kind) {
     case JOB_HOST_WRITE:
@@ -456,8 +385,9 @@ static void handle_job(struct sched *s, struct job *jb)
         blockpool_unref(&s->g2, j->slot);
         break;
     case JOB_HOST_READ:
-        metrics_add(m, METRICS_G2_READ_BYTES, s->bpb);
-        if (!ok)
+        if (ok || j->result == -EBADMSG)
+            metrics_add(m, METRICS_G2_READ_BYTES, s->bpb);
+        if (j->result == -EBADMSG)
             metrics_add(m, METRICS_VERIFY_FAILURES, 1);
         onboard_done(s, jb, &s->g2, ok);
         break;
@@ -479,25 +409,22 @@ static void handle_job(struct sched *s, struct job *jb)
         blockpool_unref(&s->g3, j->slot);
         break;
     case JOB_ONBOARD_READ:
-        if (ok) {
+        if (j->result == -EBADMSG) {
             metrics_add(m, METRICS_G3_READ_BYTES, s->bpb);
-            ok = kvdata_verify(j->hash, j->buf, s->bpb) && !s->o.inject_ssd_miss;
-            if (!ok) {
-                metrics_add(m, METRICS_VERIFY_FAILURES, 1);
-                if (metrics_get(m, METRICS_VERIFY_FAILURES) % 1000 == 1)
-                    elog_emit(&s->o.log, ELOG_WARN,
-                              "disk block %u read back with wrong contents for hash %016" PRIx64
-                              ": treated as a miss and recomputed",
-                              j->slot, j->hash);
-            }
+            metrics_add(m, METRICS_VERIFY_FAILURES, 1);
+            if (metrics_get(m, METRICS_VERIFY_FAILURES) % 1000 == 1)
+                elog_emit(&s->o.log, ELOG_WARN,
+                          "disk block %u read back with wrong contents for hash %016" PRIx64
+                          ": treated as a miss and recomputed",
+                          j->slot, j->hash);
+        } else if (ok) {
+            metrics_add(m, METRICS_G3_READ_BYTES, s->bpb);
         } else {
             metrics_add(m, METRICS_DISK_READ_ERRORS, 1);
         }
         onboard_done(s, jb, &s->g3, ok);
         break;
     }
-    if (jb->own_buf)
-        free(j->buf);
     free(jb);
 }
 
@@ -556,6 +483,42 @@ static void seq_init_gen(struct sched *s, struct seq *q)
         q->cut_at =
             r->cut_after_tokens < q->gen_target ? r->cut_after_tokens : (q->gen_target + 1) / 2;
     (void)s;
+}
+
+/* Parks q (admitted with k device hits) while h host blocks and then d disk blocks are read
+ * back and checked: real reads on the tiers' threads, and the modelled link time of the host
+ * copies. */
+static void start_onboard(struct sched *s, struct seq *q, size_t k, size_t h, size_t d,
+                          uint64_t now)
+{
+    q->st = SEQ_ONBOARD;
+    q->t_park_ns = now;
+    /* host blocks: real read and check of the bytes on the copy thread, modelled link time */
+    for (size_t b = k; b < k + h; b++) {
+        uint32_t slot = blockpool_lookup_ready(&s->g2, q->hash[b]);
+        blockpool_ref(&s->g2, slot);
+        blockpool_touch(&s->g2, slot);
+        struct job *jb = xcalloc(1, sizeof(*jb));
+        jb->kind = JOB_HOST_READ;
+        jb->seq = q;
+        jb->block = b;
+        jb->j = (struct tier_job){ .write = false, .slot = slot, .hash = q->hash[b], .owner = jb };
+        q->pending_io++;
+        submit_host(s, jb);
+    }
+    q->ready_ns = now + scaled(s, cost_link_ns(&s->cm, (uint64_t)h * s->bpb));
+    for (size_t b = k + h; b < k + h + d; b++) {
+        uint32_t slot = blockpool_lookup_ready(&s->g3, q->hash[b]);
+        blockpool_ref(&s->g3, slot);
+        blockpool_touch(&s->g3, slot);
+        struct job *jb = xcalloc(1, sizeof(*jb));
+        jb->kind = JOB_ONBOARD_READ;
+        jb->seq = q;
+        jb->block = b;
+        jb->j = (struct tier_job){ .write = false, .slot = slot, .hash = q->hash[b], .owner = jb };
+        q->pending_io++;
+        submit_disk(s, jb);
+    }
 }
 
 /* Tries to admit q; false when its blocks do not fit now. */
@@ -622,41 +585,7 @@ static bool try_admit(struct sched *s, struct seq *q, uint64_t now)
     metrics_add(m, METRICS_KVBM_MATCHED_TOKENS, (h + d) * tpb);
     metrics_add(m, METRICS_KVBM_ONBOARD_H2D, h);
     metrics_add(m, METRICS_KVBM_ONBOARD_D2D, d);
-    q->st = SEQ_ONBOARD;
-    q->t_park_ns = now;
-    /* host blocks: real read and check of the bytes on the copy thread, modelled link time */
-    for (size_t b = k; b < k + h; b++) {
-        uint32_t slot = blockpool_lookup_ready(&s->g2, q->hash[b]);
-        blockpool_ref(&s->g2, slot);
-        blockpool_touch(&s->g2, slot);
-        struct job *jb = xcalloc(1, sizeof(*jb));
-        jb->kind = JOB_HOST_READ;
-        jb->seq = q;
-        jb->block = b;
-        jb->j =
-            (struct tier_disk_job){ .write = false, .slot = slot, .hash = q->hash[b], .owner = jb };
-        q->pending_io++;
-        s->inflight_jobs++;
-        tier_host_submit(&s->host, &jb->j);
-    }
-    q->ready_ns = now + scaled(s, cost_link_ns(&s->cm, (uint64_t)h * s->bpb));
-    for (size_t b = k + h; b < k + h + d; b++) {
-        uint32_t slot = blockpool_lookup_ready(&s->g3, q->hash[b]);
-        blockpool_ref(&s->g3, slot);
-        blockpool_touch(&s->g3, slot);
-        struct job *jb = xcalloc(1, sizeof(*jb));
-        jb->kind = JOB_ONBOARD_READ;
-        jb->seq = q;
-        jb->block = b;
-        jb->own_buf = true;
-        jb->j = (struct tier_disk_job){ .write = false,
-                                        .slot = slot,
-                                        .hash = q->hash[b],
-                                        .buf = xalloc_aligned(TIER_DISK_ALIGN, s->bpb),
-                                        .owner = jb };
-        q->pending_io++;
-        submit_job(s, jb);
-    }
+    start_onboard(s, q, k, h, d, now);
     return true;
 }
 
@@ -699,10 +628,11 @@ static void finish_seq(struct sched *s, struct seq *q, enum metrics_error err, u
         metrics_observe(m, METRICS_H_CACHED, (double)q->cached_tokens, 1);
         struct buf b;
         buf_init(&b, SREQ_OUT_MAX_BYTES);
+        struct oaiwire_usage u = { q->n_prompt, q->n_gen, q->cached_tokens };
         if (r->stream)
-            stream_end(s, q, &b);
+            oaiwire_stream_end(&b, r, s->model_json, q->finish_reason, &u);
         else
-            full_response(s, q, &b);
+            oaiwire_full(&b, r, s->model_json, buf_str(&q->text), q->finish_reason, &u);
         r->http_status = 200;
         sreq_emit(r, b.data, b.len, true, false);
         buf_fini(&b);
@@ -738,6 +668,7 @@ static void drain_shared(struct sched *s, struct job **ret_jobs)
 
 static void run_remove(struct sched *s, size_t i)
 {
+    assert(i < s->n_run);
     memmove(&s->run[i], &s->run[i + 1], (s->n_run - i - 1) * sizeof(*s->run));
     s->n_run--;
 }
@@ -799,7 +730,7 @@ static void emit_tokens(struct sched *s, struct emit *ev, size_t n, uint64_t now
         struct sreq *r = q->r;
         buf_reset(&b);
         if (r->stream)
-            stream_token(s, q, s->filler.words[ev[i].word], &b);
+            oaiwire_token(&b, r, s->model_json, !q->emitted_first, s->filler.words[ev[i].word]);
         else
             buf_printf(&q->text, " %s", s->filler.words[ev[i].word]);
         if (!q->emitted_first)
@@ -820,8 +751,8 @@ static void emit_tokens(struct sched *s, struct emit *ev, size_t n, uint64_t now
     buf_fini(&b);
 }
 
-/* One iteration; returns false when there was nothing to run. */
-static bool iterate(struct sched *s)
+/* Completed tier jobs and newly submitted requests, taken from the other threads. */
+static void take_shared(struct sched *s)
 {
     struct job *jobs;
     drain_shared(s, &jobs);
@@ -830,31 +761,43 @@ static bool iterate(struct sched *s)
         handle_job(s, jobs);
         jobs = next;
     }
-    uint64_t now = clk_now_ns();
-    reap_cancelled(s, now);
-    hits_refresh(s, now);
-    if (now >= s->next_poke_ns) {
-        s->next_poke_ns = now + SCHED_POKE_NS;
-        for (struct seq *q = s->wait_head; q; q = q->next)
-            sreq_poke(q->r);
-        for (size_t i = 0; i < s->n_run; i++)
-            if (s->run[i]->st == SEQ_ONBOARD || s->run[i]->st == SEQ_PREFILL ||
-                s->run[i]->st == SEQ_HOLD)
-                sreq_poke(s->run[i]->r);
-    }
-    struct emit *ev = xcalloc(s->n_run + 1, sizeof(*ev));
-    size_t n_ev = 0;
-    /* parked sequences whose wait is over */
+}
+
+/* Every SCHED_POKE_NS, the sockets of requests that produce nothing yet are looked at again, so
+ * a client that left while queued is noticed. */
+static void poke_waiting(struct sched *s, uint64_t now)
+{
+    if (now < s->next_poke_ns)
+        return;
+    s->next_poke_ns = now + SCHED_POKE_NS;
+    for (struct seq *q = s->wait_head; q; q = q->next)
+        sreq_poke(q->r);
+    for (size_t i = 0; i < s->n_run; i++)
+        if (s->run[i]->st == SEQ_ONBOARD || s->run[i]->st == SEQ_PREFILL ||
+            s->run[i]->st == SEQ_HOLD)
+            sreq_poke(s->run[i]->r);
+}
+
+/* Parked sequences whose wait is over: onboarded ones go on to prefill; a held first token
+ * goes out at its release, and the sequence decodes its second token in this iteration's
+ * step (one token per sequence per step, never two together). */
+static void release_parked(struct sched *s, uint64_t now)
+{
     for (size_t i = 0; i < s->n_run; i++) {
         struct seq *q = s->run[i];
         if (q->st == SEQ_ONBOARD && q->pending_io == 0 && now >= q->ready_ns)
             finish_onboard(s, q, now);
         if (q->st == SEQ_HOLD && now >= q->ready_ns) {
             q->st = SEQ_DECODE;
-            ev[n_ev++] = (struct emit){ .q = q, .word = q->held_word, .first = true };
+            struct emit e = { .q = q, .word = q->held_word, .first = true };
+            emit_tokens(s, &e, 1, now);
         }
     }
-    /* admission, first come first served */
+}
+
+/* Admission, first come first served, while sequences may run and their blocks fit. */
+static void admit_waiting(struct sched *s, uint64_t now)
+{
     while (s->wait_head && s->n_run < s->o.max_num_seqs) {
         struct seq *q = s->wait_head;
         if (!try_admit(s, q, now))
@@ -868,54 +811,63 @@ static bool iterate(struct sched *s)
         if (q->st == SEQ_ONBOARD && q->pending_io == 0 && now >= q->ready_ns)
             finish_onboard(s, q, now);
     }
-    ev = xrealloc(ev, (s->n_run + 1) * sizeof(*ev));
-    /* batch: every decode sequence, then prefill chunks under the token budget */
-    struct cost_step cs = { 0 };
-    uint64_t budget = s->o.max_num_tokens, t0 = clk_now_ns();
-    size_t n_dec = 0;
+    assert(s->n_run <= s->o.max_num_seqs);
+}
+
+/* One step's work: every decode sequence, then prefill chunks under the token budget. */
+struct batch {
+    struct cost_step cs;
+    size_t n_dec;
+    struct seq *pf[SCHED_MAX_PREFILLS];
+    size_t pf_chunk[SCHED_MAX_PREFILLS]; /* prompt tokens computed this step */
+    size_t n_pf;
+};
+
+static void build_batch(struct sched *s, struct batch *b)
+{
+    *b = (struct batch){ 0 };
+    uint64_t budget = s->o.max_num_tokens;
     for (size_t i = 0; i < s->n_run && budget > 0; i++) {
         struct seq *q = s->run[i];
         if (q->st != SEQ_DECODE)
             continue;
-        cost_step_add_decode(&s->cm, &cs, q->n_tok);
+        cost_step_add_decode(&s->cm, &b->cs, q->n_tok);
         budget--;
-        n_dec++;
+        b->n_dec++;
     }
-    struct seq *pf[64];
-    size_t pf_chunk[64], n_pf = 0;
-    for (size_t i = 0; i < s->n_run && budget > 0 && n_pf < 64; i++) {
+    for (size_t i = 0; i < s->n_run && budget > 0 && b->n_pf < SCHED_MAX_PREFILLS; i++) {
         struct seq *q = s->run[i];
         if (q->st != SEQ_PREFILL)
             continue;
+        assert(q->computed < q->n_prompt);
         size_t left = q->n_prompt - q->computed;
         size_t c = left < budget ? left : budget;
-        cost_step_add_prefill(&s->cm, &cs, q->computed, c);
+        cost_step_add_prefill(&s->cm, &b->cs, q->computed, c);
         budget -= c;
-        pf[n_pf] = q;
-        pf_chunk[n_pf++] = c;
+        b->pf[b->n_pf] = q;
+        b->pf_chunk[b->n_pf++] = c;
     }
-    if (cs.seqs == 0) {
-        emit_tokens(s, ev, n_ev, now);
-        free(ev);
-        update_gauges(s);
-        return n_ev > 0;
-    }
-    uint64_t step_ns = scaled(s, cost_step_ns(&s->cm, &cs));
-    /* bookkeeping while the modelled step runs */
-    uint64_t offload_before = metrics_get(s->o.metrics, METRICS_KVBM_OFFLOAD_D2H);
+}
+
+/* The bookkeeping of a step (run while the modelled step time passes): a token for every
+ * decode sequence, the prefill chunks, blocks completed and offloaded. The tokens to emit at
+ * the end of the step go to ev (room for cap_ev); returns how many. */
+static size_t advance(struct sched *s, const struct batch *b, struct emit *ev, size_t cap_ev,
+                      uint64_t t0, uint64_t step_ns)
+{
+    size_t n_ev = 0;
     for (size_t i = 0; i < s->n_run; i++) {
         struct seq *q = s->run[i];
-        if (q->st != SEQ_DECODE)
+        if (q->st != SEQ_DECODE || q->n_gen >= q->gen_target)
             continue;
-        if (q->n_gen >= q->gen_target)
-            continue;
+        assert(n_ev < cap_ev);
         append_generated(s, q, &ev[n_ev++]);
         complete_blocks(s, q, t0);
     }
-    for (size_t i = 0; i < n_pf; i++) {
-        struct seq *q = pf[i];
-        q->computed += pf_chunk[i];
-        metrics_add(s->o.metrics, METRICS_PREFILL_TOKENS, pf_chunk[i]);
+    for (size_t i = 0; i < b->n_pf; i++) {
+        struct seq *q = b->pf[i];
+        q->computed += b->pf_chunk[i];
+        metrics_add(s->o.metrics, METRICS_PREFILL_TOKENS, b->pf_chunk[i]);
         complete_blocks(s, q, t0);
         if (q->computed < q->n_prompt)
             continue;
@@ -928,22 +880,17 @@ static bool iterate(struct sched *s)
             q->ready_ns = t0 + step_ns + s->o.first_token_delay_ns;
         } else {
             q->st = SEQ_DECODE;
+            assert(n_ev < cap_ev);
             ev[n_ev++] = e;
         }
     }
-    metrics_add(s->o.metrics, METRICS_DECODE_TOKENS, n_dec);
-    uint64_t copied =
-        (metrics_get(s->o.metrics, METRICS_KVBM_OFFLOAD_D2H) - offload_before) * s->bpb;
-    step_ns += scaled(s, cost_link_ns(&s->cm, copied)); /* the write-through copy is not free */
-    uint64_t t1 = clk_now_ns();
-    metrics_add(s->o.metrics, METRICS_BOOKKEEPING_NS, t1 - t0);
-    metrics_add(s->o.metrics, METRICS_STEP_NS, step_ns);
-    metrics_add(s->o.metrics, METRICS_ITERATIONS, 1);
-    clk_sleep_until_ns(t0 + step_ns);
-    now = clk_now_ns();
-    emit_tokens(s, ev, n_ev, now);
-    free(ev);
-    /* finished sequences leave */
+    metrics_add(s->o.metrics, METRICS_DECODE_TOKENS, b->n_dec);
+    return n_ev;
+}
+
+/* Finished sequences leave and answer their clients. */
+static void retire_finished(struct sched *s, uint64_t now)
+{
     for (size_t i = 0; i < s->n_run;) {
         struct seq *q = s->run[i];
         if (q->st == SEQ_DECODE && q->n_gen >= q->gen_target && !atomic_load(&q->r->cancelled)) {
@@ -954,6 +901,41 @@ static bool iterate(struct sched *s)
         }
         i++;
     }
+}
+
+/* One iteration; returns false when there was nothing to run. */
+static bool iterate(struct sched *s)
+{
+    take_shared(s);
+    uint64_t now = clk_now_ns();
+    reap_cancelled(s, now);
+    hits_refresh(s, now);
+    poke_waiting(s, now);
+    release_parked(s, now);
+    admit_waiting(s, now);
+    uint64_t t0 = clk_now_ns();
+    struct batch b;
+    build_batch(s, &b);
+    if (b.cs.seqs == 0) {
+        update_gauges(s);
+        return false;
+    }
+    uint64_t step_ns = scaled(s, cost_step_ns(&s->cm, &b.cs));
+    size_t cap_ev = s->n_run; /* at most one token per running sequence per step */
+    struct emit *ev = xcalloc(cap_ev + 1, sizeof(*ev));
+    uint64_t offload_before = metrics_get(s->o.metrics, METRICS_KVBM_OFFLOAD_D2H);
+    size_t n_ev = advance(s, &b, ev, cap_ev, t0, step_ns);
+    uint64_t copied =
+        (metrics_get(s->o.metrics, METRICS_KVBM_OFFLOAD_D2H) - offload_before) * s->bpb;
+    step_ns += scaled(s, cost_link_ns(&s->cm, copied)); /* the write-through copy is not free */
+    metrics_add(s->o.metrics, METRICS_BOOKKEEPING_NS, clk_now_ns() - t0);
+    metrics_add(s->o.metrics, METRICS_STEP_NS, step_ns);
+    metrics_add(s->o.metrics, METRICS_ITERATIONS, 1);
+    clk_sleep_until_ns(t0 + step_ns);
+    now = clk_now_ns();
+    emit_tokens(s, ev, n_ev, now);
+    free(ev);
+    retire_finished(s, now);
     update_gauges(s);
     return true;
 }
@@ -995,23 +977,58 @@ static void *thread_main(void *arg)
 
 /* ---- life cycle -------------------------------------------------------------------------- */
 
-static void json_quote(const char *in, char *out, size_t len)
+/* Opens the configured tiers through their plug-ins (the real ones unless the options name
+ * others). */
+static int open_tiers(struct sched *s, struct diag *d)
 {
-    size_t o = 0;
-    out[o++] = '"';
-    for (; *in && o + 8 < len; in++) {
-        unsigned char c = (unsigned char)*in;
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20) {
-            o += (size_t)snprintf(out + o, len - o, "\\u%04x", c);
-        } else {
-            out[o++] = (char)c;
-        }
+    const struct sched_opts *o = &s->o;
+    s->host_ops = o->host_ops ? o->host_ops : &tier_host_ops;
+    s->disk_ops = o->disk_ops ? o->disk_ops : &tier_disk_ops;
+    if (s->has_host) {
+        struct tier_opts to = { .n_blocks = o->kvbm->host_blocks, .block_bytes = s->bpb };
+        int r = s->host_ops->open(&to, on_tier_done, s, &s->host, d);
+        if (r < 0)
+            return r;
     }
-    out[o++] = '"';
-    out[o] = 0;
+    if (s->has_disk) {
+        struct tier_opts to = { .n_blocks = o->kvbm->disk_blocks,
+                                .block_bytes = s->bpb,
+                                .inject_verify_fail = o->inject_ssd_miss,
+                                .dir = o->kvbm->disk_dir,
+                                .o_direct = o->kvbm->o_direct,
+                                .zerofill_fallback = o->kvbm->zerofill_fallback,
+                                .force_pread = o->disk_force_pread,
+                                .queue_depth = (unsigned)o->disk_queue_depth };
+        int r = s->disk_ops->open(&to, on_tier_done, s, &s->disk, d);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int sched_check_capacity(const struct sched_opts *o, uint64_t mem_bytes, struct diag *d)
+{
+    const struct config_kvbm *k = o->kvbm;
+    if (o->model->tokens_per_block == 0 || o->g1_blocks == 0 ||
+        o->g1_blocks > BLOCKPOOL_MAX_SLOTS || k->host_blocks > BLOCKPOOL_MAX_SLOTS ||
+        k->disk_blocks > BLOCKPOOL_MAX_SLOTS)
+        return diag_set(d, -EINVAL, 0, 0,
+                        "tier capacities out of range (G1 %" PRIu64 ", G2 %" PRIu64 ", G3 %" PRIu64
+                        " blocks; at most %u each, G1 at least 1)",
+                        o->g1_blocks, k->host_blocks, k->disk_blocks, BLOCKPOOL_MAX_SLOTS);
+    bool host = k->enabled && k->host_blocks, disk = k->enabled && k->disk_blocks;
+    uint64_t need = blockpool_bytes((uint32_t)o->g1_blocks) +
+                    blockpool_bytes(host ? (uint32_t)k->host_blocks : 0) +
+                    blockpool_bytes(disk ? (uint32_t)k->disk_blocks : 0);
+    if (mem_bytes && need > mem_bytes / 2)
+        return diag_set(d, -ENOMEM, 0, 0,
+                        "the scheduler's bookkeeping for %" PRIu64 " G1, %" PRIu64
+                        " G2 and %" PRIu64
+                        " G3 blocks needs %.1f GiB, more than half of this machine's %.1f GiB of "
+                        "memory: lower --g1-blocks or the KVBM cache sizes",
+                        o->g1_blocks, host ? k->host_blocks : 0, disk ? k->disk_blocks : 0,
+                        (double)need / (1u << 30), (double)mem_bytes / (1u << 30));
+    return 0;
 }
 
 int sched_new(const struct sched_opts *o, struct sched **ret, struct diag *d)
@@ -1030,15 +1047,10 @@ int sched_new(const struct sched_opts *o, struct sched **ret, struct diag *d)
         diag_set(d, r, 0, 0, "the tokenizer has too few single-token filler words");
         goto fail;
     }
-    if (s->tpb == 0 || o->g1_blocks == 0 || o->g1_blocks > BLOCKPOOL_MAX_SLOTS ||
-        o->kvbm->host_blocks > BLOCKPOOL_MAX_SLOTS || o->kvbm->disk_blocks > BLOCKPOOL_MAX_SLOTS) {
-        r = diag_set(d, -EINVAL, 0, 0,
-                     "tier capacities out of range (G1 %" PRIu64 ", G2 %" PRIu64 ", G3 %" PRIu64
-                     " blocks; at most %u each, G1 at least 1)",
-                     o->g1_blocks, o->kvbm->host_blocks, o->kvbm->disk_blocks, BLOCKPOOL_MAX_SLOTS);
+    r = sched_check_capacity(o, 0, d);
+    if (r < 0)
         goto fail;
-    }
-    json_quote(o->served_model, s->model_json, sizeof(s->model_json));
+    oaiwire_quote(o->served_model, s->model_json, sizeof(s->model_json));
     blockpool_init(&s->g1, (uint32_t)o->g1_blocks);
     s->has_host = o->kvbm->enabled && o->kvbm->host_blocks > 0;
     s->has_disk = o->kvbm->enabled && o->kvbm->disk_blocks > 0;
@@ -1054,31 +1066,9 @@ int sched_new(const struct sched_opts *o, struct sched **ret, struct diag *d)
     s->hits =
         xcalloc(o->kvbm->stats_max_requests ? o->kvbm->stats_max_requests : 1, sizeof(*s->hits));
     *ret = s;
-    if (s->has_host) {
-        r = tier_host_init(&s->host, o->kvbm->host_blocks, s->bpb);
-        if (r < 0) {
-            diag_set(d, r, 0, 0, "cannot map %" PRIu64 " host blocks of %" PRIu64 " bytes",
-                     o->kvbm->host_blocks, s->bpb);
-            goto fail_built;
-        }
-        r = tier_host_start(&s->host, on_disk_done, s);
-        if (r < 0) {
-            diag_set(d, r, 0, 0, "cannot start the host copy thread");
-            goto fail_built;
-        }
-    }
-    if (s->has_disk) {
-        struct tier_disk_opts to = { .dir = o->kvbm->disk_dir,
-                                     .n_blocks = o->kvbm->disk_blocks,
-                                     .block_bytes = s->bpb,
-                                     .o_direct = o->kvbm->o_direct,
-                                     .zerofill_fallback = o->kvbm->zerofill_fallback,
-                                     .force_pread = o->disk_force_pread,
-                                     .queue_depth = o->disk_queue_depth };
-        r = tier_disk_open(&to, on_disk_done, s, &s->disk, d);
-        if (r < 0)
-            goto fail_built;
-    }
+    r = open_tiers(s, d);
+    if (r < 0)
+        goto fail_built;
     return 0;
 fail_built:
     *ret = NULL;
@@ -1149,8 +1139,11 @@ void sched_stop(struct sched *s)
     if (s->started)
         pthread_join(s->thread, NULL);
     /* let in-flight copies and disk I/O finish, then end every open request */
-    tier_host_stop(&s->host);
-    tier_disk_close(s->disk);
+    if (s->host)
+        s->host_ops->close(s->host);
+    s->host = NULL;
+    if (s->disk)
+        s->disk_ops->close(s->disk);
     s->disk = NULL;
     struct job *jobs;
     drain_shared(s, &jobs);
@@ -1182,7 +1175,6 @@ void sched_free(struct sched *s)
     free(s->run);
     free(s->hits);
     filter_fini(&s->filter);
-    tier_host_fini(&s->host);
     blockpool_fini(&s->g1);
     blockpool_fini(&s->g2);
     blockpool_fini(&s->g3);
@@ -1191,27 +1183,41 @@ void sched_free(struct sched *s)
     free(s);
 }
 
+/* The disk tier's facts, all zero and "" without one. */
+static struct tier_facts disk_facts(const struct sched *s)
+{
+    struct tier_facts f = { .path = "", .prealloc = "" };
+    if (s->disk)
+        s->disk_ops->facts(s->disk, &f);
+    return f;
+}
+
 bool sched_disk_o_direct(const struct sched *s)
 {
-    return s->disk && tier_disk_o_direct(s->disk);
+    return disk_facts(s).o_direct;
+}
+
+bool sched_disk_in_ram(const struct sched *s)
+{
+    return disk_facts(s).in_ram;
 }
 
 bool sched_disk_io_uring(const struct sched *s)
 {
-    return s->disk && tier_disk_io_uring(s->disk);
+    return disk_facts(s).io_uring;
 }
 
 const char *sched_disk_path(const struct sched *s)
 {
-    return s->disk ? tier_disk_path(s->disk) : "";
+    return disk_facts(s).path;
 }
 
 const char *sched_disk_prealloc(const struct sched *s)
 {
-    return s->disk ? tier_disk_prealloc(s->disk) : "";
+    return disk_facts(s).prealloc;
 }
 
 int sched_disk_o_direct_error(const struct sched *s)
 {
-    return s->disk ? tier_disk_o_direct_error(s->disk) : 0;
+    return disk_facts(s).o_direct_err;
 }

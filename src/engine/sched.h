@@ -8,8 +8,9 @@
  * chunks under the token budget, sleeps the modelled step time, then streams the tokens
  * produced. Every newly completed full block is registered in G1 and offloaded write-through
  * (G1->G2, then G2->G3 through the frequency filter; G1->G3 in disk-only mode), with KVBM's
- * counters counted at issue. The G1/G2/G3 pools, the filter and the hit-rate window belong to
- * the scheduler thread; HTTP threads only submit requests and read metrics. */
+ * counters counted at issue. The host and disk tiers are `struct tier_ops` plug-ins (tier.h):
+ * the scheduler never asks which kind it talks to. The G1/G2/G3 pools, the filter and the hit-rate
+ * window belong to the scheduler thread; HTTP threads only submit requests and read metrics. */
 #ifndef KVTIER_ENGINE_SCHED_H
 #define KVTIER_ENGINE_SCHED_H
 
@@ -22,6 +23,7 @@
 #include "engine/elog.h"
 #include "engine/metrics.h"
 #include "engine/sreq.h"
+#include "engine/tier.h"
 #include "tokenizer/tokenizer.h"
 
 struct sched_opts {
@@ -33,17 +35,24 @@ struct sched_opts {
     struct elog log;
     const char *served_model; /* JSON-safe name echoed in responses */
     uint64_t g1_blocks;
-    uint32_t max_num_seqs;
-    uint32_t max_num_tokens;
-    uint64_t first_token_delay_ns; /* failure injection: hold every first token */
-    bool inject_ssd_miss;          /* failure injection: every disk read fails verification */
-    bool disk_force_pread;         /* disk I/O without io_uring */
-    unsigned disk_queue_depth;
-    double speedup; /* modelled times are divided by this (>= 1 faster) */
+    uint64_t max_num_seqs;           /* sequences per iteration, at most UINT32_MAX */
+    uint64_t max_num_tokens;         /* token budget per iteration */
+    uint64_t first_token_delay_ns;   /* failure injection: hold every first token */
+    bool inject_ssd_miss;            /* failure injection: every disk read fails verification */
+    bool disk_force_pread;           /* disk I/O without io_uring */
+    uint64_t disk_queue_depth;       /* 1..TIER_DISK_MAX_QD; 0 = 32 */
+    double speedup;                  /* modelled times are divided by this (>= 1 faster) */
+    const struct tier_ops *host_ops; /* NULL: tier_host_ops (tests: tier_null_ops) */
+    const struct tier_ops *disk_ops; /* NULL: tier_disk_ops (tests: tier_null_ops) */
 };
 
 struct sched;
 
+/* Checks the tier capacities of o before sched_new: each within BLOCKPOOL_MAX_SLOTS (G1 at
+ * least 1), and the bookkeeping the pools allocate (slots and hash tables, about 56 bytes per
+ * block) within half of mem_bytes (the machine's memory). -EINVAL or -ENOMEM with d naming the
+ * capacities; 0 when they fit. */
+int sched_check_capacity(const struct sched_opts *o, uint64_t mem_bytes, struct diag *d);
 /* Builds pools and tiers (G3 file created, preallocated and unlinked here). Errors: negative
  * errno with d naming the problem. *ret owned. */
 int sched_new(const struct sched_opts *o, struct sched **ret, struct diag *d);
@@ -65,6 +74,8 @@ void sched_free(struct sched *s);
 /* Effective disk tier facts for the start-up log and gauges. */
 bool sched_disk_o_direct(const struct sched *s);
 bool sched_disk_io_uring(const struct sched *s);
+/* Whether the disk tier's file is in memory (tmpfs/ramfs). */
+bool sched_disk_in_ram(const struct sched *s);
 const char *sched_disk_path(const struct sched *s);
 const char *sched_disk_prealloc(const struct sched *s);
 int sched_disk_o_direct_error(const struct sched *s);

@@ -10,6 +10,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <liburing.h>
@@ -26,6 +28,7 @@
 #include "common/fileio.h"
 #include "common/jobq.h"
 #include "common/xalloc.h"
+#include "engine/kvdata.h"
 
 #define ZEROFILL_CHUNK (16u << 20)
 
@@ -35,6 +38,7 @@ struct tier_disk {
     char path[TIER_DISK_PATH_MAX];
     uint64_t n_blocks, block_bytes;
     bool o_direct;
+    bool in_ram; /* tmpfs or ramfs */
     int o_direct_err;
     bool uring;
     int uring_err;
@@ -43,7 +47,7 @@ struct tier_disk {
     struct io_uring ring;
     pthread_t thread;
     struct jobq q; /* queued, not yet submitted */
-    tier_disk_done_fn *done;
+    tier_done_fn *done;
     void *ctx;
 };
 
@@ -84,7 +88,7 @@ static int probe_direct(int fd)
     return r;
 }
 
-static void finish(struct tier_disk *t, struct tier_disk_job *j, int res)
+static void finish(struct tier_disk *t, struct tier_job *j, int res)
 {
     j->result = res;
     j->done_ns = clk_now_ns();
@@ -92,7 +96,7 @@ static void finish(struct tier_disk *t, struct tier_disk_job *j, int res)
 }
 
 /* Full synchronous transfer (fallback path). */
-static int transfer_sync(struct tier_disk *t, struct tier_disk_job *j)
+static int transfer_sync(struct tier_disk *t, struct tier_job *j)
 {
     uint64_t off = (uint64_t)j->slot * t->block_bytes, done = 0;
     while (done < t->block_bytes) {
@@ -112,7 +116,7 @@ static int transfer_sync(struct tier_disk *t, struct tier_disk_job *j)
 static void *thread_sync(void *arg)
 {
     struct tier_disk *t = arg;
-    struct tier_disk_job *j;
+    struct tier_job *j;
     while ((j = jobq_pop_wait(&t->q)))
         finish(t, j, transfer_sync(t, j));
     return NULL;
@@ -139,7 +143,7 @@ static void *thread_uring(void *arg)
             struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
             if (!sqe)
                 break;
-            struct tier_disk_job *j = jobq_trypop(&t->q);
+            struct tier_job *j = jobq_trypop(&t->q);
             assert(j);
             uint64_t off = (uint64_t)j->slot * t->block_bytes;
             if (j->write)
@@ -164,7 +168,7 @@ static void *thread_uring(void *arg)
         bool rearm = false;
         io_uring_for_each_cqe(&t->ring, head, cqe)
         {
-            struct tier_disk_job *j = io_uring_cqe_get_data(cqe);
+            struct tier_job *j = io_uring_cqe_get_data(cqe);
             seen++;
             if (!j) {
                 uint64_t v;
@@ -201,6 +205,14 @@ static int make_file(struct tier_disk *t, const struct tier_disk_opts *o, struct
         r = neg_errno();
         return diag_set(d, r, 0, 0, "mkostemp %s: %s", t->path, strerror(-r));
     }
+    /* unlinked before anything can fail, so a failed start leaves no partly allocated file */
+    if (unlink(t->path) < 0) {
+        r = neg_errno();
+        return diag_set(d, r, 0, 0, "unlink %s: %s", t->path, strerror(-r));
+    }
+    struct statfs sf;
+    t->in_ram = fstatfs(t->fd, &sf) == 0 && ((unsigned long)sf.f_type == TMPFS_MAGIC ||
+                                             (unsigned long)sf.f_type == RAMFS_MAGIC);
     uint64_t size;
     if (__builtin_mul_overflow(o->n_blocks, o->block_bytes, &size) || size > INT64_MAX)
         return diag_set(d, -EOVERFLOW, 0, 0, "disk cache size overflows");
@@ -222,7 +234,9 @@ static int make_file(struct tier_disk *t, const struct tier_disk_opts *o, struct
         return diag_set(d, r, 0, 0, "fallocate %llu bytes for %s: %s", (unsigned long long)size,
                         t->path, strerror(-r));
     }
-    if (o->o_direct) {
+    if (o->o_direct && t->in_ram) {
+        t->o_direct_err = -EOPNOTSUPP; /* accepted or not, memory is not storage */
+    } else if (o->o_direct) {
         int fl = fcntl(t->fd, F_GETFL);
         if (fl < 0 || fcntl(t->fd, F_SETFL, fl | O_DIRECT) < 0) {
             t->o_direct_err = neg_errno();
@@ -232,14 +246,10 @@ static int make_file(struct tier_disk *t, const struct tier_disk_opts *o, struct
             t->o_direct = true;
         }
     }
-    if (unlink(t->path) < 0) {
-        r = neg_errno();
-        return diag_set(d, r, 0, 0, "unlink %s: %s", t->path, strerror(-r));
-    }
     return 0;
 }
 
-int tier_disk_open(const struct tier_disk_opts *o, tier_disk_done_fn *done, void *ctx,
+int tier_disk_open(const struct tier_disk_opts *o, tier_done_fn *done, void *ctx,
                    struct tier_disk **ret, struct diag *d)
 {
     if (o->block_bytes == 0 || o->block_bytes % TIER_DISK_ALIGN || o->block_bytes > (1u << 30) ||
@@ -256,7 +266,7 @@ int tier_disk_open(const struct tier_disk_opts *o, tier_disk_done_fn *done, void
     t->qd = o->queue_depth ? o->queue_depth : 32;
     if (t->qd > TIER_DISK_MAX_QD)
         t->qd = TIER_DISK_MAX_QD;
-    jobq_init(&t->q, offsetof(struct tier_disk_job, next));
+    jobq_init(&t->q, offsetof(struct tier_job, next));
     int r = make_file(t, o, d);
     if (r < 0)
         goto fail;
@@ -286,7 +296,7 @@ fail:
     return r;
 }
 
-void tier_disk_submit(struct tier_disk *t, struct tier_disk_job *job)
+void tier_disk_submit(struct tier_disk *t, struct tier_job *job)
 {
     job->next = NULL;
     job->submit_ns = clk_now_ns();
@@ -325,6 +335,11 @@ bool tier_disk_o_direct(const struct tier_disk *t)
     return t->o_direct;
 }
 
+bool tier_disk_in_ram(const struct tier_disk *t)
+{
+    return t->in_ram;
+}
+
 int tier_disk_o_direct_error(const struct tier_disk *t)
 {
     return t->o_direct_err;
@@ -354,3 +369,102 @@ int tier_disk_fd(const struct tier_disk *t)
 {
     return t->fd;
 }
+
+/* ---- as a tier_ops plug-in ---------------------------------------------------------------- */
+
+struct plugged {
+    struct tier_disk *t; /* first: tier_disk_close of a plugged tier */
+    tier_done_fn *done;
+    void *ctx;
+    uint64_t block_bytes;
+    bool inject_verify_fail;
+};
+
+/* I/O thread: verifies a read, frees the bounce buffer, hands the job to the owner. */
+static void plugged_done(void *ctx, struct tier_job *j)
+{
+    struct plugged *p = ctx;
+    if (!j->write && j->result == 0 &&
+        (p->inject_verify_fail || !kvdata_verify(j->hash, j->bounce, p->block_bytes)))
+        j->result = -EBADMSG;
+    if (j->bounce) {
+        free(j->bounce);
+        j->bounce = NULL;
+        j->buf = NULL;
+    }
+    p->done(p->ctx, j);
+}
+
+static int plugged_open(const struct tier_opts *o, tier_done_fn *done, void *ctx, void **ret,
+                        struct diag *d)
+{
+    struct plugged *p = xcalloc(1, sizeof(*p));
+    *p = (struct plugged){ .done = done,
+                           .ctx = ctx,
+                           .block_bytes = o->block_bytes,
+                           .inject_verify_fail = o->inject_verify_fail };
+    struct tier_disk_opts to = { .dir = o->dir,
+                                 .n_blocks = o->n_blocks,
+                                 .block_bytes = o->block_bytes,
+                                 .o_direct = o->o_direct,
+                                 .zerofill_fallback = o->zerofill_fallback,
+                                 .force_pread = o->force_pread,
+                                 .queue_depth = o->queue_depth };
+    int r = tier_disk_open(&to, plugged_done, p, &p->t, d);
+    if (r < 0) {
+        free(p);
+        return r;
+    }
+    *ret = p;
+    return 0;
+}
+
+static void plugged_submit(void *t, struct tier_job *j)
+{
+    struct plugged *p = t;
+    assert(!j->bounce);
+    if (!j->buf) {
+        j->bounce = xalloc_aligned(TIER_DISK_ALIGN, p->block_bytes);
+        if (j->write)
+            kvdata_fill(j->hash, j->bounce, p->block_bytes);
+        j->buf = j->bounce;
+    }
+    assert(j->write || j->bounce); /* reads always land in the tier's own buffer */
+    tier_disk_submit(p->t, j);
+}
+
+static void *plugged_block(void *t, uint32_t slot)
+{
+    (void)t;
+    (void)slot;
+    return NULL;
+}
+
+static void plugged_facts(const void *t, struct tier_facts *ret)
+{
+    const struct plugged *p = t;
+    *ret = (struct tier_facts){ .o_direct = p->t->o_direct,
+                                .o_direct_err = p->t->o_direct_err,
+                                .io_uring = p->t->uring,
+                                .in_ram = p->t->in_ram,
+                                .path = p->t->path,
+                                .prealloc = p->t->prealloc };
+}
+
+static void plugged_close(void *t)
+{
+    struct plugged *p = t;
+    if (!p)
+        return;
+    tier_disk_close(p->t);
+    free(p);
+}
+
+const struct tier_ops tier_disk_ops = {
+    .name = "disk",
+    .open = plugged_open,
+    .submit = plugged_submit,
+    .block = plugged_block,
+    .facts = plugged_facts,
+    .close = plugged_close,
+};

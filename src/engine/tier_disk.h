@@ -3,10 +3,12 @@
  * mkostemp as <dir>/dynamo-kvbm-disk-cache-XXXXXX, switched to O_DIRECT with fcntl (when the
  * file system refuses, O_DIRECT is dropped and the fallback recorded), preallocated in full with
  * fallocate (EOPNOTSUPP: zero-fill when DYN_KVBM_DISK_ZEROFILL_FALLBACK is set, else a sparse
- * ftruncate) and unlinked right away, so nothing is left behind and every start is cold. Block
- * b lives at offset b x block_bytes. Reads and writes run on the tier's own I/O thread through
- * io_uring (one SQE per block, up to `queue_depth` in flight), or synchronous pread/pwrite when
- * io_uring is unavailable. Completions are reported through a callback on the I/O thread. */
+ * ftruncate); it is unlinked as soon as it exists, so nothing is left behind (also when a step
+ * fails) and every start is cold. A file on tmpfs or ramfs is memory: the tier reports it as
+ * RAM and never as O_DIRECT, as the probe does. Block b lives at offset b x block_bytes. Reads and
+ * writes run on the tier's own I/O thread through io_uring (one SQE per block, up to `queue_depth`
+ * in flight), or synchronous pread/pwrite when io_uring is unavailable. Completions are reported
+ * through a callback on the I/O thread. */
 #ifndef KVTIER_ENGINE_TIER_DISK_H
 #define KVTIER_ENGINE_TIER_DISK_H
 
@@ -14,24 +16,11 @@
 #include <stdint.h>
 
 #include "common/diag.h"
+#include "engine/tier.h"
 
 #define TIER_DISK_ALIGN    4096u
 #define TIER_DISK_MAX_QD   256u
 #define TIER_DISK_PATH_MAX 1100u
-
-struct tier_disk_job {
-    struct tier_disk_job *next; /* queue link, owned by the tier while submitted */
-    bool write;
-    uint32_t slot;
-    void *buf;     /* borrowed; TIER_DISK_ALIGN-aligned, block_bytes long, valid until done */
-    uint64_t hash; /* block identity, for the owner */
-    int result;    /* 0 or negative errno, set before the callback */
-    void *owner;   /* for the owner (the scheduler) */
-    uint64_t submit_ns, done_ns;
-};
-
-/* Called on the I/O thread when a job finished; the job returns to the caller. */
-typedef void tier_disk_done_fn(void *ctx, struct tier_disk_job *job);
 
 struct tier_disk_opts {
     const char *dir; /* created if missing */
@@ -47,16 +36,19 @@ struct tier_disk;
 
 /* Creates, preallocates and unlinks the file and starts the I/O thread. Errors: negative errno
  * with d naming the path and the failing step (mkdir, mkostemp, fallocate, ...). *ret owned. */
-int tier_disk_open(const struct tier_disk_opts *o, tier_disk_done_fn *done, void *ctx,
+int tier_disk_open(const struct tier_disk_opts *o, tier_done_fn *done, void *ctx,
                    struct tier_disk **ret, struct diag *d);
 /* Queues a job (any thread). The callback reports it; the job and its buffer must stay valid
  * until then. */
-void tier_disk_submit(struct tier_disk *t, struct tier_disk_job *job);
+void tier_disk_submit(struct tier_disk *t, struct tier_job *job);
 /* Finishes every queued and in-flight job (callbacks run), stops the thread, closes the file.
  * NULL-safe. */
 void tier_disk_close(struct tier_disk *t);
 /* Whether the file is really open with O_DIRECT. */
 bool tier_disk_o_direct(const struct tier_disk *t);
+/* Whether the file lives in memory (tmpfs or ramfs): then it is RAM, not storage, and
+ * tier_disk_o_direct is false whatever the file system accepted. */
+bool tier_disk_in_ram(const struct tier_disk *t);
 /* Why O_DIRECT was dropped (negative errno) or 0. */
 int tier_disk_o_direct_error(const struct tier_disk *t);
 /* Whether io_uring is in use (else pread/pwrite); tier_disk_uring_error gives why not. */
@@ -68,5 +60,11 @@ const char *tier_disk_path(const struct tier_disk *t);
 const char *tier_disk_prealloc(const struct tier_disk *t);
 /* The file descriptor (for tests inspecting /proc/self/fd). */
 int tier_disk_fd(const struct tier_disk *t);
+
+/* The disk tier as a `struct tier_ops` plug-in: writes without a source buffer and every read
+ * go through a bounce buffer of the tier's own; reads are verified on the I/O thread (-EBADMSG
+ * on wrong contents, or always with inject_verify_fail). The raw functions above keep the
+ * caller's buffers and never verify. */
+extern const struct tier_ops tier_disk_ops;
 
 #endif

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "common/jobq.h"
-#include "engine/tier_disk.h"
+#include "engine/tier.h"
 
 struct tier_host {
     uint8_t *mem; /* owned mapping, NULL when n_blocks is 0 */
@@ -21,9 +21,10 @@ struct tier_host {
     /* copy thread (tier_host_start): writes (G1->G2) and verified reads (G2->G1) off the
      * scheduler thread, like the DMA engine of the real stack */
     pthread_t thread;
-    struct jobq q; /* of struct tier_disk_job */
+    struct jobq q; /* of struct tier_job */
     bool running;
-    tier_disk_done_fn *done;
+    bool inject_verify_fail; /* every read fails verification */
+    tier_done_fn *done;
     void *ctx;
 };
 
@@ -37,11 +38,15 @@ void tier_host_write(struct tier_host *t, uint32_t slot, uint64_t hash);
 /* Reads slot back and checks it holds block hash (the G2->G1 copy). */
 bool tier_host_verify(const struct tier_host *t, uint32_t slot, uint64_t hash);
 /* Starts the copy thread; done is called on it for every finished job. -errno. */
-int tier_host_start(struct tier_host *t, tier_disk_done_fn *done, void *ctx);
-/* Queues a job (any thread): write = fill slot with block hash; read = verify it (result
- * -EBADMSG on a mismatch). The job's buf is unused. */
-void tier_host_submit(struct tier_host *t, struct tier_disk_job *job);
+int tier_host_start(struct tier_host *t, tier_done_fn *done, void *ctx);
+/* Queues a job (any thread): write = fill slot with block hash (or copy the job's buf when
+ * set); read = verify it (result -EBADMSG on a mismatch). */
+void tier_host_submit(struct tier_host *t, struct tier_job *job);
 /* Finishes queued jobs and stops the copy thread (also done by tier_host_fini). */
 void tier_host_stop(struct tier_host *t);
+
+/* The host tier as a `struct tier_ops` plug-in (init + start at open, stop + fini at close);
+ * its blocks are addressable, so the disk tier writes straight from them. */
+extern const struct tier_ops tier_host_ops;
 
 #endif

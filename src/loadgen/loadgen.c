@@ -28,6 +28,7 @@
  * (it is recorded per request as connect_ns when a new connection was needed). */
 #include "loadgen/loadgen.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -44,6 +45,7 @@
 #include "common/clk.h"
 #include "common/fileio.h"
 #include "common/jsonx.h"
+#include "common/redact.h"
 #include "common/rng.h"
 #include "common/stats.h"
 #include "common/xalloc.h"
@@ -138,6 +140,8 @@ struct run {
     double wake_mean_ns, wake_dev_ns;
     char *url;
     char *auth;
+    char *url_redacted; /* owned; cfg->url without credentials, for the summary */
+    char *api_key;      /* owned; redacted from every error detail a server sends back */
     struct curl_slist *static_hdrs; /* owned; headers every request carries */
     bool chat;
     struct reqplan_body_opts body_opts;
@@ -205,6 +209,7 @@ static void heap_push(struct run *r, uint64_t ready_ns, size_t req)
 
 static struct entry heap_pop(struct run *r)
 {
+    assert(r->heap_n > 0);
     struct entry top = r->heap[0];
     struct entry last = r->heap[--r->heap_n];
     size_t i = 0;
@@ -514,6 +519,7 @@ static void active_add(struct run *r, struct xfer *x)
 
 static void active_remove(struct run *r, struct xfer *x)
 {
+    assert(r->n_active > 0 && x->slot < r->n_active && r->active[x->slot] == x);
     struct xfer *last = r->active[--r->n_active];
     r->active[x->slot] = last;
     last->slot = x->slot;
@@ -536,11 +542,17 @@ static bool need_text(const struct run *r, size_t req)
     return nx >= 0 && r->plan->reqs[nx].carry_history;
 }
 
-static int start_xfer(struct run *r, size_t req, uint64_t intended, uint64_t release)
+static void fail_start(struct run *r, size_t req, uint64_t intended, const char *why);
+
+/* Hands request req to libcurl; one that cannot start is recorded as failed (fail_start). */
+static void start_xfer(struct run *r, size_t req, uint64_t intended, uint64_t release)
 {
+    assert(req < r->plan->n_reqs);
     struct xfer *x = xfer_get(r);
-    if (!x)
-        return -ENOMEM;
+    if (!x) {
+        fail_start(r, req, intended, "no libcurl handle");
+        return;
+    }
     const struct reqplan_request *q = &r->plan->reqs[req];
     x->req = req;
     x->t_intended = intended;
@@ -561,11 +573,15 @@ static int start_xfer(struct run *r, size_t req, uint64_t intended, uint64_t rel
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, &x->id_node);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *)x->body.data);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body.len);
+    CURLMcode mc = curl_multi_add_handle(r->multi, e);
+    if (mc != CURLM_OK) {
+        xfer_put(r, x);
+        fail_start(r, req, intended, curl_multi_strerror(mc));
+        return;
+    }
     active_add(r, x);
-    curl_multi_add_handle(r->multi, e);
     r->sent++;
     r->last_dispatch_ns = clk_now_ns();
-    return 0;
 }
 
 static void write_line(struct run *r, FILE *f, json_t *o)
@@ -650,27 +666,30 @@ static void ttft_note(struct run *r, double ms)
     r->ttft_n++;
 }
 
-/* Carries history to the next turn of a session. */
-static void carry(struct run *r, struct xfer *x)
+/* Carries history to the next turn of a session; text (borrowed) is what the assistant said,
+ * NULL when the request never started. */
+static void carry(struct run *r, size_t req, const struct buf *text)
 {
-    const struct reqplan_request *q = &r->plan->reqs[x->req];
+    const struct reqplan_request *q = &r->plan->reqs[req];
     int64_t nx = q->next_turn;
     if (nx < 0 || !r->plan->reqs[nx].carry_history)
         return;
-    json_t *prev = r->history[x->req];
+    const char *said = text ? buf_str(text) : "";
+    size_t said_len = text ? text->len : 0;
+    json_t *prev = r->history[req];
     json_t *h;
     if (r->chat) {
         h = json_is_array(prev) ? json_deep_copy(prev) : json_array();
         json_t *mine = reqplan_prompt_json(q, true, false);
         json_array_extend(h, mine);
         json_decref(mine);
-        json_array_append_new(h, json_pack("{s:s, s:s%}", "role", "assistant", "content",
-                                           buf_str(&x->text), x->text.len));
+        json_array_append_new(
+            h, json_pack("{s:s, s:s%}", "role", "assistant", "content", said, said_len));
     } else {
         const char *pt = json_string_value(json_object_get(prev, "prompt"));
         json_t *mine = reqplan_prompt_json(q, false, false);
         const char *ms = json_string_value(mine);
-        char *s = xalloc_printf("%s%s%s", pt ? pt : "", ms ? ms : "", buf_str(&x->text));
+        char *s = xalloc_printf("%s%s%s", pt ? pt : "", ms ? ms : "", said);
         h = json_pack("{s:s}", "prompt", s);
         free(s);
         json_decref(mine);
@@ -679,53 +698,142 @@ static void carry(struct run *r, struct xfer *x)
     r->history[nx] = h;
 }
 
+/* A stream that ended cleanly but carried no token although an exact output length was asked
+ * (a server that answers "data: [DONE]" only) is an error, not a success with no tokens. */
+static bool empty_stream(const struct run *r, const struct xfer *x)
+{
+    const struct reqplan_request *q = &r->plan->reqs[x->req];
+    return r->cfg->exact_output && q->output_tokens > 0 && !x->t_first_token &&
+           x->completion_tokens <= 0;
+}
+
+/* A warm-up probe ended: counts the connection it opened (or failed to). */
+static void finish_probe(struct run *r, struct xfer *x, CURLcode res)
+{
+    curl_off_t ct = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &ct);
+    if (res == CURLE_OK) {
+        r->warmed++;
+        r->warm_connect_ms = xrealloc(r->warm_connect_ms, (r->n_warm_connect + 1) * sizeof(double));
+        r->warm_connect_ms[r->n_warm_connect++] = (double)ct / 1e3;
+    } else {
+        r->warm_failed++;
+    }
+    curl_multi_remove_handle(r->multi, x->easy);
+    active_remove(r, x);
+    xfer_put(r, x);
+}
+
+/* Sets the error class of a finished transfer from libcurl's result and the HTTP status,
+ * unless an earlier cause (a stream error, a timeout, a cancel) already set it. */
+static void classify(const struct run *r, struct xfer *x, CURLcode res)
+{
+    if (x->error != LOADREC_OK)
+        return;
+    const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(res);
+    if (res == CURLE_OK) {
+        if (x->status >= 500)
+            x->error = LOADREC_HTTP_5XX;
+        else if (x->status >= 400)
+            x->error = LOADREC_HTTP_4XX;
+        else if (x->status < 200 || x->status >= 300)
+            set_error(x, LOADREC_STREAM_ERROR, "%s", "unexpected HTTP status");
+        else if (sse_parser_pending(&x->sse) || (!x->done_seen && !x->finish_seen))
+            set_error(x, LOADREC_STREAM_ERROR, "%s", "stream ended without [DONE]");
+        else if (empty_stream(r, x))
+            set_error(x, LOADREC_STREAM_ERROR, "%s",
+                      "stream carried no tokens where an exact output length was asked");
+        if ((x->error == LOADREC_HTTP_4XX || x->error == LOADREC_HTTP_5XX) && x->errbody_len)
+            snprintf(x->detail, sizeof(x->detail), "%s", x->errbody);
+    } else if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST ||
+               res == CURLE_COULDNT_RESOLVE_PROXY) {
+        set_error(x, LOADREC_CONNECT, "%s", why);
+    } else if (res == CURLE_OPERATION_TIMEDOUT) {
+        set_error(x, x->t_sent ? LOADREC_TIMEOUT : LOADREC_CONNECT, "%s", why);
+    } else if (x->status >= 500) {
+        x->error = LOADREC_HTTP_5XX;
+    } else if (x->status >= 400) {
+        x->error = LOADREC_HTTP_4XX;
+    } else {
+        set_error(x, LOADREC_STREAM_ERROR, "%s", why);
+    }
+}
+
+/* The record of request req as far as the plan knows it (the caller adds what happened). */
+static struct loadrec plan_record(const struct run *r, size_t req)
+{
+    const struct reqplan_request *q = &r->plan->reqs[req];
+    return (struct loadrec){
+        .id = q->id,
+        .phase = r->phase_name,
+        .session_id = q->session_id,
+        .turn = q->turn,
+        .prompt_tokens = -1,
+        .completion_tokens = -1,
+        .cached_tokens = -1,
+        .plan_input_tokens = q->input_tokens ? (int64_t)q->input_tokens : -1,
+        .plan_output_tokens = q->output_tokens ? (int64_t)q->output_tokens : -1,
+        .retry_after_s = -1,
+        .anchor_mono_ns = r->anchor_mono,
+        .anchor_unix_ns = r->anchor_unix,
+    };
+}
+
+/* Accounts a finished request (with or without a response): statistics, the record queued for
+ * writing, and its session's next turn, which is due think time after now unless the run is
+ * stopping or this one was cancelled. text (borrowed, may be NULL) is the assistant's text. */
+static void record_done(struct run *r, size_t req, struct loadrec *rec, const struct buf *text,
+                        uint64_t now)
+{
+    assert(req < r->plan->n_reqs);
+    redact_secret(rec->error_detail, r->api_key);
+    loadstats_add(r->stats, r->stats_idx, rec);
+    if (rec->error == LOADREC_OK)
+        ttft_note(r, loadrec_ttft_ms(rec));
+    /* the record lines are written later, when the loop has slack (bounded backlog) */
+    if (r->rec_f || r->prof_f) {
+        pend_push(r, rec, req);
+        if (r->n_pend > LOADGEN_PENDING_MAX)
+            flush_pending(r, 1, 0);
+    }
+    r->done++;
+    if (rec->error != LOADREC_OK)
+        r->errors++;
+    r->slot_free_ns = now;
+    if (!r->stopping && rec->error != LOADREC_CANCELLED) {
+        carry(r, req, text);
+        int64_t nx = r->plan->reqs[req].next_turn;
+        if (nx >= 0)
+            heap_push(r, now + r->plan->reqs[nx].think_time_ns, (size_t)nx);
+    }
+    json_decref(r->history[req]);
+    r->history[req] = NULL;
+}
+
+/* A request that could not be handed to libcurl (no handle, libcurl refused it): counted as
+ * sent, recorded as a connect failure with the reason, and its session goes on as after any
+ * failed turn (docs/load.md). */
+static void fail_start(struct run *r, size_t req, uint64_t intended, const char *why)
+{
+    uint64_t now = clk_now_ns();
+    struct loadrec rec = plan_record(r, req);
+    rec.t_intended_ns = intended;
+    rec.t_end_ns = now;
+    rec.error = LOADREC_CONNECT;
+    snprintf(rec.error_detail, sizeof(rec.error_detail), "could not start the request: %s", why);
+    r->sent++;
+    r->last_dispatch_ns = now;
+    record_done(r, req, &rec, NULL, now);
+}
+
 static void finish_xfer(struct run *r, struct xfer *x, CURLcode res)
 {
     uint64_t now = clk_now_ns();
     if (x->req == SIZE_MAX) {
-        /* warm-up probe */
-        curl_off_t ct = 0;
-        curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &ct);
-        if (res == CURLE_OK) {
-            r->warmed++;
-            r->warm_connect_ms =
-                xrealloc(r->warm_connect_ms, (r->n_warm_connect + 1) * sizeof(double));
-            r->warm_connect_ms[r->n_warm_connect++] = (double)ct / 1e3;
-        } else {
-            r->warm_failed++;
-        }
-        curl_multi_remove_handle(r->multi, x->easy);
-        active_remove(r, x);
-        xfer_put(r, x);
+        finish_probe(r, x, res);
         return;
     }
-    if (x->error == LOADREC_OK) {
-        if (res == CURLE_OK) {
-            if (x->status >= 500)
-                x->error = LOADREC_HTTP_5XX;
-            else if (x->status >= 400)
-                x->error = LOADREC_HTTP_4XX;
-            else if (x->status < 200 || x->status >= 300)
-                set_error(x, LOADREC_STREAM_ERROR, "%s", "unexpected HTTP status");
-            else if (sse_parser_pending(&x->sse) || (!x->done_seen && !x->finish_seen))
-                set_error(x, LOADREC_STREAM_ERROR, "%s", "stream ended without [DONE]");
-            if ((x->error == LOADREC_HTTP_4XX || x->error == LOADREC_HTTP_5XX) && x->errbody_len)
-                snprintf(x->detail, sizeof(x->detail), "%s", x->errbody);
-        } else if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST ||
-                   res == CURLE_COULDNT_RESOLVE_PROXY) {
-            set_error(x, LOADREC_CONNECT, "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
-        } else if (res == CURLE_OPERATION_TIMEDOUT) {
-            set_error(x, x->t_sent ? LOADREC_TIMEOUT : LOADREC_CONNECT, "%s",
-                      x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
-        } else if (x->status >= 500) {
-            x->error = LOADREC_HTTP_5XX;
-        } else if (x->status >= 400) {
-            x->error = LOADREC_HTTP_4XX;
-        } else {
-            set_error(x, LOADREC_STREAM_ERROR, "%s",
-                      x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
-        }
-    }
+    classify(r, x, res);
     curl_off_t ct = 0;
     long nconn = 0;
     curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &nconn);
@@ -735,58 +843,27 @@ static void finish_xfer(struct run *r, struct xfer *x, CURLcode res)
     }
     curl_multi_remove_handle(r->multi, x->easy);
     active_remove(r, x);
-
-    const struct reqplan_request *q = &r->plan->reqs[x->req];
-    struct loadrec rec = {
-        .id = q->id,
-        .phase = r->phase_name,
-        .session_id = q->session_id,
-        .turn = q->turn,
-        .t_intended_ns = x->t_intended,
-        .t_sent_ns = x->t_sent,
-        .t_first_byte_ns = x->t_first_byte,
-        .t_first_token_ns = x->t_first_token,
-        .t_first_content_ns = x->t_first_content,
-        .t_last_token_ns = x->t_last_token,
-        .t_end_ns = now,
-        .prompt_tokens = x->prompt_tokens,
-        .completion_tokens = x->completion_tokens,
-        .cached_tokens = x->cached_tokens,
-        .plan_input_tokens = q->input_tokens ? (int64_t)q->input_tokens : -1,
-        .plan_output_tokens = q->output_tokens ? (int64_t)q->output_tokens : -1,
-        .client_tokens = x->client_tokens,
-        .http_status = x->status,
-        .error = x->error,
-        .connect_ns = nconn > 0 ? (uint64_t)ct * 1000u : 0,
-        .retry_after_s = x->retry_after,
-        .gaps_ns = x->gaps,
-        .gap_tokens = x->gap_tokens,
-        .n_gaps = x->n_gaps,
-        .anchor_mono_ns = r->anchor_mono,
-        .anchor_unix_ns = r->anchor_unix,
-    };
+    struct loadrec rec = plan_record(r, x->req);
+    rec.t_intended_ns = x->t_intended;
+    rec.t_sent_ns = x->t_sent;
+    rec.t_first_byte_ns = x->t_first_byte;
+    rec.t_first_token_ns = x->t_first_token;
+    rec.t_first_content_ns = x->t_first_content;
+    rec.t_last_token_ns = x->t_last_token;
+    rec.t_end_ns = now;
+    rec.prompt_tokens = x->prompt_tokens;
+    rec.completion_tokens = x->completion_tokens;
+    rec.cached_tokens = x->cached_tokens;
+    rec.client_tokens = x->client_tokens;
+    rec.http_status = x->status;
+    rec.error = x->error;
+    rec.connect_ns = nconn > 0 ? (uint64_t)ct * 1000u : 0;
+    rec.retry_after_s = x->retry_after;
+    rec.gaps_ns = x->gaps;
+    rec.gap_tokens = x->gap_tokens;
+    rec.n_gaps = x->n_gaps;
     memcpy(rec.error_detail, x->detail, sizeof(rec.error_detail));
-    loadstats_add(r->stats, r->stats_idx, &rec);
-    if (x->error == LOADREC_OK)
-        ttft_note(r, loadrec_ttft_ms(&rec));
-    /* the record lines are written later, when the loop has slack (bounded backlog) */
-    if (r->rec_f || r->prof_f) {
-        pend_push(r, &rec, x->req);
-        if (r->n_pend > LOADGEN_PENDING_MAX)
-            flush_pending(r, 1, 0);
-    }
-    r->done++;
-    if (x->error != LOADREC_OK)
-        r->errors++;
-    r->slot_free_ns = now;
-    if (!r->stopping && x->error != LOADREC_CANCELLED) {
-        carry(r, x);
-        int64_t nx = q->next_turn;
-        if (nx >= 0)
-            heap_push(r, now + r->plan->reqs[nx].think_time_ns, (size_t)nx);
-    }
-    json_decref(r->history[x->req]);
-    r->history[x->req] = NULL;
+    record_done(r, x->req, &rec, &x->text, now);
     xfer_put(r, x);
 }
 
@@ -887,8 +964,7 @@ static void dispatch_due(struct run *r, uint64_t now, uint64_t horizon)
             if (slot > intended)
                 intended = slot;
         }
-        if (start_xfer(r, e.req, intended, intended > now ? intended : 0) < 0)
-            continue;
+        start_xfer(r, e.req, intended, intended > now ? intended : 0);
         kick(r);
         now = clk_now_ns();
         if (next_send_ns(r) <= now)
@@ -1277,8 +1353,12 @@ static void warm_connections(struct run *r, uint64_t n)
         curl_easy_setopt(x->easy, CURLOPT_URL, models);
         curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
         curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
+        if (curl_multi_add_handle(r->multi, x->easy) != CURLM_OK) {
+            r->warm_failed++;
+            xfer_put(r, x);
+            continue;
+        }
         active_add(r, x);
-        curl_multi_add_handle(r->multi, x->easy);
     }
     kick(r);
     /* 10 s, plus 1 ms per connection for large pools on a busy machine */
@@ -1351,7 +1431,7 @@ static json_t *summary_json(struct run *r, uint64_t started_unix)
     json_t *s = json_object();
     json_object_set_new(s, "schema_version", json_integer(LOADGEN_SCHEMA_VERSION));
     json_object_set_new(s, "kind", json_string("kvtier.load.summary"));
-    json_object_set_new(s, "url", json_string(c->url));
+    json_object_set_new(s, "url", json_string(r->url_redacted));
     json_object_set_new(s, "model", json_string(c->model ? c->model : ""));
     json_object_set_new(s, "endpoint", json_string(endpoint_name(r->chat)));
     json_object_set_new(s, "started_unix_ns", json_integer((json_int_t)started_unix));
@@ -1407,6 +1487,8 @@ static void run_fini(struct run *r)
     free(r->active);
     free(r->url);
     free(r->auth);
+    free(r->api_key);
+    free(r->url_redacted);
     curl_slist_free_all(r->static_hdrs);
     free(r->warm_connect_ms);
     json_decref(r->phase_info);
@@ -1432,6 +1514,163 @@ static int flush_out(struct run *r)
     return r->io_err;
 }
 
+/* Checks the configuration and prepares what every request shares: the endpoint URL, the
+ * headers (with the API key), the body options, the statistics and per-request slots. */
+static int run_prepare(struct run *r, struct diag *d)
+{
+    const struct loadgen_config *cfg = r->cfg;
+    const struct reqplan *plan = r->plan;
+    r->url_redacted = redact_url(cfg->url ? cfg->url : "");
+    if (!cfg->url || strncmp(cfg->url, "http", 4) != 0)
+        return diag_set(d, -EINVAL, 0, 0, "--url: expected http://host:port, got \"%s\"",
+                        r->url_redacted);
+    if (!plan || plan->n_reqs == 0)
+        return diag_set(d, -EINVAL, 0, 0, "the plan has no requests");
+    enum loadgen_endpoint ep =
+        cfg->endpoint != LOADGEN_ENDPOINT_PLAN ? cfg->endpoint : plan->endpoint;
+    r->chat = ep != LOADGEN_ENDPOINT_COMPLETIONS;
+    /* base URL: scheme://[userinfo@]host[:port]; any path, query or fragment given is dropped */
+    const char *hs = strstr(cfg->url, "://");
+    int blen =
+        hs ? (int)(hs + 3 - cfg->url + (ptrdiff_t)strcspn(hs + 3, "/?#")) : (int)strlen(cfg->url);
+    r->url =
+        xalloc_printf("%.*s/v1/%s", blen, cfg->url, r->chat ? "chat/completions" : "completions");
+    const char *key = getenv("KVTIER_API_KEY");
+    if (!key || !*key)
+        key = getenv("OPENAI_API_KEY");
+    if (key && *key) {
+        r->auth = xalloc_printf("Authorization: Bearer %s", key);
+        r->api_key = xstrdup(key);
+    }
+    r->static_hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    r->static_hdrs = curl_slist_append(r->static_hdrs, "Accept: text/event-stream");
+    r->static_hdrs = curl_slist_append(r->static_hdrs, "Expect:");
+    if (r->auth)
+        r->static_hdrs = curl_slist_append(r->static_hdrs, r->auth);
+    r->body_opts = (struct reqplan_body_opts){
+        .model = cfg->model,
+        .chat = r->chat,
+        .exact_output = cfg->exact_output,
+        .include_usage = cfg->include_usage,
+        .prompt_ids = plan->prompt_ids,
+        .extra_body = cfg->extra_body,
+    };
+    struct loadgen_slo slo = cfg->slo;
+    slo.client_lag_limit_ms = cfg->client_lag_limit_ms;
+    r->stats = loadstats_new(&slo);
+    r->phase_info = json_array();
+    r->history = xcalloc(plan->n_reqs, sizeof(json_t *));
+    r->bodies = xcalloc(plan->n_reqs, sizeof(struct buf));
+    return 0;
+}
+
+/* Creates the event loop: epoll, the pacing timerfd and the libcurl multi handle sized for
+ * warm connections (returned in *ret_warm). */
+static int run_loop_init(struct run *r, uint64_t *ret_warm, struct diag *d)
+{
+    const struct loadgen_config *cfg = r->cfg;
+    r->epfd = epoll_create1(EPOLL_CLOEXEC);
+    r->sched_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (r->epfd < 0 || r->sched_tfd < 0)
+        return diag_set(d, -errno, 0, 0, "epoll/timerfd: %s", strerror(errno));
+    struct epoll_event ev = { .events = EPOLLIN, .data.fd = r->sched_tfd };
+    epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->sched_tfd, &ev);
+    r->multi = curl_multi_init();
+    if (!r->multi)
+        return diag_set(d, -ENOMEM, 0, 0, "curl_multi_init failed");
+    curl_multi_setopt(r->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(r->multi, CURLMOPT_SOCKETDATA, r);
+    curl_multi_setopt(r->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(r->multi, CURLMOPT_TIMERDATA, r);
+    uint64_t warm = auto_warm(r);
+    long maxconn = (long)(warm > 64 ? warm : 64);
+    if (cfg->concurrency > (uint64_t)maxconn)
+        maxconn = (long)cfg->concurrency;
+    if (cfg->max_concurrency > (uint64_t)maxconn)
+        maxconn = (long)cfg->max_concurrency;
+    curl_multi_setopt(r->multi, CURLMOPT_MAXCONNECTS, maxconn + 16);
+    *ret_warm = warm;
+    return 0;
+}
+
+/* Opens records.jsonl and profile_export.jsonl in cfg->out_dir (nothing when it is NULL). */
+static int run_open_outputs(struct run *r, struct diag *d)
+{
+    const char *dir = r->cfg->out_dir;
+    if (!dir)
+        return 0;
+    int rc = fileio_mkdir_p(dir);
+    if (rc < 0)
+        return diag_set(d, rc, 0, 0, "cannot create %s: %s", dir, strerror(-rc));
+    int err = 0;
+    r->rec_f = open_out(dir, "records.jsonl", &err);
+    r->prof_f = open_out(dir, "profile_export.jsonl", &err);
+    if (err < 0)
+        return diag_set(d, err, 0, 0, "cannot write into %s: %s", dir, strerror(-err));
+    return 0;
+}
+
+/* Runs the plan's phases in order until the end or a stop. */
+static int run_phases(struct run *r, struct diag *d)
+{
+    const struct reqplan *plan = r->plan;
+    const struct loadgen_hooks *hooks = r->hooks;
+    for (size_t pi = 0; pi < plan->n_phases && !r->stopping; pi++) {
+        if (plan->phases[pi].n_reqs == 0)
+            continue;
+        if (should_stop(r)) {
+            r->stopping = true;
+            break;
+        }
+        int rc = setup_phase(r, pi, d);
+        if (rc < 0)
+            return rc;
+        bool measured = strcmp(plan->phases[pi].name, "warmup") != 0;
+        uint64_t t_begin = clk_now_ns();
+        if (hooks && hooks->phase_begin)
+            hooks->phase_begin(hooks->ctx, r->phase_name, t_begin);
+        r->prog_t_mark = 0;
+        progress(r, clk_now_ns());
+        start_clock(r);
+        r->stats_idx = loadstats_phase_begin(r->stats, r->phase_name, measured, r->phase_start);
+        run_phase(r);
+        assert(r->n_active == 0 && r->heap_n == 0);
+        uint64_t t_end = clk_now_ns();
+        loadstats_phase_end(r->stats, r->stats_idx, t_end, r->not_sent);
+        progress(r, t_end);
+        flush_out(r);
+        if (hooks && hooks->phase_end)
+            hooks->phase_end(hooks->ctx, r->phase_name, t_end);
+    }
+    return 0;
+}
+
+/* Writes the last records, closes the outputs and writes summary.json; *ret_summary (owned)
+ * is set only on success. */
+static int run_finish(struct run *r, uint64_t started_unix, json_t **ret_summary, struct diag *d)
+{
+    const char *dir = r->cfg->out_dir;
+    json_t *summary = summary_json(r, started_unix);
+    flush_out(r);
+    int e1 = close_out(&r->rec_f), e2 = close_out(&r->prof_f);
+    if (!r->io_err)
+        r->io_err = e1 < 0 ? e1 : e2;
+    if (dir) {
+        char *path = fileio_join(dir, "summary.json");
+        int wr = jsonx_write_file(path, summary);
+        free(path);
+        if (wr < 0 && !r->io_err)
+            r->io_err = wr;
+    }
+    if (r->io_err < 0) {
+        json_decref(summary);
+        return diag_set(d, r->io_err, 0, 0, "writing into %s failed: %s", dir,
+                        strerror(-r->io_err));
+    }
+    *ret_summary = summary;
+    return 0;
+}
+
 int loadgen_run(const struct loadgen_config *cfg, const struct reqplan *plan,
                 const struct loadgen_hooks *hooks, json_t **ret_summary, struct diag *d)
 {
@@ -1443,146 +1682,28 @@ int loadgen_run(const struct loadgen_config *cfg, const struct reqplan *plan,
                      .wake_margin_ns = LOADGEN_MARGIN_INIT_NS,
                      .wake_mean_ns = 50e3,
                      .wake_dev_ns = 10e3 };
-    json_t *summary = NULL;
-    int rc = 0;
     int old_slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
-    if (!cfg->url || strncmp(cfg->url, "http", 4) != 0) {
-        rc = diag_set(d, -EINVAL, 0, 0, "--url: expected http://host:port, got \"%s\"",
-                      cfg->url ? cfg->url : "");
+    uint64_t warm = 0;
+    int rc = run_prepare(&r, d);
+    if (rc == 0)
+        rc = run_loop_init(&r, &warm, d);
+    if (rc == 0)
+        rc = run_open_outputs(&r, d);
+    if (rc < 0)
         goto out;
-    }
-    if (!plan || plan->n_reqs == 0) {
-        rc = diag_set(d, -EINVAL, 0, 0, "the plan has no requests");
-        goto out;
-    }
-    enum loadgen_endpoint ep =
-        cfg->endpoint != LOADGEN_ENDPOINT_PLAN ? cfg->endpoint : plan->endpoint;
-    r.chat = ep != LOADGEN_ENDPOINT_COMPLETIONS;
-    /* base URL: scheme://host[:port], any path given is dropped */
-    const char *hs = strstr(cfg->url, "://");
-    const char *slash = hs ? strchr(hs + 3, '/') : NULL;
-    int blen = slash ? (int)(slash - cfg->url) : (int)strlen(cfg->url);
-    r.url =
-        xalloc_printf("%.*s/v1/%s", blen, cfg->url, r.chat ? "chat/completions" : "completions");
-    const char *key = getenv("KVTIER_API_KEY");
-    if (!key || !*key)
-        key = getenv("OPENAI_API_KEY");
-    if (key && *key)
-        r.auth = xalloc_printf("Authorization: Bearer %s", key);
-    r.static_hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    r.static_hdrs = curl_slist_append(r.static_hdrs, "Accept: text/event-stream");
-    r.static_hdrs = curl_slist_append(r.static_hdrs, "Expect:");
-    if (r.auth)
-        r.static_hdrs = curl_slist_append(r.static_hdrs, r.auth);
-    r.body_opts = (struct reqplan_body_opts){
-        .model = cfg->model,
-        .chat = r.chat,
-        .exact_output = cfg->exact_output,
-        .include_usage = cfg->include_usage,
-        .prompt_ids = plan->prompt_ids,
-        .extra_body = cfg->extra_body,
-    };
-    struct loadgen_slo slo = cfg->slo;
-    slo.client_lag_limit_ms = cfg->client_lag_limit_ms;
-    r.stats = loadstats_new(&slo);
-    r.phase_info = json_array();
-    r.history = xcalloc(plan->n_reqs, sizeof(json_t *));
-    r.bodies = xcalloc(plan->n_reqs, sizeof(struct buf));
-    r.epfd = epoll_create1(EPOLL_CLOEXEC);
-    r.sched_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (r.epfd < 0 || r.sched_tfd < 0) {
-        rc = diag_set(d, -errno, 0, 0, "epoll/timerfd: %s", strerror(errno));
-        goto out;
-    }
-    struct epoll_event ev = { .events = EPOLLIN, .data.fd = r.sched_tfd };
-    epoll_ctl(r.epfd, EPOLL_CTL_ADD, r.sched_tfd, &ev);
-    r.multi = curl_multi_init();
-    if (!r.multi) {
-        rc = diag_set(d, -ENOMEM, 0, 0, "curl_multi_init failed");
-        goto out;
-    }
-    curl_multi_setopt(r.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(r.multi, CURLMOPT_SOCKETDATA, &r);
-    curl_multi_setopt(r.multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(r.multi, CURLMOPT_TIMERDATA, &r);
-    uint64_t warm = auto_warm(&r);
-    long maxconn = (long)(warm > 64 ? warm : 64);
-    if (cfg->concurrency > (uint64_t)maxconn)
-        maxconn = (long)cfg->concurrency;
-    if (cfg->max_concurrency > (uint64_t)maxconn)
-        maxconn = (long)cfg->max_concurrency;
-    curl_multi_setopt(r.multi, CURLMOPT_MAXCONNECTS, maxconn + 16);
-    if (cfg->out_dir) {
-        rc = fileio_mkdir_p(cfg->out_dir);
-        if (rc < 0) {
-            diag_set(d, rc, 0, 0, "cannot create %s: %s", cfg->out_dir, strerror(-rc));
-            goto out;
-        }
-        int err = 0;
-        r.rec_f = open_out(cfg->out_dir, "records.jsonl", &err);
-        r.prof_f = open_out(cfg->out_dir, "profile_export.jsonl", &err);
-        if (err < 0) {
-            rc = diag_set(d, err, 0, 0, "cannot write into %s: %s", cfg->out_dir, strerror(-err));
-            goto out;
-        }
-    }
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     uint64_t started_unix = clk_wall_unix_ns();
     r.anchor_mono = clk_now_ns();
     r.anchor_unix = clk_wall_unix_ns();
     warm_connections(&r, warm);
-    for (size_t pi = 0; pi < plan->n_phases && !r.stopping; pi++) {
-        if (plan->phases[pi].n_reqs == 0)
-            continue;
-        if (should_stop(&r)) {
-            r.stopping = true;
-            break;
-        }
-        rc = setup_phase(&r, pi, d);
-        if (rc < 0)
-            goto out;
-        bool measured = strcmp(plan->phases[pi].name, "warmup") != 0;
-        uint64_t t_begin = clk_now_ns();
-        if (hooks && hooks->phase_begin)
-            hooks->phase_begin(hooks->ctx, r.phase_name, t_begin);
-        r.prog_t_mark = 0;
-        progress(&r, clk_now_ns());
-        start_clock(&r);
-        r.stats_idx = loadstats_phase_begin(r.stats, r.phase_name, measured, r.phase_start);
-        run_phase(&r);
-        uint64_t t_end = clk_now_ns();
-        loadstats_phase_end(r.stats, r.stats_idx, t_end, r.not_sent);
-        progress(&r, t_end);
-        flush_out(&r);
-        if (hooks && hooks->phase_end)
-            hooks->phase_end(hooks->ctx, r.phase_name, t_end);
-    }
-    summary = summary_json(&r, started_unix);
-    flush_out(&r);
-    int e1 = close_out(&r.rec_f), e2 = close_out(&r.prof_f);
-    if (!r.io_err)
-        r.io_err = e1 < 0 ? e1 : e2;
-    if (cfg->out_dir) {
-        char *path = fileio_join(cfg->out_dir, "summary.json");
-        int wr = jsonx_write_file(path, summary);
-        free(path);
-        if (wr < 0 && !r.io_err)
-            r.io_err = wr;
-    }
-    if (r.io_err < 0) {
-        rc = diag_set(d, r.io_err, 0, 0, "writing into %s failed: %s", cfg->out_dir,
-                      strerror(-r.io_err));
-        goto out;
-    }
-    *ret_summary = summary;
-    summary = NULL;
-    rc = 0;
+    rc = run_phases(&r, d);
+    if (rc == 0)
+        rc = run_finish(&r, started_unix, ret_summary, d);
 out:
     if (old_slack > 0)
         prctl(PR_SET_TIMERSLACK, (unsigned long)old_slack, 0, 0, 0);
     close_out(&r.rec_f);
     close_out(&r.prof_f);
-    json_decref(summary);
     run_fini(&r);
     return rc;
 }

@@ -12,6 +12,7 @@
 
 #include "common/fileio.h"
 #include "common/jsonx.h"
+#include "common/mooncake_row.h"
 #include "common/rng.h"
 #include "common/xalloc.h"
 #include "loadgen/arrival.h"
@@ -62,17 +63,21 @@ struct builder {
     size_t cap_reqs, cap_phases;
     size_t *cap_phase_reqs; /* per phase */
     json_t *sessions;       /* "phase\x1fsession" -> index of the last turn seen */
+    json_t *ids;            /* request id -> line it was first seen on */
 };
 
 static void builder_init(struct builder *b)
 {
-    *b = (struct builder){ .p = xcalloc(1, sizeof(struct reqplan)), .sessions = json_object() };
+    *b = (struct builder){ .p = xcalloc(1, sizeof(struct reqplan)),
+                           .sessions = json_object(),
+                           .ids = json_object() };
 }
 
 static void builder_fini(struct builder *b)
 {
     free(b->cap_phase_reqs);
     json_decref(b->sessions);
+    json_decref(b->ids);
     reqplan_free(b->p);
 }
 
@@ -235,6 +240,73 @@ static int parse_header(struct builder *b, json_t *h, struct diag *d, unsigned l
     return 0;
 }
 
+/* The phase index of a request line: its "phase" (default "main"), added unless the header
+ * lists the phases. Returns the index or -EINVAL (d says why). */
+static int request_phase(struct builder *b, const json_t *o, struct diag *d, unsigned line)
+{
+    const char *phase = "main";
+    const json_t *pv = json_object_get(o, "phase");
+    if (pv && !json_is_null(pv)) {
+        if (!json_is_string(pv))
+            return diag_set(d, -EINVAL, line, 0, "field \"phase\": expected a string");
+        phase = json_string_value(pv);
+    }
+    int pi = reqplan_phase_index(b->p, phase);
+    if (pi >= 0)
+        return pi;
+    if (b->p->header && json_array_size(json_object_get(b->p->header, "phases")) > 0)
+        return diag_set(d, -EINVAL, line, 0,
+                        "field \"phase\": \"%.60s\" is not a phase of the header", phase);
+    pi = add_phase(b, phase);
+    if (pi < 0)
+        return diag_set(d, -EINVAL, line, 0, "field \"phase\": bad name or too many phases");
+    return pi;
+}
+
+/* Checks a request's content: messages (objects with a role), prompt (a string) or
+ * prompt_token_ids (integers >= 0), at least one of them. Each is returned borrowed from o, or
+ * NULL when absent or null. */
+static int request_content(json_t *o, json_t **ret_msgs, json_t **ret_prompt, json_t **ret_ids,
+                           struct diag *d, unsigned line)
+{
+    json_t *msgs = json_object_get(o, "messages");
+    json_t *prompt = json_object_get(o, "prompt");
+    json_t *ids = json_object_get(o, "prompt_token_ids");
+    size_t i;
+    json_t *v;
+    if (json_is_null(msgs))
+        msgs = NULL;
+    if (json_is_null(prompt))
+        prompt = NULL;
+    if (json_is_null(ids))
+        ids = NULL;
+    if (msgs && (!json_is_array(msgs) || json_array_size(msgs) == 0))
+        return diag_set(d, -EINVAL, line, 0, "field \"messages\": expected a non-empty array");
+    json_array_foreach (msgs, i, v) {
+        if (!json_is_object(v) || !json_is_string(json_object_get(v, "role")))
+            return diag_set(d, -EINVAL, line, 0,
+                            "field \"messages[%zu]\": expected an object with a string role", i);
+    }
+    if (prompt && !json_is_string(prompt))
+        return diag_set(d, -EINVAL, line, 0, "field \"prompt\": expected a string");
+    if (ids && (!json_is_array(ids) || json_array_size(ids) == 0))
+        return diag_set(d, -EINVAL, line, 0,
+                        "field \"prompt_token_ids\": expected a non-empty array");
+    json_array_foreach (ids, i, v) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return diag_set(d, -EINVAL, line, 0,
+                            "field \"prompt_token_ids[%zu]\": expected an integer >= 0", i);
+    }
+    if (!msgs && !prompt && !ids)
+        return diag_set(d, -EINVAL, line, 0,
+                        "no request content: expected \"messages\", \"prompt\" or "
+                        "\"prompt_token_ids\"");
+    *ret_msgs = msgs;
+    *ret_prompt = prompt;
+    *ret_ids = ids;
+    return 0;
+}
+
 static int parse_request(struct builder *b, json_t *o, struct diag *d, unsigned line)
 {
     struct reqplan *p = b->p;
@@ -246,27 +318,16 @@ static int parse_request(struct builder *b, json_t *o, struct diag *d, unsigned 
         rc = diag_set(d, -EINVAL, line, 0, "field \"id\": missing");
         goto out;
     }
-    const char *phase = "main";
-    json_t *pv = json_object_get(o, "phase");
-    if (pv && !json_is_null(pv)) {
-        if (!json_is_string(pv)) {
-            rc = diag_set(d, -EINVAL, line, 0, "field \"phase\": expected a string");
-            goto out;
-        }
-        phase = json_string_value(pv);
+    json_t *seen = json_object_get(b->ids, id);
+    if (seen) {
+        rc = diag_set(d, -EINVAL, line, 0, "field \"id\": \"%.60s\" repeats the id of line %lld",
+                      id, (long long)json_integer_value(seen));
+        goto out;
     }
-    int pi = reqplan_phase_index(p, phase);
+    int pi = request_phase(b, o, d, line);
     if (pi < 0) {
-        if (p->header && json_array_size(json_object_get(p->header, "phases")) > 0) {
-            rc = diag_set(d, -EINVAL, line, 0,
-                          "field \"phase\": \"%.60s\" is not a phase of the header", phase);
-            goto out;
-        }
-        pi = add_phase(b, phase);
-        if (pi < 0) {
-            rc = diag_set(d, -EINVAL, line, 0, "field \"phase\": bad name or too many phases");
-            goto out;
-        }
+        rc = pi;
+        goto out;
     }
     rc = field_id(o, "session_id", &sid, d, line);
     if (rc < 0)
@@ -284,61 +345,16 @@ static int parse_request(struct builder *b, json_t *o, struct diag *d, unsigned 
         rc = diag_set(d, -EINVAL, line, 0, "field \"carry_history\": expected true or false");
         goto out;
     }
-    json_t *msgs = json_object_get(o, "messages");
-    json_t *prompt = json_object_get(o, "prompt");
-    json_t *ids = json_object_get(o, "prompt_token_ids");
-    if (msgs && !json_is_null(msgs)) {
-        size_t i;
-        json_t *m;
-        if (!json_is_array(msgs) || json_array_size(msgs) == 0) {
-            rc = diag_set(d, -EINVAL, line, 0, "field \"messages\": expected a non-empty array");
-            goto out;
-        }
-        json_array_foreach (msgs, i, m) {
-            if (!json_is_object(m) || !json_is_string(json_object_get(m, "role"))) {
-                rc = diag_set(d, -EINVAL, line, 0,
-                              "field \"messages[%zu]\": expected an object with a string role", i);
-                goto out;
-            }
-        }
-    } else {
-        msgs = NULL;
-    }
-    if (prompt && !json_is_null(prompt) && !json_is_string(prompt)) {
-        rc = diag_set(d, -EINVAL, line, 0, "field \"prompt\": expected a string");
+    json_t *msgs = NULL, *prompt = NULL, *ids = NULL;
+    rc = request_content(o, &msgs, &prompt, &ids, d, line);
+    if (rc < 0)
         goto out;
-    }
-    if (prompt && json_is_null(prompt))
-        prompt = NULL;
-    if (ids && !json_is_null(ids)) {
-        size_t i;
-        json_t *t;
-        if (!json_is_array(ids) || json_array_size(ids) == 0) {
-            rc = diag_set(d, -EINVAL, line, 0,
-                          "field \"prompt_token_ids\": expected a non-empty array");
-            goto out;
-        }
-        json_array_foreach (ids, i, t) {
-            if (!json_is_integer(t) || json_integer_value(t) < 0) {
-                rc = diag_set(d, -EINVAL, line, 0,
-                              "field \"prompt_token_ids[%zu]\": expected an integer >= 0", i);
-                goto out;
-            }
-        }
-    } else {
-        ids = NULL;
-    }
-    if (!msgs && !prompt && !ids) {
-        rc = diag_set(d, -EINVAL, line, 0,
-                      "no request content: expected \"messages\", \"prompt\" or "
-                      "\"prompt_token_ids\"");
-        goto out;
-    }
     if (p->n_reqs >= REQPLAN_MAX_REQUESTS) {
         rc = diag_set(d, -EMSGSIZE, line, 0, "more than %u requests", REQPLAN_MAX_REQUESTS);
         goto out;
     }
     struct reqplan_request *r = add_request(b, (uint32_t)pi);
+    json_object_set_new(b->ids, id, json_integer(line));
     r->id = id;
     r->session_id = sid;
     id = sid = NULL;
@@ -452,54 +468,22 @@ int reqplan_load(const char *path, struct reqplan **ret, struct diag *d)
     return rc;
 }
 
-static int trace_line(struct builder *b, json_t *o, struct diag *d, unsigned line, void *arg)
+/* Adds one trace row as an open-loop request of phase 0. */
+static void trace_request(struct builder *b, struct mooncake_row *row,
+                          const struct reqplan_trace_opts *opt)
 {
-    const struct reqplan_trace_opts *opt = arg;
     struct reqplan *p = b->p;
-    if (opt->max_requests && p->n_reqs >= opt->max_requests)
-        return 0;
-    json_t *ts = json_object_get(o, "timestamp");
-    if (!json_is_number(ts) || json_number_value(ts) < 0 || !isfinite(json_number_value(ts)))
-        return diag_set(d, -EINVAL, line, 0, "field \"timestamp\": expected milliseconds >= 0");
-    uint64_t in = 0, outt = 0;
-    int rc;
-    if ((rc = field_u64(o, "input_length", REQPLAN_TOKENS_MAX, &in, NULL, d, line)) < 0 ||
-        (rc = field_u64(o, "output_length", REQPLAN_TOKENS_MAX, &outt, NULL, d, line)) < 0)
-        return rc;
-    if (in == 0)
-        return diag_set(d, -EINVAL, line, 0, "field \"input_length\": missing or 0");
-    json_t *h = json_object_get(o, "hash_ids");
-    if (!json_is_array(h) || json_array_size(h) == 0 || json_array_size(h) > REQPLAN_HASH_IDS_MAX)
-        return diag_set(d, -EINVAL, line, 0,
-                        "field \"hash_ids\": expected a non-empty array (max %u)",
-                        REQPLAN_HASH_IDS_MAX);
-    size_t n = json_array_size(h);
-    uint64_t tph = opt->tokens_per_hash_id ? opt->tokens_per_hash_id : 512;
-    if ((n - 1) * tph >= in)
-        return diag_set(d, -EINVAL, line, 0,
-                        "field \"hash_ids\": %zu blocks of %" PRIu64
-                        " tokens do not fit input_length %" PRIu64,
-                        n, tph, in);
-    uint64_t *ids = xmalloc(n * sizeof(uint64_t));
-    for (size_t i = 0; i < n; i++) {
-        json_t *v = json_array_get(h, i);
-        if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            free(ids);
-            return diag_set(d, -EINVAL, line, 0,
-                            "field \"hash_ids[%zu]\": expected an integer >= 0", i);
-        }
-        ids[i] = (uint64_t)json_integer_value(v);
-    }
     double sp = opt->speedup > 0 ? opt->speedup : 1.0;
     struct reqplan_request *r = add_request(b, 0);
     r->id = xalloc_printf("trace-%zu", p->n_reqs - 1);
-    r->t_offset_ns = (int64_t)llround(json_number_value(ts) * 1e6 / sp);
-    r->input_tokens = in;
-    r->output_tokens = outt;
-    r->hash_ids = ids;
-    r->n_hash_ids = (uint32_t)n;
-    r->tokens_per_hash_id = (uint32_t)tph;
-    return 0;
+    r->t_offset_ns = (int64_t)llround(row->timestamp_ms * 1e6 / sp);
+    r->input_tokens = row->input_length;
+    r->output_tokens = row->output_length;
+    r->hash_ids = row->hash_ids; /* moves into the request */
+    r->n_hash_ids = (uint32_t)row->n_hash;
+    r->tokens_per_hash_id =
+        opt->tokens_per_hash_id ? opt->tokens_per_hash_id : MOONCAKE_ROW_TPH_DEFAULT;
+    row->hash_ids = NULL;
 }
 
 int reqplan_parse_trace(const char *text, size_t len, const char *name,
@@ -514,11 +498,27 @@ int reqplan_parse_trace(const char *text, size_t len, const char *name,
     }
     b.p->phases[0].arrival = LOADGEN_ARRIVAL_PLAN;
     b.p->prompt_ids = o->prompt_ids;
-    rc = for_lines(text, len, name, &b, trace_line, (void *)o, d);
-    if (rc >= 0) {
-        /* trace rows are usually in time order; keep the phase list in time order anyway */
-        rc = finish(&b, ret, d);
+    diag_file(d, name);
+    unsigned line = 0;
+    size_t pos = 0;
+    while (pos < len && !(o->max_requests && b.p->n_reqs >= o->max_requests)) {
+        line++;
+        const char *s = text + pos;
+        const char *nl = memchr(s, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - s) : len - pos;
+        pos += n + (nl ? 1 : 0);
+        if (mooncake_row_blank(s, n))
+            continue;
+        if (d)
+            d->line = line;
+        struct mooncake_row row;
+        rc = mooncake_row_parse(s, n, o->tokens_per_hash_id, &row, d);
+        if (rc < 0)
+            goto out;
+        trace_request(&b, &row, o);
+        mooncake_row_fini(&row);
     }
+    rc = finish(&b, ret, d);
 out:
     builder_fini(&b);
     return rc;

@@ -24,7 +24,6 @@
 #define REQPLAN_MAX_PHASES     64
 #define REQPLAN_ID_MAX         128
 #define REQPLAN_TOKENS_MAX     (4u << 20) /* largest input or output length accepted */
-#define REQPLAN_HASH_IDS_MAX   65536
 #define REQPLAN_PHASE_NAME_MAX 64
 
 struct reqplan_request {

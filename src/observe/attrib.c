@@ -4,9 +4,11 @@
  * events are merged by the kernel, so counts are events, not I/O operations. */
 #include "observe/attrib.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,35 @@ struct attrib {
     size_t n_files, cap_files;
     struct attrib_totals t;
 };
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+enum attrib_confidence attrib_confidence(const struct attrib_evidence *ev, double *ret_share)
+{
+    uint64_t dtot = ev->device_read_bytes + ev->device_write_bytes;
+    uint64_t stot = min_u64(ev->server_read_bytes, ev->device_read_bytes) +
+                    min_u64(ev->server_write_bytes, ev->device_write_bytes);
+    if (!ev->device_ok || dtot == 0) {
+        *ret_share = NAN;
+        return ATTRIB_LOW;
+    }
+    double share = (double)stot / (double)dtot;
+    assert(share >= 0 && share <= 1);
+    *ret_share = share;
+    if (share >= 0.9 && ev->kv_clean)
+        return ATTRIB_HIGH;
+    return share >= 0.5 ? ATTRIB_MEDIUM : ATTRIB_LOW;
+}
+
+const char *attrib_confidence_name(enum attrib_confidence c)
+{
+    static const char *const names[] = { "low", "medium", "high" };
+    assert((unsigned)c < sizeof(names) / sizeof(names[0]));
+    return names[c];
+}
 
 int attrib_start(const char *kv_dir, struct attrib **ret, char *reason)
 {

@@ -29,6 +29,24 @@ struct attrib_totals {
 
 struct attrib;
 
+/* What the confidence of a phase's attribution rests on. */
+struct attrib_evidence {
+    bool device_ok; /* the device was sampled at both phase edges */
+    uint64_t device_read_bytes, device_write_bytes;
+    uint64_t server_read_bytes, server_write_bytes; /* the serving tree's /proc/PID/io */
+    bool kv_clean; /* fanotify saw no other process on the KV files, or (no fanotify) every
+                    * KV file the server holds open is O_DIRECT */
+};
+
+enum attrib_confidence { ATTRIB_LOW, ATTRIB_MEDIUM, ATTRIB_HIGH };
+
+/* The attribution rule, pure: the server's share of the device's bytes (each direction capped
+ * at the device's count) is *ret_share, or NaN when the device moved nothing or was not
+ * sampled. HIGH when the share is >= 0.9 and the KV files are clean, MEDIUM when it is >= 0.5,
+ * else LOW. */
+enum attrib_confidence attrib_confidence(const struct attrib_evidence *ev, double *ret_share);
+const char *attrib_confidence_name(enum attrib_confidence c);
+
 /* Places the mark for kv_dir. 0; -EPERM/-EACCES not permitted, -ENOSYS no fanotify, -EINVAL
  * mark type refused; reason (ATTRIB_REASON_MAX bytes) says which. *ret owned. */
 int attrib_start(const char *kv_dir, struct attrib **ret, char *reason);

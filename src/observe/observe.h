@@ -65,9 +65,13 @@ struct observe_config {
     bool no_fanotify;             /* attribution by /proc scanning only */
     bool manual;                  /* no thread: samples only in observe_sample_now() and at
                                      phase marks (golden tests, single-shot use) */
+    const struct sampler_ops *const *samplers; /* borrowed; the samplers in order
+                                     (observe/sampler.h); NULL = every source */
+    size_t n_samplers;
 };
 
 struct observe;
+struct sampler_ops;
 
 /* Validates cfg, resolves the device, writes os/sources.json (what is available and why not)
  * and os/nvme_smart_pre.json, opens the CSV files and starts the sampler thread, which takes

@@ -67,9 +67,11 @@ void bundle_config_init(struct bundle_config *cfg);
 /* Runs every mode x repeat. Returns 0 when every bundle was written (whatever the verdicts),
  * negative errno with d for configuration errors found before anything ran (unknown
  * model/workload/stack names: -ENOENT with d listing the valid names; bad settings: -EINVAL)
- * or when the results directory cannot be written. *ret_group (owned) is the group summary
- * (also written as group_summary.json), set whenever bundles were attempted; its
- * "all_run_valid" says whether exit code 3 is due. Caller's thread. */
+ * or when the results directory cannot be created, and the errno of the first output file
+ * that could not be written (-ENOSPC on a full disk; d names the file) after every bundle went
+ * as far as it could. *ret_group (owned) is the group summary (also written as
+ * group_summary.json), set whenever bundles were attempted; its "all_run_valid" says whether
+ * exit code 3 is due. Caller's thread. */
 int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag *d);
 
 /* Re-evaluates an existing bundle directory from its evidence (verdict.json "evidence") with

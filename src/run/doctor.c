@@ -392,6 +392,119 @@ static void control_checks(const struct bundle_config *cfg, const json_t *group,
     json_decref(v2);
 }
 
+/* The B1 probe stack's checks: a >= 32k context is served, the server really streams. */
+/* Long context and streaming on a ready probe stack. */
+static void probe_requests(const struct stack *st, const struct model_profile *mp, json_t *checks)
+{
+    char s[640];
+    long status = 0, pt = 0;
+    char detail[200];
+    int rr = doctor_long_context(st->http_url, st->served_model, DOCTOR_LONG_CONTEXT_TOKENS,
+                                 &status, &pt, detail, sizeof(detail));
+    snprintf(s, sizeof(s),
+             "a %u-token request: HTTP %ld, server counted %ld prompt tokens (model profile "
+             "max_sequence_length %u, build %s)%s%s",
+             DOCTOR_LONG_CONTEXT_TOKENS, status, pt, mp->max_sequence_length, mp->build_id,
+             detail[0] ? ": " : "", detail);
+    json_t *c = check(checks, "long_context_32k", rr == 0, s);
+    if (rr != 0)
+        blocker(c,
+                "curl -s $URL/v1/chat/completions -d '{\"model\":...,\"messages\":[{\"role\":"
+                "\"user\",\"content\":\"<33k tokens>\"}],\"max_tokens\":1}'",
+                "an engine built for >= 32k input tokens (max_seq_len and max_num_tokens)",
+                "rebuild the TRT-LLM engine with max_seq_len >= 32768 and record it in a "
+                "model profile (e.g. llama33_70b_nvfp4_ctx32k) -- test plan P2.1");
+    struct doctor_stream_result sr;
+    rr = doctor_streaming(st->http_url, st->served_model, 3, &sr);
+    if (rr < 0)
+        snprintf(s, sizeof(s), "streaming check failed: %s", sr.error);
+    else
+        snprintf(s, sizeof(s),
+                 "TTFC 8 vs 256 tokens: %.1f vs %.1f ms (x%.2f, must be <= %.2f); "
+                 "non-streamed latency %.1f vs %.1f ms (x%.2f, must be >= %.2f)",
+                 sr.ttfc_8_ms, sr.ttfc_256_ms, sr.ttfc_ratio, DOCTOR_STREAM_TTFC_MAX_RATIO,
+                 sr.e2e_8_ms, sr.e2e_256_ms, sr.e2e_ratio, DOCTOR_NONSTREAM_MIN_RATIO);
+    c = check(checks, "streaming_sanity", rr == 0 && sr.ok, s);
+    if (rr == 0) {
+        json_t *ev = json_object();
+        jsonx_set_num(ev, "ttfc_8_ms", sr.ttfc_8_ms);
+        jsonx_set_num(ev, "ttfc_256_ms", sr.ttfc_256_ms);
+        jsonx_set_num(ev, "e2e_8_ms", sr.e2e_8_ms);
+        jsonx_set_num(ev, "e2e_256_ms", sr.e2e_256_ms);
+        json_object_set_new(c, "evidence", ev);
+    }
+    if (!(rr == 0 && sr.ok))
+        blocker(c, "kvtier doctor --stack <stack> --model <model>",
+                "token-by-token SSE streaming of chat completions",
+                "the server must flush each token as an SSE chunk; otherwise TTFT/TTFC "
+                "measure the whole generation");
+}
+
+static void probe_checks(const struct bundle_config *cfg, const char *dir, json_t *checks)
+{
+    json_t *profile = NULL;
+    struct diag pd = { 0 };
+    size_t sl = strlen(cfg->stack);
+    if (strchr(cfg->stack, '/') || (sl > 5 && !strcmp(cfg->stack + sl - 5, ".yaml")))
+        yamlx_load_file(cfg->stack, &profile, &pd);
+    else
+        profile_load(cfg->profiles_dir, "stacks", cfg->stack, &profile, &pd);
+    struct model_profile mp = { 0 };
+    profile_load_model(cfg->profiles_dir, cfg->model, &mp, &pd);
+    struct mode_settings ms = { .id = MODE_B1, .bytes_per_block = profile_bytes_per_block(&mp) };
+    uint64_t g1 = 0;
+    stack_profile_tiers(profile, mp.name, &ms, &g1);
+    (void)g1;
+    if (cfg->cpu_cache_gb > 0)
+        ms.cpu_cache_gb = cfg->cpu_cache_gb;
+    ms.metrics_port = (uint16_t)jsonx_u64(profile, "kvbm_metrics_port", 0);
+    char *ld = fileio_join(dir, "probe_stack");
+    char *wd = fileio_join(dir, "probe_stack/work");
+    struct stack_opts so = { .profile = profile,
+                             .model = mp.name,
+                             .hf_id = mp.hf_id,
+                             .served_model = cfg->served_model,
+                             .hardware = cfg->hardware ? cfg->hardware
+                                                       : jsonx_str(profile, "hardware", NULL),
+                             .profiles_dir = cfg->profiles_dir,
+                             .kvtier_path = cfg->kvtier_path,
+                             .log_dir = ld,
+                             .work_dir = wd,
+                             .cgroup_name = "",
+                             /* the engine's own device pool: the question is what the
+                              * engine can serve, not the shaped G1 of the experiments */
+                             .g1_blocks = cfg->g1_blocks,
+                             .mode = ms,
+                             .url = cfg->url,
+                             .kvbm_metrics_url = cfg->kvbm_metrics_url,
+                             .frontend_metrics_url = cfg->frontend_metrics_url };
+    struct stack *st = NULL;
+    struct diag sd = { 0 };
+    json_t *rc_checks = NULL;
+    int lr = stack_launch(&so, &st, &sd);
+    if (lr == 0)
+        lr =
+            stack_wait_ready(st, cfg->ready_timeout_ns ? cfg->ready_timeout_ns : 120 * CLK_NS_PER_S,
+                             cfg->interrupt_flag, &rc_checks, &sd);
+    json_decref(rc_checks);
+    char s[640];
+    if (lr < 0) {
+        snprintf(s, sizeof(s), "the B1 probe stack did not become ready: %s", sd.msg);
+        json_t *c = check(checks, "long_context_32k", false, s);
+        blocker(c, "kvtier doctor --stack <stack> --model <model>", "a stack that starts",
+                "fix the start-up error in the probe stack logs");
+        c = check(checks, "streaming_sanity", false, s);
+        blocker(c, "kvtier doctor --stack <stack> --model <model>", "a stack that starts",
+                "fix the start-up error in the probe stack logs");
+    } else {
+        probe_requests(st, &mp, checks);
+    }
+    stack_free(st);
+    free(ld);
+    free(wd);
+    json_decref(profile);
+}
+
 int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
 {
     struct bundle_config cfg = *cfg_in;
@@ -417,6 +530,7 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
     dnote(&cfg, "doctor: B1 and B2p bundles (switch, metrics, KV disk I/O)");
     r = bundle_run(&cfg, &group, d);
     if (r < 0) {
+        json_decref(group);
         json_decref(checks);
         free(dir);
         return r;
@@ -424,106 +538,7 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
     control_checks(&cfg, group, checks);
     /* long context and streaming on a fresh B1 stack */
     dnote(&cfg, "doctor: long context and streaming checks");
-    json_t *profile = NULL;
-    struct diag pd = { 0 };
-    size_t sl = strlen(cfg.stack);
-    if (strchr(cfg.stack, '/') || (sl > 5 && !strcmp(cfg.stack + sl - 5, ".yaml")))
-        yamlx_load_file(cfg.stack, &profile, &pd);
-    else
-        profile_load(cfg.profiles_dir, "stacks", cfg.stack, &profile, &pd);
-    struct model_profile mp = { 0 };
-    profile_load_model(cfg.profiles_dir, cfg.model, &mp, &pd);
-    struct mode_settings ms = { .id = MODE_B1, .bytes_per_block = profile_bytes_per_block(&mp) };
-    uint64_t g1 = 0;
-    stack_profile_tiers(profile, mp.name, &ms, &g1);
-    (void)g1;
-    if (cfg.cpu_cache_gb > 0)
-        ms.cpu_cache_gb = cfg.cpu_cache_gb;
-    ms.metrics_port = (uint16_t)jsonx_u64(profile, "kvbm_metrics_port", 0);
-    char *ld = fileio_join(dir, "probe_stack");
-    char *wd = fileio_join(dir, "probe_stack/work");
-    struct stack_opts so = { .profile = profile,
-                             .model = mp.name,
-                             .hf_id = mp.hf_id,
-                             .served_model = cfg.served_model,
-                             .hardware =
-                                 cfg.hardware ? cfg.hardware : jsonx_str(profile, "hardware", NULL),
-                             .profiles_dir = cfg.profiles_dir,
-                             .kvtier_path = cfg.kvtier_path,
-                             .log_dir = ld,
-                             .work_dir = wd,
-                             .cgroup_name = "",
-                             /* the engine's own device pool: the question is what the
-                              * engine can serve, not the shaped G1 of the experiments */
-                             .g1_blocks = cfg.g1_blocks,
-                             .mode = ms,
-                             .url = cfg.url,
-                             .kvbm_metrics_url = cfg.kvbm_metrics_url,
-                             .frontend_metrics_url = cfg.frontend_metrics_url };
-    struct stack *st = NULL;
-    struct diag sd = { 0 };
-    json_t *rc_checks = NULL;
-    int lr = stack_launch(&so, &st, &sd);
-    if (lr == 0)
-        lr = stack_wait_ready(st, cfg.ready_timeout_ns ? cfg.ready_timeout_ns : 120 * CLK_NS_PER_S,
-                              &rc_checks, &sd);
-    json_decref(rc_checks);
-    char s[640];
-    if (lr < 0) {
-        snprintf(s, sizeof(s), "the B1 probe stack did not become ready: %s", sd.msg);
-        json_t *c = check(checks, "long_context_32k", false, s);
-        blocker(c, "kvtier doctor --stack <stack> --model <model>", "a stack that starts",
-                "fix the start-up error in the probe stack logs");
-        c = check(checks, "streaming_sanity", false, s);
-        blocker(c, "kvtier doctor --stack <stack> --model <model>", "a stack that starts",
-                "fix the start-up error in the probe stack logs");
-    } else {
-        long status = 0, pt = 0;
-        char detail[200];
-        int rr = doctor_long_context(st->http_url, st->served_model, DOCTOR_LONG_CONTEXT_TOKENS,
-                                     &status, &pt, detail, sizeof(detail));
-        snprintf(s, sizeof(s),
-                 "a %u-token request: HTTP %ld, server counted %ld prompt tokens (model profile "
-                 "max_sequence_length %u, build %s)%s%s",
-                 DOCTOR_LONG_CONTEXT_TOKENS, status, pt, mp.max_sequence_length, mp.build_id,
-                 detail[0] ? ": " : "", detail);
-        json_t *c = check(checks, "long_context_32k", rr == 0, s);
-        if (rr != 0)
-            blocker(c,
-                    "curl -s $URL/v1/chat/completions -d '{\"model\":...,\"messages\":[{\"role\":"
-                    "\"user\",\"content\":\"<33k tokens>\"}],\"max_tokens\":1}'",
-                    "an engine built for >= 32k input tokens (max_seq_len and max_num_tokens)",
-                    "rebuild the TRT-LLM engine with max_seq_len >= 32768 and record it in a "
-                    "model profile (e.g. llama33_70b_nvfp4_ctx32k) -- test plan P2.1");
-        struct doctor_stream_result sr;
-        rr = doctor_streaming(st->http_url, st->served_model, 3, &sr);
-        if (rr < 0)
-            snprintf(s, sizeof(s), "streaming check failed: %s", sr.error);
-        else
-            snprintf(s, sizeof(s),
-                     "TTFC 8 vs 256 tokens: %.1f vs %.1f ms (x%.2f, must be <= %.2f); "
-                     "non-streamed latency %.1f vs %.1f ms (x%.2f, must be >= %.2f)",
-                     sr.ttfc_8_ms, sr.ttfc_256_ms, sr.ttfc_ratio, DOCTOR_STREAM_TTFC_MAX_RATIO,
-                     sr.e2e_8_ms, sr.e2e_256_ms, sr.e2e_ratio, DOCTOR_NONSTREAM_MIN_RATIO);
-        c = check(checks, "streaming_sanity", rr == 0 && sr.ok, s);
-        if (rr == 0) {
-            json_t *ev = json_object();
-            jsonx_set_num(ev, "ttfc_8_ms", sr.ttfc_8_ms);
-            jsonx_set_num(ev, "ttfc_256_ms", sr.ttfc_256_ms);
-            jsonx_set_num(ev, "e2e_8_ms", sr.e2e_8_ms);
-            jsonx_set_num(ev, "e2e_256_ms", sr.e2e_256_ms);
-            json_object_set_new(c, "evidence", ev);
-        }
-        if (!(rr == 0 && sr.ok))
-            blocker(c, "kvtier doctor --stack <stack> --model <model>",
-                    "token-by-token SSE streaming of chat completions",
-                    "the server must flush each token as an SSE chunk; otherwise TTFT/TTFC "
-                    "measure the whole generation");
-    }
-    stack_free(st);
-    free(ld);
-    free(wd);
-    json_decref(profile);
+    probe_checks(&cfg, dir, checks);
     bool all = true;
     size_t i;
     json_t *c;
@@ -547,10 +562,15 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
         json_object_set_new(out, "dossier", json_null());
     }
     char *p = fileio_join(dir, "doctor.json");
-    jsonx_write_file(p, out);
+    r = jsonx_write_file(p, out);
+    if (r < 0) {
+        diag_set(d, r, 0, 0, "cannot write %s: %s", p, strerror(-r));
+        json_decref(out);
+    } else {
+        *ret = out;
+    }
     free(p);
     json_decref(group);
     free(dir);
-    *ret = out;
-    return 0;
+    return r < 0 ? r : 0;
 }

@@ -6,6 +6,7 @@
  * the mechanism (OS bytes in a disk mode) the gate fails instead. */
 #include "run/gate.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -17,25 +18,15 @@
 #include "stack/mode.h"
 
 static const char *const code_names[GATE__COUNT] = {
-    "SERVER_UNHEALTHY",
-    "MODEL_NOT_LOADED",
-    "ERROR_RATE_HIGH",
-    "KVBM_METRICS_UNREACHABLE",
-    "FRONTEND_UNREACHABLE",
-    "MODE_NOT_APPLIED",
-    "RUN_INTERRUPTED",
-    "DISK_TIER_NO_IO",
-    "KVBM_OS_MISMATCH",
-    "REUSE_NOT_OBSERVED",
-    "PRESSURE_INSUFFICIENT",
-    "PAGE_CACHE_SUSPECT",
-    "IO_UNATTRIBUTED",
-    "SYSTEM_NOISE",
-    "THERMAL_THROTTLE",
-    "SMART_ERRORS",
-    "CLIENT_LAG",
-    "REPEATS_UNSTABLE",
+    "SERVER_UNHEALTHY",     "MODEL_NOT_LOADED", "ERROR_RATE_HIGH",    "KVBM_METRICS_UNREACHABLE",
+    "FRONTEND_UNREACHABLE", "MODE_NOT_APPLIED", "RUN_INTERRUPTED",    "KV_VERIFY_FAILED",
+    "DISK_TIER_NO_IO",      "KVBM_OS_MISMATCH", "REUSE_NOT_OBSERVED", "PRESSURE_INSUFFICIENT",
+    "PAGE_CACHE_SUSPECT",   "IO_UNATTRIBUTED",  "SYSTEM_NOISE",       "THERMAL_THROTTLE",
+    "SMART_ERRORS",         "CLIENT_LAG",       "REPEATS_UNSTABLE",
 };
+
+/* one name per code, in the enum's order */
+_Static_assert(sizeof(code_names) / sizeof(code_names[0]) == GATE__COUNT, "a code without a name");
 
 const char *gate_code_name(enum gate_code c)
 {
@@ -44,7 +35,7 @@ const char *gate_code_name(enum gate_code c)
 
 bool gate_code_is_hard(enum gate_code c)
 {
-    return c <= GATE_RUN_INTERRUPTED;
+    return c <= GATE_KV_VERIFY_FAILED;
 }
 
 #define T(field)                                        \
@@ -113,6 +104,9 @@ int gate_thresholds_from_json(const json_t *j, struct gate_thresholds *t, const 
 {
     const char *k;
     json_t *v;
+    *ret_bad = NULL;
+    if (!json_is_object(j))
+        return -EINVAL;
     json_object_foreach ((json_t *)j, k, v) {
         size_t i;
         for (i = 0; i < NFIELDS; i++)
@@ -121,6 +115,10 @@ int gate_thresholds_from_json(const json_t *j, struct gate_thresholds *t, const 
         if (i == NFIELDS || !json_is_number(v)) {
             *ret_bad = k;
             return -EINVAL;
+        }
+        if (!isfinite(json_number_value(v)) || json_number_value(v) < 0) {
+            *ret_bad = k;
+            return -ERANGE;
         }
         *(double *)((char *)t + fields[i].off) = json_number_value(v);
     }
@@ -152,6 +150,7 @@ static double num0(const json_t *o, const char *path)
 
 static json_t *fire(struct ev *ev, enum gate_code c)
 {
+    assert(c < GATE__COUNT);
     const char *name = gate_code_name(c);
     if (!ev->hit[c]) {
         ev->hit[c] = true;
@@ -273,6 +272,22 @@ static void hard_gates(struct ev *ev)
         json_t *d = why(ev, GATE_MODE_NOT_APPLIED, "B0 has no KVBM but host-tier counters moved");
         jsonx_set_num(d, "host_blocks_moved", host_blocks);
     }
+    /* blocks read back but not served (wrong contents, failed reads): recomputed, so the
+     * run measured recompute where it meant to measure the tier (issue 11 #2) */
+    double vf = phase_sum(ev, "kvbm.verify_failures"), re = phase_sum(ev, "kvbm.disk_read_errors");
+    if (vf + re > 0) {
+        json_t *d = why(ev, GATE_KV_VERIFY_FAILED,
+                        "%.0f block(s) read from a KV tier failed verification and %.0f disk "
+                        "read(s) failed: they were recomputed, not served",
+                        vf, re);
+        jsonx_set_num(d, "verify_failures", vf);
+        jsonx_set_num(d, "disk_read_errors", re);
+        const json_t *rp = replay(ev);
+        if (rp) {
+            jsonx_set_num(d, "replay_verify_failures", num0(rp, "kvbm.verify_failures"));
+            jsonx_set_num(d, "replay_disk_read_errors", num0(rp, "kvbm.disk_read_errors"));
+        }
+    }
     double req = phase_sum(ev, "requests"), err = phase_sum(ev, "errors");
     if (req > 0 && err / req > ev->t->error_rate_max) {
         json_t *d = why(ev, GATE_ERROR_RATE_HIGH, "error rate %.4f over %.4f", err / req,
@@ -295,83 +310,64 @@ static double os_bytes(const json_t *phase, const char *dir)
     return isnan(v) ? num(phase, srv) : v;
 }
 
-static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
+/* OS corroboration: onboarded (and verified) bytes must show up as storage reads in replay,
+ * offloads as writes. */
+static bool os_corroboration(struct ev *ev, double on_rp, double off)
 {
     const struct gate_thresholds *t = ev->t;
     const json_t *rp = replay(ev);
-    double off =
-        phase_sum(ev, "kvbm.offload_blocks_h2d") + phase_sum(ev, "kvbm.offload_blocks_d2d");
-    double on_rp =
-        rp ? num0(rp, "kvbm.onboard_blocks_d2d") : phase_sum(ev, "kvbm.onboard_blocks_d2d");
-    double on_host_rp = rp ? num0(rp, "kvbm.onboard_blocks_h2d") : 0;
-    double srv_w = phase_sum(ev, "os.server_write_bytes");
-    double srv_r_rp = rp ? num0(rp, "os.server_read_bytes") : phase_sum(ev, "os.server_read_bytes");
-    bool have_os = phase_has(ev, "os");
-    *mech = off > 0 && on_rp > 0;
-    if (off == 0) {
-        json_t *d = why(ev, GATE_DISK_TIER_NO_IO, "no blocks were offloaded to the disk tier");
-        jsonx_set_num(d, "offload_blocks_to_disk", off);
-        json_object_set_new(d, "disk_offload_filter",
-                            json_boolean(ev->mode == MODE_B2 || ev->mode == MODE_C));
-    }
-    if (on_rp == 0) {
-        json_t *d = why(ev, GATE_DISK_TIER_NO_IO,
-                        "no disk->device onboarding in replay: write-only evidence never passes");
-        jsonx_set_num(d, "replay_onboard_blocks_d2d", on_rp);
-    }
-    if (have_os && srv_w < t->disk_min_bytes && off > 0) {
-        json_t *d = why(ev, GATE_DISK_TIER_NO_IO, "the server wrote under %.0f bytes to storage",
-                        t->disk_min_bytes);
-        jsonx_set_num(d, "server_write_bytes", srv_w);
-    }
-    /* OS corroboration: onboarded bytes must show up as storage reads, offloads as writes */
-    *os_ok = false;
-    if (!have_os) {
+    if (!phase_has(ev, "os")) {
         why(ev, GATE_KVBM_OS_MISMATCH, "no OS I/O evidence was captured to corroborate KVBM");
-    } else {
-        double kv_r = on_rp * ev->bpb;
-        double os_r = rp ? os_bytes(rp, "read") : srv_r_rp;
-        double kv_w = off * ev->bpb;
-        double os_w = 0;
-        const char *k;
-        json_t *p;
-        json_object_foreach (json_object_get(ev->e, "phases"), k, p) {
-            double b = os_bytes(p, "write");
-            os_w += isnan(b) ? 0 : b;
-        }
-        bool ok = true;
-        if (kv_r > 0) {
-            double ratio = isnan(os_r) ? 0 : os_r / kv_r;
-            if (ratio < t->kvbm_os_ratio_min || ratio > t->kvbm_os_ratio_max) {
-                json_t *d = why(ev, GATE_KVBM_OS_MISMATCH,
-                                "replay storage reads %.0f B vs onboarded %.0f B (ratio %.3f)",
-                                isnan(os_r) ? 0 : os_r, kv_r, ratio);
-                jsonx_set_num(d, "replay_onboard_bytes", kv_r);
-                jsonx_set_num(d, "replay_os_read_bytes", isnan(os_r) ? 0 : os_r);
-                jsonx_set_num(d, "read_ratio", ratio);
-                ok = false;
-            }
-        } else if (!isnan(os_r) && os_r > t->disk_min_bytes) {
+        return false;
+    }
+    double kv_r = on_rp * ev->bpb;
+    double os_r = rp ? os_bytes(rp, "read") : phase_sum(ev, "os.server_read_bytes");
+    double kv_w = off * ev->bpb;
+    double os_w = 0;
+    const char *k;
+    json_t *p;
+    json_object_foreach (json_object_get(ev->e, "phases"), k, p) {
+        double b = os_bytes(p, "write");
+        os_w += isnan(b) ? 0 : b;
+    }
+    bool ok = true;
+    if (kv_r > 0) {
+        double ratio = isnan(os_r) ? 0 : os_r / kv_r;
+        if (ratio < t->kvbm_os_ratio_min || ratio > t->kvbm_os_ratio_max) {
             json_t *d = why(ev, GATE_KVBM_OS_MISMATCH,
-                            "storage reads in replay without any KVBM disk onboarding");
-            jsonx_set_num(d, "replay_os_read_bytes", os_r);
+                            "replay storage reads %.0f B vs onboarded %.0f B (ratio %.3f)",
+                            isnan(os_r) ? 0 : os_r, kv_r, ratio);
+            jsonx_set_num(d, "replay_onboard_bytes", kv_r);
+            jsonx_set_num(d, "replay_os_read_bytes", isnan(os_r) ? 0 : os_r);
+            jsonx_set_num(d, "read_ratio", ratio);
             ok = false;
         }
-        if (kv_w > 0) {
-            double ratio = os_w / kv_w;
-            if (ratio < t->kvbm_os_ratio_min || ratio > t->kvbm_os_ratio_max) {
-                json_t *d = why(ev, GATE_KVBM_OS_MISMATCH,
-                                "storage writes %.0f B vs offloaded %.0f B (ratio %.3f)", os_w,
-                                kv_w, ratio);
-                jsonx_set_num(d, "offload_bytes", kv_w);
-                jsonx_set_num(d, "os_write_bytes", os_w);
-                jsonx_set_num(d, "write_ratio", ratio);
-                ok = false;
-            }
-        }
-        *os_ok = ok && kv_r > 0;
+    } else if (!isnan(os_r) && os_r > t->disk_min_bytes) {
+        json_t *d = why(ev, GATE_KVBM_OS_MISMATCH,
+                        "storage reads in replay without any KVBM disk onboarding");
+        jsonx_set_num(d, "replay_os_read_bytes", os_r);
+        ok = false;
     }
-    /* page cache */
+    if (kv_w > 0) {
+        double ratio = os_w / kv_w;
+        if (ratio < t->kvbm_os_ratio_min || ratio > t->kvbm_os_ratio_max) {
+            json_t *d =
+                why(ev, GATE_KVBM_OS_MISMATCH,
+                    "storage writes %.0f B vs offloaded %.0f B (ratio %.3f)", os_w, kv_w, ratio);
+            jsonx_set_num(d, "offload_bytes", kv_w);
+            jsonx_set_num(d, "os_write_bytes", os_w);
+            jsonx_set_num(d, "write_ratio", ratio);
+            ok = false;
+        }
+    }
+    return ok && kv_r > 0;
+}
+
+/* The KV file must bypass the page cache: O_DIRECT, not resident, reads served by storage. */
+static void page_cache_gate(struct ev *ev, double on_rp)
+{
+    const struct gate_thresholds *t = ev->t;
+    const json_t *rp = replay(ev);
     const char *k;
     json_t *p;
     json_object_foreach (json_object_get(ev->e, "phases"), k, p) {
@@ -389,7 +385,7 @@ static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
             jsonx_set_num(d, "resident_fraction", res / g3);
         }
     }
-    if (rp && have_os && on_rp > 0) {
+    if (rp && phase_has(ev, "os") && on_rp > 0) {
         double rchar = num(rp, "os.server_rchar_bytes");
         double storage = num0(rp, "os.server_read_bytes");
         double kv_r = on_rp * ev->bpb;
@@ -402,7 +398,14 @@ static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
             jsonx_set_num(d, "replay_onboard_bytes", kv_r);
         }
     }
-    /* attribution of device bytes */
+}
+
+/* Attribution of device bytes: the server's KV I/O must be most of what the device moved. */
+static void attribution_gate(struct ev *ev)
+{
+    const struct gate_thresholds *t = ev->t;
+    const char *k;
+    json_t *p;
     json_object_foreach (json_object_get(ev->e, "phases"), k, p) {
         double dev = num0(p, "os.device_read_bytes") + num0(p, "os.device_write_bytes");
         if (dev <= t->disk_min_bytes)
@@ -422,7 +425,43 @@ static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
             json_object_set_new(d, k, ph);
         }
     }
-    (void)on_host_rp;
+}
+
+static void disk_gates(struct ev *ev, bool *mech, bool *os_ok)
+{
+    const struct gate_thresholds *t = ev->t;
+    const json_t *rp = replay(ev);
+    double off =
+        phase_sum(ev, "kvbm.offload_blocks_h2d") + phase_sum(ev, "kvbm.offload_blocks_d2d");
+    /* onboarded AND verified: blocks that failed verification or whose read failed were
+     * counted as onboarded by the engine but never served */
+    double lost_rp =
+        rp ? num0(rp, "kvbm.verify_failures") + num0(rp, "kvbm.disk_read_errors")
+           : phase_sum(ev, "kvbm.verify_failures") + phase_sum(ev, "kvbm.disk_read_errors");
+    double on_rp =
+        rp ? num0(rp, "kvbm.onboard_blocks_d2d") : phase_sum(ev, "kvbm.onboard_blocks_d2d");
+    on_rp = on_rp > lost_rp ? on_rp - lost_rp : 0;
+    double srv_w = phase_sum(ev, "os.server_write_bytes");
+    *mech = off > 0 && on_rp > 0;
+    if (off == 0) {
+        json_t *d = why(ev, GATE_DISK_TIER_NO_IO, "no blocks were offloaded to the disk tier");
+        jsonx_set_num(d, "offload_blocks_to_disk", off);
+        json_object_set_new(d, "disk_offload_filter",
+                            json_boolean(ev->mode == MODE_B2 || ev->mode == MODE_C));
+    }
+    if (on_rp == 0) {
+        json_t *d = why(ev, GATE_DISK_TIER_NO_IO,
+                        "no disk->device onboarding in replay: write-only evidence never passes");
+        jsonx_set_num(d, "replay_onboard_blocks_d2d", on_rp);
+    }
+    if (phase_has(ev, "os") && srv_w < t->disk_min_bytes && off > 0) {
+        json_t *d = why(ev, GATE_DISK_TIER_NO_IO, "the server wrote under %.0f bytes to storage",
+                        t->disk_min_bytes);
+        jsonx_set_num(d, "server_write_bytes", srv_w);
+    }
+    *os_ok = os_corroboration(ev, on_rp, off);
+    page_cache_gate(ev, on_rp);
+    attribution_gate(ev);
 }
 
 static void reuse_gate(struct ev *ev, bool *mech)
@@ -576,8 +615,15 @@ json_t *gate_evaluate(const json_t *evidence, const struct gate_thresholds *t)
     if (ev.disk) {
         disk_gates(&ev, &mech, &os_ok);
     } else {
-        /* no disk tier: the OS side corroborates by showing no KV disk reads */
-        double kvr = phase_sum(&ev, "os.kv_read_bytes");
+        /* no disk tier: the OS side corroborates by showing no KV disk reads (the KV file's
+         * bytes where the attribution tells them, else the server's storage reads) */
+        double kvr = 0;
+        const char *k;
+        json_t *p;
+        json_object_foreach (json_object_get(evidence, "phases"), k, p) {
+            double b = os_bytes(p, "read");
+            kvr += isnan(b) ? 0 : b;
+        }
         os_ok = kvr <= t->disk_min_bytes;
     }
     reuse_gate(&ev, &mech);

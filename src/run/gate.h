@@ -21,6 +21,8 @@ enum gate_code {
     GATE_FRONTEND_UNREACHABLE,
     GATE_MODE_NOT_APPLIED,
     GATE_RUN_INTERRUPTED,
+    GATE_KV_VERIFY_FAILED, /* blocks read from a KV tier were not served: the tier's numbers
+                            * describe recompute, not the tier */
     /* soft: decision_grade = false */
     GATE_DISK_TIER_NO_IO,
     GATE_KVBM_OS_MISMATCH,
@@ -62,7 +64,9 @@ struct gate_thresholds {
 void gate_thresholds_default(struct gate_thresholds *ret);
 /* The table as JSON (recorded in every manifest and verdict). Owned. */
 json_t *gate_thresholds_json(const struct gate_thresholds *t);
-/* Overrides from a JSON object with the same keys (unknown keys: -EINVAL, key in ret_bad). */
+/* Overrides from a JSON object with the same keys: -EINVAL when j is not an object (*ret_bad
+ * NULL) or a key is unknown or not a number (key in *ret_bad), -ERANGE for a negative or
+ * non-finite value (key in *ret_bad). t may be partly updated on failure. */
 int gate_thresholds_from_json(const json_t *j, struct gate_thresholds *t, const char **ret_bad);
 /* Canonical name of a code ("DISK_TIER_NO_IO"). */
 const char *gate_code_name(enum gate_code c);

@@ -2,14 +2,17 @@
 /* Cgroup placement and io.max / blkio throttling with a recorded degraded path (cgroup.h). */
 #include "stack/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -255,4 +258,67 @@ int cgroup_disk_of_path(const char *sys_root, const char *path, char *ret, unsig
     free(link);
     snprintf(ret, ret_len, "%u:%u", maj, min);
     return 0;
+}
+
+/* Kills what is left in one stale cgroup directory and removes it; 1 when removed. */
+static int reap_one(const char *dir)
+{
+    char *kill_file = fileio_join(dir, "cgroup.kill");
+    bool killed = access(kill_file, W_OK) == 0 && write_str(kill_file, "1\n") == 0;
+    free(kill_file);
+    char *procs = fileio_join(dir, "cgroup.procs");
+    for (int t = 0; t < 20; t++) {
+        struct buf b;
+        buf_init(&b, 1 << 20);
+        bool empty = fileio_read_all(procs, 1 << 20, &b) < 0 || b.len == 0;
+        if (!empty && !killed) {
+            char *save = NULL;
+            for (char *l = strtok_r((char *)b.data, "\n", &save); l;
+                 l = strtok_r(NULL, "\n", &save))
+                kill((pid_t)strtol(l, NULL, 10), SIGKILL);
+        }
+        buf_fini(&b);
+        if (empty)
+            break;
+        struct timespec ts = { 0, 50 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    free(procs);
+    return rmdir(dir) == 0 ? 1 : 0;
+}
+
+static int reap_under(const char *base)
+{
+    DIR *dp = opendir(base);
+    if (!dp)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dp))) {
+        char *end = NULL;
+        if (strncmp(e->d_name, CGROUP_RUN_PREFIX, strlen(CGROUP_RUN_PREFIX)))
+            continue;
+        long pid = strtol(e->d_name + strlen(CGROUP_RUN_PREFIX), &end, 10);
+        if (pid <= 0 || !end || *end != '-' || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
+            continue; /* its runner is alive: not stale */
+        char *dir = fileio_join(base, e->d_name);
+        n += reap_one(dir);
+        free(dir);
+    }
+    closedir(dp);
+    return n;
+}
+
+int cgroup_reap_stale(const char *root)
+{
+    if (!root)
+        root = "/sys/fs/cgroup";
+    char *unified = fileio_join(root, "unified");
+    char *blkio = fileio_join(root, "blkio");
+    int n = reap_under(root) + reap_under(unified) + reap_under(blkio);
+    free(unified);
+    free(blkio);
+    return n;
 }

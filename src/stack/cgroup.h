@@ -31,6 +31,14 @@ struct cgroup_place {
  * returns 0, or 1 when placement or limits degraded (ret->reason says why). */
 int cgroup_setup(const char *root, const char *name, const char *device, uint64_t rbps,
                  uint64_t wbps, struct cgroup_place *ret);
+/* Per-run cgroups are named CGROUP_RUN_PREFIX "<runner pid>-<mode>-r<NN>". */
+#define CGROUP_RUN_PREFIX "kvtier-"
+
+/* Removes the per-run cgroups (under root, root/unified and root/blkio; "/sys/fs/cgroup" when
+ * root is NULL) whose runner is gone (killed before its teardown): kills what still runs in
+ * them (cgroup.kill, else SIGKILL per pid) and removes the directory. Returns how many were
+ * removed; what cannot be read or removed is skipped. */
+int cgroup_reap_stale(const char *root);
 /* Moves any stragglers to the parent and removes the cgroup directory; safe on NONE. */
 void cgroup_teardown(struct cgroup_place *p);
 /* The placement as a manifest object. Owned. */

@@ -582,7 +582,8 @@ static json_t *check_json(const char *name, const char *url, long status, bool o
     return c;
 }
 
-int stack_wait_ready(struct stack *s, uint64_t timeout_ns, json_t **ret_checks, struct diag *d)
+int stack_wait_ready(struct stack *s, uint64_t timeout_ns, const volatile sig_atomic_t *stop,
+                     json_t **ret_checks, struct diag *d)
 {
     uint64_t t0 = clk_now_ns(), deadline = t0 + timeout_ns;
     json_t *checks = json_array();
@@ -592,6 +593,11 @@ int stack_wait_ready(struct stack *s, uint64_t timeout_ns, json_t **ret_checks, 
     buf_init(&b, HTTPGET_BODY_MAX_BYTES);
     bool need_ready_file = s->kind == STACK_BUILTIN;
     for (;;) {
+        if (stop && *stop) {
+            r = diag_set(d, -EINTR, 0, 0, "interrupted after %.1f s waiting for stack %s: %s",
+                         (double)(clk_now_ns() - t0) / 1e9, s->name, last);
+            goto out;
+        }
         if ((r = stack_check_alive(s, d)) < 0)
             goto out;
         if (need_ready_file && read_ready_file(s) < 0) {
@@ -840,29 +846,131 @@ void stack_free(struct stack *s)
     free(s);
 }
 
+static bool is_cache_file_name(const char *name)
+{
+    return !strncmp(name, STACK_CACHE_FILE_PREFIX, strlen(STACK_CACHE_FILE_PREFIX));
+}
+
+/* Whether the directory open at fd holds anything but "." and "..". */
+static bool dir_has_entries(int fd)
+{
+    int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    DIR *dp = dup_fd < 0 ? NULL : fdopendir(dup_fd);
+    if (!dp) {
+        if (dup_fd >= 0)
+            close(dup_fd);
+        return true;
+    }
+    bool any = false;
+    struct dirent *e;
+    while (!any && (e = readdir(dp)))
+        any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(dp);
+    return any;
+}
+
+static int write_marker(int dfd)
+{
+    static const char text[] = "kvtier disk cache directory (docs/bundle.md): kvtier deletes the "
+                               "KV cache files " STACK_CACHE_FILE_PREFIX "* in it before "
+                               "every run and nothing else\n";
+    int fd =
+        openat(dfd, STACK_CACHE_MARKER, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int r = write(fd, text, sizeof(text) - 1) == (ssize_t)(sizeof(text) - 1) ? 0 : -EIO;
+    if (close(fd) < 0 && r == 0)
+        r = -errno;
+    return r;
+}
+
+int stack_cache_dir_claim(const char *parent, char **ret_dir, struct diag *d)
+{
+    int r, pfd = -1, sfd = -1;
+    char *dir = NULL;
+    if (!parent || !*parent)
+        return diag_set(d, -EINVAL, 0, 0, "empty --disk-cache-dir");
+    if ((r = fileio_mkdir_p(parent)) < 0)
+        return diag_set(d, r, 0, 0, "cannot create disk cache directory %s: %s", parent,
+                        strerror(-r));
+    dir = fileio_join(parent, STACK_CACHE_SUBDIR);
+    pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0) {
+        r = -errno;
+        diag_set(d, r, 0, 0, "disk cache directory %s: %s", parent, strerror(-r));
+        goto out;
+    }
+    bool created = mkdirat(pfd, STACK_CACHE_SUBDIR, 0755) == 0;
+    if (!created && errno != EEXIST) {
+        r = -errno;
+        diag_set(d, r, 0, 0, "cannot create %s: %s", dir, strerror(-r));
+        goto out;
+    }
+    /* never through a symlink: the directory kvtier empties must be the one it made */
+    sfd = openat(pfd, STACK_CACHE_SUBDIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sfd < 0) {
+        r = errno == ELOOP || errno == ENOTDIR ? -EEXIST : -errno;
+        diag_set(d, r, 0, 0,
+                 "%s exists and is not a directory (a symlink or a file): kvtier will not use it "
+                 "as its disk cache; remove it or choose another --disk-cache-dir",
+                 dir);
+        goto out;
+    }
+    struct stat st;
+    bool marked =
+        fstatat(sfd, STACK_CACHE_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+    if (!marked && !created && dir_has_entries(sfd)) {
+        r = -EEXIST;
+        diag_set(d, r, 0, 0,
+                 "%s is not empty and has no %s marker: it is not a kvtier disk cache, and "
+                 "kvtier deletes only in its own; remove it or choose another --disk-cache-dir",
+                 dir, STACK_CACHE_MARKER);
+        goto out;
+    }
+    if (!marked && (r = write_marker(sfd)) < 0) {
+        diag_set(d, r, 0, 0, "cannot mark %s/%s: %s", dir, STACK_CACHE_MARKER, strerror(-r));
+        goto out;
+    }
+    r = 0;
+    *ret_dir = dir;
+    dir = NULL;
+out:
+    if (sfd >= 0)
+        close(sfd);
+    if (pfd >= 0)
+        close(pfd);
+    free(dir);
+    return r;
+}
+
 json_t *stack_clear_cache_dir(const char *dir)
 {
     json_t *o = json_object();
     json_object_set_new(o, "dir", json_string(dir));
     uint64_t files = 0, bytes = 0;
     const char *err = NULL;
-    int r = 0;
-    if (!dir || !*dir || !strcmp(dir, "/")) {
-        err = "refusing to empty this directory";
+    DIR *dp = NULL;
+    int fd = dir && *dir ? open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    struct stat st;
+    if (fd < 0) {
+        err = dir && *dir ? strerror(errno) : "no directory";
         goto out;
     }
-    if ((r = fileio_mkdir_p(dir)) < 0) {
-        err = strerror(-r);
+    if (fstatat(fd, STACK_CACHE_MARKER, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
+        err = "no kvtier marker in this directory: refusing to delete anything";
+        close(fd);
         goto out;
     }
-    DIR *dp = opendir(dir);
+    dp = fdopendir(fd);
     if (!dp) {
         err = strerror(errno);
+        close(fd);
         goto out;
     }
     struct dirent *e;
     while ((e = readdir(dp))) {
-        struct stat st;
+        if (!is_cache_file_name(e->d_name))
+            continue;
         if (fstatat(dirfd(dp), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
             continue;
         if (unlinkat(dirfd(dp), e->d_name, 0) == 0) {

@@ -8,6 +8,7 @@
 #ifndef KVTIER_STACK_STACK_H
 #define KVTIER_STACK_STACK_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -84,10 +85,12 @@ void stack_profile_tiers(const json_t *profile, const char *model, struct mode_s
  * negative errno with d naming the process and the reason. *ret always set. */
 int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d);
 /* Polls until /health answers 2xx, /v1/models lists the served model and every metrics
- * endpoint answers, or timeout_ns passes, or a stack process exits. 0 ready; -ETIMEDOUT,
- * -ECHILD (a process died; d has its exit code and log path), -ENOENT (model not listed; d
- * lists what was) with d naming the last failed check. *ret_checks (owned) records each check. */
-int stack_wait_ready(struct stack *s, uint64_t timeout_ns, json_t **ret_checks, struct diag *d);
+ * endpoint answers, or timeout_ns passes, or a stack process exits, or *stop (borrowed, may be
+ * NULL; set by a signal handler) becomes non-zero. 0 ready; -ETIMEDOUT, -ECHILD (a process
+ * died; d has its exit code and log path), -ENOENT (model not listed; d lists what was),
+ * -EINTR (stopped) with d naming the last failed check. *ret_checks (owned) records each check. */
+int stack_wait_ready(struct stack *s, uint64_t timeout_ns, const volatile sig_atomic_t *stop,
+                     json_t **ret_checks, struct diag *d);
 /* 0 while every launched process runs; -ECHILD with d when one has exited. */
 int stack_check_alive(struct stack *s, struct diag *d);
 /* Reads the worker's real environment (/proc/PID/environ) and the live KVBM metrics page, and
@@ -102,8 +105,22 @@ void stack_stop(struct stack *s);
 /* Stops (if needed) and frees; NULL is a no-op. */
 void stack_free(struct stack *s);
 
-/* Empties dir of regular files (never recursing, refusing "/" and non-directories) and
- * records {dir, files_removed, bytes_removed, error}. Creates dir when missing. Owned JSON. */
+/* kvtier's disk cache lives in a subdirectory it creates and marks, never in the directory the
+ * user names: <dir>/STACK_CACHE_SUBDIR with the file STACK_CACHE_MARKER. Only KV cache files
+ * (STACK_CACHE_FILE_PREFIX*, the mkostemp template of KVBM and of kvtier serve) are deleted
+ * from it. */
+#define STACK_CACHE_SUBDIR      "kvtier-kvcache"
+#define STACK_CACHE_MARKER      ".kvtier-kvcache-owner"
+#define STACK_CACHE_FILE_PREFIX "dynamo-kvbm-disk-cache-"
+/* Creates parent when missing and claims parent/STACK_CACHE_SUBDIR: creates and marks it, or
+ * accepts it when it carries the marker (or is empty, then marks it). Refuses with -EEXIST and
+ * d when that name is a symlink, a file, or a non-empty directory without the marker. 0 with
+ * *ret_dir (owned) the cache directory. */
+int stack_cache_dir_claim(const char *parent, char **ret_dir, struct diag *d);
+/* Deletes the regular files named STACK_CACHE_FILE_PREFIX* from dir, a directory claimed by
+ * stack_cache_dir_claim (refused without the marker or through a symlink; never recursing);
+ * stale files of an earlier, killed run go too. Records {dir, files_removed, bytes_removed,
+ * emptied, error}. Owned JSON. */
 json_t *stack_clear_cache_dir(const char *dir);
 /* sync + drop the page cache through proc_root/sys/vm/drop_caches ("/proc" when NULL) when
  * permitted; records {attempted, dropped, reason}. Owned JSON. */

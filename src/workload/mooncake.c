@@ -1,121 +1,225 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Mooncake trace row parsing (see mooncake.h). */
+/* Mooncake trace import and export (see mooncake.h). */
 #include "workload/mooncake.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "common/buf.h"
+#include "common/fileio.h"
 #include "common/jsonx.h"
 #include "common/xalloc.h"
-#include "workload/workload.h"
 
-static int get_u64(const json_t *o, const char *key, bool required, uint64_t *ret, struct diag *d)
-{
-    const json_t *v = json_object_get(o, key);
-    if (!v && !required) {
-        *ret = 0;
-        return 0;
-    }
-    if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) < 9e15) {
-        *ret = (uint64_t)json_real_value(v);
-        return 0;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return diag_set(d, -EINVAL, d ? d->line : 0, 0, "field \"%s\": %s", key,
-                        v ? "expected an integer >= 0" : "missing");
-    *ret = (uint64_t)json_integer_value(v);
-    return 0;
-}
+/* ---- Mooncake import ---- */
 
-int mooncake_parse_line(const char *line, size_t len, uint32_t tokens_per_hash,
-                        struct mooncake_row *ret, struct diag *d)
+/* Walks the rows of text; sessions maps a session id to nothing (seen before or not). */
+static int walk_rows(const char *text, size_t len, uint32_t tph, mooncake_turn_fn *fn, void *ctx,
+                     uint64_t *ret_rows, struct diag *d)
 {
-    unsigned ln = d ? d->line : 0;
-    if (len > WORKLOAD_TRACE_LINE_MAX_BYTES)
-        return diag_set(d, -EMSGSIZE, ln, 0, "line longer than %u bytes",
-                        WORKLOAD_TRACE_LINE_MAX_BYTES);
-    json_error_t e;
-    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &e);
-    struct mooncake_row r = { 0 };
+    const char *p = text, *end = text + len;
+    unsigned line = 0;
+    uint64_t rows = 0;
+    int64_t first_ts = -1;
     int rc = 0;
-    if (!json_is_object(o)) {
-        rc = diag_set(d, -EINVAL, ln, o ? 0 : (unsigned)e.column, "not a JSON object%s%s",
-                      o ? "" : ": ", o ? "" : e.text);
-        goto out;
-    }
-    if ((rc = get_u64(o, "timestamp", false, &r.timestamp_ms, d)) < 0 ||
-        (rc = get_u64(o, "input_length", true, &r.input_length, d)) < 0 ||
-        (rc = get_u64(o, "output_length", true, &r.output_length, d)) < 0 ||
-        (rc = get_u64(o, "delay", false, &r.delay_ms, d)) < 0)
-        goto out;
-    if (r.input_length == 0 || r.input_length > WORKLOAD_MAX_PROMPT_TOKENS) {
-        rc = diag_set(d, -EINVAL, ln, 0, "field \"input_length\": must be 1..%u",
-                      WORKLOAD_MAX_PROMPT_TOKENS);
-        goto out;
-    }
-    if (r.output_length == 0 || r.output_length > WORKLOAD_MAX_PROMPT_TOKENS) {
-        rc = diag_set(d, -EINVAL, ln, 0, "field \"output_length\": must be 1..%u",
-                      WORKLOAD_MAX_PROMPT_TOKENS);
-        goto out;
-    }
-    const json_t *sid = json_object_get(o, "session_id");
-    if (sid && !json_is_null(sid)) {
-        if (json_is_string(sid) && json_string_length(sid) < sizeof(r.session_id) &&
-            json_string_length(sid) > 0)
-            snprintf(r.session_id, sizeof(r.session_id), "%s", json_string_value(sid));
-        else if (json_is_integer(sid))
-            snprintf(r.session_id, sizeof(r.session_id), "%lld",
-                     (long long)json_integer_value(sid));
-        else {
-            rc = diag_set(d, -EINVAL, ln, 0, "field \"session_id\": expected a short string");
-            goto out;
+    json_t *sessions = json_object();
+    while (p < end && rc == 0) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        line++;
+        const char *s = p;
+        p += n + 1;
+        if (mooncake_row_blank(s, n))
+            continue;
+        struct mooncake_row row;
+        if (d)
+            d->line = line;
+        rc = mooncake_row_parse(s, n, tph, &row, d);
+        if (rc < 0)
+            break;
+        if (first_ts < 0)
+            first_ts = (int64_t)row.timestamp_ms;
+        struct mooncake_turn t = { .row = &row, .line = line };
+        if (row.session_id[0]) {
+            t.later = json_object_get(sessions, row.session_id) != NULL;
+            json_object_set_new(sessions, row.session_id, json_null());
         }
+        t.t_offset_ns = t.later ? -1 : ((int64_t)row.timestamp_ms - first_ts) * 1000000LL;
+        if (t.t_offset_ns < -1)
+            t.t_offset_ns = 0;
+        t.think_time_ns = t.later ? row.delay_ms * 1000000ull : 0;
+        rc = fn(ctx, &t, d);
+        mooncake_row_fini(&row);
+        if (rc == 0)
+            rows++;
     }
-    const json_t *h = json_object_get(o, "hash_ids");
-    if (!json_is_array(h) || json_array_size(h) == 0) {
-        rc = diag_set(d, -EINVAL, ln, 0, "field \"hash_ids\": expected a non-empty array");
-        goto out;
-    }
-    r.n_hash = json_array_size(h);
-    if (r.n_hash > WORKLOAD_TRACE_MAX_HASH_IDS) {
-        rc = diag_set(d, -EMSGSIZE, ln, 0, "field \"hash_ids\": more than %u ids",
-                      WORKLOAD_TRACE_MAX_HASH_IDS);
-        goto out;
-    }
-    r.hash_ids = xcalloc(r.n_hash, sizeof(*r.hash_ids));
-    for (size_t i = 0; i < r.n_hash; i++) {
-        const json_t *v = json_array_get(h, i);
-        if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            rc =
-                diag_set(d, -EINVAL, ln, 0, "field \"hash_ids[%zu]\": expected an integer >= 0", i);
-            goto out;
-        }
-        r.hash_ids[i] = (uint64_t)json_integer_value(v);
-    }
-    uint64_t b = tokens_per_hash ? tokens_per_hash : 512;
-    if (r.input_length > r.n_hash * b || r.input_length <= (r.n_hash - 1) * b) {
-        rc = diag_set(d, -EINVAL, ln, 0,
-                      "field \"input_length\": %llu tokens do not match %zu hash ids of %llu "
-                      "tokens (need (n-1)*%llu < input_length <= n*%llu; set "
-                      "--trace-tokens-per-hash)",
-                      (unsigned long long)r.input_length, r.n_hash, (unsigned long long)b,
-                      (unsigned long long)b, (unsigned long long)b);
-        goto out;
-    }
-    *ret = r;
-    r.hash_ids = NULL;
-out:
-    free(r.hash_ids);
-    json_decref(o);
+    json_decref(sessions);
+    if (rc == 0 && rows == 0)
+        rc = diag_set(d, -EINVAL, 0, 0, "trace has no rows");
+    *ret_rows = rows;
     return rc;
 }
 
-void mooncake_row_fini(struct mooncake_row *r)
+int mooncake_import(const char *path, uint32_t tokens_per_hash, mooncake_turn_fn *fn, void *ctx,
+                    uint64_t *ret_rows, struct diag *d)
 {
-    free(r->hash_ids);
-    *r = (struct mooncake_row){ 0 };
+    struct buf file;
+    buf_init(&file, 0);
+    diag_file(d, path);
+    int rc = fileio_read_all(path, MOONCAKE_TRACE_MAX_BYTES, &file);
+    if (rc < 0)
+        rc = diag_set(d, rc, 0, 0, "cannot read trace: %s", strerror(-rc));
+    else
+        rc = walk_rows(buf_str(&file), file.len, tokens_per_hash, fn, ctx, ret_rows, d);
+    buf_fini(&file);
+    return rc;
+}
+
+/* ---- Mooncake export ---- */
+
+struct idmap {
+    uint64_t *keys, *vals;
+    size_t mask, count;
+};
+
+static uint64_t idmap_get(struct idmap *m, uint64_t key, uint64_t *next)
+{
+    if (!m->keys || (m->count + 1) * 2 > m->mask + 1) {
+        struct idmap n = { .mask = m->keys ? m->mask * 2 + 1 : 4095 };
+        n.keys = xcalloc(n.mask + 1, sizeof(*n.keys));
+        n.vals = xcalloc(n.mask + 1, sizeof(*n.vals));
+        for (size_t i = 0; m->keys && i <= m->mask; i++) {
+            if (!m->keys[i])
+                continue;
+            size_t j = (size_t)(m->keys[i] * 0x9e3779b97f4a7c15ULL) & n.mask;
+            while (n.keys[j])
+                j = (j + 1) & n.mask;
+            n.keys[j] = m->keys[i];
+            n.vals[j] = m->vals[i];
+        }
+        n.count = m->count;
+        free(m->keys);
+        free(m->vals);
+        *m = n;
+    }
+    key |= 1ull << 63; /* never 0 */
+    size_t j = (size_t)(key * 0x9e3779b97f4a7c15ULL) & m->mask;
+    while (m->keys[j] && m->keys[j] != key)
+        j = (j + 1) & m->mask;
+    if (!m->keys[j]) {
+        m->keys[j] = key;
+        m->vals[j] = (*next)++;
+        m->count++;
+    }
+    return m->vals[j];
+}
+
+int mooncake_export(const char *plan_path, const char *out_path, struct diag *d)
+{
+    struct buf in, out;
+    buf_init(&in, 0);
+    buf_init(&out, 0);
+    struct idmap ids = { 0 };
+    json_t *h = NULL;
+    diag_file(d, plan_path);
+    int rc = fileio_read_all(plan_path, MOONCAKE_PLAN_MAX_BYTES, &in);
+    if (rc < 0) {
+        rc = diag_set(d, rc, 0, 0, "cannot read plan: %s", strerror(-rc));
+        goto out;
+    }
+    const char *p = buf_str(&in), *end = p + in.len;
+    unsigned line = 0;
+    uint64_t next = 0, rows = 0, tpb = 32;
+    double phase_base_ms = 0, phase_end_ms = 0;
+    char phase[32] = "";
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        line++;
+        json_t *o = NULL;
+        if (len > 0 && jsonx_parse(p, len, &o, d) < 0) {
+            char msg[sizeof(d->msg)]; /* diag_set must not read the buffer it writes */
+            snprintf(msg, sizeof(msg), "%s", d->msg);
+            rc = diag_set(d, -EINVAL, line, d->col, "%s", msg);
+            goto out;
+        }
+        p += len + 1;
+        if (!o)
+            continue;
+        if (json_object_get(o, "kind")) {
+            if (!h)
+                h = json_incref(o);
+            tpb = jsonx_u64(o, "tokens_per_block", 32);
+            json_decref(o);
+            continue;
+        }
+        const json_t *ha = json_object_get(o, "hash_ids");
+        uint64_t in_tok = jsonx_u64(o, "input_tokens", 0);
+        const char *ph = jsonx_str(o, "phase", "");
+        if (!json_is_array(ha) || in_tok == 0) {
+            json_decref(o);
+            rc = diag_set(d, -EINVAL, line, 0, "field \"hash_ids\"/\"input_tokens\": missing");
+            goto out;
+        }
+        if (strcmp(ph, phase) != 0) { /* phases run one after another */
+            phase_base_ms = phase_end_ms;
+            snprintf(phase, sizeof(phase), "%s", ph);
+        }
+        const json_t *off = json_object_get(o, "t_offset_ns");
+        const char *sid = jsonx_str(o, "session_id", NULL);
+        uint64_t think_ms = jsonx_u64(o, "think_time_ns", 0) / 1000000;
+        double ts;
+        if (json_is_integer(off))
+            ts = phase_base_ms + (double)json_integer_value(off) / 1e6;
+        else /* a later turn: sent after the earlier ones end; delay holds the think time */
+            ts = phase_end_ms + (double)think_ms;
+        if (ts > phase_end_ms)
+            phase_end_ms = ts;
+        json_t *row_ids = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach (ha, i, v) {
+            json_array_append_new(row_ids, json_integer((json_int_t)idmap_get(
+                                               &ids, (uint64_t)json_integer_value(v), &next)));
+        }
+        if (in_tok % tpb || json_array_size(ha) == 0) /* partial tail block: a unique id */
+            json_array_append_new(row_ids, json_integer((json_int_t)next++));
+        json_t *row = json_pack("{s:I,s:I,s:I,s:o}", "timestamp", (json_int_t)llround(ts),
+                                "input_length", (json_int_t)in_tok, "output_length",
+                                (json_int_t)jsonx_u64(o, "output_tokens", 0), "hash_ids", row_ids);
+        if (sid) {
+            json_object_set_new(row, "session_id", json_string(sid));
+            if (!json_is_integer(off))
+                json_object_set_new(row, "delay", json_integer((json_int_t)think_ms));
+        }
+        char *s = jsonx_dump_line(row);
+        buf_append_str(&out, s);
+        buf_append_str(&out, "\n");
+        free(s);
+        json_decref(row);
+        json_decref(o);
+        rows++;
+    }
+    if (!h) {
+        rc = diag_set(d, -EINVAL, 1, 0, "no kvtier.plan header");
+        goto out;
+    }
+    rc = fileio_write_atomic(out_path, out.data, out.len);
+    if (rc < 0) {
+        diag_file(d, out_path);
+        rc = diag_set(d, rc, 0, 0, "cannot write: %s", strerror(-rc));
+        goto out;
+    }
+    rc = (int)rows;
+out:
+    free(ids.keys);
+    free(ids.vals);
+    json_decref(h);
+    buf_fini(&in);
+    buf_fini(&out);
+    return rc;
 }

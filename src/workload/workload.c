@@ -841,85 +841,36 @@ static int hash_block_text(struct gen *g, uint64_t h, uint64_t take, struct buf 
     return textgen_fill(g->tg, &r, take, out);
 }
 
-static int import_trace(struct gen *g, uint32_t tph, struct diag *d, uint64_t *ret_rows)
+/* One trace row becomes one steady-phase request: its hash ids become text blocks (equal ids,
+ * equal text), cut to input_length. */
+static int trace_turn(void *ctx, const struct mooncake_turn *t, struct diag *d)
 {
-    struct buf file;
-    buf_init(&file, 0);
-    diag_file(d, g->o->trace_path);
-    int rc = fileio_read_all(g->o->trace_path, (size_t)1 << 32, &file);
-    if (rc < 0) {
-        rc = diag_set(d, rc, 0, 0, "cannot read trace: %s", strerror(-rc));
-        goto out;
+    struct gen *g = ctx;
+    const struct mooncake_row *row = t->row;
+    uint32_t tph = g->o->trace_tokens_per_hash ? g->o->trace_tokens_per_hash : 512;
+    struct buf c;
+    buf_init(&c, 0);
+    int rc = 0;
+    for (size_t i = 0; i < row->n_hash && rc == 0; i++) {
+        uint64_t take = i + 1 < row->n_hash ? tph : row->input_length - (uint64_t)i * tph;
+        rc = hash_block_text(g, row->hash_ids[i], take, &c);
     }
-    const char *p = buf_str(&file), *end = p + file.len;
-    unsigned line = 0;
-    uint64_t rows = 0;
-    int64_t first_ts = -1;
-    struct seen sessions = { 0 };
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        line++;
-        bool blank = true;
-        for (size_t i = 0; i < len && blank; i++)
-            blank = p[i] == ' ' || p[i] == '\r' || p[i] == '\t';
-        if (!blank) {
-            struct mooncake_row row;
-            d->line = line;
-            rc = mooncake_parse_line(p, len, tph, &row, d);
-            if (rc < 0) {
-                d->line = line;
-                goto done;
-            }
-            if (first_ts < 0)
-                first_ts = (int64_t)row.timestamp_ms;
-            struct buf c;
-            buf_init(&c, 0);
-            for (size_t i = 0; i < row.n_hash && rc == 0; i++) {
-                uint64_t take = i + 1 < row.n_hash ? tph : row.input_length - (uint64_t)i * tph;
-                rc = hash_block_text(g, row.hash_ids[i], take, &c);
-            }
-            json_t *msgs =
-                json_pack("[{s:s,s:s%}]", "role", "user", "content", (const char *)c.data, c.len);
-            buf_fini(&c);
-            bool later = false;
-            uint64_t sh = 0;
-            if (row.session_id[0]) {
-                sh = rng_derive(1, row.session_id) | 1;
-                later = seen_has(&sessions, sh);
-                seen_add(&sessions, sh);
-            }
-            int64_t off = later ? -1 : ((int64_t)row.timestamp_ms - first_ts) * 1000000LL;
-            if (off < -1)
-                off = 0;
-            char tag[32];
-            snprintf(tag, sizeof(tag), "trace%u", line);
-            if (rc == 0) {
-                struct diag ed = { 0 };
-                struct diag *saved = g->d;
-                g->d = &ed;
-                rc = emit(g, FAMILY_STEADY, row.session_id[0] ? row.session_id : NULL, 0, "", msgs,
-                          row.output_length, off, later ? row.delay_ms * 1000000ull : 0, "trace",
-                          tag);
-                g->d = saved;
-                if (rc < 0)
-                    diag_set(d, rc, line, 0, "%s", ed.msg);
-            }
-            json_decref(msgs);
-            mooncake_row_fini(&row);
-            if (rc < 0)
-                goto done;
-            rows++;
-        }
-        p += len + 1;
+    json_t *msgs =
+        json_pack("[{s:s,s:s%}]", "role", "user", "content", (const char *)c.data, c.len);
+    buf_fini(&c);
+    char tag[32];
+    snprintf(tag, sizeof(tag), "trace%u", t->line);
+    if (rc == 0) {
+        struct diag ed = { 0 };
+        struct diag *saved = g->d;
+        g->d = &ed;
+        rc = emit(g, FAMILY_STEADY, row->session_id[0] ? row->session_id : NULL, 0, "", msgs,
+                  row->output_length, t->t_offset_ns, t->think_time_ns, "trace", tag);
+        g->d = saved;
+        if (rc < 0)
+            diag_set(d, rc, t->line, 0, "%s", ed.msg);
     }
-    if (rows == 0)
-        rc = diag_set(d, -EINVAL, 0, 0, "trace has no rows");
-    *ret_rows = rows;
-done:
-    free(sessions.slots);
-out:
-    buf_fini(&file);
+    json_decref(msgs);
     return rc;
 }
 
@@ -930,7 +881,7 @@ static int plan_from_trace(struct gen *g, uint64_t seed, const struct workload_c
     uint64_t rows = 0;
     if (g->o->endpoint == WORKLOAD_ENDPOINT_COMPLETIONS)
         g->tpl = CHAT_TEMPLATE_NONE; /* raw prompts: input_tokens = input_length exactly */
-    int rc = import_trace(g, tph, d, &rows);
+    int rc = mooncake_import(g->o->trace_path, tph, trace_turn, g, &rows, d);
     if (rc < 0)
         return rc;
     uint64_t bpb = cap->bytes_per_block ? cap->bytes_per_block : profile_bytes_per_block(g->m);
@@ -1088,8 +1039,6 @@ out:
 
 int workload_plan_read_header(const char *plan_path, json_t **ret, struct diag *d)
 {
-    struct buf b;
-    buf_init(&b, 0);
     diag_file(d, plan_path);
     FILE *f = fopen(plan_path, "r");
     if (!f)
@@ -1101,7 +1050,6 @@ int workload_plan_read_header(const char *plan_path, json_t **ret, struct diag *
     json_t *h = NULL;
     int rc = n > 0 ? jsonx_parse(line, (size_t)n, &h, d) : -EINVAL;
     free(line);
-    buf_fini(&b);
     if (rc == 0 && strcmp(jsonx_str(h, "kind", ""), "kvtier.plan") != 0)
         rc = -EINVAL;
     if (rc < 0) {
@@ -1110,147 +1058,4 @@ int workload_plan_read_header(const char *plan_path, json_t **ret, struct diag *
     }
     *ret = h;
     return 0;
-}
-
-/* ---- Mooncake export ---- */
-
-struct idmap {
-    uint64_t *keys, *vals;
-    size_t mask, count;
-};
-
-static uint64_t idmap_get(struct idmap *m, uint64_t key, uint64_t *next)
-{
-    if (!m->keys || (m->count + 1) * 2 > m->mask + 1) {
-        struct idmap n = { .mask = m->keys ? m->mask * 2 + 1 : 4095 };
-        n.keys = xcalloc(n.mask + 1, sizeof(*n.keys));
-        n.vals = xcalloc(n.mask + 1, sizeof(*n.vals));
-        for (size_t i = 0; m->keys && i <= m->mask; i++) {
-            if (!m->keys[i])
-                continue;
-            size_t j = (size_t)(m->keys[i] * 0x9e3779b97f4a7c15ULL) & n.mask;
-            while (n.keys[j])
-                j = (j + 1) & n.mask;
-            n.keys[j] = m->keys[i];
-            n.vals[j] = m->vals[i];
-        }
-        n.count = m->count;
-        free(m->keys);
-        free(m->vals);
-        *m = n;
-    }
-    key |= 1ull << 63; /* never 0 */
-    size_t j = (size_t)(key * 0x9e3779b97f4a7c15ULL) & m->mask;
-    while (m->keys[j] && m->keys[j] != key)
-        j = (j + 1) & m->mask;
-    if (!m->keys[j]) {
-        m->keys[j] = key;
-        m->vals[j] = (*next)++;
-        m->count++;
-    }
-    return m->vals[j];
-}
-
-int workload_export_mooncake(const char *plan_path, const char *out_path, struct diag *d)
-{
-    struct buf in, out;
-    buf_init(&in, 0);
-    buf_init(&out, 0);
-    struct idmap ids = { 0 };
-    json_t *h = NULL;
-    diag_file(d, plan_path);
-    int rc = fileio_read_all(plan_path, (size_t)1 << 34, &in);
-    if (rc < 0) {
-        rc = diag_set(d, rc, 0, 0, "cannot read plan: %s", strerror(-rc));
-        goto out;
-    }
-    const char *p = buf_str(&in), *end = p + in.len;
-    unsigned line = 0;
-    uint64_t next = 0, rows = 0, tpb = 32;
-    double phase_base_ms = 0, phase_end_ms = 0;
-    char phase[32] = "";
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        line++;
-        json_t *o = NULL;
-        if (len > 0 && jsonx_parse(p, len, &o, d) < 0) {
-            rc = diag_set(d, -EINVAL, line, d->col, "%s", d->msg);
-            goto out;
-        }
-        p += len + 1;
-        if (!o)
-            continue;
-        if (json_object_get(o, "kind")) {
-            if (!h)
-                h = json_incref(o);
-            tpb = jsonx_u64(o, "tokens_per_block", 32);
-            json_decref(o);
-            continue;
-        }
-        const json_t *ha = json_object_get(o, "hash_ids");
-        uint64_t in_tok = jsonx_u64(o, "input_tokens", 0);
-        const char *ph = jsonx_str(o, "phase", "");
-        if (!json_is_array(ha) || in_tok == 0) {
-            json_decref(o);
-            rc = diag_set(d, -EINVAL, line, 0, "field \"hash_ids\"/\"input_tokens\": missing");
-            goto out;
-        }
-        if (strcmp(ph, phase) != 0) { /* phases run one after another */
-            phase_base_ms = phase_end_ms;
-            snprintf(phase, sizeof(phase), "%s", ph);
-        }
-        const json_t *off = json_object_get(o, "t_offset_ns");
-        const char *sid = jsonx_str(o, "session_id", NULL);
-        uint64_t think_ms = jsonx_u64(o, "think_time_ns", 0) / 1000000;
-        double ts;
-        if (json_is_integer(off))
-            ts = phase_base_ms + (double)json_integer_value(off) / 1e6;
-        else /* a later turn: sent after the earlier ones end; delay holds the think time */
-            ts = phase_end_ms + (double)think_ms;
-        if (ts > phase_end_ms)
-            phase_end_ms = ts;
-        json_t *row_ids = json_array();
-        size_t i;
-        json_t *v;
-        json_array_foreach (ha, i, v) {
-            json_array_append_new(row_ids, json_integer((json_int_t)idmap_get(
-                                               &ids, (uint64_t)json_integer_value(v), &next)));
-        }
-        if (in_tok % tpb || json_array_size(ha) == 0) /* partial tail block: a unique id */
-            json_array_append_new(row_ids, json_integer((json_int_t)next++));
-        json_t *row = json_pack("{s:I,s:I,s:I,s:o}", "timestamp", (json_int_t)llround(ts),
-                                "input_length", (json_int_t)in_tok, "output_length",
-                                (json_int_t)jsonx_u64(o, "output_tokens", 0), "hash_ids", row_ids);
-        if (sid) {
-            json_object_set_new(row, "session_id", json_string(sid));
-            if (!json_is_integer(off))
-                json_object_set_new(row, "delay", json_integer((json_int_t)think_ms));
-        }
-        char *s = jsonx_dump_line(row);
-        buf_append_str(&out, s);
-        buf_append_str(&out, "\n");
-        free(s);
-        json_decref(row);
-        json_decref(o);
-        rows++;
-    }
-    if (!h) {
-        rc = diag_set(d, -EINVAL, 1, 0, "no kvtier.plan header");
-        goto out;
-    }
-    rc = fileio_write_atomic(out_path, out.data, out.len);
-    if (rc < 0) {
-        diag_file(d, out_path);
-        rc = diag_set(d, rc, 0, 0, "cannot write: %s", strerror(-rc));
-        goto out;
-    }
-    rc = (int)rows;
-out:
-    free(ids.keys);
-    free(ids.vals);
-    json_decref(h);
-    buf_fini(&in);
-    buf_fini(&out);
-    return rc;
 }

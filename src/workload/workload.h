@@ -2,8 +2,8 @@
 /* Request plans (raw/requests.jsonl, format in docs/contracts.md and docs/workloads.md): the
  * workload families A-D of profiles/workloads/, datasets S and L, sessions, the phases warmup,
  * pressure, replay and steady, pressure sized from the tier capacities, per-request reuse
- * opportunity, and Mooncake trace import and export. One plan is a pure function of its inputs:
- * the same inputs give a byte-identical file. Library code: never prints, never exits. */
+ * opportunity, and Mooncake trace import (workload/mooncake.h). One plan is a pure function of its
+ * inputs: the same inputs give a byte-identical file. Library code: never prints, never exits. */
 #ifndef KVTIER_WORKLOAD_WORKLOAD_H
 #define KVTIER_WORKLOAD_WORKLOAD_H
 
@@ -15,13 +15,11 @@
 
 #include "common/diag.h"
 
-#define WORKLOAD_SCHEMA_VERSION       1
-#define WORKLOAD_L_MIN_SEQ_TOKENS     32768u     /* Dataset L needs an engine of >= 32k tokens */
-#define WORKLOAD_MAX_REQUESTS         200000u    /* per plan */
-#define WORKLOAD_MAX_PROMPT_TOKENS    (1u << 20) /* per request */
-#define WORKLOAD_CORPUS_MAX_BYTES     (64u << 20)
-#define WORKLOAD_TRACE_LINE_MAX_BYTES (1u << 20)
-#define WORKLOAD_TRACE_MAX_HASH_IDS   65536u /* per trace row */
+#define WORKLOAD_SCHEMA_VERSION    1
+#define WORKLOAD_L_MIN_SEQ_TOKENS  32768u     /* Dataset L needs an engine of >= 32k tokens */
+#define WORKLOAD_MAX_REQUESTS      200000u    /* per plan */
+#define WORKLOAD_MAX_PROMPT_TOKENS (1u << 20) /* per request */
+#define WORKLOAD_CORPUS_MAX_BYTES  (64u << 20)
 
 enum workload_endpoint {
     WORKLOAD_ENDPOINT_CHAT,        /* /v1/chat/completions with "messages" */
@@ -82,12 +80,5 @@ int workload_plan_write(const char *profiles_dir, const char *workload, const ch
 /* Reads the header (line 1) of a plan file; *ret owned. -EINVAL if line 1 is not a
  * "kvtier.plan" header (d names the file). */
 int workload_plan_read_header(const char *plan_path, json_t **ret, struct diag *d);
-
-/* Writes the requests of a plan as Mooncake JSONL (timestamp ms, input_length, output_length,
- * hash_ids, plus session_id and delay for later session turns) to out_path. hash ids are
- * renumbered densely from 0 in order of first appearance; tokens_per_hash is the plan's
- * tokens_per_block. Returns the number of rows written, or negative errno (d names the plan
- * file and line). */
-int workload_export_mooncake(const char *plan_path, const char *out_path, struct diag *d);
 
 #endif

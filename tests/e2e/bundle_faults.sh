@@ -20,6 +20,27 @@ WANT="A" expect_usage --model tiny --workload Z --mode B1
 WANT="builtin" expect_usage --model tiny --stack no_such_stack --mode B1
 WANT="valid: S, L" expect_usage --model tiny --dataset M --mode B1
 ok "unknown names list the valid ones, exit 2"
+# --thresholds must be a mapping of non-negative numbers (issue 11 #13)
+printf -- '- 1\n- 2\n' > "$WORK/th-list.yaml"
+WANT="must be a mapping" expect_usage --model tiny --mode B1 --thresholds "$WORK/th-list.yaml"
+echo 'not yaml at all' > "$WORK/th-text.yaml"
+WANT="must be a mapping" expect_usage --model tiny --mode B1 --thresholds "$WORK/th-text.yaml"
+echo 'error_rate_max: -0.5' > "$WORK/th-neg.yaml"
+WANT="'error_rate_max' must be a finite number >= 0" expect_usage --model tiny --mode B1 --thresholds "$WORK/th-neg.yaml"
+ok "--thresholds that is not a mapping, or negative, is refused (exit 2)"
+# a kvtier-kvcache in --disk-cache-dir that kvtier did not make (a symlink; a full unmarked
+# directory) is refused before anything runs, and nothing in it is deleted
+mkdir -p "$WORK/cd1" "$WORK/cd2/kvtier-kvcache" "$WORK/victim"
+echo data > "$WORK/victim/dynamo-kvbm-disk-cache-x"
+ln -s "$WORK/victim" "$WORK/cd1/kvtier-kvcache"
+WANT="symlink" expect_usage --model tiny --mode B2 --disk-cache-dir "$WORK/cd1"
+# the message names the directory, not a profile file read earlier
+! grep -q "\.yaml" "$WORK/u.err" || fail "error names an unrelated file: $(cat "$WORK/u.err")"
+echo data > "$WORK/cd2/kvtier-kvcache/dynamo-kvbm-disk-cache-y"
+WANT="no .kvtier-kvcache-owner marker" expect_usage --model tiny --mode B0 --disk-cache-dir "$WORK/cd2"
+[ -s "$WORK/victim/dynamo-kvbm-disk-cache-x" ] && [ -s "$WORK/cd2/kvtier-kvcache/dynamo-kvbm-disk-cache-y" ] ||
+  fail "a refused cache directory lost files"
+ok "a cache directory kvtier did not make is refused (exit 2), nothing deleted"
 
 # the program does not exist
 run_bundle --stack "$FX/broken-exec.yaml" --mode B2 --max-requests 2
@@ -28,6 +49,9 @@ B=$(bundle_dir "$(group_dir "$WORK/res")" B2)
 pyq "$B/verdict.json" 's["run_valid"] is False and "SERVER_UNHEALTHY" in s["reason_codes"]'
 pyq "$B/verdict.json" '"No such file" in s["details"]["SERVER_UNHEALTHY"]["why"][0]'
 pyq "$B/manifest.json" '"start_error" in s["stack"]["launch"]["processes"][0]'
+# an engine that never started loaded no model anyone saw, and has no TTFT (issue 11 #14)
+pyq "$B/verdict.json" 's["evidence"]["health"]["model_loaded"] is None and "MODEL_NOT_LOADED" not in s["reason_codes"]'
+grep -q "replay TTFT p50 n/a" "$WORK/out.txt" || fail "no-TTFT bundle printed as: $(grep 'TTFT' "$WORK/out.txt")"
 for f in manifest.json summary.json quick_summary.json verdict.json raw/records.jsonl raw/server.log; do
   [ -e "$B/$f" ] || fail "broken exec bundle lacks $f"
 done

@@ -12,6 +12,14 @@ set -euo pipefail
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kvtier-e2e-bundle.XXXXXX")
 DISKDIR_BASE=${KVTIER_E2E_DISK_DIR:-/var/tmp}
 DISKDIR=$(mktemp -d "$DISKDIR_BASE/kvtier-e2e-kv.XXXXXX")
+# files of the user's in --disk-cache-dir (one even with a KV cache file's name): kvtier works in
+# its own marked subdirectory and must never delete them (issue 11 item 1)
+echo "user data" > "$DISKDIR/user-notes.txt"
+head -c 4096 /dev/zero > "$DISKDIR/dynamo-kvbm-disk-cache-users-own"
+user_files_intact() {
+  [ -s "$DISKDIR/user-notes.txt" ] && [ -s "$DISKDIR/dynamo-kvbm-disk-cache-users-own" ] ||
+    fail "kvtier deleted a user's file in --disk-cache-dir $DISKDIR"
+}
 FAST="$KVTIER_FIXTURES/bundle/stacks/builtin-fast.yaml"
 SCHEMAS="$KVTIER_SRC/docs"
 PIDS=()
@@ -73,6 +81,7 @@ run_bundle() {
   timeout 120 "$KVTIER" bundle --profiles "$KVTIER_PROFILES" --model tiny --workload A \
     --disk-cache-dir "$DISKDIR" --out "$WORK/res" --interval 250ms ${DROP_CACHES:---drop-caches no} "$@" \
     >"$WORK/out.txt" 2>"$WORK/err.txt" || RC=$?
+  user_files_intact
 }
 
 # no_leftovers: no kvtier serve launched by these bundles is still running

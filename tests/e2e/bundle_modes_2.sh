@@ -5,12 +5,16 @@
 # the smaller disk cache and its cgroup placement and I/O limits (or the recorded reason they
 # are degraded) in the manifest; the disk cache directory is emptied between runs.
 source "$(dirname "$0")/bundle_lib.sh"
-# a stale file from an earlier run must be gone after the runner prepares the directory
-head -c 4096 /dev/zero > "$DISKDIR/stale-file"
+# a stale KV cache file of an earlier (killed) run in kvtier's own marked subdirectory must be
+# gone after the runner prepares it; the user's files beside it stay (bundle_lib.sh)
+mkdir "$DISKDIR/kvtier-kvcache"
+touch "$DISKDIR/kvtier-kvcache/.kvtier-kvcache-owner"
+head -c 4096 /dev/zero > "$DISKDIR/kvtier-kvcache/dynamo-kvbm-disk-cache-stale"
 run_bundle --stack "$FAST" --mode B2p,B3,C --max-requests 2 --seed 3
 [ "$RC" -eq 0 ] || [ "$RC" -eq 3 ] || fail "exit $RC: $(tail -5 "$WORK/err.txt")"
 G=$(group_dir "$WORK/res")
-[ ! -e "$DISKDIR/stale-file" ] || fail "disk cache dir not emptied"
+[ ! -e "$DISKDIR/kvtier-kvcache/dynamo-kvbm-disk-cache-stale" ] || fail "disk cache dir not emptied"
+pyq "$(bundle_dir "$G" B2p)/manifest.json" 's["storage"]["path"] == "'"$DISKDIR"'/kvtier-kvcache"' 
 for m in B2p B3 C; do
   B=$(bundle_dir "$G" "$m")
   schema_ok "$B"

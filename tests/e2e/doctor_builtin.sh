@@ -9,6 +9,7 @@ RC=0
 timeout 150 "$KVTIER" doctor --profiles "$KVTIER_PROFILES" --stack "$FAST" --model tiny \
   --max-requests 3 --disk-cache-dir "$DISKDIR" --out "$WORK/doc" --json >"$WORK/doc.json" \
   2>"$WORK/doc.err" || RC=$?
+user_files_intact
 [ "$RC" -eq 0 ] || fail "doctor exit $RC: $(cat "$WORK/doc.json" | head -40)"
 pyq "$WORK/doc.json" 's["all_ok"] is True and s["dossier"] is None'
 pyq "$WORK/doc.json" 'sorted(c["check"] for c in s["checks"]) == ["disk_tier_switch","kv_disk_io_b2p_replay","long_context_32k","metrics_reachable","streaming_sanity"]'

@@ -27,10 +27,37 @@ run_rc 2 "out of range\|must be\|range" -- --model tiny --hardware cpu_small --p
 run_rc 1 "cannot create disk cache directory /proc/kvtier-e2e" DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS=4 \
   DYN_KVBM_DISK_CACHE_DIR=/proc/kvtier-e2e/x -- --model tiny --hardware cpu_small
 run_rc 1 "not an IPv4 address" -- --model tiny --hardware cpu_small --host nowhere
+run_rc 2 "bookkeeping for 1073741824 G1" -- --model tiny --hardware cpu_small --g1-blocks 1073741824
 start_server -- --g1-blocks 256
 run_rc 1 "cannot listen on 127.0.0.1:$PORT" -- --model tiny --hardware cpu_small --port "$PORT"
 stop_server
 ok "start-up failures: usage/profile errors exit 2, runtime failures exit 1, each named"
+
+# SIGHUP (a closed terminal) shuts down like SIGTERM: exit 0, ready file removed
+start_server -- --g1-blocks 256
+kill -HUP "$SERVER_PID"
+rc=0
+wait "$SERVER_PID" || rc=$?
+[ "$rc" = 0 ] || fail "serve exited $rc after SIGHUP"
+[ -e "$WORK/ready" ] && fail "stale ready file after SIGHUP"
+grep -q "received SIGHUP: shutting down" "$WORK/server.log" || fail "SIGHUP not logged"
+ok "SIGHUP: clean shutdown, no stale ready file"
+
+# a disk tier on tmpfs is memory: said so, never O_DIRECT
+if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
+  SHMDIR=$(mktemp -d /dev/shm/kvtier-e2e-disk.XXXXXX)
+  start_server DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS=16 DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS=8 \
+    DYN_KVBM_DISK_CACHE_DIR="$SHMDIR" DYN_KVBM_METRICS=true -- --g1-blocks 256
+  grep -q "is on tmpfs/ramfs: the disk tier is memory" "$WORK/server.log" || fail "tmpfs not reported"
+  grep -q "o_direct=off (requested on) disk_io=[a-z_]* disk_medium=ram" "$WORK/server.log" ||
+    fail "ready line does not say RAM: $(grep ready: "$WORK/server.log")"
+  page "$MURL" >"$WORK/m"
+  grep -q 'kvtier_engine_info{.*disk_medium="ram"' "$WORK/m" || fail "info label disk_medium"
+  grep -q '^kvtier_engine_disk_o_direct 0' "$WORK/m" || fail "tmpfs counted as O_DIRECT"
+  stop_server
+  rmdir "$SHMDIR"
+  ok "a tmpfs disk tier is reported as RAM, not O_DIRECT"
+fi
 
 start_server -- --g1-blocks 256 --inject-5xx-every 0
 
@@ -83,6 +110,8 @@ expect 400 $H '{"model":"tiny","messages":[{"content":"x"}]}'
 expect 400 $H '{"model":"tiny","messages":[{"role":"user","content":5}]}'
 expect 400 $H '{"model":"tiny","messages":[{"role":"user"}]}'
 expect 400 $H '{"model":"tiny","prompt":"x"}'
+expect 400 $H '{"model":"tiny","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"},"text":"y"}]}]}'
+grep -q "type 'image_url'" "$WORK/err" || fail "unsupported content part type not named"
 expect 405 $C '' GET
 expect 404 /v1/nothing '' GET
 expect 404 /metrics/x '' GET

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Fuzz target: plan files and Mooncake traces (the first byte picks which), and the request
- * body of every parsed request. */
+/* Fuzz target: plan files (JSONL, docs/contracts.md) and the request body of every parsed
+ * request; the first byte picks the body options. Mooncake trace rows have their own target
+ * (fuzz_mooncake_row.c). */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,14 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct reqplan *p = NULL;
     struct diag d = { 0 };
     const char *text = (const char *)data + 1;
-    int rc;
-    if (data[0] & 1) {
-        struct reqplan_trace_opts o = { .tokens_per_hash_id = 1 + (data[0] >> 4),
-                                        .prompt_ids = data[0] & 2 };
-        rc = reqplan_parse_trace(text, size - 1, "fuzz", &o, &p, &d);
-    } else {
-        rc = reqplan_parse(text, size - 1, "fuzz", &p, &d);
-    }
+    int rc = reqplan_parse(text, size - 1, "fuzz", &p, &d);
     if (rc == 0) {
         struct reqplan_body_opts bo = { .model = "m",
                                         .chat = data[0] & 2,

@@ -4,7 +4,8 @@
  * answers POST /v1/chat/completions and /v1/completions with an SSE stream at once (or every
  * --interval-us), and injects faults on demand: a whole-server stall once, a connection reset
  * mid-stream, 5xx, 429 with Retry-After, garbage SSE, an error event mid-stream, a stream that
- * never sends a first token. GET answers a small /v1/models document.
+ * never sends a first token, an empty stream ([DONE] only), a 401 that quotes the API key back.
+ * GET answers a small /v1/models document.
  *
  * Streams are paced on a timing wheel: each stream's tokens follow its own start by whole
  * intervals (to 1/64 of an interval, 1/1024 with --busy-poll), so 1,000 streams do not all write on
@@ -42,9 +43,21 @@
 
 #define IN_MAX (1u << 22)
 
-enum mode { M_INSTANT, M_STALL_ONCE, M_RESET, M_5XX, M_429, M_GARBAGE, M_NEVER, M_ERROR_EVENT };
-static const char *const mode_names[] = { "instant", "stall-once", "reset",       "5xx", "429",
-                                          "garbage", "never",      "error-event", NULL };
+enum mode {
+    M_INSTANT,
+    M_STALL_ONCE,
+    M_RESET,
+    M_5XX,
+    M_429,
+    M_GARBAGE,
+    M_NEVER,
+    M_ERROR_EVENT,
+    M_EMPTY,    /* a 200 stream of "data: [DONE]" only */
+    M_ECHO_KEY, /* 401 whose error message quotes the Authorization header back */
+};
+static const char *const mode_names[] = { "instant", "stall-once", "reset", "5xx",
+                                          "429",     "garbage",    "never", "error-event",
+                                          "empty",   "echo-key",   NULL };
 
 struct conn {
     int fd;
@@ -320,6 +333,14 @@ static void handle_request(struct conn *c, const char *hdrs, size_t hlen, const 
                        "{\"error\":{\"message\":\"injected 503\"}}");
         return;
     }
+    if (fault && g.mode == M_ECHO_KEY) {
+        const char *a = header_value(hdrs, hlen, "Authorization", &vl);
+        char m[512];
+        snprintf(m, sizeof(m), "{\"error\":{\"message\":\"Incorrect API key provided: %.*s\"}}",
+                 a ? (int)(vl < 400 ? vl : 400) : 4, a ? a : "none");
+        respond_simple(c, 401, "Unauthorized", "", m);
+        return;
+    }
     if (fault && g.mode == M_429) {
         respond_simple(c, 429, "Too Many Requests", "Retry-After: 2\r\n",
                        "{\"error\":{\"message\":\"rate limited\"}}");
@@ -334,6 +355,12 @@ static void handle_request(struct conn *c, const char *hdrs, size_t hlen, const 
         chunk_add(c, e, strlen(e));
         flush_out(c);
         return; /* the stream then hangs open; the client must give up on its own */
+    }
+    if (fault && g.mode == M_EMPTY) {
+        chunk_add(c, "data: [DONE]\n\n", 14);
+        out_add(c, "0\r\n\r\n", 5);
+        flush_out(c);
+        return;
     }
     if (fault && g.mode == M_NEVER) {
         chunk_add(c, ": waiting\n\n", 11);

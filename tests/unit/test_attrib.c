@@ -4,6 +4,7 @@
  * where refused, attrib_start says why (a missing directory here). */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -90,11 +91,47 @@ static void test_refused(void **state)
     attrib_free(NULL);
 }
 
+/* The confidence rule at its edges: shares capped per direction, the 0.9 and 0.5 thresholds,
+ * the clean-KV condition of HIGH, and nothing to attribute. */
+static void test_confidence(void **state)
+{
+    (void)state;
+    double share;
+    struct attrib_evidence ev = { .device_ok = true,
+                                  .device_read_bytes = 1000,
+                                  .device_write_bytes = 0,
+                                  .server_read_bytes = 900,
+                                  .kv_clean = true };
+    assert_int_equal(attrib_confidence(&ev, &share), ATTRIB_HIGH);
+    assert_true(share == 0.9);
+    ev.kv_clean = false;
+    assert_int_equal(attrib_confidence(&ev, &share), ATTRIB_MEDIUM);
+    ev.server_read_bytes = 499;
+    assert_int_equal(attrib_confidence(&ev, &share), ATTRIB_LOW);
+    ev.server_read_bytes = 5000; /* more than the device saw (page cache): capped at 1 */
+    ev.kv_clean = true;
+    assert_int_equal(attrib_confidence(&ev, &share), ATTRIB_HIGH);
+    assert_true(share == 1.0);
+    ev.device_write_bytes = 1000; /* writes the server did not make halve the share */
+    assert_int_equal(attrib_confidence(&ev, &share), ATTRIB_MEDIUM);
+    assert_true(share == 0.5);
+    ev.device_read_bytes = ev.device_write_bytes = 0;
+    assert_int_equal(attrib_confidence(&ev, &share), ATTRIB_LOW);
+    assert_true(isnan(share));
+    ev.device_read_bytes = 1000;
+    ev.device_ok = false;
+    assert_int_equal(attrib_confidence(&ev, &share), ATTRIB_LOW);
+    assert_true(isnan(share));
+    assert_string_equal(attrib_confidence_name(ATTRIB_HIGH), "high");
+    assert_string_equal(attrib_confidence_name(ATTRIB_LOW), "low");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_confidence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

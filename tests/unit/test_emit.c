@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -20,7 +21,7 @@ static void take(void *ctx, const char *line)
 {
     struct got *g = ctx;
     g->calls++;
-    strcpy(g->line, line);
+    snprintf(g->line, sizeof(g->line), "%s", line);
 }
 
 static void test_emit(void **state)

@@ -194,6 +194,23 @@ static void test_reqparse(void **state)
         { REQPARSE_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":1}]}", 400,
           "messages" },
         { REQPARSE_CHAT, "{\"model\":\"m\",\"prompt\":\"x\"}", 400, "prompt" },
+        { REQPARSE_CHAT,
+          "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
+          "[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"text\",\"text\":\"b\"}]}]}",
+          0, NULL },
+        { REQPARSE_CHAT,
+          "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
+          "[{\"type\":\"image_url\",\"text\":\"a\"}]}]}",
+          400, "messages" },
+        { REQPARSE_CHAT,
+          "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"a\"}]}]}",
+          400, "messages" },
+        { REQPARSE_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[\"a\"]}]}",
+          400, "messages" },
+        { REQPARSE_CHAT,
+          "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
+          "[{\"type\":\"text\",\"text\":5}]}]}",
+          400, "messages" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct reqparse_req r;
@@ -214,18 +231,42 @@ static void test_reqparse(void **state)
     }
     struct reqparse_req r;
     struct reqparse_error e = { 0 };
+    /* an unsupported content part is refused by its type, not read as text */
+    const char *img = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
+                      "[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"input_audio\"}]}]}";
+    assert_int_equal(reqparse_body(REQPARSE_CHAT, img, strlen(img), 10, &r, &e), -EINVAL);
+    assert_non_null(strstr(e.message, "content[1]' has type 'input_audio'"));
     assert_int_equal(reqparse_body(REQPARSE_CHAT, "x", REQPARSE_BODY_MAX_BYTES + 1u, 10, &r, &e),
                      -EMSGSIZE);
     assert_int_equal(e.status, 413);
 }
 
+static void test_count_values(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body;
+        size_t n;
+    } cases[] = {
+        { "", 1 },
+        { "{}", 2 },
+        { "[{},{},{}]", 7 },
+        { "{\"prompt\":[1,2,3]}", 5 },
+        { "{\"prompt\":\"a,b,[c]{\\\",\\\\\"}", 2 }, /* separators in a string do not count */
+        { "\"unterminated [,,,", 1 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (reqparse_count_values(cases[i].body, strlen(cases[i].body)) != cases[i].n)
+            fail_msg("case %zu: %zu values, expected %zu", i,
+                     reqparse_count_values(cases[i].body, strlen(cases[i].body)), cases[i].n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cost_spark_8b),
-        cmocka_unit_test(test_cost_moe),
-        cmocka_unit_test(test_metrics_text),
-        cmocka_unit_test(test_reqparse),
+        cmocka_unit_test(test_cost_spark_8b), cmocka_unit_test(test_cost_moe),
+        cmocka_unit_test(test_metrics_text),  cmocka_unit_test(test_reqparse),
+        cmocka_unit_test(test_count_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,15 @@
 #include "engine/config.h"
 #include "engine/metrics.h"
 #include "engine/sched.h"
+#include "engine/tier_null.h"
+
+/* How a fixture's scheduler is built. */
+struct setup {
+    const char *host_blocks, *disk_blocks; /* KVBM overrides, NULL = none */
+    bool null_tiers;                       /* tier_null_ops for host and disk */
+    bool ssd_miss;                         /* --inject-ssd-miss */
+    uint64_t hold_ns;                      /* --inject-first-token-delay */
+};
 
 struct fixture {
     struct model_profile m;
@@ -28,14 +37,19 @@ struct fixture {
     struct sched *s;
 };
 
-static const char *env_host(void *ctx, const char *name)
+static const char *env_get(void *ctx, const char *name)
 {
-    if (ctx && !strcmp(name, "DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS"))
-        return ctx;
+    const struct setup *u = ctx;
+    if (!strcmp(name, "DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS"))
+        return u->host_blocks;
+    if (!strcmp(name, "DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS"))
+        return u->disk_blocks;
+    if (!strcmp(name, "DYN_KVBM_DISABLE_DISK_OFFLOAD_FILTER"))
+        return "true";
     return NULL;
 }
 
-static struct fixture *start(const char *host_blocks, uint64_t g1)
+static struct fixture *build_with(const struct setup *u, uint64_t g1)
 {
     struct fixture *f = xcalloc(1, sizeof(*f));
     struct diag d = { 0 };
@@ -44,8 +58,7 @@ static struct fixture *start(const char *host_blocks, uint64_t g1)
     assert_int_equal(profile_load_model(dir, "tiny", &f->m, &d), 0);
     assert_int_equal(profile_load_hw(dir, "cpu_small", &f->h, &d), 0);
     assert_int_equal(
-        config_kvbm_from_env(env_host, (void *)host_blocks, profile_bytes_per_block(&f->m), &f->k),
-        0);
+        config_kvbm_from_env(env_get, (void *)u, profile_bytes_per_block(&f->m), &f->k), 0);
     f->tok = tokenizer_new_approx(f->m.vocab);
     metrics_init(&f->met, "t");
     struct sched_opts o = { .model = &f->m,
@@ -57,8 +70,24 @@ static struct fixture *start(const char *host_blocks, uint64_t g1)
                             .g1_blocks = g1,
                             .max_num_seqs = 8,
                             .max_num_tokens = 4096,
-                            .speedup = 1000 };
+                            .first_token_delay_ns = u->hold_ns,
+                            .inject_ssd_miss = u->ssd_miss,
+                            .speedup = 1000,
+                            .host_ops = u->null_tiers ? &tier_null_ops : NULL,
+                            .disk_ops = u->null_tiers ? &tier_null_ops : NULL };
     assert_int_equal(sched_new(&o, &f->s, &d), 0);
+    return f;
+}
+
+static struct fixture *build(const char *host_blocks, uint64_t g1, uint64_t hold_ns)
+{
+    struct setup u = { .host_blocks = host_blocks, .hold_ns = hold_ns };
+    return build_with(&u, g1);
+}
+
+static struct fixture *start(const char *host_blocks, uint64_t g1)
+{
+    struct fixture *f = build(host_blocks, g1, 0);
     assert_int_equal(sched_start(f->s), 0);
     return f;
 }
@@ -68,6 +97,33 @@ static void stop(struct fixture *f)
     sched_free(f->s);
     tokenizer_free(f->tok);
     free(f);
+}
+
+/* A request of n prompt tokens from seed generating exactly out tokens, submitted to f. */
+static struct sreq *submit(struct fixture *f, unsigned seed, unsigned n, uint32_t out)
+{
+    struct sreq *r = sreq_new();
+    r->prompt = xmalloc(n * sizeof(uint32_t));
+    for (unsigned i = 0; i < n; i++)
+        r->prompt[i] = (seed * 7919 + i * 104729) % 31000;
+    r->n_prompt = n;
+    r->max_tokens = out;
+    r->ignore_eos = true;
+    r->arrival_ns = clk_now_ns();
+    sched_submit(f->s, r);
+    return r;
+}
+
+static bool wait_done(struct sreq *r)
+{
+    bool done = false;
+    for (int i = 0; i < 2000 && !done; i++) {
+        clk_sleep_ns(2 * CLK_NS_PER_MS);
+        pthread_mutex_lock(&r->mu);
+        done = r->done;
+        pthread_mutex_unlock(&r->mu);
+    }
+    return done;
 }
 
 /* Runs one request of n tokens (ids from seed, the first `shared` from seed `base`) to the
@@ -124,10 +180,11 @@ static void test_device_hits(void **state)
     stop(f);
 }
 
-static void test_host_matching(void **state)
+static void host_matching(bool null_tiers)
 {
-    (void)state;
-    struct fixture *f = start("128", 24);
+    struct setup u = { .host_blocks = "128", .null_tiers = null_tiers };
+    struct fixture *f = build_with(&u, 24);
+    assert_int_equal(sched_start(f->s), 0);
     run(f, 1, 0, 330, 1);
     for (unsigned s = 2; s <= 5; s++)
         run(f, s, 0, 320, 1); /* push seed 1 out of the 24-block G1 */
@@ -157,11 +214,78 @@ static void test_host_matching(void **state)
     stop(f);
 }
 
+static void test_host_matching(void **state)
+{
+    (void)state;
+    host_matching(false);
+}
+
+/* The same decisions with the null tier as the scheduler's test double: the scheduler does not
+ * depend on which tier it talks to. */
+static void test_host_matching_null(void **state)
+{
+    (void)state;
+    host_matching(true);
+}
+
+/* Host and disk (B2p) through null tiers, deterministic and without files: a prompt pushed out
+ * of G1 and the 16-block host tier is onboarded from disk (9 of its 10 blocks: the whole
+ * prompt matched, so the last is dropped); with every disk read failing verification the same
+ * replay recomputes everything and counts the failures. */
+static void test_disk_onboard_null(void **state)
+{
+    (void)state;
+    for (int miss = 0; miss <= 1; miss++) {
+        struct setup u = {
+            .host_blocks = "16", .disk_blocks = "512", .null_tiers = true, .ssd_miss = miss
+        };
+        struct fixture *f = build_with(&u, 24);
+        assert_int_equal(sched_start(f->s), 0);
+        assert_int_equal(run(f, 1, 0, 320, 1), 0);
+        for (unsigned s = 2; s <= 5; s++)
+            run(f, s, 0, 320, 1);
+        settle();
+        uint64_t d0 = metrics_get(&f->met, METRICS_KVBM_ONBOARD_D2D);
+        assert_int_equal(run(f, 1, 0, 320, 1), miss ? 0 : 288);
+        assert_int_equal(metrics_get(&f->met, METRICS_KVBM_ONBOARD_D2D) - d0, 9);
+        assert_int_equal(metrics_get(&f->met, METRICS_VERIFY_FAILURES) > 0, miss);
+        assert_int_equal(metrics_get(&f->met, METRICS_DISK_READ_ERRORS), 0);
+        assert_true(metrics_get(&f->met, METRICS_G3_WRITTEN_BYTES) > 0);
+        stop(f);
+    }
+}
+
+/* Sequences released from the first-token hold in the same iteration (issue 11 item 4): each
+ * emits its first token once, at release, and its second a step later, never both together
+ * (an inter-token latency of 0); the event array holds every release (ASan build). Requests are
+ * queued before the thread starts, so they are admitted, prefilled and released together. */
+static void test_hold_release(void **state)
+{
+    (void)state;
+    struct fixture *f = build(NULL, 256, 20 * CLK_NS_PER_MS);
+    struct sreq *r[4];
+    for (unsigned i = 0; i < 4; i++)
+        r[i] = submit(f, 40 + i, 100, 6);
+    assert_int_equal(sched_start(f->s), 0);
+    for (unsigned i = 0; i < 4; i++) {
+        assert_true(wait_done(r[i]));
+        assert_int_equal(r[i]->completion_tokens, 6);
+        sreq_unref(r[i]);
+    }
+    const struct metrics_hist *itl = &f->met.h[METRICS_H_ITL];
+    assert_int_equal(atomic_load(&itl->count), 4 * 5);
+    assert_int_equal(atomic_load(&itl->counts[0]), 0); /* no token emitted with its predecessor */
+    assert_int_equal(atomic_load(&f->met.h[METRICS_H_TTFT].count), 4);
+    assert_int_equal(atomic_load(&f->met.output_tokens), 4 * 6);
+    stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_device_hits),
-        cmocka_unit_test(test_host_matching),
+        cmocka_unit_test(test_device_hits),        cmocka_unit_test(test_host_matching),
+        cmocka_unit_test(test_host_matching_null), cmocka_unit_test(test_disk_onboard_null),
+        cmocka_unit_test(test_hold_release),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

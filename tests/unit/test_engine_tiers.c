@@ -17,7 +17,6 @@
 #include "engine/blockpool.h"
 #include "engine/config.h"
 #include "engine/filter.h"
-#include "engine/hmap.h"
 #include "engine/kvdata.h"
 
 static void test_kvdata(void **state)
@@ -32,27 +31,6 @@ static void test_kvdata(void **state)
     b[5000] ^= 1;
     assert_false(kvdata_verify(42, b, n)); /* one flipped bit */
     free(b);
-}
-
-static void test_hmap(void **state)
-{
-    (void)state;
-    struct hmap m;
-    hmap_init(&m, 4);
-    for (uint64_t k = 0; k < 5000; k++)
-        hmap_put(&m, k * 977, (uint32_t)k);
-    assert_int_equal(m.len, 5000);
-    for (uint64_t k = 0; k < 5000; k += 2)
-        assert_true(hmap_del(&m, k * 977));
-    assert_false(hmap_del(&m, 0));
-    for (uint64_t k = 0; k < 5000; k++) {
-        uint32_t *v = hmap_get(&m, k * 977);
-        if (k % 2)
-            assert_true(v && *v == k);
-        else
-            assert_null(v);
-    }
-    hmap_fini(&m);
 }
 
 static void test_blockpool_lru(void **state)
@@ -334,8 +312,9 @@ static void test_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kvdata),        cmocka_unit_test(test_hmap),
-        cmocka_unit_test(test_blockpool_lru), cmocka_unit_test(test_filter),
+        cmocka_unit_test(test_kvdata),
+        cmocka_unit_test(test_blockpool_lru),
+        cmocka_unit_test(test_filter),
         cmocka_unit_test(test_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -99,6 +99,14 @@ static const struct gate_case {
       "MODE_NOT_APPLIED", "disk_blocks_moved" },
     { "b2_good.json", "{\"interrupted\":true,\"interrupt_reason\":\"SIGINT\"}", "RUN_INTERRUPTED",
       "phase" },
+    /* B1 whose KV file moved bytes (attributed by fanotify): a disk tier behind its back */
+    { "b1_good.json", "{\"phases\":{\"replay\":{\"os\":{\"kv_read_bytes\":52428800}}}}",
+      "MODE_NOT_APPLIED", "kv_file_bytes" },
+    /* every disk block of replay failed verification (--inject-ssd-miss, corruption) */
+    { "b2_good.json", "{\"phases\":{\"replay\":{\"kvbm\":{\"verify_failures\":600}}}}",
+      "KV_VERIFY_FAILED", "replay_verify_failures" },
+    { "b2_good.json", "{\"phases\":{\"replay\":{\"kvbm\":{\"disk_read_errors\":3}}}}",
+      "KV_VERIFY_FAILED", "disk_read_errors" },
     /* filter left on with a write-once workload: nothing reaches the disk */
     { "b2_good.json",
       "{\"phases\":{\"pressure\":{\"kvbm\":{\"offload_blocks_h2d\":0},\"os\":{"
@@ -206,6 +214,55 @@ static void test_own_io_pressure_is_not_noise(void **state)
     json_decref(e);
 }
 
+static json_t *patched_verdict(const char *fixture, const char *patch_text)
+{
+    struct gate_thresholds t;
+    gate_thresholds_default(&t);
+    json_t *e = load_fixture(fixture);
+    json_t *patch = NULL;
+    assert_int_equal(jsonx_parse(patch_text, strlen(patch_text), &patch, NULL), 0);
+    merge(e, patch);
+    json_t *v = gate_evaluate(e, &t);
+    json_decref(patch);
+    json_decref(e);
+    return v;
+}
+
+/* Issue 11 #2: the mechanism counts onboarded AND verified blocks: all 600 replay blocks failed
+ * verification, so nothing was served from disk whatever the onboard counter says. */
+static void test_unverified_blocks_are_no_mechanism(void **state)
+{
+    (void)state;
+    json_t *v = patched_verdict("b2_good.json",
+                                "{\"phases\":{\"replay\":{\"kvbm\":{\"verify_failures\":600}}}}");
+    assert_true(json_is_false(jsonx_path(v, "chain.mechanism")));
+    assert_true(json_is_false(json_object_get(v, "run_valid")));
+    assert_true(has_code(v, "KV_VERIFY_FAILED"));
+    json_decref(v);
+    /* a few failures: still a mechanism (590 verified), but the run is not valid */
+    v = patched_verdict("b2_good.json",
+                        "{\"phases\":{\"replay\":{\"kvbm\":{\"verify_failures\":10}}}}");
+    assert_true(json_is_true(jsonx_path(v, "chain.mechanism")));
+    assert_true(json_is_false(json_object_get(v, "run_valid")));
+    json_decref(v);
+}
+
+/* Issue 11 #3: a no-disk mode's OS link is not true by default: KV-file bytes (or, where the
+ * attribution cannot tell, the server's storage reads) must stay under disk_min_bytes. */
+static void test_no_disk_os_link_can_fail(void **state)
+{
+    (void)state;
+    json_t *v = patched_verdict(
+        "b1_good.json", "{\"phases\":{\"replay\":{\"os\":{\"server_read_bytes\":52428800}}}}");
+    assert_true(json_is_false(jsonx_path(v, "chain.os_corroboration")));
+    json_decref(v);
+    v = patched_verdict("b1_good.json",
+                        "{\"phases\":{\"replay\":{\"os\":{\"server_read_bytes\":52428800,"
+                        "\"kv_read_bytes\":0}}}}");
+    assert_true(json_is_true(jsonx_path(v, "chain.os_corroboration")));
+    json_decref(v);
+}
+
 /* Soft codes alone leave the run valid. */
 static void test_soft_keeps_run_valid(void **state)
 {
@@ -235,6 +292,19 @@ static void test_thresholds_roundtrip(void **state)
     assert_int_equal(gate_thresholds_from_json(j, &u, &bad), -EINVAL);
     assert_string_equal(bad, "no_such_threshold");
     json_decref(j);
+    /* issue 11 #13: not a mapping, negative values */
+    json_t *list = json_array();
+    assert_int_equal(gate_thresholds_from_json(list, &u, &bad), -EINVAL);
+    assert_null(bad);
+    json_decref(list);
+    json_t *str = json_string("error_rate_max: 1");
+    assert_int_equal(gate_thresholds_from_json(str, &u, &bad), -EINVAL);
+    json_decref(str);
+    json_t *neg = json_object();
+    json_object_set_new(neg, "disk_min_bytes", json_real(-1));
+    assert_int_equal(gate_thresholds_from_json(neg, &u, &bad), -ERANGE);
+    assert_string_equal(bad, "disk_min_bytes");
+    json_decref(neg);
 }
 
 int main(void)
@@ -244,6 +314,8 @@ int main(void)
         cmocka_unit_test(test_each_code),
         cmocka_unit_test(test_own_io_pressure_is_not_noise),
         cmocka_unit_test(test_soft_keeps_run_valid),
+        cmocka_unit_test(test_unverified_blocks_are_no_mechanism),
+        cmocka_unit_test(test_no_disk_os_link_can_fail),
         cmocka_unit_test(test_thresholds_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "observe/probe.h"
+#include "probe/probe.h"
 
 static int count_entries(const char *dir)
 {

@@ -8,9 +8,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "common/fileio.h"
 #include "common/profile.h"
 
 static void test_models(void **state)
@@ -60,11 +63,47 @@ static void test_bad_model(void **state)
     json_decref(j);
 }
 
+/* Issue 11 #14: a FIFO named like a profile is neither listed nor opened for reading (which
+ * would block until a writer came); the alarm turns a hang into a failure. */
+static void test_fifo_profile(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/kvtier-test-profile-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    assert_non_null(dir);
+    char *models = fileio_join(dir, "models");
+    assert_int_equal(fileio_mkdir_p(models), 0);
+    char *fifo = fileio_join(models, "stuck.yaml");
+    char *ok = fileio_join(models, "fine.yaml");
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    assert_int_equal(fileio_write_atomic(ok, "name: fine\n", 11), 0);
+    alarm(10);
+    json_t *names = profile_list(dir, "models");
+    assert_int_equal(json_array_size(names), 1);
+    assert_string_equal(json_string_value(json_array_get(names, 0)), "fine");
+    json_decref(names);
+    json_t *j = NULL;
+    struct diag d = { 0 };
+    assert_int_equal(profile_load(dir, "models", "stuck", &j, &d), -EINVAL);
+    assert_non_null(strstr(d.msg, "not a regular file"));
+    assert_int_equal(profile_load(dir, "models", "fine", &j, &d), 0);
+    json_decref(j);
+    alarm(0);
+    unlink(fifo);
+    unlink(ok);
+    rmdir(models);
+    rmdir(dir);
+    free(fifo);
+    free(ok);
+    free(models);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_models),
         cmocka_unit_test(test_bad_model),
+        cmocka_unit_test(test_fifo_profile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,6 +85,9 @@ static const struct bad_case bad[] = {
       "phases[0].arrival" },
     { "{\"kind\":\"kvtier.plan\",\"endpoint\":\"embed\"}\n", 1, "endpoint" },
     { "[1]\n", 1, "object" },
+    { "{\"id\":\"a\",\"prompt\":\"x\"}\n\n{\"id\":\"b\",\"prompt\":\"x\"}\n"
+      "{\"id\":\"a\",\"prompt\":\"y\"}\n",
+      4, "repeats the id of line 1" },
     { "", 0, "no requests" },
 };
 
@@ -155,11 +158,12 @@ static void test_trace(void **state)
     json_decref(ib);
     reqplan_free(p);
     /* a row whose blocks cannot hold its length */
-    const char *bad1 = "{\"timestamp\":0,\"input_length\":4,\"hash_ids\":[1,2]}\n";
+    const char *bad1 =
+        "{\"timestamp\":0,\"input_length\":4,\"output_length\":1,\"hash_ids\":[1,2]}\n";
     assert_int_equal(reqplan_parse_trace(bad1, strlen(bad1), "t", &o, &p, &d), -EINVAL);
     assert_int_equal(d.line, 1);
-    assert_non_null(strstr(d.msg, "hash_ids"));
-    const char *bad2 = "{\"input_length\":4,\"hash_ids\":[1]}\n";
+    assert_non_null(strstr(d.msg, "do not match"));
+    const char *bad2 = "{\"timestamp\":-1,\"input_length\":4,\"hash_ids\":[1]}\n";
     assert_int_equal(reqplan_parse_trace(bad2, strlen(bad2), "t", &o, &p, &d), -EINVAL);
     assert_non_null(strstr(d.msg, "timestamp"));
 }

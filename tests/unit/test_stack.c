@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -214,31 +215,134 @@ static void test_cgroup_none_is_degraded_not_fatal(void **state)
     assert_int_equal(cgroup_disk_of_path(NULL, "/proc", dev, sizeof(dev)), -ENOENT);
 }
 
+static bool exists(const char *dir, const char *name)
+{
+    char *p = fileio_join(dir, name);
+    struct stat st;
+    bool r = lstat(p, &st) == 0;
+    free(p);
+    return r;
+}
+
+/* Issue 11 item 1: the user's files in --disk-cache-dir survive; kvtier deletes only KV cache
+ * files, only in its own marked subdirectory, never through a symlink. */
 static void test_clear_cache_dir(void **state)
 {
     (void)state;
     char *d = tmpdir();
-    put(d, "dynamo-kvbm-disk-cache-abc", "0123456789");
-    put(d, "other", "xy");
-    char *sub = fileio_join(d, "keep");
-    assert_int_equal(fileio_mkdir_p(sub), 0);
-    json_t *j = stack_clear_cache_dir(d);
+    put(d, "dynamo-kvbm-disk-cache-user", "0123456789"); /* the user's, outside our subdir */
+    put(d, "thesis.tex", "xy");
+    char *keep = fileio_join(d, "keep");
+    assert_int_equal(fileio_mkdir_p(keep), 0);
+    char *cache = NULL;
+    struct diag dg = { 0 };
+    assert_int_equal(stack_cache_dir_claim(d, &cache, &dg), 0);
+    char *want = fileio_join(d, STACK_CACHE_SUBDIR);
+    assert_string_equal(cache, want);
+    assert_true(exists(cache, STACK_CACHE_MARKER));
+    put(cache, "dynamo-kvbm-disk-cache-abc", "0123456789");
+    put(cache, "dynamo-kvbm-disk-cache-stale", "01");
+    put(cache, "notes.txt", "keep me");
+    json_t *j = stack_clear_cache_dir(cache);
     assert_int_equal(json_integer_value(json_object_get(j, "files_removed")), 2);
     assert_int_equal(json_integer_value(json_object_get(j, "bytes_removed")), 12);
     assert_true(json_is_true(json_object_get(j, "emptied")));
     json_decref(j);
-    struct stat st;
-    assert_int_equal(stat(sub, &st), 0);
+    assert_true(exists(cache, "notes.txt"));
+    assert_true(exists(cache, STACK_CACHE_MARKER));
+    assert_true(exists(d, "thesis.tex"));
+    assert_true(exists(d, "dynamo-kvbm-disk-cache-user"));
+    assert_true(exists(d, "keep"));
+    /* claiming again accepts the marked directory */
+    char *again = NULL;
+    assert_int_equal(stack_cache_dir_claim(d, &again, &dg), 0);
+    free(again);
+    /* the parent itself is never emptied: it has no marker */
+    j = stack_clear_cache_dir(d);
+    assert_true(json_is_false(json_object_get(j, "emptied")));
+    json_decref(j);
+    assert_true(exists(d, "dynamo-kvbm-disk-cache-user"));
     j = stack_clear_cache_dir("/");
     assert_true(json_is_false(json_object_get(j, "emptied")));
     json_decref(j);
+    /* a non-empty unmarked kvtier-kvcache is not ours: refused, untouched */
+    char *d2 = tmpdir();
+    char *sub2 = fileio_join(d2, STACK_CACHE_SUBDIR);
+    assert_int_equal(fileio_mkdir_p(sub2), 0);
+    put(sub2, "dynamo-kvbm-disk-cache-x", "1");
+    char *c2 = NULL;
+    assert_int_equal(stack_cache_dir_claim(d2, &c2, &dg), -EEXIST);
+    assert_non_null(strstr(dg.msg, "no " STACK_CACHE_MARKER " marker"));
+    assert_null(c2);
+    assert_true(exists(sub2, "dynamo-kvbm-disk-cache-x"));
+    /* a symlink named kvtier-kvcache (to a marked directory, even) is refused */
+    char *d3 = tmpdir();
+    char *link = fileio_join(d3, STACK_CACHE_SUBDIR);
+    assert_int_equal(symlink(cache, link), 0);
+    assert_int_equal(stack_cache_dir_claim(d3, &c2, &dg), -EEXIST);
+    assert_non_null(strstr(dg.msg, "symlink"));
+    j = stack_clear_cache_dir(link);
+    assert_true(json_is_false(json_object_get(j, "emptied")));
+    json_decref(j);
+    /* an empty unmarked directory is adopted and marked */
+    unlink(link);
+    assert_int_equal(mkdir(link, 0755), 0);
+    assert_int_equal(stack_cache_dir_claim(d3, &c2, &dg), 0);
+    assert_true(exists(link, STACK_CACHE_MARKER));
+    free(c2);
     j = stack_drop_page_cache("/nonexistent", true);
     assert_true(json_is_false(json_object_get(j, "dropped")));
     assert_non_null(json_string_value(json_object_get(j, "reason")));
     json_decref(j);
-    free(sub);
     rm_rf(d);
+    rm_rf(d2);
+    rm_rf(d3);
+    free(keep);
+    free(cache);
+    free(want);
+    free(sub2);
+    free(link);
     free(d);
+    free(d2);
+    free(d3);
+}
+
+/* Issue 11 #6: cgroups of a runner that is gone are removed at the next start; a live
+ * runner's (this process) and other cgroups stay. */
+static void test_cgroup_reap_stale(void **state)
+{
+    (void)state;
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    assert_true(dead > 0);
+    int st;
+    assert_int_equal(waitpid(dead, &st, 0), dead);
+    char *root = tmpdir();
+    char *blkio = fileio_join(root, "blkio");
+    char *stale1 = xalloc_printf("%s/kvtier-%d-B1-r01", root, (int)dead);
+    char *stale2 = xalloc_printf("%s/kvtier-%d-C-r02", blkio, (int)dead);
+    char *live = xalloc_printf("%s/kvtier-%d-B2-r01", root, (int)getpid());
+    char *other = fileio_join(root, "kvtier-notapid");
+    char *foreign = fileio_join(root, "system.slice");
+    const char *dirs[] = { stale1, stale2, live, other, foreign };
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(fileio_mkdir_p(dirs[i]), 0);
+    assert_int_equal(cgroup_reap_stale(root), 2);
+    struct stat sb;
+    assert_int_not_equal(stat(stale1, &sb), 0);
+    assert_int_not_equal(stat(stale2, &sb), 0);
+    assert_int_equal(stat(live, &sb), 0);
+    assert_int_equal(stat(other, &sb), 0);
+    assert_int_equal(stat(foreign, &sb), 0);
+    rm_rf(root);
+    free(root);
+    free(blkio);
+    free(stale1);
+    free(stale2);
+    free(live);
+    free(other);
+    free(foreign);
 }
 
 static void test_secret_names(void **state)
@@ -264,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_cgroup_hybrid_falls_back_to_v1),
         cmocka_unit_test(test_cgroup_none_is_degraded_not_fatal),
         cmocka_unit_test(test_clear_cache_dir),
+        cmocka_unit_test(test_cgroup_reap_stale),
         cmocka_unit_test(test_secret_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

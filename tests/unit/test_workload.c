@@ -22,6 +22,7 @@
 #include "tokenizer/blockhash.h"
 #include "tokenizer/chat.h"
 #include "tokenizer/tokenizer.h"
+#include "workload/mooncake.h"
 #include "workload/workload.h"
 
 static char tmpdir[256];
@@ -319,7 +320,7 @@ static void test_mooncake_round_trip(void **state)
     assert_int_equal(jsonx_u64(json_object_get(h, "reuse_opportunity_tokens"), "steady", 0),
                      (2 + 4) * 32);
     json_decref(h);
-    assert_int_equal(workload_export_mooncake(pl, ex, &d), 4);
+    assert_int_equal(mooncake_export(pl, ex, &d), 4);
     json_t *in = load_lines(tr), *out = load_lines(ex);
     assert_int_equal(json_array_size(in), json_array_size(out));
     for (size_t i = 0; i < json_array_size(in); i++) {
@@ -340,6 +341,21 @@ static void test_mooncake_round_trip(void **state)
     assert_non_null(strstr(d.file, "trace.jsonl"));
     assert_int_equal(d.line, 2);
     assert_non_null(strstr(d.msg, "output_length"));
+    /* a plan line that is not JSON: the export names file, line and the parser's message (the
+     * message is copied before diag_set rewrites the buffer it came from) */
+    static const char badplan[] =
+        "{\"kind\":\"kvtier.plan\",\"tokens_per_block\":32}\n{\"id\": nope}\n";
+    assert_int_equal(fileio_write_atomic(pl, badplan, strlen(badplan)), 0);
+    d = (struct diag){ 0 };
+    assert_int_equal(mooncake_export(pl, ex, &d), -EINVAL);
+    assert_non_null(strstr(d.file, "trace-plan.jsonl"));
+    assert_int_equal(d.line, 2);
+    assert_true(strlen(d.msg) > 8);
+    assert_null(strstr(d.msg, "%s"));
+    /* failed writes and exports leave no temp file behind */
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "ls '%s' | grep -q '\\.tmp\\.'", tmpdir);
+    assert_int_not_equal(system(cmd), 0);
 }
 
 int main(void)

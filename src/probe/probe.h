@@ -6,8 +6,8 @@
  * model, firmware, capacity and PCIe link from sysfs. Writes probe.json (docs/probe.md).
  * Also exports the ceiling lookup that turns a replay's KV read bandwidth into storage
  * efficiency. */
-#ifndef KVTIER_OBSERVE_PROBE_H
-#define KVTIER_OBSERVE_PROBE_H
+#ifndef KVTIER_PROBE_PROBE_H
+#define KVTIER_PROBE_PROBE_H
 
 #include <stdbool.h>
 #include <stddef.h>

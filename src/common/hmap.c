@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Open-addressing hash map for block hashes (see hmap.h). Load factor kept below 1/2. */
-#include "engine/hmap.h"
+/* Open-addressing hash map for 64-bit keys (see hmap.h). Load factor kept below 1/2. */
+#include "common/hmap.h"
 
 #include <stdlib.h>
 
@@ -21,12 +21,22 @@ static void alloc_table(struct hmap *m, size_t cap)
         m->e[i].key = HMAP_EMPTY;
 }
 
-void hmap_init(struct hmap *m, size_t hint)
+static size_t cap_for(size_t hint)
 {
     size_t cap = 16;
     while (cap < hint * 2)
         cap *= 2;
-    alloc_table(m, cap);
+    return cap;
+}
+
+void hmap_init(struct hmap *m, size_t hint)
+{
+    alloc_table(m, cap_for(hint));
+}
+
+size_t hmap_bytes(size_t hint)
+{
+    return cap_for(hint) * sizeof(struct hmap_entry);
 }
 
 void hmap_fini(struct hmap *m)

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "workload/mooncake.h"
+#include "common/mooncake_row.h"
 
 struct case_ {
     const char *line;
@@ -54,7 +54,7 @@ static void test_rows(void **state)
         const struct case_ *c = &cases[i];
         struct mooncake_row r;
         struct diag d = { .line = 7 };
-        int rc = mooncake_parse_line(c->line, strlen(c->line), c->tph, &r, &d);
+        int rc = mooncake_row_parse(c->line, strlen(c->line), c->tph, &r, &d);
         if (rc != c->err || (rc < 0 && (!strstr(d.msg, c->msg) || d.line != 7)))
             fail_msg("case %zu: rc %d line %u '%s'", i, rc, d.line, d.msg);
         if (rc == 0) {
@@ -65,7 +65,7 @@ static void test_rows(void **state)
     }
     struct mooncake_row r;
     struct diag d = { 0 };
-    assert_int_equal(mooncake_parse_line("{}", 2u << 20, 512, &r, &d), -EMSGSIZE);
+    assert_int_equal(mooncake_row_parse("{}", 2u << 20, 512, &r, &d), -EMSGSIZE);
 }
 
 int main(void)

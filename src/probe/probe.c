@@ -12,8 +12,9 @@
  * the bytes, otherwise the page cache (or something else) served them and the shape says so.
  * Where io_uring is refused (-EPERM/-ENOSYS: seccomp, io_uring_disabled) qd threads doing
  * pread/pwrite take its place and the result records which engine ran. */
-#include "observe/probe.h"
+#include "probe/probe.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -416,64 +417,57 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int probe_run(const struct probe_config *cfg, json_t **ret, struct diag *d)
+/* Refuses what the probe must not measure: not a directory, tmpfs/ramfs (memory, no
+ * O_DIRECT), too little free space. *ret_sf gets the file system's statfs. */
+static int check_dir(const struct probe_config *cfg, uint64_t size, struct statfs *ret_sf,
+                     struct diag *d)
 {
-    int r = check_config(cfg, d);
-    if (r < 0)
-        return r;
-    int fd = -1;
-    char *path = NULL;
-    uint8_t *bufs = NULL;
-    size_t bufs_len = 0;
-    json_t *results = NULL, *doc = NULL;
-    struct lat lat = { 0 };
-    uint64_t size = cfg->size_bytes / ALIGN * ALIGN;
     struct stat st;
     if (stat(cfg->dir, &st) < 0) {
-        r = -errno;
-        diag_set(d, r, 0, 0, "%s: %s", cfg->dir, strerror(-r));
-        goto out;
+        int r = -errno;
+        return diag_set(d, r, 0, 0, "%s: %s", cfg->dir, strerror(-r));
     }
-    if (!S_ISDIR(st.st_mode)) {
-        r = diag_set(d, -ENOTDIR, 0, 0,
-                     "%s is not a directory (the probe never touches a raw "
-                     "device; give a directory on the KV file system)",
-                     cfg->dir);
-        goto out;
-    }
-    struct statfs sf;
-    if (statfs(cfg->dir, &sf) == 0 &&
-        ((unsigned long)sf.f_type == TMPFS_MAGIC_ || (unsigned long)sf.f_type == RAMFS_MAGIC_)) {
-        r = diag_set(d, -EINVAL, 0, 0,
-                     "%s is on tmpfs/ramfs, which refuses O_DIRECT and is memory, not an SSD",
-                     cfg->dir);
-        goto out;
-    }
+    if (!S_ISDIR(st.st_mode))
+        return diag_set(d, -ENOTDIR, 0, 0,
+                        "%s is not a directory (the probe never touches a raw "
+                        "device; give a directory on the KV file system)",
+                        cfg->dir);
+    memset(ret_sf, 0, sizeof(*ret_sf));
+    if (statfs(cfg->dir, ret_sf) == 0 && ((unsigned long)ret_sf->f_type == TMPFS_MAGIC_ ||
+                                          (unsigned long)ret_sf->f_type == RAMFS_MAGIC_))
+        return diag_set(d, -EINVAL, 0, 0,
+                        "%s is on tmpfs/ramfs, which refuses O_DIRECT and is memory, not an SSD",
+                        cfg->dir);
     struct statvfs sv;
     uint64_t min_free = cfg->min_free_bytes ? cfg->min_free_bytes : (1ULL << 30);
     if (statvfs(cfg->dir, &sv) == 0) {
         uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-        if (avail < size + min_free) {
-            r = diag_set(d, -ENOSPC, 0, 0,
-                         "%s has %" PRIu64 " bytes free; the probe needs --size %" PRIu64
-                         " plus %" PRIu64 " bytes left over",
-                         cfg->dir, avail, size, min_free);
-            goto out;
-        }
+        if (avail < size + min_free)
+            return diag_set(d, -ENOSPC, 0, 0,
+                            "%s has %" PRIu64 " bytes free; the probe needs --size %" PRIu64
+                            " plus %" PRIu64 " bytes left over",
+                            cfg->dir, avail, size, min_free);
     }
-    path = xalloc_printf("%s/.kvtier-probe-%d-XXXXXX", cfg->dir, (int)getpid());
+    return 0;
+}
+
+/* The test file: created, opened O_DIRECT, unlinked at once (nothing is left behind whatever
+ * happens next) and allocated. *ret_fd on success. */
+static int open_test_file(const struct probe_config *cfg, uint64_t size, int *ret_fd,
+                          struct diag *d)
+{
+    char *path = xalloc_printf("%s/.kvtier-probe-%d-XXXXXX", cfg->dir, (int)getpid());
+    int r = 0, fd = -1;
     int tfd = mkstemp(path);
     if (tfd < 0) {
         r = -errno;
         diag_set(d, r, 0, 0, "cannot create a file in %s: %s", cfg->dir, strerror(-r));
-        free(path);
-        path = NULL;
         goto out;
     }
     fd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
     int oe = errno;
     close(tfd);
-    unlink(path); /* nothing left behind, whatever happens next */
+    unlink(path);
     if (fd < 0) {
         r = oe == EINVAL ? -EINVAL : -oe;
         diag_set(d, r, 0, 0, "%s: the file system refuses O_DIRECT (%s)", cfg->dir, strerror(oe));
@@ -484,70 +478,94 @@ int probe_run(const struct probe_config *cfg, json_t **ret, struct diag *d)
         r = -r;
         diag_set(d, r, 0, 0, "cannot allocate %" PRIu64 " bytes in %s: %s", size, cfg->dir,
                  strerror(-r));
+        close(fd);
         goto out;
     }
-    /* Device identity and counters. */
-    char dev[DISKSTATS_NAME_MAX] = "";
-    bool have_dev =
-        diskstats_disk_of_path(cfg->proc_root, cfg->sys_root, cfg->dir, dev, sizeof(dev)) == 0;
-    struct diskstats_dev ds;
-    if (have_dev && diskstats_read(cfg->proc_root, dev, &ds) < 0)
-        have_dev = false;
+    r = 0;
+    *ret_fd = fd;
+out:
+    free(path);
+    return r;
+}
 
-    /* Engine. */
-    bool use_uring = !cfg->force_pread;
-    const char *engine_reason = cfg->force_pread ? "pread forced by the caller" : NULL;
-    if (use_uring) {
-        struct io_uring ring;
-        int ur = io_uring_queue_init(4, &ring, 0);
-        if (ur < 0) {
-            use_uring = false;
-            engine_reason = ur == -EPERM    ? "io_uring refused (EPERM: seccomp or "
-                                              "kernel.io_uring_disabled)"
-                            : ur == -ENOSYS ? "io_uring not available (ENOSYS)"
-                                            : "io_uring_queue_init failed";
-        } else {
-            io_uring_queue_exit(&ring);
-        }
+/* io_uring unless forced off or refused; *ret_reason says why not (NULL when it runs). */
+static bool choose_uring(const struct probe_config *cfg, const char **ret_reason)
+{
+    *ret_reason = cfg->force_pread ? "pread forced by the caller" : NULL;
+    if (cfg->force_pread)
+        return false;
+    struct io_uring ring;
+    int ur = io_uring_queue_init(4, &ring, 0);
+    if (ur < 0) {
+        *ret_reason = ur == -EPERM    ? "io_uring refused (EPERM: seccomp or "
+                                        "kernel.io_uring_disabled)"
+                      : ur == -ENOSYS ? "io_uring not available (ENOSYS)"
+                                      : "io_uring_queue_init failed";
+        return false;
     }
+    io_uring_queue_exit(&ring);
+    return true;
+}
+
+/* What every shape of one run shares. */
+struct run_ctx {
+    const struct probe_config *cfg;
+    int fd;
+    uint64_t size, per_shape_ns;
+    bool use_uring, have_dev;
+    char dev[DISKSTATS_NAME_MAX];
+    uint8_t *bufs;
+    size_t bufs_len;
+    struct lat lat;
     struct rng rng;
-    rng_seed(&rng, cfg->seed ? cfg->seed : 1);
-    uint64_t t_pre = clk_now_ns();
-    r = prewrite(fd, size, use_uring, &rng);
-    if (r < 0) {
-        diag_set(d, r, 0, 0, "pre-writing the %" PRIu64 "-byte test file in %s failed: %s", size,
-                 cfg->dir, strerror(-r));
-        goto out;
-    }
-    fdatasync(fd);
-    uint64_t prewrite_ns = clk_now_ns() - t_pre;
+};
 
-    /* Shapes, in a fixed order: direction, block size, queue depth. */
-    size_t n_shapes = 0;
-    for (int rw = 0; rw < PROBE_RW__COUNT; rw++)
-        if (cfg->rw_enabled[rw])
-            n_shapes += cfg->n_block * cfg->n_qd;
-    uint64_t per_shape = cfg->time_ns / n_shapes;
-    if (per_shape < MIN_SHAPE_NS)
-        per_shape = MIN_SHAPE_NS;
-    uint64_t maxbs = 0;
-    unsigned maxqd = 0;
-    for (size_t i = 0; i < cfg->n_block; i++)
-        maxbs = cfg->block_bytes[i] > maxbs ? cfg->block_bytes[i] : maxbs;
-    for (size_t i = 0; i < cfg->n_qd; i++)
-        maxqd = cfg->qds[i] > maxqd ? cfg->qds[i] : maxqd;
-    bufs_len = (size_t)maxbs * maxqd;
-    bufs = map_buffers(bufs_len);
-    if (!bufs) {
-        r = diag_set(d, -ENOMEM, 0, 0, "cannot map %zu bytes of I/O buffers", bufs_len);
-        goto out;
+/* One shape, measured for per_shape_ns: its result object (owned) into *ret. */
+static int run_shape(struct run_ctx *x, const struct shape *shape, json_t **ret, struct diag *d)
+{
+    const struct probe_config *cfg = x->cfg;
+    struct shape s = *shape;
+    struct diskstats_dev before = { 0 }, after = { 0 };
+    bool dev_ok = x->have_dev && diskstats_read(cfg->proc_root, x->dev, &before) == 0;
+    struct shape_out so = { 0 };
+    x->lat.n = x->lat.seen = 0;
+    s.deadline_ns = clk_now_ns() + x->per_shape_ns;
+    int sr = x->use_uring ? run_uring(x->fd, &s, x->bufs, &x->lat, &x->rng, &so)
+                          : run_threads(x->fd, &s, x->bufs, &x->lat, rng_next_u64(&x->rng), &so);
+    if (sr < 0)
+        return diag_set(d, sr, 0, 0, "%s bs=%" PRIu64 " qd=%u on %s: %s", probe_rw_name(s.rw), s.bs,
+                        s.qd, cfg->dir, strerror(-sr));
+    dev_ok = dev_ok && diskstats_read(cfg->proc_root, x->dev, &after) == 0;
+    double dur = so.end_ns > so.start_ns ? (double)(so.end_ns - so.start_ns) / 1e9 : 0;
+    json_t *j = json_object();
+    json_object_set_new(j, "rw", json_string(probe_rw_name(s.rw)));
+    json_object_set_new(j, "block_size_bytes", json_integer((json_int_t)s.bs));
+    json_object_set_new(j, "queue_depth", json_integer(s.qd));
+    json_object_set_new(j, "duration_s", json_real(dur));
+    json_object_set_new(j, "bytes", json_integer((json_int_t)so.bytes));
+    json_object_set_new(j, "ios", json_integer((json_int_t)so.ios));
+    json_object_set_new(j, "bw_bytes_per_s",
+                        dur > 0 ? json_real((double)so.bytes / dur) : json_null());
+    json_object_set_new(j, "iops", dur > 0 ? json_real((double)so.ios / dur) : json_null());
+    json_object_set_new(j, "lat_ns", lat_json(&x->lat));
+    if (dev_ok) {
+        int sec = is_write(s.rw) ? DISKSTATS_WR_SEC : DISKSTATS_RD_SEC;
+        uint64_t db = (after.f[sec] - before.f[sec]) * 512;
+        json_object_set_new(j, "device_bytes", json_integer((json_int_t)db));
+        json_object_set_new(j, "cache_bypass_verified",
+                            json_boolean((double)db >= BYPASS_FRACTION * (double)so.bytes));
+    } else {
+        json_object_set_new(j, "device_bytes", json_null());
+        json_object_set_new(j, "cache_bypass_verified", json_null());
     }
-    fill_random(bufs, bufs_len, &rng);
-    lat.cap = PROBE_LAT_MAX_SAMPLES;
-    lat.v = xcalloc(lat.cap, sizeof(uint64_t));
-    rng_seed(&lat.rng, rng_next_u64(&rng));
-    results = json_array();
-    uint64_t t_start = clk_now_ns();
+    *ret = j;
+    return 0;
+}
+
+/* Every shape in a fixed order (direction, block size, queue depth) appended to results. */
+static int run_shapes(struct run_ctx *x, json_t *results, struct diag *d)
+{
+    const struct probe_config *cfg = x->cfg;
     for (int rw = 0; rw < PROBE_RW__COUNT; rw++) {
         if (!cfg->rw_enabled[rw])
             continue;
@@ -556,122 +574,137 @@ int probe_run(const struct probe_config *cfg, json_t **ret, struct diag *d)
                 struct shape s = { .rw = (enum probe_rw)rw,
                                    .bs = cfg->block_bytes[bi],
                                    .qd = cfg->qds[qi],
-                                   .blocks = size / cfg->block_bytes[bi] };
-                struct diskstats_dev before = { 0 }, after = { 0 };
-                bool dev_ok = have_dev && diskstats_read(cfg->proc_root, dev, &before) == 0;
-                struct shape_out so = { 0 };
-                lat.n = lat.seen = 0;
-                s.deadline_ns = clk_now_ns() + per_shape;
-                int sr = use_uring ? run_uring(fd, &s, bufs, &lat, &rng, &so)
-                                   : run_threads(fd, &s, bufs, &lat, rng_next_u64(&rng), &so);
-                if (sr < 0) {
-                    r = diag_set(d, sr, 0, 0, "%s bs=%" PRIu64 " qd=%u on %s: %s",
-                                 probe_rw_name(s.rw), s.bs, s.qd, cfg->dir, strerror(-sr));
-                    goto out;
-                }
-                dev_ok = dev_ok && diskstats_read(cfg->proc_root, dev, &after) == 0;
-                double dur = so.end_ns > so.start_ns ? (double)(so.end_ns - so.start_ns) / 1e9 : 0;
-                json_t *j = json_object();
-                json_object_set_new(j, "rw", json_string(probe_rw_name(s.rw)));
-                json_object_set_new(j, "block_size_bytes", json_integer((json_int_t)s.bs));
-                json_object_set_new(j, "queue_depth", json_integer(s.qd));
-                json_object_set_new(j, "duration_s", json_real(dur));
-                json_object_set_new(j, "bytes", json_integer((json_int_t)so.bytes));
-                json_object_set_new(j, "ios", json_integer((json_int_t)so.ios));
-                json_object_set_new(j, "bw_bytes_per_s",
-                                    dur > 0 ? json_real((double)so.bytes / dur) : json_null());
-                json_object_set_new(j, "iops",
-                                    dur > 0 ? json_real((double)so.ios / dur) : json_null());
-                json_object_set_new(j, "lat_ns", lat_json(&lat));
-                if (dev_ok) {
-                    int sec = is_write(s.rw) ? DISKSTATS_WR_SEC : DISKSTATS_RD_SEC;
-                    uint64_t db = (after.f[sec] - before.f[sec]) * 512;
-                    json_object_set_new(j, "device_bytes", json_integer((json_int_t)db));
-                    json_object_set_new(
-                        j, "cache_bypass_verified",
-                        json_boolean((double)db >= BYPASS_FRACTION * (double)so.bytes));
-                } else {
-                    json_object_set_new(j, "device_bytes", json_null());
-                    json_object_set_new(j, "cache_bypass_verified", json_null());
-                }
+                                   .blocks = x->size / cfg->block_bytes[bi] };
+                json_t *j = NULL;
+                int r = run_shape(x, &s, &j, d);
+                if (r < 0)
+                    return r;
                 if (cfg->progress)
                     cfg->progress(cfg->progress_ctx, j);
                 json_array_append_new(results, j);
             }
         }
     }
-    uint64_t measure_ns = clk_now_ns() - t_start;
+    return 0;
+}
 
-    /* Ceilings and knees per (direction, block size). */
+/* Whether result v is of direction rw at block size bs. */
+static bool result_is(const json_t *v, int rw, uint64_t bs)
+{
+    return !strcmp(json_string_value(json_object_get(v, "rw")), rw_names[rw]) &&
+           (uint64_t)json_integer_value(json_object_get(v, "block_size_bytes")) == bs;
+}
+
+/* The ceiling of one (direction, block size): the best bandwidth over the queue depths, and
+ * the knee, the smallest queue depth reaching 90% of it. */
+static json_t *ceiling_json(const json_t *results, int rw, uint64_t bs)
+{
+    double best = -1, best_iops = 0;
+    int best_qd = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach (results, i, v) {
+        if (!result_is(v, rw, bs))
+            continue;
+        double bw = json_number_value(json_object_get(v, "bw_bytes_per_s"));
+        if (bw > best) {
+            best = bw;
+            best_iops = json_number_value(json_object_get(v, "iops"));
+            best_qd = (int)json_integer_value(json_object_get(v, "queue_depth"));
+        }
+    }
+    int knee = best_qd;
+    json_array_foreach (results, i, v) {
+        if (!result_is(v, rw, bs))
+            continue;
+        int qd = (int)json_integer_value(json_object_get(v, "queue_depth"));
+        if (json_number_value(json_object_get(v, "bw_bytes_per_s")) >= 0.9 * best && qd < knee)
+            knee = qd;
+    }
+    json_t *c = json_object();
+    json_object_set_new(c, "rw", json_string(rw_names[rw]));
+    json_object_set_new(c, "block_size_bytes", json_integer((json_int_t)bs));
+    json_object_set_new(c, "bw_bytes_per_s", json_real(best > 0 ? best : 0));
+    json_object_set_new(c, "iops", json_real(best_iops));
+    json_object_set_new(c, "queue_depth", json_integer(best_qd));
+    json_object_set_new(c, "knee_queue_depth", json_integer(knee));
+    return c;
+}
+
+/* Ceilings and knees per (direction, block size), block sizes ascending. Owned. */
+static json_t *ceilings_json(const struct probe_config *cfg, const json_t *results)
+{
     json_t *ceil = json_array();
     for (int rw = 0; rw < PROBE_RW__COUNT; rw++) {
         if (!cfg->rw_enabled[rw])
             continue;
         uint64_t sizes[PROBE_MAX_BLOCK_SIZES];
+        assert(cfg->n_block <= PROBE_MAX_BLOCK_SIZES);
         memcpy(sizes, cfg->block_bytes, cfg->n_block * sizeof(uint64_t));
         qsort(sizes, cfg->n_block, sizeof(uint64_t), cmp_u64);
-        for (size_t bi = 0; bi < cfg->n_block; bi++) {
-            if (bi > 0 && sizes[bi] == sizes[bi - 1])
-                continue;
-            double best = -1, best_iops = 0;
-            int best_qd = 0;
-            size_t i;
-            json_t *v;
-            json_array_foreach (results, i, v) {
-                if (strcmp(json_string_value(json_object_get(v, "rw")), rw_names[rw]) ||
-                    (uint64_t)json_integer_value(json_object_get(v, "block_size_bytes")) !=
-                        sizes[bi])
-                    continue;
-                double bw = json_number_value(json_object_get(v, "bw_bytes_per_s"));
-                if (bw > best) {
-                    best = bw;
-                    best_iops = json_number_value(json_object_get(v, "iops"));
-                    best_qd = (int)json_integer_value(json_object_get(v, "queue_depth"));
-                }
-            }
-            /* Knee: the smallest queue depth reaching 90% of the best bandwidth. */
-            int knee = best_qd;
-            json_array_foreach (results, i, v) {
-                if (strcmp(json_string_value(json_object_get(v, "rw")), rw_names[rw]) ||
-                    (uint64_t)json_integer_value(json_object_get(v, "block_size_bytes")) !=
-                        sizes[bi])
-                    continue;
-                int qd = (int)json_integer_value(json_object_get(v, "queue_depth"));
-                if (json_number_value(json_object_get(v, "bw_bytes_per_s")) >= 0.9 * best &&
-                    qd < knee)
-                    knee = qd;
-            }
-            json_t *c = json_object();
-            json_object_set_new(c, "rw", json_string(rw_names[rw]));
-            json_object_set_new(c, "block_size_bytes", json_integer((json_int_t)sizes[bi]));
-            json_object_set_new(c, "bw_bytes_per_s", json_real(best > 0 ? best : 0));
-            json_object_set_new(c, "iops", json_real(best_iops));
-            json_object_set_new(c, "queue_depth", json_integer(best_qd));
-            json_object_set_new(c, "knee_queue_depth", json_integer(knee));
-            json_array_append_new(ceil, c);
-        }
+        for (size_t bi = 0; bi < cfg->n_block; bi++)
+            if (bi == 0 || sizes[bi] != sizes[bi - 1])
+                json_array_append_new(ceil, ceiling_json(results, rw, sizes[bi]));
     }
+    return ceil;
+}
 
-    doc = json_object();
+/* Sizes the buffers for the largest block at the deepest queue and the time per shape. */
+static int prepare_run(struct run_ctx *x, struct diag *d)
+{
+    const struct probe_config *cfg = x->cfg;
+    size_t n_shapes = 0;
+    for (int rw = 0; rw < PROBE_RW__COUNT; rw++)
+        if (cfg->rw_enabled[rw])
+            n_shapes += cfg->n_block * cfg->n_qd;
+    assert(n_shapes > 0); /* check_config refuses an empty sweep */
+    x->per_shape_ns = cfg->time_ns / n_shapes;
+    if (x->per_shape_ns < MIN_SHAPE_NS)
+        x->per_shape_ns = MIN_SHAPE_NS;
+    uint64_t maxbs = 0;
+    unsigned maxqd = 0;
+    for (size_t i = 0; i < cfg->n_block; i++)
+        maxbs = cfg->block_bytes[i] > maxbs ? cfg->block_bytes[i] : maxbs;
+    for (size_t i = 0; i < cfg->n_qd; i++)
+        maxqd = cfg->qds[i] > maxqd ? cfg->qds[i] : maxqd;
+    x->bufs_len = (size_t)maxbs * maxqd;
+    x->bufs = map_buffers(x->bufs_len);
+    if (!x->bufs)
+        return diag_set(d, -ENOMEM, 0, 0, "cannot map %zu bytes of I/O buffers", x->bufs_len);
+    fill_random(x->bufs, x->bufs_len, &x->rng);
+    x->lat.cap = PROBE_LAT_MAX_SAMPLES;
+    x->lat.v = xcalloc(x->lat.cap, sizeof(uint64_t));
+    rng_seed(&x->lat.rng, rng_next_u64(&x->rng));
+    return 0;
+}
+
+/* The probe.json document around the results (taken) and ceilings (taken). */
+static json_t *probe_doc(const struct run_ctx *x, const struct statfs *sf,
+                         const char *engine_reason, uint64_t prewrite_ns, uint64_t measure_ns,
+                         json_t *results)
+{
+    const struct probe_config *cfg = x->cfg;
+    json_t *doc = json_object();
     json_object_set_new(doc, "schema_version", json_integer(PROBE_SCHEMA_VERSION));
     json_object_set_new(doc, "kind", json_string("kvtier.probe"));
     json_object_set_new(doc, "created_unix_ns", json_integer((json_int_t)clk_wall_unix_ns()));
     json_object_set_new(doc, "dir", json_string(cfg->dir));
     json_t *fs = json_object();
     char ft[32];
-    snprintf(ft, sizeof(ft), "0x%lx", (unsigned long)sf.f_type);
+    snprintf(ft, sizeof(ft), "0x%lx", (unsigned long)sf->f_type);
     json_object_set_new(fs, "statfs_type", json_string(ft));
-    json_object_set_new(fs, "block_device", have_dev ? json_string(dev) : json_null());
+    json_object_set_new(fs, "block_device", x->have_dev ? json_string(x->dev) : json_null());
     json_object_set_new(doc, "file_system", fs);
-    json_object_set_new(doc, "device", have_dev ? devinfo_json(cfg->sys_root, dev) : json_null());
-    json_object_set_new(doc, "engine", json_string(use_uring ? "io_uring" : "pread"));
+    json_object_set_new(doc, "device",
+                        x->have_dev ? devinfo_json(cfg->sys_root, x->dev) : json_null());
+    json_object_set_new(doc, "engine", json_string(x->use_uring ? "io_uring" : "pread"));
     if (engine_reason)
         json_object_set_new(doc, "engine_reason", json_string(engine_reason));
     json_object_set_new(doc, "o_direct", json_true());
-    json_object_set_new(doc, "file_size_bytes", json_integer((json_int_t)size));
+    json_object_set_new(doc, "file_size_bytes", json_integer((json_int_t)x->size));
     json_object_set_new(doc, "prewrite_s", json_real((double)prewrite_ns / 1e9));
     json_object_set_new(doc, "time_budget_s", json_real((double)cfg->time_ns / 1e9));
-    json_object_set_new(doc, "shape_time_s", json_real((double)per_shape / 1e9));
+    json_object_set_new(doc, "shape_time_s", json_real((double)x->per_shape_ns / 1e9));
     json_object_set_new(doc, "measure_s", json_real((double)measure_ns / 1e9));
     json_object_set_new(doc, "seed", json_integer((json_int_t)cfg->seed));
     bool all_bypass = true, any_dev = false;
@@ -686,21 +719,61 @@ int probe_run(const struct probe_config *cfg, json_t **ret, struct diag *d)
     }
     json_object_set_new(doc, "cache_bypass_verified",
                         any_dev ? json_boolean(all_bypass) : json_null());
+    json_t *ceil = ceilings_json(cfg, results);
     json_object_set_new(doc, "results", results);
-    results = NULL;
     json_object_set_new(doc, "ceilings", ceil);
-    *ret = doc;
-    doc = NULL;
-    r = 0;
+    return doc;
+}
+
+int probe_run(const struct probe_config *cfg, json_t **ret, struct diag *d)
+{
+    int r = check_config(cfg, d);
+    if (r < 0)
+        return r;
+    struct run_ctx x = { .cfg = cfg, .fd = -1, .size = cfg->size_bytes / ALIGN * ALIGN };
+    json_t *results = NULL;
+    struct statfs sf;
+    r = check_dir(cfg, x.size, &sf, d);
+    if (r == 0)
+        r = open_test_file(cfg, x.size, &x.fd, d);
+    if (r < 0)
+        goto out;
+    /* device identity and counters */
+    x.have_dev =
+        diskstats_disk_of_path(cfg->proc_root, cfg->sys_root, cfg->dir, x.dev, sizeof(x.dev)) == 0;
+    struct diskstats_dev ds;
+    if (x.have_dev && diskstats_read(cfg->proc_root, x.dev, &ds) < 0)
+        x.have_dev = false;
+    const char *engine_reason;
+    x.use_uring = choose_uring(cfg, &engine_reason);
+    rng_seed(&x.rng, cfg->seed ? cfg->seed : 1);
+    uint64_t t_pre = clk_now_ns();
+    r = prewrite(x.fd, x.size, x.use_uring, &x.rng);
+    if (r < 0) {
+        diag_set(d, r, 0, 0, "pre-writing the %" PRIu64 "-byte test file in %s failed: %s", x.size,
+                 cfg->dir, strerror(-r));
+        goto out;
+    }
+    fdatasync(x.fd);
+    uint64_t prewrite_ns = clk_now_ns() - t_pre;
+    r = prepare_run(&x, d);
+    if (r < 0)
+        goto out;
+    results = json_array();
+    uint64_t t_start = clk_now_ns();
+    r = run_shapes(&x, results, d);
+    if (r < 0)
+        goto out;
+    uint64_t measure_ns = clk_now_ns() - t_start;
+    *ret = probe_doc(&x, &sf, engine_reason, prewrite_ns, measure_ns, results);
+    results = NULL;
 out:
     json_decref(results);
-    json_decref(doc);
-    free(lat.v);
-    if (bufs)
-        munmap(bufs, bufs_len);
-    if (fd >= 0)
-        close(fd);
-    free(path);
+    free(x.lat.v);
+    if (x.bufs)
+        munmap(x.bufs, x.bufs_len);
+    if (x.fd >= 0)
+        close(x.fd);
     return r;
 }
 

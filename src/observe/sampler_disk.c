@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The device sampler: /proc/diskstats of the KV tier's block device as iostat -x columns, and
+ * the phase's device bytes, IOs and latencies (32-bit wrap of the ms fields handled by
+ * diskstats_rates). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/devinfo.h"
+#include "observe/sampler.h"
+
+static void resolve_device(struct observe *o, const struct observe_config *cfg)
+{
+    if (cfg->device) {
+        struct diskstats_dev d;
+        snprintf(o->device, sizeof(o->device), "%s", cfg->device);
+        if (diskstats_read(o->proc_root, o->device, &d) == 0) {
+            o->dev_ok = true;
+        } else {
+            snprintf(o->dev_reason, sizeof(o->dev_reason), "device %s not found in %s/diskstats",
+                     o->device, o->proc_root);
+        }
+        return;
+    }
+    if (!cfg->kv_dir) {
+        snprintf(o->dev_reason, sizeof(o->dev_reason),
+                 "no device named and no KV directory to resolve it from");
+        return;
+    }
+    int r = diskstats_disk_of_path(o->proc_root, o->sys_root, cfg->kv_dir, o->device,
+                                   sizeof(o->device));
+    if (r < 0) {
+        snprintf(o->dev_reason, sizeof(o->dev_reason), "cannot resolve the block device of %s: %s",
+                 cfg->kv_dir, strerror(-r));
+        return;
+    }
+    struct diskstats_dev d;
+    if (diskstats_read(o->proc_root, o->device, &d) == 0)
+        o->dev_ok = true;
+    else
+        snprintf(o->dev_reason, sizeof(o->dev_reason), "device %s (from %s) not in diskstats",
+                 o->device, cfg->kv_dir);
+}
+
+static int setup(struct observe *o, const struct observe_config *cfg, void **ret_state)
+{
+    resolve_device(o, cfg);
+    if (cfg->device && !o->dev_ok)
+        return -ENOENT;
+    json_t *x = json_object();
+    json_object_set_new(x, "name", o->device[0] ? json_string(o->device) : json_null());
+    if (o->dev_ok)
+        json_object_set_new(x, "info", devinfo_json(o->sys_root, o->device));
+    sampler_source(o, "diskstats", o->dev_ok, o->dev_reason, x);
+    if (o->dev_ok &&
+        devinfo_nvme_ctrl(o->sys_root, o->device, o->nvme_ctrl, sizeof(o->nvme_ctrl)) < 0)
+        o->nvme_ctrl[0] = 0;
+    return 0;
+}
+
+static int read_disk(struct observe *o, struct diskstats_dev *ret)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/diskstats", o->proc_root);
+    int r = sampler_kread(o, path);
+    return r < 0 ? r : diskstats_find(buf_str(&o->rbuf), o->rbuf.len, o->device, ret);
+}
+
+static void sample(struct observe *o, void *state, struct sampler_tick *t, FILE *csv)
+{
+    struct diskstats_dev disk;
+    bool disk_ok = o->dev_ok && read_disk(o, &disk) == 0;
+    struct diskstats_rates dr = { 0 };
+    t->disk_ok = disk_ok && o->disk_prev_ok && t->itv_s > 0;
+    if (t->disk_ok) {
+        diskstats_rates(&o->disk_prev, &disk, t->itv_s, &dr);
+        sampler_row(
+            o, csv,
+            "%s%s,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,"
+            "%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+            ",%d\n",
+            t->tcols, o->device, dr.r_per_s, dr.w_per_s, dr.rkb_per_s, dr.wkb_per_s, dr.rrqm_per_s,
+            dr.wrqm_per_s, dr.rrqm_pct, dr.wrqm_pct, dr.r_await_ms, dr.w_await_ms, dr.aqu_sz,
+            dr.rareq_kb, dr.wareq_kb, dr.util_pct, dr.d_per_s, dr.dkb_per_s, dr.drqm_per_s,
+            dr.drqm_pct, dr.d_await_ms, dr.dareq_kb, dr.f_per_s, dr.f_await_ms, dr.read_bytes,
+            dr.write_bytes, dr.discard_bytes, disk.f[DISKSTATS_IN_FLIGHT], dr.reset ? 1 : 0);
+    }
+    t->disk = dr;
+    o->disk_prev = disk;
+    o->disk_prev_ok = disk_ok;
+}
+
+static void snapshot(struct observe *o, void *state, struct snap *s, bool end)
+{
+    s->disk_ok = o->disk_prev_ok;
+    s->disk = o->disk_prev;
+}
+
+static void delta(struct observe *o, void *state, const struct snap *b, const struct snap *e,
+                  struct sampler_phase *f, json_t *d)
+{
+    json_t *dev = json_object();
+    struct diskstats_rates dr = { 0 };
+    bool dev_ok = b->disk_ok && e->disk_ok && f->dur_s > 0;
+    json_object_set_new(dev, "name", o->device[0] ? json_string(o->device) : json_null());
+    json_object_set_new(dev, "status", json_string(dev_ok ? "ok" : "unavailable"));
+    if (dev_ok) {
+        diskstats_rates(&b->disk, &e->disk, f->dur_s, &dr);
+        json_object_set_new(dev, "read_bytes", sampler_j_u64(dr.read_bytes));
+        json_object_set_new(dev, "write_bytes", sampler_j_u64(dr.write_bytes));
+        json_object_set_new(dev, "discard_bytes", sampler_j_u64(dr.discard_bytes));
+        json_object_set_new(dev, "read_ios", sampler_j_u64(dr.read_ios));
+        json_object_set_new(dev, "write_ios", sampler_j_u64(dr.write_ios));
+        json_object_set_new(dev, "rkB/s", json_real(dr.rkb_per_s));
+        json_object_set_new(dev, "wkB/s", json_real(dr.wkb_per_s));
+        json_object_set_new(dev, "r_await", json_real(dr.r_await_ms));
+        json_object_set_new(dev, "w_await", json_real(dr.w_await_ms));
+        json_object_set_new(dev, "rareq-sz", json_real(dr.rareq_kb));
+        json_object_set_new(dev, "wareq-sz", json_real(dr.wareq_kb));
+        json_object_set_new(dev, "aqu-sz", json_real(dr.aqu_sz));
+        json_object_set_new(dev, "%util", json_real(dr.util_pct));
+        json_object_set_new(dev, "reset", json_boolean(dr.reset));
+    } else {
+        json_object_set_new(dev, "reason",
+                            json_string(o->dev_ok ? "device sample missing" : o->dev_reason));
+    }
+    json_object_set_new(d, "device", dev);
+    f->dev_ok = dev_ok;
+    f->dr = dr;
+}
+
+const struct sampler_ops sampler_disk_ops = {
+    .name = "diskstats",
+    .csv_name = "os_iostat.csv",
+    .csv_header =
+        "t_unix_ns,t_s,interval_s,device,r/s,w/s,rkB/s,wkB/s,rrqm/s,wrqm/s,%rrqm,%wrqm,r_await,"
+        "w_await,aqu-sz,rareq-sz,wareq-sz,%util,d/s,dkB/s,drqm/s,%drqm,d_await,dareq-sz,f/s,"
+        "f_await,read_bytes,write_bytes,discard_bytes,in_flight,reset",
+    .setup = setup,
+    .sample = sample,
+    .snapshot = snapshot,
+    .delta = delta,
+};
