@@ -994,6 +994,10 @@ int matrix_run(const struct matrix_config *cfg, json_t *plan, json_t **ret_doc, 
     json_object_set(doc, "plan", plan);
     json_t *rows = json_object_get(plan, "rows");
     json_object_set(doc, "rows", rows);
+    size_t ri;
+    json_t *rw;
+    json_array_foreach (rows, ri, rw)
+        json_object_set_new(rw, "state", json_string(MATRIX_STATE_PENDING));
     json_object_set_new(doc, "resumed", json_boolean(prev != NULL));
     if ((r = save(mpath, doc)) < 0) {
         diag_set(d, r, 0, 0, "cannot write %s: %s", mpath, strerror(-r));
