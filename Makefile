@@ -47,7 +47,7 @@ asan: $(ASAN_BUILD)/build.ninja
 VALGRIND_E2E ?= load_basic.sh load_faults.sh load_fault_matrix.sh plan_cli.sh plan_mooncake.sh \
   serve_api.sh serve_errors.sh
 valgrind: all
-	$(MESON_TEST) -C $(BUILD) --setup valgrind --suite unit --suite fuzz-regress
+	$(MESON_TEST) -C $(BUILD) --setup valgrind --suite unit --suite fuzz-regress --no-suite no-valgrind
 	$(MESON_TEST) -C $(BUILD) --setup valgrind $(VALGRIND_E2E)
 
 fuzz: $(FUZZ_BUILD)/build.ninja
