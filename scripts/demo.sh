@@ -1,61 +1,45 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The README's demo: a real B1-vs-B2 comparison against the builtin stack (kvtier serve, the
-# emulated Dynamo + TRT-LLM + KVBM engine with real RAM and O_DIRECT disk tiers) with the tiny
-# model, plus B2p (B2 with the disk offload filter off, the mechanism arm), three repeats each
-# in seeded random blocks, then `kvtier compare` B1 -> B2 and B1 -> B2p (A/B statistics over
-# the repeats). At most twelve requests per phase (pressure keeps the requests it needs to push
-# the working set past G1+G2): about 75 s per bundle, 11-12 minutes in all on 2 cores.
-# Prints where the bundles are, each verdict and both comparisons.
+# The README's demo: the demo plan (profiles/plans/demo-builtin.yaml) through `kvtier matrix` on
+# the builtin stack (kvtier serve, the emulated Dynamo + TRT-LLM + KVBM engine with real RAM and
+# O_DIRECT disk tiers), tiny model: B1 vs B2 and B2p interleaved in seeded random blocks over
+# three repeats with `kvtier compare` B1 -> B2 and B1 -> B2p, the Style 1 point and the Style 2
+# search the plan asks for (listed as waiting where this build lacks `kvtier sweep`/`slo`), then
+# `kvtier report` writes the evidence pack. Prints the headline and the path of index.html.
+# About 7 minutes on 2 cores (DEMO_QUICK=1: one repeat, about 2 minutes, not decision-grade).
 # Usage: scripts/demo.sh [BUILD_DIR]
-#   DEMO_OUT=dir      results directory (default results/demo)
-#   DEMO_REPEATS=N    repeats per mode (default 3; 1 gives a 4-minute look without statistics)
+#   DEMO_OUT=dir    results folder (default results/demo-<UTC stamp>); giving the folder of an
+#                   interrupted demo resumes it (finished rows are kept)
+#   DEMO_QUICK=1    the quick plan (profiles/plans/demo-builtin-quick.yaml)
 set -euo pipefail
 build=${1:-build}
 kv="$build/src/cli/kvtier"
-out=${DEMO_OUT:-results/demo}
 root=$(cd "$(dirname "$0")/.." && pwd)
+out=${DEMO_OUT:-results/demo-$(date -u +%Y%m%dT%H%M%SZ)}
+plan="$root/profiles/plans/demo-builtin.yaml"
+[ "${DEMO_QUICK:-0}" = 1 ] && plan="$root/profiles/plans/demo-builtin-quick.yaml"
+start=$SECONDS
 mkdir -p "$out"
 "$kv" --version
-repeats=${DEMO_REPEATS:-3}
-echo "demo: B1 vs B2 (and B2p) on the builtin stack, model tiny, workload A, dataset S," \
-  "$repeats repeat(s) -> $out"
+echo "demo: $(basename "$plan") through kvtier matrix on the builtin stack (emulated engine) -> $out"
+"$kv" matrix --profiles "$root/profiles" --plan "$plan" --dry-run
+echo
 rc=0
-"$kv" bundle --profiles "$root/profiles" --stack builtin --model tiny --workload A --dataset S \
-  --mode B1,B2,B2p --repeats "$repeats" --max-requests 12 --seed 1 --out "$out" --drop-caches no \
-  --disk-cache-dir "$out/.kvtier-kvcache" || rc=$?
-# exit 3 = bundles written, some not run_valid; anything else is a failure of the demo
-if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
-  echo "demo: kvtier bundle failed (exit $rc)" >&2
+"$kv" matrix --profiles "$root/profiles" --plan "$plan" --out "$out/matrix" --drop-caches no || rc=$?
+if [ "$rc" -eq 3 ]; then
+  echo "demo: interrupted; run again with DEMO_OUT=$out to resume (finished rows are kept)" >&2
+  exit 3
+elif [ "$rc" -ne 0 ]; then
+  echo "demo: kvtier matrix failed (exit $rc); each row's child.log is under $out/matrix/rows" >&2
   exit "$rc"
 fi
-group=$(ls -td "$out"/tiny_A_S_* | head -1)
 echo
-echo "group summary: $group/group_summary.json"
-for b in "$group"/*/r01; do
-  echo "--- $b (the other repeats sit beside it)"
-  echo "    quick_summary.json:"
-  sed 's/^/      /' "$b/quick_summary.json" | head -60
-done
+"$kv" report --results "$out/matrix" --out "$out/evidence" | tee "$out/report.txt"
 echo
-echo "verdicts:"
-for b in "$group"/*/r*; do
-  printf '  %-8s %s\n' "${b#"$group"/}" "$(jq -r '"run_valid=\(.run_valid) decision_grade=\(.decision_grade) \(.reason_codes | join(" "))"' "$b/verdict.json")"
-done
-# A/B statistics over the repeats (docs/compare.md); exit 3 = computed, not decision-grade.
-for t in B2 B2p; do
-  crc=0
-  "$kv" compare --baseline "$group/B1" --treatment "$group/$t" \
-    --out "$group/compare_B1_$t.json" --quiet || crc=$?
-  if [ "$crc" -ne 0 ] && [ "$crc" -ne 3 ]; then
-    echo "demo: kvtier compare B1 -> $t failed (exit $crc)" >&2
-    exit "$crc"
-  fi
-  echo
-  echo "=== $group/compare_B1_$t.md"
-  sed -n '3,/^## Requests pooled/p' "$group/compare_B1_$t.md" | sed '$d'
-done
+echo "=== headline ($(grep '^engine:' "$out/report.txt" | cut -d' ' -f2-))"
+grep '^headline:' "$out/report.txt" | cut -d' ' -f2-
+grep '^decision-grade:' "$out/report.txt"
 echo
-echo "Read a verdict: run_valid=false means do not use the numbers (a hard code says why);"
-echo "decision_grade=false means real numbers that cannot carry a claim (each reason code's"
-echo "'why' says what to fix). docs/bundle.md explains every file and code."
+echo "evidence pack: $out/evidence/index.html"
+echo "               (open it in a browser; TECHBRIEF_EVIDENCE.md and METHOD.md beside it)"
+echo "demo wall time: $(((SECONDS - start) / 60)) min $(((SECONDS - start) % 60)) s"

@@ -124,6 +124,57 @@ static json_t *identity(const json_t *manifest)
     return o;
 }
 
+static void add_reason(json_t *codes, json_t *details, const char *code, json_t *why);
+
+/* The engine that produced a bundle: manifest.engine.kind, else from the stack kind (bundles
+ * written before the engine object existed). */
+static const char *engine_kind(const json_t *manifest)
+{
+    const char *k = jsonx_str(json_object_get(manifest, "engine"), "kind", NULL);
+    if (k)
+        return k;
+    return strcmp(jsonx_str(json_object_get(manifest, "stack"), "kind", ""), "builtin")
+               ? "real"
+               : "emulated";
+}
+
+/* Bundles of different engines (emulated vs real) are compared only when allowed; the
+ * document records each side's engine. Returns -EINVAL with d when refused. */
+static int engine_check(const struct compare_config *c, const struct side *b, const struct side *t,
+                        json_t *codes, json_t *details, json_t **ret, struct diag *d)
+{
+    const char *eb = b->n ? engine_kind(b->b[0].manifest) : "?";
+    const char *et = t->n ? engine_kind(t->b[0].manifest) : "?";
+    for (int s = 0; s < 2; s++) {
+        const struct side *x = s ? t : b;
+        for (size_t i = 0; i < x->n; i++) {
+            const char *k = engine_kind(x->b[i].manifest);
+            if (!strcmp(k, eb))
+                continue;
+            if (!c->allow_mixed_engines) {
+                diag_file(d, x->b[i].dir);
+                return diag_set(d, -EINVAL, 0, 0,
+                                "this bundle comes from the %s engine, the baseline's first from "
+                                "the %s one: comparing engines is refused unless "
+                                "--allow-mixed-engines is given",
+                                k, eb);
+            }
+            add_reason(codes, details, "ENGINE_MISMATCH",
+                       json_pack("{s:[s]}", "why",
+                                 "the sides come from different engines "
+                                 "(emulated vs real)"));
+            s = 2;
+            break;
+        }
+    }
+    json_t *e = json_object();
+    json_object_set_new(e, "baseline", json_string(eb));
+    json_object_set_new(e, "treatment", json_string(et));
+    json_object_set_new(e, "kind", json_string(strcmp(eb, et) ? "mixed" : eb));
+    *ret = e;
+    return 0;
+}
+
 /* Appends "path: a vs b" for every identity field that differs. */
 static void identity_diff(const json_t *a, const json_t *b, json_t *out)
 {
@@ -529,24 +580,6 @@ static json_t *identity_diffs(const struct side *b, const struct side *t, json_t
     return diffs;
 }
 
-/* The engine every valid bundle ran on: "builtin", "real", "mixed" or "unknown". */
-static const char *engine_of(const struct side *b, const struct side *t)
-{
-    const char *e = NULL;
-    for (int s = 0; s < 2; s++) {
-        const struct side *x = s ? t : b;
-        for (size_t i = 0; i < x->n; i++) {
-            const char *k = rundir_engine(x->b[i].manifest);
-            if (!k)
-                continue;
-            if (e && strcmp(e, k) != 0)
-                return "mixed";
-            e = k;
-        }
-    }
-    return e ? e : "unknown";
-}
-
 /* TAIL_UNDERSAMPLED: the primary quantile is not supported by its sample in some included
  * bundle (its order-statistic interval lacks a bound), so no claim may rest on it. */
 static void tail_reason(const struct compare_config *c, const struct rundir_metric *pm,
@@ -629,13 +662,13 @@ static json_t *method_json(const struct compare_config *c)
 
 /* The document of two loaded sides. */
 static json_t *compare_doc(const struct compare_config *c, const struct rundir_metric *pm,
-                           const struct side *b, const struct side *t, json_t *id0, json_t *codes,
-                           json_t *details)
+                           const struct side *b, const struct side *t, json_t *id0, json_t *engine,
+                           json_t *codes, json_t *details)
 {
     json_t *o = json_object();
     json_object_set_new(o, "schema_version", json_integer(1));
     json_object_set_new(o, "kind", json_string("kvtier.compare"));
-    json_object_set_new(o, "engine", json_string(engine_of(b, t)));
+    json_object_set_new(o, "engine", engine);
     json_object_set_new(o, "phase", json_string(c->phase));
     json_object_set_new(o, "identity", id0);
     json_object_set_new(o, "baseline", side_json(b, c->phase));
@@ -672,7 +705,7 @@ int compare_run(const struct compare_config *c, json_t **doc, struct diag *d)
                         rundir_metric_names());
     struct side b = { .name = "baseline", .dir = c->baseline },
                 t = { .name = "treatment", .dir = c->treatment };
-    json_t *codes = NULL, *details = NULL, *id0 = NULL, *diffs = NULL;
+    json_t *codes = NULL, *details = NULL, *id0 = NULL, *diffs = NULL, *engine = NULL;
     int r = load_side(&b, c->phase, d);
     if (r == 0)
         r = load_side(&t, c->phase, d);
@@ -680,6 +713,9 @@ int compare_run(const struct compare_config *c, json_t **doc, struct diag *d)
         goto out;
     codes = json_array();
     details = json_object();
+    /* the emulated engine and a real stack are compared only when asked for */
+    if ((r = engine_check(c, &b, &t, codes, details, &engine, d)) < 0)
+        goto out;
     /* Comparable inputs: every bundle of both sides has the first valid bundle's identity. */
     diffs = identity_diffs(&b, &t, &id0);
     if (json_array_size(diffs) > 0) {
@@ -694,9 +730,10 @@ int compare_run(const struct compare_config *c, json_t **doc, struct diag *d)
         }
         add_reason(codes, details, "WORKLOAD_MISMATCH", json_pack("{s:O}", "why", diffs));
     }
-    *doc = compare_doc(c, pm, &b, &t, id0, codes, details);
-    codes = details = id0 = NULL;
+    *doc = compare_doc(c, pm, &b, &t, id0, engine, codes, details);
+    codes = details = id0 = engine = NULL;
 out:
+    json_decref(engine);
     json_decref(diffs);
     json_decref(id0);
     json_decref(codes);
@@ -741,6 +778,11 @@ char *compare_markdown(const json_t *doc)
     buf_printf(&m, "# kvtier compare: %s (baseline) vs %s (treatment), %s phase\n\n", bm, tm,
                jsonx_str(doc, "phase", "?"));
     buf_printf(&m, "**%s**\n\n", jsonx_str(doc, "headline", ""));
+    const char *ek = jsonx_str(json_object_get(doc, "engine"), "kind", "?");
+    buf_printf(&m, "Engine: **%s**\n\n",
+               !strcmp(ek, "emulated") ? "emulated (kvtier serve, builtin stack)"
+               : !strcmp(ek, "real")   ? "real stack"
+                                       : "MIXED: the sides come from different engines");
     buf_printf(&m, "Decision-grade: **%s**",
                jsonx_bool(doc, "decision_grade", false) ? "yes" : "no");
     const json_t *codes = json_object_get(doc, "reason_codes");

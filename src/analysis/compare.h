@@ -27,6 +27,7 @@ struct compare_config {
     double min_effect;    /* smaller relative changes are "negligible" even when significant */
     unsigned repeats_min; /* valid repeats per side needed for a decision */
     bool allow_mismatch; /* compare bundles whose workload/model/plan differ (not decision-grade) */
+    bool allow_mixed_engines; /* compare emulated against real bundles (not decision-grade) */
 };
 
 /* Builds the comparison document. Returns 0; -ENOENT/-EINVAL with d set for unusable input

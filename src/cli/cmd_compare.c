@@ -23,7 +23,7 @@ struct compare_cli {
     const char *baseline, *treatment, *phase, *primary, *out, *md;
     double level, min_effect;
     uint64_t resamples, seed, repeats_min;
-    bool allow_mismatch, json, quiet;
+    bool allow_mismatch, allow_mixed_engines, json, quiet;
 };
 
 #define O(f) offsetof(struct compare_cli, f)
@@ -36,6 +36,10 @@ static const struct opt_def defs[] = {
       "summary phase to compare (replay, pressure, warmup, steady, all)" },
     { "allow-mismatch", 0, OPT_BOOL, O(allow_mismatch), NULL, OPT_UNBOUNDED, NULL, "Input",
       "compare bundles of different models, workloads or plans (never decision-grade)" },
+    { "allow-mixed-engines", 0, OPT_BOOL, O(allow_mixed_engines), NULL, OPT_UNBOUNDED, NULL,
+      "Input",
+      "compare bundles of the emulated engine with bundles of a real stack (refused otherwise; "
+      "the result is marked ENGINE_MISMATCH, not decision-grade)" },
     { "primary", 0, OPT_STR, O(primary), "ttft_p95_ms", OPT_UNBOUNDED, NULL, "Statistics",
       "metric of the headline: ttft_p50_ms, ttft_p95_ms, ttft_p99_ms, e2e_p95_ms, itl_p50_ms, "
       "throughput_rps, output_tps, error_rate" },
@@ -100,6 +104,7 @@ int cmd_compare_main(int argc, char **argv)
         .min_effect = c.min_effect,
         .repeats_min = (unsigned)c.repeats_min,
         .allow_mismatch = c.allow_mismatch,
+        .allow_mixed_engines = c.allow_mixed_engines,
     };
     json_t *doc = NULL;
     struct diag d = { 0 };

@@ -184,8 +184,7 @@ static void preamble(struct chart_ctx *c, struct buf *gp, const char *title, con
     }
 }
 
-static int run_gnuplot(const char *charts_dir, const char *gnuplot, const char *name,
-                       struct charts_result *res)
+static int run_gnuplot(const char *charts_dir, const char *gnuplot, const char *name, bool *missing)
 {
     char *log = xalloc_printf("%s/gnuplot.log", charts_dir);
     posix_spawn_file_actions_t fa;
@@ -199,7 +198,7 @@ static int run_gnuplot(const char *charts_dir, const char *gnuplot, const char *
     int r = posix_spawnp(&pid, gnuplot, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (r != 0) {
-        res->gnuplot_missing = true;
+        *missing = true;
         r = -r;
         goto out;
     }
@@ -209,7 +208,7 @@ static int run_gnuplot(const char *charts_dir, const char *gnuplot, const char *
     if (!WIFEXITED(st))
         r = -EIO;
     else if (WEXITSTATUS(st) == 127) {
-        res->gnuplot_missing = true;
+        *missing = true;
         r = -ENOENT;
     } else if (WEXITSTATUS(st) != 0)
         r = -EIO;
@@ -219,13 +218,11 @@ out:
     return r;
 }
 
-int charts_write(const char *charts_dir, const char *name, const char *dat, size_t dat_len,
-                 const char *gp, const char *plot, const char *gnuplot, struct charts_result *res)
+int charts_emit(const char *dir, const char *name, const char *data, size_t len, const char *gp,
+                const char *plot, const char *gnuplot, bool *ret_missing)
 {
-    if (!gnuplot)
-        gnuplot = "gnuplot";
-    char *datp = xalloc_printf("%s/%s.dat", charts_dir, name);
-    char *gpp = xalloc_printf("%s/%s.gp", charts_dir, name);
+    char *datp = xalloc_printf("%s/%s.dat", dir, name);
+    char *gpp = xalloc_printf("%s/%s.gp", dir, name);
     struct buf full;
     buf_init(&full, 0);
     buf_printf(&full, "# kvtier chart %s: data in %s.dat; run 'gnuplot %s.gp' here to redraw\n",
@@ -235,20 +232,30 @@ int charts_write(const char *charts_dir, const char *name, const char *dat, size
                "set terminal pngcairo size 1280,640 font ',10'\nset output '%s.png'\n%s\n"
                "set terminal svg size 1280,640 dynamic font ',10'\nset output '%s.svg'\n%s\n",
                name, plot, name, plot);
-    int r = fileio_write_atomic(datp, dat ? (const uint8_t *)dat : (const uint8_t *)"", dat_len);
+    int r = data ? fileio_write_atomic(datp, data, len) : 0;
     if (r == 0)
         r = fileio_write_atomic(gpp, full.data, full.len);
-    if (r == 0) {
-        res->written++;
-        if (!res->gnuplot_missing && run_gnuplot(charts_dir, gnuplot, name, res) == 0)
-            res->rendered++;
-        else if (!res->gnuplot_missing)
-            r = -EIO;
-    }
+    if (r == 0 && !*ret_missing)
+        r = run_gnuplot(dir, gnuplot ? gnuplot : "gnuplot", name, ret_missing) == 0 ? 1 : 0;
     buf_fini(&full);
     free(datp);
     free(gpp);
     return r;
+}
+
+int charts_write(const char *charts_dir, const char *name, const char *dat, size_t dat_len,
+                 const char *gp, const char *plot, const char *gnuplot, struct charts_result *res)
+{
+    int r = charts_emit(charts_dir, name, dat ? dat : "", dat_len, gp, plot, gnuplot,
+                        &res->gnuplot_missing);
+    if (r < 0)
+        return r;
+    res->written++;
+    if (r == 1) {
+        res->rendered++;
+        return 0;
+    }
+    return res->gnuplot_missing ? 0 : -EIO;
 }
 
 /* Writes name.dat and name.gp (the plot command given, drawn once as PNG and once as SVG),
@@ -256,15 +263,15 @@ int charts_write(const char *charts_dir, const char *name, const char *dat, size
 static void emit_chart(struct chart_ctx *c, const char *name, const struct buf *dat,
                        const struct buf *gp, const char *plot)
 {
-    struct buf g;
-    buf_init(&g, 0);
-    buf_append(&g, gp->data, gp->len);
-    buf_append(&g, (const uint8_t *)"", 1);
-    int r = charts_write(c->charts_dir, name, dat->data ? (const char *)dat->data : "", dat->len,
-                         (const char *)g.data, plot, c->gnuplot, c->res);
-    if (r == -EIO)
+    int r = charts_emit(c->charts_dir, name, buf_str(dat), dat->len, buf_str(gp), plot, c->gnuplot,
+                        &c->res->gnuplot_missing);
+    if (r < 0)
+        return;
+    c->res->written++;
+    if (r == 1)
+        c->res->rendered++;
+    else if (!c->res->gnuplot_missing)
         note(c, "gnuplot failed on %s (see charts/gnuplot.log)", name);
-    buf_fini(&g);
 }
 
 static void chart_ttft(struct chart_ctx *c)

@@ -30,11 +30,17 @@ struct charts_result {
 int charts_render_bundle(const char *dir, const char *gnuplot, struct charts_result *ret,
                          struct diag *d);
 
-/* Writes charts_dir/name.dat (dat_len bytes of dat), charts_dir/name.gp (gp, a NUL-terminated
- * gnuplot preamble, followed by plot drawn once as PNG and once as SVG) and renders them with
- * gnuplot (NULL = "gnuplot" on PATH), counting into res (written, rendered, gnuplot_missing;
- * res->notes untouched). For charts of other documents than a bundle (sweep, slo). Returns 0,
- * -EIO when gnuplot failed (see charts_dir/gnuplot.log), or negative errno from writing. */
+/* Writes <dir>/<name>.dat (data, len bytes; borrowed; NULL = the file is already there) and
+ * <dir>/<name>.gp (a header comment, the script text gp, then plot drawn once to PNG and once to
+ * SVG at 1280x640) and renders it with gnuplot (NULL = "gnuplot" on PATH) run in dir. Returns 1
+ * rendered, 0 written but not rendered (gnuplot failed: see dir/gnuplot.log; or missing:
+ * *ret_missing is set, and once set no render is tried), negative errno when a file cannot be
+ * written. Runs a child process. */
+int charts_emit(const char *dir, const char *name, const char *data, size_t len, const char *gp,
+                const char *plot, const char *gnuplot, bool *ret_missing);
+/* charts_emit for charts of other documents than a bundle (sweep, slo), counting into res
+ * (written, rendered, gnuplot_missing; res->notes untouched). Returns 0, -EIO when gnuplot
+ * failed (see charts_dir/gnuplot.log), or a negative errno from writing. */
 int charts_write(const char *charts_dir, const char *name, const char *dat, size_t dat_len,
                  const char *gp, const char *plot, const char *gnuplot, struct charts_result *res);
 

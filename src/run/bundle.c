@@ -727,8 +727,10 @@ static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned 
     json_t *ev = run_evidence(g, &r, &oc);
     json_t *verdict = gate_evaluate(ev, &cfg->thresholds);
     json_object_set(verdict, "evidence", ev);
+    json_object_set_new(verdict, "engine", manifest_engine(g->stack_profile, g->stack_label));
     write_json(&g->oe, r.dir, "verdict.json", verdict);
     json_t *q = quick_summary_json(summary, verdict, &r.ms, rep, r.dir);
+    json_object_set_new(q, "engine", manifest_engine(g->stack_profile, g->stack_label));
     write_json(&g->oe, r.dir, "quick_summary.json", q);
     struct charts_result cr = { 0 };
     struct diag cd = { 0 };
@@ -765,6 +767,8 @@ json_t *bundle_reevaluate(const char *bundle_dir, const struct gate_thresholds *
     }
     v = gate_evaluate(ev, t);
     json_object_set(v, "evidence", ev);
+    if (json_object_get(old, "engine"))
+        json_object_set(v, "engine", json_object_get(old, "engine"));
     if ((r = jsonx_write_file(p, v)) < 0) {
         diag_set(d, r, 0, 0, "cannot rewrite %s: %s", p, strerror(-r));
         json_decref(v);
@@ -1020,6 +1024,7 @@ static json_t *rejudge(struct group *g, json_t *quicks, json_t *evidences, json_
         json_object_set_new(ev, "repeats", rp);
         json_t *v = gate_evaluate(ev, &cfg->thresholds);
         json_object_set(v, "evidence", ev);
+        json_object_set_new(v, "engine", manifest_engine(g->stack_profile, g->stack_label));
         const char *dir = jsonx_str(q, "bundle", "");
         write_json(&g->oe, dir, "verdict.json", v);
         json_object_set(q, "run_valid", json_object_get(v, "run_valid"));
@@ -1218,6 +1223,7 @@ int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag 
     json_object_set_new(gs, "kind", json_string("kvtier.group"));
     json_object_set_new(gs, "group_dir", json_string(g.dir));
     json_object_set_new(gs, "stack", json_string(g.stack_label));
+    json_object_set_new(gs, "engine", manifest_engine(g.stack_profile, g.stack_label));
     json_object_set_new(gs, "model", json_string(cfg->model));
     json_object_set_new(gs, "workload", json_string(cfg->workload));
     json_object_set_new(gs, "dataset", json_string(cfg->dataset));

@@ -261,6 +261,29 @@ static json_t *config_hash(const json_t *m, const json_t *provenance)
     return ch;
 }
 
+json_t *manifest_engine(const json_t *stack_profile, const char *stack_label)
+{
+    bool emulated = !strcmp(jsonx_str(stack_profile, "kind", ""), "builtin");
+    json_t *e = json_object();
+    json_object_set_new(e, "kind", json_string(emulated ? "emulated" : "real"));
+    json_object_set_new(e, "stack", json_string(stack_label ? stack_label : ""));
+    json_object_set_new(e, "stack_kind", json_string(jsonx_str(stack_profile, "kind", "")));
+    json_t *v = json_object();
+    if (emulated) {
+        json_object_set_new(v, "engine", json_string("kvtier serve (emulated)"));
+        json_object_set_new(v, "kvtier", json_string(KVTIER_VERSION));
+    } else {
+        const char *keys[] = { "container_image", "dynamo_version", "trtllm_version",
+                               "nixl_version", NULL };
+        json_t *prov = json_object_get(stack_profile, "provenance");
+        for (size_t i = 0; keys[i]; i++)
+            if (json_is_string(json_object_get(prov, keys[i])))
+                json_object_set(v, keys[i], json_object_get(prov, keys[i]));
+    }
+    json_object_set_new(e, "versions", v);
+    return e;
+}
+
 json_t *manifest_build(const struct manifest_facts *g)
 {
     assert(g && g->cfg && g->ms && g->model);
@@ -268,6 +291,7 @@ json_t *manifest_build(const struct manifest_facts *g)
     json_t *m = json_object();
     json_object_set_new(m, "schema_version", json_integer(BUNDLE_SCHEMA_VERSION));
     json_object_set_new(m, "kind", json_string("kvtier.manifest"));
+    json_object_set_new(m, "engine", manifest_engine(g->stack_profile, g->stack_label));
     json_t *tool = json_object();
     json_object_set_new(tool, "name", json_string("kvtier"));
     json_object_set_new(tool, "version", json_string(KVTIER_VERSION));

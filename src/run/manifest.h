@@ -32,6 +32,11 @@ struct manifest_facts {
     unsigned rep, block_pos;
 };
 
+/* Which engine produced a bundle, said in every output (ARCHITECTURE.md §7): {kind: "emulated"
+ * for the builtin stack (kvtier serve) | "real" for a named real stack, stack (the label),
+ * stack_kind, versions (kvtier's for the emulation; the stack profile's provenance for a real
+ * stack)}. stack_profile and stack_label are borrowed. Owned. */
+json_t *manifest_engine(const json_t *stack_profile, const char *stack_label);
 /* The manifest document. Owned. */
 json_t *manifest_build(const struct manifest_facts *f);
 /* Host identity: hostname, kernel, arch, CPU model, CPUs online, memory. Owned. */
