@@ -69,6 +69,8 @@ const struct opt_def clisearch_common_rows[] = {
       "sampler interval" },
     { "max-requests", 0, OPT_U64, O(max_requests), NULL, OPT_UNBOUNDED, NULL, "Run",
       "cap on requests per phase (planner; default: workload profile)" },
+    { "rate-scale", 0, OPT_DOUBLE, O(rate_scale), NULL, 0, 1000, NULL, "Run",
+      "multiply the workload's arrival rates (planner; the rate axis sets its own)" },
     /* the rows of CLIOPT_ROWS_EXTERNAL_STACK, into this struct's own fields */
     CLIOPT_ROWS_STR(struct clisearch, url, "url", "External stack",
                     "base URL of an already running stack (stack external)"),
@@ -163,6 +165,7 @@ int clisearch_bundle_config(const struct clisearch *c, const char *pdir, struct 
     bc->ready_timeout_ns = c->ready_timeout_ns;
     bc->interval_ns = c->interval_ns;
     bc->max_requests = c->max_requests;
+    bc->rate_scale = c->rate_scale;
     bc->url = c->url;
     bc->kvbm_metrics_url = c->kvbm_metrics_url;
     bc->frontend_metrics_url = c->frontend_metrics_url;

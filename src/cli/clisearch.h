@@ -22,6 +22,7 @@ struct clisearch {
     uint64_t cpu_cache_blocks, disk_cache_blocks, g1_blocks;
     int drop_caches, cgroup;
     uint64_t ready_timeout_ns, interval_ns, max_requests;
+    double rate_scale;
     const char *url, *kvbm_metrics_url, *frontend_metrics_url, *served_model;
     uint64_t pid;
     const char *thresholds;
