@@ -30,6 +30,14 @@ struct observe_cli {
     const char *pids, *kvbm_urls;
     uint64_t port, interval_ms, duration_ns;
     const char *phase, *ready_file;
+    int storage_kind; /* index into storage_kinds */
+};
+
+static const struct opt_choice storage_kinds[] = {
+    { "local_nvme", "the KV tier on a local NVMe" },
+    { "shared_nvmeof", "a shared NVMe-oF tier: device evidence from the remote node" },
+    { "nfs", "an NFS tier: device evidence from the server" },
+    { NULL, NULL },
 };
 
 #define O(f) offsetof(struct observe_cli, f)
@@ -83,6 +91,18 @@ static const struct opt_def defs[] = {
       "skip NVMe SMART" },
     { "no-fanotify", 0, OPT_BOOL, C(no_fanotify), NULL, OPT_UNBOUNDED, NULL, "Sources",
       "attribution by /proc scanning only" },
+    { "no-ebpf", 0, OPT_BOOL, C(no_ebpf), NULL, OPT_UNBOUNDED, NULL, "Sources",
+      "no block-layer eBPF attribution (the fanotify and /proc path only)" },
+    { "storage-kind", 0, OPT_ENUM, O(storage_kind), "local_nvme", OPT_UNBOUNDED, storage_kinds,
+      "Remote",
+      "where the KV tier lives: local_nvme, shared_nvmeof or nfs (remote kinds expect "
+      "--node-exporter)" },
+    { "storage-endpoint", 0, OPT_STR, C(storage_endpoint), NULL, OPT_UNBOUNDED, NULL, "Remote",
+      "the remote tier's address (NVMe-oF NQN, NFS export), recorded" },
+    { "node-exporter", 0, OPT_STR, C(node_exporter_url), NULL, OPT_UNBOUNDED, NULL, "Remote",
+      "/metrics URL of a node_exporter on the node holding the KV device (os_iostat_remote.csv)" },
+    { "remote-device", 0, OPT_STR, C(remote_device), NULL, OPT_UNBOUNDED, NULL, "Remote",
+      "that node's block device name (default: the local device name)" },
     OPT_END,
 };
 #undef O
@@ -151,6 +171,7 @@ static int parse_targets(struct observe_cli *c, pid_t *pids, char ***ret_urls, s
     c->cfg.n_kvbm_urls = *ret_n_url;
     c->cfg.listen_port = (unsigned)c->port;
     c->cfg.interval_ns = c->interval_ms * CLK_NS_PER_MS;
+    c->cfg.storage_tier = storage_kinds[c->storage_kind].name;
     rc = 0;
 out:
     free_list(pid_s, n_pid);

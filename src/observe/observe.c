@@ -213,6 +213,8 @@ int observe_start(const struct observe_config *cfg, struct observe **ret)
     if (r < 0)
         goto fail;
     o->t0_ns = sampler_now_ns(o);
+    for (size_t i = 0; i < o->n_ops; i++)
+        assert(o->ops[i] && o->ops[i]->name && (!o->ops[i]->csv_name || o->ops[i]->csv_header));
     if (!o->manual) {
         o->running = true;
         r = -pthread_create(&o->thread, NULL, sampler_main, o);
@@ -332,6 +334,7 @@ int observe_phase_end(struct observe *o, const char *name, json_t **ret_os_delta
         goto out;
     }
     sample_once(o);
+    assert(o->in_phase);
     take_snap(o, &e, true);
     json_t *d = os_delta(o, &o->begin, &e);
     observe_flush(o);

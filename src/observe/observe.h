@@ -34,37 +34,44 @@
 #define OBSERVE_PHASE_NAME_MAX 64  /* [A-Za-z0-9_.-]+ */
 
 struct observe_config {
-    const char *proc_root;        /* borrowed; "/proc" when NULL */
-    const char *sys_root;         /* borrowed; "/sys" when NULL */
-    const char *dev_root;         /* borrowed; "/dev" when NULL (NVMe admin ioctl) */
-    const char *device;           /* borrowed; block device name ("nvme0n1", "vda"); NULL: resolve
-                                     from kv_dir (partitions and dm devices map to the whole disk) */
-    const char *kv_dir;           /* borrowed; KV cache directory (page cache, attribution); may be
-                                     NULL */
-    const pid_t *pids;            /* borrowed; roots of the serving process tree (children found
-                                     through /proc); copied at start */
-    size_t n_pids;                /* <= OBSERVE_MAX_PIDS */
-    const char *proc_name;        /* borrowed; also adopt processes whose comm equals this; NULL */
-    unsigned listen_port;         /* also adopt the process listening on this TCP port; 0 = none */
-    const char *cgroup_path;      /* borrowed; cgroup directory of the stack (v2 with io.stat or v1
-                                     blkio); NULL = none */
-    const char *const *kvbm_urls; /* borrowed; KVBM /metrics URLs, summed (several workers) */
-    size_t n_kvbm_urls;           /* <= OBSERVE_MAX_URLS */
-    const char *frontend_url;     /* borrowed; dynamo_frontend_* /metrics URL; NULL = none */
-    uint64_t interval_ns;         /* sampling interval; 0 = 1 s; minimum 10 ms */
-    uint64_t scrape_timeout_ns;   /* per HTTP scrape; 0 = 2 s */
-    const char *os_dir;           /* borrowed; created; required */
-    const char *raw_dir;          /* borrowed; created; NULL = os_dir */
-    const char *metrics_dir;      /* borrowed; created; NULL = os_dir */
-    const struct clk *clk;        /* borrowed; clk_system() when NULL */
-    const char *nvml_path;        /* borrowed; NVML library; NULL = "libnvidia-ml.so.1" */
-    const char *nvme_cli;         /* borrowed; nvme-cli program for the SMART fallback; NULL =
-                                     "nvme" from PATH; "" = do not use nvme-cli */
-    bool no_gpu;                  /* skip NVML */
-    bool no_smart;                /* skip SMART (pre/post files say so) */
-    bool no_fanotify;             /* attribution by /proc scanning only */
-    bool manual;                  /* no thread: samples only in observe_sample_now() and at
-                                     phase marks (golden tests, single-shot use) */
+    const char *proc_root;         /* borrowed; "/proc" when NULL */
+    const char *sys_root;          /* borrowed; "/sys" when NULL */
+    const char *dev_root;          /* borrowed; "/dev" when NULL (NVMe admin ioctl) */
+    const char *device;            /* borrowed; block device name ("nvme0n1", "vda"); NULL: resolve
+                                      from kv_dir (partitions and dm devices map to the whole disk) */
+    const char *kv_dir;            /* borrowed; KV cache directory (page cache, attribution); may be
+                                      NULL */
+    const pid_t *pids;             /* borrowed; roots of the serving process tree (children found
+                                      through /proc); copied at start */
+    size_t n_pids;                 /* <= OBSERVE_MAX_PIDS */
+    const char *proc_name;         /* borrowed; also adopt processes whose comm equals this; NULL */
+    unsigned listen_port;          /* also adopt the process listening on this TCP port; 0 = none */
+    const char *cgroup_path;       /* borrowed; cgroup directory of the stack (v2 with io.stat or v1
+                                      blkio); NULL = none */
+    const char *const *kvbm_urls;  /* borrowed; KVBM /metrics URLs, summed (several workers) */
+    size_t n_kvbm_urls;            /* <= OBSERVE_MAX_URLS */
+    const char *frontend_url;      /* borrowed; dynamo_frontend_* /metrics URL; NULL = none */
+    uint64_t interval_ns;          /* sampling interval; 0 = 1 s; minimum 10 ms */
+    uint64_t scrape_timeout_ns;    /* per HTTP scrape; 0 = 2 s */
+    const char *os_dir;            /* borrowed; created; required */
+    const char *raw_dir;           /* borrowed; created; NULL = os_dir */
+    const char *metrics_dir;       /* borrowed; created; NULL = os_dir */
+    const struct clk *clk;         /* borrowed; clk_system() when NULL */
+    const char *nvml_path;         /* borrowed; NVML library; NULL = "libnvidia-ml.so.1" */
+    const char *nvme_cli;          /* borrowed; nvme-cli program for the SMART fallback; NULL =
+                                      "nvme" from PATH; "" = do not use nvme-cli */
+    bool no_gpu;                   /* skip NVML */
+    bool no_smart;                 /* skip SMART (pre/post files say so) */
+    bool no_fanotify;              /* attribution by /proc scanning only */
+    bool no_ebpf;                  /* no block-layer eBPF attribution (observe/bpfio.h) */
+    const char *storage_tier;      /* borrowed; "local_nvme" (NULL), "shared_nvmeof" or "nfs" */
+    const char *storage_endpoint;  /* borrowed; the remote tier's address (NVMe-oF NQN, NFS
+                                      export); NULL for local */
+    const char *node_exporter_url; /* borrowed; /metrics of the node holding the KV device;
+                                      NULL = no remote evidence */
+    const char *remote_device;     /* borrowed; that node's device name; NULL = the local name */
+    bool manual;                   /* no thread: samples only in observe_sample_now() and at
+                                      phase marks (golden tests, single-shot use) */
     const struct sampler_ops *const *samplers; /* borrowed; the samplers in order
                                      (observe/sampler.h); NULL = every source */
     size_t n_samplers;

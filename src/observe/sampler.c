@@ -15,7 +15,7 @@
 const struct sampler_ops *const sampler_table[] = {
     &sampler_disk_ops, &sampler_proc_ops,   &sampler_cgroup_ops, &sampler_net_ops,
     &sampler_gpu_ops,  &sampler_attrib_ops, &sampler_noise_ops,  &sampler_kvbm_ops,
-    &sampler_fe_ops,   &sampler_smart_ops,
+    &sampler_fe_ops,   &sampler_smart_ops,  &sampler_remote_ops,
 };
 const size_t sampler_table_len = sizeof(sampler_table) / sizeof(sampler_table[0]);
 

@@ -69,6 +69,14 @@ struct sampler_phase {
     uint64_t other_read_bytes, other_write_bytes;
 };
 
+/* The iostat -x columns of os_iostat.csv (and os_iostat_remote.csv, the same columns from a
+ * node_exporter): one row per interval (sampler_disk_row), and a phase's device object
+ * (sampler_disk_json). */
+#define SAMPLER_IOSTAT_HEADER                                                                \
+    "t_unix_ns,t_s,interval_s,device,r/s,w/s,rkB/s,wkB/s,rrqm/s,wrqm/s,%rrqm,%wrqm,r_await," \
+    "w_await,aqu-sz,rareq-sz,wareq-sz,%util,d/s,dkB/s,drqm/s,%drqm,d_await,dareq-sz,f/s,"    \
+    "f_await,read_bytes,write_bytes,discard_bytes,in_flight,reset"
+
 struct sampler_ops {
     const char *name;
     const char *csv_name;   /* NULL: no CSV */
@@ -232,6 +240,7 @@ extern const struct sampler_ops sampler_attrib_ops; /* fanotify and the KV files
 extern const struct sampler_ops sampler_kvbm_ops;   /* KVBM /metrics: kvbm_timeseries.csv */
 extern const struct sampler_ops sampler_fe_ops;     /* frontend /metrics */
 extern const struct sampler_ops sampler_smart_ops;  /* NVMe SMART pre/post */
+extern const struct sampler_ops sampler_remote_ops; /* node_exporter: os_iostat_remote.csv */
 extern const struct sampler_ops sampler_null_ops;   /* test double: counts its calls */
 
 /* The default table in dependency order, and its length. */
@@ -257,6 +266,9 @@ int sampler_write_json(struct observe *o, const char *dir, const char *name, jso
 /* Reads a kept /proc or /sys file into o->rbuf. */
 int sampler_kread(struct observe *o, const char *path);
 json_t *sampler_j_u64(uint64_t v);
+void sampler_disk_row(struct observe *o, FILE *csv, const char *tcols, const char *name,
+                      const struct diskstats_rates *dr, uint64_t in_flight);
+void sampler_disk_json(json_t *dev, const struct diskstats_rates *dr);
 uint64_t sampler_sat_sub(uint64_t a, uint64_t b);
 const struct pidstate *sampler_find_pid(const struct pidstate *a, size_t n, pid_t pid);
 /* The serving tree rebuilt from the roots, the process name and the listening port. */

@@ -6,19 +6,104 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "common/xalloc.h"
+#include "observe/bpfio.h"
 #include "observe/pagecache.h"
 #include "observe/sampler.h"
+
+/* The block-layer part (observe/bpfio.h): where the kernel permits, each phase says how many
+ * of the device's bytes were the KV files', at what device latency. */
+struct ebpf {
+    struct bpfio *b;
+    bool file_tags;
+    char reason[BPFIO_REASON_MAX];
+    struct bpfio_snap begin;
+    bool have_begin;
+};
 
 static json_t *ratio(double a, double b)
 {
     return b > 0 ? json_real(a / b) : json_null();
 }
 
+/* Loads the programs for the device under the KV directory; the reason says why not. */
+static struct ebpf *ebpf_setup(struct observe *o, const struct observe_config *cfg)
+{
+    struct ebpf *e = xcalloc(1, sizeof(*e));
+    struct diskstats_dev d;
+    if (cfg->no_ebpf)
+        snprintf(e->reason, sizeof(e->reason), "disabled by the caller (--no-ebpf)");
+    else if (!o->device[0] || diskstats_read(o->proc_root, o->device, &d) < 0)
+        snprintf(e->reason, sizeof(e->reason), "no block device to watch");
+    else if (bpfio_start(d.major, d.minor, &e->b, &e->file_tags, e->reason) < 0)
+        e->b = NULL;
+    json_t *x = json_object();
+    if (e->b) {
+        json_object_set_new(x, "file_hooks", json_string(bpfio_hooks(e->b)));
+        if (e->reason[0])
+            json_object_set_new(x, "note", json_string(e->reason));
+    }
+    sampler_source(o, "ebpf", e->b != NULL, e->reason, x);
+    return e;
+}
+
+/* The KV files the serving tree holds open, as (device, inode) pairs; count. */
+static size_t kv_idents(struct observe *o, struct bpfio_ident *ret, size_t max)
+{
+    if (!o->kv_dir || !o->n_tree)
+        return 0;
+    struct pagecache_file *files = xcalloc(PAGECACHE_MAX_FILES, sizeof(*files));
+    int nf = pagecache_scan(o->proc_root, o->tree, o->n_tree, o->kv_dir, false, files,
+                            PAGECACHE_MAX_FILES);
+    size_t n = 0;
+    for (int i = 0; i < nf && n < max; i++) {
+        char p[96];
+        struct stat st;
+        snprintf(p, sizeof(p), "%s/%d/fd/%d", o->proc_root, (int)files[i].pid, files[i].fd);
+        if (stat(p, &st) == 0)
+            ret[n++] = (struct bpfio_ident){ major(st.st_dev), minor(st.st_dev), st.st_ino };
+    }
+    free(files);
+    return n;
+}
+
+/* The phase's block-layer figures as attribution.ebpf, and the KV bytes as
+ * attribution.kv_read_bytes / kv_write_bytes (what the gates read as os.kv_*_bytes). */
+static void ebpf_delta(struct observe *o, struct ebpf *e, json_t *at)
+{
+    if (!e->b || !e->have_begin) {
+        json_object_set_new(at, "ebpf", json_null());
+        return;
+    }
+    struct bpfio_snap end;
+    if (bpfio_snapshot(e->b, &end) < 0) {
+        json_object_set_new(at, "ebpf", json_null());
+        return;
+    }
+    struct bpfio_ident kv[64];
+    size_t nkv = kv_idents(o, kv, 64);
+    struct bpfio_phase p;
+    bpfio_phase_compute(&e->begin, &end, kv, nkv, o->tree, o->n_tree, &p);
+    json_t *j = bpfio_phase_json(&p);
+    json_object_set_new(j, "file_hooks", json_string(bpfio_hooks(e->b)));
+    json_object_set_new(j, "kv_files_seen", json_integer((json_int_t)nkv));
+    json_object_set_new(at, "ebpf", j);
+    if (e->file_tags && nkv > 0) {
+        json_object_set_new(at, "kv_read_bytes", sampler_j_u64(p.kv.read_bytes));
+        json_object_set_new(at, "kv_write_bytes", sampler_j_u64(p.kv.write_bytes));
+    }
+    bpfio_snap_fini(&e->begin);
+    e->begin = end;
+}
+
 static int setup(struct observe *o, const struct observe_config *cfg, void **ret_state)
 {
     o->phase_attrib = json_array();
+    *ret_state = ebpf_setup(o, cfg);
     if (!cfg->kv_dir) {
         sampler_source(o, "fanotify", false, "no KV directory given", NULL);
         sampler_source(o, "pagecache", false, "no KV directory given", NULL);
@@ -49,6 +134,12 @@ static void snapshot(struct observe *o, void *state, struct snap *s, bool end)
 {
     if (o->at)
         attrib_totals(o->at, &s->at);
+    struct ebpf *e = state;
+    /* a phase's start; its end is taken by the delta, which also starts the next phase */
+    if (e->b && !end) {
+        bpfio_snap_fini(&e->begin);
+        e->have_begin = bpfio_snapshot(e->b, &e->begin) == 0;
+    }
 }
 
 static void delta(struct observe *o, void *state, const struct snap *b, const struct snap *e,
@@ -73,7 +164,10 @@ static void delta(struct observe *o, void *state, const struct snap *b, const st
     /* attribution */
     json_t *at = json_object();
     json_object_set_new(at, "phase", json_string(o->phase));
-    const char *method = o->at ? "fanotify+proc_io" : "proc_fd_scan+proc_io";
+    const struct ebpf *eb = state;
+    char method[64];
+    snprintf(method, sizeof(method), "%s%s", eb->b ? "ebpf+" : "",
+             o->at ? "fanotify+proc_io" : "proc_fd_scan+proc_io");
     json_object_set_new(at, "method", json_string(method));
     if (f->dev_ok) {
         json_object_set_new(at, "device_read_bytes", sampler_j_u64(f->dr.read_bytes));
@@ -130,6 +224,7 @@ static void delta(struct observe *o, void *state, const struct snap *b, const st
     enum attrib_confidence conf = attrib_confidence(&ev, &share);
     json_object_set_new(at, "server_share", isnan(share) ? json_null() : json_real(share));
     json_object_set_new(at, "confidence", json_string(attrib_confidence_name(conf)));
+    ebpf_delta(o, state, at);
     json_object_set(d, "attribution", at);
     json_array_append_new(o->phase_attrib, at);
     json_object_set_new(d, "page_cache", pc);
@@ -141,8 +236,23 @@ static void finish(struct observe *o, void *state)
     json_object_set_new(ar, "schema_version", json_integer(OBSERVE_SCHEMA_VERSION));
     json_object_set_new(ar, "device", o->device[0] ? json_string(o->device) : json_null());
     json_object_set_new(ar, "kv_dir", o->kv_dir ? json_string(o->kv_dir) : json_null());
-    json_object_set_new(ar, "method",
-                        json_string(o->at ? "fanotify+proc_io" : "proc_fd_scan+proc_io"));
+    struct ebpf *e = state;
+    char method[64];
+    snprintf(method, sizeof(method), "%s%s", e->b ? "ebpf+" : "",
+             o->at ? "fanotify+proc_io" : "proc_fd_scan+proc_io");
+    json_object_set_new(ar, "method", json_string(method));
+    json_t *eb = json_object();
+    json_object_set_new(eb, "status", json_string(e->b ? "ok" : "unavailable"));
+    if (e->b)
+        json_object_set_new(eb, "file_hooks", json_string(bpfio_hooks(e->b)));
+    if (e->reason[0])
+        json_object_set_new(eb, e->b ? "note" : "reason", json_string(e->reason));
+    json_object_set_new(eb, "rule",
+                        json_string("every read and write request completed on the device is "
+                                    "charged to the process that queued it and to the file of "
+                                    "its direct I/O or page-cache page; kv_files are the files "
+                                    "under the KV directory the serving tree holds open"));
+    json_object_set_new(ar, "ebpf", eb);
     json_t *fa = json_object();
     json_object_set_new(fa, "status", json_string(o->at ? "ok" : "unavailable"));
     if (o->at) {
@@ -173,6 +283,12 @@ static void finish(struct observe *o, void *state)
 
 static void fini(struct observe *o, void *state)
 {
+    struct ebpf *e = state;
+    if (e) {
+        bpfio_snap_fini(&e->begin);
+        bpfio_free(e->b);
+        free(e);
+    }
     attrib_free(o->at);
     o->at = NULL;
     json_decref(o->phase_attrib);

@@ -59,6 +59,38 @@ static int setup(struct observe *o, const struct observe_config *cfg, void **ret
     return 0;
 }
 
+void sampler_disk_row(struct observe *o, FILE *csv, const char *tcols, const char *name,
+                      const struct diskstats_rates *dr, uint64_t in_flight)
+{
+    sampler_row(
+        o, csv,
+        "%s%s,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,"
+        "%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%d\n",
+        tcols, name, dr->r_per_s, dr->w_per_s, dr->rkb_per_s, dr->wkb_per_s, dr->rrqm_per_s,
+        dr->wrqm_per_s, dr->rrqm_pct, dr->wrqm_pct, dr->r_await_ms, dr->w_await_ms, dr->aqu_sz,
+        dr->rareq_kb, dr->wareq_kb, dr->util_pct, dr->d_per_s, dr->dkb_per_s, dr->drqm_per_s,
+        dr->drqm_pct, dr->d_await_ms, dr->dareq_kb, dr->f_per_s, dr->f_await_ms, dr->read_bytes,
+        dr->write_bytes, dr->discard_bytes, in_flight, dr->reset ? 1 : 0);
+}
+
+void sampler_disk_json(json_t *dev, const struct diskstats_rates *dr)
+{
+    json_object_set_new(dev, "read_bytes", sampler_j_u64(dr->read_bytes));
+    json_object_set_new(dev, "write_bytes", sampler_j_u64(dr->write_bytes));
+    json_object_set_new(dev, "discard_bytes", sampler_j_u64(dr->discard_bytes));
+    json_object_set_new(dev, "read_ios", sampler_j_u64(dr->read_ios));
+    json_object_set_new(dev, "write_ios", sampler_j_u64(dr->write_ios));
+    json_object_set_new(dev, "rkB/s", json_real(dr->rkb_per_s));
+    json_object_set_new(dev, "wkB/s", json_real(dr->wkb_per_s));
+    json_object_set_new(dev, "r_await", json_real(dr->r_await_ms));
+    json_object_set_new(dev, "w_await", json_real(dr->w_await_ms));
+    json_object_set_new(dev, "rareq-sz", json_real(dr->rareq_kb));
+    json_object_set_new(dev, "wareq-sz", json_real(dr->wareq_kb));
+    json_object_set_new(dev, "aqu-sz", json_real(dr->aqu_sz));
+    json_object_set_new(dev, "%util", json_real(dr->util_pct));
+    json_object_set_new(dev, "reset", json_boolean(dr->reset));
+}
+
 static int read_disk(struct observe *o, struct diskstats_dev *ret)
 {
     char path[512];
@@ -75,16 +107,7 @@ static void sample(struct observe *o, void *state, struct sampler_tick *t, FILE 
     t->disk_ok = disk_ok && o->disk_prev_ok && t->itv_s > 0;
     if (t->disk_ok) {
         diskstats_rates(&o->disk_prev, &disk, t->itv_s, &dr);
-        sampler_row(
-            o, csv,
-            "%s%s,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,"
-            "%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-            ",%d\n",
-            t->tcols, o->device, dr.r_per_s, dr.w_per_s, dr.rkb_per_s, dr.wkb_per_s, dr.rrqm_per_s,
-            dr.wrqm_per_s, dr.rrqm_pct, dr.wrqm_pct, dr.r_await_ms, dr.w_await_ms, dr.aqu_sz,
-            dr.rareq_kb, dr.wareq_kb, dr.util_pct, dr.d_per_s, dr.dkb_per_s, dr.drqm_per_s,
-            dr.drqm_pct, dr.d_await_ms, dr.dareq_kb, dr.f_per_s, dr.f_await_ms, dr.read_bytes,
-            dr.write_bytes, dr.discard_bytes, disk.f[DISKSTATS_IN_FLIGHT], dr.reset ? 1 : 0);
+        sampler_disk_row(o, csv, t->tcols, o->device, &dr, disk.f[DISKSTATS_IN_FLIGHT]);
     }
     t->disk = dr;
     o->disk_prev = disk;
@@ -107,20 +130,7 @@ static void delta(struct observe *o, void *state, const struct snap *b, const st
     json_object_set_new(dev, "status", json_string(dev_ok ? "ok" : "unavailable"));
     if (dev_ok) {
         diskstats_rates(&b->disk, &e->disk, f->dur_s, &dr);
-        json_object_set_new(dev, "read_bytes", sampler_j_u64(dr.read_bytes));
-        json_object_set_new(dev, "write_bytes", sampler_j_u64(dr.write_bytes));
-        json_object_set_new(dev, "discard_bytes", sampler_j_u64(dr.discard_bytes));
-        json_object_set_new(dev, "read_ios", sampler_j_u64(dr.read_ios));
-        json_object_set_new(dev, "write_ios", sampler_j_u64(dr.write_ios));
-        json_object_set_new(dev, "rkB/s", json_real(dr.rkb_per_s));
-        json_object_set_new(dev, "wkB/s", json_real(dr.wkb_per_s));
-        json_object_set_new(dev, "r_await", json_real(dr.r_await_ms));
-        json_object_set_new(dev, "w_await", json_real(dr.w_await_ms));
-        json_object_set_new(dev, "rareq-sz", json_real(dr.rareq_kb));
-        json_object_set_new(dev, "wareq-sz", json_real(dr.wareq_kb));
-        json_object_set_new(dev, "aqu-sz", json_real(dr.aqu_sz));
-        json_object_set_new(dev, "%util", json_real(dr.util_pct));
-        json_object_set_new(dev, "reset", json_boolean(dr.reset));
+        sampler_disk_json(dev, &dr);
     } else {
         json_object_set_new(dev, "reason",
                             json_string(o->dev_ok ? "device sample missing" : o->dev_reason));
@@ -133,10 +143,7 @@ static void delta(struct observe *o, void *state, const struct snap *b, const st
 const struct sampler_ops sampler_disk_ops = {
     .name = "diskstats",
     .csv_name = "os_iostat.csv",
-    .csv_header =
-        "t_unix_ns,t_s,interval_s,device,r/s,w/s,rkB/s,wkB/s,rrqm/s,wrqm/s,%rrqm,%wrqm,r_await,"
-        "w_await,aqu-sz,rareq-sz,wareq-sz,%util,d/s,dkB/s,drqm/s,%drqm,d_await,dareq-sz,f/s,"
-        "f_await,read_bytes,write_bytes,discard_bytes,in_flight,reset",
+    .csv_header = SAMPLER_IOSTAT_HEADER,
     .setup = setup,
     .sample = sample,
     .snapshot = snapshot,

@@ -3,6 +3,7 @@
  * scraped every tick into a time series of every non-bucket series, and at the phase edges
  * the whole pages (phase_<name>_<endpoint>_metrics_{start,end}.json) and their deltas
  * (..._delta.json: counters with reset detection, gauges, histogram buckets). */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ struct epset {
 
 static struct epset set_of(struct observe *o, bool fe, const struct snap *s)
 {
+    assert(o->n_kvbm <= OBSERVE_MAX_URLS);
     if (fe)
         return (struct epset){ "frontend", &o->fe, o->have_fe ? 1 : 0,
                                s ? (struct prom_page **)&s->fe : NULL };

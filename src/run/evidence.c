@@ -105,6 +105,14 @@ static double pick(const json_t *o, const char *const *paths)
  * and the gates fall back to the server's storage bytes. */
 static void kv_file_bytes(json_t *o, const json_t *att)
 {
+    /* measured at the block layer (eBPF): the KV files' own bytes, whatever else ran */
+    double ebr = jsonx_num(att, "kv_read_bytes", NAN), ebw = jsonx_num(att, "kv_write_bytes", NAN);
+    if (!isnan(ebr) && !isnan(ebw)) {
+        jsonx_set_num(o, "kv_read_bytes", ebr);
+        jsonx_set_num(o, "kv_write_bytes", ebw);
+        json_object_set_new(o, "kv_bytes_method", json_string("ebpf"));
+        return;
+    }
     if (!strstr(jsonx_str(att, "method", ""), "fanotify") ||
         jsonx_num(att, "fanotify_overflows", 0) > 0)
         return;
@@ -310,6 +318,13 @@ static json_t *noise_json(const char *dir, const json_t *phase_list)
             th += 1;
         if (json_is_boolean(gt) || !isnan(fr) || json_object_get(noise, "thermal_events"))
             jsonx_set_num(noise, "thermal_events", th);
+        /* the SSD's own thermal management during the phase (per-phase SMART) */
+        if (json_is_true(json_object_get(json_object_get(d, "smart"), "thermal_throttled"))) {
+            json_t *tp = json_object_get(noise, "ssd_throttled_phases");
+            if (!tp)
+                json_object_set_new(noise, "ssd_throttled_phases", tp = json_array());
+            json_array_append_new(tp, json_string(jsonx_str(p, "name", "?")));
+        }
         dev_bytes += jsonx_num(json_object_get(d, "device"), "read_bytes", 0) +
                      jsonx_num(json_object_get(d, "device"), "write_bytes", 0);
         other_bytes += jsonx_num(n, "other_process_bytes", 0);

@@ -554,6 +554,13 @@ static void env_gates(struct ev *ev)
             json_t *d = why(ev, GATE_THERMAL_THROTTLE, "%.0f thermal throttle events", th);
             jsonx_set_num(d, "thermal_events", th);
         }
+        const json_t *sp = json_object_get(n, "ssd_throttled_phases");
+        if (json_array_size(sp) > 0) {
+            json_t *d = why(ev, GATE_THERMAL_THROTTLE,
+                            "the SSD's thermal management throttled it in %zu phase(s)",
+                            json_array_size(sp));
+            json_object_set(d, "ssd_throttled_phases", (json_t *)sp);
+        }
     }
     const json_t *s = json_object_get(ev->e, "smart");
     if (!json_is_object(s) || !jsonx_bool(s, "available", false)) {

@@ -2,7 +2,8 @@
 /* The disk tier file: created under the directory (made if missing), unlinked at once (the
  * directory stays empty), blocks written and read back intact through io_uring and through the
  * pread/pwrite fallback, a read past the preallocated file is an error (-EIO, the engine treats
- * it as a miss), bad options and an unusable directory are refused with a message. */
+ * it as a miss), bad options and an unusable directory are refused with a message; the host,
+ * disk and null tiers keep one plug-in contract. */
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -21,6 +22,8 @@
 #include "common/xalloc.h"
 #include "engine/kvdata.h"
 #include "engine/tier_disk.h"
+#include "engine/tier_host.h"
+#include "engine/tier_null.h"
 
 struct waiter {
     pthread_mutex_t mu;
@@ -189,12 +192,67 @@ static void test_tmpfs_is_ram(void **state)
     assert_int_equal(rmdir(dir2), 0);
 }
 
+/* Every tier_ops plug-in keeps the same contract (tier.h): a block written without a source is
+ * read back as itself; a read asking for another block, or with inject_verify_fail, is
+ * -EBADMSG; a write from another tier's memory lands intact. */
+static void tier_contract(const struct tier_ops *ops, const char *dir, bool inject)
+{
+    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+    struct tier_opts o = { .n_blocks = 4,
+                           .block_bytes = 65536,
+                           .inject_verify_fail = inject,
+                           .dir = dir,
+                           .o_direct = true };
+    void *t = NULL;
+    struct diag d = { 0 };
+    assert_int_equal(ops->open(&o, on_done, &w, &t, &d), 0);
+    uint8_t *src = xalloc_aligned(TIER_DISK_ALIGN, 65536);
+    kvdata_fill(77, src, 65536);
+    struct tier_job j[5] = {
+        { .write = true, .slot = 0, .hash = 42 },
+        { .write = true, .slot = 1, .hash = 77, .buf = src },
+    };
+    ops->submit(t, &j[0]);
+    ops->submit(t, &j[1]);
+    wait_for(&w, 2);
+    assert_int_equal(j[0].result, 0);
+    assert_int_equal(j[1].result, 0);
+    j[2] = (struct tier_job){ .slot = 0, .hash = 42 };
+    j[3] = (struct tier_job){ .slot = 1, .hash = 77 };
+    j[4] = (struct tier_job){ .slot = 0, .hash = 43 };
+    for (int i = 2; i < 5; i++)
+        ops->submit(t, &j[i]);
+    wait_for(&w, 5);
+    assert_int_equal(j[2].result, inject ? -EBADMSG : 0);
+    assert_int_equal(j[3].result, inject ? -EBADMSG : 0);
+    assert_int_equal(j[4].result, -EBADMSG);
+    struct tier_facts f;
+    ops->facts(t, &f);
+    assert_non_null(f.path);
+    assert_non_null(f.prealloc);
+    ops->close(t);
+    free(src);
+}
+
+static void test_tier_ops_contract(void **state)
+{
+    (void)state;
+    char dir[] = "/var/tmp/kvtier-test-disk.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const struct tier_ops *ops[] = { &tier_host_ops, &tier_disk_ops, &tier_null_ops };
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+        for (int inject = 0; inject <= 1; inject++)
+            tier_contract(ops[i], dir, inject);
+    assert_true(dir_empty(dir));
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uring),        cmocka_unit_test(test_pread),
         cmocka_unit_test(test_bad),          cmocka_unit_test(test_failed_prealloc_leaves_nothing),
-        cmocka_unit_test(test_tmpfs_is_ram),
+        cmocka_unit_test(test_tmpfs_is_ram), cmocka_unit_test(test_tier_ops_contract),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

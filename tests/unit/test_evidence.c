@@ -170,6 +170,55 @@ static void test_every_gate_input_is_produced(void **state)
     free(gate);
 }
 
+/* What the observe sampler adds where the kernel allows it reaches the gates: eBPF-measured
+ * KV-file bytes (attribution.kv_read_bytes / kv_write_bytes) become os.kv_*_bytes, and a phase
+ * in which the SSD throttled itself (smart.thermal_throttled) gives THERMAL_THROTTLE. */
+static void test_ebpf_and_ssd_thermal(void **state)
+{
+    (void)state;
+    char *src = fixture_dir();
+    char tmpl[] = "/tmp/kvtier-test-evidence-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    assert_non_null(dir);
+    char *cmd = xalloc_printf("cp -r '%s'/. '%s'", src, dir);
+    assert_int_equal(system(cmd), 0);
+    json_t *d = load(dir, "os/phase_replay_os_delta.json");
+    json_t *att = json_object_get(d, "attribution");
+    json_object_set_new(att, "kv_read_bytes", json_integer(123456789));
+    json_object_set_new(att, "kv_write_bytes", json_integer(4096));
+    json_object_set_new(d, "smart",
+                        json_pack("{s:s, s:b}", "status", "ok", "thermal_throttled", 1));
+    char *path = fileio_join(dir, "os/phase_replay_os_delta.json");
+    assert_int_equal(json_dump_file(d, path, 0), 0);
+    json_t *expected = load(dir, "expected_evidence.json");
+    json_t *e = build(dir, expected);
+    const json_t *os = jsonx_path(e, "phases.replay.os");
+    assert_true(jsonx_num(os, "kv_read_bytes", 0) == 123456789);
+    assert_true(jsonx_num(os, "kv_write_bytes", 0) == 4096);
+    assert_string_equal(jsonx_str(os, "kv_bytes_method", ""), "ebpf");
+    const json_t *tp = jsonx_path(e, "noise.ssd_throttled_phases");
+    assert_int_equal(json_array_size(tp), 1);
+    struct gate_thresholds t;
+    gate_thresholds_default(&t);
+    json_t *v = gate_evaluate(e, &t);
+    bool found = false;
+    size_t i;
+    json_t *c;
+    json_array_foreach (json_object_get(v, "reason_codes"), i, c)
+        found |= !strcmp(json_string_value(c), "THERMAL_THROTTLE");
+    assert_true(found);
+    json_decref(v);
+    json_decref(e);
+    json_decref(expected);
+    json_decref(d);
+    free(path);
+    free(cmd);
+    cmd = xalloc_printf("rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(src);
+}
+
 /* A bundle directory without measurements (the stack never started) still gives a complete,
  * judgeable evidence document. */
 static void test_empty_bundle(void **state)
@@ -198,6 +247,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixture_bundle_to_verdict),
+        cmocka_unit_test(test_ebpf_and_ssd_thermal),
         cmocka_unit_test(test_every_gate_input_is_produced),
         cmocka_unit_test(test_empty_bundle),
     };

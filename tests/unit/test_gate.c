@@ -145,6 +145,9 @@ static const struct gate_case {
     { "b2_good.json", "{\"noise\":{\"psi_io_some_pct_max\":90,\"other_io_fraction\":0.4}}",
       "SYSTEM_NOISE", "psi_io_some_pct_max" },
     { "b2_good.json", "{\"noise\":{\"thermal_events\":3}}", "THERMAL_THROTTLE", "thermal_events" },
+    /* the SSD throttled itself in a measured phase (per-phase SMART) */
+    { "b2_good.json", "{\"noise\":{\"ssd_throttled_phases\":[\"replay\"]}}", "THERMAL_THROTTLE",
+      "ssd_throttled_phases" },
     { "b2_good.json", "{\"smart\":{\"media_errors_delta\":1}}", "SMART_ERRORS",
       "media_errors_delta" },
     { "b2_good.json", "{\"phases\":{\"replay\":{\"client_lag_p99_ms\":120}}}", "CLIENT_LAG",
