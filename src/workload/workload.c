@@ -33,6 +33,7 @@
 #include "common/hmap.h"
 #include "common/jsonx.h"
 #include "common/profile.h"
+#include "common/quantci.h"
 #include "common/rng.h"
 #include "common/xalloc.h"
 #include "common/yamlx.h"
@@ -52,7 +53,7 @@
 
 void workload_options_init(struct workload_options *o)
 {
-    *o = (struct workload_options){ .endpoint = WORKLOAD_ENDPOINT_CHAT };
+    *o = (struct workload_options){ .endpoint = WORKLOAD_ENDPOINT_CHAT, .tail_quantile = 0.95 };
 }
 
 /* ---- the set of block hashes seen so far (common/hmap.h; a hash of 0 is never remembered,
@@ -473,6 +474,13 @@ static int fresh_single(struct gen *g, enum family_phase ph, unsigned cls, int64
     return rc;
 }
 
+/* Requests a measured phase needs for the headline quantile's interval (0 = no sizing). */
+static uint64_t tail_requests(const struct gen *g)
+{
+    double q = g->o->tail_quantile;
+    return q > 0 && q < 1 ? quantci_min_n(q, QUANTCI_LEVEL) : 0;
+}
+
 static uint64_t cap_requests(const struct gen *g, uint64_t n)
 {
     return g->o->max_requests && n > g->o->max_requests ? g->o->max_requests : n;
@@ -555,7 +563,13 @@ static int phase_replay(struct gen *g)
                 return rc;
         }
     }
-    for (uint64_t i = 0; i < pc->per_group; i++) {
+    /* enough rounds over the primed groups for the headline quantile (tail_requests) */
+    uint64_t groups = 0, rounds = pc->per_group;
+    for (unsigned c = 0; c < g->ds->n_classes; c++)
+        groups += is_session_class(&g->ds->classes[c]) ? 0 : g->ds->classes[c].groups;
+    if (groups && rounds && rounds * groups < tail_requests(g))
+        rounds = (tail_requests(g) + groups - 1) / groups;
+    for (uint64_t i = 0; i < rounds; i++) {
         uint64_t maxg = 0;
         for (unsigned c = 0; c < g->ds->n_classes; c++)
             if (g->ds->classes[c].groups > maxg)
@@ -581,7 +595,10 @@ static int phase_steady(struct gen *g)
     const struct family_phase_cfg *pc = &g->ds->phases[FAMILY_STEADY];
     struct arrivals a;
     arrivals_init(&a, g, FAMILY_STEADY);
-    uint64_t n = cap_requests(g, pc->requests);
+    uint64_t n = pc->requests;
+    if (n && n < tail_requests(g))
+        n = tail_requests(g);
+    n = cap_requests(g, n);
     for (uint64_t i = 0; i < n; i++) {
         unsigned c = pick_class(g, false);
         const struct family_class *k = &g->ds->classes[c];
@@ -720,6 +737,23 @@ static json_t *phase_json(const struct gen *g, enum family_phase p, const char *
                      "schedule_span_ns",
                      (json_int_t)(g->acc[p].last_offset_ns > 0 ? g->acc[p].last_offset_ns : 0),
                      "requests", (json_int_t)g->acc[p].requests);
+}
+
+/* Whether the measured phases support the headline quantile: the plan says so in its header. */
+static json_t *tail_json(const struct gen *g)
+{
+    uint64_t need = tail_requests(g);
+    json_t *ph = json_object();
+    static const enum family_phase measured[] = { FAMILY_REPLAY, FAMILY_STEADY };
+    for (size_t i = 0; i < 2; i++) {
+        uint64_t n = g->acc[measured[i]].requests;
+        json_object_set_new(
+            ph, family_phase_name(measured[i]),
+            json_pack("{s:I, s:b}", "requests", (json_int_t)n, "supported", need > 0 && n >= need));
+    }
+    json_t *o = json_pack("{s:f, s:f, s:I, s:o}", "quantile", g->o->tail_quantile, "level",
+                          QUANTCI_LEVEL, "requests_needed", (json_int_t)need, "phases", ph);
+    return o;
 }
 
 static json_t *capacity_json(const struct gen *g, const struct workload_capacity *cap, uint64_t bpb)
@@ -968,6 +1002,7 @@ int workload_plan_write(const char *profiles_dir, const char *workload, const ch
                             json_integer((json_int_t)g.acc[p].new_blocks));
     }
     json_object_set_new(h, "phases", phases);
+    json_object_set_new(h, "tail", tail_json(&g));
     json_object_set_new(h, "capacity", capacity_json(&g, cap, bpb));
     bool exceeds = after_pressure > t.g12_blocks;
     bool fits = t.g3_present && after_pressure <= cap->g3_blocks;

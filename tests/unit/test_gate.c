@@ -156,6 +156,10 @@ static const struct gate_case {
     { "b2_good.json", "{\"repeats\":{\"cv_replay_ttft_p50\":0.6}}", "REPEATS_UNSTABLE",
       "cv_replay_ttft_p50" },
     { "b2_good.json", "{\"repeats\":null}", "REPEATS_UNSTABLE", "repeats" },
+    { "b2_good.json",
+      "{\"phases\":{\"replay\":{\"ttft_n\":12,\"ttft_p95_supported\":false,"
+      "\"ttft_p99_supported\":false}}}",
+      "TAIL_UNDERSAMPLED", "requests_needed" },
 };
 
 static void test_each_code(void **state)
