@@ -22,7 +22,7 @@ recs "$WORK/o1/records.jsonl" 'all(x["completion_tokens"] == 8 and x["client_tok
 recs "$WORK/o1/records.jsonl" 'all(x["t_first_token_ns"] == x["t_first_content_ns"] for x in r)'
 recs "$WORK/o1/records.jsonl" 'sum(x["phase"] == "warmup" for x in r) == 5'
 pyq "$WORK/o1/summary.json" 's["schema_version"] == 1 and s["phases"]["all"]["requests"] == 120 and s["phases"]["main"]["requests"] == 120 and s["phases"]["warmup"]["requests"] == 5'
-pyq "$WORK/o1/summary.json" 'all(set(s["phases"]["main"][k]) == {"n","mean","stddev","min","p50","p90","p95","p99","p999","max"} for k in ["ttft_ms","ttft_sent_ms","ttfc_ms","itl_ms","tpot_ms","e2e_ms","client_lag_ms"])'
+pyq "$WORK/o1/summary.json" 'all(set(s["phases"]["main"][k]) == {"n","mean","stddev","min","p50","p90","p95","p99","p999","max","p50_ci","p90_ci","p95_ci","p99_ci","p999_ci"} for k in ["ttft_ms","ttft_sent_ms","ttfc_ms","itl_ms","tpot_ms","e2e_ms","client_lag_ms"])'
 pyq "$WORK/o1/summary.json" 'all(k in s["phases"]["all"] for k in ["requests","errors","error_rate","duration_s","throughput_rps","output_tps","goodput_rps"])'
 # constant 200/s for 120 requests: about 0.6 s of sending, achieved rate close to requested
 pyq "$WORK/o1/summary.json" '150 < s["phases"]["main"]["throughput_rps"] < 230'
