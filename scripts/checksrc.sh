@@ -35,7 +35,7 @@ allowed = {
     'common': set(), 'tokenizer': {'common'}, 'workload': {'tokenizer', 'common'},
     'loadgen': {'common'}, 'observe': {'common'}, 'probe': {'observe', 'common'},
     'stack': {'common'}, 'analysis': {'common'}, 'report': {'analysis', 'common'},
-    'engine': {'tokenizer', 'common'},
+    'engine': {'tokenizer', 'common'}, 'twin': {'engine', 'common'},
     'run': {'workload', 'loadgen', 'observe', 'stack', 'analysis', 'report', 'common'},
 }
 edges, bad = {}, 0

@@ -82,7 +82,8 @@ const json_t *packfig_main_group(const struct packdata *p)
 }
 
 /* Figure 1 from sweep.json documents: one index block per mode and quantile. */
-static size_t fig1_sweeps(const struct packdata *p, struct buf *dat, struct buf *plot)
+static size_t fig1_sweeps(const struct packdata *p, struct buf *dat, struct buf *plot, double *cmin,
+                          double *cmax)
 {
     size_t idx = 0;
     size_t i;
@@ -98,9 +99,16 @@ static size_t fig1_sweeps(const struct packdata *p, struct buf *dat, struct buf 
                 json_t *pt;
                 json_array_foreach (pts, t, pt) {
                     json_t *qq = json_object_get(json_object_get(pt, "ttft_ms"), q[j]);
-                    buf_printf(dat, "%g\t%g\t%g\t%g\t%g\n", jsonx_num(pt, "value", NAN),
-                               jsonx_num(qq, "value", NAN), jsonx_num(qq, "lo", NAN),
-                               jsonx_num(qq, "hi", NAN), jsonx_num(qq, "n", NAN));
+                    double x = jsonx_num(pt, "value", NAN), v = jsonx_num(qq, "value", NAN);
+                    double lo = jsonx_num(qq, "lo", NAN), hi = jsonx_num(qq, "hi", NAN);
+                    if (isfinite(x)) {
+                        *cmin = x < *cmin ? x : *cmin;
+                        *cmax = x > *cmax ? x : *cmax;
+                    }
+                    /* an undersampled quantile has no upper bound: its bar stops at the
+                     * point (gnuplot drops a point with a NaN bound) */
+                    buf_printf(dat, "%g\t%g\t%g\t%g\t%g\n", x, v, isfinite(lo) ? lo : v,
+                               isfinite(hi) ? hi : v, jsonx_num(qq, "n", NAN));
                 }
                 buf_append_str(dat, "\n\n");
                 buf_printf(plot,
@@ -204,10 +212,12 @@ static void fig1(struct fig *f, const struct packdata *p, const json_t *rollups)
     buf_init(&tics, 0);
     double cmin = INFINITY, cmax = -INFINITY;
     bool sweeps = json_array_size(p->sweeps) > 0;
-    size_t n = sweeps ? fig1_sweeps(p, &dat, &plot)
+    size_t n = sweeps ? fig1_sweeps(p, &dat, &plot, &cmin, &cmax)
                       : fig1_points(p->bundles, &dat, &plot, &tics, &cmin, &cmax);
     const char *caption =
-        sweeps ? "Style 1 sweeps: TTFT from the intended send, each point with its interval."
+        sweeps ? "Style 1 sweeps: TTFT from the intended send, each point with its 95% "
+                 "order-statistic interval; a bar that stops at its point has no upper bound "
+                 "(the sample is too small for that quantile: TAIL_UNDERSAMPLED)."
                : "No Style 1 sweep in these results: each mode's operating point (replay phase, "
                  "its maximum concurrency), mean of the repeats' quantiles with a bootstrap 95% "
                  "interval; modes are drawn side by side at the same concurrency.";
@@ -220,6 +230,8 @@ static void fig1(struct fig *f, const struct packdata *p, const json_t *rollups)
         if (tics.len)
             buf_printf(&gp, "set xtics (%s)\nset xrange [%g:%g]\n", buf_str(&tics), cmin * 0.5,
                        cmax * 1.5);
+        else if (isfinite(cmin) && isfinite(cmax)) /* one point needs a range of its own */
+            buf_printf(&gp, "set xrange [%g:%g]\n", cmin * 0.5, cmax * 1.5);
         emit(f, name, title, caption, &dat, &gp, buf_str(&plot));
     }
     buf_fini(&dat);

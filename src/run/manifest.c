@@ -15,6 +15,7 @@
 #include "common/devinfo.h"
 #include "common/fileio.h"
 #include "common/jsonx.h"
+#include "common/redact.h"
 #include "common/xalloc.h"
 #include "run/provenance.h"
 #include "stack/cgroup.h"
@@ -161,7 +162,9 @@ static json_t *stack_json(const struct manifest_facts *g)
                         g->ready_checks ? json_deep_copy(g->ready_checks) : json_null());
     json_object_set_new(st, "observed_config",
                         g->observed_config ? json_deep_copy(g->observed_config) : json_null());
-    json_object_set_new(st, "http_url", json_string(s ? s->http_url : ""));
+    char *url = redact_url(s ? s->http_url : ""); /* no credentials in a manifest */
+    json_object_set_new(st, "http_url", json_string(url));
+    free(url);
     json_object_set_new(st, "served_model", json_string(s ? s->served_model : ""));
     return st;
 }
