@@ -4,9 +4,10 @@
 # the builtin stack (kvtier serve, the emulated Dynamo + TRT-LLM + KVBM engine with real RAM and
 # O_DIRECT disk tiers), tiny model: B1 vs B2 and B2p interleaved in seeded random blocks over
 # three repeats with `kvtier compare` B1 -> B2 and B1 -> B2p, the Style 1 point and the Style 2
-# search the plan asks for (listed as waiting where this build lacks `kvtier sweep`/`slo`), then
+# search the plan asks for, then
 # `kvtier report` writes the evidence pack. Prints the headline and the path of index.html.
-# About 7 minutes on 2 cores (DEMO_QUICK=1: one repeat, about 2 minutes, not decision-grade).
+# About 10 minutes on 2 cores (DEMO_QUICK=1: one repeat, no search, about 3 minutes, not
+# decision-grade).
 # Usage: scripts/demo.sh [BUILD_DIR]
 #   DEMO_OUT=dir    results folder (default results/demo-<UTC stamp>); giving the folder of an
 #                   interrupted demo resumes it (finished rows are kept)
