@@ -196,7 +196,9 @@ void bpfio_phase_compute(const struct bpfio_snap *begin, const struct bpfio_snap
         charge(&e->key, &d, is_kv(&e->key, kv, n_kv), is_server(e->key.tgid, server, n_server), &p,
                h);
     }
-    p.lost = sat_sub(end->lost_full + end->lost_early, begin->lost_full + begin->lost_early);
+    p.lost = sat_sub(end->lost_full, begin->lost_full);
+    p.unowned = sat_sub(end->lost_early, begin->lost_early);
+    p.untimed = sat_sub(end->untagged_issue, begin->untagged_issue);
     p.kv_read_lat_p50 = bpfio_hist_quantile(h->kv_read_lat, 0.50);
     p.kv_read_lat_p99 = bpfio_hist_quantile(h->kv_read_lat, 0.99);
     p.kv_write_lat_p99 = bpfio_hist_quantile(h->kv_write_lat, 0.99);
@@ -259,6 +261,8 @@ json_t *bpfio_phase_json(const struct bpfio_phase *p)
     json_object_set_new(j, "kv_read_queue_mean_us",
                         p->kv.read_ios ? json_real(p->kv_read_queue_mean_us) : json_null());
     json_object_set_new(j, "lost_completions", json_integer((json_int_t)p->lost));
+    json_object_set_new(j, "unowned_completions", json_integer((json_int_t)p->unowned));
+    json_object_set_new(j, "untimed_completions", json_integer((json_int_t)p->untimed));
     char line[320];
     if (p->kv_read_lat_p99.known)
         snprintf(line, sizeof(line),

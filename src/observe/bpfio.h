@@ -67,7 +67,9 @@ struct bpfio_phase {
     struct bpfio_quantile kv_read_lat_p50, kv_read_lat_p99, kv_write_lat_p99;
     struct bpfio_quantile kv_read_queue_p99, device_read_lat_p99;
     double kv_read_lat_mean_us, kv_read_queue_mean_us;
-    uint64_t lost; /* completions the table could not charge in the phase */
+    uint64_t lost;    /* completions the table could not charge in the phase */
+    uint64_t unowned; /* completions charged to no process or file (owner unknown) */
+    uint64_t untimed; /* completions without an issue time (not in the latencies) */
 };
 
 struct bpfio;

@@ -53,6 +53,10 @@ else
   reason=$(jq -r '.. | objects | select(has("ebpf")) | .ebpf | objects | .reason // empty' \
     "$work/on/sources.json" | head -1)
   [ -n "$reason" ] || { echo "FAIL: eBPF unavailable without a reason"; exit 1; }
+  # as root on a kernel with BTF, in a build with eBPF, a refusal is the program's fault
+  if [ "$(id -u)" = 0 ] && [ -r /sys/kernel/btf/vmlinux ] && ! grep -q "built without" <<<"$reason"; then
+    echo "FAIL: root and BTF, yet eBPF was refused: $reason"; exit 1
+  fi
   echo "observe_ebpf: eBPF not permitted here ($reason): degraded path only"
 fi
 # the degraded path, asked for: a reason, no KV bytes claimed, the method says so

@@ -164,6 +164,10 @@ static void test_live(void **state)
     int r = bpfio_start(d0.major, d0.minor, &b, &tags, reason);
     if (r < 0) {
         assert_true(reason[0] != 0);
+        /* as root on a kernel with BTF and a build with eBPF, a refusal is our program's
+         * fault (the verifier), not the machine's: fail rather than skip */
+        if (geteuid() == 0 && access("/sys/kernel/btf/vmlinux", R_OK) == 0 && r != -ENOTSUP)
+            fail_msg("root, BTF present, and still not loaded: %s", reason);
         print_message("# bpfio: skipped: %s\n", reason);
         rmdir(dir);
         skip();
@@ -206,9 +210,12 @@ static void test_live(void **state)
                   (unsigned long long)((d1.f[DISKSTATS_WR_SEC] - d0.f[DISKSTATS_WR_SEC]) * 512),
                   p.kv_read_lat_p99.lo_us, p.kv_read_lat_p99.hi_us);
     if (tags) {
-        /* every byte the child moved through the KV file, and charged to the child */
-        assert_int_equal(p.kv.read_bytes, want);
-        assert_true(p.kv.write_bytes >= want);
+        /* every byte the child moved through the KV file, and charged to the child; a request
+         * whose queue hook did not run (a tracing program is not re-entered on one CPU, which
+         * a busy machine sees now and then) is charged to no file, counted as unowned */
+        assert_true(p.kv.read_bytes <= want && p.kv.write_bytes >= want - (want >> 6));
+        assert_true(p.kv.read_bytes + (p.unowned << 20) >= want);
+        assert_true(p.kv.read_bytes >= want - (want >> 6));
         assert_true(p.kv_read_lat_p99.known);
     }
     /* the device total agrees with /proc/diskstats: it lies between the inner and the outer

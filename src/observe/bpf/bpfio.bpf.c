@@ -63,10 +63,10 @@ struct {
     __type(value, struct bpfio_val);
 } stats SEC(".maps");
 
-/* [0] completions not charged because the stats table was full, [1] completions of requests
- * whose first bio is unknown (queued before the programs attached, or completed in parts),
- * [2] requests issued with no queued bio known, [3] bios not remembered because the bio table
- * was full. */
+/* [0] completions not charged because the stats table was full, [1] completions whose first
+ * bio is unknown (queued before the programs attached, or its queue hook did not run), charged
+ * to no process or file, [2] completions without an issue time (latency left out), [3] bios not
+ * remembered because the bio table was full. */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, 4);
@@ -199,10 +199,8 @@ int BPF_PROG(rq_issue, struct request *rq)
     if (!bk || !on_target(rq->q->disk)) /* flushes carry no bio */
         return 0;
     struct bio_info *bi = bpf_map_lookup_elem(&bio_tag, &bk);
-    if (!bi) {
-        count_lost(2);
+    if (!bi) /* counted at completion */
         return 0;
-    }
     bi->issue_ns = bpf_ktime_get_ns();
     return 0;
 }
@@ -272,20 +270,27 @@ int BPF_PROG(rq_complete, struct request *rq, int error, unsigned int nr_bytes)
         return 0;
     __u32 op = rq->cmd_flags & 0xff;
     struct bio_info *bi = bpf_map_lookup_elem(&bio_tag, &bk);
-    if (!bi || !bi->issue_ns) {
-        if (op == 0 || op == 1)
-            count_lost(1);
-        return 0;
-    }
     if (op != 0 && op != 1) { /* reads and writes only (discards apart) */
-        bpf_map_delete_elem(&bio_tag, &bk);
+        if (bi)
+            bpf_map_delete_elem(&bio_tag, &bk);
         return 0;
     }
+    /* A hook that did not run (a tracing program is not re-entered on a CPU where it already
+     * runs, e.g. an issue from an interrupt inside an issue) leaves no owner or no issue time:
+     * the bytes are still charged, to no process or file, and the latency is left out. */
+    struct bio_info info = {};
+    if (bi)
+        info = *bi;
+    else
+        count_lost(1);
     struct bpfio_key key = {};
-    key_of(bi, op, &key);
-    __u64 issue = bi->issue_ns, start = rq->start_time_ns;
-    __u64 lat = bpf_ktime_get_ns() - issue;
-    __u64 q = start && start < issue ? issue - start : 0;
+    key_of(&info, op, &key);
+    __u64 issue = info.issue_ns, start = rq->start_time_ns;
+    bool timed = issue != 0;
+    if (!timed)
+        count_lost(2);
+    __u64 lat = timed ? bpf_ktime_get_ns() - issue : 0;
+    __u64 q = timed && start && start < issue ? issue - start : 0;
     __u64 rest = nr_bytes;
     /* merged bios after the first: their own owners */
     struct bio *b = bio->bi_next;
@@ -309,6 +314,8 @@ int BPF_PROG(rq_complete, struct request *rq, int error, unsigned int nr_bytes)
         return 0;
     v->ios++;
     v->bytes += rest;
+    if (!timed)
+        return 0;
     v->lat_sum_ns += lat;
     v->queue_sum_ns += q;
     __u32 lb = log2_bucket(lat / 1000), qb = log2_bucket(q / 1000);
