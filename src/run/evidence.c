@@ -15,6 +15,7 @@
 #include "common/jsonx.h"
 #include "common/xalloc.h"
 #include "run/bundle.h"
+#include "run/efficiency.h"
 
 static const char *const kvbm_counters[] = {
     "kvbm_matched_tokens",
@@ -184,6 +185,12 @@ json_t *evidence_phase_os(const char *dir, const char *phase)
         json_object_set_new(o, "attribution_method",
                             json_string(jsonx_str(att, "method", "unknown")));
         kv_file_bytes(o, att);
+        /* storage efficiency against the probe ceilings recorded in the manifest */
+        json_t *man = load_json_opt(dir, "manifest.json");
+        json_object_set_new(
+            o, "storage_efficiency",
+            efficiency_phase(d, jsonx_path(man, "storage.probe_ceiling.probe.ceilings")));
+        json_decref(man);
         json_decref(d);
     }
     if (json_object_size(o) == 0) {
