@@ -56,8 +56,9 @@ static json_t *direction(int dir, double bytes, double ios, double dur_s, double
     const json_t *c = nearest_ceiling(ceilings, dir, req);
     if (!c) {
         json_object_set_new(j, "ceiling", json_null());
-        json_object_set_new(j, "reason", json_string("the probe measured no shape of this "
-                                                     "direction"));
+        json_object_set_new(j, "reason",
+                            json_string("the probe measured no shape of this "
+                                        "direction"));
         return j;
     }
     json_t *cj = json_object();
@@ -90,15 +91,14 @@ json_t *efficiency_phase(const json_t *os_delta, const json_t *ceilings)
     json_t *j = json_object();
     json_object_set_new(j, "status", json_string("ok"));
     json_object_set_new(j, "source", json_string(ebpf ? "ebpf_kv_files" : "device"));
-    json_object_set_new(
-        j, "read",
-        direction(0, jsonx_num(src, "read_bytes", 0), jsonx_num(src, "read_ios", 0), dur,
-                  jsonx_num(dev, "peak_read_bytes_per_s", NAN), jsonx_num(dev, "peak_r_per_s", NAN),
-                  ceilings));
-    json_object_set_new(
-        j, "write",
-        direction(1, jsonx_num(src, "write_bytes", 0), jsonx_num(src, "write_ios", 0), dur,
-                  jsonx_num(dev, "peak_write_bytes_per_s", NAN),
-                  jsonx_num(dev, "peak_w_per_s", NAN), ceilings));
+    json_object_set_new(j, "read",
+                        direction(0, jsonx_num(src, "read_bytes", 0), jsonx_num(src, "read_ios", 0),
+                                  dur, jsonx_num(dev, "peak_read_bytes_per_s", NAN),
+                                  jsonx_num(dev, "peak_r_per_s", NAN), ceilings));
+    json_object_set_new(j, "write",
+                        direction(1, jsonx_num(src, "write_bytes", 0),
+                                  jsonx_num(src, "write_ios", 0), dur,
+                                  jsonx_num(dev, "peak_write_bytes_per_s", NAN),
+                                  jsonx_num(dev, "peak_w_per_s", NAN), ceilings));
     return j;
 }
