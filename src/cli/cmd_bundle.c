@@ -105,6 +105,12 @@ static const struct opt_def bundle_opts[] = {
       "Run", "how long to wait for /health, /v1/models and metrics (default: profile, else 120s)" },
     { "interval", 0, OPT_DURATION_NS, B(interval_ns, uint64_t), "1s", OPT_UNBOUNDED, NULL, "Run",
       "sampler interval" },
+    { "settle-quiet", 0, OPT_DURATION_NS, B(settle_quiet_ns, uint64_t), "2s", OPT_UNBOUNDED, NULL,
+      "Run",
+      "between phases, wait until KVBM's offload counters and the KV device's writes were quiet "
+      "this long" },
+    { "settle-timeout", 0, OPT_DURATION_NS, B(settle_timeout_ns, uint64_t), "30s", OPT_UNBOUNDED,
+      NULL, "Run", "bound on each settle wait (SETTLE_TIMEOUT when reached); 0 = no settling" },
     { "max-requests", 0, OPT_U64, B(max_requests, uint64_t), NULL, OPT_UNBOUNDED, NULL, "Run",
       "cap on requests per phase (planner; default: workload profile)" },
     { "rate-scale", 0, OPT_DOUBLE, B(rate_scale, double), NULL, 0, 1000, NULL, "Run",

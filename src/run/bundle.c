@@ -32,15 +32,18 @@
 #include "common/jsonx.h"
 #include "common/procio.h"
 #include "common/profile.h"
+#include "common/prom.h"
 #include "common/rng.h"
 #include "common/units.h"
 #include "common/xalloc.h"
 #include "common/yamlx.h"
 #include "loadgen/loadgen.h"
+#include "observe/diskstats.h"
 #include "observe/observe.h"
 #include "report/charts.h"
 #include "run/evidence.h"
 #include "run/manifest.h"
+#include "run/settle.h"
 #include "stack/cgroup.h"
 #include "stack/stack.h"
 #include "version.h"
@@ -55,7 +58,9 @@ void bundle_config_init(struct bundle_config *cfg)
                                    .seed = 1,
                                    .drop_caches = true,
                                    .use_cgroup = true,
-                                   .storage_kind = "local_nvme" };
+                                   .storage_kind = "local_nvme",
+                                   .settle_quiet_ns = 2 * CLK_NS_PER_S,
+                                   .settle_timeout_ns = 30 * CLK_NS_PER_S };
     gate_thresholds_default(&cfg->thresholds);
 }
 
@@ -157,11 +162,84 @@ struct run {
     char crash_msg[400];
     char open_phase[OBSERVE_PHASE_NAME_MAX];
     char last_phase[OBSERVE_PHASE_NAME_MAX]; /* the last phase that began */
+    char kv_disk[DISKSTATS_NAME_MAX];        /* whole disk of the KV cache dir; "" = unknown */
 };
+
+/* ---- phase settling (settle.h): what a wait between phases samples ---------------------- */
+
+static const char *const settle_names[] = { "kvbm_offload_blocks_d2h", "kvbm_offload_blocks_h2d",
+                                            "kvbm_offload_blocks_d2d", "device_write_bytes" };
+#define SETTLE_N_KVBM 3
+
+/* A counter's sum over its series, with or without the _total suffix; NAN when absent. */
+static double prom_counter(const struct prom_page *pg, const char *name)
+{
+    double v = 0, t = 0;
+    int a = prom_sum(pg, name, &v);
+    char *tn = xalloc_printf("%s_total", name);
+    int b = prom_sum(pg, tn, &t);
+    free(tn);
+    return a > 0 || b > 0 ? (a > 0 ? v : 0) + (b > 0 ? t : 0) : NAN;
+}
+
+static void settle_sample(void *ctx, double *vals, size_t n)
+{
+    const struct run *r = ctx;
+    assert(n == sizeof(settle_names) / sizeof(settle_names[0]));
+    for (size_t i = 0; i < n; i++)
+        vals[i] = NAN;
+    const char *url = r->stack ? r->stack->kvbm_metrics_url : "";
+    if (url[0]) {
+        struct buf b;
+        buf_init(&b, PROM_PAGE_MAX_BYTES);
+        struct httpget_result hr;
+        if (httpget(url, CLK_NS_PER_S, &b, &hr) == 0 && hr.status == 200) {
+            struct prom_page pg = { 0 };
+            if (prom_parse_lenient((const char *)b.data, b.len, &pg, NULL) >= 0)
+                for (size_t i = 0; i < SETTLE_N_KVBM; i++)
+                    vals[i] = prom_counter(&pg, settle_names[i]);
+            prom_page_fini(&pg);
+        }
+        buf_fini(&b);
+    }
+    struct diskstats_dev dev;
+    if (r->kv_disk[0] && diskstats_read(NULL, r->kv_disk, &dev) == 0)
+        vals[SETTLE_N_KVBM] = (double)dev.f[DISKSTATS_WR_SEC] * 512;
+}
+
+/* Waits until the counters have been quiet (docs/bundle.md "Phase settling") and records the
+ * result on the phase that just ended (its "settle"). Between phases only: the load generator
+ * starts the next phase's clock after this returns, so its send times are not shifted. */
+static void settle_between(struct run *r)
+{
+    const struct bundle_config *cfg = r->cfg;
+    json_t *prev = json_array_get(r->phases, json_array_size(r->phases) - 1);
+    if (!prev || cfg->settle_timeout_ns == 0)
+        return;
+    struct settle_config sc = { .quiet_ns = cfg->settle_quiet_ns,
+                                .timeout_ns = cfg->settle_timeout_ns,
+                                .stop = cfg->interrupt_flag };
+    struct settle_source src = { .names = settle_names,
+                                 .n = sizeof(settle_names) / sizeof(settle_names[0]),
+                                 .sample = settle_sample,
+                                 .ctx = r };
+    struct settle_result res;
+    if (settle_wait(&sc, &src, &res) < 0)
+        return;
+    json_t *j = settle_result_json(&res, &sc, &src);
+    json_object_set_new(j, "kv_device", r->kv_disk[0] ? json_string(r->kv_disk) : json_null());
+    json_object_set_new(prev, "settle", j);
+    note(cfg, "  settle after %s: %s in %.2f s", jsonx_str(prev, "name", "?"),
+         settle_status_name(res.status), (double)res.waited_ns / CLK_NS_PER_S);
+}
 
 static void hook_begin(void *ctx, const char *phase, uint64_t t_ns)
 {
     struct run *r = ctx;
+    if (json_array_size(r->phases) && r->stack) {
+        settle_between(r);
+        t_ns = clk_now_ns(); /* the phase begins after the wait */
+    }
     snprintf(r->open_phase, sizeof(r->open_phase), "%s", phase);
     snprintf(r->last_phase, sizeof(r->last_phase), "%s", phase);
     if (r->obs)
@@ -500,6 +578,11 @@ static void run_measure(struct group *g, struct run *r, struct outcome *oc)
 {
     const struct bundle_config *cfg = g->cfg;
     r->obs = run_sampler(g, r);
+    if (cfg->device)
+        snprintf(r->kv_disk, sizeof(r->kv_disk), "%s",
+                 strncmp(cfg->device, "/dev/", 5) ? cfg->device : cfg->device + 5);
+    else if (diskstats_disk_of_path(NULL, NULL, g->cache_dir, r->kv_disk, sizeof(r->kv_disk)) < 0)
+        r->kv_disk[0] = 0;
     char *raw_dir = fileio_join(r->dir, "raw");
     struct loadgen_config lc;
     loadgen_config_init(&lc);
@@ -563,6 +646,9 @@ static json_t *run_summary(struct group *g, struct run *r, const struct outcome 
         json_object_set_new(ph, "os", osd ? json_incref(osd) : json_null());
         json_t *ose = evidence_phase_os(r->dir, name);
         json_object_set_new(ph, "os_evidence", ose ? ose : json_null());
+        json_t *st = json_object_get(pj, "settle");
+        if (st)
+            json_object_set(ph, "settle_after", st);
         json_object_set_new(reuse_obs, name, ro);
     }
     json_t *recs = evidence_records_by_phase(r->dir);

@@ -44,11 +44,13 @@ struct bundle_config {
     bool use_cgroup;           /* place the stack in a cgroup (always tried in mode C) */
     uint64_t ready_timeout_ns; /* 0 = the profile's, else 120 s */
     uint64_t interval_ns;      /* sampler interval; 0 = 1 s */
-    uint64_t max_requests;     /* per-phase cap passed to the planner; 0 = profile */
-    double rate_scale;         /* planner rate multiplier; 0 = 1 */
-    const char *device;        /* borrowed; block device to observe; NULL = from the cache dir */
-    const char *probe_path;    /* borrowed; probe.json to record; NULL = none */
-    const char *storage_kind;  /* "local_nvme" (default) or "shared_nvmeof" */
+    uint64_t settle_quiet_ns;  /* phase settling: KVBM offloads and device writes quiet this long */
+    uint64_t settle_timeout_ns; /* bound on each wait (SETTLE_TIMEOUT); 0 = no settling */
+    uint64_t max_requests;      /* per-phase cap passed to the planner; 0 = profile */
+    double rate_scale;          /* planner rate multiplier; 0 = 1 */
+    const char *device;         /* borrowed; block device to observe; NULL = from the cache dir */
+    const char *probe_path;     /* borrowed; probe.json to record; NULL = none */
+    const char *storage_kind;   /* "local_nvme" (default) or "shared_nvmeof" */
     /* external stacks */
     const char *url, *kvbm_metrics_url, *frontend_metrics_url, *served_model;
     pid_t observe_pid;

@@ -265,10 +265,28 @@ json_t *evidence_plan_header(const char *dir)
     return h;
 }
 
-static json_t *phase_json(const char *dir, const char *name, const json_t *rec, const json_t *sp,
-                          const json_t *plan_header)
+/* The wait after a phase (raw/phases.json "settle", docs/bundle.md "Phase settling"):
+ * {status, waited_s, moved{...}}; absent when the runner did not settle after it. */
+static void settle_fact(json_t *ph, const json_t *entry)
+{
+    const json_t *st = json_object_get(entry, "settle");
+    if (!json_is_object(st))
+        return;
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string(jsonx_str(st, "status", "?")));
+    jsonx_set_num(o, "waited_s", jsonx_num(st, "waited_s", NAN));
+    jsonx_set_num(o, "quiet_required_s", jsonx_num(st, "quiet_required_s", NAN));
+    jsonx_set_num(o, "timeout_s", jsonx_num(st, "timeout_s", NAN));
+    json_t *m = json_object_get(st, "moved");
+    json_object_set_new(o, "moved", json_is_object(m) ? json_deep_copy(m) : json_object());
+    json_object_set_new(ph, "settle_after", o);
+}
+
+static json_t *phase_json(const char *dir, const char *name, const json_t *entry, const json_t *rec,
+                          const json_t *sp, const json_t *plan_header)
 {
     json_t *ph = json_object();
+    settle_fact(ph, entry);
     json_object_set_new(ph, "requests", json_integer(jsonx_i64(rec, "requests", 0)));
     json_object_set_new(ph, "errors", json_integer(jsonx_i64(rec, "errors", 0)));
     if (jsonx_i64(rec, "cancelled_by_interrupt", 0))
@@ -403,7 +421,7 @@ json_t *evidence_build(const char *dir, const struct evidence_facts *f)
         const char *name = jsonx_str(p, "name", "?");
         json_t *sp = json_object_get(jsonx_path(summary, "phases"), name);
         json_object_set_new(phases, name,
-                            phase_json(dir, name, json_object_get(recs, name), sp, plan_header));
+                            phase_json(dir, name, p, json_object_get(recs, name), sp, plan_header));
     }
     json_object_set_new(e, "phases", phases);
     json_object_set_new(e, "noise", noise_json(dir, phase_list));

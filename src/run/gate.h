@@ -35,6 +35,8 @@ enum gate_code {
     GATE_SMART_ERRORS,
     GATE_CLIENT_LAG,
     GATE_REPEATS_UNSTABLE,
+    GATE_SETTLE_TIMEOUT, /* KVBM offloads or device writes still moving when the wait between
+                          * two phases gave up: the next phase may carry the last one's writes */
     GATE__COUNT
 };
 

@@ -156,6 +156,10 @@ static const struct gate_case {
     { "b2_good.json", "{\"repeats\":{\"cv_replay_ttft_p50\":0.6}}", "REPEATS_UNSTABLE",
       "cv_replay_ttft_p50" },
     { "b2_good.json", "{\"repeats\":null}", "REPEATS_UNSTABLE", "repeats" },
+    { "b2_good.json",
+      "{\"phases\":{\"pressure\":{\"settle_after\":{\"status\":\"timed_out\",\"waited_s\":30,"
+      "\"quiet_required_s\":2,\"moved\":{\"kvbm_offload_blocks_h2d\":40}}}}}",
+      "SETTLE_TIMEOUT", "pressure" },
 };
 
 static void test_each_code(void **state)
