@@ -111,6 +111,10 @@ static const struct opt_def bundle_opts[] = {
       "this long" },
     { "settle-timeout", 0, OPT_DURATION_NS, B(settle_timeout_ns, uint64_t), "30s", OPT_UNBOUNDED,
       NULL, "Run", "bound on each settle wait (SETTLE_TIMEOUT when reached); 0 = no settling" },
+    { "settle-device-bps", 0, OPT_SIZE_BYTES, B(settle_device_bps, uint64_t), "4MiB", OPT_UNBOUNDED,
+      NULL, "Run",
+      "KV device writes at or below this many bytes/s count as quiet while settling (a shared "
+      "disk's background writes)" },
     { "max-requests", 0, OPT_U64, B(max_requests, uint64_t), NULL, OPT_UNBOUNDED, NULL, "Run",
       "cap on requests per phase (planner; default: workload profile)" },
     { "rate-scale", 0, OPT_DOUBLE, B(rate_scale, double), NULL, 0, 1000, NULL, "Run",

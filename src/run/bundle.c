@@ -60,7 +60,8 @@ void bundle_config_init(struct bundle_config *cfg)
                                    .use_cgroup = true,
                                    .storage_kind = "local_nvme",
                                    .settle_quiet_ns = 2 * CLK_NS_PER_S,
-                                   .settle_timeout_ns = 30 * CLK_NS_PER_S };
+                                   .settle_timeout_ns = 30 * CLK_NS_PER_S,
+                                   .settle_device_bps = 4u << 20 };
     gate_thresholds_default(&cfg->thresholds);
 }
 
@@ -168,8 +169,11 @@ struct run {
 /* ---- phase settling (settle.h): what a wait between phases samples ---------------------- */
 
 static const char *const settle_names[] = { "kvbm_offload_blocks_d2h", "kvbm_offload_blocks_h2d",
-                                            "kvbm_offload_blocks_d2d", "device_write_bytes" };
-#define SETTLE_N_KVBM 3
+                                            "kvbm_offload_blocks_d2d", "server_write_bytes",
+                                            "device_write_bytes" };
+#define SETTLE_N_KVBM   3
+#define SETTLE_I_SERVER 3
+#define SETTLE_I_DEVICE 4
 
 /* A counter's sum over its series, with or without the _total suffix; NAN when absent. */
 static double prom_counter(const struct prom_page *pg, const char *name)
@@ -202,9 +206,22 @@ static void settle_sample(void *ctx, double *vals, size_t n)
         }
         buf_fini(&b);
     }
+    pid_t pids[STACK_MAX_PROCS + 1];
+    size_t np = r->stack ? stack_pids(r->stack, pids, STACK_MAX_PROCS + 1) : 0;
+    double sw = 0;
+    bool any = false;
+    for (size_t i = 0; i < np && i < STACK_MAX_PROCS + 1; i++) {
+        struct procio io;
+        if (procio_read(NULL, pids[i], &io) == 0 && (io.have & (1u << PROCIO_WRITE_BYTES))) {
+            sw += (double)io.v[PROCIO_WRITE_BYTES];
+            any = true;
+        }
+    }
+    if (any)
+        vals[SETTLE_I_SERVER] = sw;
     struct diskstats_dev dev;
     if (r->kv_disk[0] && diskstats_read(NULL, r->kv_disk, &dev) == 0)
-        vals[SETTLE_N_KVBM] = (double)dev.f[DISKSTATS_WR_SEC] * 512;
+        vals[SETTLE_I_DEVICE] = (double)dev.f[DISKSTATS_WR_SEC] * 512;
 }
 
 /* Waits until the counters have been quiet (docs/bundle.md "Phase settling") and records the
@@ -219,15 +236,19 @@ static void settle_between(struct run *r)
     struct settle_config sc = { .quiet_ns = cfg->settle_quiet_ns,
                                 .timeout_ns = cfg->settle_timeout_ns,
                                 .stop = cfg->interrupt_flag };
+    double rate[sizeof(settle_names) / sizeof(settle_names[0])] = { 0 };
+    rate[SETTLE_I_DEVICE] = (double)cfg->settle_device_bps;
     struct settle_source src = { .names = settle_names,
                                  .n = sizeof(settle_names) / sizeof(settle_names[0]),
                                  .sample = settle_sample,
-                                 .ctx = r };
+                                 .ctx = r,
+                                 .quiet_rate = rate };
     struct settle_result res;
     if (settle_wait(&sc, &src, &res) < 0)
         return;
     json_t *j = settle_result_json(&res, &sc, &src);
     json_object_set_new(j, "kv_device", r->kv_disk[0] ? json_string(r->kv_disk) : json_null());
+    json_object_set_new(j, "device_quiet_bps", json_integer((json_int_t)cfg->settle_device_bps));
     json_object_set_new(prev, "settle", j);
     note(cfg, "  settle after %s: %s in %.2f s", jsonx_str(prev, "name", "?"),
          settle_status_name(res.status), (double)res.waited_ns / CLK_NS_PER_S);

@@ -46,6 +46,7 @@ struct bundle_config {
     uint64_t interval_ns;      /* sampler interval; 0 = 1 s */
     uint64_t settle_quiet_ns;  /* phase settling: KVBM offloads and device writes quiet this long */
     uint64_t settle_timeout_ns; /* bound on each wait (SETTLE_TIMEOUT); 0 = no settling */
+    uint64_t settle_device_bps; /* device writes at or below this rate count as quiet */
     uint64_t max_requests;      /* per-phase cap passed to the planner; 0 = profile */
     double rate_scale;          /* planner rate multiplier; 0 = 1 */
     const char *device;         /* borrowed; block device to observe; NULL = from the cache dir */

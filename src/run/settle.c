@@ -35,10 +35,12 @@ static uint64_t min3(uint64_t a, uint64_t b, uint64_t c)
     return m < c ? m : c;
 }
 
-/* Folds one reading into the result: returns whether any readable counter moved since its
- * last readable value (an unreadable reading keeps the last value; a decrease is a reset and
- * counts as movement, its growth after the reset is counted from zero). */
-static bool fold(struct settle_result *r, double *last, const double *cur)
+/* Folds one reading, dt_s after the previous one, into the result: returns whether any
+ * readable counter moved since its last readable value by more than its quiet rate allows (an
+ * unreadable reading keeps the last value; a decrease is a reset and counts as movement, its
+ * growth after the reset is counted from zero). */
+static bool fold(struct settle_result *r, const double *rate, double *last, const double *cur,
+                 double dt_s)
 {
     bool moved = false;
     for (size_t i = 0; i < r->n; i++) {
@@ -51,8 +53,10 @@ static bool fold(struct settle_result *r, double *last, const double *cur)
             continue;
         }
         if (cur[i] != last[i]) {
-            moved = true;
-            r->moved[i] += cur[i] > last[i] ? cur[i] - last[i] : cur[i];
+            double grew = cur[i] > last[i] ? cur[i] - last[i] : cur[i];
+            if (cur[i] < last[i] || !rate || grew > rate[i] * dt_s)
+                moved = true;
+            r->moved[i] += grew;
         }
         last[i] = cur[i];
     }
@@ -78,8 +82,8 @@ int settle_wait(const struct settle_config *cfg, const struct settle_source *src
     double last[SETTLE_MAX_COUNTERS], cur[SETTLE_MAX_COUNTERS];
     src->sample(src->ctx, cur, src->n);
     ret->samples = 1;
-    fold(ret, last, cur);
-    uint64_t t0 = c->now_ns(c), last_move = t0, now = t0;
+    uint64_t t0 = c->now_ns(c), last_move = t0, now = t0, prev_t = t0;
+    fold(ret, src->quiet_rate, last, cur, 0);
     for (;;) {
         if (cfg->stop && *cfg->stop) {
             ret->status = SETTLE_INTERRUPTED;
@@ -98,7 +102,9 @@ int settle_wait(const struct settle_config *cfg, const struct settle_source *src
         src->sample(src->ctx, cur, src->n);
         ret->samples++;
         now = c->now_ns(c);
-        if (fold(ret, last, cur)) {
+        bool moved = fold(ret, src->quiet_rate, last, cur, (double)(now - prev_t) / CLK_NS_PER_S);
+        prev_t = now;
+        if (moved) {
             ret->changes++;
             last_move = now;
         }

@@ -34,6 +34,9 @@ struct settle_source {
     size_t n;                 /* 1..SETTLE_MAX_COUNTERS */
     settle_sample_fn *sample;
     void *ctx;
+    /* per counter: growth at or below this many units per second between two readings is not
+     * movement (background writes of a shared disk); NULL = any change moves */
+    const double *quiet_rate;
 };
 
 struct settle_config {

@@ -22,6 +22,7 @@ struct fake {
     uint64_t moves_until; /* counter 0 grows by 3 per reading while now < this */
     double c0, c1;
     bool c1_unreadable;
+    double c1_step; /* counter 1 grows by this per reading (background writes) */
     unsigned reads;
 };
 
@@ -43,6 +44,7 @@ static void fake_sample(void *ctx, double *v, size_t n)
         f->c0 += 3;
     f->reads++;
     v[0] = f->c0;
+    f->c1 += f->c1_step;
     v[1] = f->c1_unreadable ? NAN : f->c1;
 }
 
@@ -138,6 +140,31 @@ static void unreadable_counter_is_not_movement(void **state)
     json_decref(j);
 }
 
+/* a shared disk's background writes below the quiet rate do not hold the wait; above it they
+ * do, and their growth is recorded either way */
+static void quiet_rate_tolerates_background_writes(void **state)
+{
+    (void)state;
+    struct fake f = { .now = 0, .c1_step = 100 }; /* 400 units/s at 250 ms readings */
+    struct clk c;
+    struct settle_config cfg;
+    struct settle_source src;
+    setup(&f, &c, &cfg, &src);
+    const double slow[] = { 0, 1000 };
+    src.quiet_rate = slow;
+    struct settle_result r;
+    assert_int_equal(settle_wait(&cfg, &src, &r), 0);
+    assert_int_equal(r.status, SETTLE_SETTLED);
+    assert_int_equal(r.waited_ns, 2000 * MS);
+    assert_true(r.moved[1] == 800);
+    const double strict[] = { 0, 100 };
+    src.quiet_rate = strict;
+    cfg.timeout_ns = 4000 * MS;
+    assert_int_equal(settle_wait(&cfg, &src, &r), 0);
+    assert_int_equal(r.status, SETTLE_TIMED_OUT);
+    assert_true(r.moved[1] == 1600);
+}
+
 static void disabled_and_stopped(void **state)
 {
     (void)state;
@@ -167,6 +194,7 @@ int main(void)
         cmocka_unit_test(late_writes_are_waited_out_and_recorded),
         cmocka_unit_test(moving_source_times_out),
         cmocka_unit_test(unreadable_counter_is_not_movement),
+        cmocka_unit_test(quiet_rate_tolerates_background_writes),
         cmocka_unit_test(disabled_and_stopped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
