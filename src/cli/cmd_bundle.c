@@ -107,8 +107,8 @@ static const struct opt_def bundle_opts[] = {
       "sampler interval" },
     { "settle-quiet", 0, OPT_DURATION_NS, B(settle_quiet_ns, uint64_t), "2s", OPT_UNBOUNDED, NULL,
       "Run",
-      "between phases, wait until KVBM's offload counters and the KV device's writes were quiet "
-      "this long" },
+      "between phases, wait until KVBM's offload counters, the server's and the KV device's "
+      "writes were quiet this long" },
     { "settle-timeout", 0, OPT_DURATION_NS, B(settle_timeout_ns, uint64_t), "30s", OPT_UNBOUNDED,
       NULL, "Run", "bound on each settle wait (SETTLE_TIMEOUT when reached); 0 = no settling" },
     { "settle-device-bps", 0, OPT_SIZE_BYTES, B(settle_device_bps, uint64_t), "4MiB", OPT_UNBOUNDED,
