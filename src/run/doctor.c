@@ -527,10 +527,10 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
     cfg.repeats = 1;
     /* the doctor checks the switch and the evidence paths, not decision-grade figures: short
      * settle waits between phases keep it brief */
-    if (cfg.settle_quiet_ns > CLK_NS_PER_S)
-        cfg.settle_quiet_ns = CLK_NS_PER_S;
-    if (cfg.settle_timeout_ns > 5 * CLK_NS_PER_S)
-        cfg.settle_timeout_ns = 5 * CLK_NS_PER_S;
+    if (cfg.settle_quiet_ns > CLK_NS_PER_S / 2)
+        cfg.settle_quiet_ns = CLK_NS_PER_S / 2;
+    if (cfg.settle_timeout_ns > 3 * CLK_NS_PER_S)
+        cfg.settle_timeout_ns = 3 * CLK_NS_PER_S;
     json_t *checks = json_array();
     json_t *group = NULL;
     dnote(&cfg, "doctor: B1 and B2p bundles (switch, metrics, KV disk I/O)");

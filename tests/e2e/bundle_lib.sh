@@ -81,7 +81,7 @@ run_bundle() {
   RC=0
   timeout 120 "$KVTIER" bundle --profiles "$KVTIER_PROFILES" --model tiny --workload A \
     --disk-cache-dir "$DISKDIR" --out "$WORK/res" --interval 250ms ${DROP_CACHES:---drop-caches no} \
-    ${SETTLE:---settle-quiet 500ms --settle-timeout 10s} "$@" \
+    ${SETTLE:---settle-quiet 500ms --settle-timeout 3s} "$@" \
     >"$WORK/out.txt" 2>"$WORK/err.txt" || RC=$?
   user_files_intact
 }
