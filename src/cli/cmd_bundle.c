@@ -97,6 +97,9 @@ static const struct opt_def bundle_opts[] = {
       "mode C cgroup read limit in bytes/s (io.max rbps, v1 blkio fallback)" },
     { "c-write-bps", 0, OPT_SIZE_BYTES, B(c_write_bps, uint64_t), NULL, OPT_UNBOUNDED, NULL,
       "Mode C", "mode C cgroup write limit in bytes/s (io.max wbps, v1 blkio fallback)" },
+    { "c-levels", 0, OPT_STR, B(c_levels, const char *), NULL, OPT_UNBOUNDED, NULL, "Mode C",
+      "Mode C ladder: read limits as % of the --probe read ceiling or bytes/s (\"25%,50%,100%\"), "
+      "each level one arm (C@25%) of the interleaved group, with a monotonicity test" },
     { "drop-caches", 0, OPT_ENUM, O(drop_caches), "yes", OPT_UNBOUNDED, yes_no, "Run",
       "sync and drop the page cache before each run where permitted (recorded)" },
     { "cgroup", 0, OPT_ENUM, O(cgroup), "yes", OPT_UNBOUNDED, yes_no, "Run",

@@ -42,6 +42,7 @@
 #include "observe/observe.h"
 #include "report/charts.h"
 #include "run/evidence.h"
+#include "run/ladder.h"
 #include "run/manifest.h"
 #include "run/settle.h"
 #include "stack/cgroup.h"
@@ -352,7 +353,18 @@ static json_t *health_json(const struct outcome *oc, const struct run *r, bool k
 
 /* ---- per-mode settings and the shared plan ---------------------------------------------- */
 
+/* One arm of the interleaved group: a mode, or one level of the Mode C ladder. */
+struct arm {
+    enum mode_id id;
+    char name[LADDER_NAME_MAX]; /* the mode's name, or "C@25%" */
+    uint64_t c_read_bps;        /* a ladder level's read limit; 0 = the mode's */
+};
+
 struct group {
+    struct arm arms[MODE__COUNT + LADDER_MAX_LEVELS];
+    size_t n_arms;
+    struct ladder_level levels[LADDER_MAX_LEVELS];
+    size_t n_levels;
     const struct bundle_config *cfg;
     json_t *stack_profile; /* owned */
     char stack_label[128];
@@ -782,14 +794,16 @@ static void run_fini(struct run *r, struct outcome *oc)
 
 /* One bundle: prepare, launch, measure, stop, then write and judge what was measured (also
  * after an early stop). Returns the quick summary (owned) and the evidence (owned). */
-static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned block_pos,
+static json_t *run_one(struct group *g, const struct arm *a, unsigned rep, unsigned block_pos,
                        json_t **ret_evidence)
 {
     const struct bundle_config *cfg = g->cfg;
     struct run r = { .cfg = cfg, .oe = &g->oe, .rep = rep };
     struct outcome oc = { 0 };
-    mode_settings_for(g, id, &r.ms);
-    r.dir = xalloc_printf("%s/%s/r%02u", g->dir, mode_name(id), rep);
+    mode_settings_for(g, a->id, &r.ms);
+    if (a->c_read_bps)
+        r.ms.c_read_bps = a->c_read_bps;
+    r.dir = xalloc_printf("%s/%s/r%02u", g->dir, a->name, rep);
     r.phases = json_array();
     r.os_deltas = json_object();
     r.pidio = json_object();
@@ -811,6 +825,9 @@ static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned 
     json_object_set(verdict, "evidence", ev);
     write_json(&g->oe, r.dir, "verdict.json", verdict);
     json_t *q = quick_summary_json(summary, verdict, &r.ms, rep, r.dir);
+    json_object_set_new(q, "arm", json_string(a->name));
+    if (a->c_read_bps)
+        json_object_set_new(q, "c_read_bps", json_integer((json_int_t)a->c_read_bps));
     write_json(&g->oe, r.dir, "quick_summary.json", q);
     struct charts_result cr = { 0 };
     struct diag cd = { 0 };
@@ -887,6 +904,44 @@ static void group_fini(struct group *g)
     free(g->cache_dir);
 }
 
+/* The arms: every mode once, mode C once per ladder level when --c-levels is given. */
+static int group_arms(const struct bundle_config *cfg, struct group *g, struct diag *d)
+{
+    bool has_c = false;
+    for (size_t i = 0; i < cfg->n_modes; i++)
+        has_c |= cfg->modes[i] == MODE_C;
+    if (cfg->c_levels && !has_c)
+        return diag_set(d, -EINVAL, 0, 0, "--c-levels needs mode C in --mode");
+    if (cfg->c_levels) {
+        double ceiling = 0;
+        json_t *probe = NULL;
+        struct diag pd = { 0 };
+        if (cfg->probe_path && jsonx_load_file(cfg->probe_path, &probe, &pd) == 0)
+            ceiling = ladder_probe_read_ceiling(probe);
+        json_decref(probe);
+        int r = ladder_parse_levels(cfg->c_levels, ceiling, g->levels, LADDER_MAX_LEVELS,
+                                    &g->n_levels, d);
+        if (r < 0)
+            return r;
+    }
+    g->n_arms = 0;
+    for (size_t i = 0; i < cfg->n_modes; i++) {
+        if (cfg->modes[i] == MODE_C && g->n_levels) {
+            for (size_t k = 0; k < g->n_levels; k++) {
+                struct arm *a = &g->arms[g->n_arms++];
+                a->id = MODE_C;
+                a->c_read_bps = g->levels[k].read_bps;
+                snprintf(a->name, sizeof(a->name), "%s", g->levels[k].name);
+            }
+            continue;
+        }
+        struct arm *a = &g->arms[g->n_arms++];
+        *a = (struct arm){ .id = cfg->modes[i] };
+        snprintf(a->name, sizeof(a->name), "%s", mode_name(cfg->modes[i]));
+    }
+    return 0;
+}
+
 static int group_prepare(const struct bundle_config *cfg, struct group *g, struct diag *d)
 {
     g->cfg = cfg;
@@ -943,6 +998,8 @@ static int group_prepare(const struct bundle_config *cfg, struct group *g, struc
                             mode_name(cfg->modes[i]), (unsigned long long)mode_cpu_blocks(&ms),
                             (unsigned long long)mode_disk_blocks(&ms));
     }
+    if ((r = group_arms(cfg, g, d)) < 0)
+        return r;
     g->ready_timeout_ns = cfg->ready_timeout_ns;
     if (!g->ready_timeout_ns) {
         uint64_t ns = 0;
@@ -1000,7 +1057,7 @@ static json_t *mode_stats(json_t *quicks, const char *mode, uint64_t seed)
     json_t *q;
     json_t *dirs = json_array();
     json_array_foreach (quicks, i, q) {
-        if (strcmp(jsonx_str(q, "mode", ""), mode))
+        if (strcmp(jsonx_str(q, "arm", ""), mode))
             continue;
         total++;
         json_array_append_new(dirs, json_string(jsonx_str(q, "bundle", "")));
@@ -1037,22 +1094,22 @@ static json_t *mode_stats(json_t *quicks, const char *mode, uint64_t seed)
 static json_t *run_blocks(struct group *g, json_t *quicks, json_t *evidences, bool *ret_interrupted)
 {
     const struct bundle_config *cfg = g->cfg;
-    size_t total = cfg->n_modes * cfg->repeats;
+    size_t total = g->n_arms * cfg->repeats;
     size_t *order = xcalloc(total, sizeof(size_t));
-    bundle_block_order(cfg->n_modes, cfg->repeats, cfg->seed, order);
+    bundle_block_order(g->n_arms, cfg->repeats, cfg->seed, order);
     note(cfg, "group %s: %zu bundle(s), plan %s", g->dir, total, g->plan_path);
     json_t *blocks = json_array();
-    unsigned rep_of[MODE__COUNT] = { 0 };
+    unsigned rep_of[MODE__COUNT + LADDER_MAX_LEVELS] = { 0 };
     bool interrupted = false;
     for (unsigned b = 0; b < cfg->repeats && !interrupted; b++) {
         json_t *blk = json_array();
-        for (size_t k = 0; k < cfg->n_modes; k++) {
-            size_t at = (size_t)b * cfg->n_modes + k;
-            assert(at < total && order[at] < cfg->n_modes);
-            enum mode_id id = cfg->modes[order[at]];
-            json_array_append_new(blk, json_string(mode_name(id)));
+        for (size_t k = 0; k < g->n_arms; k++) {
+            size_t at = (size_t)b * g->n_arms + k;
+            assert(at < total && order[at] < g->n_arms);
+            const struct arm *a = &g->arms[order[at]];
+            json_array_append_new(blk, json_string(a->name));
             json_t *ev = NULL;
-            json_t *q = run_one(g, id, ++rep_of[id], (unsigned)k, &ev);
+            json_t *q = run_one(g, a, ++rep_of[order[at]], (unsigned)k, &ev);
             json_array_append_new(quicks, q);
             json_array_append_new(evidences, ev);
             if (cfg->interrupt_flag && *cfg->interrupt_flag) {
@@ -1079,7 +1136,7 @@ static json_t *rejudge(struct group *g, json_t *quicks, json_t *evidences, json_
     json_t *q;
     assert(json_array_size(quicks) == json_array_size(evidences));
     json_array_foreach (quicks, i, q) {
-        json_t *ms = json_object_get(per_mode, jsonx_str(q, "mode", ""));
+        json_t *ms = json_object_get(per_mode, jsonx_str(q, "arm", ""));
         json_t *ev = json_array_get(evidences, i);
         json_t *rp = json_object();
         json_object_set(rp, "n", json_object_get(ms, "n"));
@@ -1098,6 +1155,7 @@ static json_t *rejudge(struct group *g, json_t *quicks, json_t *evidences, json_
             all_valid = false;
         json_t *bj = json_object();
         json_object_set(bj, "mode", json_object_get(q, "mode"));
+        json_object_set(bj, "arm", json_object_get(q, "arm"));
         json_object_set(bj, "repeat", json_object_get(q, "repeat"));
         json_object_set(bj, "dir", json_object_get(q, "bundle"));
         json_object_set(bj, "run_valid", json_object_get(v, "run_valid"));
@@ -1160,8 +1218,8 @@ int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag 
     json_t *blocks = run_blocks(&g, quicks, evidences, &interrupted);
     /* repeats: stability per mode, then every bundle's verdict is re-judged with it */
     json_t *per_mode = json_object();
-    for (size_t k = 0; k < cfg->n_modes; k++) {
-        const char *mn = mode_name(cfg->modes[k]);
+    for (size_t k = 0; k < g.n_arms; k++) {
+        const char *mn = g.arms[k].name;
         if (!json_object_get(per_mode, mn))
             json_object_set_new(per_mode, mn, mode_stats(quicks, mn, cfg->seed));
     }
@@ -1181,6 +1239,16 @@ int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag 
     json_object_set_new(gs, "bundles", bundles);
     json_object_set_new(gs, "per_mode", per_mode);
     json_object_set_new(gs, "comparisons", comparisons_json(per_mode));
+    if (g.n_levels) {
+        json_t *lad = ladder_report(g.levels, g.n_levels, quicks, cfg->seed);
+        int lr = ladder_write_chart(g.dir, lad);
+        if (lr < 0)
+            out_check(&g.oe, g.dir, lr);
+        json_object_set_new(gs, "c_ladder", lad);
+        note(cfg, "Mode C ladder: %s (Spearman rho %.3f, p %.4f, n %lld)",
+             jsonx_str(lad, "outcome", "?"), jsonx_num(lad, "spearman_rho", NAN),
+             jsonx_num(lad, "p_value", NAN), (long long)jsonx_i64(lad, "n", 0));
+    }
     json_object_set_new(gs, "interrupted", json_boolean(interrupted));
     json_object_set_new(gs, "all_run_valid", json_boolean(all_valid && !interrupted));
     json_object_set_new(gs, "thresholds", gate_thresholds_json(&cfg->thresholds));

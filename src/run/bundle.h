@@ -39,6 +39,7 @@ struct bundle_config {
     uint64_t cpu_cache_blocks, disk_cache_blocks, g1_blocks;
     double c_disk_fraction;
     uint64_t c_read_bps, c_write_bps;
+    const char *c_levels; /* borrowed; Mode C ladder "25%,50%,100%" or sizes; NULL = one level */
     bool disable_o_direct;
     bool drop_caches;          /* try to drop the page cache before each run */
     bool use_cgroup;           /* place the stack in a cgroup (always tried in mode C) */
