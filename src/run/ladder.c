@@ -48,8 +48,8 @@ static int parse_one(const char *tok, double ceiling, struct ladder_level *lv, s
     return 0;
 }
 
-int ladder_parse_levels(const char *spec, double ceiling_bps, struct ladder_level *out,
-                        size_t max, size_t *ret_n, struct diag *d)
+int ladder_parse_levels(const char *spec, double ceiling_bps, struct ladder_level *out, size_t max,
+                        size_t *ret_n, struct diag *d)
 {
     assert(spec && out && ret_n);
     char *s = xstrdup(spec), *save = NULL;
@@ -229,11 +229,11 @@ json_t *ladder_report(const struct ladder_level *lv, size_t n_levels, const json
     jsonx_set_num(o, "p_value", p);
     json_object_set_new(o, "permutations", json_integer(LADDER_PERMUTATIONS));
     json_object_set_new(o, "monotonic_medians", known ? json_boolean(mono) : json_null());
-    const char *outcome = isnan(p) ? "insufficient"
-                          : p < 0.05 && rho < 0 && known && mono
-                              ? "monotonic"
-                              : (p < 0.05 && rho < 0 ? "decreasing_trend_not_monotonic"
-                                                     : "no_significant_trend");
+    const char *outcome =
+        isnan(p) ? "insufficient"
+        : p < 0.05 && rho < 0 && known && mono
+            ? "monotonic"
+            : (p < 0.05 && rho < 0 ? "decreasing_trend_not_monotonic" : "no_significant_trend");
     json_object_set_new(o, "outcome", json_string(outcome));
     json_object_set_new(o, "note",
                         json_string("Spearman's rho between each level's read limit and the "

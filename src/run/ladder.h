@@ -16,9 +16,9 @@
 
 #include "common/diag.h"
 
-#define LADDER_MAX_LEVELS    8
-#define LADDER_PERMUTATIONS  10000
-#define LADDER_NAME_MAX      24
+#define LADDER_MAX_LEVELS   8
+#define LADDER_PERMUTATIONS 10000
+#define LADDER_NAME_MAX     24
 
 struct ladder_level {
     char name[LADDER_NAME_MAX]; /* arm name, "C@25%" or "C@200MiB" */
@@ -29,8 +29,8 @@ struct ladder_level {
 /* Parses a comma list of levels, each "<p>%" (of ceiling_bps, the probe's read ceiling; 0 =
  * unknown, then a % level is an error) or a size in bytes/s ("200MiB"). At least two distinct
  * levels, at most LADDER_MAX_LEVELS. 0, or -EINVAL with d naming the bad level. */
-int ladder_parse_levels(const char *spec, double ceiling_bps, struct ladder_level *out,
-                        size_t max, size_t *ret_n, struct diag *d);
+int ladder_parse_levels(const char *spec, double ceiling_bps, struct ladder_level *out, size_t max,
+                        size_t *ret_n, struct diag *d);
 /* The probe's read ceiling: the highest bw_bytes_per_s of its randread entries, else of its
  * read entries, in probe.json's "ceilings"; 0 when none. */
 double ladder_probe_read_ceiling(const json_t *probe);

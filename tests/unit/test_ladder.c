@@ -41,8 +41,7 @@ static void parse_levels(void **state)
     assert_int_equal(ladder_parse_levels("25%,fast", 1e9, lv, LADDER_MAX_LEVELS, &n, &d), -EINVAL);
     assert_non_null(strstr(d.msg, "'fast'"));
     assert_int_equal(ladder_parse_levels("50%", 1e9, lv, LADDER_MAX_LEVELS, &n, &d), -EINVAL);
-    assert_int_equal(ladder_parse_levels("1MiB,1MiB", 1e9, lv, LADDER_MAX_LEVELS, &n, &d),
-                     -EINVAL);
+    assert_int_equal(ladder_parse_levels("1MiB,1MiB", 1e9, lv, LADDER_MAX_LEVELS, &n, &d), -EINVAL);
     assert_int_equal(n, 0);
 }
 
@@ -83,8 +82,8 @@ static void spearman_values(void **state)
 
 static json_t *quick(const char *arm, double p95, bool valid)
 {
-    return json_pack("{s:s, s:b, s:{s:f}}", "arm", arm, "run_valid", valid, "replay",
-                     "ttft_p95_ms", p95);
+    return json_pack("{s:s, s:b, s:{s:f}}", "arm", arm, "run_valid", valid, "replay", "ttft_p95_ms",
+                     p95);
 }
 
 static void report_and_chart(void **state)
