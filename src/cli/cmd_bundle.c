@@ -33,11 +33,16 @@ struct bundle_cli {
     struct bundle_config bc;
     const char *mode, *profiles, *thresholds;
     uint64_t repeats, pid;
-    int drop_caches, cgroup, storage_kind;
+    int drop_caches, cgroup, storage_kind, tail;
     bool json;
 };
 
 static const struct opt_choice yes_no[] = { { "yes", "on" }, { "no", "off" }, { NULL, NULL } };
+static const struct opt_choice tails[] = {
+    { "p95", "size replay/steady for a supported p95 (72 requests) and gate on it" },
+    { "p99", "size them for a supported p99 (368 requests) and gate on it" },
+    { NULL, NULL },
+};
 static const struct opt_choice storage_kinds[] = {
     { "local_nvme", "the KV tier on a local NVMe (this phase of the plan)" },
     { "shared_nvmeof", "a shared NVMe-oF tier (future phases)" },
@@ -122,6 +127,9 @@ static const struct opt_def bundle_opts[] = {
       "cap on requests per phase (planner; default: workload profile)" },
     { "rate-scale", 0, OPT_DOUBLE, B(rate_scale, double), NULL, 0, 1000, NULL, "Run",
       "multiplier on every phase's planned rate" },
+    { "tail", 0, OPT_ENUM, O(tail), "p95", OPT_UNBOUNDED, tails, "Run",
+      "headline TTFT quantile: the plan sizes the measured phases to support it and "
+      "TAIL_UNDERSAMPLED flags a replay phase that does not" },
     { "device", 0, OPT_STR, B(device, const char *), NULL, OPT_UNBOUNDED, NULL, "Storage",
       "block device to observe (default: the disk holding --disk-cache-dir)" },
     { "probe", 0, OPT_STR, B(probe_path, const char *), NULL, OPT_UNBOUNDED, NULL, "Storage",
@@ -295,6 +303,8 @@ int cmd_bundle_main(int argc, char **argv)
         exit_code = CLIOPT_EXIT_USAGE;
         goto out;
     }
+    bc->tail_quantile = c.tail == 1 ? 0.99 : 0.95;
+    bc->thresholds.tail_quantile = bc->tail_quantile;
     bc->interrupt_flag = clisig_catch(CLISIG_SET_INT_TERM, CLISIG_REPEAT_KILL_LATER);
     struct diag d = { 0 };
     rc = bundle_run(bc, &group, &d);

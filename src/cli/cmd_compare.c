@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/compare.h"
 #include "cli/cliopt.h"
 #include "cli/cmds.h"
 #include "cli/log.h"
 #include "common/fileio.h"
 #include "common/jsonx.h"
 #include "common/xalloc.h"
-#include "run/compare.h"
 
 struct compare_cli {
     const char *baseline, *treatment, *phase, *primary, *out, *md;

@@ -29,7 +29,15 @@ struct plan_cfg {
     const char *mode, *hardware, *export_mooncake, *export_from;
     uint64_t seed, g1, g2, g3, trace_tph; /* trace_tph: wo's field is 32-bit */
     double cpu_gb, disk_gb;
+    int tail;             /* --tail: 0 p95, 1 p99, 2 none (wo.tail_quantile) */
     struct opt_marks set; /* which options were given */
+};
+
+static const struct opt_choice tails[] = {
+    { "p95", "size replay and steady for a supported p95 (72 requests)" },
+    { "p99", "size them for a supported p99 (368 requests)" },
+    { "none", "keep the profile's counts" },
+    { NULL, NULL },
 };
 
 /* OPT_ENUM stores an int */
@@ -60,6 +68,9 @@ static const struct opt_def plan_opts[] = {
       "Plan", "multiply every phase's arrival rate (pressure stays <= 4 requests/s)" },
     { "max-requests", 0, OPT_U64, offsetof(struct plan_cfg, wo.max_requests), "0", 0, 200000, NULL,
       "Plan", "cap on requests (sessions) per phase; 0 = the profile's counts" },
+    { "tail", 0, OPT_ENUM, offsetof(struct plan_cfg, tail), "p95", OPT_UNBOUNDED, tails, "Plan",
+      "headline quantile the measured phases are sized to support at 95% confidence "
+      "(--max-requests still caps; the header's \"tail\" says whether it holds)" },
     { "tokenizer", 't', OPT_STR, offsetof(struct plan_cfg, wo.tokenizer_path), NULL, OPT_UNBOUNDED,
       NULL, "Text", "tokenizer.json of the model (exact counts); absent = approximate tokenizer" },
     { "corpus", 0, OPT_STR, offsetof(struct plan_cfg, wo.corpus_dir), NULL, OPT_UNBOUNDED, NULL,
@@ -176,6 +187,7 @@ int cmd_plan_main(int argc, char **argv)
         return rc;
     }
     cfg.wo.trace_tokens_per_hash = (uint32_t)cfg.trace_tph;
+    cfg.wo.tail_quantile = cfg.tail == 0 ? 0.95 : cfg.tail == 1 ? 0.99 : 0;
     if (!cfg.wo.tokenizer_path)
         log_warn("no --tokenizer: tokenizer: approx (counts and block alignment hold for "
                  "kvtier serve's approximate tokenizer, not for a real model)");

@@ -12,9 +12,12 @@ int cmd_probe_main(int argc, char **argv);
 int cmd_bundle_main(int argc, char **argv);
 int cmd_compare_main(int argc, char **argv);
 int cmd_slo_main(int argc, char **argv);
+int cmd_sweep_main(int argc, char **argv);
 int cmd_matrix_main(int argc, char **argv);
 int cmd_report_main(int argc, char **argv);
 int cmd_doctor_main(int argc, char **argv);
 int cmd_tokenize_main(int argc, char **argv);
+int cmd_calibrate_main(int argc, char **argv);
+int cmd_whatif_main(int argc, char **argv);
 
 #endif

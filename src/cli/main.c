@@ -25,11 +25,15 @@ static const struct command commands[] = {
     { "probe", cmd_probe_main, "measure the SSD ceiling with the KV tier's I/O shapes" },
     { "bundle", cmd_bundle_main, "run one phased, self-describing run bundle (run_bundle)" },
     { "compare", cmd_compare_main, "compare a baseline and a treatment bundle group" },
+    { "sweep", cmd_sweep_main, "TTFT p50/p95/p99 with intervals against a load axis per mode" },
     { "slo", cmd_slo_main, "search the largest load that meets a latency SLO per mode" },
     { "matrix", cmd_matrix_main, "run an experiment matrix plan" },
     { "report", cmd_report_main, "build charts and the evidence pack from results" },
     { "doctor", cmd_doctor_main, "check the control surface of a stack" },
     { "tokenize", cmd_tokenize_main, "tokenize text from stdin" },
+    { "calibrate", cmd_calibrate_main, "fit the twin's hardware profile from bundles or silicon" },
+    { "whatif", cmd_whatif_main,
+      "ask the twin where the SSD tier pays off, faster than real time" },
 };
 
 static void usage(FILE *f)

@@ -242,6 +242,7 @@ int profile_hw_from_json(const json_t *j, struct hw_profile *ret, struct diag *d
         (r = need_num(c, "compute", "bf16_flops", &h.bf16_flops, true, d)) < 0 ||
         (r = need_num(c, "compute", "mfu_prefill", &h.mfu_prefill, true, d)) < 0 ||
         (r = need_num(c, "compute", "mbu_decode", &h.mbu_decode, true, d)) < 0 ||
+        (r = need_num(c, "compute", "attn_mfu", &h.attn_mfu, false, d)) < 0 ||
         (r = need_num(c, "compute", "kv_read_bytes_per_s", &h.kv_read_bytes_per_s, true, d)) < 0 ||
         (r = need_num(c, "compute", "step_overhead_s", &h.step_overhead_s, true, d)) < 0 ||
         (r = need_num(c, "compute", "per_seq_overhead_s", &h.per_seq_overhead_s, true, d)) < 0 ||
@@ -251,6 +252,8 @@ int profile_hw_from_json(const json_t *j, struct hw_profile *ret, struct diag *d
         return r;
     if (h.mfu_prefill <= 0 || h.mfu_prefill > 1 || h.mbu_decode <= 0 || h.mbu_decode > 1)
         return diag_set(d, -EINVAL, 0, 0, "compute.mfu_prefill and mbu_decode must be in (0, 1]");
+    if (h.attn_mfu < 0 || h.attn_mfu > 1)
+        return diag_set(d, -EINVAL, 0, 0, "compute.attn_mfu must be in (0, 1] (or absent)");
     *ret = h;
     return 0;
 }

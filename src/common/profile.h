@@ -41,7 +41,8 @@ struct hw_profile {
     bool unified_memory;
     double fp4_flops, fp8_flops, bf16_flops; /* dense peaks, FLOP/s */
     double mfu_prefill, mbu_decode;          /* achieved fractions */
-    double kv_read_bytes_per_s;              /* effective attention KV-read bandwidth */
+    double attn_mfu;            /* achieved fraction of peak for attention FLOPs; 0 = mfu_prefill */
+    double kv_read_bytes_per_s; /* effective attention KV-read bandwidth */
     double step_overhead_s, per_seq_overhead_s;
     double g1_g2_bytes_per_s;                           /* device<->host copy link */
     double ssd_read_bytes_per_s, ssd_write_bytes_per_s; /* nominal, for sizing only */

@@ -30,6 +30,7 @@ int cost_model_init(struct cost_model *cm, const struct model_profile *m,
         cm->moe_topk = m->experts_topk;
     }
     cm->flops_per_s = peak * h->mfu_prefill;
+    cm->attn_flops_per_s = peak * (h->attn_mfu > 0 ? h->attn_mfu : h->mfu_prefill);
     cm->weight_bw = h->memory_bw_bytes_per_s * h->mbu_decode;
     cm->kv_read_bw = h->kv_read_bytes_per_s > 0 ? h->kv_read_bytes_per_s : cm->weight_bw;
     cm->step_overhead_s = h->step_overhead_s;
@@ -73,9 +74,12 @@ uint64_t cost_step_ns(const struct cost_model *cm, const struct cost_step *s)
     if (s->seqs == 0)
         return 0;
     double tokens = (double)s->prefill_tokens + s->decode_seqs;
-    double flops = 2.0 * cm->params_active * tokens +
-                   2.0 * cm->d_q * (cm->l_full * s->attn_full + cm->l_swa * s->attn_swa);
-    double t_comp = flops / cm->flops_per_s;
+    double gemm = 2.0 * cm->params_active * tokens;
+    double attn = 2.0 * cm->d_q * (cm->l_full * s->attn_full + cm->l_swa * s->attn_swa);
+    /* one rate for both unless the profile gives attention its own (then bit-identical) */
+    double t_comp = cm->attn_flops_per_s == cm->flops_per_s
+                        ? (gemm + attn) / cm->flops_per_s
+                        : gemm / cm->flops_per_s + attn / cm->attn_flops_per_s;
     double kv_bytes = cm->kv_bytes_per_token * ((double)s->ctx_tokens + tokens);
     double t_mem = weight_bytes(cm, tokens) / cm->weight_bw + kv_bytes / cm->kv_read_bw;
     double t =

@@ -4,7 +4,7 @@
  * set D with contexts c_j:
  *   FLOPs  = 2 P (C + |D|) + sum_i 2 d_q C_i (L_full (p_i + C_i/2) + L_swa min(p_i + C_i/2, W))
  *                         + sum_j 4 d_q (L_full c_j + L_swa min(c_j, W))
- *   T_comp = FLOPs / (peak x MFU)
+ *   T_comp = FLOPs / (peak x MFU), the attention FLOPs at peak x attn_mfu when the profile sets it
  *   T_mem  = W_step(B) / (BW x MBU) + kv_b (sum c_j + sum p_i + C + |D|) / KV-read BW
  *   T_step = max(T_comp, T_mem) + step overhead + per-sequence overhead x (sequences - 1)
  * W_step(B) scales the MoE expert part by the expected distinct experts E (1 - (1 - k/E)^B)
@@ -24,8 +24,9 @@ struct cost_model {
     double w1_bytes;           /* weights read at batch 1 */
     double moe_shared_frac;    /* fraction of w1 that is shared (dense = 1) */
     double moe_experts, moe_topk;
-    double flops_per_s; /* peak x MFU */
-    double weight_bw;   /* BW x MBU */
+    double flops_per_s;      /* peak x MFU */
+    double attn_flops_per_s; /* peak x attention MFU (the MFU when the profile has none) */
+    double weight_bw;        /* BW x MBU */
     double kv_read_bw;
     double step_overhead_s, per_seq_overhead_s;
     double link_g1_g2_bytes_per_s;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/jsonx.h"
+#include "common/quantci.h"
 #include "common/stats.h"
 #include "common/xalloc.h"
 
@@ -216,7 +217,10 @@ static json_t *acc_json(struct acc *a, const struct loadstats *s)
     for (int i = 0; i < D__COUNT; i++) {
         struct stats_summary sum;
         stats_summarize(a->d[i].v, a->d[i].n, &sum);
-        json_object_set_new(o, dist_names[i], stats_summary_json(&sum));
+        json_t *dj = stats_summary_json(&sum);
+        /* every quantile with its n and order-statistic interval (a->d[i].v is now sorted) */
+        quantci_add_summary(dj, a->d[i].v, a->d[i].n);
+        json_object_set_new(o, dist_names[i], dj);
     }
     /* schedule fidelity: achieved send rate and whether the client kept up */
     double span = a->t_last_sent_ns > a->t_first_sent_ns

@@ -184,21 +184,22 @@ static void preamble(struct chart_ctx *c, struct buf *gp, const char *title, con
     }
 }
 
-static int run_gnuplot(struct chart_ctx *c, const char *name)
+static int run_gnuplot(const char *charts_dir, const char *gnuplot, const char *name,
+                       struct charts_result *res)
 {
-    char *log = xalloc_printf("%s/gnuplot.log", c->charts_dir);
+    char *log = xalloc_printf("%s/gnuplot.log", charts_dir);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_addchdir_np(&fa, c->charts_dir);
+    posix_spawn_file_actions_addchdir_np(&fa, charts_dir);
     char *script = xalloc_printf("%s.gp", name);
-    char *argv[] = { (char *)c->gnuplot, script, NULL };
+    char *argv[] = { (char *)gnuplot, script, NULL };
     pid_t pid;
-    int r = posix_spawnp(&pid, c->gnuplot, &fa, NULL, argv, environ);
+    int r = posix_spawnp(&pid, gnuplot, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (r != 0) {
-        c->res->gnuplot_missing = true;
+        res->gnuplot_missing = true;
         r = -r;
         goto out;
     }
@@ -208,7 +209,7 @@ static int run_gnuplot(struct chart_ctx *c, const char *name)
     if (!WIFEXITED(st))
         r = -EIO;
     else if (WEXITSTATUS(st) == 127) {
-        c->res->gnuplot_missing = true;
+        res->gnuplot_missing = true;
         r = -ENOENT;
     } else if (WEXITSTATUS(st) != 0)
         r = -EIO;
@@ -218,33 +219,52 @@ out:
     return r;
 }
 
+int charts_write(const char *charts_dir, const char *name, const char *dat, size_t dat_len,
+                 const char *gp, const char *plot, const char *gnuplot, struct charts_result *res)
+{
+    if (!gnuplot)
+        gnuplot = "gnuplot";
+    char *datp = xalloc_printf("%s/%s.dat", charts_dir, name);
+    char *gpp = xalloc_printf("%s/%s.gp", charts_dir, name);
+    struct buf full;
+    buf_init(&full, 0);
+    buf_printf(&full, "# kvtier chart %s: data in %s.dat; run 'gnuplot %s.gp' here to redraw\n",
+               name, name, name);
+    buf_append_str(&full, gp);
+    buf_printf(&full,
+               "set terminal pngcairo size 1280,640 font ',10'\nset output '%s.png'\n%s\n"
+               "set terminal svg size 1280,640 dynamic font ',10'\nset output '%s.svg'\n%s\n",
+               name, plot, name, plot);
+    int r = fileio_write_atomic(datp, dat ? (const uint8_t *)dat : (const uint8_t *)"", dat_len);
+    if (r == 0)
+        r = fileio_write_atomic(gpp, full.data, full.len);
+    if (r == 0) {
+        res->written++;
+        if (!res->gnuplot_missing && run_gnuplot(charts_dir, gnuplot, name, res) == 0)
+            res->rendered++;
+        else if (!res->gnuplot_missing)
+            r = -EIO;
+    }
+    buf_fini(&full);
+    free(datp);
+    free(gpp);
+    return r;
+}
+
 /* Writes name.dat and name.gp (the plot command given, drawn once as PNG and once as SVG),
  * then renders. */
 static void emit_chart(struct chart_ctx *c, const char *name, const struct buf *dat,
                        const struct buf *gp, const char *plot)
 {
-    char *datp = xalloc_printf("%s/%s.dat", c->charts_dir, name);
-    char *gpp = xalloc_printf("%s/%s.gp", c->charts_dir, name);
-    struct buf full;
-    buf_init(&full, 0);
-    buf_printf(&full, "# kvtier chart %s: data in %s.dat; run 'gnuplot %s.gp' here to redraw\n",
-               name, name, name);
-    buf_append(&full, gp->data, gp->len);
-    buf_printf(&full,
-               "set terminal pngcairo size 1280,640 font ',10'\nset output '%s.png'\n%s\n"
-               "set terminal svg size 1280,640 dynamic font ',10'\nset output '%s.svg'\n%s\n",
-               name, plot, name, plot);
-    if (fileio_write_atomic(datp, dat->data ? dat->data : (const uint8_t *)"", dat->len) == 0 &&
-        fileio_write_atomic(gpp, full.data, full.len) == 0) {
-        c->res->written++;
-        if (!c->res->gnuplot_missing && run_gnuplot(c, name) == 0)
-            c->res->rendered++;
-        else if (!c->res->gnuplot_missing)
-            note(c, "gnuplot failed on %s (see charts/gnuplot.log)", name);
-    }
-    buf_fini(&full);
-    free(datp);
-    free(gpp);
+    struct buf g;
+    buf_init(&g, 0);
+    buf_append(&g, gp->data, gp->len);
+    buf_append(&g, (const uint8_t *)"", 1);
+    int r = charts_write(c->charts_dir, name, dat->data ? (const char *)dat->data : "", dat->len,
+                         (const char *)g.data, plot, c->gnuplot, c->res);
+    if (r == -EIO)
+        note(c, "gnuplot failed on %s (see charts/gnuplot.log)", name);
+    buf_fini(&g);
 }
 
 static void chart_ttft(struct chart_ctx *c)

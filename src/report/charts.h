@@ -10,6 +10,7 @@
 #define KVTIER_REPORT_CHARTS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <jansson.h>
 
@@ -28,5 +29,13 @@ struct charts_result {
  * json_decref. Runs child processes; not thread-safe with respect to the working directory. */
 int charts_render_bundle(const char *dir, const char *gnuplot, struct charts_result *ret,
                          struct diag *d);
+
+/* Writes charts_dir/name.dat (dat_len bytes of dat), charts_dir/name.gp (gp, a NUL-terminated
+ * gnuplot preamble, followed by plot drawn once as PNG and once as SVG) and renders them with
+ * gnuplot (NULL = "gnuplot" on PATH), counting into res (written, rendered, gnuplot_missing;
+ * res->notes untouched). For charts of other documents than a bundle (sweep, slo). Returns 0,
+ * -EIO when gnuplot failed (see charts_dir/gnuplot.log), or negative errno from writing. */
+int charts_write(const char *charts_dir, const char *name, const char *dat, size_t dat_len,
+                 const char *gp, const char *plot, const char *gnuplot, struct charts_result *res);
 
 #endif

@@ -624,6 +624,11 @@ static void run_measure(struct group *g, struct run *r, struct outcome *oc)
     lc.out_dir = raw_dir;
     lc.seed = cfg->seed;
     lc.interrupt_flag = cfg->interrupt_flag;
+    if (cfg->concurrency) {
+        /* a load axis of kvtier sweep/slo: every phase closed loop at this many in flight */
+        lc.arrival = LOADGEN_ARRIVAL_CLOSED;
+        lc.concurrency = cfg->concurrency;
+    }
     json_t *extra = json_object_get(g->stack_profile, "extra_body");
     lc.extra_body = json_is_object(extra) ? extra : NULL;
     struct loadgen_hooks hooks = {
@@ -1040,6 +1045,7 @@ static int group_prepare(const struct bundle_config *cfg, struct group *g, struc
     workload_options_init(&wo);
     wo.max_requests = cfg->max_requests;
     wo.rate_scale = cfg->rate_scale;
+    wo.tail_quantile = cfg->tail_quantile > 0 ? cfg->tail_quantile : 0.95;
     r = workload_plan_write(cfg->profiles_dir, cfg->workload, cfg->dataset, cfg->model, cfg->seed,
                             &cap, &wo, g->plan_path, &g->plan_header, d);
     if (r < 0)

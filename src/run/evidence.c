@@ -296,6 +296,13 @@ static json_t *phase_json(const char *dir, const char *name, const json_t *entry
     jsonx_set_num(ph, "ttft_p95_ms", jsonx_num(json_object_get(sp, "ttft_ms"), "p95", NAN));
     jsonx_set_num(ph, "client_lag_p99_ms",
                   jsonx_num(json_object_get(sp, "client_lag_ms"), "p99", NAN));
+    /* whether the sample supports the tail quantiles (TAIL_UNDERSAMPLED) */
+    json_t *tci = json_object_get(sp, "ttft_ms");
+    if (json_object_get(tci, "p95_ci")) {
+        jsonx_set_num(ph, "ttft_n", jsonx_num(tci, "n", NAN));
+        json_object_set(ph, "ttft_p95_supported", jsonx_path(tci, "p95_ci.supported"));
+        json_object_set(ph, "ttft_p99_supported", jsonx_path(tci, "p99_ci.supported"));
+    }
     json_t *k = evidence_phase_kvbm(dir, name);
     json_object_set_new(ph, "kvbm", k ? k : json_null());
     json_t *o = evidence_phase_os(dir, name);

@@ -22,7 +22,8 @@ static const char *const code_names[GATE__COUNT] = {
     "FRONTEND_UNREACHABLE", "MODE_NOT_APPLIED", "RUN_INTERRUPTED",    "KV_VERIFY_FAILED",
     "DISK_TIER_NO_IO",      "KVBM_OS_MISMATCH", "REUSE_NOT_OBSERVED", "PRESSURE_INSUFFICIENT",
     "PAGE_CACHE_SUSPECT",   "IO_UNATTRIBUTED",  "SYSTEM_NOISE",       "THERMAL_THROTTLE",
-    "SMART_ERRORS",         "CLIENT_LAG",       "REPEATS_UNSTABLE",   "SETTLE_TIMEOUT",
+    "SMART_ERRORS",         "CLIENT_LAG",       "REPEATS_UNSTABLE",   "TAIL_UNDERSAMPLED",
+    "SETTLE_TIMEOUT",
 };
 
 /* one name per code, in the enum's order */
@@ -64,6 +65,7 @@ static const struct {
     T(client_lag_p99_max_ms),
     T(repeats_min),
     T(repeats_cv_max),
+    T(tail_quantile),
 };
 #undef T
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -89,6 +91,7 @@ void gate_thresholds_default(struct gate_thresholds *ret)
         .client_lag_p99_max_ms = 50,
         .repeats_min = 3,
         .repeats_cv_max = 0.25,
+        .tail_quantile = 0.95,
     };
 }
 
@@ -605,6 +608,27 @@ static void env_gates(struct ev *ev)
     }
 }
 
+/* TAIL_UNDERSAMPLED: the replay phase's headline TTFT quantile has no order-statistic
+ * interval (too few requests to support it), so it cannot carry a claim. Evidence written
+ * before the intervals existed carries no ttft_n and is not judged. */
+static void tail_gate(struct ev *ev)
+{
+    const json_t *rp = replay(ev);
+    double n = num(rp, "ttft_n");
+    if (!rp || isnan(n))
+        return;
+    bool p99 = ev->t->tail_quantile >= 0.99;
+    const json_t *sup = json_object_get(rp, p99 ? "ttft_p99_supported" : "ttft_p95_supported");
+    if (json_is_false(sup)) {
+        json_t *d =
+            why(ev, GATE_TAIL_UNDERSAMPLED,
+                "replay TTFT %s from %.0f requests has no 95%% interval", p99 ? "p99" : "p95", n);
+        jsonx_set_num(d, "requests", n);
+        jsonx_set_num(d, "quantile", p99 ? 0.99 : 0.95);
+        jsonx_set_num(d, "requests_needed", p99 ? 368 : 72);
+    }
+}
+
 /* SETTLE_TIMEOUT: a wait between phases that gave up with counters still moving (the
  * runner's --settle-timeout; evidence phases.<p>.settle_after). */
 static void settle_gate(struct ev *ev)
@@ -657,6 +681,7 @@ json_t *gate_evaluate(const json_t *evidence, const struct gate_thresholds *t)
     reuse_gate(&ev, &mech);
     pressure_gate(&ev);
     env_gates(&ev);
+    tail_gate(&ev);
     settle_gate(&ev);
 
     const json_t *rp = replay(&ev);

@@ -35,6 +35,7 @@ enum gate_code {
     GATE_SMART_ERRORS,
     GATE_CLIENT_LAG,
     GATE_REPEATS_UNSTABLE,
+    GATE_TAIL_UNDERSAMPLED,
     GATE_SETTLE_TIMEOUT, /* KVBM offloads or device writes still moving when the wait between
                           * two phases gave up: the next phase may carry the last one's writes */
     GATE__COUNT
@@ -60,6 +61,8 @@ struct gate_thresholds {
     double client_lag_p99_max_ms;       /* CLIENT_LAG: p99 of sent - intended */
     double repeats_min;                 /* REPEATS_UNSTABLE below this many repeats */
     double repeats_cv_max;              /* REPEATS_UNSTABLE: CV of replay TTFT p50 across repeats */
+    double tail_quantile; /* TAIL_UNDERSAMPLED: the headline quantile (0.95, or 0.99 for
+                             --tail p99) must have a 95% order-statistic interval in replay */
 };
 
 /* The shipped thresholds (documented in docs/bundle.md). */

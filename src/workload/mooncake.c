@@ -2,6 +2,7 @@
 /* Mooncake trace import and export (see mooncake.h). */
 #include "workload/mooncake.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/fileio.h"
+#include "common/hmap.h"
 #include "common/jsonx.h"
 #include "common/xalloc.h"
 
@@ -81,41 +83,17 @@ int mooncake_import(const char *path, uint32_t tokens_per_hash, mooncake_turn_fn
 
 /* ---- Mooncake export ---- */
 
-struct idmap {
-    uint64_t *keys, *vals;
-    size_t mask, count;
-};
-
-static uint64_t idmap_get(struct idmap *m, uint64_t key, uint64_t *next)
+/* The dense id of hash id key (the next free one, *next, on its first appearance). Hash ids
+ * are 63-bit; the top bit is dropped, so no plan value can be the table's empty key. */
+static uint64_t dense_id(struct hmap *m, uint64_t key, uint64_t *next)
 {
-    if (!m->keys || (m->count + 1) * 2 > m->mask + 1) {
-        struct idmap n = { .mask = m->keys ? m->mask * 2 + 1 : 4095 };
-        n.keys = xcalloc(n.mask + 1, sizeof(*n.keys));
-        n.vals = xcalloc(n.mask + 1, sizeof(*n.vals));
-        for (size_t i = 0; m->keys && i <= m->mask; i++) {
-            if (!m->keys[i])
-                continue;
-            size_t j = (size_t)(m->keys[i] * 0x9e3779b97f4a7c15ULL) & n.mask;
-            while (n.keys[j])
-                j = (j + 1) & n.mask;
-            n.keys[j] = m->keys[i];
-            n.vals[j] = m->vals[i];
-        }
-        n.count = m->count;
-        free(m->keys);
-        free(m->vals);
-        *m = n;
-    }
-    key |= 1ull << 63; /* never 0 */
-    size_t j = (size_t)(key * 0x9e3779b97f4a7c15ULL) & m->mask;
-    while (m->keys[j] && m->keys[j] != key)
-        j = (j + 1) & m->mask;
-    if (!m->keys[j]) {
-        m->keys[j] = key;
-        m->vals[j] = (*next)++;
-        m->count++;
-    }
-    return m->vals[j];
+    key &= ~(1ull << 63);
+    const uint32_t *v = hmap_get(m, key);
+    if (v)
+        return *v;
+    assert(*next < UINT32_MAX);
+    hmap_put(m, key, (uint32_t)*next);
+    return (*next)++;
 }
 
 int mooncake_export(const char *plan_path, const char *out_path, struct diag *d)
@@ -123,7 +101,8 @@ int mooncake_export(const char *plan_path, const char *out_path, struct diag *d)
     struct buf in, out;
     buf_init(&in, 0);
     buf_init(&out, 0);
-    struct idmap ids = { 0 };
+    struct hmap ids;
+    hmap_init(&ids, 4096);
     json_t *h = NULL;
     diag_file(d, plan_path);
     int rc = fileio_read_all(plan_path, MOONCAKE_PLAN_MAX_BYTES, &in);
@@ -183,7 +162,7 @@ int mooncake_export(const char *plan_path, const char *out_path, struct diag *d)
         size_t i;
         json_t *v;
         json_array_foreach (ha, i, v) {
-            json_array_append_new(row_ids, json_integer((json_int_t)idmap_get(
+            json_array_append_new(row_ids, json_integer((json_int_t)dense_id(
                                                &ids, (uint64_t)json_integer_value(v), &next)));
         }
         if (in_tok % tpb || json_array_size(ha) == 0) /* partial tail block: a unique id */
@@ -216,8 +195,7 @@ int mooncake_export(const char *plan_path, const char *out_path, struct diag *d)
     }
     rc = (int)rows;
 out:
-    free(ids.keys);
-    free(ids.vals);
+    hmap_fini(&ids);
     json_decref(h);
     buf_fini(&in);
     buf_fini(&out);

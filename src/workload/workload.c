@@ -21,6 +21,7 @@
  * each session); steady mixes primed and fresh groups at the profile's rate. */
 #include "workload/workload.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -29,8 +30,10 @@
 
 #include "common/buf.h"
 #include "common/fileio.h"
+#include "common/hmap.h"
 #include "common/jsonx.h"
 #include "common/profile.h"
+#include "common/quantci.h"
 #include "common/rng.h"
 #include "common/xalloc.h"
 #include "common/yamlx.h"
@@ -50,55 +53,25 @@
 
 void workload_options_init(struct workload_options *o)
 {
-    *o = (struct workload_options){ .endpoint = WORKLOAD_ENDPOINT_CHAT };
+    *o = (struct workload_options){ .endpoint = WORKLOAD_ENDPOINT_CHAT, .tail_quantile = 0.95 };
 }
 
-/* ---- a set of 63-bit block hashes (0 marks an empty slot; hashes are never 0 in practice, and
- * a 0 hash is simply not remembered) ---- */
-struct seen {
-    uint64_t *slots;
-    size_t mask, count;
-};
+/* ---- the set of block hashes seen so far (common/hmap.h; a hash of 0 is never remembered,
+ * as hashes are never 0 in practice; the table is created on the first insert) ---- */
 
-static bool seen_has(const struct seen *s, uint64_t h)
+static bool seen_has(const struct hmap *s, uint64_t h)
 {
-    if (!s->slots || h == 0)
-        return false;
-    for (size_t i = (size_t)(h * 0x9e3779b97f4a7c15ULL) & s->mask;; i = (i + 1) & s->mask) {
-        if (s->slots[i] == h)
-            return true;
-        if (s->slots[i] == 0)
-            return false;
-    }
+    return h != 0 && s->e && hmap_get(s, h) != NULL;
 }
 
-static void seen_add(struct seen *s, uint64_t h);
-
-static void seen_grow(struct seen *s)
-{
-    struct seen n = { .mask = s->slots ? s->mask * 2 + 1 : SEEN_INITIAL_SLOTS - 1 };
-    n.slots = xcalloc(n.mask + 1, sizeof(*n.slots));
-    for (size_t i = 0; s->slots && i <= s->mask; i++)
-        if (s->slots[i])
-            seen_add(&n, s->slots[i]);
-    free(s->slots);
-    *s = n;
-}
-
-static void seen_add(struct seen *s, uint64_t h)
+static void seen_add(struct hmap *s, uint64_t h)
 {
     if (h == 0)
         return;
-    if (!s->slots || (s->count + 1) * 2 > s->mask + 1)
-        seen_grow(s);
-    size_t i = (size_t)(h * 0x9e3779b97f4a7c15ULL) & s->mask;
-    while (s->slots[i] != 0) {
-        if (s->slots[i] == h)
-            return;
-        i = (i + 1) & s->mask;
-    }
-    s->slots[i] = h;
-    s->count++;
+    assert(h != HMAP_EMPTY);
+    if (!s->e)
+        hmap_init(s, SEEN_INITIAL_SLOTS);
+    hmap_put(s, h, 0);
 }
 
 /* ---- generator state ---- */
@@ -131,8 +104,8 @@ struct gen {
     enum chat_template tpl;
     uint32_t tpb;
     struct rng rng;
-    struct seen seen;
-    struct buf out; /* request lines */
+    struct hmap seen; /* full prompt blocks seen so far (an infinite cache) */
+    struct buf out;   /* request lines */
     uint64_t next_id, next_session, next_fresh;
     uint64_t next_label; /* numbers the labels that start queries and group prefixes */
     json_t *class_sys[FAMILY_MAX_CLASSES]; /* owned; [system] or empty array */
@@ -311,7 +284,7 @@ static int emit(struct gen *g, enum family_phase ph, const char *session_id, uin
         hit++;
     size_t cap = (v.len - 1) / g->tpb;
     uint64_t reuse = (uint64_t)(hit < cap ? hit : cap) * g->tpb;
-    uint64_t before = g->seen.count;
+    uint64_t before = g->seen.len;
     json_t *ha = json_array();
     for (size_t i = 0; i < nb; i++) {
         seen_add(&g->seen, h[i]);
@@ -322,7 +295,7 @@ static int emit(struct gen *g, enum family_phase ph, const char *session_id, uin
     a->requests++;
     a->prompt_tokens += v.len;
     a->reuse_tokens += reuse;
-    a->new_blocks += g->seen.count - before;
+    a->new_blocks += g->seen.len - before;
     if (t_offset_ns >= 0 && t_offset_ns > a->last_offset_ns)
         a->last_offset_ns = t_offset_ns;
     if (v.len > g->max_input_seen)
@@ -501,6 +474,13 @@ static int fresh_single(struct gen *g, enum family_phase ph, unsigned cls, int64
     return rc;
 }
 
+/* Requests a measured phase needs for the headline quantile's interval (0 = no sizing). */
+static uint64_t tail_requests(const struct gen *g)
+{
+    double q = g->o->tail_quantile;
+    return q > 0 && q < 1 ? quantci_min_n(q, QUANTCI_LEVEL) : 0;
+}
+
 static uint64_t cap_requests(const struct gen *g, uint64_t n)
 {
     return g->o->max_requests && n > g->o->max_requests ? g->o->max_requests : n;
@@ -552,7 +532,7 @@ static int phase_pressure(struct gen *g, const struct capacity_target *t, uint64
     any_prefix &= pc->context_tokens == 0;
     uint64_t n = 0, limit = cap_requests(g, WORKLOAD_MAX_REQUESTS / 2);
     *ret_capped = false;
-    while (n < pc->requests || g->seen.count < t->target_blocks) {
+    while (n < pc->requests || g->seen.len < t->target_blocks) {
         if (n >= limit) {
             *ret_capped = true;
             break;
@@ -583,7 +563,13 @@ static int phase_replay(struct gen *g)
                 return rc;
         }
     }
-    for (uint64_t i = 0; i < pc->per_group; i++) {
+    /* enough rounds over the primed groups for the headline quantile (tail_requests) */
+    uint64_t groups = 0, rounds = pc->per_group;
+    for (unsigned c = 0; c < g->ds->n_classes; c++)
+        groups += is_session_class(&g->ds->classes[c]) ? 0 : g->ds->classes[c].groups;
+    if (groups && rounds && rounds * groups < tail_requests(g))
+        rounds = (tail_requests(g) + groups - 1) / groups;
+    for (uint64_t i = 0; i < rounds; i++) {
         uint64_t maxg = 0;
         for (unsigned c = 0; c < g->ds->n_classes; c++)
             if (g->ds->classes[c].groups > maxg)
@@ -609,7 +595,10 @@ static int phase_steady(struct gen *g)
     const struct family_phase_cfg *pc = &g->ds->phases[FAMILY_STEADY];
     struct arrivals a;
     arrivals_init(&a, g, FAMILY_STEADY);
-    uint64_t n = cap_requests(g, pc->requests);
+    uint64_t n = pc->requests;
+    if (n && n < tail_requests(g))
+        n = tail_requests(g);
+    n = cap_requests(g, n);
     for (uint64_t i = 0; i < n; i++) {
         unsigned c = pick_class(g, false);
         const struct family_class *k = &g->ds->classes[c];
@@ -727,7 +716,7 @@ static void gen_fini(struct gen *g)
         free(g->primed[c]);
         free(g->sessions[c]);
     }
-    free(g->seen.slots);
+    hmap_fini(&g->seen);
     buf_fini(&g->out);
     textgen_free(g->tg);
     tokenizer_free(g->tok);
@@ -748,6 +737,23 @@ static json_t *phase_json(const struct gen *g, enum family_phase p, const char *
                      "schedule_span_ns",
                      (json_int_t)(g->acc[p].last_offset_ns > 0 ? g->acc[p].last_offset_ns : 0),
                      "requests", (json_int_t)g->acc[p].requests);
+}
+
+/* Whether the measured phases support the headline quantile: the plan says so in its header. */
+static json_t *tail_json(const struct gen *g)
+{
+    uint64_t need = tail_requests(g);
+    json_t *ph = json_object();
+    static const enum family_phase measured[] = { FAMILY_REPLAY, FAMILY_STEADY };
+    for (size_t i = 0; i < 2; i++) {
+        uint64_t n = g->acc[measured[i]].requests;
+        json_object_set_new(
+            ph, family_phase_name(measured[i]),
+            json_pack("{s:I, s:b}", "requests", (json_int_t)n, "supported", need > 0 && n >= need));
+    }
+    json_t *o = json_pack("{s:f, s:f, s:I, s:o}", "quantile", g->o->tail_quantile, "level",
+                          QUANTCI_LEVEL, "requests_needed", (json_int_t)need, "phases", ph);
+    return o;
 }
 
 static json_t *capacity_json(const struct gen *g, const struct workload_capacity *cap, uint64_t bpb)
@@ -903,7 +909,7 @@ static int plan_from_trace(struct gen *g, uint64_t seed, const struct workload_c
     json_object_set_new(
         h, "prompt_tokens",
         json_pack("{s:I}", "steady", (json_int_t)g->acc[FAMILY_STEADY].prompt_tokens));
-    json_object_set_new(h, "unique_blocks", json_integer((json_int_t)g->seen.count));
+    json_object_set_new(h, "unique_blocks", json_integer((json_int_t)g->seen.len));
     json_object_set_new(h, "requests", json_integer((json_int_t)g->next_id));
     rc = write_plan(out_path, h, &g->out, d);
     if (rc < 0) {
@@ -968,11 +974,11 @@ int workload_plan_write(const char *profiles_dir, const char *workload, const ch
     bool capped = false;
     if (ds.phases[FAMILY_WARMUP].enabled && (rc = phase_warmup(&g)) < 0)
         goto out;
-    after_warmup = g.seen.count;
+    after_warmup = g.seen.len;
     if (ds.phases[FAMILY_PRESSURE].enabled &&
         (rc = phase_pressure(&g, &t, &pressure_requests, &capped)) < 0)
         goto out;
-    uint64_t after_pressure = g.seen.count;
+    uint64_t after_pressure = g.seen.len;
     if (ds.phases[FAMILY_REPLAY].enabled && (rc = phase_replay(&g)) < 0)
         goto out;
     if (ds.phases[FAMILY_STEADY].enabled && (rc = phase_steady(&g)) < 0)
@@ -996,6 +1002,7 @@ int workload_plan_write(const char *profiles_dir, const char *workload, const ch
                             json_integer((json_int_t)g.acc[p].new_blocks));
     }
     json_object_set_new(h, "phases", phases);
+    json_object_set_new(h, "tail", tail_json(&g));
     json_object_set_new(h, "capacity", capacity_json(&g, cap, bpb));
     bool exceeds = after_pressure > t.g12_blocks;
     bool fits = t.g3_present && after_pressure <= cap->g3_blocks;

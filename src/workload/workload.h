@@ -49,6 +49,12 @@ struct workload_options {
     uint32_t trace_tokens_per_hash; /* tokens per Mooncake hash id; 0 = 512 */
     double rate_scale;              /* multiplies every phase rate; 0 = 1 */
     uint64_t max_requests;          /* cap on requests per phase; 0 = profile value */
+    double tail_quantile;           /* headline quantile the measured phases (replay, steady) are
+                                       sized to support at 95% (common/quantci.h: 0.95 needs 72
+                                       requests, 0.99 368); 0 = the profile's counts. Default
+                                       0.95. max_requests still caps; the header's "tail" says
+                                       whether each phase supports it. Session replays (family B)
+                                       are not resized. */
 };
 
 /* Sets *o to the defaults (chat endpoint, built-in text, approximate tokenizer). */
@@ -71,7 +77,8 @@ void workload_options_init(struct workload_options *o);
  * g2_blocks, g3_blocks, bytes_per_block, kv_bytes_per_token, source, g1_g2_blocks, ...},
  * pressure {target_unique_blocks, unique_blocks, unique_bytes, exceeds_g1_g2, fits_g3,
  * requests, arithmetic}, reuse_opportunity_tokens {phase: tokens}, prompt_tokens {phase:
- * tokens}, requests (total). */
+ * tokens}, requests (total), tail {quantile, level, requests_needed, phases: {replay|steady:
+ * {requests, supported}}}. */
 int workload_plan_write(const char *profiles_dir, const char *workload, const char *dataset,
                         const char *model, uint64_t seed, const struct workload_capacity *cap,
                         const struct workload_options *opts, const char *out_path,

@@ -4,8 +4,8 @@
  * answers POST /v1/chat/completions and /v1/completions with an SSE stream at once (or every
  * --interval-us), and injects faults on demand: a whole-server stall once, a connection reset
  * mid-stream, 5xx, 429 with Retry-After, garbage SSE, an error event mid-stream, a stream that
- * never sends a first token, an empty stream ([DONE] only), a 401 that quotes the API key back.
- * GET answers a small /v1/models document.
+ * never sends a first token, a server that dies (SIGKILL) on its Nth POST, an empty stream ([DONE]
+ * only), a 401 that quotes the API key back. GET answers a small /v1/models document.
  *
  * Streams are paced on a timing wheel: each stream's tokens follow its own start by whole
  * intervals (to 1/64 of an interval, 1/1024 with --busy-poll), so 1,000 streams do not all write on
@@ -79,6 +79,7 @@ struct conn {
 static struct {
     enum mode mode;
     uint64_t fault_every, stall_at, stall_ms, interval_us, default_tokens;
+    uint64_t die_at, posts; /* die_at: SIGKILL itself when this POST arrives (0 = never) */
     bool strict, role_chunk, busy_poll;
     const char *expect_auth, *stamp_file;
     uint64_t requests;
@@ -269,6 +270,54 @@ static const char *const allowed[] = { "model",      "messages",   "prompt",
                                        "max_tokens", "stream",     "stream_options",
                                        "min_tokens", "ignore_eos", NULL };
 
+/* Answers a request chosen for a fault whose reply is not a normal stream (an error status, or
+ * a stream that is garbage, empty or never starts) and returns true; otherwise writes the
+ * headers of a normal stream and returns false. */
+static bool respond_fault(struct conn *c, bool fault, const char *hdrs, size_t hlen)
+{
+    size_t vl = 0;
+    if (fault && g.mode == M_5XX) {
+        respond_simple(c, 503, "Service Unavailable", "",
+                       "{\"error\":{\"message\":\"injected 503\"}}");
+        return true;
+    }
+    if (fault && g.mode == M_ECHO_KEY) {
+        const char *a = header_value(hdrs, hlen, "Authorization", &vl);
+        char m[512];
+        snprintf(m, sizeof(m), "{\"error\":{\"message\":\"Incorrect API key provided: %.*s\"}}",
+                 a ? (int)(vl < 400 ? vl : 400) : 4, a ? a : "none");
+        respond_simple(c, 401, "Unauthorized", "", m);
+        return true;
+    }
+    if (fault && g.mode == M_429) {
+        respond_simple(c, 429, "Too Many Requests", "Retry-After: 2\r\n",
+                       "{\"error\":{\"message\":\"rate limited\"}}");
+        return true;
+    }
+    const char *h = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: "
+                    "no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
+    out_add(c, h, strlen(h));
+    if (fault && g.mode == M_GARBAGE) {
+        const char *e = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {not json "
+                        "at all\n\n";
+        chunk_add(c, e, strlen(e));
+        flush_out(c);
+        return true; /* the stream then hangs open; the client must give up on its own */
+    }
+    if (fault && g.mode == M_EMPTY) {
+        chunk_add(c, "data: [DONE]\n\n", 14);
+        out_add(c, "0\r\n\r\n", 5);
+        flush_out(c);
+        return true;
+    }
+    if (fault && g.mode == M_NEVER) {
+        chunk_add(c, ": waiting\n\n", 11);
+        flush_out(c);
+        return true;
+    }
+    return false; /* a normal stream: the headers are out, the caller streams */
+}
+
 static void handle_request(struct conn *c, const char *hdrs, size_t hlen, const char *body,
                            size_t blen)
 {
@@ -289,6 +338,8 @@ static void handle_request(struct conn *c, const char *hdrs, size_t hlen, const 
             return;
         }
     }
+    if (g.die_at && ++g.posts == g.die_at)
+        raise(SIGKILL); /* the server dies: streams in flight break, later connects fail */
     json_t *j = json_loadb(body, blen, 0, NULL);
     uint64_t max_tokens = g.default_tokens;
     json_t *mt = json_object_get(j, "max_tokens");
@@ -328,45 +379,8 @@ static void handle_request(struct conn *c, const char *hdrs, size_t hlen, const 
             nanosleep(&ts, NULL);
         }
     }
-    if (fault && g.mode == M_5XX) {
-        respond_simple(c, 503, "Service Unavailable", "",
-                       "{\"error\":{\"message\":\"injected 503\"}}");
+    if (respond_fault(c, fault, hdrs, hlen))
         return;
-    }
-    if (fault && g.mode == M_ECHO_KEY) {
-        const char *a = header_value(hdrs, hlen, "Authorization", &vl);
-        char m[512];
-        snprintf(m, sizeof(m), "{\"error\":{\"message\":\"Incorrect API key provided: %.*s\"}}",
-                 a ? (int)(vl < 400 ? vl : 400) : 4, a ? a : "none");
-        respond_simple(c, 401, "Unauthorized", "", m);
-        return;
-    }
-    if (fault && g.mode == M_429) {
-        respond_simple(c, 429, "Too Many Requests", "Retry-After: 2\r\n",
-                       "{\"error\":{\"message\":\"rate limited\"}}");
-        return;
-    }
-    const char *h = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: "
-                    "no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
-    out_add(c, h, strlen(h));
-    if (fault && g.mode == M_GARBAGE) {
-        const char *e = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {not json "
-                        "at all\n\n";
-        chunk_add(c, e, strlen(e));
-        flush_out(c);
-        return; /* the stream then hangs open; the client must give up on its own */
-    }
-    if (fault && g.mode == M_EMPTY) {
-        chunk_add(c, "data: [DONE]\n\n", 14);
-        out_add(c, "0\r\n\r\n", 5);
-        flush_out(c);
-        return;
-    }
-    if (fault && g.mode == M_NEVER) {
-        chunk_add(c, ": waiting\n\n", 11);
-        flush_out(c);
-        return;
-    }
     c->chat = chat;
     c->streaming = true;
     c->faulted = fault;
@@ -515,10 +529,10 @@ static int parse_mode(const char *s)
     return -1;
 }
 
-int main(int argc, char **argv)
+/* Parses the command line into g, *ret_port and *ret_ready; returns -1 to go on, else the exit
+ * status. */
+static int parse_args(int argc, char **argv, int *ret_port, const char **ret_ready)
 {
-    const char *ready = NULL;
-    int port = 0;
     static const struct option opts[] = {
         { "port", required_argument, 0, 'p' },
         { "ready-file", required_argument, 0, 'r' },
@@ -533,16 +547,17 @@ int main(int argc, char **argv)
         { "expect-auth", required_argument, 0, 'A' },
         { "busy-poll", no_argument, 0, 'B' },
         { "stamp-file", required_argument, 0, 'T' },
+        { "die-at", required_argument, 0, 'D' },
         { 0, 0, 0, 0 },
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
         case 'p':
-            port = (int)strtol(optarg, NULL, 10);
+            *ret_port = (int)strtol(optarg, NULL, 10);
             break;
         case 'r':
-            ready = optarg;
+            *ret_ready = optarg;
             break;
         case 'm':
             if (parse_mode(optarg) < 0) {
@@ -581,11 +596,42 @@ int main(int argc, char **argv)
         case 'T':
             g.stamp_file = optarg;
             break;
+        case 'D':
+            g.die_at = strtoull(optarg, NULL, 10);
+            break;
         default:
             fprintf(stderr, "usage: sse_responder [--port N] [--ready-file F] [--mode M] ...\n");
             return 2;
         }
     }
+    return -1;
+}
+
+/* A non-blocking listening socket on 127.0.0.1:port (0 = any); *ret_addr gets the bound
+ * address. Returns the socket or -1. */
+static int listen_local(int port, struct sockaddr_in *ret_addr)
+{
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in a = { .sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(ls, 65535) < 0)
+        return -1;
+    socklen_t al = sizeof(a);
+    getsockname(ls, (struct sockaddr *)&a, &al);
+    *ret_addr = a;
+    return ls;
+}
+
+int main(int argc, char **argv)
+{
+    const char *ready = NULL;
+    int port = 0;
+    int rc = parse_args(argc, argv, &port, &ready);
+    if (rc >= 0)
+        return rc;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         rl.rlim_cur = rl.rlim_max;
@@ -594,18 +640,13 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_term);
     signal(SIGINT, on_term);
-    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
-    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in a = { .sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    if (bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(ls, 65535) < 0) {
+    struct sockaddr_in a;
+    int ls = listen_local(port, &a);
+    if (ls < 0) {
         perror("sse_responder: bind/listen");
         return 1;
     }
-    socklen_t al = sizeof(a);
-    getsockname(ls, (struct sockaddr *)&a, &al);
     g.epfd = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
     epoll_ctl(g.epfd, EPOLL_CTL_ADD, ls, &ev);

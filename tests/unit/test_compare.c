@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
+#include "analysis/compare.h"
 #include "common/fileio.h"
 #include "common/jsonx.h"
-#include "run/compare.h"
 
 static char root[256];
 
@@ -249,12 +249,52 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* A primary quantile one bundle's sample cannot support makes the comparison not
+ * decision-grade (TAIL_UNDERSAMPLED, naming the bundle); the pooled quantiles carry their
+ * order-statistic intervals and the per-repeat intervals are listed. */
+static void test_tail_undersampled(void **state)
+{
+    (void)state;
+    make_side("g4", (struct spec){ "B1", "A", 1.0, 100, 10.0, true, 0.03 }, 5);
+    make_side("g4", (struct spec){ "B2", "A", 0.5, 130, 10.0, true, 0.03 }, 5);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/g4/B2/r01/summary.json", root);
+    json_t *sum = NULL;
+    assert_int_equal(jsonx_load_file(p, &sum, NULL), 0);
+    json_object_set_new(jsonx_path(sum, "phases.replay.ttft_ms"), "p95_ci",
+                        json_pack("{s:f, s:n, s:i, s:f, s:b}", "lo", 250.0, "hi", "n", 12, "level",
+                                  0.95, "supported", 0));
+    assert_int_equal(jsonx_write_file(p, sum), 0);
+    json_decref(sum);
+    int rc;
+    json_t *doc = run("g4", "B1", "B2", false, &rc);
+    assert_int_equal(rc, 0);
+    assert_true(json_is_false(json_object_get(doc, "decision_grade")));
+    bool found = false;
+    size_t i;
+    json_t *c;
+    json_array_foreach (json_object_get(doc, "reason_codes"), i, c)
+        found |= !strcmp(json_string_value(c), "TAIL_UNDERSAMPLED");
+    assert_true(found);
+    const char *why =
+        json_string_value(json_array_get(jsonx_path(doc, "details.TAIL_UNDERSAMPLED.why"), 0));
+    assert_non_null(strstr(why, "B2/r01"));
+    const json_t *ints = jsonx_path(doc, "metrics.ttft_p95_ms.treatment.intervals");
+    assert_int_equal(json_array_size(ints), 5);
+    assert_true(json_is_false(json_object_get(json_array_get(ints, 0), "supported")));
+    const json_t *pci = jsonx_path(doc, "pooled_requests.ttft_p95_ms.baseline_ci");
+    assert_int_equal(jsonx_i64(pci, "n", 0), 500);
+    assert_true(jsonx_bool(pci, "supported", false));
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_better),
         cmocka_unit_test(test_negligible_and_few),
         cmocka_unit_test(test_excluded_and_mismatch),
+        cmocka_unit_test(test_tail_undersampled),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

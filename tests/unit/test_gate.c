@@ -157,6 +157,10 @@ static const struct gate_case {
       "cv_replay_ttft_p50" },
     { "b2_good.json", "{\"repeats\":null}", "REPEATS_UNSTABLE", "repeats" },
     { "b2_good.json",
+      "{\"phases\":{\"replay\":{\"ttft_n\":12,\"ttft_p95_supported\":false,"
+      "\"ttft_p99_supported\":false}}}",
+      "TAIL_UNDERSAMPLED", "requests_needed" },
+    { "b2_good.json",
       "{\"phases\":{\"pressure\":{\"settle_after\":{\"status\":\"timed_out\",\"waited_s\":30,"
       "\"quiet_required_s\":2,\"moved\":{\"kvbm_offload_blocks_h2d\":40}}}}}",
       "SETTLE_TIMEOUT", "pressure" },

@@ -6,14 +6,15 @@
  * no_difference_shown, or insufficient_repeats. Request-level TTFT quantiles pooled over the
  * repeats get a hierarchical bootstrap (runs, then requests). Invalid bundles are excluded and
  * listed; bundles of different workloads, models or plans are refused unless allowed. */
-#ifndef KVTIER_RUN_COMPARE_H
-#define KVTIER_RUN_COMPARE_H
+#ifndef KVTIER_ANALYSIS_COMPARE_H
+#define KVTIER_ANALYSIS_COMPARE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
+#include "analysis/rundir.h"
 #include "common/diag.h"
 
 struct compare_config {
@@ -32,6 +33,14 @@ struct compare_config {
  * (unknown primary metric, checked first; no bundles, unreadable files, mismatched workloads
  * when not allowed). */
 int compare_run(const struct compare_config *c, json_t **doc, struct diag *d);
+
+/* The verdict compare_run gives one metric ("better", "worse", "negligible",
+ * "no_difference_shown", "insufficient_repeats", static strings) from its per-repeat values
+ * vb (baseline) and vt (treatment), borrowed; c supplies level, resamples, min_effect and
+ * repeats_min. The instrument tests (A/A false positives, planted effects) call it directly. */
+const char *compare_verdict(const struct compare_config *c, enum rundir_better better,
+                            const double *vb, size_t nb, const double *vt, size_t nt,
+                            uint64_t seed);
 
 /* A Markdown rendering of the document (owned by the caller). */
 char *compare_markdown(const json_t *doc);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* kvtier compare (see compare.h). */
-#include "run/compare.h"
+#include "analysis/compare.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -11,34 +11,15 @@
 #include <sys/stat.h>
 
 #include "analysis/abtest.h"
+#include "analysis/rundir.h"
 #include "common/buf.h"
 #include "common/fileio.h"
 #include "common/jsonx.h"
+#include "common/quantci.h"
+#include "common/stats.h"
 #include "common/xalloc.h"
 
-#define COMPARE_MAX_BUNDLES      1000
 #define COMPARE_POOLED_RESAMPLES 2000u
-
-enum better { LOWER, HIGHER };
-
-struct metric {
-    const char *key;   /* in the comparison document */
-    const char *path;  /* in summary.json phases.<phase> */
-    const char *label; /* for people */
-    enum better better;
-};
-
-static const struct metric metrics[] = {
-    { "ttft_p50_ms", "ttft_ms.p50", "TTFT p50 (ms, from intended send)", LOWER },
-    { "ttft_p95_ms", "ttft_ms.p95", "TTFT p95 (ms, from intended send)", LOWER },
-    { "ttft_p99_ms", "ttft_ms.p99", "TTFT p99 (ms, from intended send)", LOWER },
-    { "e2e_p95_ms", "e2e_ms.p95", "end-to-end p95 (ms)", LOWER },
-    { "itl_p50_ms", "itl_ms.p50", "inter-token latency p50 (ms)", LOWER },
-    { "throughput_rps", "throughput_rps", "requests/s", HIGHER },
-    { "output_tps", "output_tps", "output tokens/s", HIGHER },
-    { "error_rate", "error_rate", "error rate", LOWER },
-};
-#define NMETRICS (sizeof(metrics) / sizeof(metrics[0]))
 
 /* Pooled request-level quantiles of TTFT from intended send. */
 static const struct {
@@ -47,174 +28,20 @@ static const struct {
 } pooled_q[] = { { "ttft_p50_ms", 0.5 }, { "ttft_p95_ms", 0.95 }, { "ttft_p99_ms", 0.99 } };
 #define NPOOLED (sizeof(pooled_q) / sizeof(pooled_q[0]))
 
-struct bundle {
-    char *dir;
-    json_t *manifest, *verdict, *summary;
-    bool valid, decision_grade;
-    double *ttft; /* phase's successful requests, ms from intended */
-    size_t n_ttft;
-};
-
 struct side {
     const char *name; /* "baseline" / "treatment" */
     const char *dir;
-    struct bundle *b;
+    struct rundir_bundle *b;
     size_t n;
     char *mode;
     char *dir_buf;
     size_t valid, decision_grade; /* bundles with run_valid, and decision-grade among them */
 };
 
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int has_file(const char *dir, const char *name)
-{
-    char *p = fileio_join(dir, name);
-    struct stat st;
-    int ok = stat(p, &st) == 0 && S_ISREG(st.st_mode);
-    free(p);
-    return ok;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The bundle directories of a side: DIR itself when it holds verdict.json, else DIR/r* that do,
- * sorted by name. */
-static int list_bundles(const char *dir, char ***out, size_t *n, struct diag *d)
-{
-    *out = NULL;
-    *n = 0;
-    if (!is_dir(dir)) {
-        diag_file(d, dir);
-        return diag_set(d, -ENOENT, 0, 0, "not a directory");
-    }
-    size_t cap = 0;
-    if (has_file(dir, "verdict.json")) {
-        xalloc_grow((void **)out, &cap, 1, sizeof(char *));
-        (*out)[(*n)++] = xstrdup(dir);
-        return 0;
-    }
-    DIR *dp = opendir(dir);
-    if (!dp) {
-        diag_file(d, dir);
-        return diag_set(d, -errno, 0, 0, "cannot list: %s", strerror(errno));
-    }
-    struct dirent *e;
-    while ((e = readdir(dp))) {
-        if (e->d_name[0] != 'r' || *n >= COMPARE_MAX_BUNDLES)
-            continue;
-        char *p = fileio_join(dir, e->d_name);
-        if (is_dir(p) && has_file(p, "verdict.json")) {
-            xalloc_grow((void **)out, &cap, *n + 1, sizeof(char *));
-            (*out)[(*n)++] = p;
-        } else {
-            free(p);
-        }
-    }
-    closedir(dp);
-    if (*n == 0) {
-        diag_file(d, dir);
-        return diag_set(d, -ENOENT, 0, 0,
-                        "no run bundle here: expected verdict.json or rNN/verdict.json (a mode "
-                        "directory of a bundle group)");
-    }
-    qsort(*out, *n, sizeof(char *), cmp_str);
-    return 0;
-}
-
-static int load_json(const char *dir, const char *name, json_t **out, struct diag *d)
-{
-    char *p = fileio_join(dir, name);
-    int r = jsonx_load_file(p, out, d);
-    if (r < 0)
-        diag_file(d, p);
-    free(p);
-    return r;
-}
-
-/* TTFT from intended send of the phase's successful requests, from raw/records.jsonl. */
-static int load_ttft(struct bundle *b, const char *phase, struct diag *d)
-{
-    char *p = fileio_join(b->dir, "raw/records.jsonl");
-    FILE *f = fopen(p, "r");
-    if (!f) {
-        int e = errno;
-        diag_file(d, p);
-        free(p);
-        return diag_set(d, -e, 0, 0, "cannot read records: %s", strerror(e));
-    }
-    char *line = NULL;
-    size_t lcap = 0, cap = 0;
-    ssize_t len;
-    unsigned lineno = 0;
-    int rc = 0;
-    while ((len = getline(&line, &lcap, f)) >= 0) {
-        lineno++;
-        if (len <= 1)
-            continue;
-        json_error_t je;
-        json_t *rec = json_loadb(line, (size_t)len, 0, &je);
-        if (!json_is_object(rec)) {
-            json_decref(rec);
-            diag_file(d, p);
-            rc = diag_set(d, -EINVAL, lineno, (unsigned)je.column,
-                          "record is not a JSON object: %s", je.text);
-            break;
-        }
-        const json_t *err = json_object_get(rec, "error");
-        uint64_t ti = jsonx_u64(rec, "t_intended_ns", 0),
-                 tf = jsonx_u64(rec, "t_first_token_ns", 0);
-        if (strcmp(jsonx_str(rec, "phase", ""), phase) == 0 && (!err || json_is_null(err)) && ti &&
-            tf >= ti) {
-            xalloc_grow((void **)&b->ttft, &cap, b->n_ttft + 1, sizeof(double));
-            b->ttft[b->n_ttft++] = (double)(tf - ti) / 1e6;
-        }
-        json_decref(rec);
-    }
-    free(line);
-    fclose(f);
-    free(p);
-    return rc;
-}
-
-/* A valid bundle must be whole; an invalid one is only listed (a stack that never started may
- * have left no summary or records), so its other files are read when present. */
-static int load_bundle(struct bundle *b, const char *phase, struct diag *d)
-{
-    int r;
-    if ((r = load_json(b->dir, "verdict.json", &b->verdict, d)) < 0)
-        return r;
-    b->valid = jsonx_bool(b->verdict, "run_valid", false);
-    b->decision_grade = b->valid && jsonx_bool(b->verdict, "decision_grade", false);
-    if (!b->valid) {
-        if (has_file(b->dir, "manifest.json"))
-            load_json(b->dir, "manifest.json", &b->manifest, NULL);
-        if (has_file(b->dir, "summary.json"))
-            load_json(b->dir, "summary.json", &b->summary, NULL);
-        return 0;
-    }
-    if ((r = load_json(b->dir, "manifest.json", &b->manifest, d)) < 0 ||
-        (r = load_json(b->dir, "summary.json", &b->summary, d)) < 0)
-        return r;
-    return load_ttft(b, phase, d);
-}
-
 static void free_side(struct side *s)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        free(s->b[i].dir);
-        json_decref(s->b[i].manifest);
-        json_decref(s->b[i].verdict);
-        json_decref(s->b[i].summary);
-        free(s->b[i].ttft);
-    }
+    for (size_t i = 0; i < s->n; i++)
+        rundir_bundle_fini(&s->b[i]);
     free(s->b);
     free(s->mode);
     free(s->dir_buf);
@@ -233,7 +60,7 @@ static int load_side(struct side *s, const char *phase, struct diag *d)
         s->dir_buf[n - 1] = 0;
     s->dir = s->dir_buf;
     char **dirs;
-    int r = list_bundles(s->dir, &dirs, &s->n, d);
+    int r = rundir_list(s->dir, &dirs, &s->n, d);
     if (r < 0)
         return r;
     s->b = xcalloc(s->n, sizeof(*s->b));
@@ -241,7 +68,7 @@ static int load_side(struct side *s, const char *phase, struct diag *d)
         s->b[i].dir = dirs[i];
     free(dirs);
     for (size_t i = 0; i < s->n; i++)
-        if ((r = load_bundle(&s->b[i], phase, d)) < 0)
+        if ((r = rundir_load(&s->b[i], phase, d)) < 0)
             return r;
     /* The phase must exist somewhere on this side (an interrupted bundle may lack it). */
     json_t *phases = NULL;
@@ -322,7 +149,7 @@ static json_t *side_json(const struct side *s, const char *phase)
     json_object_set_new(o, "mode", json_string(s->mode));
     json_t *inc = json_array(), *exc = json_array();
     for (size_t i = 0; i < s->n; i++) {
-        const struct bundle *b = &s->b[i];
+        const struct rundir_bundle *b = &s->b[i];
         json_t *rc = json_object_get(b->verdict, "reason_codes");
         json_t *e = json_pack("{s:s, s:b, s:b, s:o}", "dir", b->dir, "run_valid", b->valid,
                               "decision_grade", b->decision_grade, "reason_codes",
@@ -341,16 +168,14 @@ static json_t *side_json(const struct side *s, const char *phase)
 }
 
 /* The metric's value in every valid bundle of a side (NaN where absent). */
-static size_t side_values(const struct side *s, const char *phase, const struct metric *m,
+static size_t side_values(const struct side *s, const char *phase, const struct rundir_metric *m,
                           double *out)
 {
     size_t k = 0;
     for (size_t i = 0; i < s->n; i++) {
         if (!s->b[i].valid)
             continue;
-        json_t *ph = json_object_get(jsonx_path(s->b[i].summary, "phases"), phase);
-        json_t *v = ph ? jsonx_path(ph, m->path) : NULL;
-        out[k++] = json_is_number(v) ? json_number_value(v) : NAN;
+        out[k++] = rundir_metric_value(s->b[i].summary, phase, m);
     }
     return k;
 }
@@ -382,14 +207,14 @@ static const char *judge(bool significant, bool improved, double effect, double 
 }
 
 /* Improvement and relative effect of a bootstrap ratio (or, with no ratio, its difference). */
-static void ratio_effect(enum better bt, const struct abtest_ratio *r, bool *improved,
+static void ratio_effect(enum rundir_better bt, const struct abtest_ratio *r, bool *improved,
                          double *effect)
 {
     if (isfinite(r->ratio)) {
-        *improved = bt == LOWER ? r->ratio < 1 : r->ratio > 1;
+        *improved = bt == RUNDIR_LOWER ? r->ratio < 1 : r->ratio > 1;
         *effect = fabs(r->ratio - 1);
     } else {
-        *improved = bt == LOWER ? r->diff < 0 : r->diff > 0;
+        *improved = bt == RUNDIR_LOWER ? r->diff < 0 : r->diff > 0;
         *effect = INFINITY;
     }
 }
@@ -433,10 +258,80 @@ static json_t *side_values_json(const double *v, size_t n, size_t finite, double
     return o;
 }
 
+/* The verdict of one metric from its bootstrap (counts, baseline mean), Welch interval and rank
+ * test: the interval must exclude no change, and the rank test must agree wherever it can reach
+ * alpha at these repeat counts. */
+static const char *decide(const struct compare_config *c, enum rundir_better better,
+                          const struct abtest_ratio *bs, const struct abtest_welch *w,
+                          const struct abtest_mw *mw)
+{
+    if (bs->nb < c->repeats_min || bs->nt < c->repeats_min || isnan(w->lo))
+        return "insufficient_repeats";
+    double alpha = 1 - c->level;
+    bool decisive = abtest_mw_min_p(mw->na, mw->nb) < alpha;
+    bool excl = w->log_scale ? (w->hi < 1 || w->lo > 1) : (w->hi < 0 || w->lo > 0);
+    bool rank_ok = !decisive || mw->p < alpha;
+    bool improved;
+    double effect;
+    if (w->log_scale) {
+        improved = better == RUNDIR_LOWER ? w->estimate < 1 : w->estimate > 1;
+        effect = fabs(w->estimate - 1);
+    } else {
+        improved = better == RUNDIR_LOWER ? w->estimate < 0 : w->estimate > 0;
+        effect = bs->base != 0 ? fabs(w->estimate / bs->base) : INFINITY;
+    }
+    return judge(excl && rank_ok, improved, effect, c->min_effect);
+}
+
+const char *compare_verdict(const struct compare_config *c, enum rundir_better better,
+                            const double *vb, size_t nb, const double *vt, size_t nt, uint64_t seed)
+{
+    struct abtest_ratio bs;
+    abtest_ratio_ci(BOOTSTRAP_MEAN, vb, nb, vt, nt, c->resamples, c->level, seed, &bs);
+    struct abtest_welch w;
+    abtest_welch(vb, nb, vt, nt, c->level, &w);
+    struct abtest_mw mw;
+    abtest_mann_whitney(vt, nt, vb, nb, &mw);
+    return decide(c, better, &bs, &w, &mw);
+}
+
+/* The order-statistic interval of a quantile metric in every valid bundle (null where the
+ * summary predates intervals). */
+static json_t *side_intervals(const struct side *s, const char *phase,
+                              const struct rundir_metric *m)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < s->n; i++) {
+        if (!s->b[i].valid)
+            continue;
+        const json_t *ci = rundir_metric_ci(s->b[i].summary, phase, m);
+        json_array_append_new(a, ci ? json_deep_copy(ci) : json_null());
+    }
+    return a;
+}
+
+/* The order-statistic interval of quantile q over a side's pooled request TTFTs. */
+static json_t *pooled_side_ci(const struct side *s, double q)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        n += s->b[i].valid ? s->b[i].n_ttft : 0;
+    double *v = xmalloc((n + 1) * sizeof(double));
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++)
+        for (size_t j = 0; s->b[i].valid && j < s->b[i].n_ttft; j++)
+            v[k++] = s->b[i].ttft[j];
+    qsort(v, k, sizeof(double), stats_cmp_double);
+    struct quantci ci;
+    quantci_sorted(v, k, q, QUANTCI_LEVEL, &ci);
+    free(v);
+    return quantci_json(&ci);
+}
+
 /* One metric: Welch's interval (on logs: the ratio of geometric means) decides, together with
  * the exact rank test wherever that test can reach alpha at these repeat counts; the bootstrap
  * interval of the ratio of means is reported beside them as a check. */
-static json_t *metric_json(const struct compare_config *c, const struct metric *m,
+static json_t *metric_json(const struct compare_config *c, const struct rundir_metric *m,
                            const struct side *b, const struct side *t, uint64_t seed)
 {
     double *vb = xmalloc((b->n + 1) * sizeof(double)), *vt = xmalloc((t->n + 1) * sizeof(double));
@@ -450,9 +345,15 @@ static json_t *metric_json(const struct compare_config *c, const struct metric *
     double alpha = 1 - c->level, min_p = abtest_mw_min_p(mw.na, mw.nb);
     json_t *o = json_object();
     json_object_set_new(o, "label", json_string(m->label));
-    json_object_set_new(o, "better", json_string(m->better == LOWER ? "lower" : "higher"));
+    json_object_set_new(o, "better", json_string(m->better == RUNDIR_LOWER ? "lower" : "higher"));
     json_object_set_new(o, "baseline", side_values_json(vb, nb, bs.nb, bs.base));
     json_object_set_new(o, "treatment", side_values_json(vt, nt, bs.nt, bs.treat));
+    if (m->q > 0) {
+        json_object_set_new(json_object_get(o, "baseline"), "intervals",
+                            side_intervals(b, c->phase, m));
+        json_object_set_new(json_object_get(o, "treatment"), "intervals",
+                            side_intervals(t, c->phase, m));
+    }
     /* Headline figures: the ratio of geometric means when every value is positive, else the
      * ratio of means; the interval is Welch's. */
     double ratio = w.log_scale ? w.estimate : bs.ratio;
@@ -477,28 +378,12 @@ static json_t *metric_json(const struct compare_config *c, const struct metric *
     jsonx_set_num(jm, "p", mw.p);
     json_object_set_new(jm, "exact", json_boolean(mw.exact));
     /* Probability that a treatment repeat is better than a baseline repeat. */
-    jsonx_set_num(jm, "p_superiority", m->better == LOWER ? mw.p_below : 1 - mw.p_below);
+    jsonx_set_num(jm, "p_superiority", m->better == RUNDIR_LOWER ? mw.p_below : 1 - mw.p_below);
     jsonx_set_num(jm, "min_attainable_p", min_p);
     bool decisive = min_p < alpha;
     json_object_set_new(jm, "can_decide", json_boolean(decisive));
     json_object_set_new(o, "mann_whitney", jm);
-    const char *verdict;
-    if (bs.nb < c->repeats_min || bs.nt < c->repeats_min || isnan(w.lo)) {
-        verdict = "insufficient_repeats";
-    } else {
-        bool excl = w.log_scale ? (w.hi < 1 || w.lo > 1) : (w.hi < 0 || w.lo > 0);
-        bool rank_ok = !decisive || mw.p < alpha;
-        bool improved;
-        double effect;
-        if (w.log_scale) {
-            improved = m->better == LOWER ? w.estimate < 1 : w.estimate > 1;
-            effect = fabs(w.estimate - 1);
-        } else {
-            improved = m->better == LOWER ? w.estimate < 0 : w.estimate > 0;
-            effect = bs.base != 0 ? fabs(w.estimate / bs.base) : INFINITY;
-        }
-        verdict = judge(excl && rank_ok, improved, effect, c->min_effect);
-    }
+    const char *verdict = decide(c, m->better, &bs, &w, &mw);
     json_object_set_new(o, "verdict", json_string(verdict));
     free(vb);
     free(vt);
@@ -551,10 +436,12 @@ static json_t *pooled_json(const struct compare_config *c, const struct side *b,
             json_object_set_new(m, "requests_treatment", json_integer((json_int_t)r.nt));
             jsonx_set_num(m, "baseline", r.base);
             jsonx_set_num(m, "treatment", r.treat);
+            json_object_set_new(m, "baseline_ci", pooled_side_ci(b, pooled_q[i].q));
+            json_object_set_new(m, "treatment_ci", pooled_side_ci(t, pooled_q[i].q));
             put_ratio(m, &r);
             bool improved;
             double effect;
-            ratio_effect(LOWER, &r, &improved, &effect);
+            ratio_effect(RUNDIR_LOWER, &r, &improved, &effect);
             const char *verdict = judge(excludes_no_change(&r), improved, effect, c->min_effect);
             if (within)
                 verdict = strcmp(verdict, "better") == 0  ? "better_within_run"
@@ -579,14 +466,6 @@ static void add_reason(json_t *codes, json_t *details, const char *code, json_t 
     json_object_set_new(details, code, why);
 }
 
-static const struct metric *find_metric(const char *key)
-{
-    for (size_t i = 0; i < NMETRICS; i++)
-        if (strcmp(metrics[i].key, key) == 0)
-            return &metrics[i];
-    return NULL;
-}
-
 static double arr_num(const json_t *a, size_t i)
 {
     const json_t *v = json_array_get(a, i);
@@ -594,7 +473,7 @@ static double arr_num(const json_t *a, size_t i)
 }
 
 static json_t *headline(const struct compare_config *c, const struct side *b, const struct side *t,
-                        const struct metric *pm, json_t *pmj, bool dg)
+                        const struct rundir_metric *pm, json_t *pmj, bool dg)
 {
     const char *verdict = jsonx_str(pmj, "verdict", "");
     double ratio = jsonx_num(pmj, "ratio", NAN),
@@ -620,32 +499,18 @@ static json_t *headline(const struct compare_config *c, const struct side *b, co
                         dg ? "" : " (not decision-grade)");
 }
 
-int compare_run(const struct compare_config *c, json_t **doc, struct diag *d)
+/* The identity differences between every valid bundle of both sides and the first valid one
+ * (as "path: a vs b (dir)" strings); *ret_id0 (owned) is that first identity. */
+static json_t *identity_diffs(const struct side *b, const struct side *t, json_t **ret_id0)
 {
-    const struct metric *pm = find_metric(c->primary ? c->primary : "ttft_p95_ms");
-    if (!pm)
-        return diag_set(d, -EINVAL, 0, 0, "--primary: unknown metric '%s' (see --help)",
-                        c->primary);
-    struct side b = { .name = "baseline", .dir = c->baseline },
-                t = { .name = "treatment", .dir = c->treatment };
-    int r = load_side(&b, c->phase, d);
-    if (r == 0)
-        r = load_side(&t, c->phase, d);
-    if (r < 0) {
-        free_side(&b);
-        free_side(&t);
-        return r;
-    }
-    json_t *codes = json_array(), *details = json_object();
-    /* Comparable inputs: every bundle of both sides has the baseline's first identity. */
     const json_t *ref = NULL;
     for (int s = 0; s < 2 && !ref; s++)
-        for (size_t i = 0; i < (s ? t.n : b.n) && !ref; i++)
-            if ((s ? t.b : b.b)[i].valid)
-                ref = (s ? t.b : b.b)[i].manifest;
-    json_t *id0 = identity(ref ? ref : b.b[0].manifest), *diffs = json_array();
+        for (size_t i = 0; i < (s ? t->n : b->n) && !ref; i++)
+            if ((s ? t->b : b->b)[i].valid)
+                ref = (s ? t->b : b->b)[i].manifest;
+    json_t *id0 = identity(ref ? ref : b->b[0].manifest), *diffs = json_array();
     for (int s = 0; s < 2; s++) {
-        const struct side *x = s ? &t : &b;
+        const struct side *x = s ? t : b;
         for (size_t i = 0; i < x->n; i++) {
             if (!x->b[i].valid)
                 continue;
@@ -660,57 +525,61 @@ int compare_run(const struct compare_config *c, json_t **doc, struct diag *d)
             json_decref(id);
         }
     }
-    if (json_array_size(diffs) > 0) {
-        if (!c->allow_mismatch) {
-            diag_file(d, "");
-            diag_set(d, -EINVAL, 0, 0,
-                     "the bundles do not run the same experiment (%s%s); pass --allow-mismatch "
-                     "to compare them anyway",
-                     json_string_value(json_array_get(diffs, 0)),
-                     json_array_size(diffs) > 1 ? ", ..." : "");
-            json_decref(diffs);
-            json_decref(id0);
-            json_decref(codes);
-            json_decref(details);
-            free_side(&b);
-            free_side(&t);
-            return -EINVAL;
+    *ret_id0 = id0;
+    return diffs;
+}
+
+/* The engine every valid bundle ran on: "builtin", "real", "mixed" or "unknown". */
+static const char *engine_of(const struct side *b, const struct side *t)
+{
+    const char *e = NULL;
+    for (int s = 0; s < 2; s++) {
+        const struct side *x = s ? t : b;
+        for (size_t i = 0; i < x->n; i++) {
+            const char *k = rundir_engine(x->b[i].manifest);
+            if (!k)
+                continue;
+            if (e && strcmp(e, k) != 0)
+                return "mixed";
+            e = k;
         }
-        add_reason(codes, details, "WORKLOAD_MISMATCH", json_pack("{s:O}", "why", diffs));
     }
-    json_decref(diffs);
+    return e ? e : "unknown";
+}
 
-    json_t *o = json_object();
-    json_object_set_new(o, "schema_version", json_integer(1));
-    json_object_set_new(o, "kind", json_string("kvtier.compare"));
-    json_object_set_new(o, "phase", json_string(c->phase));
-    json_object_set_new(o, "identity", id0);
-    json_object_set_new(o, "baseline", side_json(&b, c->phase));
-    json_object_set_new(o, "treatment", side_json(&t, c->phase));
-    json_object_set_new(
-        o, "method",
-        json_pack("{s:f, s:I, s:I, s:f, s:I, s:s, s:s, s:s}", "level", c->level, "resamples",
-                  (json_int_t)c->resamples, "seed", (json_int_t)c->seed, "min_effect",
-                  c->min_effect, "repeats_min", (json_int_t)c->repeats_min, "unit",
-                  "one value per valid repeat (run bundle), from summary.json", "interval",
-                  "Welch t interval on log values (ratio of geometric means); a percentile "
-                  "bootstrap of the ratio of means is reported beside it",
-                  "test",
-                  "two-sided Mann-Whitney U (exact without ties up to 60 values), required "
-                  "wherever it can reach alpha at the repeat counts"));
-    json_t *jm = json_object();
-    json_t *pmj = NULL;
-    for (size_t i = 0; i < NMETRICS; i++) {
-        json_t *x = metric_json(c, &metrics[i], &b, &t, c->seed + i);
-        if (&metrics[i] == pm)
-            pmj = x;
-        json_object_set_new(jm, metrics[i].key, x);
+/* TAIL_UNDERSAMPLED: the primary quantile is not supported by its sample in some included
+ * bundle (its order-statistic interval lacks a bound), so no claim may rest on it. */
+static void tail_reason(const struct compare_config *c, const struct rundir_metric *pm,
+                        const struct side *b, const struct side *t, json_t *codes, json_t *details)
+{
+    if (pm->q <= 0)
+        return;
+    json_t *why = json_array();
+    for (int s = 0; s < 2; s++) {
+        const struct side *x = s ? t : b;
+        for (size_t i = 0; i < x->n; i++) {
+            if (!x->b[i].valid)
+                continue;
+            const json_t *ci = rundir_metric_ci(x->b[i].summary, c->phase, pm);
+            if (ci && !jsonx_bool(ci, "supported", true))
+                json_array_append_new(
+                    why, json_sprintf("%s: %s from %lld requests has no %.0f%% interval (needs "
+                                      "%zu)",
+                                      x->b[i].dir, pm->key, (long long)jsonx_i64(ci, "n", 0),
+                                      QUANTCI_LEVEL * 100, quantci_min_n(pm->q, QUANTCI_LEVEL)));
+        }
     }
-    json_object_set_new(o, "metrics", jm);
-    json_object_set_new(o, "pooled_requests", pooled_json(c, &b, &t, c->seed));
+    if (json_array_size(why))
+        add_reason(codes, details, "TAIL_UNDERSAMPLED", json_pack("{s:o}", "why", why));
+    else
+        json_decref(why);
+}
 
-    /* Decision grade: enough valid repeats, every included bundle decision-grade. */
-    size_t vb = b.valid, vt = t.valid;
+/* The decision-grade reason codes of the sides' repeat counts and bundle verdicts. */
+static void side_reasons(const struct compare_config *c, const struct side *b, const struct side *t,
+                         json_t *codes, json_t *details)
+{
+    size_t vb = b->valid, vt = t->valid;
     if (vb < c->repeats_min || vt < c->repeats_min)
         add_reason(codes, details, "INSUFFICIENT_REPEATS",
                    json_pack("{s:[s], s:I, s:I, s:I}", "why",
@@ -718,7 +587,7 @@ int compare_run(const struct compare_config *c, json_t **doc, struct diag *d)
                              "baseline", (json_int_t)vb, "treatment", (json_int_t)vt, "repeats_min",
                              (json_int_t)c->repeats_min));
     for (int s = 0; s < 2; s++) {
-        const struct side *x = s ? &t : &b;
+        const struct side *x = s ? t : b;
         size_t valid = x->valid, dg = x->decision_grade;
         if (valid < x->n)
             add_reason(codes, details,
@@ -740,16 +609,101 @@ int compare_run(const struct compare_config *c, json_t **doc, struct diag *d)
                        json_pack("{s:o}", "why", why));
         }
     }
+}
+
+static json_t *method_json(const struct compare_config *c)
+{
+    return json_pack("{s:f, s:I, s:I, s:f, s:I, s:s, s:s, s:s, s:s}", "level", c->level,
+                     "resamples", (json_int_t)c->resamples, "seed", (json_int_t)c->seed,
+                     "min_effect", c->min_effect, "repeats_min", (json_int_t)c->repeats_min, "unit",
+                     "one value per valid repeat (run bundle), from summary.json", "interval",
+                     "Welch t interval on log values (ratio of geometric means); a percentile "
+                     "bootstrap of the ratio of means is reported beside it",
+                     "test",
+                     "two-sided Mann-Whitney U (exact without ties up to 60 values), required "
+                     "wherever it can reach alpha at the repeat counts",
+                     "quantile_interval",
+                     "per repeat and pooled: distribution-free order-statistic interval "
+                     "(binomial), null bounds = undersampled");
+}
+
+/* The document of two loaded sides. */
+static json_t *compare_doc(const struct compare_config *c, const struct rundir_metric *pm,
+                           const struct side *b, const struct side *t, json_t *id0, json_t *codes,
+                           json_t *details)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "schema_version", json_integer(1));
+    json_object_set_new(o, "kind", json_string("kvtier.compare"));
+    json_object_set_new(o, "engine", json_string(engine_of(b, t)));
+    json_object_set_new(o, "phase", json_string(c->phase));
+    json_object_set_new(o, "identity", id0);
+    json_object_set_new(o, "baseline", side_json(b, c->phase));
+    json_object_set_new(o, "treatment", side_json(t, c->phase));
+    json_object_set_new(o, "method", method_json(c));
+    json_t *jm = json_object();
+    json_t *pmj = NULL;
+    size_t nm;
+    const struct rundir_metric *metrics = rundir_metrics(&nm);
+    for (size_t i = 0; i < nm; i++) {
+        json_t *x = metric_json(c, &metrics[i], b, t, c->seed + i);
+        if (&metrics[i] == pm)
+            pmj = x;
+        json_object_set_new(jm, metrics[i].key, x);
+    }
+    json_object_set_new(o, "metrics", jm);
+    json_object_set_new(o, "pooled_requests", pooled_json(c, b, t, c->seed));
+    side_reasons(c, b, t, codes, details);
+    tail_reason(c, pm, b, t, codes, details);
     bool dg = json_array_size(codes) == 0;
     json_object_set_new(o, "decision_grade", json_boolean(dg));
     json_object_set_new(o, "reason_codes", codes);
     json_object_set_new(o, "details", details);
     json_object_set_new(o, "primary_metric", json_string(pm->key));
-    json_object_set_new(o, "headline", headline(c, &b, &t, pm, pmj, dg));
+    json_object_set_new(o, "headline", headline(c, b, t, pm, pmj, dg));
+    return o;
+}
+
+int compare_run(const struct compare_config *c, json_t **doc, struct diag *d)
+{
+    const struct rundir_metric *pm = rundir_metric_find(c->primary ? c->primary : "ttft_p95_ms");
+    if (!pm)
+        return diag_set(d, -EINVAL, 0, 0, "--primary: unknown metric '%s' (valid: %s)", c->primary,
+                        rundir_metric_names());
+    struct side b = { .name = "baseline", .dir = c->baseline },
+                t = { .name = "treatment", .dir = c->treatment };
+    json_t *codes = NULL, *details = NULL, *id0 = NULL, *diffs = NULL;
+    int r = load_side(&b, c->phase, d);
+    if (r == 0)
+        r = load_side(&t, c->phase, d);
+    if (r < 0)
+        goto out;
+    codes = json_array();
+    details = json_object();
+    /* Comparable inputs: every bundle of both sides has the first valid bundle's identity. */
+    diffs = identity_diffs(&b, &t, &id0);
+    if (json_array_size(diffs) > 0) {
+        if (!c->allow_mismatch) {
+            diag_file(d, "");
+            r = diag_set(d, -EINVAL, 0, 0,
+                         "the bundles do not run the same experiment (%s%s); pass "
+                         "--allow-mismatch to compare them anyway",
+                         json_string_value(json_array_get(diffs, 0)),
+                         json_array_size(diffs) > 1 ? ", ..." : "");
+            goto out;
+        }
+        add_reason(codes, details, "WORKLOAD_MISMATCH", json_pack("{s:O}", "why", diffs));
+    }
+    *doc = compare_doc(c, pm, &b, &t, id0, codes, details);
+    codes = details = id0 = NULL;
+out:
+    json_decref(diffs);
+    json_decref(id0);
+    json_decref(codes);
+    json_decref(details);
     free_side(&b);
     free_side(&t);
-    *doc = o;
-    return 0;
+    return r;
 }
 
 static void md_num(struct buf *m, double v)
