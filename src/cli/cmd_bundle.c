@@ -117,6 +117,9 @@ static const struct opt_def bundle_opts[] = {
       "mode C cgroup read limit in bytes/s (io.max rbps, v1 blkio fallback)" },
     { "c-write-bps", 0, OPT_SIZE_BYTES, B(c_write_bps, uint64_t), NULL, OPT_UNBOUNDED, NULL,
       "Mode C", "mode C cgroup write limit in bytes/s (io.max wbps, v1 blkio fallback)" },
+    { "c-levels", 0, OPT_STR, B(c_levels, const char *), NULL, OPT_UNBOUNDED, NULL, "Mode C",
+      "Mode C ladder: read limits as % of the --probe read ceiling or bytes/s (\"25%,50%,100%\"), "
+      "each level one arm (C@25%) of the interleaved group, with a monotonicity test" },
     { "drop-caches", 0, OPT_ENUM, O(drop_caches), "yes", OPT_UNBOUNDED, yes_no, "Run",
       "sync and drop the page cache before each run where permitted (recorded)" },
     { "cgroup", 0, OPT_ENUM, O(cgroup), "yes", OPT_UNBOUNDED, yes_no, "Run",
@@ -125,6 +128,16 @@ static const struct opt_def bundle_opts[] = {
       "Run", "how long to wait for /health, /v1/models and metrics (default: profile, else 120s)" },
     { "interval", 0, OPT_DURATION_NS, B(interval_ns, uint64_t), "1s", OPT_UNBOUNDED, NULL, "Run",
       "sampler interval" },
+    { "settle-quiet", 0, OPT_DURATION_NS, B(settle_quiet_ns, uint64_t), "2s", OPT_UNBOUNDED, NULL,
+      "Run",
+      "between phases, wait until KVBM's offload counters, the server's and the KV device's "
+      "writes were quiet this long" },
+    { "settle-timeout", 0, OPT_DURATION_NS, B(settle_timeout_ns, uint64_t), "30s", OPT_UNBOUNDED,
+      NULL, "Run", "bound on each settle wait (SETTLE_TIMEOUT when reached); 0 = no settling" },
+    { "settle-device-bps", 0, OPT_SIZE_BYTES, B(settle_device_bps, uint64_t), "4MiB", OPT_UNBOUNDED,
+      NULL, "Run",
+      "KV device writes at or below this many bytes/s count as quiet while settling (a shared "
+      "disk's background writes)" },
     { "max-requests", 0, OPT_U64, B(max_requests, uint64_t), NULL, OPT_UNBOUNDED, NULL, "Run",
       "cap on requests per phase (planner; default: workload profile)" },
     { "rate-scale", 0, OPT_DOUBLE, B(rate_scale, double), NULL, 0, 1000, NULL, "Run",

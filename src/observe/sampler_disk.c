@@ -5,10 +5,17 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/devinfo.h"
+#include "common/xalloc.h"
 #include "observe/sampler.h"
+
+/* The busiest sample interval of the open phase (its peak rates). */
+struct disk_peak {
+    double read_bytes_per_s, write_bytes_per_s, r_per_s, w_per_s;
+};
 
 static void resolve_device(struct observe *o, const struct observe_config *cfg)
 {
@@ -45,6 +52,7 @@ static void resolve_device(struct observe *o, const struct observe_config *cfg)
 
 static int setup(struct observe *o, const struct observe_config *cfg, void **ret_state)
 {
+    *ret_state = xcalloc(1, sizeof(struct disk_peak));
     resolve_device(o, cfg);
     if (cfg->device && !o->dev_ok)
         return -ENOENT;
@@ -91,6 +99,15 @@ void sampler_disk_json(json_t *dev, const struct diskstats_rates *dr)
     json_object_set_new(dev, "reset", json_boolean(dr->reset));
 }
 
+static void peak_update(struct disk_peak *p, const struct diskstats_rates *dr)
+{
+    double rb = dr->rkb_per_s * 1024, wb = dr->wkb_per_s * 1024;
+    p->read_bytes_per_s = rb > p->read_bytes_per_s ? rb : p->read_bytes_per_s;
+    p->write_bytes_per_s = wb > p->write_bytes_per_s ? wb : p->write_bytes_per_s;
+    p->r_per_s = dr->r_per_s > p->r_per_s ? dr->r_per_s : p->r_per_s;
+    p->w_per_s = dr->w_per_s > p->w_per_s ? dr->w_per_s : p->w_per_s;
+}
+
 static int read_disk(struct observe *o, struct diskstats_dev *ret)
 {
     char path[512];
@@ -108,6 +125,8 @@ static void sample(struct observe *o, void *state, struct sampler_tick *t, FILE 
     if (t->disk_ok) {
         diskstats_rates(&o->disk_prev, &disk, t->itv_s, &dr);
         sampler_disk_row(o, csv, t->tcols, o->device, &dr, disk.f[DISKSTATS_IN_FLIGHT]);
+        if (!dr.reset)
+            peak_update(state, &dr);
     }
     t->disk = dr;
     o->disk_prev = disk;
@@ -118,6 +137,8 @@ static void snapshot(struct observe *o, void *state, struct snap *s, bool end)
 {
     s->disk_ok = o->disk_prev_ok;
     s->disk = o->disk_prev;
+    if (!end)
+        memset(state, 0, sizeof(struct disk_peak));
 }
 
 static void delta(struct observe *o, void *state, const struct snap *b, const struct snap *e,
@@ -131,6 +152,11 @@ static void delta(struct observe *o, void *state, const struct snap *b, const st
     if (dev_ok) {
         diskstats_rates(&b->disk, &e->disk, f->dur_s, &dr);
         sampler_disk_json(dev, &dr);
+        const struct disk_peak *pk = state;
+        json_object_set_new(dev, "peak_read_bytes_per_s", json_real(pk->read_bytes_per_s));
+        json_object_set_new(dev, "peak_write_bytes_per_s", json_real(pk->write_bytes_per_s));
+        json_object_set_new(dev, "peak_r_per_s", json_real(pk->r_per_s));
+        json_object_set_new(dev, "peak_w_per_s", json_real(pk->w_per_s));
     } else {
         json_object_set_new(dev, "reason",
                             json_string(o->dev_ok ? "device sample missing" : o->dev_reason));
@@ -138,6 +164,11 @@ static void delta(struct observe *o, void *state, const struct snap *b, const st
     json_object_set_new(d, "device", dev);
     f->dev_ok = dev_ok;
     f->dr = dr;
+}
+
+static void fini(struct observe *o, void *state)
+{
+    free(state);
 }
 
 const struct sampler_ops sampler_disk_ops = {
@@ -148,4 +179,5 @@ const struct sampler_ops sampler_disk_ops = {
     .sample = sample,
     .snapshot = snapshot,
     .delta = delta,
+    .fini = fini,
 };

@@ -32,17 +32,21 @@
 #include "common/jsonx.h"
 #include "common/procio.h"
 #include "common/profile.h"
+#include "common/prom.h"
 #include "common/rng.h"
 #include "common/units.h"
 #include "common/xalloc.h"
 #include "common/yamlx.h"
 #include "loadgen/loadgen.h"
+#include "observe/diskstats.h"
 #include "observe/observe.h"
 #include "report/charts.h"
 #include "run/evidence.h"
+#include "run/ladder.h"
 #include "run/limits.h"
 #include "run/manifest.h"
 #include "run/provenance.h"
+#include "run/settle.h"
 #include "stack/cgroup.h"
 #include "stack/stack.h"
 #include "version.h"
@@ -57,7 +61,10 @@ void bundle_config_init(struct bundle_config *cfg)
                                    .seed = 1,
                                    .drop_caches = true,
                                    .use_cgroup = true,
-                                   .storage_kind = "local_nvme" };
+                                   .storage_kind = "local_nvme",
+                                   .settle_quiet_ns = 2 * CLK_NS_PER_S,
+                                   .settle_timeout_ns = 30 * CLK_NS_PER_S,
+                                   .settle_device_bps = 4u << 20 };
     gate_thresholds_default(&cfg->thresholds);
 }
 
@@ -159,11 +166,104 @@ struct run {
     char crash_msg[400];
     char open_phase[OBSERVE_PHASE_NAME_MAX];
     char last_phase[OBSERVE_PHASE_NAME_MAX]; /* the last phase that began */
+    char kv_disk[DISKSTATS_NAME_MAX];        /* whole disk of the KV cache dir; "" = unknown */
 };
+
+/* ---- phase settling (settle.h): what a wait between phases samples ---------------------- */
+
+static const char *const settle_names[] = { "kvbm_offload_blocks_d2h", "kvbm_offload_blocks_h2d",
+                                            "kvbm_offload_blocks_d2d", "server_write_bytes",
+                                            "device_write_bytes" };
+#define SETTLE_N_KVBM   3
+#define SETTLE_I_SERVER 3
+#define SETTLE_I_DEVICE 4
+
+/* A counter's sum over its series, with or without the _total suffix; NAN when absent. */
+static double prom_counter(const struct prom_page *pg, const char *name)
+{
+    double v = 0, t = 0;
+    int a = prom_sum(pg, name, &v);
+    char *tn = xalloc_printf("%s_total", name);
+    int b = prom_sum(pg, tn, &t);
+    free(tn);
+    return a > 0 || b > 0 ? (a > 0 ? v : 0) + (b > 0 ? t : 0) : NAN;
+}
+
+static void settle_sample(void *ctx, double *vals, size_t n)
+{
+    const struct run *r = ctx;
+    assert(n == sizeof(settle_names) / sizeof(settle_names[0]));
+    for (size_t i = 0; i < n; i++)
+        vals[i] = NAN;
+    const char *url = r->stack ? r->stack->kvbm_metrics_url : "";
+    if (url[0]) {
+        struct buf b;
+        buf_init(&b, PROM_PAGE_MAX_BYTES);
+        struct httpget_result hr;
+        if (httpget(url, CLK_NS_PER_S, &b, &hr) == 0 && hr.status == 200) {
+            struct prom_page pg = { 0 };
+            if (prom_parse_lenient((const char *)b.data, b.len, &pg, NULL) >= 0)
+                for (size_t i = 0; i < SETTLE_N_KVBM; i++)
+                    vals[i] = prom_counter(&pg, settle_names[i]);
+            prom_page_fini(&pg);
+        }
+        buf_fini(&b);
+    }
+    pid_t pids[STACK_MAX_PROCS + 1];
+    size_t np = r->stack ? stack_pids(r->stack, pids, STACK_MAX_PROCS + 1) : 0;
+    double sw = 0;
+    bool any = false;
+    for (size_t i = 0; i < np && i < STACK_MAX_PROCS + 1; i++) {
+        struct procio io;
+        if (procio_read(NULL, pids[i], &io) == 0 && (io.have & (1u << PROCIO_WRITE_BYTES))) {
+            sw += (double)io.v[PROCIO_WRITE_BYTES];
+            any = true;
+        }
+    }
+    if (any)
+        vals[SETTLE_I_SERVER] = sw;
+    struct diskstats_dev dev;
+    if (r->kv_disk[0] && diskstats_read(NULL, r->kv_disk, &dev) == 0)
+        vals[SETTLE_I_DEVICE] = (double)dev.f[DISKSTATS_WR_SEC] * 512;
+}
+
+/* Waits until the counters have been quiet (docs/bundle.md "Phase settling") and records the
+ * result on the phase that just ended (its "settle"). Between phases only: the load generator
+ * starts the next phase's clock after this returns, so its send times are not shifted. */
+static void settle_between(struct run *r)
+{
+    const struct bundle_config *cfg = r->cfg;
+    json_t *prev = json_array_get(r->phases, json_array_size(r->phases) - 1);
+    if (!prev || cfg->settle_timeout_ns == 0)
+        return;
+    struct settle_config sc = { .quiet_ns = cfg->settle_quiet_ns,
+                                .timeout_ns = cfg->settle_timeout_ns,
+                                .stop = cfg->interrupt_flag };
+    double rate[sizeof(settle_names) / sizeof(settle_names[0])] = { 0 };
+    rate[SETTLE_I_DEVICE] = (double)cfg->settle_device_bps;
+    struct settle_source src = { .names = settle_names,
+                                 .n = sizeof(settle_names) / sizeof(settle_names[0]),
+                                 .sample = settle_sample,
+                                 .ctx = r,
+                                 .quiet_rate = rate };
+    struct settle_result res;
+    if (settle_wait(&sc, &src, &res) < 0)
+        return;
+    json_t *j = settle_result_json(&res, &sc, &src);
+    json_object_set_new(j, "kv_device", r->kv_disk[0] ? json_string(r->kv_disk) : json_null());
+    json_object_set_new(j, "device_quiet_bps", json_integer((json_int_t)cfg->settle_device_bps));
+    json_object_set_new(prev, "settle", j);
+    note(cfg, "  settle after %s: %s in %.2f s", jsonx_str(prev, "name", "?"),
+         settle_status_name(res.status), (double)res.waited_ns / CLK_NS_PER_S);
+}
 
 static void hook_begin(void *ctx, const char *phase, uint64_t t_ns)
 {
     struct run *r = ctx;
+    if (json_array_size(r->phases) && r->stack) {
+        settle_between(r);
+        t_ns = clk_now_ns(); /* the phase begins after the wait */
+    }
     snprintf(r->open_phase, sizeof(r->open_phase), "%s", phase);
     snprintf(r->last_phase, sizeof(r->last_phase), "%s", phase);
     if (r->obs)
@@ -256,7 +356,18 @@ static json_t *health_json(const struct outcome *oc, const struct run *r, bool k
 
 /* ---- per-mode settings and the shared plan ---------------------------------------------- */
 
+/* One arm of the interleaved group: a mode, or one level of the Mode C ladder. */
+struct arm {
+    enum mode_id id;
+    char name[LADDER_NAME_MAX]; /* the mode's name, or "C@25%" */
+    uint64_t c_read_bps;        /* a ladder level's read limit; 0 = the mode's */
+};
+
 struct group {
+    struct arm arms[MODE__COUNT + LADDER_MAX_LEVELS];
+    size_t n_arms;
+    struct ladder_level levels[LADDER_MAX_LEVELS];
+    size_t n_levels;
     const struct bundle_config *cfg;
     json_t *stack_profile; /* owned */
     char stack_label[128];
@@ -518,6 +629,11 @@ static void run_measure(struct group *g, struct run *r, struct outcome *oc)
 {
     const struct bundle_config *cfg = g->cfg;
     r->obs = run_sampler(g, r);
+    if (cfg->device)
+        snprintf(r->kv_disk, sizeof(r->kv_disk), "%s",
+                 strncmp(cfg->device, "/dev/", 5) ? cfg->device : cfg->device + 5);
+    else if (diskstats_disk_of_path(NULL, NULL, g->cache_dir, r->kv_disk, sizeof(r->kv_disk)) < 0)
+        r->kv_disk[0] = 0;
     char *raw_dir = fileio_join(r->dir, "raw");
     struct loadgen_config lc;
     loadgen_config_init(&lc);
@@ -586,6 +702,9 @@ static json_t *run_summary(struct group *g, struct run *r, const struct outcome 
         json_object_set_new(ph, "os", osd ? json_incref(osd) : json_null());
         json_t *ose = evidence_phase_os(r->dir, name);
         json_object_set_new(ph, "os_evidence", ose ? ose : json_null());
+        json_t *st = json_object_get(pj, "settle");
+        if (st)
+            json_object_set(ph, "settle_after", st);
         json_object_set_new(reuse_obs, name, ro);
     }
     json_t *recs = evidence_records_by_phase(r->dir);
@@ -700,14 +819,16 @@ static void run_fini(struct run *r, struct outcome *oc)
 
 /* One bundle: prepare, launch, measure, stop, then write and judge what was measured (also
  * after an early stop). Returns the quick summary (owned) and the evidence (owned). */
-static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned block_pos,
+static json_t *run_one(struct group *g, const struct arm *a, unsigned rep, unsigned block_pos,
                        json_t **ret_evidence)
 {
     const struct bundle_config *cfg = g->cfg;
     struct run r = { .cfg = cfg, .oe = &g->oe, .rep = rep };
     struct outcome oc = { 0 };
-    mode_settings_for(g, id, &r.ms);
-    r.dir = xalloc_printf("%s/%s/r%02u", g->dir, mode_name(id), rep);
+    mode_settings_for(g, a->id, &r.ms);
+    if (a->c_read_bps)
+        r.ms.c_read_bps = a->c_read_bps;
+    r.dir = xalloc_printf("%s/%s/r%02u", g->dir, a->name, rep);
     r.phases = json_array();
     r.os_deltas = json_object();
     r.pidio = json_object();
@@ -731,6 +852,9 @@ static json_t *run_one(struct group *g, enum mode_id id, unsigned rep, unsigned 
     write_json(&g->oe, r.dir, "verdict.json", verdict);
     json_t *q = quick_summary_json(summary, verdict, &r.ms, rep, r.dir);
     json_object_set_new(q, "engine", manifest_engine(g->stack_profile, g->stack_label));
+    json_object_set_new(q, "arm", json_string(a->name));
+    if (a->c_read_bps)
+        json_object_set_new(q, "c_read_bps", json_integer((json_int_t)a->c_read_bps));
     write_json(&g->oe, r.dir, "quick_summary.json", q);
     struct charts_result cr = { 0 };
     struct diag cd = { 0 };
@@ -809,6 +933,44 @@ static void group_fini(struct group *g)
     free(g->cache_dir);
 }
 
+/* The arms: every mode once, mode C once per ladder level when --c-levels is given. */
+static int group_arms(const struct bundle_config *cfg, struct group *g, struct diag *d)
+{
+    bool has_c = false;
+    for (size_t i = 0; i < cfg->n_modes; i++)
+        has_c |= cfg->modes[i] == MODE_C;
+    if (cfg->c_levels && !has_c)
+        return diag_set(d, -EINVAL, 0, 0, "--c-levels needs mode C in --mode");
+    if (cfg->c_levels) {
+        double ceiling = 0;
+        json_t *probe = NULL;
+        struct diag pd = { 0 };
+        if (cfg->probe_path && jsonx_load_file(cfg->probe_path, &probe, &pd) == 0)
+            ceiling = ladder_probe_read_ceiling(probe);
+        json_decref(probe);
+        int r = ladder_parse_levels(cfg->c_levels, ceiling, g->levels, LADDER_MAX_LEVELS,
+                                    &g->n_levels, d);
+        if (r < 0)
+            return r;
+    }
+    g->n_arms = 0;
+    for (size_t i = 0; i < cfg->n_modes; i++) {
+        if (cfg->modes[i] == MODE_C && g->n_levels) {
+            for (size_t k = 0; k < g->n_levels; k++) {
+                struct arm *a = &g->arms[g->n_arms++];
+                a->id = MODE_C;
+                a->c_read_bps = g->levels[k].read_bps;
+                snprintf(a->name, sizeof(a->name), "%s", g->levels[k].name);
+            }
+            continue;
+        }
+        struct arm *a = &g->arms[g->n_arms++];
+        *a = (struct arm){ .id = cfg->modes[i] };
+        snprintf(a->name, sizeof(a->name), "%s", mode_name(cfg->modes[i]));
+    }
+    return 0;
+}
+
 static int group_prepare(const struct bundle_config *cfg, struct group *g, struct diag *d)
 {
     g->cfg = cfg;
@@ -868,6 +1030,8 @@ static int group_prepare(const struct bundle_config *cfg, struct group *g, struc
                             mode_name(cfg->modes[i]), (unsigned long long)mode_cpu_blocks(&ms),
                             (unsigned long long)mode_disk_blocks(&ms));
     }
+    if ((r = group_arms(cfg, g, d)) < 0)
+        return r;
     g->ready_timeout_ns = cfg->ready_timeout_ns;
     if (!g->ready_timeout_ns) {
         uint64_t ns = 0;
@@ -936,7 +1100,7 @@ static json_t *mode_stats(json_t *quicks, const char *mode, uint64_t seed)
     json_t *q;
     json_t *dirs = json_array();
     json_array_foreach (quicks, i, q) {
-        if (strcmp(jsonx_str(q, "mode", ""), mode))
+        if (strcmp(jsonx_str(q, "arm", ""), mode))
             continue;
         total++;
         json_array_append_new(dirs, json_string(jsonx_str(q, "bundle", "")));
@@ -973,22 +1137,22 @@ static json_t *mode_stats(json_t *quicks, const char *mode, uint64_t seed)
 static json_t *run_blocks(struct group *g, json_t *quicks, json_t *evidences, bool *ret_interrupted)
 {
     const struct bundle_config *cfg = g->cfg;
-    size_t total = cfg->n_modes * cfg->repeats;
+    size_t total = g->n_arms * cfg->repeats;
     size_t *order = xcalloc(total, sizeof(size_t));
-    bundle_block_order(cfg->n_modes, cfg->repeats, cfg->seed, order);
+    bundle_block_order(g->n_arms, cfg->repeats, cfg->seed, order);
     note(cfg, "group %s: %zu bundle(s), plan %s", g->dir, total, g->plan_path);
     json_t *blocks = json_array();
-    unsigned rep_of[MODE__COUNT] = { 0 };
+    unsigned rep_of[MODE__COUNT + LADDER_MAX_LEVELS] = { 0 };
     bool interrupted = false;
     for (unsigned b = 0; b < cfg->repeats && !interrupted; b++) {
         json_t *blk = json_array();
-        for (size_t k = 0; k < cfg->n_modes; k++) {
-            size_t at = (size_t)b * cfg->n_modes + k;
-            assert(at < total && order[at] < cfg->n_modes);
-            enum mode_id id = cfg->modes[order[at]];
-            json_array_append_new(blk, json_string(mode_name(id)));
+        for (size_t k = 0; k < g->n_arms; k++) {
+            size_t at = (size_t)b * g->n_arms + k;
+            assert(at < total && order[at] < g->n_arms);
+            const struct arm *a = &g->arms[order[at]];
+            json_array_append_new(blk, json_string(a->name));
             json_t *ev = NULL;
-            json_t *q = run_one(g, id, ++rep_of[id], (unsigned)k, &ev);
+            json_t *q = run_one(g, a, ++rep_of[order[at]], (unsigned)k, &ev);
             json_array_append_new(quicks, q);
             json_array_append_new(evidences, ev);
             if (cfg->interrupt_flag && *cfg->interrupt_flag) {
@@ -1015,7 +1179,7 @@ static json_t *rejudge(struct group *g, json_t *quicks, json_t *evidences, json_
     json_t *q;
     assert(json_array_size(quicks) == json_array_size(evidences));
     json_array_foreach (quicks, i, q) {
-        json_t *ms = json_object_get(per_mode, jsonx_str(q, "mode", ""));
+        json_t *ms = json_object_get(per_mode, jsonx_str(q, "arm", ""));
         json_t *ev = json_array_get(evidences, i);
         json_t *rp = json_object();
         json_object_set(rp, "n", json_object_get(ms, "n"));
@@ -1035,6 +1199,7 @@ static json_t *rejudge(struct group *g, json_t *quicks, json_t *evidences, json_
             all_valid = false;
         json_t *bj = json_object();
         json_object_set(bj, "mode", json_object_get(q, "mode"));
+        json_object_set(bj, "arm", json_object_get(q, "arm"));
         json_object_set(bj, "repeat", json_object_get(q, "repeat"));
         json_object_set(bj, "dir", json_object_get(q, "bundle"));
         json_object_set(bj, "run_valid", json_object_get(v, "run_valid"));
@@ -1212,8 +1377,8 @@ int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag 
     json_t *blocks = run_blocks(&g, quicks, evidences, &interrupted);
     /* repeats: stability per mode, then every bundle's verdict is re-judged with it */
     json_t *per_mode = json_object();
-    for (size_t k = 0; k < cfg->n_modes; k++) {
-        const char *mn = mode_name(cfg->modes[k]);
+    for (size_t k = 0; k < g.n_arms; k++) {
+        const char *mn = g.arms[k].name;
         if (!json_object_get(per_mode, mn))
             json_object_set_new(per_mode, mn, mode_stats(quicks, mn, cfg->seed));
     }
@@ -1234,6 +1399,16 @@ int bundle_run(const struct bundle_config *cfg, json_t **ret_group, struct diag 
     json_object_set_new(gs, "bundles", bundles);
     json_object_set_new(gs, "per_mode", per_mode);
     json_object_set_new(gs, "comparisons", comparisons_json(per_mode));
+    if (g.n_levels) {
+        json_t *lad = ladder_report(g.levels, g.n_levels, quicks, cfg->seed);
+        int lr = ladder_write_chart(g.dir, lad);
+        if (lr < 0)
+            out_check(&g.oe, g.dir, lr);
+        json_object_set_new(gs, "c_ladder", lad);
+        note(cfg, "Mode C ladder: %s (Spearman rho %.3f, p %.4f, n %lld)",
+             jsonx_str(lad, "outcome", "?"), jsonx_num(lad, "spearman_rho", NAN),
+             jsonx_num(lad, "p_value", NAN), (long long)jsonx_i64(lad, "n", 0));
+    }
     json_object_set_new(gs, "interrupted", json_boolean(interrupted));
     json_object_set_new(gs, "all_run_valid", json_boolean(all_valid && !interrupted));
     json_object_set_new(gs, "thresholds", gate_thresholds_json(&cfg->thresholds));

@@ -40,6 +40,7 @@ struct bundle_config {
     uint64_t cpu_cache_blocks, disk_cache_blocks, g1_blocks;
     double c_disk_fraction;
     uint64_t c_read_bps, c_write_bps;
+    const char *c_levels; /* borrowed; Mode C ladder "25%,50%,100%" or sizes; NULL = one level */
     bool disable_o_direct;
     bool drop_caches;          /* try to drop the page cache before each run */
     bool use_cgroup;           /* place the stack in a cgroup (always tried in mode C) */
@@ -47,12 +48,15 @@ struct bundle_config {
     uint64_t interval_ns;      /* sampler interval; 0 = 1 s */
     uint64_t max_requests;     /* per-phase cap passed to the planner; 0 = profile */
     double rate_scale;         /* planner rate multiplier; 0 = 1 */
-    double tail_quantile;      /* headline quantile the plan is sized for; 0 = 0.95 */
-    uint64_t concurrency;      /* load override: every phase closed loop with this many requests
-                                  in flight (kvtier sweep/slo concurrency axis); 0 = the plan's */
-    const char *device;        /* borrowed; block device to observe; NULL = from the cache dir */
-    const char *probe_path;    /* borrowed; probe.json to record; NULL = none */
-    const char *storage_kind;  /* "local_nvme" (default) or "shared_nvmeof" */
+    uint64_t settle_quiet_ns;  /* phase settling: KVBM offloads and device writes quiet this long */
+    uint64_t settle_timeout_ns; /* bound on each wait (SETTLE_TIMEOUT); 0 = no settling */
+    uint64_t settle_device_bps; /* device writes at or below this rate count as quiet */
+    double tail_quantile;       /* headline quantile the plan is sized for; 0 = 0.95 */
+    uint64_t concurrency;       /* load override: every phase closed loop with this many requests
+                                   in flight (kvtier sweep/slo concurrency axis); 0 = the plan's */
+    const char *device;         /* borrowed; block device to observe; NULL = from the cache dir */
+    const char *probe_path;     /* borrowed; probe.json to record; NULL = none */
+    const char *storage_kind;   /* "local_nvme" (default) or "shared_nvmeof" */
     /* external stacks */
     const char *url, *kvbm_metrics_url, *frontend_metrics_url, *served_model;
     pid_t observe_pid;

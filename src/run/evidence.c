@@ -15,6 +15,7 @@
 #include "common/jsonx.h"
 #include "common/xalloc.h"
 #include "run/bundle.h"
+#include "run/efficiency.h"
 #include "run/limits.h"
 
 static const char *const kvbm_counters[] = {
@@ -185,6 +186,12 @@ json_t *evidence_phase_os(const char *dir, const char *phase)
         json_object_set_new(o, "attribution_method",
                             json_string(jsonx_str(att, "method", "unknown")));
         kv_file_bytes(o, att);
+        /* storage efficiency against the probe ceilings recorded in the manifest */
+        json_t *man = load_json_opt(dir, "manifest.json");
+        json_object_set_new(
+            o, "storage_efficiency",
+            efficiency_phase(d, jsonx_path(man, "storage.probe_ceiling.probe.ceilings")));
+        json_decref(man);
         json_decref(d);
     }
     if (json_object_size(o) == 0) {
@@ -259,10 +266,28 @@ json_t *evidence_plan_header(const char *dir)
     return h;
 }
 
-static json_t *phase_json(const char *dir, const char *name, const json_t *rec, const json_t *sp,
-                          const json_t *plan_header)
+/* The wait after a phase (raw/phases.json "settle", docs/bundle.md "Phase settling"):
+ * {status, waited_s, moved{...}}; absent when the runner did not settle after it. */
+static void settle_fact(json_t *ph, const json_t *entry)
+{
+    const json_t *st = json_object_get(entry, "settle");
+    if (!json_is_object(st))
+        return;
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string(jsonx_str(st, "status", "?")));
+    jsonx_set_num(o, "waited_s", jsonx_num(st, "waited_s", NAN));
+    jsonx_set_num(o, "quiet_required_s", jsonx_num(st, "quiet_required_s", NAN));
+    jsonx_set_num(o, "timeout_s", jsonx_num(st, "timeout_s", NAN));
+    json_t *m = json_object_get(st, "moved");
+    json_object_set_new(o, "moved", json_is_object(m) ? json_deep_copy(m) : json_object());
+    json_object_set_new(ph, "settle_after", o);
+}
+
+static json_t *phase_json(const char *dir, const char *name, const json_t *entry, const json_t *rec,
+                          const json_t *sp, const json_t *plan_header)
 {
     json_t *ph = json_object();
+    settle_fact(ph, entry);
     json_object_set_new(ph, "requests", json_integer(jsonx_i64(rec, "requests", 0)));
     json_object_set_new(ph, "errors", json_integer(jsonx_i64(rec, "errors", 0)));
     if (jsonx_i64(rec, "cancelled_by_interrupt", 0))
@@ -409,7 +434,7 @@ json_t *evidence_build(const char *dir, const struct evidence_facts *f)
         const char *name = jsonx_str(p, "name", "?");
         json_t *sp = json_object_get(jsonx_path(summary, "phases"), name);
         json_object_set_new(phases, name,
-                            phase_json(dir, name, json_object_get(recs, name), sp, plan_header));
+                            phase_json(dir, name, p, json_object_get(recs, name), sp, plan_header));
     }
     json_object_set_new(e, "phases", phases);
     json_object_set_new(e, "noise", noise_json(dir, phase_list));

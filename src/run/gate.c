@@ -23,7 +23,7 @@ static const char *const code_names[GATE__COUNT] = {
     "DISK_TIER_NO_IO",        "KVBM_OS_MISMATCH", "REUSE_NOT_OBSERVED", "PRESSURE_INSUFFICIENT",
     "PAGE_CACHE_SUSPECT",     "IO_UNATTRIBUTED",  "SYSTEM_NOISE",       "THERMAL_THROTTLE",
     "SMART_ERRORS",           "CLIENT_LAG",       "REPEATS_UNSTABLE",   "TAIL_UNDERSAMPLED",
-    "PROMPT_TOKENS_MISMATCH",
+    "PROMPT_TOKENS_MISMATCH", "SETTLE_TIMEOUT",
 };
 
 /* one name per code, in the enum's order */
@@ -640,6 +640,27 @@ static void tail_gate(struct ev *ev)
     }
 }
 
+/* SETTLE_TIMEOUT: a wait between phases that gave up with counters still moving (the
+ * runner's --settle-timeout; evidence phases.<p>.settle_after). */
+static void settle_gate(struct ev *ev)
+{
+    const char *k;
+    json_t *p;
+    json_object_foreach (json_object_get(ev->e, "phases"), k, p) {
+        const json_t *st = json_object_get(p, "settle_after");
+        if (!json_is_object(st) || strcmp(jsonx_str(st, "status", ""), "timed_out"))
+            continue;
+        json_t *d = why(ev, GATE_SETTLE_TIMEOUT,
+                        "KVBM offloads or device writes still moving %.1f s after %s ended",
+                        num(st, "waited_s"), k);
+        json_t *ph = json_object();
+        jsonx_set_num(ph, "waited_s", num(st, "waited_s"));
+        jsonx_set_num(ph, "quiet_required_s", num(st, "quiet_required_s"));
+        json_object_set(ph, "moved", json_object_get(st, "moved"));
+        json_object_set_new(d, k, ph);
+    }
+}
+
 json_t *gate_evaluate(const json_t *evidence, const struct gate_thresholds *t)
 {
     struct ev ev = { .e = evidence, .t = t };
@@ -672,6 +693,7 @@ json_t *gate_evaluate(const json_t *evidence, const struct gate_thresholds *t)
     pressure_gate(&ev);
     env_gates(&ev);
     tail_gate(&ev);
+    settle_gate(&ev);
 
     const json_t *rp = replay(&ev);
     const json_t *plane = rp ? rp : json_object_get(json_object_get(evidence, "phases"), "all");

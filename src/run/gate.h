@@ -37,6 +37,8 @@ enum gate_code {
     GATE_REPEATS_UNSTABLE,
     GATE_TAIL_UNDERSAMPLED,
     GATE_PROMPT_TOKENS_MISMATCH,
+    GATE_SETTLE_TIMEOUT, /* KVBM offloads or device writes still moving when the wait between
+                          * two phases gave up: the next phase may carry the last one's writes */
     GATE__COUNT
 };
 

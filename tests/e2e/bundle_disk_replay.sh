@@ -41,6 +41,25 @@ read = end - start
 print(f"replay: onboarded {onboard:.0f} B, os_pid_io read_bytes +{read} B")
 assert onboard > 0 and 0.5 * onboard <= read <= 2.0 * onboard + 4 * 1048576, (onboard, read)
 PY
+# phase settling (docs/bundle.md "Phase settling"): B2p offloads to disk, so between phases the
+# runner watched KVBM's offload counters, the server's writes and the device's, and recorded
+# how long it waited and what moved meanwhile (the writes kept out of the next phase)
+python3 - "$B2" <<'PY' || fail "B2p settle records"
+import json, sys
+b = sys.argv[1]
+phases = json.load(open(f"{b}/raw/phases.json"))["phases"]
+v = json.load(open(f"{b}/verdict.json"))
+for p in phases[:-1]:
+    st = p["settle"]
+    assert st["status"] in ("settled", "timed_out"), st
+    if st["status"] == "settled":
+        assert st["quiet_s"] >= st["quiet_required_s"] and st["waited_s"] >= st["quiet_required_s"], st
+    else:
+        assert "SETTLE_TIMEOUT" in v["reason_codes"], v["reason_codes"]
+    assert st["moved"]["kvbm_offload_blocks_h2d"] is not None and st["moved"]["server_write_bytes"] is not None, st
+    print(f"settle after {p['name']}: {st['status']} in {st['waited_s']:.2f} s, moved {st['moved']}")
+assert "settle" not in phases[-1]
+PY
 pyq "$B1/verdict.json" 'sum((p["os"] or {}).get("server_read_bytes", 0) for p in s["evidence"]["phases"].values()) < 1048576'
 pyq "$B1/verdict.json" 'all(((p["kvbm"] or {}).get("onboard_blocks_d2d", 0) == 0) for p in s["evidence"]["phases"].values())'
 # The TTFT order is the request-plane claim. The fast fixture divides modelled compute by 4 but

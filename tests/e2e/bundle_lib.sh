@@ -75,11 +75,13 @@ PY
   ls "$b"/raw/stack/*.log >/dev/null || fail "$b: no stack logs"
 }
 
-# run_bundle ARGS...: kvtier bundle with the fast stack and a small plan; sets RC
+# run_bundle ARGS...: kvtier bundle with the fast stack and a small plan; sets RC. Phase settling
+# is shortened (SETTLE overrides it) so the many bundles of the e2e suite stay brief.
 run_bundle() {
   RC=0
   timeout 120 "$KVTIER" bundle --profiles "$KVTIER_PROFILES" --model tiny --workload A \
-    --disk-cache-dir "$DISKDIR" --out "$WORK/res" --interval 250ms ${DROP_CACHES:---drop-caches no} "$@" \
+    --disk-cache-dir "$DISKDIR" --out "$WORK/res" --interval 250ms ${DROP_CACHES:---drop-caches no} \
+    ${SETTLE:---settle-quiet 500ms --settle-timeout 3s} "$@" \
     >"$WORK/out.txt" 2>"$WORK/err.txt" || RC=$?
   user_files_intact
 }

@@ -24,6 +24,7 @@
 #include "common/xalloc.h"
 #include "run/evidence.h"
 #include "run/gate.h"
+#include "run/settle.h"
 
 static char *fixture_dir(void)
 {
@@ -219,6 +220,115 @@ static void test_ebpf_and_ssd_thermal(void **state)
     free(src);
 }
 
+/* Phase settling, producer -> consumer: the record settle.c writes for a wait (here driven by a
+ * fake clock and a counter that keeps moving: KVBM still offloading after pressure ended) goes
+ * into raw/phases.json as the runner writes it, evidence.c carries it as
+ * phases.<p>.settle_after, and the gate raises SETTLE_TIMEOUT with what moved; a wait that
+ * settled raises nothing. */
+struct leak {
+    uint64_t now;
+    bool moving;
+    double blocks;
+};
+
+static uint64_t leak_now(const struct clk *c)
+{
+    return ((struct leak *)c->ctx)->now;
+}
+
+static void leak_sleep(void *ctx, uint64_t ns)
+{
+    ((struct leak *)ctx)->now += ns;
+}
+
+static void leak_sample(void *ctx, double *v, size_t n)
+{
+    struct leak *l = ctx;
+    if (l->moving)
+        l->blocks += 2;
+    v[0] = l->blocks;
+    for (size_t i = 1; i < n; i++)
+        v[i] = NAN;
+}
+
+static json_t *settle_record(bool moving)
+{
+    static const char *const names[] = { "kvbm_offload_blocks_h2d", "device_write_bytes" };
+    struct leak l = { .moving = moving };
+    struct clk c = { .now_ns = leak_now, .ctx = &l };
+    struct settle_config sc = { .quiet_ns = 2 * CLK_NS_PER_S,
+                                .timeout_ns = 10 * CLK_NS_PER_S,
+                                .clk = &c,
+                                .sleep = leak_sleep,
+                                .sleep_ctx = &l };
+    struct settle_source src = { .names = names, .n = 2, .sample = leak_sample, .ctx = &l };
+    struct settle_result r;
+    assert_int_equal(settle_wait(&sc, &src, &r), 0);
+    return settle_result_json(&r, &sc, &src);
+}
+
+static bool verdict_has(const json_t *v, const char *code)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach (json_object_get(v, "reason_codes"), i, c)
+        if (!strcmp(json_string_value(c), code))
+            return true;
+    return false;
+}
+
+static void test_settle_timeout_reaches_the_gate(void **state)
+{
+    (void)state;
+    char *src = fixture_dir();
+    char tmpl[] = "/tmp/kvtier-test-evidence-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    assert_non_null(dir);
+    char *cmd = xalloc_printf("cp -r '%s'/. '%s'", src, dir);
+    assert_int_equal(system(cmd), 0);
+    json_t *expected = load(dir, "expected_evidence.json");
+    struct gate_thresholds t;
+    gate_thresholds_default(&t);
+    for (int moving = 0; moving < 2; moving++) {
+        json_t *pd = load(dir, "raw/phases.json");
+        size_t i;
+        json_t *p;
+        json_array_foreach (json_object_get(pd, "phases"), i, p) {
+            if (!strcmp(jsonx_str(p, "name", ""), "warmup"))
+                json_object_set_new(p, "settle", settle_record(false));
+            if (!strcmp(jsonx_str(p, "name", ""), "pressure"))
+                json_object_set_new(p, "settle", settle_record(moving));
+        }
+        char *path = fileio_join(dir, "raw/phases.json");
+        assert_int_equal(json_dump_file(pd, path, 0), 0);
+        free(path);
+        json_t *e = build(dir, expected);
+        const json_t *sa = jsonx_path(e, "phases.pressure.settle_after");
+        assert_non_null(sa);
+        assert_string_equal(jsonx_str(sa, "status", ""), moving ? "timed_out" : "settled");
+        assert_true(jsonx_num(sa, "waited_s", 0) == (moving ? 10 : 2));
+        assert_true(jsonx_num(json_object_get(sa, "moved"), "kvbm_offload_blocks_h2d", -1) ==
+                    (moving ? 80 : 0));
+        assert_true(json_is_null(jsonx_path(sa, "moved.device_write_bytes")));
+        assert_string_equal(jsonx_str(jsonx_path(e, "phases.warmup.settle_after"), "status", ""),
+                            "settled");
+        assert_null(jsonx_path(e, "phases.replay.settle_after"));
+        json_t *v = gate_evaluate(e, &t);
+        assert_int_equal(verdict_has(v, "SETTLE_TIMEOUT"), moving);
+        if (moving)
+            assert_non_null(jsonx_path(v, "details.SETTLE_TIMEOUT.pressure.moved"));
+        json_decref(v);
+        json_decref(e);
+        json_decref(pd);
+    }
+    json_decref(expected);
+    free(cmd);
+    cmd = xalloc_printf("rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(src);
+}
+
 /* A bundle directory without measurements (the stack never started) still gives a complete,
  * judgeable evidence document. */
 static void test_empty_bundle(void **state)
@@ -250,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_ebpf_and_ssd_thermal),
         cmocka_unit_test(test_every_gate_input_is_produced),
         cmocka_unit_test(test_empty_bundle),
+        cmocka_unit_test(test_settle_timeout_reaches_the_gate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -164,6 +164,10 @@ static const struct gate_case {
       "{\"prompt_tokens\":{\"compared\":10,\"mismatched\":2,\"max_abs_diff\":50,"
       "\"tolerance_tokens\":8,\"tolerance_fraction\":0.02,\"examples\":[]}}",
       "PROMPT_TOKENS_MISMATCH", "" },
+    { "b2_good.json",
+      "{\"phases\":{\"pressure\":{\"settle_after\":{\"status\":\"timed_out\",\"waited_s\":30,"
+      "\"quiet_required_s\":2,\"moved\":{\"kvbm_offload_blocks_h2d\":40}}}}}",
+      "SETTLE_TIMEOUT", "pressure" },
 };
 
 static void test_each_code(void **state)

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The Mode C ladder (issue 16 item 4): mode C at several storage constraint levels (cgroup
+ * read bandwidth limits), each level one arm of the interleaved group ("C@25%", "C@200MiB"),
+ * and whether the outcome (replay TTFT p95 of each valid bundle) is monotonic in storage
+ * capability: Spearman's rank correlation between the level's read limit and the outcome over
+ * every repeat, with a one-sided seeded permutation p-value (H1: more bandwidth, lower TTFT),
+ * and whether the per-level medians never rise with capability. Pure apart from the chart
+ * files; any thread. */
+#ifndef KVTIER_RUN_LADDER_H
+#define KVTIER_RUN_LADDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/diag.h"
+
+#define LADDER_MAX_LEVELS   8
+#define LADDER_PERMUTATIONS 10000
+#define LADDER_NAME_MAX     24
+
+struct ladder_level {
+    char name[LADDER_NAME_MAX]; /* arm name, "C@25%" or "C@200MiB" */
+    uint64_t read_bps;          /* cgroup read limit of the arm */
+    double pct;                 /* % of the probe ceiling; NAN for an absolute level */
+};
+
+/* Parses a comma list of levels, each "<p>%" (of ceiling_bps, the probe's read ceiling; 0 =
+ * unknown, then a % level is an error) or a size in bytes/s ("200MiB"). At least two distinct
+ * levels, at most LADDER_MAX_LEVELS. 0, or -EINVAL with d naming the bad level. */
+int ladder_parse_levels(const char *spec, double ceiling_bps, struct ladder_level *out, size_t max,
+                        size_t *ret_n, struct diag *d);
+/* The probe's read ceiling: the highest bw_bytes_per_s of its randread entries, else of its
+ * read entries, in probe.json's "ceilings"; 0 when none. */
+double ladder_probe_read_ceiling(const json_t *probe);
+/* Spearman's rho of (x, y), n pairs, average ranks for ties; NAN for n < 3 or a constant side. */
+double ladder_spearman(const double *x, const double *y, size_t n);
+/* One-sided permutation p-value of rho <= observed (seeded): (1 + count) / (1 + perms). */
+double ladder_perm_p(const double *x, const double *y, size_t n, uint64_t seed, unsigned perms);
+/* The ladder report (owned) from the group's quick summaries (each with "arm" and
+ * replay.ttft_p95_ms; only run_valid ones count): {levels[{arm, read_bps, pct, n, values,
+ * median_ms}], n, spearman_rho, p_value, permutations, monotonic_medians, monotonic,
+ * outcome, note}. */
+json_t *ladder_report(const struct ladder_level *lv, size_t n_levels, const json_t *quicks,
+                      uint64_t seed);
+/* Writes <dir>/c_ladder.dat and <dir>/c_ladder.gp (gnuplot: per-repeat points and the level
+ * medians against the read limit). 0 or a negative errno. */
+int ladder_write_chart(const char *dir, const json_t *report);
+
+#endif

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Phase settling on the builtin stack (docs/bundle.md "Phase settling"): a wait that can never
+# be satisfied (quiet 5 s, bounded at 400 ms) times out between every two phases, is recorded
+# in raw/phases.json and summary.json with the counters it watched, reaches the evidence and
+# raises the soft SETTLE_TIMEOUT (the run stays valid); the next phase starts after the wait.
+source "$(dirname "$0")/bundle_lib.sh"
+SETTLE="--settle-quiet 5s --settle-timeout 400ms" run_bundle --stack "$FAST" --mode B2 --max-requests 2 --seed 5
+[ "$RC" -eq 0 ] || [ "$RC" -eq 3 ] || fail "exit $RC: $(tail -5 "$WORK/err.txt")"
+G=$(group_dir "$WORK/res")
+B=$(bundle_dir "$G" B2)
+schema_ok "$B"
+python3 - "$B" <<'PY' || fail "settle records"
+import json, sys
+b = sys.argv[1]
+phases = json.load(open(f"{b}/raw/phases.json"))["phases"]
+summary = json.load(open(f"{b}/summary.json"))["phases"]
+verdict = json.load(open(f"{b}/verdict.json"))
+assert len(phases) >= 2, phases
+for i, p in enumerate(phases):
+    st = p.get("settle")
+    if i == len(phases) - 1:
+        assert st is None, f"settled after the last phase {p['name']}"
+        continue
+    assert st["status"] == "timed_out", st
+    assert 0.4 <= st["waited_s"] < 3 and st["quiet_required_s"] == 5 and st["timeout_s"] == 0.4, st
+    assert st["samples"] >= 2, st
+    for k in ("kvbm_offload_blocks_h2d", "server_write_bytes", "device_write_bytes"):
+        assert k in st["moved"], (k, st)
+    # B2 has a KVBM endpoint and the stack runs: both counters were readable
+    assert st["moved"]["kvbm_offload_blocks_h2d"] is not None, st
+    assert st["moved"]["server_write_bytes"] is not None, st
+    assert summary[p["name"]]["settle_after"]["status"] == "timed_out"
+    assert verdict["evidence"]["phases"][p["name"]]["settle_after"]["status"] == "timed_out"
+    assert verdict["details"]["SETTLE_TIMEOUT"][p["name"]]["waited_s"] >= 0.4
+    # the next phase begins after the wait
+    nxt = phases[i + 1]
+    assert nxt["t_start_ns"] - p["t_end_ns"] >= 0.4e9, (p, nxt)
+assert "SETTLE_TIMEOUT" in verdict["reason_codes"], verdict["reason_codes"]
+assert verdict["run_valid"] is True and verdict["decision_grade"] is False
+print("settle waits:", [(p["name"], p["settle"]["waited_s"]) for p in phases[:-1]])
+PY
+no_leftovers "$G"
+ok "settle timeouts between phases recorded, in the evidence and SETTLE_TIMEOUT"

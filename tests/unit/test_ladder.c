@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The Mode C ladder (src/run/ladder.c): level parsing (shares of the probe ceiling, absolute
+ * sizes, bad input named), Spearman's rho with ties against hand-computed values, the
+ * permutation p-value, and the report over quick summaries: a TTFT that falls with bandwidth
+ * is "monotonic" with a small p, a flat or reversed one is not. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/fileio.h"
+#include "common/jsonx.h"
+#include "run/ladder.h"
+
+static void parse_levels(void **state)
+{
+    (void)state;
+    struct ladder_level lv[LADDER_MAX_LEVELS];
+    size_t n = 0;
+    struct diag d = { 0 };
+    assert_int_equal(ladder_parse_levels("25%,50%,100%", 4e9, lv, LADDER_MAX_LEVELS, &n, &d), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(lv[0].name, "C@25%");
+    assert_int_equal(lv[0].read_bps, 1000000000);
+    assert_int_equal(lv[2].read_bps, 4000000000);
+    assert_int_equal(ladder_parse_levels("8MiB,1GiB", 0, lv, LADDER_MAX_LEVELS, &n, &d), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(lv[0].name, "C@8MiB");
+    assert_int_equal(lv[0].read_bps, 8u << 20);
+    assert_true(isnan(lv[0].pct));
+    assert_int_equal(ladder_parse_levels("25%,50%", 0, lv, LADDER_MAX_LEVELS, &n, &d), -EINVAL);
+    assert_non_null(strstr(d.msg, "--probe"));
+    assert_int_equal(ladder_parse_levels("25%,fast", 1e9, lv, LADDER_MAX_LEVELS, &n, &d), -EINVAL);
+    assert_non_null(strstr(d.msg, "'fast'"));
+    assert_int_equal(ladder_parse_levels("50%", 1e9, lv, LADDER_MAX_LEVELS, &n, &d), -EINVAL);
+    assert_int_equal(ladder_parse_levels("1MiB,1MiB", 1e9, lv, LADDER_MAX_LEVELS, &n, &d), -EINVAL);
+    assert_int_equal(n, 0);
+}
+
+static void probe_ceiling(void **state)
+{
+    (void)state;
+    json_t *p = json_pack("{s:[{s:s,s:f},{s:s,s:f},{s:s,s:f}]}", "ceilings", "rw", "randread",
+                          "bw_bytes_per_s", 2e9, "rw", "randread", "bw_bytes_per_s", 3e9, "rw",
+                          "write", "bw_bytes_per_s", 9e9);
+    assert_true(ladder_probe_read_ceiling(p) == 3e9);
+    json_decref(p);
+    assert_true(ladder_probe_read_ceiling(NULL) == 0);
+}
+
+static void spearman_values(void **state)
+{
+    (void)state;
+    const double x[] = { 1, 2, 3, 4, 5 };
+    const double up[] = { 10, 20, 30, 40, 50 }, down[] = { 5, 4, 3, 2, 1 };
+    assert_true(fabs(ladder_spearman(x, up, 5) - 1) < 1e-12);
+    assert_true(fabs(ladder_spearman(x, down, 5) + 1) < 1e-12);
+    /* ties: x ranks 1.5 1.5 3 4, y ranks 1 2 3 4 -> Pearson of the ranks = 0.9486833 */
+    const double xt[] = { 1, 1, 2, 3 }, yt[] = { 1, 2, 3, 4 };
+    assert_true(fabs(ladder_spearman(xt, yt, 4) - 0.9486832980505138) < 1e-9);
+    const double flat[] = { 7, 7, 7 };
+    assert_true(isnan(ladder_spearman(x, flat, 3)));
+    assert_true(isnan(ladder_spearman(x, up, 2)));
+    /* a perfect decrease over 3 levels x 3 repeats: p near the exact 1/1680 of the ordering
+     * classes; reversed: p near 1 */
+    const double cx[] = { 1, 1, 1, 2, 2, 2, 3, 3, 3 };
+    const double cy[] = { 90, 91, 92, 60, 61, 62, 30, 31, 32 };
+    double p = ladder_perm_p(cx, cy, 9, 7, LADDER_PERMUTATIONS);
+    assert_true(p < 0.01);
+    assert_true(p == ladder_perm_p(cx, cy, 9, 7, LADDER_PERMUTATIONS)); /* seeded */
+    const double ry[] = { 30, 31, 32, 60, 61, 62, 90, 91, 92 };
+    assert_true(ladder_perm_p(cx, ry, 9, 7, LADDER_PERMUTATIONS) > 0.9);
+}
+
+static json_t *quick(const char *arm, double p95, bool valid)
+{
+    return json_pack("{s:s, s:b, s:{s:f}}", "arm", arm, "run_valid", valid, "replay", "ttft_p95_ms",
+                     p95);
+}
+
+static void report_and_chart(void **state)
+{
+    (void)state;
+    struct ladder_level lv[3];
+    size_t n = 0;
+    assert_int_equal(ladder_parse_levels("8MiB,32MiB,1GiB", 0, lv, 3, &n, NULL), 0);
+    json_t *qs = json_array();
+    const double t[3][3] = { { 400, 420, 410 }, { 200, 190, 210 }, { 50, 55, 52 } };
+    for (int r = 0; r < 3; r++)
+        for (int k = 0; k < 3; k++)
+            json_array_append_new(qs, quick(lv[k].name, t[k][r], true));
+    json_array_append_new(qs, quick(lv[2].name, 9999, false)); /* invalid: not counted */
+    json_t *rep = ladder_report(lv, 3, qs, 1);
+    assert_int_equal(jsonx_i64(rep, "n", 0), 9);
+    assert_true(jsonx_num(rep, "spearman_rho", 0) < -0.9);
+    assert_true(jsonx_num(rep, "p_value", 1) < 0.01);
+    assert_string_equal(jsonx_str(rep, "outcome", ""), "monotonic");
+    assert_true(json_is_true(json_object_get(rep, "monotonic_medians")));
+    assert_true(jsonx_num(json_array_get(json_object_get(rep, "levels"), 1), "median_ms", 0) ==
+                200);
+    char tmpl[] = "/tmp/kvtier-test-ladder-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    assert_non_null(dir);
+    assert_int_equal(ladder_write_chart(dir, rep), 0);
+    char *dat = fileio_join(dir, "c_ladder.dat"), *gp = fileio_join(dir, "c_ladder.gp");
+    FILE *f = fopen(dat, "r");
+    assert_non_null(f);
+    char line[256];
+    int rows = 0;
+    while (fgets(line, sizeof(line), f))
+        rows += line[0] != '#';
+    fclose(f);
+    assert_int_equal(rows, 9);
+    assert_int_equal(access(gp, R_OK), 0);
+    unlink(dat);
+    unlink(gp);
+    rmdir(dir);
+    free(dat);
+    free(gp);
+    json_decref(rep);
+    /* the middle level slower than the slowest: not monotonic */
+    json_array_clear(qs);
+    const double u[3] = { 400, 500, 50 };
+    for (int r = 0; r < 3; r++)
+        for (int k = 0; k < 3; k++)
+            json_array_append_new(qs, quick(lv[k].name, u[k] + r, true));
+    rep = ladder_report(lv, 3, qs, 1);
+    assert_true(json_is_false(json_object_get(rep, "monotonic_medians")));
+    assert_string_not_equal(jsonx_str(rep, "outcome", ""), "monotonic");
+    json_decref(rep);
+    json_decref(qs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parse_levels),
+        cmocka_unit_test(probe_ceiling),
+        cmocka_unit_test(spearman_values),
+        cmocka_unit_test(report_and_chart),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
