@@ -52,7 +52,7 @@ valgrind: all
 	$(MESON_TEST) -C $(BUILD) --setup valgrind $(VALGRIND_E2E)
 
 fuzz: $(FUZZ_BUILD)/build.ninja
-	ninja -C $(FUZZ_BUILD)
+	ninja -C $(FUZZ_BUILD) $$(ninja -C $(FUZZ_BUILD) -t targets all | grep -o '^tests/fuzz_[a-z0-9_]*' | sort -u)
 	scripts/run-fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 bench: all

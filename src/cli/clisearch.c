@@ -71,6 +71,13 @@ const struct opt_def clisearch_common_rows[] = {
       "cap on requests per phase (planner; default: workload profile)" },
     { "rate-scale", 0, OPT_DOUBLE, O(rate_scale), NULL, 0, 1000, NULL, "Run",
       "multiply the workload's arrival rates (planner; the rate axis sets its own)" },
+    { "settle-quiet", 0, OPT_DURATION_NS, O(settle_quiet_ns), "2s", OPT_UNBOUNDED, NULL, "Run",
+      "between phases, wait until KVBM's offload counters, the server's and the KV device's "
+      "writes were quiet this long (as kvtier bundle)" },
+    { "settle-timeout", 0, OPT_DURATION_NS, O(settle_timeout_ns), "30s", OPT_UNBOUNDED, NULL, "Run",
+      "bound on each settle wait (SETTLE_TIMEOUT when reached); 0 = no settling" },
+    { "settle-device-bps", 0, OPT_SIZE_BYTES, O(settle_device_bps), "4MiB", OPT_UNBOUNDED, NULL,
+      "Run", "KV device writes at or below this many bytes/s count as quiet while settling" },
     /* the rows of CLIOPT_ROWS_EXTERNAL_STACK, into this struct's own fields */
     CLIOPT_ROWS_STR(struct clisearch, url, "url", "External stack",
                     "base URL of an already running stack (stack external)"),
@@ -166,6 +173,9 @@ int clisearch_bundle_config(const struct clisearch *c, const char *pdir, struct 
     bc->interval_ns = c->interval_ns;
     bc->max_requests = c->max_requests;
     bc->rate_scale = c->rate_scale;
+    bc->settle_quiet_ns = c->settle_quiet_ns;
+    bc->settle_timeout_ns = c->settle_timeout_ns;
+    bc->settle_device_bps = c->settle_device_bps;
     bc->url = c->url;
     bc->kvbm_metrics_url = c->kvbm_metrics_url;
     bc->frontend_metrics_url = c->frontend_metrics_url;

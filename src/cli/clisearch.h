@@ -23,6 +23,7 @@ struct clisearch {
     int drop_caches, cgroup;
     uint64_t ready_timeout_ns, interval_ns, max_requests;
     double rate_scale;
+    uint64_t settle_quiet_ns, settle_timeout_ns, settle_device_bps;
     const char *url, *kvbm_metrics_url, *frontend_metrics_url, *served_model;
     uint64_t pid;
     const char *thresholds;
