@@ -286,7 +286,10 @@ static void hook_end(void *ctx, const char *phase, uint64_t t_ns)
     json_t *e = r->stack && r->stack->worker_pid ? pid_io(r->stack->worker_pid) : NULL;
     json_object_set_new(json_object_get(r->pidio, phase), "end", e ? e : json_null());
     json_t *delta = NULL;
-    if (r->obs && observe_phase_end(r->obs, phase, &delta) == 0 && delta)
+    /* the delta is ours even when a file could not be written (a full disk): keep it */
+    if (r->obs)
+        observe_phase_end(r->obs, phase, &delta);
+    if (delta)
         json_object_set_new(r->os_deltas, phase, delta);
     json_t *p = json_array_get(r->phases, json_array_size(r->phases) - 1);
     if (p && !strcmp(jsonx_str(p, "name", ""), phase)) {
