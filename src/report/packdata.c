@@ -219,6 +219,8 @@ static int read_bundle(struct packdata *p, const char *dir, const char *rel, con
     set_ttft(rec, s, "replay", "replay");
     set_ttft(rec, s, "all", "all");
     set_phase_figures(rec, s);
+    if (json_is_object(json_object_get(s, "storage"))) /* vendor assertions, endurance */
+        json_object_set(rec, "storage", json_object_get(s, "storage"));
     json_object_set_new(rec, "_dir", json_string(dir));
     json_object_set_new(rec, "_why", why_of(v));
     if (!strcmp(jsonx_str(rec, "engine", ""), "emulated"))

@@ -216,6 +216,37 @@ static void mechanism(struct md *m, const struct packdata *p, const json_t *g)
     buf_append_str(&m->b, "\n");
 }
 
+/* The SSD against its vendor's assertions and its rated endurance (summary.json storage of the
+ * first repeat of each mode), as bullets; nothing for bundles that predate it. */
+static void ssd_lines(struct md *m, const struct packdata *p, const json_t *g)
+{
+    const char *mode;
+    json_t *pm;
+    json_object_foreach (jsonx_path(g, "summary.per_mode"), mode, pm) {
+        const json_t *b = first_of(p, jsonx_str(g, "rel", ""), mode);
+        const json_t *st = b ? json_object_get(b, "storage") : NULL;
+        if (!st)
+            continue;
+        const json_t *v = json_object_get(st, "vendor_vs_measured");
+        buf_printf(&m->b, "SSD, %s r%02lld (", mode, (long long)jsonx_i64(b, "repeat", 0));
+        char *sp = fileio_join(jsonx_str(b, "_dir", ""), "summary.json");
+        md_link(m, "summary.json", sp);
+        free(sp);
+        buf_printf(&m->b, " `storage`):\n\n- %s\n",
+                   jsonx_str(json_object_get(st, "endurance"), "text",
+                             jsonx_str(json_object_get(st, "endurance"), "reason", "?")));
+        size_t i;
+        json_t *c;
+        json_array_foreach (json_object_get(v, "comparisons"), i, c)
+            buf_printf(&m->b, "- %s\n", jsonx_str(c, "text", ""));
+        json_array_foreach (json_object_get(v, "conflicts"), i, c)
+            buf_printf(&m->b, "- %s\n", jsonx_str(c, "text", ""));
+        if (!json_object_get(v, "comparisons"))
+            buf_printf(&m->b, "- %s\n", jsonx_str(v, "reason", "no storage profile"));
+        buf_append_str(&m->b, "\n");
+    }
+}
+
 static void os_corroboration(struct md *m, const struct packdata *p, const json_t *g)
 {
     buf_append_str(&m->b,
@@ -252,6 +283,7 @@ static void os_corroboration(struct md *m, const struct packdata *p, const json_
         buf_append_str(&m->b, " | | | | |\n");
     }
     buf_append_str(&m->b, "\n");
+    ssd_lines(m, p, g);
 }
 
 static void slo_capacity(struct md *m, const struct packdata *p, const json_t *g)
