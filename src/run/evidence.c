@@ -301,6 +301,7 @@ static json_t *phase_json(const char *dir, const char *name, const json_t *entry
     json_t *tci = json_object_get(sp, "ttft_ms");
     if (json_object_get(tci, "p95_ci")) {
         jsonx_set_num(ph, "ttft_n", jsonx_num(tci, "n", NAN));
+        json_object_set(ph, "ttft_p50_supported", jsonx_path(tci, "p50_ci.supported"));
         json_object_set(ph, "ttft_p95_supported", jsonx_path(tci, "p95_ci.supported"));
         json_object_set(ph, "ttft_p99_supported", jsonx_path(tci, "p99_ci.supported"));
     }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/jsonx.h"
+#include "common/quantci.h"
 #include "stack/mode.h"
 
 static const char *const code_names[GATE__COUNT] = {
@@ -628,15 +629,18 @@ static void tail_gate(struct ev *ev)
     double n = num(rp, "ttft_n");
     if (!rp || isnan(n))
         return;
-    bool p99 = ev->t->tail_quantile >= 0.99;
-    const json_t *sup = json_object_get(rp, p99 ? "ttft_p99_supported" : "ttft_p95_supported");
+    double q = ev->t->tail_quantile;
+    /* the gate's quantile: p99, p95 (the default) or the median a short run may claim */
+    int pct = q >= 0.99 ? 99 : q >= 0.95 || q <= 0 ? 95 : 50;
+    char key[32];
+    snprintf(key, sizeof(key), "ttft_p%d_supported", pct);
+    const json_t *sup = json_object_get(rp, key);
     if (json_is_false(sup)) {
-        json_t *d =
-            why(ev, GATE_TAIL_UNDERSAMPLED,
-                "replay TTFT %s from %.0f requests has no 95%% interval", p99 ? "p99" : "p95", n);
+        json_t *d = why(ev, GATE_TAIL_UNDERSAMPLED,
+                        "replay TTFT p%d from %.0f requests has no 95%% interval", pct, n);
         jsonx_set_num(d, "requests", n);
-        jsonx_set_num(d, "quantile", p99 ? 0.99 : 0.95);
-        jsonx_set_num(d, "requests_needed", p99 ? 368 : 72);
+        jsonx_set_num(d, "quantile", pct / 100.0);
+        jsonx_set_num(d, "requests_needed", (double)quantci_min_n(pct / 100.0, QUANTCI_LEVEL));
     }
 }
 
