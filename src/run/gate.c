@@ -581,13 +581,19 @@ static void env_gates(struct ev *ev)
     const char *k;
     json_t *p;
     json_object_foreach (json_object_get(ev->e, "phases"), k, p) {
-        double lag = num(p, "client_lag_p99_ms");
+        /* the client's own lateness: time a request waited for the workload's concurrency cap
+         * is the server's slowness, inside TTFT from intended, not a fault of the harness
+         * (evidence written before send_lag existed is judged on the whole lag) */
+        double all = num(p, "client_lag_p99_ms"), own = num(p, "send_lag_p99_ms");
+        double lag = isnan(own) ? all : own;
         if (!strcmp(k, "warmup"))
             continue; /* warmup is kept apart from measurement */
         if (!isnan(lag) && lag > t->client_lag_p99_max_ms) {
-            json_t *d = why(ev, GATE_CLIENT_LAG, "client lag p99 %.1f ms in %s", lag, k);
+            json_t *d = why(ev, GATE_CLIENT_LAG, "client %s p99 %.1f ms in %s",
+                            isnan(own) ? "lag" : "send lag (beyond waits for the cap)", lag, k);
             json_t *ph = json_object();
-            jsonx_set_num(ph, "client_lag_p99_ms", lag);
+            jsonx_set_num(ph, "client_lag_p99_ms", all);
+            jsonx_set_num(ph, "send_lag_p99_ms", own);
             jsonx_set_num(ph, "threshold_ms", t->client_lag_p99_max_ms);
             json_object_set_new(d, k, ph);
         }

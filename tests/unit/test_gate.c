@@ -280,6 +280,35 @@ static void test_tail_gate_follows_the_claimed_quantile(void **state)
     }
 }
 
+/* CLIENT_LAG judges the client's own lateness: a request that waited for the workload's
+ * concurrency cap (the server being slow, inside TTFT from intended) does not raise it. */
+static void test_cap_wait_is_not_client_lag(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *patch;
+        bool lag;
+    } cs[] = {
+        { "{\"phases\":{\"replay\":{\"client_lag_p99_ms\":1200,\"send_lag_p99_ms\":2}}}", false },
+        { "{\"phases\":{\"replay\":{\"client_lag_p99_ms\":1200,\"send_lag_p99_ms\":90}}}", true },
+        { "{\"phases\":{\"replay\":{\"client_lag_p99_ms\":1200,\"send_lag_p99_ms\":null}}}", true },
+    };
+    for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++) {
+        struct gate_thresholds t;
+        gate_thresholds_default(&t);
+        json_t *e = load_fixture("b2_good.json");
+        json_t *patch = NULL;
+        assert_int_equal(jsonx_parse(cs[i].patch, strlen(cs[i].patch), &patch, NULL), 0);
+        merge(e, patch);
+        json_t *v = gate_evaluate(e, &t);
+        if (has_code(v, "CLIENT_LAG") != cs[i].lag)
+            fail_msg("case %zu: %s", i, json_dumps(json_object_get(v, "reason_codes"), 0));
+        json_decref(v);
+        json_decref(patch);
+        json_decref(e);
+    }
+}
+
 static json_t *patched_verdict(const char *fixture, const char *patch_text)
 {
     struct gate_thresholds t;
@@ -380,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_each_code),
         cmocka_unit_test(test_own_io_pressure_is_not_noise),
         cmocka_unit_test(test_tail_gate_follows_the_claimed_quantile),
+        cmocka_unit_test(test_cap_wait_is_not_client_lag),
         cmocka_unit_test(test_soft_keeps_run_valid),
         cmocka_unit_test(test_unverified_blocks_are_no_mechanism),
         cmocka_unit_test(test_no_disk_os_link_can_fail),
