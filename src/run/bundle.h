@@ -54,6 +54,7 @@ struct bundle_config {
     int hit_rate; /* KVBM hit-rate gauges after each phase's next refresh: 0 auto (real stacks,
                      not builtin), 1 always, 2 never */
     double tail_quantile;     /* headline quantile the plan is sized for; 0 = 0.95 */
+    bool skip_steady;         /* plan no steady phase (the planner's skip_steady) */
     uint64_t concurrency;     /* load override: every phase closed loop with this many requests
                                  in flight (kvtier sweep/slo concurrency axis); 0 = the plan's */
     const char *device;       /* borrowed; block device to observe; NULL = from the cache dir */
