@@ -20,7 +20,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
   --collector.diskstats --collector.netdev >/dev/null 2>&1 &
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/metrics" >/dev/null && break; sleep 0.1; done
 ( sleep 0.5; dd if=/dev/zero of="$work/f" bs=1M count=24 oflag=direct status=none ) &
-"$KVTIER" observe --device "$dev" --phase steady --duration 2500ms --no-smart --no-gpu \
+"$KVTIER" observe --device "$dev" --phase steady --duration 6s --no-smart --no-gpu \
   --storage-kind shared_nvmeof --storage-endpoint nqn.2026-12.test:kv \
   --node-exporter "http://127.0.0.1:$port/metrics" --out "$work/o" >/dev/null 2>&1
 wait %2 2>/dev/null || true
