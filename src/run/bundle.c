@@ -580,13 +580,19 @@ static int run_launch(struct group *g, struct run *r, struct outcome *oc)
     /* the live engine limits, before any request is sent */
     char why[400];
     json_t *el = json_object_get(oc->config, "engine_limits");
-    if (limits_check(g->plan_path, el, cfg->dataset, why, sizeof(why)) == -E2BIG) {
+    int lr = limits_check(g->plan_path, el, cfg->dataset, why, sizeof(why));
+    if (lr == -E2BIG) {
         snprintf(oc->error, sizeof(oc->error), "refused before sending: %s", why);
         oc->ready = false;
         limits_write_dossier(r->dir, el, why);
         note(cfg, "  refused before sending (blocker_dossier.md): %s", why);
         return -E2BIG;
     }
+    if (lr > 0)
+        note(cfg,
+             "  %d planned request(s) longer than the engine accepts are refused unsent "
+             "(records error \"refused\"): %s",
+             lr, why);
     return 0;
 }
 
@@ -652,6 +658,14 @@ static void run_measure(struct group *g, struct run *r, struct outcome *oc)
     }
     json_t *extra = json_object_get(g->stack_profile, "extra_body");
     lc.extra_body = json_is_object(extra) ? extra : NULL;
+    /* the live context length, else the model profile's: longer requests are never sent */
+    char ctx_src[160];
+    double live = jsonx_num(jsonx_path(oc->config, "engine_limits"), "context_length", 0);
+    lc.max_context_tokens = live > 0 ? (uint64_t)live : g->model.max_sequence_length;
+    snprintf(ctx_src, sizeof(ctx_src), "%s",
+             live > 0 ? "live dynamo_frontend_model_context_length"
+                      : "model profile engine.max_sequence_length (engine did not report one)");
+    lc.max_context_source = ctx_src;
     struct loadgen_hooks hooks = {
         .ctx = r, .phase_begin = hook_begin, .phase_end = hook_end, .should_stop = hook_stop
     };

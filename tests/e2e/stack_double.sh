@@ -5,7 +5,8 @@
 # doubles refuse what the real CLIs refuse; --dry-run of bundle and doctor shows the launches of
 # a copy of the shipped profile; the snapshot's tokenizer plans the prompts and a server that
 # counts otherwise raises PROMPT_TOKENS_MISMATCH; an engine reporting an 8k context refuses
-# Dataset L before sending. (bundle_double.sh and doctor_double.sh run the stack itself.)
+# Dataset L before sending, and a single request longer than the live context is refused unsent
+# while the others are served. (bundle_double.sh and doctor_double.sh run the stack itself.)
 source "$(dirname "$0")/bundle_lib.sh"
 [ -z "${KEEP:-}" ] || trap - EXIT
 source "$(dirname "$0")/double_lib.sh"
@@ -86,3 +87,32 @@ pyq "$B/manifest.json" 's["stack"]["observed_config"]["engine_limits"]["context_
 pyq "$B/verdict.json" '"SERVER_UNHEALTHY" in s["reason_codes"] and not s["run_valid"]'
 [ ! -s "$B/raw/records.jsonl" ] || fail "requests were sent to an engine that cannot take them"
 ok "Dataset L refused before sending on an engine reporting an 8k context, with a blocker dossier"
+
+# --- a request longer than the live engine accepts is refused unsent, the rest are served: the
+# engine reports 6500 tokens of context (the profile says 40960); the bundle hands the live
+# gauge to the load generator ---
+sed -e 's/^name: tiny$/name: tiny6k/' -e 's/max_sequence_length: 40960/max_sequence_length: 6500/' \
+  "$KVTIER_PROFILES/models/tiny.yaml" >"$WORK/dprof/models/tiny6k.yaml"
+RC=0
+KVTIER_DOUBLE_MODEL=tiny6k KVTIER_DOUBLE_PROFILES="$WORK/dprof" timeout 90 "$KVTIER" bundle \
+  --profiles "$KVTIER_PROFILES" --stack "$WORK/host.yaml" --model tiny --workload A --mode B1 \
+  --max-requests 2 --rate-scale 8 --disk-cache-dir "$DISKDIR" --out "$WORK/res-ctx" \
+  --drop-caches no --cgroup no --settle-quiet 0s >"$WORK/ctx.out" 2>"$WORK/ctx.err" || RC=$?
+B=$(bundle_dir "$(group_dir "$WORK/res-ctx")" B1)
+pyq "$B/summary.json" 's["context_limit"]["max_context_tokens"] == 6500 and s["context_limit"]["source"] == "live dynamo_frontend_model_context_length" and s["context_limit"]["refused"] >= 1'
+python3 - "$B/raw/records.jsonl" "$(group_dir "$WORK/res-ctx")/plan.jsonl" <<'PY' || fail "refusals do not follow the live context"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+plan = {r["id"]: r for r in map(json.loads, list(open(sys.argv[2]))[1:])}
+sent = [r for r in recs if r["error"] != "refused"]
+refused = [r for r in recs if r["error"] == "refused"]
+assert sent and refused, (len(sent), len(refused))
+for r in recs:
+    need = plan[r["id"]]["input_tokens"] + plan[r["id"]]["output_tokens"]
+    assert (need > 6500) == (r["error"] == "refused"), (r["id"], need, r["error"])
+assert all(r["t_sent_ns"] is None and "context of 6500" in r["error_detail"] for r in refused)
+assert all(r["http_status"] == 200 for r in sent)
+PY
+grep -q "longer than the engine accepts are refused unsent" "$WORK/ctx.err" ||
+  fail "the bundle did not say it refuses requests: $(tail -5 "$WORK/ctx.err")"
+ok "requests longer than the live context are refused unsent and recorded; the others are served"
