@@ -29,7 +29,7 @@ int limits_check(const char *plan_path, const json_t *engine_limits, const char 
         return -E2BIG;
     }
     struct buf b;
-    buf_init(&b, 1 << 16);
+    buf_init(&b, PLAN_MAX_BYTES);
     int r = fileio_read_all(plan_path, PLAN_MAX_BYTES, &b);
     if (r < 0)
         goto out;
