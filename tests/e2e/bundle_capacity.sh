@@ -18,6 +18,7 @@ timeout 90 "$KVTIER" bundle --profiles "$KVTIER_PROFILES" --stack "$WORK/obs.yam
 G=$(group_dir "$WORK/res")
 B=$(bundle_dir "$G" B2)
 [ -s "$B/manifest.json" ] || fail "no manifest (exit $RC): $(tail -5 "$WORK/b.err")"
+schema_ok "$B"
 pyq "$B/manifest.json" 's["capacity"]["sizing"]["g1_blocks"] == {"profile": 256, "observed": 384, "used": 384, "source": "dynamo_frontend_model_total_kv_blocks"}'
 pyq "$B/manifest.json" '(lambda z: z["resized"] and z["plan"] == "re-sized from the observed capacity" and z["observed_in"] == "B2/r01" and z["g2_blocks"]["used"] == z["g2_blocks"]["observed"] == 512 and z["g2_blocks"]["source"] == "kvtier_engine_g2_capacity_blocks" and z["g3_blocks"]["observed"] == 4096 and z["bytes_per_block"]["observed"] == 262144 and z["bytes_per_block"]["source"] == "kvtier_engine_bytes_per_block")(s["capacity"]["sizing"])'
 python3 - "$G/plan.jsonl" "$B/manifest.json" <<'PY' || fail "the plan was not re-sized from the observed G1"
