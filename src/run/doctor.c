@@ -580,6 +580,8 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
         cfg.settle_quiet_ns = CLK_NS_PER_S / 2;
     if (cfg.settle_timeout_ns > 3 * CLK_NS_PER_S)
         cfg.settle_timeout_ns = 3 * CLK_NS_PER_S;
+    if (cfg.hit_rate == 0)
+        cfg.hit_rate = 2; /* no wait for KVBM's hit-rate refresh unless asked */
     json_t *checks = json_array();
     json_t *group = NULL;
     dnote(&cfg, "doctor: B1 and B2p bundles (switch, metrics, KV disk I/O)");

@@ -134,11 +134,11 @@ static void copy_num(json_t *row, const json_t *src, const json_t *plan, const c
 
 static int check_known_keys(const json_t *o, const char *path, const char *where, struct diag *d)
 {
-    static const char *const known[] = { "model",      "workload",    "dataset",  "modes",
-                                         "mode",       "repeats",     "seed",     "max_requests",
-                                         "rate_scale", "bundle_args", "axis",     "values",
-                                         "slo",        "min",         "max",      "resolution",
-                                         "note",       "tokenizer",   "endpoint", NULL };
+    static const char *const known[] = {
+        "model",        "workload",   "dataset",     "modes", "mode",      "repeats",  "seed",
+        "max_requests", "rate_scale", "bundle_args", "axis",  "values",    "slo",      "min",
+        "max",          "resolution", "note",        "tail",  "tokenizer", "endpoint", NULL
+    };
     const char *k;
     json_t *v;
     json_object_foreach ((json_t *)o, k, v) {
@@ -227,6 +227,35 @@ static int prompt_keys(json_t *dst, const json_t *src, const char *path, const c
     return r;
 }
 
+/* The quantile a run row's claim is made on (`tail: p50|p95|p99`, the row's or the plan's):
+ * each bundle sizes its replay for it and gates on it (kvtier bundle --tail), and the row's
+ * comparisons take the replay TTFT at that quantile as their primary metric. Sweeps and
+ * searches state their quantiles themselves (the SLO keys, the pooled tails). */
+static int row_tail(json_t *row, const json_t *src, const json_t *plan, const char *kind,
+                    const char *path, const char *where, struct diag *d)
+{
+    const json_t *t = json_object_get(src, "tail");
+    bool search = !strcmp(kind, "sweep") || !strcmp(kind, "slo");
+    if (t && search) {
+        diag_file(d, path);
+        return diag_set(d, -EINVAL, 0, 0,
+                        "%s: 'tail' applies to run rows (a %s states its quantiles in its "
+                        "SLO or pools its tails)",
+                        where, kind);
+    }
+    if (!t && !search)
+        t = json_object_get(plan, "tail");
+    if (!t)
+        return 0;
+    const char *v = json_string_value(t);
+    if (!v || (strcmp(v, "p50") && strcmp(v, "p95") && strcmp(v, "p99"))) {
+        diag_file(d, path);
+        return diag_set(d, -EINVAL, 0, 0, "%s: tail must be p50, p95 or p99", where);
+    }
+    json_object_set_new(row, "tail", json_string(v));
+    return 0;
+}
+
 static int plan_row(json_t *plan, const json_t *src, const char *kind, size_t idx,
                     const char *where, const char *profiles_dir, const char *path, json_t **ret,
                     struct diag *d)
@@ -286,7 +315,8 @@ static int plan_row(json_t *plan, const json_t *src, const char *kind, size_t id
     for (size_t k = 0; pk[k]; k++)
         if (json_object_get(plan, pk[k]))
             json_object_set(row, pk[k], json_object_get(plan, pk[k]));
-    if ((r = prompt_keys(row, src, path, where, d)) < 0) {
+    if ((r = prompt_keys(row, src, path, where, d)) < 0 ||
+        (r = row_tail(row, src, plan, kind, path, where, d)) < 0) {
         json_decref(row);
         return r;
     }
@@ -304,9 +334,9 @@ static int plan_header(json_t *doc, const char *path, const char *profiles_dir, 
 {
     static const char *const known[] = { "name",        "description", "dataset",      "stack",
                                          "repeats",     "seed",        "max_requests", "rate_scale",
-                                         "bundle_args", "runs",        "mechanism",    "optional",
-                                         "sweeps",      "searches",    "tokenizer",    "endpoint",
-                                         NULL };
+                                         "bundle_args", "tail",        "runs",         "mechanism",
+                                         "optional",    "sweeps",      "searches",     "tokenizer",
+                                         "endpoint",    NULL };
     diag_file(d, path);
     if (!json_is_object(doc))
         return diag_set(d, -EINVAL, 0, 0, "a plan must be a YAML mapping");
@@ -331,6 +361,8 @@ static int plan_header(json_t *doc, const char *path, const char *profiles_dir, 
     for (size_t i = 0; num[i]; i++)
         if (json_is_number(json_object_get(doc, num[i])))
             json_object_set(p, num[i], json_object_get(doc, num[i]));
+    if (json_object_get(doc, "tail"))
+        json_object_set(p, "tail", json_object_get(doc, "tail"));
     json_t *ba = json_object_get(doc, "bundle_args");
     if (ba && !json_is_array(ba)) {
         json_decref(p);
@@ -747,6 +779,10 @@ json_t *matrix_row_argv(const json_t *row, const json_t *plan, const struct matr
             argv_add(a, pk[k][1]);
             argv_add(a, jsonx_str(row, pk[k][0], ""));
         }
+    if (json_is_string(json_object_get(row, "tail"))) {
+        argv_add(a, "--tail");
+        argv_add(a, jsonx_str(row, "tail", "p95"));
+    }
     if (cfg->disk_cache_dir) {
         argv_add(a, "--disk-cache-dir");
         argv_add(a, cfg->disk_cache_dir);
@@ -945,6 +981,12 @@ static void run_compares(const struct matrix_config *cfg, json_t *row, const cha
                                "--out",   cp,           "--quiet", NULL };
         for (size_t k = 0; rest[k]; k++)
             argv_add(a, rest[k]);
+        if (json_is_string(json_object_get(row, "tail"))) {
+            char pm[32];
+            snprintf(pm, sizeof(pm), "ttft_%s_ms", jsonx_str(row, "tail", "p95"));
+            argv_add(a, "--primary");
+            argv_add(a, pm);
+        }
         bool intr = false;
         int rc = run_child(cfg, a, log, &intr);
         json_t *c = json_object();
