@@ -456,6 +456,7 @@ struct group {
     char *cache_dir;
     uint64_t g1_blocks;
     uint64_t ready_timeout_ns;
+    json_t *sizing; /* owned: capacity.sizing, from the first stack that came up; NULL before */
     struct out_err oe;
 };
 
@@ -581,6 +582,48 @@ static void run_prepare(struct group *g, struct run *r, struct outcome *oc)
 
 /* Launches the stack and waits until it is ready; reads its configuration back. 0 when ready,
  * else negative errno with oc->error set. */
+static int group_plan(struct group *g, const struct workload_capacity *cap, struct diag *d);
+
+/* The first stack that comes up sizes the group's pressure phase from what it shows (G1, the
+ * tiers, bytes per block; provenance_sizing), before any request of the group is sent: the plan
+ * is rewritten when that differs from the profile arithmetic, so every mode still replays the
+ * same plan. The arithmetic with its sources is kept for every manifest (capacity.sizing). */
+static void size_from_observed(struct group *g, struct run *r, const struct outcome *oc)
+{
+    struct mode_settings b2;
+    mode_settings_for(g, MODE_B2, &b2);
+    const uint64_t planned[3] = { g->g1_blocks, mode_cpu_blocks(&r->ms), mode_disk_blocks(&r->ms) };
+    json_t *cap = provenance_capacity(oc->config, profile_kv_bytes_per_token(&g->model), planned,
+                                      r->ms.bytes_per_block);
+    struct workload_capacity wc;
+    g->sizing = provenance_sizing(cap, &r->ms, &b2, g->g1_blocks, &wc);
+    json_decref(cap);
+    size_t gl = strlen(g->dir);
+    json_object_set_new(g->sizing, "observed_in",
+                        json_string(strncmp(r->dir, g->dir, gl) ? r->dir : r->dir + gl + 1));
+    json_object_set(g->sizing, "profile_pressure", json_object_get(g->plan_header, "pressure"));
+    if (!jsonx_bool(g->sizing, "resized", false)) {
+        json_object_set_new(g->sizing, "plan", json_string("kept: observed = profile"));
+        return;
+    }
+    struct diag d = { 0 };
+    if (group_plan(g, &wc, &d) < 0) {
+        /* the profile plan stays: a failed rewrite must not lose the run */
+        json_object_set_new(g->sizing, "plan", json_string(d.msg));
+        note(g->cfg, "  pressure not re-sized from the observed capacity: %s", d.msg);
+        return;
+    }
+    json_object_set_new(g->sizing, "plan", json_string("re-sized from the observed capacity"));
+    json_t *pr = json_object_get(g->plan_header, "pressure");
+    json_object_set(g->sizing, "pressure", pr);
+    note(g->cfg,
+         "  pressure re-sized from the observed capacity: G1 %llu, G2 %llu, G3 %llu blocks of "
+         "%llu B: %s",
+         (unsigned long long)wc.g1_blocks, (unsigned long long)wc.g2_blocks,
+         (unsigned long long)wc.g3_blocks, (unsigned long long)wc.bytes_per_block,
+         jsonx_str(pr, "arithmetic", ""));
+}
+
 static int run_launch(struct group *g, struct run *r, struct outcome *oc)
 {
     const struct bundle_config *cfg = g->cfg;
@@ -649,16 +692,24 @@ static int run_launch(struct group *g, struct run *r, struct outcome *oc)
              "  MODE_NOT_APPLIED: the running stack is not %s (see manifest "
              "stack.observed_config)",
              mode_name(id));
+    if (!g->sizing)
+        size_from_observed(g, r, oc);
     /* the live engine limits, before any request is sent */
     char why[400];
     json_t *el = json_object_get(oc->config, "engine_limits");
-    if (limits_check(g->plan_path, el, cfg->dataset, why, sizeof(why)) == -E2BIG) {
+    int lr = limits_check(g->plan_path, el, cfg->dataset, why, sizeof(why));
+    if (lr == -E2BIG) {
         snprintf(oc->error, sizeof(oc->error), "refused before sending: %s", why);
         oc->ready = false;
         limits_write_dossier(r->dir, el, why);
         note(cfg, "  refused before sending (blocker_dossier.md): %s", why);
         return -E2BIG;
     }
+    if (lr > 0)
+        note(cfg,
+             "  %d planned request(s) longer than the engine accepts are refused unsent "
+             "(records error \"refused\"): %s",
+             lr, why);
     return 0;
 }
 
@@ -724,6 +775,14 @@ static void run_measure(struct group *g, struct run *r, struct outcome *oc)
     }
     json_t *extra = json_object_get(g->stack_profile, "extra_body");
     lc.extra_body = json_is_object(extra) ? extra : NULL;
+    /* the live context length, else the model profile's: longer requests are never sent */
+    char ctx_src[160];
+    double live = jsonx_num(jsonx_path(oc->config, "engine_limits"), "context_length", 0);
+    lc.max_context_tokens = live > 0 ? (uint64_t)live : g->model.max_sequence_length;
+    snprintf(ctx_src, sizeof(ctx_src), "%s",
+             live > 0 ? "live dynamo_frontend_model_context_length"
+                      : "model profile engine.max_sequence_length (engine did not report one)");
+    lc.max_context_source = ctx_src;
     struct loadgen_hooks hooks = {
         .ctx = r, .phase_begin = hook_begin, .phase_end = hook_end, .should_stop = hook_stop
     };
@@ -874,6 +933,7 @@ static void run_write_manifest(struct group *g, const struct run *r, const struc
         .stack_profile = g->stack_profile,
         .model_json = g->model_json,
         .plan_header = g->plan_header,
+        .sizing = g->sizing,
         .model = &g->model,
         .g1_blocks = g->g1_blocks,
         .ms = &r->ms,
@@ -1022,6 +1082,7 @@ static void group_fini(struct group *g)
     json_decref(g->stack_profile);
     json_decref(g->model_json);
     json_decref(g->plan_header);
+    json_decref(g->sizing);
     free(g->dir);
     free(g->plan_path);
     free(g->cache_dir);
@@ -1162,6 +1223,17 @@ static int group_prepare(const struct bundle_config *cfg, struct group *g, struc
                                      .g3_blocks = mode_disk_blocks(&b2),
                                      .bytes_per_block = b2.bytes_per_block,
                                      .source = src };
+    if ((r = group_plan(g, &cap, d)) < 0)
+        return r;
+    if (!g->g1_blocks)
+        g->g1_blocks = plan_g1;
+    return 0;
+}
+
+/* Writes the group's plan (g->plan_path) sized against cap, replacing g->plan_header. */
+static int group_plan(struct group *g, const struct workload_capacity *cap, struct diag *d)
+{
+    const struct bundle_config *cfg = g->cfg;
     struct workload_options wo;
     workload_options_init(&wo);
     wo.max_requests = cfg->max_requests;
@@ -1177,13 +1249,14 @@ static int group_prepare(const struct bundle_config *cfg, struct group *g, struc
         if (access(snap_tok, R_OK) == 0)
             wo.tokenizer_path = snap_tok;
     }
-    r = workload_plan_write(cfg->profiles_dir, cfg->workload, cfg->dataset, cfg->model, cfg->seed,
-                            &cap, &wo, g->plan_path, &g->plan_header, d);
+    json_t *header = NULL;
+    int r = workload_plan_write(cfg->profiles_dir, cfg->workload, cfg->dataset, cfg->model,
+                                cfg->seed, cap, &wo, g->plan_path, &header, d);
     free(snap_tok);
     if (r < 0)
         return r;
-    if (!g->g1_blocks)
-        g->g1_blocks = plan_g1;
+    json_decref(g->plan_header);
+    g->plan_header = header;
     return 0;
 }
 
