@@ -69,6 +69,9 @@ const struct opt_def clisearch_common_rows[] = {
       "sampler interval" },
     { "max-requests", 0, OPT_U64, O(max_requests), NULL, OPT_UNBOUNDED, NULL, "Run",
       "cap on requests per phase (planner; default: workload profile)" },
+    { "steady", 0, OPT_ENUM, O(steady), "yes", OPT_UNBOUNDED, yes_no, "Run",
+      "run the workload's steady phase in every probe (no = warmup, pressure and replay only; "
+      "the searched phase must then not be steady)" },
     { "rate-scale", 0, OPT_DOUBLE, O(rate_scale), NULL, 0, 1000, NULL, "Run",
       "multiply the workload's arrival rates (planner; the rate axis sets its own)" },
     { "settle-quiet", 0, OPT_DURATION_NS, O(settle_quiet_ns), "2s", OPT_UNBOUNDED, NULL, "Run",
@@ -152,6 +155,24 @@ static int load_thresholds(const char *path, struct gate_thresholds *t)
     return r < 0 ? -EINVAL : 0;
 }
 
+int clisearch_check_phase(const struct clisearch *c)
+{
+    static const char *const phases[] = { "warmup", "pressure", "replay", "steady", NULL };
+    bool known = false;
+    for (size_t i = 0; phases[i]; i++)
+        known |= !strcmp(phases[i], c->phase);
+    if (!known) {
+        log_error("--phase: unknown phase '%s' (valid: warmup, pressure, replay, steady)",
+                  c->phase);
+        return -EINVAL;
+    }
+    if (c->steady == 1 && !strcmp(c->phase, "steady")) {
+        log_error("--phase steady with --steady no: the probes would not run the judged phase");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int clisearch_bundle_config(const struct clisearch *c, const char *pdir, struct bundle_config *bc,
                             enum axis_kind *ret_axis)
 {
@@ -168,6 +189,7 @@ int clisearch_bundle_config(const struct clisearch *c, const char *pdir, struct 
     bc->disk_cache_blocks = c->disk_cache_blocks;
     bc->g1_blocks = c->g1_blocks;
     bc->drop_caches = c->drop_caches == 0;
+    bc->skip_steady = c->steady == 1;
     bc->use_cgroup = c->cgroup == 0;
     bc->ready_timeout_ns = c->ready_timeout_ns;
     bc->interval_ns = c->interval_ns;

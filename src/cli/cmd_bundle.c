@@ -34,7 +34,7 @@ struct bundle_cli {
     struct bundle_config bc;
     const char *mode, *profiles, *thresholds;
     uint64_t repeats, pid;
-    int drop_caches, cgroup, storage_kind, tail;
+    int drop_caches, cgroup, storage_kind, tail, steady;
     bool json;
     int endpoint;
 };
@@ -48,6 +48,8 @@ static const struct opt_choice yes_no[] = { { "yes", "on" }, { "no", "off" }, { 
 static const struct opt_choice tails[] = {
     { "p95", "size replay/steady for a supported p95 (72 requests) and gate on it" },
     { "p99", "size them for a supported p99 (368 requests) and gate on it" },
+    { "p50", "size them for a supported median (6 requests) and gate on it: a claim about the "
+             "median, not a tail, for short runs such as the demo" },
     { NULL, NULL },
 };
 static const struct opt_choice storage_kinds[] = {
@@ -142,6 +144,9 @@ static const struct opt_def bundle_opts[] = {
       "cap on requests per phase (planner; default: workload profile)" },
     { "rate-scale", 0, OPT_DOUBLE, B(rate_scale, double), NULL, 0, 1000, NULL, "Run",
       "multiplier on every phase's planned rate" },
+    { "steady", 0, OPT_ENUM, O(steady), "yes", OPT_UNBOUNDED, yes_no, "Run",
+      "run the workload's steady phase (mixed reuse after replay); no = warmup, pressure and "
+      "replay only, for short runs whose claim is the replay phase's" },
     { "tail", 0, OPT_ENUM, O(tail), "p95", OPT_UNBOUNDED, tails, "Run",
       "headline TTFT quantile: the plan sizes the measured phases to support it and "
       "TAIL_UNDERSAMPLED flags a replay phase that does not" },
@@ -318,7 +323,8 @@ int cmd_bundle_main(int argc, char **argv)
         exit_code = CLIOPT_EXIT_USAGE;
         goto out;
     }
-    bc->tail_quantile = c.tail == 1 ? 0.99 : 0.95;
+    bc->tail_quantile = c.tail == 1 ? 0.99 : c.tail == 2 ? 0.50 : 0.95;
+    bc->skip_steady = c.steady == 1;
     bc->thresholds.tail_quantile = bc->tail_quantile;
     bc->endpoint = (enum workload_endpoint)c.endpoint;
     if (bc->dry_run) {

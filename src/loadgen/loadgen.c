@@ -91,6 +91,8 @@ struct xfer {
     bool want_text;
     uint64_t t_intended, t_sent, t_first_byte, t_first_token, t_first_content, t_last_token;
     uint64_t t_release; /* handed to libcurl early: the pre-request callback waits for this */
+    uint64_t t_slot;    /* open loop with a cap: when the slot it took freed, if the cap was
+                           saturated since before its intended time; 0 = it never waited */
     int64_t prompt_tokens, completion_tokens, cached_tokens, last_usage_completion;
     uint64_t client_tokens;
     uint64_t *gaps;
@@ -170,6 +172,8 @@ struct run {
     uint64_t ramp_ns, ramp_opened; /* closed loop: slots open evenly over ramp_ns */
     uint64_t phase_dur_ns;
     uint64_t sent, done, errors, not_sent, slot_free_ns, last_dispatch_ns;
+    uint64_t cap_saturated_ns; /* since when every slot of the cap has been taken (a freed slot
+                                  refilled at once keeps it); 0 = a slot is free */
     bool stopping, interrupted;
     uint64_t anchor_mono, anchor_unix;
     /* progress */
@@ -476,6 +480,7 @@ static struct xfer *xfer_get(struct run *r)
     sse_parser_reset(&x->sse);
     x->want_text = false;
     x->t_intended = x->t_sent = x->t_first_byte = x->t_first_token = x->t_release = 0;
+    x->t_slot = 0;
     x->t_first_content = x->t_last_token = 0;
     x->prompt_tokens = x->completion_tokens = x->cached_tokens = -1;
     x->last_usage_completion = -1;
@@ -515,6 +520,8 @@ static void active_add(struct run *r, struct xfer *x)
     xalloc_grow((void **)&r->active, &r->cap_active, r->n_active + 1, sizeof(*r->active));
     x->slot = r->n_active;
     r->active[r->n_active++] = x;
+    if (r->cap && r->n_active >= r->cap && !r->cap_saturated_ns)
+        r->cap_saturated_ns = clk_now_ns();
 }
 
 static void active_remove(struct run *r, struct xfer *x)
@@ -846,6 +853,7 @@ static void finish_xfer(struct run *r, struct xfer *x, CURLcode res)
     struct loadrec rec = plan_record(r, x->req);
     rec.t_intended_ns = x->t_intended;
     rec.t_sent_ns = x->t_sent;
+    rec.t_slot_ns = x->t_slot;
     rec.t_first_byte_ns = x->t_first_byte;
     rec.t_first_token_ns = x->t_first_token;
     rec.t_first_content_ns = x->t_first_content;
@@ -956,6 +964,12 @@ static void dispatch_due(struct run *r, uint64_t now, uint64_t horizon)
             continue;
         }
         uint64_t intended = e.ready_ns;
+        /* open loop: a request due while every slot was taken waited for the cap (the
+         * workload's, inside TTFT from intended); what remains of its lag is the client's */
+        uint64_t slot_wait = !r->closed && r->cap_saturated_ns && r->cap_saturated_ns <= intended &&
+                                     r->slot_free_ns > intended
+                                 ? r->slot_free_ns
+                                 : 0;
         if (r->closed) {
             /* a closed-loop request is intended when its slot frees, or opens in a ramp */
             uint64_t slot = r->slot_free_ns;
@@ -965,11 +979,16 @@ static void dispatch_due(struct run *r, uint64_t now, uint64_t horizon)
                 intended = slot;
         }
         start_xfer(r, e.req, intended, intended > now ? intended : 0);
+        if (r->n_active && r->active[r->n_active - 1]->req == e.req)
+            r->active[r->n_active - 1]->t_slot = slot_wait;
         kick(r);
         now = clk_now_ns();
         if (next_send_ns(r) <= now)
             poll_now(r);
     }
+    /* the cap stops binding once a slot is free with no request overdue for it */
+    if (!r->cap || (r->n_active < r->cap && (r->heap_n == 0 || r->heap[0].ready_ns > now)))
+        r->cap_saturated_ns = 0;
 }
 
 /* A pacing wake-up armed for `armed` came at `now`: updates the wake margin. */
@@ -1294,6 +1313,7 @@ static void start_clock(struct run *r)
     r->phase_start = t0;
     r->deadline_ns = r->phase_dur_ns ? t0 + r->phase_dur_ns : UINT64_MAX;
     r->slot_free_ns = t0;
+    r->cap_saturated_ns = 0;
     r->last_dispatch_ns = t0;
     for (size_t i = 0; i < r->heap_n; i++)
         r->heap[i].ready_ns += t0; /* the same shift for all keeps the heap order */

@@ -79,6 +79,8 @@ static void set_phase_figures(json_t *rec, const json_t *summary)
                                       "server_read_bytes", "server_write_bytes", NULL };
     for (size_t p = 0; phase_names[p]; p++) {
         json_t *ph = json_object_get(json_object_get(summary, "phases"), phase_names[p]);
+        if (!ph)
+            continue; /* a phase the run did not plan (kvtier bundle --steady no) */
         json_t *k = json_object_get(ph, "kvbm");
         json_t *e = json_object_get(ph, "os_evidence");
         char key[96];

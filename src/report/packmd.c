@@ -20,6 +20,14 @@
 
 static const char *const phases[] = { "warmup", "pressure", "replay", "steady", NULL };
 
+/* Whether the bundle record has the phase (packdata leaves out a phase the run did not plan). */
+static bool ran_phase(const json_t *b, const char *phase)
+{
+    char key[96];
+    snprintf(key, sizeof(key), "%s_device_read_bytes", phase);
+    return json_object_get(b, key) != NULL;
+}
+
 struct md {
     struct buf b;
     const char *dir; /* the pack folder */
@@ -198,6 +206,8 @@ static void mechanism(struct md *m, const struct packdata *p, const json_t *g)
         const char *dir = jsonx_str(b, "_dir", "");
         for (size_t k = 0; phases[k]; k++) {
             char file[96], key[96];
+            if (!ran_phase(b, phases[k]))
+                continue;
             snprintf(file, sizeof(file), "metrics_delta/phase_%s_kvbm_metrics_delta.json",
                      phases[k]);
             buf_printf(&m->b, "| %s r%02lld | %s |", mode, (long long)jsonx_i64(b, "repeat", 0),
@@ -234,6 +244,8 @@ static void os_corroboration(struct md *m, const struct packdata *p, const json_
         const char *dir = jsonx_str(b, "_dir", "");
         for (size_t k = 0; phases[k]; k++) {
             char file[96], key[96];
+            if (!ran_phase(b, phases[k]))
+                continue;
             snprintf(file, sizeof(file), "os/phase_%s_os_delta.json", phases[k]);
             buf_printf(&m->b, "| %s r%02lld | %s |", mode, (long long)jsonx_i64(b, "repeat", 0),
                        phases[k]);

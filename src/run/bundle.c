@@ -1076,6 +1076,7 @@ static int group_prepare(const struct bundle_config *cfg, struct group *g, struc
     wo.max_requests = cfg->max_requests;
     wo.rate_scale = cfg->rate_scale;
     wo.tail_quantile = cfg->tail_quantile > 0 ? cfg->tail_quantile : 0.95;
+    wo.skip_steady = cfg->skip_steady;
     wo.endpoint = cfg->endpoint;
     wo.tokenizer_path = cfg->tokenizer_path;
     char *snap_tok = NULL;

@@ -52,6 +52,7 @@ struct bundle_config {
     uint64_t settle_timeout_ns; /* bound on each wait (SETTLE_TIMEOUT); 0 = no settling */
     uint64_t settle_device_bps; /* device writes at or below this rate count as quiet */
     double tail_quantile;       /* headline quantile the plan is sized for; 0 = 0.95 */
+    bool skip_steady;           /* plan no steady phase (the planner's skip_steady) */
     uint64_t concurrency;       /* load override: every phase closed loop with this many requests
                                    in flight (kvtier sweep/slo concurrency axis); 0 = the plan's */
     const char *device;         /* borrowed; block device to observe; NULL = from the cache dir */

@@ -138,7 +138,7 @@ static int check_known_keys(const json_t *o, const char *path, const char *where
                                          "mode",       "repeats",     "seed",    "max_requests",
                                          "rate_scale", "bundle_args", "axis",    "values",
                                          "slo",        "min",         "max",     "resolution",
-                                         "note",       NULL };
+                                         "note",       "tail",        NULL };
     const char *k;
     json_t *v;
     json_object_foreach ((json_t *)o, k, v) {
@@ -186,6 +186,35 @@ static int row_search_args(json_t *row, const json_t *src, const char *kind, con
     jsonx_set_num(row, "min", lo);
     jsonx_set_num(row, "max", hi);
     copy_num(row, src, NULL, "resolution");
+    return 0;
+}
+
+/* The quantile a run row's claim is made on (`tail: p50|p95|p99`, the row's or the plan's):
+ * each bundle sizes its replay for it and gates on it (kvtier bundle --tail), and the row's
+ * comparisons take the replay TTFT at that quantile as their primary metric. Sweeps and
+ * searches state their quantiles themselves (the SLO keys, the pooled tails). */
+static int row_tail(json_t *row, const json_t *src, const json_t *plan, const char *kind,
+                    const char *path, const char *where, struct diag *d)
+{
+    const json_t *t = json_object_get(src, "tail");
+    bool search = !strcmp(kind, "sweep") || !strcmp(kind, "slo");
+    if (t && search) {
+        diag_file(d, path);
+        return diag_set(d, -EINVAL, 0, 0,
+                        "%s: 'tail' applies to run rows (a %s states its quantiles in its "
+                        "SLO or pools its tails)",
+                        where, kind);
+    }
+    if (!t && !search)
+        t = json_object_get(plan, "tail");
+    if (!t)
+        return 0;
+    const char *v = json_string_value(t);
+    if (!v || (strcmp(v, "p50") && strcmp(v, "p95") && strcmp(v, "p99"))) {
+        diag_file(d, path);
+        return diag_set(d, -EINVAL, 0, 0, "%s: tail must be p50, p95 or p99", where);
+    }
+    json_object_set_new(row, "tail", json_string(v));
     return 0;
 }
 
@@ -244,6 +273,10 @@ static int plan_row(json_t *plan, const json_t *src, const char *kind, size_t id
     json_object_set_new(row, "bundle_args", ba);
     if (json_is_string(json_object_get(src, "note")))
         json_object_set(row, "note", json_object_get(src, "note"));
+    if ((r = row_tail(row, src, plan, kind, path, where, d)) < 0) {
+        json_decref(row);
+        return r;
+    }
     if ((!strcmp(kind, "sweep") || !strcmp(kind, "slo")) &&
         (r = row_search_args(row, src, kind, path, where, d)) < 0) {
         json_decref(row);
@@ -256,11 +289,10 @@ static int plan_row(json_t *plan, const json_t *src, const char *kind, size_t id
 static int plan_header(json_t *doc, const char *path, const char *profiles_dir, json_t **ret,
                        struct diag *d)
 {
-    static const char *const known[] = { "name",         "description", "dataset",
-                                         "stack",        "repeats",     "seed",
-                                         "max_requests", "rate_scale",  "bundle_args",
-                                         "runs",         "mechanism",   "optional",
-                                         "sweeps",       "searches",    NULL };
+    static const char *const known[] = { "name",        "description", "dataset",      "stack",
+                                         "repeats",     "seed",        "max_requests", "rate_scale",
+                                         "bundle_args", "tail",        "runs",         "mechanism",
+                                         "optional",    "sweeps",      "searches",     NULL };
     diag_file(d, path);
     if (!json_is_object(doc))
         return diag_set(d, -EINVAL, 0, 0, "a plan must be a YAML mapping");
@@ -285,6 +317,8 @@ static int plan_header(json_t *doc, const char *path, const char *profiles_dir, 
     for (size_t i = 0; num[i]; i++)
         if (json_is_number(json_object_get(doc, num[i])))
             json_object_set(p, num[i], json_object_get(doc, num[i]));
+    if (json_object_get(doc, "tail"))
+        json_object_set(p, "tail", json_object_get(doc, "tail"));
     json_t *ba = json_object_get(doc, "bundle_args");
     if (ba && !json_is_array(ba)) {
         json_decref(p);
@@ -665,6 +699,10 @@ json_t *matrix_row_argv(const json_t *row, const json_t *plan, const struct matr
         argv_addf(a, "--rate-scale", "%g", jsonx_num(row, "rate_scale", 1));
     if (search)
         argv_search(a, row, kind);
+    if (json_is_string(json_object_get(row, "tail"))) {
+        argv_add(a, "--tail");
+        argv_add(a, jsonx_str(row, "tail", "p95"));
+    }
     if (cfg->disk_cache_dir) {
         argv_add(a, "--disk-cache-dir");
         argv_add(a, cfg->disk_cache_dir);
@@ -863,6 +901,12 @@ static void run_compares(const struct matrix_config *cfg, json_t *row, const cha
                                "--out",   cp,           "--quiet", NULL };
         for (size_t k = 0; rest[k]; k++)
             argv_add(a, rest[k]);
+        if (json_is_string(json_object_get(row, "tail"))) {
+            char pm[32];
+            snprintf(pm, sizeof(pm), "ttft_%s_ms", jsonx_str(row, "tail", "p95"));
+            argv_add(a, "--primary");
+            argv_add(a, pm);
+        }
         bool intr = false;
         int rc = run_child(cfg, a, log, &intr);
         json_t *c = json_object();

@@ -129,8 +129,9 @@ int stack_cache_dir_claim(const char *parent, char **ret_dir, struct diag *d);
  * stale files of an earlier, killed run go too. Records {dir, files_removed, bytes_removed,
  * emptied, error}. Owned JSON. */
 json_t *stack_clear_cache_dir(const char *dir);
-/* sync + drop the page cache through proc_root/sys/vm/drop_caches ("/proc" when NULL) when
- * permitted; records {attempted, dropped, reason}. Owned JSON. */
+/* sync() always (earlier runs' writes must not land as writeback in this run's phases), then
+ * drop the page cache through proc_root/sys/vm/drop_caches ("/proc" when NULL) when attempt
+ * and permitted; records {synced, attempted, dropped, reason}. Owned JSON. */
 json_t *stack_drop_page_cache(const char *proc_root, bool attempt);
 /* Whether an environment variable name looks like a secret (KEY, TOKEN, SECRET, PASSWORD,
  * CREDENTIAL, AUTH in its name): such values never reach a file. */

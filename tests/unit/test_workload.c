@@ -251,6 +251,47 @@ static void test_sessions(void **state)
     json_decref(h);
 }
 
+/* skip_steady (kvtier bundle --steady no): the plan has no steady phase and no steady request;
+ * the phases before it are the same requests as with it. */
+static void test_skip_steady(void **state)
+{
+    (void)state;
+    if (!profiles)
+        skip();
+    struct workload_options o;
+    workload_options_init(&o);
+    o.max_requests = 10;
+    char a[300], b[300];
+    snprintf(a, sizeof(a), "%s/with.jsonl", tmpdir);
+    snprintf(b, sizeof(b), "%s/without.jsonl", tmpdir);
+    json_t *ha = NULL, *hb = NULL;
+    struct diag d = { 0 };
+    assert_int_equal(plan("A", "S", "tiny", 1, &o, a, &ha, &d), 0);
+    o.skip_steady = true;
+    assert_int_equal(plan("A", "S", "tiny", 1, &o, b, &hb, &d), 0);
+    json_t *ra = load_lines(a), *rb = load_lines(b);
+    size_t i, steady_a = 0, steady_b = 0, nb = json_array_size(rb);
+    json_t *r;
+    json_array_foreach (ra, i, r)
+        steady_a += i && !strcmp(jsonx_str(r, "phase", ""), "steady");
+    json_array_foreach (rb, i, r) {
+        steady_b += i && !strcmp(jsonx_str(r, "phase", ""), "steady");
+        if (i)
+            assert_string_equal(jsonx_str(r, "id", ""),
+                                jsonx_str(json_array_get(ra, i), "id", "?"));
+    }
+    assert_true(steady_a > 0);
+    assert_int_equal(steady_b, 0);
+    assert_int_equal(json_array_size(ra) - steady_a, nb);
+    json_t *ph;
+    json_array_foreach (json_object_get(hb, "phases"), i, ph)
+        assert_string_not_equal(jsonx_str(ph, "name", ""), "steady");
+    json_decref(ra);
+    json_decref(rb);
+    json_decref(ha);
+    json_decref(hb);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -361,11 +402,9 @@ static void test_mooncake_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_determinism),
-        cmocka_unit_test(test_alignment_and_reuse),
-        cmocka_unit_test(test_sessions),
-        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_mooncake_round_trip),
+        cmocka_unit_test(test_determinism), cmocka_unit_test(test_alignment_and_reuse),
+        cmocka_unit_test(test_sessions),    cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_skip_steady), cmocka_unit_test(test_mooncake_round_trip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
