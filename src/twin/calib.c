@@ -223,13 +223,13 @@ int calib_bundles(struct twin_bundle *bs, size_t n, const struct calib_opts *o,
     if (o->ssd_write_bytes_per_s > 0)
         r->fitted.ssd_write_bytes_per_s = o->ssd_write_bytes_per_s;
     setup_cases(bs, n, o->include_unclean, r);
-    if (r->n_train + r->n_held < 2) {
+    if (r->n_train == 0) {
         calib_result_free(r);
         return diag_set(d, -EINVAL, 0, 0,
-                        "%zu of %zu bundles have verdicts saying their measurement is not clean "
-                        "(SYSTEM_NOISE, CLIENT_LAG, ...): fewer than two left to calibrate from "
+                        "all %zu bundles have verdicts saying their measurement is not clean "
+                        "(SYSTEM_NOISE, CLIENT_LAG, ...): none left to calibrate from "
                         "(--include-unclean uses them anyway)",
-                        r->n_excluded, n);
+                        n);
     }
     struct bctx cx = { .r = r, .train = true, .out = xcalloc(max_req + 1, sizeof(*cx.out)) };
     bool disk = false;

@@ -76,7 +76,7 @@ bool calib_bundle_unclean(const struct twin_bundle *b, char *why, size_t n);
 /* Bundles must share model and hardware (the caller groups them). Unless o->include_unclean,
  * bundles with an unclean verdict are left out of the fit and of the held-out split (their
  * predictions are still reported); the split is made among the bundles used. Errors: -EINVAL
- * with d (also when fewer than two bundles are left to use). */
+ * with d (also when every bundle is left out). */
 int calib_bundles(struct twin_bundle *bs, size_t n, const struct calib_opts *o,
                   struct calib_result *r, struct diag *d);
 void calib_result_free(struct calib_result *r);
