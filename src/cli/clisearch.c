@@ -18,6 +18,12 @@
 #include "stack/stack.h"
 
 static const struct opt_choice yes_no[] = { { "yes", "on" }, { "no", "off" }, { NULL, NULL } };
+/* the order of enum workload_endpoint, as kvtier bundle's */
+static const struct opt_choice endpoints[] = {
+    { "chat", "/v1/chat/completions with messages (the model's chat template)" },
+    { "completions", "/v1/completions with the prompt's token ids (exact with --tokenizer)" },
+    { NULL, NULL },
+};
 
 #define O CLISEARCH_O
 const struct opt_def clisearch_common_rows[] = {
@@ -31,6 +37,11 @@ const struct opt_def clisearch_common_rows[] = {
       "dataset tier: S (<= 8k input tokens) or L (>= 32k)" },
     { "mode", 0, OPT_STR, O(mode), "B1,B2", OPT_UNBOUNDED, NULL, "What",
       "serving modes, comma-separated (B0, B1, B2, B2p, B3, C)" },
+    { "tokenizer", 0, OPT_STR, O(tokenizer), NULL, OPT_UNBOUNDED, NULL, "What",
+      "tokenizer.json every point plans token-exact prompts with (default: tokenizer.json in "
+      "the stack profile's paths.model_path when there is one, else the approximate tokenizer)" },
+    { "endpoint", 0, OPT_ENUM, O(endpoint), "chat", OPT_UNBOUNDED, endpoints, "What",
+      "request body of every point's plan" },
     { "repeats", 'r', OPT_U64, O(repeats), "3", 1, 100, NULL, "What",
       "bundles per mode at each point (slo: at the bracket's ends); >= 3 for decision grade" },
     { "seed", 0, OPT_U64, O(seed), "1", OPT_UNBOUNDED, NULL, "What",
@@ -203,6 +214,8 @@ int clisearch_bundle_config(const struct clisearch *c, const char *pdir, struct 
     bc->frontend_metrics_url = c->frontend_metrics_url;
     bc->served_model = c->served_model;
     bc->observe_pid = (pid_t)c->pid;
+    bc->tokenizer_path = c->tokenizer;
+    bc->endpoint = (enum workload_endpoint)c->endpoint;
     struct diag d = { 0 };
     if (axis_parse(c->axis, ret_axis, &d) < 0) {
         log_diag(&d);

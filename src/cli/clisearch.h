@@ -27,6 +27,8 @@ struct clisearch {
     const char *url, *kvbm_metrics_url, *frontend_metrics_url, *served_model;
     uint64_t pid;
     const char *thresholds;
+    const char *tokenizer; /* tokenizer.json of the prompts (NULL = bundle's default) */
+    int endpoint;          /* index into the endpoint choices: enum workload_endpoint */
     /* analysis */
     const char *axis, *phase, *baseline, *gnuplot;
     /* sweep */

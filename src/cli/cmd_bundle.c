@@ -34,7 +34,7 @@ struct bundle_cli {
     struct bundle_config bc;
     const char *mode, *profiles, *thresholds;
     uint64_t repeats, pid;
-    int drop_caches, cgroup, storage_kind, tail, steady;
+    int drop_caches, cgroup, storage_kind, tail, steady, hit_rate;
     bool json;
     int endpoint;
 };
@@ -45,6 +45,10 @@ static const struct opt_choice endpoints[] = {
     { NULL, NULL },
 };
 static const struct opt_choice yes_no[] = { { "yes", "on" }, { "no", "off" }, { NULL, NULL } };
+static const struct opt_choice auto_yes_no[] = { { "auto", "on for real stacks, off for builtin" },
+                                                 { "yes", "on" },
+                                                 { "no", "off" },
+                                                 { NULL, NULL } };
 static const struct opt_choice tails[] = {
     { "p95", "size replay/steady for a supported p95 (72 requests) and gate on it" },
     { "p99", "size them for a supported p99 (368 requests) and gate on it" },
@@ -140,6 +144,9 @@ static const struct opt_def bundle_opts[] = {
       NULL, "Run",
       "KV device writes at or below this many bytes/s count as quiet while settling (a shared "
       "disk's background writes)" },
+    { "hit-rate", 0, OPT_ENUM, O(hit_rate), "auto", OPT_UNBOUNDED, auto_yes_no, "Run",
+      "after each phase, wait for KVBM's next hit-rate refresh (its stats interval, 5 s by "
+      "default) and record the host and disk hit-rate gauges" },
     { "max-requests", 0, OPT_U64, B(max_requests, uint64_t), NULL, OPT_UNBOUNDED, NULL, "Run",
       "cap on requests per phase (planner; default: workload profile)" },
     { "rate-scale", 0, OPT_DOUBLE, B(rate_scale, double), NULL, 0, 1000, NULL, "Run",
@@ -307,6 +314,7 @@ int cmd_bundle_main(int argc, char **argv)
     bc->repeats = (unsigned)c.repeats;
     bc->drop_caches = c.drop_caches == 0;
     bc->use_cgroup = c.cgroup == 0;
+    bc->hit_rate = c.hit_rate;
     bc->storage_kind = storage_kinds[c.storage_kind].name;
     bc->observe_pid = (pid_t)c.pid;
     bc->note = print_note;

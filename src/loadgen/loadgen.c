@@ -172,6 +172,7 @@ struct run {
     uint64_t ramp_ns, ramp_opened; /* closed loop: slots open evenly over ramp_ns */
     uint64_t phase_dur_ns;
     uint64_t sent, done, errors, not_sent, slot_free_ns, last_dispatch_ns;
+    uint64_t refused;          /* over the engine's context, never sent (whole run) */
     uint64_t cap_saturated_ns; /* since when every slot of the cap has been taken (a freed slot
                                   refilled at once keeps it); 0 = a slot is free */
     bool stopping, interrupted;
@@ -833,6 +834,31 @@ static void fail_start(struct run *r, size_t req, uint64_t intended, const char 
     record_done(r, req, &rec, NULL, now);
 }
 
+/* Whether request req is longer than the engine accepts; if so it is recorded as refused
+ * (never sent, the reason in error_detail) and its session goes on as after a failed turn. */
+static bool refuse_long(struct run *r, size_t req, uint64_t intended)
+{
+    const struct reqplan_request *q = &r->plan->reqs[req];
+    uint64_t need = q->input_tokens + q->output_tokens, max = r->cfg->max_context_tokens;
+    if (!max || !q->input_tokens || need <= max)
+        return false;
+    uint64_t now = clk_now_ns();
+    struct loadrec rec = plan_record(r, req);
+    rec.t_intended_ns = intended;
+    rec.t_end_ns = now;
+    rec.error = LOADREC_REFUSED;
+    snprintf(rec.error_detail, sizeof(rec.error_detail),
+             "not sent: %" PRIu64 " prompt + %" PRIu64 " output tokens exceed the engine's "
+             "context of %" PRIu64 " (%.60s)",
+             q->input_tokens, q->output_tokens, max,
+             r->cfg->max_context_source ? r->cfg->max_context_source : "configured");
+    r->sent++;
+    r->refused++;
+    r->last_dispatch_ns = now;
+    record_done(r, req, &rec, NULL, now);
+    return true;
+}
+
 static void finish_xfer(struct run *r, struct xfer *x, CURLcode res)
 {
     uint64_t now = clk_now_ns();
@@ -978,6 +1004,8 @@ static void dispatch_due(struct run *r, uint64_t now, uint64_t horizon)
             if (slot > intended)
                 intended = slot;
         }
+        if (refuse_long(r, e.req, intended))
+            continue;
         start_xfer(r, e.req, intended, intended > now ? intended : 0);
         if (r->n_active && r->active[r->n_active - 1]->req == e.req)
             r->active[r->n_active - 1]->t_slot = slot_wait;
@@ -1470,6 +1498,12 @@ static json_t *summary_json(struct run *r, uint64_t started_unix)
                   "warm_connect_ms", stats_summary_json(&ws));
     json_object_set_new(s, "connections", conn);
     json_object_set_new(s, "phases", loadstats_phases_json(r->stats));
+    if (c->max_context_tokens)
+        json_object_set_new(s, "context_limit",
+                            json_pack("{s:I, s:s, s:I}", "max_context_tokens",
+                                      (json_int_t)c->max_context_tokens, "source",
+                                      c->max_context_source ? c->max_context_source : "configured",
+                                      "refused", (json_int_t)r->refused));
     return s;
 }
 

@@ -13,6 +13,7 @@ static const char *const error_names[LOADREC_ERROR__COUNT] = {
     [LOADREC_HTTP_5XX] = "http_5xx",
     [LOADREC_STREAM_ERROR] = "stream_error",
     [LOADREC_CANCELLED] = "cancelled",
+    [LOADREC_REFUSED] = "refused",
 };
 
 const char *loadrec_error_name(enum loadrec_error e)

@@ -19,6 +19,8 @@ enum loadrec_error {
     LOADREC_HTTP_5XX,     /* 5xx status */
     LOADREC_STREAM_ERROR, /* reset, truncated stream, malformed SSE/JSON, error event */
     LOADREC_CANCELLED,    /* stopped by the user or by the drain deadline */
+    LOADREC_REFUSED,      /* never sent: longer than the engine accepts (loadgen_config
+                             .max_context_tokens); error_detail says by how much */
     LOADREC_ERROR__COUNT,
 };
 

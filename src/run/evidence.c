@@ -270,6 +270,10 @@ json_t *evidence_plan_header(const char *dir)
  * {status, waited_s, moved{...}}; absent when the runner did not settle after it. */
 static void settle_fact(json_t *ph, const json_t *entry)
 {
+    /* KVBM's hit-rate gauges read after the refresh that followed the phase (bundle.c) */
+    const json_t *hr = json_object_get(entry, "kvbm_hit_rate");
+    if (json_is_object(hr))
+        json_object_set_new(ph, "kvbm_hit_rate", json_deep_copy(hr));
     const json_t *st = json_object_get(entry, "settle");
     if (!json_is_object(st))
         return;

@@ -144,6 +144,41 @@ static void engine_check(const struct tokenizer *t, enum chat_template tpl, cons
     buf_fini(&text);
 }
 
+/* The Llama 3.1/3.3 profiles plan chat prompts with the llama31 template: with the exact
+ * tokenizer every request's input_tokens is the engine's count of its rendered messages. */
+static void test_llama31_profiles(void **state)
+{
+    (void)state;
+    const char *fx = getenv("KVTIER_FIXTURES");
+    if (!profiles || !fx)
+        skip();
+    char tok[512], out[300];
+    snprintf(tok, sizeof(tok), "%s/engine/tokenizer.json", fx);
+    struct tokenizer *t = NULL;
+    assert_int_equal(tokenizer_new_from_file(tok, &t, NULL), 0);
+    static const char *const models[] = { "llama8b_fp8", "llama8b_bf16", "llama33_70b_nvfp4",
+                                          "llama33_70b_nvfp4_ctx32k" };
+    for (size_t m = 0; m < 4; m++) {
+        struct workload_options o;
+        workload_options_init(&o);
+        o.tokenizer_path = tok;
+        o.max_requests = 2;
+        snprintf(out, sizeof(out), "%s/l31-%zu.jsonl", tmpdir, m);
+        json_t *h = NULL;
+        struct diag d = { 0 };
+        assert_int_equal(plan("A", "S", models[m], 1, &o, out, &h, &d), 0);
+        assert_string_equal(jsonx_str(h, "chat_template", ""), "llama31");
+        assert_string_equal(jsonx_str(h, "endpoint", ""), "chat");
+        json_t *rs = load_lines(out);
+        assert_true(json_array_size(rs) > 2);
+        for (size_t i = 1; i < 3; i++)
+            engine_check(t, CHAT_TEMPLATE_LLAMA31, json_array_get(rs, i));
+        json_decref(rs);
+        json_decref(h);
+    }
+    tokenizer_free(t);
+}
+
 static void test_alignment_and_reuse(void **state)
 {
     (void)state;
@@ -402,9 +437,13 @@ static void test_mooncake_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_determinism), cmocka_unit_test(test_alignment_and_reuse),
-        cmocka_unit_test(test_sessions),    cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_skip_steady), cmocka_unit_test(test_mooncake_round_trip),
+        cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_alignment_and_reuse),
+        cmocka_unit_test(test_llama31_profiles),
+        cmocka_unit_test(test_sessions),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_skip_steady),
+        cmocka_unit_test(test_mooncake_round_trip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
