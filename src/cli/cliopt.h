@@ -5,6 +5,7 @@
 #define KVTIER_CLI_CLIOPT_H
 
 #include "common/opt.h"
+#include "run/gate.h"
 
 enum cliopt_exit {
     CLIOPT_EXIT_OK = 0,
@@ -23,5 +24,9 @@ int cliopt_parse(const char *cmd, const struct opt_def *defs, int argc, char **a
  * code the command must return now (already reported). */
 int cliopt_parse_noargs(const char *cmd, const struct opt_def *defs, int argc, char **argv,
                         void *cfg, const char *usage, const char *summary);
+
+/* --thresholds FILE (YAML or JSON) over t: 0, or -EINVAL with the problem logged (not a
+ * mapping, an unknown or non-numeric key, a negative or non-finite value; exit 2 follows). */
+int cliopt_load_thresholds(const char *path, struct gate_thresholds *t);
 
 #endif

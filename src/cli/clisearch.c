@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cliopt.h"
 #include "cli/cliopt_rows.h"
 #include "cli/log.h"
 #include "common/fileio.h"
@@ -150,22 +151,6 @@ static int parse_modes(const char *list, struct bundle_config *bc)
     return r;
 }
 
-static int load_thresholds(const char *path, struct gate_thresholds *t)
-{
-    json_t *j = NULL;
-    struct diag d = { 0 };
-    const char *bad = NULL;
-    if (yamlx_load_file(path, &j, &d) < 0) {
-        log_diag(&d);
-        return -EINVAL;
-    }
-    int r = gate_thresholds_from_json(j, t, &bad);
-    if (r < 0)
-        log_error("%s: unknown or non-numeric threshold '%s'", path, bad);
-    json_decref(j);
-    return r < 0 ? -EINVAL : 0;
-}
-
 int clisearch_check_phase(const struct clisearch *c)
 {
     static const char *const phases[] = { "warmup", "pressure", "replay", "steady", NULL };
@@ -234,7 +219,7 @@ int clisearch_bundle_config(const struct clisearch *c, const char *pdir, struct 
             return -EINVAL;
         }
     }
-    if (c->thresholds && load_thresholds(c->thresholds, &bc->thresholds) < 0)
+    if (c->thresholds && cliopt_load_thresholds(c->thresholds, &bc->thresholds) < 0)
         return -EINVAL;
     return 0;
 }

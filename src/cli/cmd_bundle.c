@@ -218,14 +218,6 @@ static int parse_modes(const char *list, struct bundle_config *bc)
     return r;
 }
 
-static const char *value_kind(const json_t *v)
-{
-    return json_is_array(v)    ? "a list"
-           : json_is_string(v) ? "a string (is it YAML or JSON?)"
-           : json_is_null(v)   ? "an empty document"
-                               : "a scalar";
-}
-
 static json_t *argv_json(int argc, char **argv)
 {
     json_t *a = json_array();
@@ -236,29 +228,6 @@ static json_t *argv_json(int argc, char **argv)
         redact = !strncmp(argv[i], "--", 2) && stack_is_secret_name(argv[i]);
     }
     return a;
-}
-
-/* --thresholds FILE over t: 0, or an error logged (exit 2 follows). */
-static int load_thresholds(const char *path, struct gate_thresholds *t)
-{
-    json_t *j = NULL;
-    struct diag d = { 0 };
-    const char *bad = NULL;
-    if (yamlx_load_file(path, &j, &d) < 0) {
-        log_diag(&d);
-        return -EINVAL;
-    }
-    int r = gate_thresholds_from_json(j, t, &bad);
-    if (r < 0 && !bad)
-        log_error("%s: thresholds must be a mapping of threshold names to numbers (keys as in "
-                  "docs/bundle.md), not %s",
-                  path, value_kind(j));
-    else if (r == -ERANGE)
-        log_error("%s: threshold '%s' must be a finite number >= 0", path, bad);
-    else if (r < 0)
-        log_error("%s: unknown or non-numeric threshold '%s'", path, bad);
-    json_decref(j);
-    return r;
 }
 
 static void print_group(const json_t *group, bool json)
@@ -327,7 +296,7 @@ int cmd_bundle_main(int argc, char **argv)
     json_t *group = NULL;
     int exit_code = CLIOPT_EXIT_OK;
     if (parse_modes(c.mode, bc) < 0 ||
-        (c.thresholds && load_thresholds(c.thresholds, &bc->thresholds) < 0)) {
+        (c.thresholds && cliopt_load_thresholds(c.thresholds, &bc->thresholds) < 0)) {
         exit_code = CLIOPT_EXIT_USAGE;
         goto out;
     }

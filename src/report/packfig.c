@@ -373,15 +373,17 @@ static bool copy_block(struct buf *dat, const json_t *b, const char *file, const
     return found;
 }
 
-static void fig3(struct fig *f, const struct packdata *p)
+/* A figure over time from each mode's representative bundle (figures 3 and 4): add appends a
+ * mode's data blocks to dat and its clauses to plot, numbering blocks from idx, and returns the
+ * next index; the phase bands are those of the first mode's bundle. */
+struct timeline {
+    const char *name, *title, *ylabel, *caption, *none;
+    size_t (*add)(struct buf *dat, struct buf *plot, const json_t *rep, size_t m, size_t idx,
+                  const char *name);
+};
+
+static void timeline_fig(struct fig *f, const struct packdata *p, const struct timeline *t)
 {
-    static const char *const series[][2] = {
-        { "kvbm_offload_blocks_d2h", "offload G1->G2" },
-        { "kvbm_offload_blocks_h2d", "offload G2->G3 (SSD writes)" },
-        { "kvbm_onboard_blocks_d2d", "onboard G3->G1 (SSD reads)" },
-    };
-    const char *name = packfig_names[2];
-    const char *title = "KVBM block transfers over time, per mode";
     const json_t *rep[8];
     size_t nrep = representatives(p, rep, 8);
     struct buf dat, gp, plot;
@@ -390,68 +392,79 @@ static void fig3(struct fig *f, const struct packdata *p)
     buf_init(&plot, 0);
     size_t idx = 0;
     for (size_t m = 0; m < nrep; m++)
-        for (size_t s = 0; s < 3; s++) {
-            if (!copy_block(&dat, rep[m], "kvbm_timeline.dat", series[s][0]))
-                continue;
-            buf_printf(&plot,
-                       "%s'%s.dat' index %zu using 1:2 with steps lw 2 lc %zu dt %zu "
-                       "title '%s %s'",
-                       idx ? ", " : "plot ", name, idx, m + 1, s + 1, jsonx_str(rep[m], "mode", ""),
-                       series[s][1]);
-            idx++;
-        }
+        idx = t->add(&dat, &plot, rep[m], m, idx, t->name);
     if (idx == 0) {
-        record(f, name, title, NULL, -1,
-               "no bundle of the main group has KVBM chart data (charts/kvbm_timeline.dat)");
+        record(f, t->name, t->title, NULL, -1, t->none);
     } else {
-        head(&gp, title, "seconds since the first phase started", "blocks per second");
+        head(&gp, t->title, "seconds since the first phase started", t->ylabel);
         phase_bands(&gp, rep[0]);
-        emit(f, name, title,
-             "Counter rates from each mode's first repeat of the main row (colour = mode, dash "
-             "= transfer); shaded bands are the phases of the first mode's bundle (every mode "
-             "replays the same plan).",
-             &dat, &gp, buf_str(&plot));
+        emit(f, t->name, t->title, t->caption, &dat, &gp, buf_str(&plot));
     }
     buf_fini(&dat);
     buf_fini(&gp);
     buf_fini(&plot);
 }
 
-static void fig4(struct fig *f, const struct packdata *p)
+static size_t kvbm_series(struct buf *dat, struct buf *plot, const json_t *rep, size_t m,
+                          size_t idx, const char *name)
 {
-    const char *name = packfig_names[3];
-    const char *title = "KV device I/O over time (iostat -x), per mode";
-    const json_t *rep[8];
-    size_t nrep = representatives(p, rep, 8);
-    struct buf dat, gp, plot;
-    buf_init(&dat, 0);
-    buf_init(&gp, 0);
-    buf_init(&plot, 0);
-    size_t idx = 0;
-    for (size_t m = 0; m < nrep; m++) {
-        if (!copy_block(&dat, rep[m], "iostat_timeline.dat", NULL))
+    static const char *const series[][2] = {
+        { "kvbm_offload_blocks_d2h", "offload G1->G2" },
+        { "kvbm_offload_blocks_h2d", "offload G2->G3 (SSD writes)" },
+        { "kvbm_onboard_blocks_d2d", "onboard G3->G1 (SSD reads)" },
+    };
+    for (size_t s = 0; s < 3; s++) {
+        if (!copy_block(dat, rep, "kvbm_timeline.dat", series[s][0]))
             continue;
-        buf_printf(&plot,
-                   "%s'%s.dat' index %zu using 1:2 with fsteps lw 2 lc %zu title '%s read MB/s', "
-                   "'' index %zu using 1:3 with fsteps lw 1 dt 2 lc %zu title '%s write MB/s'",
-                   idx ? ", " : "plot ", name, idx, m + 1, jsonx_str(rep[m], "mode", ""), idx,
-                   m + 1, jsonx_str(rep[m], "mode", ""));
+        buf_printf(plot,
+                   "%s'%s.dat' index %zu using 1:2 with steps lw 2 lc %zu dt %zu title '%s %s'",
+                   idx ? ", " : "plot ", name, idx, m + 1, s + 1, jsonx_str(rep, "mode", ""),
+                   series[s][1]);
         idx++;
     }
-    if (idx == 0) {
-        record(f, name, title, NULL, -1,
-               "no bundle of the main group has device chart data (charts/iostat_timeline.dat)");
-    } else {
-        head(&gp, title, "seconds since the first phase started", "MB/s (device, all processes)");
-        phase_bands(&gp, rep[0]);
-        emit(f, name, title,
-             "Device throughput of the disk holding the KV cache (iostat -x formulas over "
-             "/proc/diskstats), first repeat of each mode; shaded bands are the phases.",
-             &dat, &gp, buf_str(&plot));
-    }
-    buf_fini(&dat);
-    buf_fini(&gp);
-    buf_fini(&plot);
+    return idx;
+}
+
+static size_t iostat_series(struct buf *dat, struct buf *plot, const json_t *rep, size_t m,
+                            size_t idx, const char *name)
+{
+    if (!copy_block(dat, rep, "iostat_timeline.dat", NULL))
+        return idx;
+    buf_printf(plot,
+               "%s'%s.dat' index %zu using 1:2 with fsteps lw 2 lc %zu title '%s read MB/s', "
+               "'' index %zu using 1:3 with fsteps lw 1 dt 2 lc %zu title '%s write MB/s'",
+               idx ? ", " : "plot ", name, idx, m + 1, jsonx_str(rep, "mode", ""), idx, m + 1,
+               jsonx_str(rep, "mode", ""));
+    return idx + 1;
+}
+
+static void fig3(struct fig *f, const struct packdata *p)
+{
+    const struct timeline t = {
+        .name = packfig_names[2],
+        .title = "KVBM block transfers over time, per mode",
+        .ylabel = "blocks per second",
+        .caption = "Counter rates from each mode's first repeat of the main row (colour = mode, "
+                   "dash = transfer); shaded bands are the phases of the first mode's bundle "
+                   "(every mode replays the same plan).",
+        .none = "no bundle of the main group has KVBM chart data (charts/kvbm_timeline.dat)",
+        .add = kvbm_series,
+    };
+    timeline_fig(f, p, &t);
+}
+
+static void fig4(struct fig *f, const struct packdata *p)
+{
+    const struct timeline t = {
+        .name = packfig_names[3],
+        .title = "KV device I/O over time (iostat -x), per mode",
+        .ylabel = "MB/s (device, all processes)",
+        .caption = "Device throughput of the disk holding the KV cache (iostat -x formulas over "
+                   "/proc/diskstats), first repeat of each mode; shaded bands are the phases.",
+        .none = "no bundle of the main group has device chart data (charts/iostat_timeline.dat)",
+        .add = iostat_series,
+    };
+    timeline_fig(f, p, &t);
 }
 
 static void fig5(struct fig *f, const struct packdata *p)

@@ -194,6 +194,30 @@ static const json_t *first_of(const struct packdata *p, const char *group, const
     return best;
 }
 
+/* One table row per phase the bundle ran: "| mode rNN | phase |" then each column's value
+ * (the record's "<phase>_<col>" times scale, printed with fmt) linked to the phase's file
+ * (file_fmt with the phase name), then tail (e.g. " yes |") and a newline. */
+static void phase_rows(struct md *m, const json_t *b, const char *mode, const char *const *cols,
+                       const char *file_fmt, const char *fmt, double scale, const char *tail)
+{
+    const char *dir = jsonx_str(b, "_dir", "");
+    for (size_t k = 0; phases[k]; k++) {
+        char file[128], key[96];
+        if (!ran_phase(b, phases[k]))
+            continue;
+        snprintf(file, sizeof(file), file_fmt, phases[k]);
+        buf_printf(&m->b, "| %s r%02lld | %s |", mode, (long long)jsonx_i64(b, "repeat", 0),
+                   phases[k]);
+        for (size_t c = 0; cols[c]; c++) {
+            snprintf(key, sizeof(key), "%s_%s", phases[k], cols[c]);
+            buf_append_str(&m->b, " ");
+            md_num(m, fmt, jsonx_num(b, key, NAN) * scale, dir, file);
+            buf_append_str(&m->b, " |");
+        }
+        buf_printf(&m->b, "%s\n", tail);
+    }
+}
+
 static void mechanism(struct md *m, const struct packdata *p, const json_t *g)
 {
     buf_append_str(&m->b,
@@ -208,25 +232,11 @@ static void mechanism(struct md *m, const struct packdata *p, const json_t *g)
         const json_t *b = first_of(p, jsonx_str(g, "rel", ""), mode);
         if (!b)
             continue;
-        const char *dir = jsonx_str(b, "_dir", "");
-        for (size_t k = 0; phases[k]; k++) {
-            char file[96], key[96];
-            if (!ran_phase(b, phases[k]))
-                continue;
-            snprintf(file, sizeof(file), "metrics_delta/phase_%s_kvbm_metrics_delta.json",
-                     phases[k]);
-            buf_printf(&m->b, "| %s r%02lld | %s |", mode, (long long)jsonx_i64(b, "repeat", 0),
-                       phases[k]);
-            const char *cols[] = { "offload_d2h_blocks", "offload_h2d_blocks", "onboard_d2d_blocks",
-                                   "onboard_h2d_blocks", "matched_tokens",     NULL };
-            for (size_t c = 0; cols[c]; c++) {
-                snprintf(key, sizeof(key), "%s_%s", phases[k], cols[c]);
-                buf_append_str(&m->b, " ");
-                md_num(m, "%.0f", jsonx_num(b, key, NAN), dir, file);
-                buf_append_str(&m->b, " |");
-            }
-            buf_append_str(&m->b, "\n");
-        }
+        static const char *const cols[] = { "offload_d2h_blocks", "offload_h2d_blocks",
+                                            "onboard_d2d_blocks", "onboard_h2d_blocks",
+                                            "matched_tokens",     NULL };
+        phase_rows(m, b, mode, cols, "metrics_delta/phase_%s_kvbm_metrics_delta.json", "%.0f", 1,
+                   "");
     }
     buf_append_str(&m->b, "\n");
 }
@@ -278,23 +288,10 @@ static void os_corroboration(struct md *m, const struct packdata *p, const json_
         if (!b)
             continue;
         const char *dir = jsonx_str(b, "_dir", "");
-        for (size_t k = 0; phases[k]; k++) {
-            char file[96], key[96];
-            if (!ran_phase(b, phases[k]))
-                continue;
-            snprintf(file, sizeof(file), "os/phase_%s_os_delta.json", phases[k]);
-            buf_printf(&m->b, "| %s r%02lld | %s |", mode, (long long)jsonx_i64(b, "repeat", 0),
-                       phases[k]);
-            const char *cols[] = { "device_read_bytes", "device_write_bytes", "server_read_bytes",
-                                   "server_write_bytes", NULL };
-            for (size_t c = 0; cols[c]; c++) {
-                snprintf(key, sizeof(key), "%s_%s", phases[k], cols[c]);
-                buf_append_str(&m->b, " ");
-                md_num(m, "%.1f", jsonx_num(b, key, NAN) / 1e6, dir, file);
-                buf_append_str(&m->b, " |");
-            }
-            buf_printf(&m->b, " %s |\n", jsonx_bool(b, "o_direct", false) ? "yes" : "no");
-        }
+        static const char *const cols[] = { "device_read_bytes", "device_write_bytes",
+                                            "server_read_bytes", "server_write_bytes", NULL };
+        phase_rows(m, b, mode, cols, "os/phase_%s_os_delta.json", "%.1f", 1e-6,
+                   jsonx_bool(b, "o_direct", false) ? " yes |" : " no |");
         buf_printf(&m->b, "| %s | attribution, page cache | ", mode);
         md_num(m, "report", 0, dir, "os/io_attribution_report.json");
         buf_append_str(&m->b, " | | | | |\n");
