@@ -49,6 +49,15 @@ static void wait_for(struct waiter *w, unsigned n)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Under `make valgrind` (its test setup sets KVTIER_VALGRIND): valgrind 3.19 keeps its one
+ * scheduler lock while a thread waits in io_uring_enter, so the tier's I/O thread waiting for a
+ * completion stops every other thread for good; the tier then runs on its pread/pwrite path. */
+static bool under_valgrind(void)
+{
+    const char *v = getenv("KVTIER_VALGRIND");
+    return v && v[0] && strcmp(v, "0") != 0;
+}
+
 static bool dir_empty(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -119,6 +128,8 @@ static void roundtrip(bool force_pread)
 static void test_uring(void **state)
 {
     (void)state;
+    if (under_valgrind())
+        skip(); /* see under_valgrind(); the plain and ASan runs test this path */
     roundtrip(false);
 }
 
@@ -176,7 +187,11 @@ static void test_tmpfs_is_ram(void **state)
     struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
     struct tier_disk *t = NULL;
     struct diag d = { 0 };
-    struct tier_disk_opts o = { .dir = dir, .n_blocks = 4, .block_bytes = 65536, .o_direct = true };
+    struct tier_disk_opts o = { .dir = dir,
+                                .n_blocks = 4,
+                                .block_bytes = 65536,
+                                .o_direct = true,
+                                .force_pread = under_valgrind() };
     assert_int_equal(tier_disk_open(&o, on_done, &w, &t, &d), 0);
     assert_true(tier_disk_in_ram(t));
     assert_false(tier_disk_o_direct(t));
@@ -202,7 +217,8 @@ static void tier_contract(const struct tier_ops *ops, const char *dir, bool inje
                            .block_bytes = 65536,
                            .inject_verify_fail = inject,
                            .dir = dir,
-                           .o_direct = true };
+                           .o_direct = true,
+                           .force_pread = under_valgrind() };
     void *t = NULL;
     struct diag d = { 0 };
     assert_int_equal(ops->open(&o, on_done, &w, &t, &d), 0);
