@@ -6,7 +6,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
 MESON_TEST = meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps demo test test-fast asan valgrind fuzz bench format format-check check clean install
+.PHONY: all deps demo test test-fast asan valgrind fuzz fuzz-long bench format format-check check clean install
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -54,6 +54,12 @@ valgrind: all
 fuzz: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD) $$(ninja -C $(FUZZ_BUILD) -t targets all | grep -o '^tests/fuzz_[a-z0-9_]*' | sort -u)
 	scripts/run-fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# Long fuzzing with a ledger: FUZZ_SECONDS per target, corpus merged back, tests/fuzz/HOURS.tsv
+# (scripts/fuzz-long; `scripts/fuzz-long --summary` adds up the CPU-hours).
+fuzz-long: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) $$(ninja -C $(FUZZ_BUILD) -t targets all | grep -o '^tests/fuzz_[a-z0-9_]*' | sort -u)
+	scripts/fuzz-long -b $(FUZZ_BUILD) -s $(FUZZ_SECONDS)
 
 bench: all
 	scripts/run-benches $(BUILD)
