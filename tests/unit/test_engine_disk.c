@@ -128,8 +128,6 @@ static void roundtrip(bool force_pread)
 static void test_uring(void **state)
 {
     (void)state;
-    if (under_valgrind())
-        skip(); /* see under_valgrind(); the plain and ASan runs test this path */
     roundtrip(false);
 }
 
@@ -265,10 +263,15 @@ static void test_tier_ops_contract(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uring),        cmocka_unit_test(test_pread),
-        cmocka_unit_test(test_bad),          cmocka_unit_test(test_failed_prealloc_leaves_nothing),
-        cmocka_unit_test(test_tmpfs_is_ram), cmocka_unit_test(test_tier_ops_contract),
-    };
+#define DISK_TESTS                                             \
+    cmocka_unit_test(test_pread), cmocka_unit_test(test_bad),  \
+        cmocka_unit_test(test_failed_prealloc_leaves_nothing), \
+        cmocka_unit_test(test_tmpfs_is_ram), cmocka_unit_test(test_tier_ops_contract)
+    const struct CMUnitTest tests[] = { cmocka_unit_test(test_uring), DISK_TESTS };
+    /* under valgrind the io_uring round trip is left out (see under_valgrind(); the plain and
+     * ASan runs test it): a cmocka skip reads as a failure in meson's TAP */
+    const struct CMUnitTest without_uring[] = { DISK_TESTS };
+    if (under_valgrind())
+        return cmocka_run_group_tests(without_uring, NULL, NULL);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
