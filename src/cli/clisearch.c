@@ -18,6 +18,12 @@
 #include "stack/stack.h"
 
 static const struct opt_choice yes_no[] = { { "yes", "on" }, { "no", "off" }, { NULL, NULL } };
+/* the order of enum workload_endpoint, as kvtier bundle's */
+static const struct opt_choice endpoints[] = {
+    { "chat", "/v1/chat/completions with messages (the model's chat template)" },
+    { "completions", "/v1/completions with the prompt's token ids (exact with --tokenizer)" },
+    { NULL, NULL },
+};
 
 #define O CLISEARCH_O
 const struct opt_def clisearch_common_rows[] = {
@@ -31,6 +37,11 @@ const struct opt_def clisearch_common_rows[] = {
       "dataset tier: S (<= 8k input tokens) or L (>= 32k)" },
     { "mode", 0, OPT_STR, O(mode), "B1,B2", OPT_UNBOUNDED, NULL, "What",
       "serving modes, comma-separated (B0, B1, B2, B2p, B3, C)" },
+    { "tokenizer", 0, OPT_STR, O(tokenizer), NULL, OPT_UNBOUNDED, NULL, "What",
+      "tokenizer.json every point plans token-exact prompts with (default: tokenizer.json in "
+      "the stack profile's paths.model_path when there is one, else the approximate tokenizer)" },
+    { "endpoint", 0, OPT_ENUM, O(endpoint), "chat", OPT_UNBOUNDED, endpoints, "What",
+      "request body of every point's plan" },
     { "repeats", 'r', OPT_U64, O(repeats), "3", 1, 100, NULL, "What",
       "bundles per mode at each point (slo: at the bracket's ends); >= 3 for decision grade" },
     { "seed", 0, OPT_U64, O(seed), "1", OPT_UNBOUNDED, NULL, "What",
@@ -69,6 +80,9 @@ const struct opt_def clisearch_common_rows[] = {
       "sampler interval" },
     { "max-requests", 0, OPT_U64, O(max_requests), NULL, OPT_UNBOUNDED, NULL, "Run",
       "cap on requests per phase (planner; default: workload profile)" },
+    { "steady", 0, OPT_ENUM, O(steady), "yes", OPT_UNBOUNDED, yes_no, "Run",
+      "run the workload's steady phase in every probe (no = warmup, pressure and replay only; "
+      "the searched phase must then not be steady)" },
     { "rate-scale", 0, OPT_DOUBLE, O(rate_scale), NULL, 0, 1000, NULL, "Run",
       "multiply the workload's arrival rates (planner; the rate axis sets its own)" },
     { "settle-quiet", 0, OPT_DURATION_NS, O(settle_quiet_ns), "2s", OPT_UNBOUNDED, NULL, "Run",
@@ -152,6 +166,24 @@ static int load_thresholds(const char *path, struct gate_thresholds *t)
     return r < 0 ? -EINVAL : 0;
 }
 
+int clisearch_check_phase(const struct clisearch *c)
+{
+    static const char *const phases[] = { "warmup", "pressure", "replay", "steady", NULL };
+    bool known = false;
+    for (size_t i = 0; phases[i]; i++)
+        known |= !strcmp(phases[i], c->phase);
+    if (!known) {
+        log_error("--phase: unknown phase '%s' (valid: warmup, pressure, replay, steady)",
+                  c->phase);
+        return -EINVAL;
+    }
+    if (c->steady == 1 && !strcmp(c->phase, "steady")) {
+        log_error("--phase steady with --steady no: the probes would not run the judged phase");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int clisearch_bundle_config(const struct clisearch *c, const char *pdir, struct bundle_config *bc,
                             enum axis_kind *ret_axis)
 {
@@ -168,6 +200,7 @@ int clisearch_bundle_config(const struct clisearch *c, const char *pdir, struct 
     bc->disk_cache_blocks = c->disk_cache_blocks;
     bc->g1_blocks = c->g1_blocks;
     bc->drop_caches = c->drop_caches == 0;
+    bc->skip_steady = c->steady == 1;
     bc->use_cgroup = c->cgroup == 0;
     bc->ready_timeout_ns = c->ready_timeout_ns;
     bc->interval_ns = c->interval_ns;
@@ -181,6 +214,8 @@ int clisearch_bundle_config(const struct clisearch *c, const char *pdir, struct 
     bc->frontend_metrics_url = c->frontend_metrics_url;
     bc->served_model = c->served_model;
     bc->observe_pid = (pid_t)c->pid;
+    bc->tokenizer_path = c->tokenizer;
+    bc->endpoint = (enum workload_endpoint)c->endpoint;
     struct diag d = { 0 };
     if (axis_parse(c->axis, ret_axis, &d) < 0) {
         log_diag(&d);

@@ -20,13 +20,15 @@ struct clisearch {
     uint64_t repeats, seed;
     const char *disk_cache_dir;
     uint64_t cpu_cache_blocks, disk_cache_blocks, g1_blocks;
-    int drop_caches, cgroup;
+    int drop_caches, cgroup, steady;
     uint64_t ready_timeout_ns, interval_ns, max_requests;
     double rate_scale;
     uint64_t settle_quiet_ns, settle_timeout_ns, settle_device_bps;
     const char *url, *kvbm_metrics_url, *frontend_metrics_url, *served_model;
     uint64_t pid;
     const char *thresholds;
+    const char *tokenizer; /* tokenizer.json of the prompts (NULL = bundle's default) */
+    int endpoint;          /* index into the endpoint choices: enum workload_endpoint */
     /* analysis */
     const char *axis, *phase, *baseline, *gnuplot;
     /* sweep */
@@ -48,6 +50,10 @@ struct opt_def *clisearch_table(const struct opt_def *extra);
 
 /* Fills bc (caller storage) from c; pdir is the resolved profiles directory (borrowed).
  * Returns 0 or -EINVAL (bad --mode, thresholds file, --axis), already reported on stderr. */
+/* 0 when --phase names a phase the probes run (warmup, pressure, replay, or steady unless
+ * --steady no); else logs the error and returns -EINVAL. */
+int clisearch_check_phase(const struct clisearch *c);
+
 int clisearch_bundle_config(const struct clisearch *c, const char *pdir, struct bundle_config *bc,
                             enum axis_kind *ret_axis);
 

@@ -34,7 +34,7 @@ struct bundle_cli {
     struct bundle_config bc;
     const char *mode, *profiles, *thresholds;
     uint64_t repeats, pid;
-    int drop_caches, cgroup, storage_kind, tail;
+    int drop_caches, cgroup, storage_kind, tail, steady, hit_rate;
     bool json;
     int endpoint;
 };
@@ -45,9 +45,15 @@ static const struct opt_choice endpoints[] = {
     { NULL, NULL },
 };
 static const struct opt_choice yes_no[] = { { "yes", "on" }, { "no", "off" }, { NULL, NULL } };
+static const struct opt_choice auto_yes_no[] = { { "auto", "on for real stacks, off for builtin" },
+                                                 { "yes", "on" },
+                                                 { "no", "off" },
+                                                 { NULL, NULL } };
 static const struct opt_choice tails[] = {
     { "p95", "size replay/steady for a supported p95 (72 requests) and gate on it" },
     { "p99", "size them for a supported p99 (368 requests) and gate on it" },
+    { "p50", "size them for a supported median (6 requests) and gate on it: a claim about the "
+             "median, not a tail, for short runs such as the demo" },
     { NULL, NULL },
 };
 static const struct opt_choice storage_kinds[] = {
@@ -138,10 +144,16 @@ static const struct opt_def bundle_opts[] = {
       NULL, "Run",
       "KV device writes at or below this many bytes/s count as quiet while settling (a shared "
       "disk's background writes)" },
+    { "hit-rate", 0, OPT_ENUM, O(hit_rate), "auto", OPT_UNBOUNDED, auto_yes_no, "Run",
+      "after each phase, wait for KVBM's next hit-rate refresh (its stats interval, 5 s by "
+      "default) and record the host and disk hit-rate gauges" },
     { "max-requests", 0, OPT_U64, B(max_requests, uint64_t), NULL, OPT_UNBOUNDED, NULL, "Run",
       "cap on requests per phase (planner; default: workload profile)" },
     { "rate-scale", 0, OPT_DOUBLE, B(rate_scale, double), NULL, 0, 1000, NULL, "Run",
       "multiplier on every phase's planned rate" },
+    { "steady", 0, OPT_ENUM, O(steady), "yes", OPT_UNBOUNDED, yes_no, "Run",
+      "run the workload's steady phase (mixed reuse after replay); no = warmup, pressure and "
+      "replay only, for short runs whose claim is the replay phase's" },
     { "tail", 0, OPT_ENUM, O(tail), "p95", OPT_UNBOUNDED, tails, "Run",
       "headline TTFT quantile: the plan sizes the measured phases to support it and "
       "TAIL_UNDERSAMPLED flags a replay phase that does not" },
@@ -302,6 +314,7 @@ int cmd_bundle_main(int argc, char **argv)
     bc->repeats = (unsigned)c.repeats;
     bc->drop_caches = c.drop_caches == 0;
     bc->use_cgroup = c.cgroup == 0;
+    bc->hit_rate = c.hit_rate;
     bc->storage_kind = storage_kinds[c.storage_kind].name;
     bc->observe_pid = (pid_t)c.pid;
     bc->note = print_note;
@@ -318,7 +331,8 @@ int cmd_bundle_main(int argc, char **argv)
         exit_code = CLIOPT_EXIT_USAGE;
         goto out;
     }
-    bc->tail_quantile = c.tail == 1 ? 0.99 : 0.95;
+    bc->tail_quantile = c.tail == 1 ? 0.99 : c.tail == 2 ? 0.50 : 0.95;
+    bc->skip_steady = c.steady == 1;
     bc->thresholds.tail_quantile = bc->tail_quantile;
     bc->endpoint = (enum workload_endpoint)c.endpoint;
     if (bc->dry_run) {

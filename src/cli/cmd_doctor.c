@@ -40,6 +40,10 @@ static const struct opt_def doctor_opts[] = {
       "model profile name" },
     { "workload", 'w', OPT_STR, B(workload, const char *), "A", OPT_UNBOUNDED, NULL, "What",
       "workload family for the forced B2p replay" },
+    { "tokenizer", 0, OPT_STR, B(tokenizer_path, const char *), NULL, OPT_UNBOUNDED, NULL, "What",
+      "tokenizer.json that sizes the >= 32k prompt and plans the checks' bundles (default: "
+      "tokenizer.json in the stack profile's paths.model_path when there is one, else the "
+      "prompt is sized by the server's count)" },
     { "out", 'o', OPT_STR, B(out_dir, const char *), "results", OPT_UNBOUNDED, NULL, "Output",
       "results directory; doctor_<stamp>/ is created inside" },
     { "json", 0, OPT_BOOL, O(json), NULL, OPT_UNBOUNDED, NULL, "Output",

@@ -99,6 +99,10 @@ static const struct opt_def load_opts[] = {
       "per-phase limit on intended send times (e.g. 60s)" },
     { "max-requests", 0, OPT_U64, O(lg.max_requests), NULL, 0, 1e7, NULL, "Load",
       "per-phase limit on requests sent" },
+    { "max-context", 0, OPT_U64, O(lg.max_context_tokens), NULL, 0, 1 << 24, NULL, "Load",
+      "longest request (planned prompt + output tokens) the engine accepts: a longer one is "
+      "never sent, recorded with error \"refused\" (kvtier bundle passes the live "
+      "dynamo_frontend_model_context_length)" },
     { "seed", 's', OPT_U64, O(lg.seed), "1", OPT_UNBOUNDED, NULL, "Load",
       "seed of the arrival schedule (and synthetic prompts)" },
     { "timeout", 0, OPT_DURATION_NS, O(lg.request_timeout_ns), "600s", OPT_UNBOUNDED, NULL,
@@ -328,6 +332,8 @@ int cmd_load_main(int argc, char **argv)
         "from its intended send time (no coordinated omission).");
     if (rc >= 0)
         return rc;
+    if (c.lg.max_context_tokens)
+        c.lg.max_context_source = "kvtier load --max-context";
     rc = check_load_model(&c);
     if (rc >= 0)
         return rc;

@@ -26,7 +26,7 @@
 #include "run/matrix.h"
 
 struct matrix_cli {
-    const char *plan, *out, *profiles, *disk_cache_dir;
+    const char *plan, *out, *profiles, *disk_cache_dir, *tokenizer, *endpoint;
     bool dry_run, optional, json;
     int drop_caches;
 };
@@ -40,7 +40,8 @@ static const struct opt_def matrix_opts[] = {
     { "out", 'o', OPT_STR, O(out), "results", OPT_UNBOUNDED, NULL, "Output",
       "results directory: matrix.json and rows/<id>/ (a second run resumes there)" },
     { "dry-run", 'n', OPT_BOOL, O(dry_run), NULL, OPT_UNBOUNDED, NULL, "What",
-      "list every row with its feasibility and estimated wall time; run nothing" },
+      "list every row with its feasibility, estimated wall time and child command line; run "
+      "nothing" },
     { "optional", 0, OPT_BOOL, O(optional), NULL, OPT_UNBOUNDED, NULL, "What",
       "also run the plan's optional rows" },
     { "json", 0, OPT_BOOL, O(json), NULL, OPT_UNBOUNDED, NULL, "Output",
@@ -49,6 +50,13 @@ static const struct opt_def matrix_opts[] = {
       "profiles directory (default: $KVTIER_PROFILES or the installed/source profiles)" },
     { "disk-cache-dir", 0, OPT_STR, O(disk_cache_dir), NULL, OPT_UNBOUNDED, NULL, "Run",
       "KVBM disk cache directory given to every bundle (default: theirs)" },
+    { "tokenizer", 0, OPT_STR, O(tokenizer), NULL, OPT_UNBOUNDED, NULL, "What",
+      "tokenizer.json every row's child plans token-exact prompts with (--tokenizer of "
+      "bundle/sweep/slo; over the plan's tokenizer: key; default: the plan's, else each "
+      "child's own default)" },
+    { "endpoint", 0, OPT_STR, O(endpoint), NULL, OPT_UNBOUNDED, NULL, "What",
+      "chat or completions: every row's request body (--endpoint of bundle/sweep/slo; over "
+      "the plan's endpoint: key; default: the plan's, else chat)" },
     { "drop-caches", 0, OPT_ENUM, O(drop_caches), "yes", OPT_UNBOUNDED, yes_no, "Run",
       "let every bundle sync and drop the page cache before each run where permitted" },
     OPT_END,
@@ -86,6 +94,28 @@ static void print_rows(const json_t *plan, bool ran)
         printf("%-40s %-10s %-11s %7.0f %8.1f  %s\n", jsonx_str(row, "id", ""),
                jsonx_str(row, "kind", ""), st, jsonx_num(e, "bundles", 0),
                jsonx_num(e, "wall_s", 0) / 60, why ? why : "");
+    }
+}
+
+/* Each row's child command line (its "argv" in the dry-run JSON), as matrix_run would start it. */
+static void add_argv(json_t *plan, const struct matrix_config *mc, bool print)
+{
+    size_t i;
+    json_t *row;
+    if (print)
+        printf("commands:\n");
+    json_array_foreach (json_object_get(plan, "rows"), i, row) {
+        char *dir = xalloc_printf("%s/rows/%s", mc->out_dir, jsonx_str(row, "id", ""));
+        json_t *a = matrix_row_argv(row, plan, mc, dir);
+        free(dir);
+        json_object_set_new(row, "argv", a);
+        if (!print)
+            continue;
+        size_t k;
+        json_t *v;
+        json_array_foreach (a, k, v)
+            printf("%s%s", k ? " " : "  ", json_string_value(v));
+        printf("\n");
     }
 }
 
@@ -134,23 +164,15 @@ int cmd_matrix_main(int argc, char **argv)
         exit_code = CLIOPT_EXIT_USAGE;
         goto out;
     }
+    if ((c.tokenizer || c.endpoint) && matrix_plan_prompts(plan, c.tokenizer, c.endpoint, &d) < 0) {
+        log_diag(&d);
+        exit_code = CLIOPT_EXIT_USAGE;
+        goto out;
+    }
     char *tmp = xalloc_printf("%s/.kvtier-matrix-tmp-%d", c.dry_run ? "/tmp" : c.out, getpid());
     double total = matrix_assess(pdir, exe, plan, tmp);
     rmdir(tmp);
     free(tmp);
-    if (c.dry_run) {
-        if (c.json) {
-            char *s = json_dumps(plan, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
-            puts(s);
-            free(s);
-        } else {
-            print_rows(plan, false);
-            printf("plan %s: %zu rows, estimated wall time of the runnable rows %.1f min\n",
-                   jsonx_str(plan, "name", ""), json_array_size(json_object_get(plan, "rows")),
-                   total / 60);
-        }
-        goto out;
-    }
     struct matrix_config mc = { .profiles_dir = pdir,
                                 .plan_path = ppath,
                                 .out_dir = c.out,
@@ -159,6 +181,21 @@ int cmd_matrix_main(int argc, char **argv)
                                 .optional = c.optional,
                                 .drop_caches = c.drop_caches == 0,
                                 .note = print_note };
+    if (c.dry_run) {
+        add_argv(plan, &mc, false);
+        if (c.json) {
+            char *s = json_dumps(plan, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
+            puts(s);
+            free(s);
+        } else {
+            print_rows(plan, false);
+            add_argv(plan, &mc, true);
+            printf("plan %s: %zu rows, estimated wall time of the runnable rows %.1f min\n",
+                   jsonx_str(plan, "name", ""), json_array_size(json_object_get(plan, "rows")),
+                   total / 60);
+        }
+        goto out;
+    }
     mc.interrupt_flag = clisig_catch(CLISIG_SET_INT_TERM, CLISIG_REPEAT_KILL_LATER);
     log_info("plan %s: estimated %.1f min for the runnable rows -> %s/matrix.json",
              jsonx_str(plan, "name", ""), total / 60, c.out);

@@ -45,8 +45,6 @@ static const struct opt_def slo_rows[] = {
 };
 #undef O
 
-static const char *const phases[] = { "warmup", "pressure", "replay", "steady", NULL };
-
 struct ctx {
     const struct bundle_config *bc; /* one mode */
     enum axis_kind axis;
@@ -157,14 +155,8 @@ static int check_inputs(const struct clisearch *c, enum axis_kind axis, struct s
         log_error("--slo is required (e.g. --slo ttft_p95_ms=2000,error_rate=0.01)");
         return -EINVAL;
     }
-    bool known = false;
-    for (size_t i = 0; phases[i]; i++)
-        known |= !strcmp(phases[i], c->phase);
-    if (!known) {
-        log_error("--phase: unknown phase '%s' (valid: warmup, pressure, replay, steady)",
-                  c->phase);
+    if (clisearch_check_phase(c) < 0)
         return -EINVAL;
-    }
     *sc = (struct slo_search_config){ .min = c->min,
                                       .max = c->max,
                                       .resolution = c->resolution,

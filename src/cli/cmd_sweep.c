@@ -42,8 +42,6 @@ static const struct opt_def sweep_rows[] = {
 };
 #undef O
 
-static const char *const phases[] = { "warmup", "pressure", "replay", "steady", NULL };
-
 /* The comparison of mode with the baseline at one point, by compare's own statistics. */
 static json_t *vs_baseline(const char *group, const char *base, const char *mode, const char *phase)
 {
@@ -153,11 +151,7 @@ static int check_inputs(const struct clisearch *c)
         log_error("--out is required (the directory of sweep.json and the points)");
         return -EINVAL;
     }
-    for (size_t i = 0; phases[i]; i++)
-        if (!strcmp(phases[i], c->phase))
-            return 0;
-    log_error("--phase: unknown phase '%s' (valid: warmup, pressure, replay, steady)", c->phase);
-    return -EINVAL;
+    return clisearch_check_phase(c);
 }
 
 /* Runs every point (or reuses it). Returns 0, -EINTR, or an error already reported. */

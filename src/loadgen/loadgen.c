@@ -91,6 +91,8 @@ struct xfer {
     bool want_text;
     uint64_t t_intended, t_sent, t_first_byte, t_first_token, t_first_content, t_last_token;
     uint64_t t_release; /* handed to libcurl early: the pre-request callback waits for this */
+    uint64_t t_slot;    /* open loop with a cap: when the slot it took freed, if the cap was
+                           saturated since before its intended time; 0 = it never waited */
     int64_t prompt_tokens, completion_tokens, cached_tokens, last_usage_completion;
     uint64_t client_tokens;
     uint64_t *gaps;
@@ -170,6 +172,9 @@ struct run {
     uint64_t ramp_ns, ramp_opened; /* closed loop: slots open evenly over ramp_ns */
     uint64_t phase_dur_ns;
     uint64_t sent, done, errors, not_sent, slot_free_ns, last_dispatch_ns;
+    uint64_t refused;          /* over the engine's context, never sent (whole run) */
+    uint64_t cap_saturated_ns; /* since when every slot of the cap has been taken (a freed slot
+                                  refilled at once keeps it); 0 = a slot is free */
     bool stopping, interrupted;
     uint64_t anchor_mono, anchor_unix;
     /* progress */
@@ -476,6 +481,7 @@ static struct xfer *xfer_get(struct run *r)
     sse_parser_reset(&x->sse);
     x->want_text = false;
     x->t_intended = x->t_sent = x->t_first_byte = x->t_first_token = x->t_release = 0;
+    x->t_slot = 0;
     x->t_first_content = x->t_last_token = 0;
     x->prompt_tokens = x->completion_tokens = x->cached_tokens = -1;
     x->last_usage_completion = -1;
@@ -515,6 +521,8 @@ static void active_add(struct run *r, struct xfer *x)
     xalloc_grow((void **)&r->active, &r->cap_active, r->n_active + 1, sizeof(*r->active));
     x->slot = r->n_active;
     r->active[r->n_active++] = x;
+    if (r->cap && r->n_active >= r->cap && !r->cap_saturated_ns)
+        r->cap_saturated_ns = clk_now_ns();
 }
 
 static void active_remove(struct run *r, struct xfer *x)
@@ -826,6 +834,31 @@ static void fail_start(struct run *r, size_t req, uint64_t intended, const char 
     record_done(r, req, &rec, NULL, now);
 }
 
+/* Whether request req is longer than the engine accepts; if so it is recorded as refused
+ * (never sent, the reason in error_detail) and its session goes on as after a failed turn. */
+static bool refuse_long(struct run *r, size_t req, uint64_t intended)
+{
+    const struct reqplan_request *q = &r->plan->reqs[req];
+    uint64_t need = q->input_tokens + q->output_tokens, max = r->cfg->max_context_tokens;
+    if (!max || !q->input_tokens || need <= max)
+        return false;
+    uint64_t now = clk_now_ns();
+    struct loadrec rec = plan_record(r, req);
+    rec.t_intended_ns = intended;
+    rec.t_end_ns = now;
+    rec.error = LOADREC_REFUSED;
+    snprintf(rec.error_detail, sizeof(rec.error_detail),
+             "not sent: %" PRIu64 " prompt + %" PRIu64 " output tokens exceed the engine's "
+             "context of %" PRIu64 " (%.60s)",
+             q->input_tokens, q->output_tokens, max,
+             r->cfg->max_context_source ? r->cfg->max_context_source : "configured");
+    r->sent++;
+    r->refused++;
+    r->last_dispatch_ns = now;
+    record_done(r, req, &rec, NULL, now);
+    return true;
+}
+
 static void finish_xfer(struct run *r, struct xfer *x, CURLcode res)
 {
     uint64_t now = clk_now_ns();
@@ -846,6 +879,7 @@ static void finish_xfer(struct run *r, struct xfer *x, CURLcode res)
     struct loadrec rec = plan_record(r, x->req);
     rec.t_intended_ns = x->t_intended;
     rec.t_sent_ns = x->t_sent;
+    rec.t_slot_ns = x->t_slot;
     rec.t_first_byte_ns = x->t_first_byte;
     rec.t_first_token_ns = x->t_first_token;
     rec.t_first_content_ns = x->t_first_content;
@@ -956,6 +990,12 @@ static void dispatch_due(struct run *r, uint64_t now, uint64_t horizon)
             continue;
         }
         uint64_t intended = e.ready_ns;
+        /* open loop: a request due while every slot was taken waited for the cap (the
+         * workload's, inside TTFT from intended); what remains of its lag is the client's */
+        uint64_t slot_wait = !r->closed && r->cap_saturated_ns && r->cap_saturated_ns <= intended &&
+                                     r->slot_free_ns > intended
+                                 ? r->slot_free_ns
+                                 : 0;
         if (r->closed) {
             /* a closed-loop request is intended when its slot frees, or opens in a ramp */
             uint64_t slot = r->slot_free_ns;
@@ -964,12 +1004,19 @@ static void dispatch_due(struct run *r, uint64_t now, uint64_t horizon)
             if (slot > intended)
                 intended = slot;
         }
+        if (refuse_long(r, e.req, intended))
+            continue;
         start_xfer(r, e.req, intended, intended > now ? intended : 0);
+        if (r->n_active && r->active[r->n_active - 1]->req == e.req)
+            r->active[r->n_active - 1]->t_slot = slot_wait;
         kick(r);
         now = clk_now_ns();
         if (next_send_ns(r) <= now)
             poll_now(r);
     }
+    /* the cap stops binding once a slot is free with no request overdue for it */
+    if (!r->cap || (r->n_active < r->cap && (r->heap_n == 0 || r->heap[0].ready_ns > now)))
+        r->cap_saturated_ns = 0;
 }
 
 /* A pacing wake-up armed for `armed` came at `now`: updates the wake margin. */
@@ -1294,6 +1341,7 @@ static void start_clock(struct run *r)
     r->phase_start = t0;
     r->deadline_ns = r->phase_dur_ns ? t0 + r->phase_dur_ns : UINT64_MAX;
     r->slot_free_ns = t0;
+    r->cap_saturated_ns = 0;
     r->last_dispatch_ns = t0;
     for (size_t i = 0; i < r->heap_n; i++)
         r->heap[i].ready_ns += t0; /* the same shift for all keeps the heap order */
@@ -1450,6 +1498,12 @@ static json_t *summary_json(struct run *r, uint64_t started_unix)
                   "warm_connect_ms", stats_summary_json(&ws));
     json_object_set_new(s, "connections", conn);
     json_object_set_new(s, "phases", loadstats_phases_json(r->stats));
+    if (c->max_context_tokens)
+        json_object_set_new(s, "context_limit",
+                            json_pack("{s:I, s:s, s:I}", "max_context_tokens",
+                                      (json_int_t)c->max_context_tokens, "source",
+                                      c->max_context_source ? c->max_context_source : "configured",
+                                      "refused", (json_int_t)r->refused));
     return s;
 }
 

@@ -115,6 +115,11 @@ struct loadgen_config {
     /* Closed loop: open the concurrency slots evenly over this long instead of all at phase
      * start (a newly opened slot's request is intended when the slot opens); 0 = no ramp. */
     uint64_t ramp_ns;
+    /* The longest request (planned prompt + output tokens) the engine accepts; 0 = no limit. A
+     * longer request is never sent (a real worker may unregister itself on one): it is recorded
+     * with error "refused" and the reason, and counted in summary.context_limit. */
+    uint64_t max_context_tokens;
+    const char *max_context_source; /* borrowed; where the limit came from (recorded) */
 };
 
 /* Fills cfg with the defaults above (exact_output and include_usage on, the rest zero). */

@@ -13,6 +13,7 @@ static const char *const error_names[LOADREC_ERROR__COUNT] = {
     [LOADREC_HTTP_5XX] = "http_5xx",
     [LOADREC_STREAM_ERROR] = "stream_error",
     [LOADREC_CANCELLED] = "cancelled",
+    [LOADREC_REFUSED] = "refused",
 };
 
 const char *loadrec_error_name(enum loadrec_error e)
@@ -62,6 +63,14 @@ double loadrec_lag_ms(const struct loadrec *r)
     return diff_ms(r->t_sent_ns, r->t_intended_ns);
 }
 
+double loadrec_send_lag_ms(const struct loadrec *r)
+{
+    uint64_t from = r->t_slot_ns > r->t_intended_ns ? r->t_slot_ns : r->t_intended_ns;
+    if (!r->t_intended_ns)
+        from = 0;
+    return diff_ms(r->t_sent_ns, from);
+}
+
 uint64_t loadrec_output_tokens(const struct loadrec *r)
 {
     return r->completion_tokens >= 0 ? (uint64_t)r->completion_tokens : r->client_tokens;
@@ -84,6 +93,7 @@ json_t *loadrec_json(const struct loadrec *r)
     json_object_set_new(o, "turn", json_integer(r->turn));
     json_object_set_new(o, "t_intended_ns", t_or_null(r->t_intended_ns));
     json_object_set_new(o, "t_sent_ns", t_or_null(r->t_sent_ns));
+    json_object_set_new(o, "t_slot_ns", t_or_null(r->t_slot_ns));
     json_object_set_new(o, "t_first_byte_ns", t_or_null(r->t_first_byte_ns));
     json_object_set_new(o, "t_first_token_ns", t_or_null(r->t_first_token_ns));
     json_object_set_new(o, "t_first_content_ns", t_or_null(r->t_first_content_ns));
@@ -169,6 +179,7 @@ json_t *loadrec_profile_json(const struct loadrec *r, uint64_t session_num)
     metric(m, "time_to_first_token_from_intended", loadrec_ttft_ms(r), "ms");
     metric(m, "request_latency_from_intended", loadrec_e2e_ms(r), "ms");
     metric(m, "client_lag", loadrec_lag_ms(r), "ms");
+    metric(m, "send_lag", loadrec_send_lag_ms(r), "ms");
     if (r->error == LOADREC_OK) {
         metric(m, "output_sequence_length", (double)loadrec_output_tokens(r), "tokens");
         if (r->prompt_tokens >= 0)

@@ -19,6 +19,8 @@ enum loadrec_error {
     LOADREC_HTTP_5XX,     /* 5xx status */
     LOADREC_STREAM_ERROR, /* reset, truncated stream, malformed SSE/JSON, error event */
     LOADREC_CANCELLED,    /* stopped by the user or by the drain deadline */
+    LOADREC_REFUSED,      /* never sent: longer than the engine accepts (loadgen_config
+                             .max_context_tokens); error_detail says by how much */
     LOADREC_ERROR__COUNT,
 };
 
@@ -29,6 +31,9 @@ struct loadrec {
     uint32_t turn;
     uint64_t t_intended_ns, t_sent_ns, t_first_byte_ns, t_first_token_ns, t_first_content_ns,
         t_last_token_ns, t_end_ns;
+    uint64_t t_slot_ns; /* open loop with a concurrency cap: when the slot this request took
+                           freed, if every slot was taken since before its intended time;
+                           0 = it never waited for the cap */
     int64_t prompt_tokens, completion_tokens, cached_tokens; /* from usage; -1 = absent */
     int64_t plan_input_tokens, plan_output_tokens;           /* -1 = unknown */
     uint64_t client_tokens; /* token-bearing chunks counted by the client (usage deltas when
@@ -59,6 +64,9 @@ double loadrec_ttfc_ms(const struct loadrec *r);      /* first content - intende
 double loadrec_e2e_ms(const struct loadrec *r);       /* last token - intended */
 double loadrec_tpot_ms(const struct loadrec *r);      /* (last - first token) / (n - 1) */
 double loadrec_lag_ms(const struct loadrec *r);       /* sent - intended */
+/* sent - the later of intended and t_slot_ns: the client's own lateness, without the time the
+ * request waited for the workload's concurrency cap (which client_lag includes) */
+double loadrec_send_lag_ms(const struct loadrec *r);
 /* Output tokens: usage completion_tokens, else the client's count. */
 uint64_t loadrec_output_tokens(const struct loadrec *r);
 

@@ -22,12 +22,13 @@ enum dist {
     D_E2E,
     D_E2E_SENT,
     D_LAG,
+    D_SEND_LAG,
     D__COUNT
 };
 
 static const char *const dist_names[D__COUNT] = {
     "ttft_ms", "ttft_sent_ms", "ttfc_ms",     "ttfc_sent_ms",  "itl_ms",
-    "tpot_ms", "e2e_ms",       "e2e_sent_ms", "client_lag_ms",
+    "tpot_ms", "e2e_ms",       "e2e_sent_ms", "client_lag_ms", "send_lag_ms",
 };
 
 struct dvec {
@@ -134,6 +135,7 @@ static void acc_add(struct acc *a, const struct loadrec *r, bool good)
     /* latency distributions describe successful requests; errors are counted apart and
      * count against goodput */
     push(&a->d[D_LAG], loadrec_lag_ms(r));
+    push(&a->d[D_SEND_LAG], loadrec_send_lag_ms(r));
     if (r->error != LOADREC_OK)
         return;
     a->output_tokens += loadrec_output_tokens(r);

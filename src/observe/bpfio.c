@@ -339,8 +339,27 @@ static uint64_t kallsyms_addr(const char *name)
     return found;
 }
 
+/* Whether the disk's queue stamps each request's issue time itself (request io_start_time_ns):
+ * it keeps I/O statistics when writeback throttling is set up, which a positive
+ * queue/wbt_lat_usec shows. Then the issue hook is not needed. */
+static bool queue_stamps_issue(unsigned major, unsigned minor)
+{
+    char p[96];
+    snprintf(p, sizeof(p), "/sys/dev/block/%u:%u/queue/wbt_lat_usec", major, minor);
+    FILE *f = fopen(p, "re");
+    long long v = 0;
+    if (f && fscanf(f, "%lld", &v) != 1)
+        v = 0;
+    if (f)
+        fclose(f);
+    return v > 0;
+}
+
 /* Opens and loads the object with the file hooks of kind h only (none: process attribution
- * alone), attaches the block tracepoints and the hooks. 0 or negative errno. */
+ * alone), attaches the block tracepoints and the hooks: the issue hook only where the queue
+ * does not stamp issue times, the exit hook only where the direct-I/O completion handler is
+ * unknown (bio_queue trusts a thread's tag for iomap's direct-I/O bios only). 0 or negative
+ * errno. */
 static int open_attach(unsigned major, unsigned minor, enum hooks h, struct bpfio_bpf **ret)
 {
     struct bpfio_bpf *skel = bpfio_bpf__open();
@@ -349,19 +368,22 @@ static int open_attach(unsigned major, unsigned minor, enum hooks h, struct bpfi
     skel->rodata->target_major = major;
     skel->rodata->target_minor = minor;
     skel->rodata->dio_end_io = kallsyms_addr("iomap_dio_bio_end_io");
+    bool exit_hook = h == HOOKS_FENTRY && !skel->rodata->dio_end_io;
+    bool issue_hook = !queue_stamps_issue(major, minor);
     bpf_program__set_autoload(skel->progs.dio_enter, h == HOOKS_FENTRY);
-    bpf_program__set_autoload(skel->progs.dio_exit, h == HOOKS_FENTRY);
+    bpf_program__set_autoload(skel->progs.dio_exit, exit_hook);
     bpf_program__set_autoload(skel->progs.dio_begin, h == HOOKS_TRACEPOINT);
+    bpf_program__set_autoload(skel->progs.rq_issue, issue_hook);
     bool ok = true;
     int r = bpfio_bpf__load(skel);
     if (r < 0 || (r = attach(skel->progs.bio_queue, &skel->links.bio_queue, &ok)) < 0 ||
         (r = attach(skel->progs.bio_split, &skel->links.bio_split, &ok)) < 0 ||
-        (r = attach(skel->progs.rq_issue, &skel->links.rq_issue, &ok)) < 0 ||
+        (issue_hook && (r = attach(skel->progs.rq_issue, &skel->links.rq_issue, &ok)) < 0) ||
         (r = attach(skel->progs.rq_complete, &skel->links.rq_complete, &ok)) < 0)
         goto out;
     if (h == HOOKS_FENTRY &&
         ((r = attach(skel->progs.dio_enter, &skel->links.dio_enter, &ok)) < 0 ||
-         (r = attach(skel->progs.dio_exit, &skel->links.dio_exit, &ok)) < 0))
+         (exit_hook && (r = attach(skel->progs.dio_exit, &skel->links.dio_exit, &ok)) < 0)))
         goto out;
     if (h == HOOKS_TRACEPOINT)
         r = attach(skel->progs.dio_begin, &skel->links.dio_begin, &ok);
@@ -486,14 +508,14 @@ int bpfio_snapshot(struct bpfio *b, struct bpfio_snap *ret)
     return 0;
 }
 
-int bpfio_prog_stats(const struct bpfio *b, uint64_t *ret_run_ns, uint64_t *ret_runs)
+int bpfio_prog_stats_each(const struct bpfio *b, struct bpfio_prog_stat *ret, size_t max)
 {
     struct bpf_program *progs[] = { b->skel->progs.bio_queue, b->skel->progs.bio_split,
                                     b->skel->progs.rq_issue,  b->skel->progs.rq_complete,
                                     b->skel->progs.dio_enter, b->skel->progs.dio_exit,
                                     b->skel->progs.dio_begin };
-    uint64_t ns = 0, runs = 0;
-    for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]) && n < max; i++) {
         int fd = bpf_program__fd(progs[i]);
         if (fd < 0)
             continue;
@@ -502,8 +524,23 @@ int bpfio_prog_stats(const struct bpfio *b, uint64_t *ret_run_ns, uint64_t *ret_
         memset(&info, 0, sizeof(info));
         if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
             return -errno;
-        ns += info.run_time_ns;
-        runs += info.run_cnt;
+        ret[n++] = (struct bpfio_prog_stat){ .name = bpf_program__name(progs[i]),
+                                             .run_ns = info.run_time_ns,
+                                             .runs = info.run_cnt };
+    }
+    return (int)n;
+}
+
+int bpfio_prog_stats(const struct bpfio *b, uint64_t *ret_run_ns, uint64_t *ret_runs)
+{
+    struct bpfio_prog_stat st[BPFIO_PROGS];
+    int n = bpfio_prog_stats_each(b, st, BPFIO_PROGS);
+    if (n < 0)
+        return n;
+    uint64_t ns = 0, runs = 0;
+    for (int i = 0; i < n; i++) {
+        ns += st[i].run_ns;
+        runs += st[i].runs;
     }
     if (runs == 0 && ns == 0)
         return -ENODATA;
@@ -546,6 +583,11 @@ const char *bpfio_hooks(const struct bpfio *b)
 }
 
 int bpfio_prog_stats(const struct bpfio *b, uint64_t *ret_run_ns, uint64_t *ret_runs)
+{
+    return -ENOTSUP;
+}
+
+int bpfio_prog_stats_each(const struct bpfio *b, struct bpfio_prog_stat *ret, size_t max)
 {
     return -ENOTSUP;
 }

@@ -77,8 +77,13 @@ static void set_phase_figures(json_t *rec, const json_t *summary)
     };
     static const char *const os[] = { "device_read_bytes", "device_write_bytes",
                                       "server_read_bytes", "server_write_bytes", NULL };
+    struct buf ran;
+    buf_init(&ran, 64);
     for (size_t p = 0; phase_names[p]; p++) {
         json_t *ph = json_object_get(json_object_get(summary, "phases"), phase_names[p]);
+        /* the phases the run planned (kvtier bundle --steady no leaves steady out) */
+        if (ph)
+            buf_printf(&ran, "%s%s", ran.len ? " " : "", phase_names[p]);
         json_t *k = json_object_get(ph, "kvbm");
         json_t *e = json_object_get(ph, "os_evidence");
         char key[96];
@@ -91,6 +96,8 @@ static void set_phase_figures(json_t *rec, const json_t *summary)
             jsonx_set_num(rec, key, jsonx_num(e, os[i], NAN));
         }
     }
+    json_object_set_new(rec, "phases_run", json_string(buf_str(&ran)));
+    buf_fini(&ran);
 }
 
 static void set_ttft(json_t *rec, const json_t *summary, const char *phase, const char *prefix)
@@ -108,6 +115,14 @@ static void set_ttft(json_t *rec, const json_t *summary, const char *phase, cons
     for (size_t i = 0; q[i]; i++) {
         snprintf(key, sizeof(key), "%s_ttft_%s_ms", prefix, q[i]);
         jsonx_set_num(rec, key, jsonx_num(t, q[i], NAN));
+        /* its 95% order-statistic interval; null bounds = undersampled (common/quantci.h) */
+        char ck[16];
+        snprintf(ck, sizeof(ck), "%s_ci", q[i]);
+        const json_t *ci = json_object_get(t, ck);
+        snprintf(key, sizeof(key), "%s_ttft_%s_lo", prefix, q[i]);
+        jsonx_set_num(rec, key, jsonx_num(ci, "lo", NAN));
+        snprintf(key, sizeof(key), "%s_ttft_%s_hi", prefix, q[i]);
+        jsonx_set_num(rec, key, jsonx_num(ci, "hi", NAN));
     }
 }
 
@@ -219,6 +234,8 @@ static int read_bundle(struct packdata *p, const char *dir, const char *rel, con
     set_ttft(rec, s, "replay", "replay");
     set_ttft(rec, s, "all", "all");
     set_phase_figures(rec, s);
+    if (json_is_object(json_object_get(s, "storage"))) /* vendor assertions, endurance */
+        json_object_set(rec, "storage", json_object_get(s, "storage"));
     json_object_set_new(rec, "_dir", json_string(dir));
     json_object_set_new(rec, "_why", why_of(v));
     if (!strcmp(jsonx_str(rec, "engine", ""), "emulated"))

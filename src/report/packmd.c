@@ -20,6 +20,19 @@
 
 static const char *const phases[] = { "warmup", "pressure", "replay", "steady", NULL };
 
+/* Whether the run planned the phase (packdata's phases_run; records without it: every phase). */
+static bool ran_phase(const json_t *b, const char *phase)
+{
+    const char *ran = jsonx_str(b, "phases_run", NULL);
+    if (!ran)
+        return true;
+    size_t n = strlen(phase);
+    for (const char *s = strstr(ran, phase); s; s = strstr(s + 1, phase))
+        if ((s == ran || s[-1] == ' ') && (s[n] == ' ' || s[n] == 0))
+            return true;
+    return false;
+}
+
 struct md {
     struct buf b;
     const char *dir; /* the pack folder */
@@ -198,6 +211,8 @@ static void mechanism(struct md *m, const struct packdata *p, const json_t *g)
         const char *dir = jsonx_str(b, "_dir", "");
         for (size_t k = 0; phases[k]; k++) {
             char file[96], key[96];
+            if (!ran_phase(b, phases[k]))
+                continue;
             snprintf(file, sizeof(file), "metrics_delta/phase_%s_kvbm_metrics_delta.json",
                      phases[k]);
             buf_printf(&m->b, "| %s r%02lld | %s |", mode, (long long)jsonx_i64(b, "repeat", 0),
@@ -214,6 +229,37 @@ static void mechanism(struct md *m, const struct packdata *p, const json_t *g)
         }
     }
     buf_append_str(&m->b, "\n");
+}
+
+/* The SSD against its vendor's assertions and its rated endurance (summary.json storage of the
+ * first repeat of each mode), as bullets; nothing for bundles that predate it. */
+static void ssd_lines(struct md *m, const struct packdata *p, const json_t *g)
+{
+    const char *mode;
+    json_t *pm;
+    json_object_foreach (jsonx_path(g, "summary.per_mode"), mode, pm) {
+        const json_t *b = first_of(p, jsonx_str(g, "rel", ""), mode);
+        const json_t *st = b ? json_object_get(b, "storage") : NULL;
+        if (!st)
+            continue;
+        const json_t *v = json_object_get(st, "vendor_vs_measured");
+        buf_printf(&m->b, "SSD, %s r%02lld (", mode, (long long)jsonx_i64(b, "repeat", 0));
+        char *sp = fileio_join(jsonx_str(b, "_dir", ""), "summary.json");
+        md_link(m, "summary.json", sp);
+        free(sp);
+        buf_printf(&m->b, " `storage`):\n\n- %s\n",
+                   jsonx_str(json_object_get(st, "endurance"), "text",
+                             jsonx_str(json_object_get(st, "endurance"), "reason", "?")));
+        size_t i;
+        json_t *c;
+        json_array_foreach (json_object_get(v, "comparisons"), i, c)
+            buf_printf(&m->b, "- %s\n", jsonx_str(c, "text", ""));
+        json_array_foreach (json_object_get(v, "conflicts"), i, c)
+            buf_printf(&m->b, "- %s\n", jsonx_str(c, "text", ""));
+        if (!json_object_get(v, "comparisons"))
+            buf_printf(&m->b, "- %s\n", jsonx_str(v, "reason", "no storage profile"));
+        buf_append_str(&m->b, "\n");
+    }
 }
 
 static void os_corroboration(struct md *m, const struct packdata *p, const json_t *g)
@@ -234,6 +280,8 @@ static void os_corroboration(struct md *m, const struct packdata *p, const json_
         const char *dir = jsonx_str(b, "_dir", "");
         for (size_t k = 0; phases[k]; k++) {
             char file[96], key[96];
+            if (!ran_phase(b, phases[k]))
+                continue;
             snprintf(file, sizeof(file), "os/phase_%s_os_delta.json", phases[k]);
             buf_printf(&m->b, "| %s r%02lld | %s |", mode, (long long)jsonx_i64(b, "repeat", 0),
                        phases[k]);
@@ -252,6 +300,7 @@ static void os_corroboration(struct md *m, const struct packdata *p, const json_
         buf_append_str(&m->b, " | | | | |\n");
     }
     buf_append_str(&m->b, "\n");
+    ssd_lines(m, p, g);
 }
 
 static void slo_capacity(struct md *m, const struct packdata *p, const json_t *g)
@@ -303,13 +352,15 @@ static void impact(struct md *m, const struct packdata *p, const json_t *g, cons
     buf_append_str(&m->b,
                    "### 3. User-visible impact: TTFT tails and capacity\n\nReplay-phase TTFT "
                    "from the intended send time (no coordinated omission), per repeat, each "
-                   "number linked to its bundle's `summary.json`; then the mean of the repeats "
-                   "with a seeded bootstrap 95% interval (RESULTS/rollups).\n\n| mode | repeat "
+                   "number linked to its bundle's `summary.json` with its 95% order-statistic "
+                   "interval; then the mean of the repeats with a seeded bootstrap 95% interval "
+                   "(RESULTS/rollups).\n\n| mode | repeat "
                    "| requests (n) | TTFT p50 (ms) | TTFT p95 (ms) | TTFT p99 (ms) | verdict |\n"
                    "|---|---|---|---|---|---|---|\n");
     const char *gr = jsonx_str(g, "rel", "");
     const char *mode;
     json_t *pm;
+    bool undersampled = false;
     json_object_foreach (jsonx_path(g, "summary.per_mode"), mode, pm) {
         size_t i;
         json_t *b;
@@ -319,10 +370,23 @@ static void impact(struct md *m, const struct packdata *p, const json_t *g, cons
             const char *dir = jsonx_str(b, "_dir", "");
             buf_printf(&m->b, "| %s | r%02lld | %.0f |", mode, (long long)jsonx_i64(b, "repeat", 0),
                        jsonx_num(b, "replay_ttft_n", NAN));
-            const char *q[] = { "replay_ttft_p50_ms", "replay_ttft_p95_ms", "replay_ttft_p99_ms" };
+            const char *q[] = { "p50", "p95", "p99" };
             for (size_t k = 0; k < 3; k++) {
+                char key[64];
+                snprintf(key, sizeof(key), "replay_ttft_%s_ms", q[k]);
+                double v = jsonx_num(b, key, NAN);
                 buf_append_str(&m->b, " ");
-                md_num(m, "%.1f", jsonx_num(b, q[k], NAN), dir, "summary.json");
+                md_num(m, "%.1f", v, dir, "summary.json");
+                snprintf(key, sizeof(key), "replay_ttft_%s_lo", q[k]);
+                double lo = jsonx_num(b, key, NAN);
+                snprintf(key, sizeof(key), "replay_ttft_%s_hi", q[k]);
+                double hi = jsonx_num(b, key, NAN);
+                if (isfinite(lo) && isfinite(hi))
+                    buf_printf(&m->b, " [%.1f, %.1f]", lo, hi);
+                else if (isfinite(v)) {
+                    buf_append_str(&m->b, " †");
+                    undersampled = true;
+                }
                 buf_append_str(&m->b, " |");
             }
             buf_append_str(&m->b, " ");
@@ -353,6 +417,13 @@ static void impact(struct md *m, const struct packdata *p, const json_t *g, cons
         free(gs);
     }
     buf_append_str(&m->b, "\n");
+    if (undersampled)
+        buf_append_str(&m->b,
+                       "† undersampled: the repeat's requests give this quantile no 95% "
+                       "interval (a p50 needs 6 requests, a p95 72, a p99 368); the value is an "
+                       "order statistic near the sample's maximum, not an estimate of the tail, "
+                       "and carries no claim. The mean row averages the repeats' values as they "
+                       "are.\n\n");
     slo_capacity(m, p, g);
 }
 

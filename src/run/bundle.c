@@ -26,6 +26,7 @@
 #include "analysis/bootstrap.h"
 #include "common/buf.h"
 #include "common/clk.h"
+#include "common/devinfo.h"
 #include "common/emit.h"
 #include "common/fileio.h"
 #include "common/httpget.h"
@@ -41,6 +42,7 @@
 #include "observe/diskstats.h"
 #include "observe/observe.h"
 #include "report/charts.h"
+#include "run/efficiency.h"
 #include "run/evidence.h"
 #include "run/ladder.h"
 #include "run/limits.h"
@@ -167,6 +169,7 @@ struct run {
     char open_phase[OBSERVE_PHASE_NAME_MAX];
     char last_phase[OBSERVE_PHASE_NAME_MAX]; /* the last phase that began */
     char kv_disk[DISKSTATS_NAME_MAX];        /* whole disk of the KV cache dir; "" = unknown */
+    bool hit_rate; /* read KVBM's hit-rate gauges after each phase (bundle_config.hit_rate) */
 };
 
 /* ---- phase settling (settle.h): what a wait between phases samples ---------------------- */
@@ -227,6 +230,70 @@ static void settle_sample(void *ctx, double *vals, size_t n)
         vals[SETTLE_I_DEVICE] = (double)dev.f[DISKSTATS_WR_SEC] * 512;
 }
 
+/* KVBM's hit-rate refresh: the worker's DYN_KVBM_CACHE_STATS_LOG_INTERVAL_SECS as the stack
+ * launched it, else KVBM's default of 5 s; at most 30 s. */
+static uint64_t kvbm_refresh_ns(const struct run *r)
+{
+    unsigned long s = 5;
+    size_t i;
+    json_t *p;
+    json_array_foreach (json_object_get(r->stack->record, "processes"), i, p) {
+        const char *v =
+            jsonx_str(json_object_get(p, "env"), "DYN_KVBM_CACHE_STATS_LOG_INTERVAL_SECS", NULL);
+        char *end = NULL;
+        unsigned long n = v ? strtoul(v, &end, 10) : 0;
+        if (v && end != v && !*end && n > 0)
+            s = n;
+    }
+    return (uint64_t)(s < 30 ? s : 30) * CLK_NS_PER_S;
+}
+
+/* KVBM's hit-rate gauges for the phase that just ended (raw/phases.json "kvbm_hit_rate",
+ * docs/bundle.md "Phase settling"): KVBM publishes them every refresh interval over its last
+ * 1000 finished requests, so they are read after the first refresh that follows the phase's
+ * end (waiting out what the settle wait has not already covered, recorded), when they include
+ * the phase's last requests. They are the mechanism in KVBM's own words beside the per-phase
+ * counter deltas (which remain the attribution: the window can hold earlier phases' requests). */
+static void hit_rate_after(struct run *r, json_t *phase)
+{
+    if (!r->hit_rate || !phase || !r->stack || !r->stack->kvbm_metrics_url[0] ||
+        !mode_has_kvbm(r->ms.id))
+        return;
+    uint64_t refresh = kvbm_refresh_ns(r), end = jsonx_u64(phase, "t_end_ns", 0);
+    uint64_t due = end + refresh + 250 * CLK_NS_PER_MS, t0 = clk_now_ns(), now = t0;
+    while (now < due && !(r->cfg->interrupt_flag && *r->cfg->interrupt_flag)) {
+        clk_sleep_ns(due - now < 100 * CLK_NS_PER_MS ? due - now : 100 * CLK_NS_PER_MS);
+        now = clk_now_ns();
+    }
+    json_t *j = json_object();
+    struct buf b;
+    buf_init(&b, PROM_PAGE_MAX_BYTES);
+    struct httpget_result hr;
+    struct prom_page pg = { 0 };
+    double host = NAN, disk = NAN;
+    if (httpget(r->stack->kvbm_metrics_url, CLK_NS_PER_S, &b, &hr) == 0 && hr.status == 200 &&
+        prom_parse_lenient((const char *)b.data, b.len, &pg, NULL) >= 0) {
+        if (prom_sum(&pg, "kvbm_host_cache_hit_rate", &host) <= 0)
+            host = NAN;
+        if (prom_sum(&pg, "kvbm_disk_cache_hit_rate", &disk) <= 0)
+            disk = NAN;
+    }
+    prom_page_fini(&pg);
+    buf_fini(&b);
+    bool cut = now < due;
+    json_object_set_new(j, "status",
+                        json_string(isnan(host) && isnan(disk) ? "unavailable"
+                                    : cut                      ? "interrupted"
+                                                               : "after_refresh"));
+    jsonx_set_num(j, "host", host);
+    jsonx_set_num(j, "disk", disk);
+    jsonx_set_num(j, "refresh_s", (double)refresh / CLK_NS_PER_S);
+    jsonx_set_num(j, "read_s_after_phase_end", end ? (double)(now - end) / CLK_NS_PER_S : NAN);
+    jsonx_set_num(j, "waited_s", (double)(now - t0) / CLK_NS_PER_S);
+    json_object_set_new(j, "window", json_string("KVBM's last 1000 finished requests"));
+    json_object_set_new(phase, "kvbm_hit_rate", j);
+}
+
 /* Waits until the counters have been quiet (docs/bundle.md "Phase settling") and records the
  * result on the phase that just ended (its "settle"). Between phases only: the load generator
  * starts the next phase's clock after this returns, so its send times are not shifted. */
@@ -234,8 +301,12 @@ static void settle_between(struct run *r)
 {
     const struct bundle_config *cfg = r->cfg;
     json_t *prev = json_array_get(r->phases, json_array_size(r->phases) - 1);
-    if (!prev || cfg->settle_timeout_ns == 0)
+    if (!prev)
         return;
+    if (cfg->settle_timeout_ns == 0) {
+        hit_rate_after(r, prev);
+        return;
+    }
     struct settle_config sc = { .quiet_ns = cfg->settle_quiet_ns,
                                 .timeout_ns = cfg->settle_timeout_ns,
                                 .stop = cfg->interrupt_flag };
@@ -255,6 +326,7 @@ static void settle_between(struct run *r)
     json_object_set_new(prev, "settle", j);
     note(cfg, "  settle after %s: %s in %.2f s", jsonx_str(prev, "name", "?"),
          settle_status_name(res.status), (double)res.waited_ns / CLK_NS_PER_S);
+    hit_rate_after(r, prev);
 }
 
 static void hook_begin(void *ctx, const char *phase, uint64_t t_ns)
@@ -384,6 +456,7 @@ struct group {
     char *cache_dir;
     uint64_t g1_blocks;
     uint64_t ready_timeout_ns;
+    json_t *sizing; /* owned: capacity.sizing, from the first stack that came up; NULL before */
     struct out_err oe;
 };
 
@@ -509,6 +582,48 @@ static void run_prepare(struct group *g, struct run *r, struct outcome *oc)
 
 /* Launches the stack and waits until it is ready; reads its configuration back. 0 when ready,
  * else negative errno with oc->error set. */
+static int group_plan(struct group *g, const struct workload_capacity *cap, struct diag *d);
+
+/* The first stack that comes up sizes the group's pressure phase from what it shows (G1, the
+ * tiers, bytes per block; provenance_sizing), before any request of the group is sent: the plan
+ * is rewritten when that differs from the profile arithmetic, so every mode still replays the
+ * same plan. The arithmetic with its sources is kept for every manifest (capacity.sizing). */
+static void size_from_observed(struct group *g, struct run *r, const struct outcome *oc)
+{
+    struct mode_settings b2;
+    mode_settings_for(g, MODE_B2, &b2);
+    const uint64_t planned[3] = { g->g1_blocks, mode_cpu_blocks(&r->ms), mode_disk_blocks(&r->ms) };
+    json_t *cap = provenance_capacity(oc->config, profile_kv_bytes_per_token(&g->model), planned,
+                                      r->ms.bytes_per_block);
+    struct workload_capacity wc;
+    g->sizing = provenance_sizing(cap, &r->ms, &b2, g->g1_blocks, &wc);
+    json_decref(cap);
+    size_t gl = strlen(g->dir);
+    json_object_set_new(g->sizing, "observed_in",
+                        json_string(strncmp(r->dir, g->dir, gl) ? r->dir : r->dir + gl + 1));
+    json_object_set(g->sizing, "profile_pressure", json_object_get(g->plan_header, "pressure"));
+    if (!jsonx_bool(g->sizing, "resized", false)) {
+        json_object_set_new(g->sizing, "plan", json_string("kept: observed = profile"));
+        return;
+    }
+    struct diag d = { 0 };
+    if (group_plan(g, &wc, &d) < 0) {
+        /* the profile plan stays: a failed rewrite must not lose the run */
+        json_object_set_new(g->sizing, "plan", json_string(d.msg));
+        note(g->cfg, "  pressure not re-sized from the observed capacity: %s", d.msg);
+        return;
+    }
+    json_object_set_new(g->sizing, "plan", json_string("re-sized from the observed capacity"));
+    json_t *pr = json_object_get(g->plan_header, "pressure");
+    json_object_set(g->sizing, "pressure", pr);
+    note(g->cfg,
+         "  pressure re-sized from the observed capacity: G1 %llu, G2 %llu, G3 %llu blocks of "
+         "%llu B: %s",
+         (unsigned long long)wc.g1_blocks, (unsigned long long)wc.g2_blocks,
+         (unsigned long long)wc.g3_blocks, (unsigned long long)wc.bytes_per_block,
+         jsonx_str(pr, "arithmetic", ""));
+}
+
 static int run_launch(struct group *g, struct run *r, struct outcome *oc)
 {
     const struct bundle_config *cfg = g->cfg;
@@ -577,16 +692,24 @@ static int run_launch(struct group *g, struct run *r, struct outcome *oc)
              "  MODE_NOT_APPLIED: the running stack is not %s (see manifest "
              "stack.observed_config)",
              mode_name(id));
+    if (!g->sizing)
+        size_from_observed(g, r, oc);
     /* the live engine limits, before any request is sent */
     char why[400];
     json_t *el = json_object_get(oc->config, "engine_limits");
-    if (limits_check(g->plan_path, el, cfg->dataset, why, sizeof(why)) == -E2BIG) {
+    int lr = limits_check(g->plan_path, el, cfg->dataset, why, sizeof(why));
+    if (lr == -E2BIG) {
         snprintf(oc->error, sizeof(oc->error), "refused before sending: %s", why);
         oc->ready = false;
         limits_write_dossier(r->dir, el, why);
         note(cfg, "  refused before sending (blocker_dossier.md): %s", why);
         return -E2BIG;
     }
+    if (lr > 0)
+        note(cfg,
+             "  %d planned request(s) longer than the engine accepts are refused unsent "
+             "(records error \"refused\"): %s",
+             lr, why);
     return 0;
 }
 
@@ -652,6 +775,14 @@ static void run_measure(struct group *g, struct run *r, struct outcome *oc)
     }
     json_t *extra = json_object_get(g->stack_profile, "extra_body");
     lc.extra_body = json_is_object(extra) ? extra : NULL;
+    /* the live context length, else the model profile's: longer requests are never sent */
+    char ctx_src[160];
+    double live = jsonx_num(jsonx_path(oc->config, "engine_limits"), "context_length", 0);
+    lc.max_context_tokens = live > 0 ? (uint64_t)live : g->model.max_sequence_length;
+    snprintf(ctx_src, sizeof(ctx_src), "%s",
+             live > 0 ? "live dynamo_frontend_model_context_length"
+                      : "model profile engine.max_sequence_length (engine did not report one)");
+    lc.max_context_source = ctx_src;
     struct loadgen_hooks hooks = {
         .ctx = r, .phase_begin = hook_begin, .phase_end = hook_end, .should_stop = hook_stop
     };
@@ -669,6 +800,8 @@ static void run_measure(struct group *g, struct run *r, struct outcome *oc)
         snprintf(r->open_phase, sizeof(r->open_phase), "%s", ph);
     }
     hook_stop(r);
+    if (!r->crashed && !(cfg->interrupt_flag && *cfg->interrupt_flag))
+        hit_rate_after(r, json_array_get(r->phases, json_array_size(r->phases) - 1));
     oc->interrupted = r->crashed || (cfg->interrupt_flag && *cfg->interrupt_flag) ||
                       jsonx_bool(oc->loadgen_summary, "interrupted", false) || lrc < 0;
     if (!r->crashed)
@@ -708,6 +841,9 @@ static json_t *run_summary(struct group *g, struct run *r, const struct outcome 
         json_t *st = json_object_get(pj, "settle");
         if (st)
             json_object_set(ph, "settle_after", st);
+        json_t *hr = json_object_get(pj, "kvbm_hit_rate");
+        if (hr)
+            json_object_set(ph, "kvbm_hit_rate", hr);
         json_object_set_new(reuse_obs, name, ro);
     }
     json_t *recs = evidence_records_by_phase(r->dir);
@@ -730,6 +866,16 @@ static json_t *run_summary(struct group *g, struct run *r, const struct outcome 
             json_object_set(ph, "reuse", rv);
     }
     json_object_set_new(summary, "mode", json_string(mode_name(r->ms.id)));
+    /* the SSD's side: vendor assertions beside the probe, data written and rated endurance */
+    json_t *probe = NULL;
+    if (g->cfg->probe_path && jsonx_load_file(g->cfg->probe_path, &probe, NULL) < 0)
+        probe = NULL;
+    json_t *di = r->kv_disk[0] ? devinfo_json(NULL, r->kv_disk) : NULL;
+    json_object_set_new(
+        summary, "storage",
+        efficiency_storage(r->dir, g->cfg->profiles_dir, probe, jsonx_str(di, "model", NULL)));
+    json_decref(di);
+    json_decref(probe);
     return summary;
 }
 
@@ -787,6 +933,7 @@ static void run_write_manifest(struct group *g, const struct run *r, const struc
         .stack_profile = g->stack_profile,
         .model_json = g->model_json,
         .plan_header = g->plan_header,
+        .sizing = g->sizing,
         .model = &g->model,
         .g1_blocks = g->g1_blocks,
         .ms = &r->ms,
@@ -832,6 +979,10 @@ static json_t *run_one(struct group *g, const struct arm *a, unsigned rep, unsig
     if (a->c_read_bps)
         r.ms.c_read_bps = a->c_read_bps;
     r.dir = xalloc_printf("%s/%s/r%02u", g->dir, a->name, rep);
+    /* auto: the real stack's phases last minutes, a refresh wait is cheap there; the builtin
+     * engine's (same emulated refresh) only when asked, to keep its short runs short */
+    r.hit_rate = cfg->hit_rate == 1 ||
+                 (cfg->hit_rate == 0 && strcmp(jsonx_str(g->stack_profile, "kind", ""), "builtin"));
     r.phases = json_array();
     r.os_deltas = json_object();
     r.pidio = json_object();
@@ -931,6 +1082,7 @@ static void group_fini(struct group *g)
     json_decref(g->stack_profile);
     json_decref(g->model_json);
     json_decref(g->plan_header);
+    json_decref(g->sizing);
     free(g->dir);
     free(g->plan_path);
     free(g->cache_dir);
@@ -1071,11 +1223,23 @@ static int group_prepare(const struct bundle_config *cfg, struct group *g, struc
                                      .g3_blocks = mode_disk_blocks(&b2),
                                      .bytes_per_block = b2.bytes_per_block,
                                      .source = src };
+    if ((r = group_plan(g, &cap, d)) < 0)
+        return r;
+    if (!g->g1_blocks)
+        g->g1_blocks = plan_g1;
+    return 0;
+}
+
+/* Writes the group's plan (g->plan_path) sized against cap, replacing g->plan_header. */
+static int group_plan(struct group *g, const struct workload_capacity *cap, struct diag *d)
+{
+    const struct bundle_config *cfg = g->cfg;
     struct workload_options wo;
     workload_options_init(&wo);
     wo.max_requests = cfg->max_requests;
     wo.rate_scale = cfg->rate_scale;
     wo.tail_quantile = cfg->tail_quantile > 0 ? cfg->tail_quantile : 0.95;
+    wo.skip_steady = cfg->skip_steady;
     wo.endpoint = cfg->endpoint;
     wo.tokenizer_path = cfg->tokenizer_path;
     char *snap_tok = NULL;
@@ -1085,13 +1249,14 @@ static int group_prepare(const struct bundle_config *cfg, struct group *g, struc
         if (access(snap_tok, R_OK) == 0)
             wo.tokenizer_path = snap_tok;
     }
-    r = workload_plan_write(cfg->profiles_dir, cfg->workload, cfg->dataset, cfg->model, cfg->seed,
-                            &cap, &wo, g->plan_path, &g->plan_header, d);
+    json_t *header = NULL;
+    int r = workload_plan_write(cfg->profiles_dir, cfg->workload, cfg->dataset, cfg->model,
+                                cfg->seed, cap, &wo, g->plan_path, &header, d);
     free(snap_tok);
     if (r < 0)
         return r;
-    if (!g->g1_blocks)
-        g->g1_blocks = plan_g1;
+    json_decref(g->plan_header);
+    g->plan_header = header;
     return 0;
 }
 

@@ -51,12 +51,15 @@ struct bundle_config {
     uint64_t settle_quiet_ns;  /* phase settling: KVBM offloads and device writes quiet this long */
     uint64_t settle_timeout_ns; /* bound on each wait (SETTLE_TIMEOUT); 0 = no settling */
     uint64_t settle_device_bps; /* device writes at or below this rate count as quiet */
-    double tail_quantile;       /* headline quantile the plan is sized for; 0 = 0.95 */
-    uint64_t concurrency;       /* load override: every phase closed loop with this many requests
-                                   in flight (kvtier sweep/slo concurrency axis); 0 = the plan's */
-    const char *device;         /* borrowed; block device to observe; NULL = from the cache dir */
-    const char *probe_path;     /* borrowed; probe.json to record; NULL = none */
-    const char *storage_kind;   /* "local_nvme" (default) or "shared_nvmeof" */
+    int hit_rate; /* KVBM hit-rate gauges after each phase's next refresh: 0 auto (real stacks,
+                     not builtin), 1 always, 2 never */
+    double tail_quantile;     /* headline quantile the plan is sized for; 0 = 0.95 */
+    bool skip_steady;         /* plan no steady phase (the planner's skip_steady) */
+    uint64_t concurrency;     /* load override: every phase closed loop with this many requests
+                                 in flight (kvtier sweep/slo concurrency axis); 0 = the plan's */
+    const char *device;       /* borrowed; block device to observe; NULL = from the cache dir */
+    const char *probe_path;   /* borrowed; probe.json to record; NULL = none */
+    const char *storage_kind; /* "local_nvme" (default) or "shared_nvmeof" */
     /* external stacks */
     const char *url, *kvbm_metrics_url, *frontend_metrics_url, *served_model;
     pid_t observe_pid;

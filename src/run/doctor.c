@@ -26,6 +26,7 @@
 #include "common/yamlx.h"
 #include "stack/stack.h"
 #include "version.h"
+#include "workload/longprompt.h"
 
 #define POST_BODY_MAX_BYTES (8u << 20)
 #define REQUEST_TIMEOUT_NS  (300 * CLK_NS_PER_S)
@@ -151,8 +152,9 @@ int doctor_streaming(const char *url, const char *model, unsigned samples,
     return 0;
 }
 
-int doctor_long_context(const char *url, const char *model, unsigned min_tokens, long *ret_status,
-                        long *ret_prompt_tokens, char *ret_detail, size_t detail_len)
+int doctor_long_context(const char *url, const char *model, unsigned min_tokens, const char *prompt,
+                        long *ret_status, long *ret_prompt_tokens, char *ret_detail,
+                        size_t detail_len)
 {
     if (detail_len)
         ret_detail[0] = 0;
@@ -160,14 +162,16 @@ int doctor_long_context(const char *url, const char *model, unsigned min_tokens,
                                          "host", "device", "replay", "phase",  "token", "graph" };
     *ret_status = 0;
     *ret_prompt_tokens = 0;
-    /* the prompt is sized from what the server itself counts: start below the target, then
-     * scale by the measured tokens per word (a real BPE packs common words in ~1 token) */
+    /* without the model's tokenizer the prompt is sized from what the server itself counts:
+     * start below the target, then scale by the measured tokens per word */
     size_t nwords = (size_t)min_tokens * 4 / 5;
     int r = -EPROTO;
-    for (int attempt = 0; attempt < 3; attempt++) {
+    for (int attempt = 0; attempt < (prompt ? 1 : 3); attempt++) {
         struct buf b;
         buf_init(&b, 0);
-        for (size_t i = 0; i < nwords; i++)
+        if (prompt)
+            buf_append_str(&b, prompt);
+        for (size_t i = 0; !prompt && i < nwords; i++)
             buf_printf(&b, "%s ", words[(i * 7 + i / 12) % 12]);
         long st = 0;
         double ttfc, e2e;
@@ -394,19 +398,42 @@ static void control_checks(const struct bundle_config *cfg, const json_t *group,
 
 /* The B1 probe stack's checks: a >= 32k context is served, the server really streams. */
 /* Long context and streaming on a ready probe stack. */
-static void probe_requests(const struct stack *st, const struct model_profile *mp, json_t *checks)
+static void probe_requests(const struct stack *st, const struct model_profile *mp,
+                           const char *tokenizer, json_t *checks)
 {
-    char s[640];
+    char s[900];
     long status = 0, pt = 0;
-    char detail[200];
-    int rr = doctor_long_context(st->http_url, st->served_model, DOCTOR_LONG_CONTEXT_TOKENS,
-                                 &status, &pt, detail, sizeof(detail));
+    char detail[200], how[300];
+    /* the prompt sized by the model's own tokenizer through its chat template when there is
+     * one; otherwise by the server's count of a first guess */
+    struct longprompt lp;
+    struct diag ld = { 0 };
+    bool sized = tokenizer && longprompt_build(tokenizer, mp->vocab, mp->chat_template,
+                                               DOCTOR_LONG_CONTEXT_TOKENS, &lp, &ld) == 0;
+    if (sized)
+        snprintf(how, sizeof(how), "; prompt of %zu tokens by %.200s (%s template)", lp.tokens,
+                 tokenizer, lp.chat_template);
+    else
+        snprintf(how, sizeof(how), "; prompt sized by the server's count (%.200s)",
+                 tokenizer ? ld.msg : "no tokenizer.json given or in the model snapshot");
+    int rr =
+        doctor_long_context(st->http_url, st->served_model, DOCTOR_LONG_CONTEXT_TOKENS,
+                            sized ? buf_str(&lp.text) : NULL, &status, &pt, detail, sizeof(detail));
     snprintf(s, sizeof(s),
              "a %u-token request: HTTP %ld, server counted %ld prompt tokens (model profile "
-             "max_sequence_length %u, build %s)%s%s",
+             "max_sequence_length %u, build %s)%s%s%s",
              DOCTOR_LONG_CONTEXT_TOKENS, status, pt, mp->max_sequence_length, mp->build_id,
-             detail[0] ? ": " : "", detail);
+             detail[0] ? ": " : "", detail, how);
     json_t *c = check(checks, "long_context_32k", rr == 0, s);
+    json_t *lev = json_object();
+    json_object_set_new(lev, "tokenizer", json_string(sized ? lp.tokenizer : "server_count"));
+    json_object_set_new(lev, "tokenizer_file", sized ? json_string(tokenizer) : json_null());
+    json_object_set_new(lev, "planned_prompt_tokens",
+                        sized ? json_integer((json_int_t)lp.tokens) : json_null());
+    json_object_set_new(lev, "server_prompt_tokens", json_integer(pt));
+    json_object_set_new(c, "evidence", lev);
+    if (sized)
+        longprompt_fini(&lp);
     if (rr != 0)
         blocker(c,
                 "curl -s $URL/v1/chat/completions -d '{\"model\":...,\"messages\":[{\"role\":"
@@ -458,6 +485,15 @@ static void probe_checks(const struct bundle_config *cfg, const char *dir, json_
     if (cfg->cpu_cache_gb > 0)
         ms.cpu_cache_gb = cfg->cpu_cache_gb;
     ms.metrics_port = (uint16_t)jsonx_u64(profile, "kvbm_metrics_port", 0);
+    /* the model's tokenizer: --tokenizer, else the snapshot's tokenizer.json (as bundle) */
+    const char *tok = cfg->tokenizer_path;
+    char *snap = NULL;
+    const char *mpath = json_string_value(jsonx_path(profile, "paths.model_path"));
+    if (!tok && mpath && mpath[0] == '/' && !strchr(mpath, '{')) {
+        snap = fileio_join(mpath, "tokenizer.json");
+        if (access(snap, R_OK) == 0)
+            tok = snap;
+    }
     char *ld = fileio_join(dir, "probe_stack");
     char *wd = fileio_join(dir, "probe_stack/work");
     struct stack_opts so = { .profile = profile,
@@ -501,11 +537,12 @@ static void probe_checks(const struct bundle_config *cfg, const char *dir, json_
         blocker(c, "kvtier doctor --stack <stack> --model <model>", "a stack that starts",
                 "fix the start-up error in the probe stack logs");
     } else {
-        probe_requests(st, &mp, checks);
+        probe_requests(st, &mp, tok, checks);
     }
     stack_free(st);
     free(ld);
     free(wd);
+    free(snap);
     json_decref(profile);
 }
 
@@ -543,6 +580,8 @@ int doctor_run(const struct bundle_config *cfg_in, json_t **ret, struct diag *d)
         cfg.settle_quiet_ns = CLK_NS_PER_S / 2;
     if (cfg.settle_timeout_ns > 3 * CLK_NS_PER_S)
         cfg.settle_timeout_ns = 3 * CLK_NS_PER_S;
+    if (cfg.hit_rate == 0)
+        cfg.hit_rate = 2; /* no wait for KVBM's hit-rate refresh unless asked */
     json_t *checks = json_array();
     json_t *group = NULL;
     dnote(&cfg, "doctor: B1 and B2p bundles (switch, metrics, KV disk I/O)");

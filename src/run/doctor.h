@@ -42,10 +42,13 @@ int doctor_streaming(const char *url, const char *model, unsigned samples,
 
 /* Sends one non-streamed request with a prompt of at least min_tokens (as the server counts
  * them in usage.prompt_tokens) and 1 output token; ret_detail gets the server's error message
- * when it refused. 0 when served; -EPROTO when the server
+ * when it refused. prompt (borrowed) is the user message, already sized by the model's
+ * tokenizer (workload/longprompt.h); NULL = words sized from the server's count (up to three
+ * tries). 0 when served; -EPROTO when the server
  * answered but counted fewer tokens or refused (ret_status, ret_prompt_tokens say what);
  * -ECONNREFUSED/-ETIMEDOUT/-EIO when no answer. */
-int doctor_long_context(const char *url, const char *model, unsigned min_tokens, long *ret_status,
-                        long *ret_prompt_tokens, char *ret_detail, size_t detail_len);
+int doctor_long_context(const char *url, const char *model, unsigned min_tokens, const char *prompt,
+                        long *ret_status, long *ret_prompt_tokens, char *ret_detail,
+                        size_t detail_len);
 
 #endif

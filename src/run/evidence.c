@@ -270,6 +270,10 @@ json_t *evidence_plan_header(const char *dir)
  * {status, waited_s, moved{...}}; absent when the runner did not settle after it. */
 static void settle_fact(json_t *ph, const json_t *entry)
 {
+    /* KVBM's hit-rate gauges read after the refresh that followed the phase (bundle.c) */
+    const json_t *hr = json_object_get(entry, "kvbm_hit_rate");
+    if (json_is_object(hr))
+        json_object_set_new(ph, "kvbm_hit_rate", json_deep_copy(hr));
     const json_t *st = json_object_get(entry, "settle");
     if (!json_is_object(st))
         return;
@@ -297,10 +301,12 @@ static json_t *phase_json(const char *dir, const char *name, const json_t *entry
     jsonx_set_num(ph, "ttft_p95_ms", jsonx_num(json_object_get(sp, "ttft_ms"), "p95", NAN));
     jsonx_set_num(ph, "client_lag_p99_ms",
                   jsonx_num(json_object_get(sp, "client_lag_ms"), "p99", NAN));
+    jsonx_set_num(ph, "send_lag_p99_ms", jsonx_num(json_object_get(sp, "send_lag_ms"), "p99", NAN));
     /* whether the sample supports the tail quantiles (TAIL_UNDERSAMPLED) */
     json_t *tci = json_object_get(sp, "ttft_ms");
     if (json_object_get(tci, "p95_ci")) {
         jsonx_set_num(ph, "ttft_n", jsonx_num(tci, "n", NAN));
+        json_object_set(ph, "ttft_p50_supported", jsonx_path(tci, "p50_ci.supported"));
         json_object_set(ph, "ttft_p95_supported", jsonx_path(tci, "p95_ci.supported"));
         json_object_set(ph, "ttft_p99_supported", jsonx_path(tci, "p99_ci.supported"));
     }
@@ -321,7 +327,7 @@ static json_t *noise_json(const char *dir, const json_t *phase_list)
 {
     json_t *noise = json_null();
     double dev_bytes = 0, other_bytes = 0;
-    size_t i;
+    size_t i, ebpf_phases = 0, proc_phases = 0;
     json_t *p;
     json_array_foreach (phase_list, i, p) {
         char *name = xalloc_printf("os/phase_%s_os_delta.json", jsonx_str(p, "name", "?"));
@@ -360,12 +366,26 @@ static json_t *noise_json(const char *dir, const json_t *phase_list)
         }
         dev_bytes += jsonx_num(json_object_get(d, "device"), "read_bytes", 0) +
                      jsonx_num(json_object_get(d, "device"), "write_bytes", 0);
-        other_bytes += jsonx_num(n, "other_process_bytes", 0);
+        /* other processes' bytes on this device: eBPF's block-layer count where it ran, else
+         * /proc/PID/io over every file system (an upper bound that can exceed the device's) */
+        const json_t *eo = jsonx_path(d, "attribution.ebpf.other_processes");
+        if (json_is_object(eo)) {
+            other_bytes += jsonx_num(eo, "read_bytes", 0) + jsonx_num(eo, "write_bytes", 0);
+            ebpf_phases++;
+        } else {
+            other_bytes += jsonx_num(n, "other_process_bytes", 0);
+            proc_phases++;
+        }
         json_decref(d);
     }
-    if (json_is_object(noise) && dev_bytes > 0)
+    if (json_is_object(noise) && dev_bytes > 0) {
         jsonx_set_num(noise, "other_io_fraction",
                       other_bytes / dev_bytes > 1 ? 1 : other_bytes / dev_bytes);
+        json_object_set_new(noise, "other_io_source",
+                            json_string(!proc_phases   ? "ebpf_block_layer"
+                                        : !ebpf_phases ? "proc_io_upper_bound"
+                                                       : "mixed"));
+    }
     return noise;
 }
 

@@ -29,31 +29,30 @@ int limits_check(const char *plan_path, const json_t *engine_limits, const char 
         return -E2BIG;
     }
     struct buf b;
-    buf_init(&b, 1 << 16);
+    buf_init(&b, PLAN_MAX_BYTES);
     int r = fileio_read_all(plan_path, PLAN_MAX_BYTES, &b);
     if (r < 0)
         goto out;
     const char *t = buf_str(&b);
     size_t line = 0;
-    r = 0;
-    for (const char *p = t; *p && r == 0; line++) {
+    int over = 0;
+    for (const char *p = t; *p; line++) {
         const char *e = strchr(p, '\n');
         size_t n = e ? (size_t)(e - p) : strlen(p);
         json_t *j = NULL;
         struct diag d = { 0 };
         if (line > 0 && n && jsonx_parse(p, n, &j, &d) == 0) {
             double need = jsonx_num(j, "input_tokens", 0) + jsonx_num(j, "output_tokens", 0);
-            if (need > ctx) {
+            if (need > ctx && over++ == 0)
                 snprintf(why, why_len,
                          "planned request %s needs %.0f tokens (prompt + output) but the running "
                          "engine accepts %.0f (dynamo_frontend_model_context_length)",
                          jsonx_str(j, "id", "?"), need, ctx);
-                r = -E2BIG;
-            }
         }
         json_decref(j);
         p += n + (e ? 1 : 0);
     }
+    r = over;
 out:
     buf_fini(&b);
     return r;

@@ -3,7 +3,8 @@
  * serving engine reports (dynamo_frontend_model_context_length, in stack.observed_config
  * .engine_limits) against Dataset L's need of >= 32k tokens and against every planned request
  * (prompt + output tokens). A real worker that receives a request longer than its engine
- * accepts may unregister itself; kvtier refuses the run instead and writes a blocker dossier.
+ * accepts may unregister itself: Dataset L on a short engine refuses the run with a blocker
+ * dossier; a single over-long request is refused by the load generator before it is sent.
  * Never prints. */
 #ifndef KVTIER_RUN_LIMITS_H
 #define KVTIER_RUN_LIMITS_H
@@ -15,9 +16,11 @@
 
 #define LIMITS_DATASET_L_TOKENS 32768
 
-/* 0 when the plan fits the engine (or the engine reports no context length), -E2BIG with a
- * one-line reason in why when Dataset L meets a < 32k engine or a planned request exceeds the
- * context; -ENOENT/-EINVAL when the plan cannot be read. */
+/* 0 when the plan fits the engine (or the engine reports no context length); -E2BIG with a
+ * one-line reason in why when Dataset L meets a < 32k engine (the run is refused); the number
+ * (> 0) of planned requests longer than the context, why naming the first, otherwise: the load
+ * generator refuses those one by one (loadgen_config.max_context_tokens) and sends the rest;
+ * -ENOENT/-EINVAL when the plan cannot be read. */
 int limits_check(const char *plan_path, const json_t *engine_limits, const char *dataset, char *why,
                  size_t why_len);
 /* blocker_dossier.{json,md} in dir for a refused run: what was observed, why, what must change.

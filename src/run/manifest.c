@@ -225,6 +225,9 @@ static json_t *capacity_json(const struct manifest_facts *g)
     json_object_set_new(cap, "plan_capacity", pc ? json_deep_copy(pc) : json_null());
     json_t *pa = json_object_get(g->plan_header, "pressure");
     json_object_set_new(cap, "pressure", pa ? json_deep_copy(pa) : json_null());
+    /* how the pressure phase was sized: the observed capacity after launch against the
+     * profile arithmetic, each figure with its source */
+    json_object_set_new(cap, "sizing", g->sizing ? json_deep_copy(g->sizing) : json_null());
     const uint64_t planned[3] = { g->g1_blocks, mode_cpu_blocks(ms), mode_disk_blocks(ms) };
     json_object_set_new(cap, "observed",
                         g->observed_config

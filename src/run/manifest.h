@@ -22,6 +22,7 @@ struct manifest_facts {
     const struct bundle_config *cfg;
     const char *stack_label, *hardware, *group_dir, *cache_dir;
     const json_t *stack_profile, *model_json, *plan_header;
+    const json_t *sizing; /* capacity.sizing: observed vs profile capacity (may be NULL) */
     const struct model_profile *model;
     uint64_t g1_blocks;
     const struct mode_settings *ms;

@@ -134,11 +134,11 @@ static void copy_num(json_t *row, const json_t *src, const json_t *plan, const c
 
 static int check_known_keys(const json_t *o, const char *path, const char *where, struct diag *d)
 {
-    static const char *const known[] = { "model",      "workload",    "dataset", "modes",
-                                         "mode",       "repeats",     "seed",    "max_requests",
-                                         "rate_scale", "bundle_args", "axis",    "values",
-                                         "slo",        "min",         "max",     "resolution",
-                                         "note",       NULL };
+    static const char *const known[] = {
+        "model",        "workload",   "dataset",     "modes", "mode",      "repeats",  "seed",
+        "max_requests", "rate_scale", "bundle_args", "axis",  "values",    "slo",      "min",
+        "max",          "resolution", "note",        "tail",  "tokenizer", "endpoint", NULL
+    };
     const char *k;
     json_t *v;
     json_object_foreach ((json_t *)o, k, v) {
@@ -186,6 +186,73 @@ static int row_search_args(json_t *row, const json_t *src, const char *kind, con
     jsonx_set_num(row, "min", lo);
     jsonx_set_num(row, "max", hi);
     copy_num(row, src, NULL, "resolution");
+    return 0;
+}
+
+/* The prompt options of a row or the plan header (src) into dst: "endpoint" (chat or
+ * completions) and "tokenizer" (a readable tokenizer.json; a relative path is taken from the
+ * plan file's directory, recorded absolute). A row's own keys win over the header's (dst
+ * already holds those). */
+static int prompt_keys(json_t *dst, const json_t *src, const char *path, const char *where,
+                       struct diag *d)
+{
+    json_t *ep = json_object_get(src, "endpoint"), *tok = json_object_get(src, "tokenizer");
+    diag_file(d, path);
+    if (ep && (!json_is_string(ep) || (strcmp(json_string_value(ep), "chat") &&
+                                       strcmp(json_string_value(ep), "completions"))))
+        return diag_set(d, -EINVAL, 0, 0, "%s: endpoint must be chat or completions", where);
+    if (ep)
+        json_object_set(dst, "endpoint", ep);
+    if (tok && !json_is_string(tok))
+        return diag_set(d, -EINVAL, 0, 0, "%s: tokenizer must be a path to a tokenizer.json",
+                        where);
+    if (!tok)
+        return 0;
+    const char *t = json_string_value(tok);
+    char *dir = NULL, *joined = NULL;
+    if (t[0] != '/' && strchr(path, '/')) {
+        dir = xalloc_strndup(path, (size_t)(strrchr(path, '/') - path));
+        joined = fileio_join(dir, t);
+    }
+    char *abs = realpath(joined ? joined : t, NULL);
+    int r = 0;
+    if (!abs || access(abs, R_OK) < 0)
+        r = diag_set(d, -ENOENT, 0, 0, "%s: tokenizer '%s' cannot be read: %s", where,
+                     joined ? joined : t, strerror(errno));
+    else
+        json_object_set_new(dst, "tokenizer", json_string(abs));
+    free(abs);
+    free(joined);
+    free(dir);
+    return r;
+}
+
+/* The quantile a run row's claim is made on (`tail: p50|p95|p99`, the row's or the plan's):
+ * each bundle sizes its replay for it and gates on it (kvtier bundle --tail), and the row's
+ * comparisons take the replay TTFT at that quantile as their primary metric. Sweeps and
+ * searches state their quantiles themselves (the SLO keys, the pooled tails). */
+static int row_tail(json_t *row, const json_t *src, const json_t *plan, const char *kind,
+                    const char *path, const char *where, struct diag *d)
+{
+    const json_t *t = json_object_get(src, "tail");
+    bool search = !strcmp(kind, "sweep") || !strcmp(kind, "slo");
+    if (t && search) {
+        diag_file(d, path);
+        return diag_set(d, -EINVAL, 0, 0,
+                        "%s: 'tail' applies to run rows (a %s states its quantiles in its "
+                        "SLO or pools its tails)",
+                        where, kind);
+    }
+    if (!t && !search)
+        t = json_object_get(plan, "tail");
+    if (!t)
+        return 0;
+    const char *v = json_string_value(t);
+    if (!v || (strcmp(v, "p50") && strcmp(v, "p95") && strcmp(v, "p99"))) {
+        diag_file(d, path);
+        return diag_set(d, -EINVAL, 0, 0, "%s: tail must be p50, p95 or p99", where);
+    }
+    json_object_set_new(row, "tail", json_string(v));
     return 0;
 }
 
@@ -244,6 +311,15 @@ static int plan_row(json_t *plan, const json_t *src, const char *kind, size_t id
     json_object_set_new(row, "bundle_args", ba);
     if (json_is_string(json_object_get(src, "note")))
         json_object_set(row, "note", json_object_get(src, "note"));
+    const char *pk[] = { "tokenizer", "endpoint", NULL };
+    for (size_t k = 0; pk[k]; k++)
+        if (json_object_get(plan, pk[k]))
+            json_object_set(row, pk[k], json_object_get(plan, pk[k]));
+    if ((r = prompt_keys(row, src, path, where, d)) < 0 ||
+        (r = row_tail(row, src, plan, kind, path, where, d)) < 0) {
+        json_decref(row);
+        return r;
+    }
     if ((!strcmp(kind, "sweep") || !strcmp(kind, "slo")) &&
         (r = row_search_args(row, src, kind, path, where, d)) < 0) {
         json_decref(row);
@@ -256,11 +332,11 @@ static int plan_row(json_t *plan, const json_t *src, const char *kind, size_t id
 static int plan_header(json_t *doc, const char *path, const char *profiles_dir, json_t **ret,
                        struct diag *d)
 {
-    static const char *const known[] = { "name",         "description", "dataset",
-                                         "stack",        "repeats",     "seed",
-                                         "max_requests", "rate_scale",  "bundle_args",
-                                         "runs",         "mechanism",   "optional",
-                                         "sweeps",       "searches",    NULL };
+    static const char *const known[] = { "name",        "description", "dataset",      "stack",
+                                         "repeats",     "seed",        "max_requests", "rate_scale",
+                                         "bundle_args", "tail",        "runs",         "mechanism",
+                                         "optional",    "sweeps",      "searches",     "tokenizer",
+                                         "endpoint",    NULL };
     diag_file(d, path);
     if (!json_is_object(doc))
         return diag_set(d, -EINVAL, 0, 0, "a plan must be a YAML mapping");
@@ -285,14 +361,21 @@ static int plan_header(json_t *doc, const char *path, const char *profiles_dir, 
     for (size_t i = 0; num[i]; i++)
         if (json_is_number(json_object_get(doc, num[i])))
             json_object_set(p, num[i], json_object_get(doc, num[i]));
+    if (json_object_get(doc, "tail"))
+        json_object_set(p, "tail", json_object_get(doc, "tail"));
     json_t *ba = json_object_get(doc, "bundle_args");
     if (ba && !json_is_array(ba)) {
         json_decref(p);
         return diag_set(d, -EINVAL, 0, 0, "'bundle_args' must be a list of strings");
     }
     json_object_set_new(p, "bundle_args", ba ? json_incref(ba) : json_array());
+    int r = prompt_keys(p, doc, path, "plan", d);
+    if (r < 0) {
+        json_decref(p);
+        return r;
+    }
     json_t *st = NULL;
-    int r = load_stack(profiles_dir, jsonx_str(p, "stack", ""), &st, d);
+    r = load_stack(profiles_dir, jsonx_str(p, "stack", ""), &st, d);
     if (r < 0) {
         json_decref(p);
         return where_err(d, r, path, "stack");
@@ -369,6 +452,27 @@ out:
         json_decref(p);
     else
         *ret = p;
+    return r;
+}
+
+int matrix_plan_prompts(json_t *plan, const char *tokenizer, const char *endpoint, struct diag *d)
+{
+    json_t *src = json_object();
+    if (tokenizer)
+        json_object_set_new(src, "tokenizer", json_string(tokenizer));
+    if (endpoint)
+        json_object_set_new(src, "endpoint", json_string(endpoint));
+    json_t *keys = json_object();
+    int r = prompt_keys(keys, src, "", "command line", d);
+    if (r == 0) {
+        json_object_update(plan, keys);
+        size_t i;
+        json_t *row;
+        json_array_foreach (json_object_get(plan, "rows"), i, row)
+            json_object_update(row, keys);
+    }
+    json_decref(keys);
+    json_decref(src);
     return r;
 }
 
@@ -509,6 +613,10 @@ static void assess_row(const char *profiles_dir, const json_t *plan, json_t *row
     workload_options_init(&wo);
     wo.max_requests = jsonx_u64(row, "max_requests", 0);
     wo.rate_scale = jsonx_num(row, "rate_scale", 0);
+    wo.tokenizer_path = jsonx_str(row, "tokenizer", NULL);
+    wo.endpoint = !strcmp(jsonx_str(row, "endpoint", "chat"), "completions")
+                      ? WORKLOAD_ENDPOINT_COMPLETIONS
+                      : WORKLOAD_ENDPOINT_CHAT;
     int r = workload_plan_write(profiles_dir, jsonx_str(row, "workload", ""),
                                 jsonx_str(row, "dataset", ""), m.name, jsonx_u64(row, "seed", 1),
                                 &cap, &wo, plan_path, &header, &d);
@@ -665,6 +773,16 @@ json_t *matrix_row_argv(const json_t *row, const json_t *plan, const struct matr
         argv_addf(a, "--rate-scale", "%g", jsonx_num(row, "rate_scale", 1));
     if (search)
         argv_search(a, row, kind);
+    const char *pk[][2] = { { "tokenizer", "--tokenizer" }, { "endpoint", "--endpoint" } };
+    for (size_t k = 0; k < 2; k++)
+        if (json_is_string(json_object_get(row, pk[k][0]))) {
+            argv_add(a, pk[k][1]);
+            argv_add(a, jsonx_str(row, pk[k][0], ""));
+        }
+    if (json_is_string(json_object_get(row, "tail"))) {
+        argv_add(a, "--tail");
+        argv_add(a, jsonx_str(row, "tail", "p95"));
+    }
     if (cfg->disk_cache_dir) {
         argv_add(a, "--disk-cache-dir");
         argv_add(a, cfg->disk_cache_dir);
@@ -863,6 +981,12 @@ static void run_compares(const struct matrix_config *cfg, json_t *row, const cha
                                "--out",   cp,           "--quiet", NULL };
         for (size_t k = 0; rest[k]; k++)
             argv_add(a, rest[k]);
+        if (json_is_string(json_object_get(row, "tail"))) {
+            char pm[32];
+            snprintf(pm, sizeof(pm), "ttft_%s_ms", jsonx_str(row, "tail", "p95"));
+            argv_add(a, "--primary");
+            argv_add(a, pm);
+        }
         bool intr = false;
         int rc = run_child(cfg, a, log, &intr);
         json_t *c = json_object();

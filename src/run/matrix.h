@@ -40,14 +40,22 @@
 /* Loads and validates the plan at path (YAML) against the profiles: every model, workload,
  * dataset, mode and stack must exist. Returns 0 and *ret (owned): {name, path, stack, dataset,
  * seed, repeats, rows: [{id, kind, model, workload, dataset, modes: [..], repeats, seed,
- * max_requests, rate_scale, bundle_args: [..], sweep/slo arguments}]}. Errors: -ENOENT (the file
- * or a profile is missing; d names it and lists the valid names), -EINVAL (d names the plan
- * path, the row such as "runs[2]" and the field). Caller's thread. */
+ * max_requests, rate_scale, bundle_args: [..], tokenizer, endpoint, sweep/slo arguments}]}.
+ * A plan's `tokenizer:` and `endpoint:` (top level or per row, the row's winning) reach every
+ * child as --tokenizer/--endpoint; a relative tokenizer path is taken from the plan's directory.
+ * Errors: -ENOENT (the file or a profile is missing; d names it and lists the valid names), -EINVAL
+ * (d names the plan path, the row such as "runs[2]" and the field). Caller's thread. */
 int matrix_plan_load(const char *path, const char *profiles_dir, json_t **ret, struct diag *d);
 /* matrix_plan_load on plan text (len bytes, borrowed); path (borrowed) names it in diagnostics
  * and in the result. */
 int matrix_plan_parse(const char *text, size_t len, const char *path, const char *profiles_dir,
                       json_t **ret, struct diag *d);
+
+/* The command line's prompt options over the plan's (borrowed strings; NULL = keep the plan's):
+ * tokenizer (a readable tokenizer.json, recorded absolute) and endpoint ("chat" or
+ * "completions") set on the plan header and on every row, whose children get them as
+ * --tokenizer/--endpoint. -ENOENT or -EINVAL with d. */
+int matrix_plan_prompts(json_t *plan, const char *tokenizer, const char *endpoint, struct diag *d);
 
 /* Adds to every row of plan (borrowed, modified in place) "feasibility" {feasible, state,
  * reasons: [..], arithmetic: {..}} and "estimate" {bundles, per_bundle_s, wall_s, how}. Builds

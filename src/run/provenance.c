@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -510,38 +511,77 @@ static void cap_entry(json_t *o, const char *key, double v, const char *source)
     json_object_set_new(o, key, e);
 }
 
+/* G2 or G3 blocks by KVBM's sizing rule on the worker's own DYN_KVBM_<tier>_* variables
+ * (tier "CPU" or "DISK"): the override count wins, else floor(GB x 1e9 / bytes_per_block).
+ * -1 when neither is set. */
+static double env_blocks(const json_t *env, const char *tier, double bytes_per_block)
+{
+    char k[64];
+    snprintf(k, sizeof(k), "DYN_KVBM_%s_CACHE_OVERRIDE_NUM_BLOCKS", tier);
+    const char *ov = jsonx_str(env, k, NULL);
+    char *end = NULL;
+    if (ov && *ov) {
+        unsigned long long n = strtoull(ov, &end, 10);
+        if (end && !*end)
+            return (double)n;
+    }
+    snprintf(k, sizeof(k), "DYN_KVBM_%s_CACHE_GB", tier);
+    const char *gb = jsonx_str(env, k, NULL);
+    if (!gb || !*gb || bytes_per_block <= 0)
+        return -1;
+    double g = strtod(gb, &end);
+    return end && !*end && g >= 0 ? floor(g * 1e9 / bytes_per_block) : -1;
+}
+
 json_t *provenance_capacity(const json_t *observed_config, uint64_t kv_bytes_per_token,
                             const uint64_t planned[3], uint64_t planned_bytes_per_block)
 {
     json_t *o = json_object();
     const json_t *el = json_object_get(observed_config, "engine_limits");
     const json_t *rep = json_object_get(observed_config, "engine_reported");
-    const json_t *env = json_object_get(observed_config, "observed");
+    const json_t *env = json_object_get(observed_config, "env");
+    const json_t *lay = json_object_get(observed_config, "worker_layout");
     double v;
     double got[3] = { -1, -1, -1 };
     if ((v = jsonx_num(el, "total_kv_blocks", -1)) >= 0) {
         cap_entry(o, "g1_blocks", v, "dynamo_frontend_model_total_kv_blocks");
         got[0] = v;
+    } else if ((v = jsonx_num(lay, "num_device_blocks", -1)) >= 0) {
+        cap_entry(o, "g1_blocks", v, "worker log: KvbmWorker num_device_blocks");
+        got[0] = v;
     } else if ((v = jsonx_num(rep, "kvtier_engine_g1_capacity_blocks", -1)) >= 0) {
         cap_entry(o, "g1_blocks", v, "kvtier_engine_g1_capacity_blocks");
         got[0] = v;
     }
+    /* bytes per block: KVBM's inferred layout, else the engine's gauge, else the live block
+     * size times the model's KV bytes per token */
+    double tpb = jsonx_num(el, "kv_cache_block_size", -1);
+    if (tpb > 0)
+        cap_entry(o, "tokens_per_block", tpb, "dynamo_frontend_model_kv_cache_block_size");
+    if ((v = jsonx_num(lay, "bytes_per_block", -1)) > 0)
+        cap_entry(o, "bytes_per_block", v,
+                  "worker log: Inferred layout num_layers x outer_dim x page_size x inner_dim x "
+                  "dtype_width_bytes");
+    else if ((v = jsonx_num(rep, "kvtier_engine_bytes_per_block", -1)) > 0)
+        cap_entry(o, "bytes_per_block", v, "kvtier_engine_bytes_per_block");
+    else if (tpb > 0 && kv_bytes_per_token)
+        cap_entry(o, "bytes_per_block", tpb * (double)kv_bytes_per_token,
+                  "kv_cache_block_size x the model profile's KV bytes per token");
+    double bpb = jsonx_num(json_object_get(o, "bytes_per_block"), "value", -1);
+    if (bpb <= 0)
+        bpb = (double)planned_bytes_per_block;
     static const char *const gauges[2] = { "kvtier_engine_g2_capacity_blocks",
                                            "kvtier_engine_g3_capacity_blocks" };
-    static const char *const envk[2] = { "cpu_cache_blocks", "disk_cache_blocks" };
+    static const char *const tiers[2] = { "CPU", "DISK" };
     static const char *const keys[2] = { "g2_blocks", "g3_blocks" };
     for (size_t i = 0; i < 2; i++) {
         if ((v = jsonx_num(rep, gauges[i], -1)) >= 0)
             cap_entry(o, keys[i], v, gauges[i]);
-        else if ((v = jsonx_num(env, envk[i], -1)) >= 0)
-            cap_entry(o, keys[i], v, "worker environment (DYN_KVBM_*) by KVBM's sizing rules");
+        else if ((v = env_blocks(env, tiers[i], bpb)) >= 0)
+            cap_entry(o, keys[i], v,
+                      "worker environment (DYN_KVBM_*) by KVBM's sizing rule with the observed "
+                      "bytes per block");
         got[i + 1] = v;
-    }
-    double tpb = jsonx_num(el, "kv_cache_block_size", -1);
-    if (tpb > 0 && kv_bytes_per_token) {
-        cap_entry(o, "tokens_per_block", tpb, "dynamo_frontend_model_kv_cache_block_size");
-        cap_entry(o, "bytes_per_block", tpb * (double)kv_bytes_per_token,
-                  "kv_cache_block_size x the model profile's KV bytes per token");
     }
     json_t *diffs = json_array();
     static const char *const names[3] = { "g1_blocks", "g2_blocks", "g3_blocks" };
@@ -553,7 +593,7 @@ json_t *provenance_capacity(const json_t *observed_config, uint64_t kv_bytes_per
             jsonx_set_num(d, "observed", got[i]);
             json_array_append_new(diffs, d);
         }
-    double bpb = jsonx_num(json_object_get(o, "bytes_per_block"), "value", -1);
+    bpb = jsonx_num(json_object_get(o, "bytes_per_block"), "value", -1);
     if (bpb > 0 && planned_bytes_per_block && bpb != (double)planned_bytes_per_block) {
         json_t *d = json_object();
         json_object_set_new(d, "field", json_string("bytes_per_block"));
@@ -562,5 +602,74 @@ json_t *provenance_capacity(const json_t *observed_config, uint64_t kv_bytes_per
         json_array_append_new(diffs, d);
     }
     json_object_set_new(o, "differences", diffs);
+    return o;
+}
+
+/* One capacity of the sizing: profile, observed (or null), used, source. */
+static uint64_t sizing_entry(json_t *o, const char *key, uint64_t profile, double observed,
+                             const char *obs_source, uint64_t derived, const char *der_source)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "profile", json_integer((json_int_t)profile));
+    json_object_set_new(e, "observed",
+                        observed >= 0 ? json_integer((json_int_t)observed) : json_null());
+    uint64_t used = observed >= 0 ? (uint64_t)observed : derived;
+    json_object_set_new(e, "used", json_integer((json_int_t)used));
+    json_object_set_new(e, "source", json_string(observed >= 0 ? obs_source : der_source));
+    json_object_set_new(o, key, e);
+    return used;
+}
+
+/* G2 or G3 as sized: observed when the running mode asked for the B2 size, else the B2
+ * profile size (blocks as given, GB by KVBM's rule with the bytes per block used). */
+static uint64_t sizing_tier(json_t *o, const json_t *cap, const char *key, bool same_as_b2,
+                            double gb, uint64_t blocks, uint64_t profile, double bpb,
+                            bool bpb_observed)
+{
+    const json_t *ob = json_object_get(cap, key);
+    double v = same_as_b2 ? jsonx_num(ob, "value", -1) : -1;
+    uint64_t derived = profile;
+    const char *how = "stack profile tiers (mode B2)";
+    if (!blocks && gb > 0 && bpb > 0) {
+        derived = (uint64_t)floor(gb * 1e9 / bpb);
+        how = bpb_observed ? "stack profile GB by KVBM's rule floor(GB x 1e9 / bytes_per_block) "
+                             "with the observed bytes per block"
+                           : "stack profile tiers (mode B2)";
+    }
+    return sizing_entry(o, key, profile, v, jsonx_str(ob, "source", "observed"), derived, how);
+}
+
+json_t *provenance_sizing(const json_t *cap, const struct mode_settings *running,
+                          const struct mode_settings *b2, uint64_t g1_profile,
+                          struct workload_capacity *ret)
+{
+    json_t *o = json_object();
+    const json_t *ob = json_object_get(cap, "bytes_per_block");
+    double bpb_obs = jsonx_num(ob, "value", -1);
+    uint64_t bpb = sizing_entry(o, "bytes_per_block", b2->bytes_per_block, bpb_obs,
+                                jsonx_str(ob, "source", "observed"), b2->bytes_per_block,
+                                "model profile (KVBM's formula on its architecture)");
+    const json_t *g1o = json_object_get(cap, "g1_blocks");
+    uint64_t g1 = sizing_entry(o, "g1_blocks", g1_profile, jsonx_num(g1o, "value", -1),
+                               jsonx_str(g1o, "source", "observed"), g1_profile,
+                               "stack profile tiers / --g1-blocks, else the hardware profile");
+    uint64_t g2 = sizing_tier(
+        o, cap, "g2_blocks",
+        mode_has_host(running->id) && mode_cpu_blocks(running) == mode_cpu_blocks(b2),
+        b2->cpu_cache_gb, b2->cpu_cache_blocks, mode_cpu_blocks(b2), (double)bpb, bpb_obs > 0);
+    uint64_t g3 = sizing_tier(
+        o, cap, "g3_blocks",
+        mode_has_disk(running->id) && mode_disk_blocks(running) == mode_disk_blocks(b2),
+        b2->disk_cache_gb, b2->disk_cache_blocks, mode_disk_blocks(b2), (double)bpb, bpb_obs > 0);
+    bool resized = bpb != b2->bytes_per_block || g1 != g1_profile || g2 != mode_cpu_blocks(b2) ||
+                   g3 != mode_disk_blocks(b2);
+    json_object_set_new(o, "resized", json_boolean(resized));
+    json_object_set_new(o, "observed_mode", json_string(mode_name(running->id)));
+    *ret = (struct workload_capacity){ .g1_blocks = g1,
+                                       .g2_blocks = g2,
+                                       .g3_blocks = g3,
+                                       .bytes_per_block = bpb,
+                                       .source = "kvtier bundle: observed capacity after launch "
+                                                 "(manifest capacity.sizing)" };
     return o;
 }

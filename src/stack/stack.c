@@ -429,6 +429,7 @@ static int launch_proc(struct stack *s, const struct stack_opts *o, const json_t
         if (jsonx_bool(pj, "worker", false) || !s->worker_pid) {
             s->worker_pid = sp->proc.pid;
             sfmt(s->worker_container, sizeof(s->worker_container), "%s", sp->container);
+            sfmt(s->worker_log, sizeof(s->worker_log), "%s", logp);
         }
     }
     json_array_append_new(json_object_get(s->record, "processes"), rec);
@@ -791,6 +792,57 @@ static json_t *engine_limits(const struct stack *s)
     return o;
 }
 
+/* KVBM's own report of the device pool and the KV layout, from the worker's log lines
+ * "Initializing KvbmWorker with params: num_device_blocks=N, page_size=P, dtype_width_bytes=W"
+ * and "Inferred layout: num_layers=L, outer_dim=O, page_size=P, inner_dim=I" (kvbm.md §6):
+ * {source, num_device_blocks, ..., bytes_per_block = L x O x P x I x W} with what was found;
+ * NULL when the log has neither line. */
+json_t *stack_worker_layout(const char *log_path)
+{
+    static const char *const keys[] = { "num_device_blocks", "page_size", "dtype_width_bytes",
+                                        "num_layers",        "outer_dim", "inner_dim" };
+    struct buf b;
+    buf_init(&b, STACK_LOG_SCAN_BYTES + 1);
+    json_t *o = NULL;
+    int fd = log_path && log_path[0] ? open(log_path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0)
+        goto out;
+    /* the start-up lines come first: the head of a log of any size */
+    char chunk[65536];
+    ssize_t n;
+    while (b.len < STACK_LOG_SCAN_BYTES && (n = read(fd, chunk, sizeof(chunk))) > 0)
+        buf_append(&b, chunk, (size_t)n);
+    close(fd);
+    const char *t = buf_str(&b);
+    const char *init = strstr(t, "Initializing KvbmWorker with params:");
+    const char *lay = strstr(t, "Inferred layout:");
+    if (!init && !lay)
+        goto out;
+    o = json_object();
+    json_object_set_new(o, "source", json_string(log_path));
+    double v[6] = { 0 };
+    for (size_t i = 0; i < 6; i++) {
+        char pat[40];
+        sfmt(pat, sizeof(pat), "%s=", keys[i]);
+        const char *from = i >= 3 ? lay : init;
+        const char *eol = from ? strchr(from, '\n') : NULL;
+        const char *at = from ? strstr(from, pat) : NULL;
+        if (!at || (eol && at > eol))
+            continue;
+        char *end = NULL;
+        unsigned long long x = strtoull(at + strlen(pat), &end, 10);
+        if (end == at + strlen(pat))
+            continue;
+        v[i] = (double)x;
+        jsonx_set_num(o, keys[i], v[i]);
+    }
+    if (v[1] > 0 && v[2] > 0 && v[3] > 0 && v[4] > 0 && v[5] > 0)
+        jsonx_set_num(o, "bytes_per_block", v[3] * v[4] * v[1] * v[5] * v[2]);
+out:
+    buf_fini(&b);
+    return o;
+}
+
 json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
 {
     const struct mode_settings *w = want;
@@ -836,6 +888,9 @@ json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
     }
     spawn_env_fini(&env);
     json_object_set_new(o, "engine_limits", engine_limits(s));
+    json_t *lay = stack_worker_layout(s->worker_log);
+    if (lay)
+        json_object_set_new(o, "worker_layout", lay);
     /* live metrics: which KVBM counters exist, and engine-reported tier capacities */
     if (s->kvbm_metrics_url[0]) {
         struct buf b;
@@ -859,8 +914,9 @@ json_t *stack_observe_config(struct stack *s, const struct mode_settings *want)
                 { "kvtier_engine_disk_only_mode", "disk_only" },
                 { "kvtier_engine_disk_o_direct", "o_direct" },
                 { "kvtier_engine_kvbm_enabled", "kvbm" },
+                { "kvtier_engine_bytes_per_block", NULL },
             };
-            double exp[7] = { 0 };
+            double exp[8] = { 0 };
             exp[1] = (double)mode_cpu_blocks(w);
             exp[2] = (double)mode_disk_blocks(w);
             exp[3] = w->id == MODE_B2 || w->id == MODE_C;
@@ -1089,13 +1145,16 @@ out:
 json_t *stack_drop_page_cache(const char *proc_root, bool attempt)
 {
     json_t *o = json_object();
+    /* always: the writes of earlier runs (bundle files, logs) reach the disk now, not as
+     * writeback inside this run's measured phases, where they would count as foreign I/O */
+    sync();
+    json_object_set_new(o, "synced", json_true());
     json_object_set_new(o, "attempted", json_boolean(attempt));
     if (!attempt) {
         json_object_set_new(o, "dropped", json_false());
         json_object_set_new(o, "reason", json_string("disabled by --drop-caches no"));
         return o;
     }
-    sync();
     char *p = xalloc_printf("%s/sys/vm/drop_caches", proc_root ? proc_root : "/proc");
     int fd = open(p, O_WRONLY | O_CLOEXEC);
     int r = fd < 0 ? -errno : (write(fd, "1\n", 2) == 2 ? 0 : -errno);

@@ -68,6 +68,7 @@ struct stack {
     char served_model[128];
     pid_t worker_pid;           /* process whose environment and /proc/PID/io are observed */
     char worker_container[128]; /* container of the worker ("" on the host) */
+    char worker_log[512];       /* the worker's output file ("" when not launched here) */
     char container_engine[32];  /* "docker" or "podman" for container runtimes */
     struct cgroup_place cgroup;
     json_t *record; /* owned: launch record for the manifest (commands, env) */
@@ -104,6 +105,14 @@ int stack_check_alive(struct stack *s, struct diag *d);
  * compares with the mode asked for. Returns an owned object {source, env (DYN_KVBM_* only),
  * observed, mismatches[], metrics_registered}; mismatches non-empty = MODE_NOT_APPLIED. */
 json_t *stack_observe_config(struct stack *s, const struct mode_settings *want);
+/* KVBM's report of its device pool and KV layout from the worker's log (kvbm.md §6: the
+ * "Initializing KvbmWorker with params: num_device_blocks=.., page_size=.., dtype_width_bytes=.."
+ * and "Inferred layout: num_layers=.., outer_dim=.., page_size=.., inner_dim=.." lines, within
+ * the first STACK_LOG_SCAN_BYTES): owned {source, the numbers found, bytes_per_block when the
+ * layout is complete}, or NULL when neither line is there. In stack_observe_config as
+ * "worker_layout". */
+#define STACK_LOG_SCAN_BYTES (16u << 20)
+json_t *stack_worker_layout(const char *log_path);
 /* Pids of the stack's processes (the worker first) into pids (at most max); the count. */
 size_t stack_pids(const struct stack *s, pid_t *pids, size_t max);
 /* Stops every process group (SIGTERM, grace, SIGKILL), removes the cgroup; records exit codes
@@ -129,8 +138,9 @@ int stack_cache_dir_claim(const char *parent, char **ret_dir, struct diag *d);
  * stale files of an earlier, killed run go too. Records {dir, files_removed, bytes_removed,
  * emptied, error}. Owned JSON. */
 json_t *stack_clear_cache_dir(const char *dir);
-/* sync + drop the page cache through proc_root/sys/vm/drop_caches ("/proc" when NULL) when
- * permitted; records {attempted, dropped, reason}. Owned JSON. */
+/* sync() always (earlier runs' writes must not land as writeback in this run's phases), then
+ * drop the page cache through proc_root/sys/vm/drop_caches ("/proc" when NULL) when attempt
+ * and permitted; records {synced, attempted, dropped, reason}. Owned JSON. */
 json_t *stack_drop_page_cache(const char *proc_root, bool attempt);
 /* Whether an environment variable name looks like a secret (KEY, TOKEN, SECRET, PASSWORD,
  * CREDENTIAL, AUTH in its name): such values never reach a file. */

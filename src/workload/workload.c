@@ -960,6 +960,8 @@ int workload_plan_write(const char *profiles_dir, const char *workload, const ch
     if (rc < 0 || (rc = yamlx_parse(buf_str(&text), text.len, &doc, d)) < 0 ||
         (rc = family_parse(doc, dataset, buf_str(&text), text.len, &fam, &ds, d)) < 0)
         goto out;
+    if (opts->skip_steady)
+        ds.phases[FAMILY_STEADY].enabled = false;
     g.ds = &ds;
     rc = check_dataset(&g, dataset, workload);
     if (rc < 0)

@@ -55,6 +55,9 @@ struct workload_options {
                                        0.95. max_requests still caps; the header's "tail" says
                                        whether each phase supports it. Session replays (family B)
                                        are not resized. */
+    bool skip_steady;               /* leave the steady phase out of the plan (short runs whose
+                                       claim is the replay phase's; the header lists the phases
+                                       planned) */
 };
 
 /* Sets *o to the defaults (chat endpoint, built-in text, approximate tokenizer). */

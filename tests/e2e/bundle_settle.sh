@@ -4,8 +4,12 @@
 # be satisfied (quiet 5 s, bounded at 400 ms) times out between every two phases, is recorded
 # in raw/phases.json and summary.json with the counters it watched, reaches the evidence and
 # raises the soft SETTLE_TIMEOUT (the run stays valid); the next phase starts after the wait.
+# With --hit-rate yes, KVBM's hit-rate gauges of every phase are read after the engine's next
+# refresh (1 s in the fixture) and reach summary.json and the evidence; the summary's storage
+# section sets vendor assertions beside the probe, or says there is no profile for this device.
 source "$(dirname "$0")/bundle_lib.sh"
-SETTLE="--settle-quiet 5s --settle-timeout 400ms" run_bundle --stack "$FAST" --mode B2 --max-requests 2 --seed 5
+SETTLE="--settle-quiet 5s --settle-timeout 400ms --hit-rate yes" run_bundle --stack "$FAST" \
+  --mode B2 --max-requests 2 --seed 5
 [ "$RC" -eq 0 ] || [ "$RC" -eq 3 ] || fail "exit $RC: $(tail -5 "$WORK/err.txt")"
 G=$(group_dir "$WORK/res")
 B=$(bundle_dir "$G" B2)
@@ -36,6 +40,17 @@ for i, p in enumerate(phases):
     # the next phase begins after the wait
     nxt = phases[i + 1]
     assert nxt["t_start_ns"] - p["t_end_ns"] >= 0.4e9, (p, nxt)
+for p in phases:
+    h = p["kvbm_hit_rate"]
+    assert h["status"] == "after_refresh" and h["refresh_s"] == 1, h
+    assert h["read_s_after_phase_end"] >= 1 and h["waited_s"] < 2, h
+    assert 0 <= h["host"] <= 1 and 0 <= h["disk"] <= 1, h
+    assert summary[p["name"]]["kvbm_hit_rate"] == h
+    assert verdict["evidence"]["phases"][p["name"]]["kvbm_hit_rate"]["host"] == h["host"]
+st = json.load(open(f"{b}/summary.json"))["storage"]
+v, e = st["vendor_vs_measured"], st["endurance"]
+assert v["status"] == "matched" or "no storage profile for this device" in v["reason"], v
+assert e["status"] == "ok" or e["reason"], e
 assert "SETTLE_TIMEOUT" in verdict["reason_codes"], verdict["reason_codes"]
 assert verdict["run_valid"] is True and verdict["decision_grade"] is False
 print("settle waits:", [(p["name"], p["settle"]["waited_s"]) for p in phases[:-1]])

@@ -7,10 +7,8 @@
 source "$(dirname "$0")/bundle_lib.sh"
 [ -z "${KEEP:-}" ] || trap - EXIT
 source "$(dirname "$0")/double_lib.sh"
-# doctor builds its >= 32k probe with the approximate tokenizer (it takes no --tokenizer yet):
-# this snapshot has no tokenizer.json, so the plan, the probe and the engine all count alike
-# (stack_double.sh covers the snapshot's tokenizer)
-rm -f "$MODEL/tokenizer.json"
+# the snapshot's tokenizer.json (found through the profile's model_path) sizes doctor's >= 32k
+# prompt through the template, and the engine behind the double counts with the same file
 for RT in ${KVTIER_DOUBLE_RUNTIMES:-host container}; do
   RC=0
   timeout 150 "$KVTIER" doctor --profiles "$KVTIER_PROFILES" --stack "$WORK/$RT.yaml" --model tiny \
@@ -20,8 +18,9 @@ for RT in ${KVTIER_DOUBLE_RUNTIMES:-host container}; do
   for c in disk_tier_switch metrics_reachable kv_disk_io_b2p_replay long_context_32k; do
     pyq "$WORK/doc-$RT.json" 'next(c for c in s["checks"] if c["check"] == "'"$c"'")["ok"] is True'
   done
+  pyq "$WORK/doc-$RT.json" '(lambda e: e["tokenizer"] == "bpe" and e["tokenizer_file"] == "'"$MODEL/tokenizer.json"'" and 32768 <= e["planned_prompt_tokens"] == e["server_prompt_tokens"] <= 32768 * 1.01 + 64)(next(c for c in s["checks"] if c["check"] == "long_context_32k")["evidence"])'
   # the token-by-token check itself is timing-bound at milliseconds; here it must show the
   # frontend double streams: the first chunk long before the whole 256-token answer
   pyq "$WORK/doc-$RT.json" '(lambda e: e["ttfc_256_ms"] * 10 < e["e2e_256_ms"])(next(c for c in s["checks"] if c["check"] == "streaming_sanity")["evidence"])'
-  ok "$RT runtime: doctor's control-surface checks pass through the dynamo-trtllm doubles"
+  ok "$RT runtime: doctor's control-surface checks pass through the dynamo-trtllm doubles; the 32k prompt is sized by the snapshot's tokenizer"
 done

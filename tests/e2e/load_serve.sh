@@ -3,7 +3,8 @@
 # kvtier load against the emulated engine (kvtier serve): synthetic chat with exact output
 # lengths and usage counts; a Mooncake trace sent as token ids is token-exact and equal hash
 # ids are reused (cached_tokens); a plan written by kvtier plan runs phase by phase; the
-# engine's failure injection lands in the right error classes.
+# engine's failure injection lands in the right error classes; a request longer than
+# --max-context is refused unsent.
 source "$(dirname "$0")/load_lib.sh"
 : "${KVTIER_PROFILES:?}"
 
@@ -64,5 +65,27 @@ timeout 50 "$KVTIER" load --url "http://127.0.0.1:$PORT_D" --model tiny --isl 16
   --requests 4 --rate 20 --first-token-timeout 1s --out "$WORK/fd" --quiet ||
   fail "first-token delay run failed"
 recs "$WORK/fd/records.jsonl" 'len(r) == 4 and all(x["error"] == "timeout" for x in r)'
+
+# 5. a request longer than the engine accepts is refused before it is sent: recorded as
+# "refused" with the reason, counted in the summary, and the server never sees it
+start_serve X
+cat > "$WORK/long.jsonl" <<'T'
+{"timestamp":0,"input_length":70,"output_length":4,"hash_ids":[1]}
+{"timestamp":100,"input_length":990,"output_length":20,"hash_ids":[7,8]}
+{"timestamp":200,"input_length":70,"output_length":4,"hash_ids":[1]}
+T
+timeout 50 "$KVTIER" load --url "http://127.0.0.1:$PORT_X" --model tiny --trace "$WORK/long.jsonl" \
+  --prompt-ids --max-context 1000 --out "$WORK/lc" --quiet ||
+  fail "context-limited run failed"
+recs "$WORK/lc/records.jsonl" 'len(r) == 3 and [x["error"] for x in r] == [None, "refused", None]'
+recs "$WORK/lc/records.jsonl" 'r[1]["t_sent_ns"] is None and r[1]["http_status"] is None and "990 prompt + 20 output tokens exceed the engine\x27s context of 1000" in r[1]["error_detail"]'
+pyq "$WORK/lc/summary.json" 's["context_limit"] == {"max_context_tokens": 1000, "source": "kvtier load --max-context", "refused": 1} and s["phases"]["all"]["errors_by_class"]["refused"] == 1'
+python3 - "http://127.0.0.1:$PORT_X/metrics" <<'PY' || fail "the server saw the refused request"
+import sys, urllib.request
+page = urllib.request.urlopen(sys.argv[1], timeout=10).read().decode()
+n = sum(float(l.rsplit(" ", 1)[1]) for l in page.splitlines()
+        if l.startswith("dynamo_frontend_requests_total{"))
+assert n == 2, n
+PY
 checks
 echo "load_serve: ok"

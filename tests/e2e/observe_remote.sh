@@ -19,8 +19,11 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 "$exporter" --web.listen-address="127.0.0.1:$port" --collector.disable-defaults \
   --collector.diskstats --collector.netdev >/dev/null 2>&1 &
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/metrics" >/dev/null && break; sleep 0.1; done
-( sleep 0.5; dd if=/dev/zero of="$work/f" bs=1M count=24 oflag=direct status=none ) &
-"$KVTIER" observe --device "$dev" --phase steady --duration 2500ms --no-smart --no-gpu \
+# the write starts once sampling runs (a loaded machine can take seconds to start observe)
+( for _ in $(seq 200); do [ -s "$work/ready" ] && break; sleep 0.05; done; sleep 0.3
+  dd if=/dev/zero of="$work/f" bs=1M count=24 oflag=direct status=none ) &
+"$KVTIER" observe --device "$dev" --phase steady --duration 4s --no-smart --no-gpu \
+  --ready-file "$work/ready" \
   --storage-kind shared_nvmeof --storage-endpoint nqn.2026-12.test:kv \
   --node-exporter "http://127.0.0.1:$port/metrics" --out "$work/o" >/dev/null 2>&1
 wait %2 2>/dev/null || true

@@ -5,7 +5,8 @@
 # doubles refuse what the real CLIs refuse; --dry-run of bundle and doctor shows the launches of
 # a copy of the shipped profile; the snapshot's tokenizer plans the prompts and a server that
 # counts otherwise raises PROMPT_TOKENS_MISMATCH; an engine reporting an 8k context refuses
-# Dataset L before sending. (bundle_double.sh and doctor_double.sh run the stack itself.)
+# Dataset L before sending. (bundle_double.sh and doctor_double.sh run the stack itself;
+# bundle_double.sh also shows the observed capacity and the per-request context refusal.)
 source "$(dirname "$0")/bundle_lib.sh"
 [ -z "${KEEP:-}" ] || trap - EXIT
 source "$(dirname "$0")/double_lib.sh"

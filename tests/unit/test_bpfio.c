@@ -213,9 +213,11 @@ static void test_live(void **state)
     if (tags) {
         /* every byte the child moved through the KV file, and charged to the child; a request
          * whose queue hook did not run (a tracing program is not re-entered on one CPU, which
-         * a busy machine sees now and then) is charged to no file, counted as unowned */
+         * a busy machine sees now and then) is charged to no file, counted as unowned, and one
+         * whose issue found no file tag is counted as an untagged issue (CI saw 8 KiB so) */
+        uint64_t untagged = s1.untagged_issue - s0.untagged_issue;
         assert_true(p.kv.read_bytes <= want && p.kv.write_bytes >= want - (want >> 6));
-        assert_true(p.kv.read_bytes + (p.unowned << 20) >= want);
+        assert_true(p.kv.read_bytes + ((p.unowned + untagged) << 20) >= want);
         assert_true(p.kv.read_bytes >= want - (want >> 6));
         assert_true(p.kv_read_lat_p99.known);
     }

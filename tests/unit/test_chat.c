@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "tokenizer/chat.h"
+#include "tokenizer/tokenizer.h"
 
 static void test_render(void **state)
 {
@@ -62,10 +63,77 @@ static void test_render(void **state)
     buf_fini(&b);
 }
 
+/* The Llama 3.1/3.3 rendering through the exact tokenizer (the fixture tokenizer.json with the
+ * Llama 3 special tokens as ids 350-354): every framing token is one special id where the
+ * template puts it, and the count is the specials plus the text between them. */
+static size_t plain_count(const struct tokenizer *t, const char *s)
+{
+    struct token_ids v = { 0 };
+    assert_int_equal(tokenizer_encode(t, s, strlen(s), false, &v), 0);
+    size_t n = v.len;
+    tokenizer_ids_fini(&v);
+    return n;
+}
+
+static void test_llama31_tokens(void **state)
+{
+    (void)state;
+    const char *fx = getenv("KVTIER_FIXTURES");
+    if (!fx)
+        skip();
+    char path[512];
+    snprintf(path, sizeof(path), "%s/engine/tokenizer.json", fx);
+    struct tokenizer *t = NULL;
+    struct diag d = { 0 };
+    assert_int_equal(tokenizer_new_from_file(path, &t, &d), 0);
+    enum { BOT = 350, SH = 351, EH = 352, EOT = 353 };
+    json_t *msgs = json_pack("[{s:s,s:s},{s:s,s:s}]", "role", "system", "content", "Be brief.",
+                             "role", "user", "content", "Hi");
+    struct buf b;
+    buf_init(&b, 0);
+    assert_int_equal(chat_render(CHAT_TEMPLATE_LLAMA31, msgs, true, &b, NULL), 0);
+    struct token_ids v = { 0 };
+    assert_int_equal(tokenizer_encode(t, buf_str(&b), b.len, true, &v), 0);
+    /* begin, then three headers (system, user, assistant), two turns ended */
+    size_t n[5] = { 0 };
+    for (size_t i = 0; i < v.len; i++)
+        if (v.ids[i] >= BOT && v.ids[i] <= BOT + 4)
+            n[v.ids[i] - BOT]++;
+    assert_int_equal(v.ids[0], BOT);
+    assert_int_equal(v.ids[1], SH);
+    assert_int_equal(n[0], 1);
+    assert_int_equal(n[SH - BOT], 3);
+    assert_int_equal(n[EH - BOT], 3);
+    assert_int_equal(n[EOT - BOT], 2);
+    assert_int_equal(n[4], 0);
+    size_t text = plain_count(t, "system") +
+                  plain_count(t, "\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul "
+                                 "2024\n\nBe brief.") +
+                  plain_count(t, "user") + plain_count(t, "\n\nHi") + plain_count(t, "assistant") +
+                  plain_count(t, "\n\n");
+    assert_int_equal(v.len, 9 + text);
+    /* the dated header is what llama31 adds over llama3: the difference is exactly its tokens */
+    size_t n31 = v.len;
+    buf_reset(&b);
+    v.len = 0;
+    assert_int_equal(chat_render(CHAT_TEMPLATE_LLAMA3, msgs, true, &b, NULL), 0);
+    assert_int_equal(tokenizer_encode(t, buf_str(&b), b.len, true, &v), 0);
+    assert_int_equal(n31 - v.len,
+                     plain_count(t, "\n\nCutting Knowledge Date: December 2023\nToday Date: 26 "
+                                    "Jul 2024\n\nBe brief.") -
+                         plain_count(t, "\n\nBe brief."));
+    assert_true(n31 > v.len);
+    tokenizer_ids_fini(&v);
+    buf_fini(&b);
+    json_decref(msgs);
+    tokenizer_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render),
+        cmocka_unit_test(test_llama31_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

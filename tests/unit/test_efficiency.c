@@ -2,17 +2,25 @@
 /* Storage efficiency of a phase against the probe ceilings: the KV files' own bytes (eBPF) are
  * preferred over the device's, the ceiling is the random-access shape of the same direction
  * nearest in block size, the peak uses the busiest sample interval, and a phase without
- * ceilings or duration says why. */
+ * ceilings or duration says why. The run's SMART data units written (the SMART decoder's delta
+ * and the identity, written as the sampler writes them) become bytes and a share of the PM9E1
+ * profile's rated endurance in the bundle's storage summary. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "common/fileio.h"
 #include "common/jsonx.h"
+#include "common/profile.h"
+#include "observe/nvmeid.h"
+#include "observe/smart.h"
 #include "run/efficiency.h"
 
 static const char *ceilings_text =
@@ -83,11 +91,72 @@ static void test_unavailable(void **state)
     json_decref(d);
 }
 
+/* The bundle's os/ files as the SMART sampler writes them: identity and run delta. */
+static void write_os(const char *dir, const char *model, uint64_t units_pre, uint64_t units_post)
+{
+    struct nvmeid_ctrl c = { 0 };
+    snprintf(c.model, sizeof(c.model), "%s", model);
+    json_t *id =
+        json_pack("{s:s, s:o}", "status", "ok", "identity", nvmeid_json(&c, NULL, -1, -1, -1));
+    struct smart_log pre = { .data_units_written = units_pre }, post = pre;
+    post.data_units_written = units_post;
+    json_t *sd = json_pack("{s:s, s:o}", "status", "ok", "delta", smart_delta_json(&pre, &post));
+    char *os = fileio_join(dir, "os");
+    fileio_mkdir_p(os);
+    char *a = fileio_join(os, "nvme_id.json"), *b = fileio_join(os, "nvme_smart_delta.json");
+    assert_int_equal(jsonx_write_file(a, id), 0);
+    assert_int_equal(jsonx_write_file(b, sd), 0);
+    free(a);
+    free(b);
+    free(os);
+    json_decref(id);
+    json_decref(sd);
+}
+
+static void test_endurance_seam(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/kvtier-endur-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    char *profiles = profile_dir(NULL);
+    /* 4,800 units of 512,000 B = 2.4576 GB written: 1.024e-6 of 2,400 TBW */
+    write_os(tmpl, "SAMSUNG PM9E1 4TB", 1000, 5800);
+    json_t *s = efficiency_storage(tmpl, profiles, NULL, NULL);
+    json_t *e = json_object_get(s, "endurance");
+    assert_string_equal(jsonx_str(e, "status", ""), "ok");
+    assert_true(jsonx_num(e, "data_units_written", 0) == 4800);
+    assert_true(jsonx_num(e, "bytes_written", 0) == 4800.0 * 512000);
+    assert_true(fabs(jsonx_num(e, "share_of_rated", 0) - 4800.0 * 512000 / 2.4e15) < 1e-15);
+    assert_string_equal(jsonx_str(json_object_get(s, "vendor_vs_measured"), "model_source", ""),
+                        "os/nvme_id.json");
+    assert_string_equal(jsonx_str(json_object_get(s, "vendor_vs_measured"), "status", ""),
+                        "matched");
+    json_decref(s);
+    /* another drive: bytes only, with the reason */
+    write_os(tmpl, "QEMU NVMe Ctrl", 10, 12);
+    s = efficiency_storage(tmpl, profiles, NULL, NULL);
+    e = json_object_get(s, "endurance");
+    assert_true(jsonx_num(e, "bytes_written", 0) == 1024000);
+    assert_true(json_is_null(json_object_get(e, "share_of_rated")));
+    assert_non_null(strstr(jsonx_str(e, "reason", ""), "no storage profile for this device"));
+    json_decref(s);
+    /* no SMART at all: unavailable, with the reason */
+    json_t *u = efficiency_endurance(NULL, NULL, NULL);
+    assert_string_equal(jsonx_str(u, "status", ""), "unavailable");
+    json_decref(u);
+    char *cmd = NULL;
+    assert_true(asprintf(&cmd, "rm -rf '%s'", tmpl) > 0);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(profiles);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ebpf_source),
         cmocka_unit_test(test_unavailable),
+        cmocka_unit_test(test_endurance_seam),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

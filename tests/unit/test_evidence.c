@@ -187,6 +187,13 @@ static void test_ebpf_and_ssd_thermal(void **state)
     json_t *att = json_object_get(d, "attribution");
     json_object_set_new(att, "kv_read_bytes", json_integer(123456789));
     json_object_set_new(att, "kv_write_bytes", json_integer(4096));
+    /* eBPF's block-layer count of other processes' bytes on the device replaces the
+     * /proc/PID/io upper bound in the noise fraction */
+    double other_before = jsonx_num(json_object_get(d, "noise"), "other_process_bytes", 0);
+    json_object_set_new(att, "ebpf",
+                        json_pack("{s:{s:I, s:I}}", "other_processes", "read_bytes", (json_int_t)0,
+                                  "write_bytes", (json_int_t)0));
+    assert_true(other_before > 0);
     json_object_set_new(d, "smart",
                         json_pack("{s:s, s:b}", "status", "ok", "thermal_throttled", 1));
     char *path = fileio_join(dir, "os/phase_replay_os_delta.json");
@@ -197,6 +204,9 @@ static void test_ebpf_and_ssd_thermal(void **state)
     assert_true(jsonx_num(os, "kv_read_bytes", 0) == 123456789);
     assert_true(jsonx_num(os, "kv_write_bytes", 0) == 4096);
     assert_string_equal(jsonx_str(os, "kv_bytes_method", ""), "ebpf");
+    assert_string_equal(jsonx_str(json_object_get(e, "noise"), "other_io_source", ""), "mixed");
+    assert_true(jsonx_num(json_object_get(e, "noise"), "other_io_fraction", 1) <
+                jsonx_num(json_object_get(expected, "noise"), "other_io_fraction", 0));
     const json_t *tp = jsonx_path(e, "noise.ssd_throttled_phases");
     assert_int_equal(json_array_size(tp), 1);
     struct gate_thresholds t;

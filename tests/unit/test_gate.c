@@ -229,6 +229,86 @@ static void test_own_io_pressure_is_not_noise(void **state)
     json_decref(e);
 }
 
+/* The gate judges the quantile the run claims (--tail): a median claim from 5 requests is
+ * undersampled (6 needed), one from 10 is not, whatever p95 says; p95 and p99 as before. */
+static void test_tail_gate_follows_the_claimed_quantile(void **state)
+{
+    (void)state;
+    static const struct {
+        double q;
+        const char *patch;
+        bool undersampled;
+        double needed;
+    } cs[] = {
+        { 0.50,
+          "{\"phases\":{\"replay\":{\"ttft_n\":5,\"ttft_p50_supported\":false,"
+          "\"ttft_p95_supported\":false}}}",
+          true, 6 },
+        { 0.50,
+          "{\"phases\":{\"replay\":{\"ttft_n\":10,\"ttft_p50_supported\":true,"
+          "\"ttft_p95_supported\":false}}}",
+          false, 0 },
+        { 0.95,
+          "{\"phases\":{\"replay\":{\"ttft_n\":10,\"ttft_p50_supported\":true,"
+          "\"ttft_p95_supported\":false}}}",
+          true, 72 },
+        { 0.99,
+          "{\"phases\":{\"replay\":{\"ttft_n\":100,\"ttft_p95_supported\":true,"
+          "\"ttft_p99_supported\":false}}}",
+          true, 368 },
+    };
+    for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++) {
+        struct gate_thresholds t;
+        gate_thresholds_default(&t);
+        t.tail_quantile = cs[i].q;
+        json_t *e = load_fixture("b2_good.json");
+        json_t *patch = NULL;
+        assert_int_equal(jsonx_parse(cs[i].patch, strlen(cs[i].patch), &patch, NULL), 0);
+        merge(e, patch);
+        json_t *v = gate_evaluate(e, &t);
+        if (has_code(v, "TAIL_UNDERSAMPLED") != cs[i].undersampled)
+            fail_msg("case %zu (q %.2f): %s", i, cs[i].q,
+                     json_dumps(json_object_get(v, "reason_codes"), 0));
+        if (cs[i].undersampled) {
+            json_t *d = json_object_get(json_object_get(v, "details"), "TAIL_UNDERSAMPLED");
+            assert_true(jsonx_num(d, "requests_needed", 0) == cs[i].needed);
+            assert_true(jsonx_num(d, "quantile", 0) == cs[i].q);
+        }
+        json_decref(v);
+        json_decref(patch);
+        json_decref(e);
+    }
+}
+
+/* CLIENT_LAG judges the client's own lateness: a request that waited for the workload's
+ * concurrency cap (the server being slow, inside TTFT from intended) does not raise it. */
+static void test_cap_wait_is_not_client_lag(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *patch;
+        bool lag;
+    } cs[] = {
+        { "{\"phases\":{\"replay\":{\"client_lag_p99_ms\":1200,\"send_lag_p99_ms\":2}}}", false },
+        { "{\"phases\":{\"replay\":{\"client_lag_p99_ms\":1200,\"send_lag_p99_ms\":90}}}", true },
+        { "{\"phases\":{\"replay\":{\"client_lag_p99_ms\":1200,\"send_lag_p99_ms\":null}}}", true },
+    };
+    for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++) {
+        struct gate_thresholds t;
+        gate_thresholds_default(&t);
+        json_t *e = load_fixture("b2_good.json");
+        json_t *patch = NULL;
+        assert_int_equal(jsonx_parse(cs[i].patch, strlen(cs[i].patch), &patch, NULL), 0);
+        merge(e, patch);
+        json_t *v = gate_evaluate(e, &t);
+        if (has_code(v, "CLIENT_LAG") != cs[i].lag)
+            fail_msg("case %zu: %s", i, json_dumps(json_object_get(v, "reason_codes"), 0));
+        json_decref(v);
+        json_decref(patch);
+        json_decref(e);
+    }
+}
+
 static json_t *patched_verdict(const char *fixture, const char *patch_text)
 {
     struct gate_thresholds t;
@@ -328,6 +408,8 @@ int main(void)
         cmocka_unit_test(test_good_fixtures_are_decision_grade),
         cmocka_unit_test(test_each_code),
         cmocka_unit_test(test_own_io_pressure_is_not_noise),
+        cmocka_unit_test(test_tail_gate_follows_the_claimed_quantile),
+        cmocka_unit_test(test_cap_wait_is_not_client_lag),
         cmocka_unit_test(test_soft_keeps_run_valid),
         cmocka_unit_test(test_unverified_blocks_are_no_mechanism),
         cmocka_unit_test(test_no_disk_os_link_can_fail),

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "common/buf.h"
 #include "common/fileio.h"
 #include "common/jsonx.h"
 #include "common/xalloc.h"
@@ -55,10 +56,30 @@ static void test_limits(void **state)
     assert_int_equal(limits_check(plan, none, "L", why, sizeof(why)), 0);
     free(plan);
     plan = write_plan(dir, 8100, 200);
-    assert_int_equal(limits_check(plan, l8, "S", why, sizeof(why)), -E2BIG);
+    /* one over-long request: counted and named, not a refusal of the run */
+    assert_int_equal(limits_check(plan, l8, "S", why, sizeof(why)), 1);
     assert_non_null(strstr(why, "r000001"));
     assert_non_null(strstr(why, "8300"));
     assert_int_equal(limits_check(plan, l40, "L", why, sizeof(why)), 0);
+    /* a plan far larger than 64 KiB is read whole: every over-long request is counted */
+    {
+        struct buf big;
+        buf_init(&big, 0);
+        buf_printf(&big, "{\"kind\":\"kvtier.plan\"}\n");
+        for (int i = 0; i < 400; i++)
+            buf_printf(&big,
+                       "{\"id\":\"q%03d\",\"input_tokens\":%d,\"output_tokens\":10,"
+                       "\"prompt\":\"%0500d\"}\n",
+                       i, i % 2 ? 9000 : 100, 0);
+        char *bp = fileio_join(dir, "big.jsonl");
+        assert_int_equal(fileio_write_atomic(bp, big.data, big.len), 0);
+        assert_true(big.len > 150000);
+        assert_int_equal(limits_check(bp, l8, "S", why, sizeof(why)), 200);
+        assert_non_null(strstr(why, "q001"));
+        unlink(bp);
+        free(bp);
+        buf_fini(&big);
+    }
     assert_int_equal(limits_write_dossier(dir, l8, why), 0);
     char *md = fileio_join(dir, "blocker_dossier.md");
     assert_int_equal(access(md, R_OK), 0);

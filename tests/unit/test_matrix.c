@@ -166,6 +166,9 @@ static const struct bad_case {
       "max: 2}\n",
       "inverted", -EINVAL },
     { "rows: []\n", "unknown top-level key 'rows'", -EINVAL },
+    { "tail: p80\nruns:\n  - {model: tiny, workload: A, modes: [B1]}\n", "tail must be", -EINVAL },
+    { "sweeps:\n  - {model: tiny, workload: A, modes: [B1], values: [2], tail: p50}\n",
+      "'tail' applies to run rows", -EINVAL },
 };
 
 static void test_bad_plans(void **state)
@@ -188,8 +191,9 @@ static void test_row_argv(void **state)
 {
     (void)state;
     char *p = write_plan("name: t\nstack: builtin\nrepeats: 2\nseed: 7\nmax_requests: 9\n"
-                         "bundle_args: [--interval, 500ms]\nruns:\n"
-                         "  - {model: tiny, workload: W1, modes: \"B1,B2p\", rate_scale: 1.5}\n");
+                         "tail: p50\nbundle_args: [--interval, 500ms]\nruns:\n"
+                         "  - {model: tiny, workload: W1, modes: \"B1,B2p\", rate_scale: 1.5}\n"
+                         "sweeps:\n  - {model: tiny, workload: A, modes: [B1], values: [2]}\n");
     json_t *plan = NULL;
     struct diag d = { 0 };
     assert_int_equal(matrix_plan_load(p, profiles(), &plan, &d), 0);
@@ -198,14 +202,28 @@ static void test_row_argv(void **state)
     assert_string_equal(jsonx_str(row, "workload", ""), "A");
     json_t *argv = matrix_row_argv(row, plan, &cfg, "/out/rows/x");
     char *line = jsonx_dump_line(argv);
-    const char *want[] = { "\"/bin/kvtier\",\"bundle\"", "\"--mode\",\"B1,B2p\"",
-                           "\"--repeats\",\"2\"",        "\"--seed\",\"7\"",
-                           "\"--max-requests\",\"9\"",   "\"--rate-scale\",\"1.5\"",
-                           "\"--drop-caches\",\"no\"",   "\"--interval\",\"500ms\"",
-                           "\"--out\",\"/out/rows/x\"]", NULL };
+    const char *want[] = { "\"/bin/kvtier\",\"bundle\"",
+                           "\"--mode\",\"B1,B2p\"",
+                           "\"--repeats\",\"2\"",
+                           "\"--seed\",\"7\"",
+                           "\"--max-requests\",\"9\"",
+                           "\"--rate-scale\",\"1.5\"",
+                           "\"--drop-caches\",\"no\"",
+                           "\"--interval\",\"500ms\"",
+                           "\"--tail\",\"p50\"",
+                           "\"--out\",\"/out/rows/x\"]",
+                           NULL };
     for (size_t i = 0; want[i]; i++)
         if (!strstr(line, want[i]))
             fail_msg("argv %s lacks %s", line, want[i]);
+    free(line);
+    json_decref(argv);
+    /* the plan's tail is the run rows' claim; a sweep states its own quantiles */
+    row = json_array_get(json_object_get(plan, "rows"), 1);
+    argv = matrix_row_argv(row, plan, &cfg, "/out/rows/y");
+    line = jsonx_dump_line(argv);
+    if (strstr(line, "--tail"))
+        fail_msg("sweep argv %s carries the run rows' --tail", line);
     free(line);
     json_decref(argv);
     json_decref(plan);

@@ -345,6 +345,41 @@ static void test_cgroup_reap_stale(void **state)
     free(foreign);
 }
 
+/* KVBM's start-up lines in a worker log, after 200 KiB of other output: device blocks and the
+ * layout, bytes per block = layers x outer x page x inner x width; no lines, no object. */
+static void test_worker_layout(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kvtier-test-layout.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *p = fileio_join(dir, "worker.log");
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 4000; i++)
+        fprintf(f, "[TRT-LLM] [I] loading weights shard %d of the checkpoint ..........\n", i);
+    fprintf(f, "2025-01-01T00:00:00Z INFO kvbm::block_manager: Initializing KvbmWorker with "
+               "params: num_device_blocks=6144, page_size=32, dtype_width_bytes=1\n"
+               "INFO kvbm: Inferred layout: num_layers=32, outer_dim=2, page_size=32, "
+               "inner_dim=1024\n");
+    fclose(f);
+    json_t *o = stack_worker_layout(p);
+    assert_non_null(o);
+    assert_true(json_number_value(json_object_get(o, "num_device_blocks")) == 6144.0);
+    /* Llama 3.1 8B with FP8 KV: 32 x 2 x 32 x 1024 x 1 = 2 MiB per block (kvbm.md table) */
+    assert_true(json_number_value(json_object_get(o, "bytes_per_block")) == 2097152.0);
+    assert_true(json_number_value(json_object_get(o, "inner_dim")) == 1024.0);
+    json_decref(o);
+    f = fopen(p, "w");
+    fprintf(f, "no kvbm here\n");
+    fclose(f);
+    assert_null(stack_worker_layout(p));
+    assert_null(stack_worker_layout("/nonexistent/worker.log"));
+    assert_null(stack_worker_layout(NULL));
+    unlink(p);
+    free(p);
+    rmdir(dir);
+}
+
 static void test_secret_names(void **state)
 {
     (void)state;
@@ -363,6 +398,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spawn_group_env_and_log),
+        cmocka_unit_test(test_worker_layout),
         cmocka_unit_test(test_env_block_limits),
         cmocka_unit_test(test_cgroup_v2_io_max),
         cmocka_unit_test(test_cgroup_hybrid_falls_back_to_v1),

@@ -145,6 +145,41 @@ static void engine_check(const struct tokenizer *t, enum chat_template tpl, cons
     buf_fini(&text);
 }
 
+/* The Llama 3.1/3.3 profiles plan chat prompts with the llama31 template: with the exact
+ * tokenizer every request's input_tokens is the engine's count of its rendered messages. */
+static void test_llama31_profiles(void **state)
+{
+    (void)state;
+    const char *fx = getenv("KVTIER_FIXTURES");
+    if (!profiles || !fx)
+        skip();
+    char tok[512], out[300];
+    snprintf(tok, sizeof(tok), "%s/engine/tokenizer.json", fx);
+    struct tokenizer *t = NULL;
+    assert_int_equal(tokenizer_new_from_file(tok, &t, NULL), 0);
+    static const char *const models[] = { "llama8b_fp8", "llama8b_bf16", "llama33_70b_nvfp4",
+                                          "llama33_70b_nvfp4_ctx32k" };
+    for (size_t m = 0; m < 4; m++) {
+        struct workload_options o;
+        workload_options_init(&o);
+        o.tokenizer_path = tok;
+        o.max_requests = 2;
+        snprintf(out, sizeof(out), "%s/l31-%zu.jsonl", tmpdir, m);
+        json_t *h = NULL;
+        struct diag d = { 0 };
+        assert_int_equal(plan("A", "S", models[m], 1, &o, out, &h, &d), 0);
+        assert_string_equal(jsonx_str(h, "chat_template", ""), "llama31");
+        assert_string_equal(jsonx_str(h, "endpoint", ""), "chat");
+        json_t *rs = load_lines(out);
+        assert_true(json_array_size(rs) > 2);
+        for (size_t i = 1; i < 3; i++)
+            engine_check(t, CHAT_TEMPLATE_LLAMA31, json_array_get(rs, i));
+        json_decref(rs);
+        json_decref(h);
+    }
+    tokenizer_free(t);
+}
+
 static void test_alignment_and_reuse(void **state)
 {
     (void)state;
@@ -250,6 +285,47 @@ static void test_sessions(void **state)
     assert_true(later > 10);
     json_decref(rs);
     json_decref(h);
+}
+
+/* skip_steady (kvtier bundle --steady no): the plan has no steady phase and no steady request;
+ * the phases before it are the same requests as with it. */
+static void test_skip_steady(void **state)
+{
+    (void)state;
+    if (!profiles)
+        skip();
+    struct workload_options o;
+    workload_options_init(&o);
+    o.max_requests = 10;
+    char a[300], b[300];
+    snprintf(a, sizeof(a), "%s/with.jsonl", tmpdir);
+    snprintf(b, sizeof(b), "%s/without.jsonl", tmpdir);
+    json_t *ha = NULL, *hb = NULL;
+    struct diag d = { 0 };
+    assert_int_equal(plan("A", "S", "tiny", 1, &o, a, &ha, &d), 0);
+    o.skip_steady = true;
+    assert_int_equal(plan("A", "S", "tiny", 1, &o, b, &hb, &d), 0);
+    json_t *ra = load_lines(a), *rb = load_lines(b);
+    size_t i, steady_a = 0, steady_b = 0, nb = json_array_size(rb);
+    json_t *r;
+    json_array_foreach (ra, i, r)
+        steady_a += i && !strcmp(jsonx_str(r, "phase", ""), "steady");
+    json_array_foreach (rb, i, r) {
+        steady_b += i && !strcmp(jsonx_str(r, "phase", ""), "steady");
+        if (i)
+            assert_string_equal(jsonx_str(r, "id", ""),
+                                jsonx_str(json_array_get(ra, i), "id", "?"));
+    }
+    assert_true(steady_a > 0);
+    assert_int_equal(steady_b, 0);
+    assert_int_equal(json_array_size(ra) - steady_a, nb);
+    json_t *ph;
+    json_array_foreach (json_object_get(hb, "phases"), i, ph)
+        assert_string_not_equal(jsonx_str(ph, "name", ""), "steady");
+    json_decref(ra);
+    json_decref(rb);
+    json_decref(ha);
+    json_decref(hb);
 }
 
 static void test_refusals(void **state)
@@ -381,8 +457,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_alignment_and_reuse),
+        cmocka_unit_test(test_llama31_profiles),
         cmocka_unit_test(test_sessions),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_skip_steady),
         cmocka_unit_test(test_mooncake_round_trip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -17,6 +17,7 @@ import signal
 import sys
 import tempfile
 import time
+import urllib.request
 
 from dynamo.trtllm import __version__
 from kvtier_double import common, llm_args
@@ -156,9 +157,33 @@ def kvbm_check(m):
     return True
 
 
-def registrar(ready_file, card, serve_pid):
+def kvbm_log_lines(metrics_port, page_size, model_dir):
+    """The two lines the real KVBM worker logs at start-up (kvbm.md section 6: "Initializing
+    KvbmWorker with params: ..." and "Inferred layout: ..."), with the numbers of the engine
+    behind this double: its device blocks and bytes per block from its metrics page, the layer
+    count from the checkpoint's config.json, outer_dim 2 (K and V)."""
+    page = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+    vals = {}
+    for line in page.read().decode().splitlines():
+        name, _, v = line.partition(" ")
+        if name in ("kvtier_engine_g1_capacity_blocks", "kvtier_engine_bytes_per_block"):
+            vals[name] = int(float(v))
+    with open(os.path.join(model_dir, "config.json")) as f:
+        layers = int(json.load(f).get("num_hidden_layers", 1))
+    bpb = vals["kvtier_engine_bytes_per_block"]
+    width = 2 if bpb % (layers * 2 * page_size * 2) == 0 else 1
+    inner = bpb // (layers * 2 * page_size * width)
+    return (f"Initializing KvbmWorker with params: num_device_blocks="
+            f"{vals['kvtier_engine_g1_capacity_blocks']}, page_size={page_size}, "
+            f"dtype_width_bytes={width}\n"
+            f"Inferred layout: num_layers={layers}, outer_dim=2, page_size={page_size}, "
+            f"inner_dim={inner}\n")
+
+
+def registrar(ready_file, card, serve_pid, kvbm_layout=None):
     """Child: waits for kvtier serve's ready file, publishes the model card with its URL and
-    the effective engine configuration, removes it when the worker exits."""
+    the effective engine configuration, logs KVBM's start-up lines when a KVBM connector is
+    configured (kvbm_layout = (page_size, model_dir)), removes the card when the worker exits."""
     path = None
     while True:
         try:
@@ -170,6 +195,10 @@ def registrar(ready_file, card, serve_pid):
                 with open(ready_file) as f:
                     rd = json.load(f)
                 card["url"] = f"http://127.0.0.1:{rd['http_port']}"
+                if kvbm_layout:
+                    sys.stdout.write(kvbm_log_lines(rd["metrics_port"], *kvbm_layout))
+                    sys.stdout.flush()
+                    kvbm_layout = None
                 path = common.register(card["store_kv"], card["namespace"], card["component"],
                                        card["endpoint"], card)
             except (OSError, ValueError, KeyError):
@@ -236,7 +265,7 @@ def main():
     sys.stdout.flush()
     if os.fork() == 0:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        registrar(ready, card, os.getppid())
+        registrar(ready, card, os.getppid(), (tpb, mdir) if kvbm else None)
     os.execvp(argv[0], argv)
 
 
