@@ -34,7 +34,7 @@ struct calibrate_cli {
     const char *results, *out, *profiles, *hardware, *name, *probe, *silicon, *model, *report;
     double pass_mape;
     uint64_t max_evals;
-    bool group, json;
+    bool group, json, include_unclean;
 };
 
 #define O(f) offsetof(struct calibrate_cli, f)
@@ -55,6 +55,10 @@ static const struct opt_def defs[] = {
     { "group", 0, OPT_BOOL, O(group), NULL, OPT_UNBOUNDED, NULL, "Input",
       "calibrate bundles of different models or hardware as separate groups (one profile each, "
       "OUT.<hardware>.<model>.yaml) instead of refusing them" },
+    { "include-unclean", 0, OPT_BOOL, O(include_unclean), NULL, OPT_UNBOUNDED, NULL, "Input",
+      "also fit and hold out bundles whose verdict says the measurement is not clean "
+      "(run_valid false, interrupted, SYSTEM_NOISE, CLIENT_LAG, THERMAL_THROTTLE); by default "
+      "they are left out, with the reason printed and recorded in the report" },
     { "max-evals", 0, OPT_U64, O(max_evals), "400", 20, 100000, NULL, "Fit",
       "twin evaluations of the fit (each replays every training bundle)" },
     { "pass-mape", 0, OPT_DOUBLE, O(pass_mape), "15", 0, 1000, NULL, "Fit",
@@ -139,6 +143,8 @@ static json_t *result_json(const struct calib_result *r, double pass)
         for (int k = 0; k < CALIB_METRICS; k++)
             json_object_set_new(ape, calib_metric_names[k], num_or_null(c->ape[k]));
         json_object_set_new(e, "ape_pct", ape);
+        json_object_set_new(e, "excluded", json_boolean(c->excluded));
+        json_object_set_new(e, "unclean", c->unclean[0] ? json_string(c->unclean) : json_null());
         json_array_append_new(cases, e);
     }
     json_t *pm = json_object();
@@ -152,6 +158,8 @@ static json_t *result_json(const struct calib_result *r, double pass)
     json_object_set_new(o, "mape_held_out_pct", num_or_null(r->mape_held));
     json_object_set_new(o, "mape_held_out_start_pct", num_or_null(r->mape_held_before));
     json_object_set_new(o, "mape_held_out_by_metric_pct", pm);
+    json_object_set_new(o, "n_unclean", json_integer((json_int_t)r->n_unclean));
+    json_object_set_new(o, "n_excluded", json_integer((json_int_t)r->n_excluded));
     json_object_set_new(o, "pass_mape_pct", json_real(pass));
     json_object_set_new(o, "pass", json_boolean(isfinite(r->mape_held) && r->mape_held <= pass));
     return o;
@@ -166,10 +174,17 @@ static void print_table(const struct calib_result *r, double pass)
         const char *dir = c->b->dir;
         size_t n = strlen(dir);
         printf("%-52s %-4s %-5s %10.1f/%-10.1f %10.1f/%-10.1f %9.2f/%-9.2f\n",
-               n > 52 ? dir + n - 52 : dir, c->b->mode, c->held_out ? "held" : "train",
+               n > 52 ? dir + n - 52 : dir, c->b->mode,
+               c->excluded   ? "excl"
+               : c->held_out ? "held"
+                             : "train",
                c->meas.ttft_p50_ms, c->after.ttft_p50_ms, c->meas.ttft_p95_ms, c->after.ttft_p95_ms,
                c->meas.itl_p50_ms, c->after.itl_p50_ms);
     }
+    for (size_t i = 0; i < r->n_cases; i++)
+        if (r->cases[i].unclean[0])
+            printf("%s %s: %s\n", r->cases[i].excluded ? "left out" : "unclean, used",
+                   r->cases[i].b->dir, r->cases[i].unclean);
     printf("fitted:");
     for (int p = 0; p < CALIB__N; p++)
         if (r->fit[p])
@@ -206,11 +221,49 @@ static void probe_rates(const json_t *probe, uint64_t bpb, struct calib_opts *o)
         o->ssd_write_bytes_per_s = bw;
 }
 
+/* The held-out MAPE the other way round (unclean bundles included when the main fit left them
+ * out, left out when it included them), so a report shows what the unclean bundles change. */
+static json_t *other_way(struct twin_bundle *bs, size_t n, const struct calib_opts *main_o)
+{
+    struct calib_opts o = *main_o;
+    o.include_unclean = !main_o->include_unclean;
+    struct calib_result r;
+    struct diag d = { 0 };
+    json_t *e = json_pack("{s:b}", "unclean_included", o.include_unclean);
+    if (calib_bundles(bs, n, &o, &r, &d) < 0) {
+        json_object_set_new(e, "error", json_string(d.msg));
+        return e;
+    }
+    json_t *pm = json_object();
+    for (int k = 0; k < CALIB_METRICS; k++)
+        json_object_set_new(pm, calib_metric_names[k], num_or_null(r.mape_held_metric[k]));
+    json_object_set_new(e, "n_train", json_integer((json_int_t)r.n_train));
+    json_object_set_new(e, "n_held_out", json_integer((json_int_t)r.n_held));
+    json_object_set_new(e, "mape_held_out_pct", num_or_null(r.mape_held));
+    json_object_set_new(e, "mape_held_out_by_metric_pct", pm);
+    calib_result_free(&r);
+    return e;
+}
+
+static void print_other(const json_t *e)
+{
+    bool inc = json_is_true(json_object_get(e, "unclean_included"));
+    const json_t *m = json_object_get(e, "mape_held_out_pct");
+    if (json_is_number(m))
+        printf("the other way (unclean bundles %s): held-out MAPE %.1f%% over %d bundles\n",
+               inc ? "included" : "left out", json_number_value(m),
+               (int)json_integer_value(json_object_get(e, "n_held_out")));
+    else
+        printf("the other way (unclean bundles %s): %s\n", inc ? "included" : "left out",
+               jsonx_str(e, "error", "no held-out bundle"));
+}
+
 /* Calibrates one group (same model and hardware) and writes its profile and report. */
 static int calibrate_group(const struct calibrate_cli *c, struct twin_bundle *bs, size_t n,
                            const char *out, const json_t *probe)
 {
-    struct calib_opts o = { .max_evals = (unsigned)c->max_evals };
+    struct calib_opts o = { .max_evals = (unsigned)c->max_evals,
+                            .include_unclean = c->include_unclean };
     probe_rates(probe ? probe : bs[0].probe, profile_bytes_per_block(&bs[0].model), &o);
     struct calib_result r;
     struct diag d = { 0 };
@@ -220,6 +273,9 @@ static int calibrate_group(const struct calibrate_cli *c, struct twin_bundle *bs
         return CLIOPT_EXIT_USAGE;
     }
     json_t *rep = result_json(&r, c->pass_mape);
+    json_t *other = r.n_unclean ? other_way(bs, n, &o) : NULL;
+    json_object_set_new(rep, "unclean_included", json_boolean(c->include_unclean));
+    json_object_set_new(rep, "other_way", other ? other : json_null());
     json_object_set_new(rep, "model", json_string(bs[0].model_name));
     json_object_set_new(rep, "hardware_start", json_string(bs[0].hw_name));
     json_object_set_new(rep, "engine", json_string(bs[0].engine));
@@ -228,12 +284,13 @@ static int calibrate_group(const struct calibrate_cli *c, struct twin_bundle *bs
                                         ? "bundles of the builtin emulation (kvtier serve)"
                                         : "bundles of a real stack"));
     char *name = c->name ? xstrdup(c->name) : xalloc_printf("%s_fitted", bs[0].hw_name);
-    json_t *cal = json_pack("{s:s,s:s,s:s,s:i,s:i,s:o,s:o}", "source",
-                            json_string_value(json_object_get(rep, "source")), "model",
-                            bs[0].model_name, "from_profile", bs[0].hw_name, "bundles",
-                            (int)r.n_train, "held_out_bundles", (int)r.n_held, "held_out_mape_pct",
-                            num_or_null(r.mape_held), "held_out_by_metric_pct",
-                            json_deep_copy(json_object_get(rep, "mape_held_out_by_metric_pct")));
+    json_t *cal =
+        json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:o,s:o}", "source",
+                  json_string_value(json_object_get(rep, "source")), "model", bs[0].model_name,
+                  "from_profile", bs[0].hw_name, "bundles", (int)r.n_train, "held_out_bundles",
+                  (int)r.n_held, "unclean_bundles_left_out", (int)r.n_excluded, "held_out_mape_pct",
+                  num_or_null(r.mape_held), "held_out_by_metric_pct",
+                  json_deep_copy(json_object_get(rep, "mape_held_out_by_metric_pct")));
     char *comment = xalloc_printf("Fitted by kvtier calibrate from %zu bundles (%s, model %s).\n"
                                   "Held-out MAPE of TTFT p50/p95 and ITL p50: %.1f %%.",
                                   n, bs[0].engine, bs[0].model_name, r.mape_held);
@@ -246,6 +303,8 @@ static int calibrate_group(const struct calibrate_cli *c, struct twin_bundle *bs
             printf("%s\n", jtext);
         else
             print_table(&r, c->pass_mape);
+        if (!c->json && other)
+            print_other(other);
         log_info("wrote %s and %s (twin replay of %s bundles)", out, jpath, bs[0].engine);
         rc = isfinite(r.mape_held) && r.mape_held > c->pass_mape ? CLIOPT_EXIT_INVALID
                                                                  : CLIOPT_EXIT_OK;

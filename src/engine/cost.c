@@ -42,10 +42,12 @@ int cost_model_init(struct cost_model *cm, const struct model_profile *m,
 void cost_step_add_prefill(const struct cost_model *cm, struct cost_step *s, uint64_t cached,
                            uint64_t chunk)
 {
+    /* token i of the chunk attends to cached + i keys, QK^T and AV at 2 d_q FLOPs per key each
+       (4 d_q per key, as a decode token): sum over the chunk = chunk x (cached + chunk / 2) */
     double mid = (double)cached + (double)chunk / 2.0;
     s->prefill_tokens += chunk;
-    s->attn_full += (double)chunk * mid;
-    s->attn_swa += (double)chunk * (cm->swa_window > 0 ? fmin(mid, cm->swa_window) : 0);
+    s->attn_full += 2.0 * (double)chunk * mid;
+    s->attn_swa += 2.0 * (double)chunk * (cm->swa_window > 0 ? fmin(mid, cm->swa_window) : 0);
     s->ctx_tokens += cached;
     s->seqs++;
 }

@@ -2,8 +2,9 @@
 /* Step-time cost model of the emulated engine: a roofline over the model and hardware profiles
  * (twin.md §5). For one iteration with prefill chunks C_i over cached prefixes p_i and a decode
  * set D with contexts c_j:
- *   FLOPs  = 2 P (C + |D|) + sum_i 2 d_q C_i (L_full (p_i + C_i/2) + L_swa min(p_i + C_i/2, W))
+ *   FLOPs  = 2 P (C + |D|) + sum_i 4 d_q C_i (L_full (p_i + C_i/2) + L_swa min(p_i + C_i/2, W))
  *                         + sum_j 4 d_q (L_full c_j + L_swa min(c_j, W))
+ * (attention: QK^T and AV, 2 d_q FLOPs each per query token and key, prefill and decode alike)
  *   T_comp = FLOPs / (peak x MFU), the attention FLOPs at peak x attn_mfu when the profile sets it
  *   T_mem  = W_step(B) / (BW x MBU) + kv_b (sum c_j + sum p_i + C + |D|) / KV-read BW
  *   T_step = max(T_comp, T_mem) + step overhead + per-sequence overhead x (sequences - 1)
@@ -35,7 +36,7 @@ struct cost_model {
 /* Accumulated shape of one iteration. */
 struct cost_step {
     uint64_t prefill_tokens; /* C = sum C_i */
-    double attn_full;        /* sum_i C_i (p_i + C_i/2) + 2 sum_j c_j, tokens^2 */
+    double attn_full;        /* 2 sum_i C_i (p_i + C_i/2) + 2 sum_j c_j, tokens^2 */
     double attn_swa;         /* same with contexts capped at the window */
     uint64_t ctx_tokens;     /* sum_j c_j + sum_i p_i (KV read) */
     uint32_t decode_seqs;    /* |D| */

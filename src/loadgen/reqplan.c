@@ -13,6 +13,7 @@
 #include "common/fileio.h"
 #include "common/jsonx.h"
 #include "common/mooncake_row.h"
+#include "common/planrow.h"
 #include "common/rng.h"
 #include "common/xalloc.h"
 #include "loadgen/arrival.h"
@@ -63,21 +64,17 @@ struct builder {
     size_t cap_reqs, cap_phases;
     size_t *cap_phase_reqs; /* per phase */
     json_t *sessions;       /* "phase\x1fsession" -> index of the last turn seen */
-    json_t *ids;            /* request id -> line it was first seen on */
 };
 
 static void builder_init(struct builder *b)
 {
-    *b = (struct builder){ .p = xcalloc(1, sizeof(struct reqplan)),
-                           .sessions = json_object(),
-                           .ids = json_object() };
+    *b = (struct builder){ .p = xcalloc(1, sizeof(struct reqplan)), .sessions = json_object() };
 }
 
 static void builder_fini(struct builder *b)
 {
     free(b->cap_phase_reqs);
     json_decref(b->sessions);
-    json_decref(b->ids);
     reqplan_free(b->p);
 }
 
@@ -130,300 +127,53 @@ static void link_session(struct builder *b, struct reqplan_request *r)
     json_object_set_new(b->sessions, key, json_integer((json_int_t)idx));
 }
 
-static int field_u64(const json_t *o, const char *key, uint64_t max, uint64_t *ret, bool *ret_set,
-                     struct diag *d, unsigned line)
+/* Mirrors the reader's phases (from the header, or named by requests) into the plan. */
+static int sync_phases(struct builder *b, const struct planrow_reader *rd)
 {
-    json_t *v = json_object_get(o, key);
-    if (ret_set)
-        *ret_set = false;
-    if (!v || json_is_null(v))
-        return 0;
-    if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) <= (double)max &&
-        floor(json_real_value(v)) == json_real_value(v)) {
-        *ret = (uint64_t)json_real_value(v);
-    } else if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-               (uint64_t)json_integer_value(v) > max) {
-        return diag_set(d, -EINVAL, line, 0,
-                        "field \"%s\": expected an integer in [0, %" PRIu64 "]", key, max);
-    } else {
-        *ret = (uint64_t)json_integer_value(v);
-    }
-    if (ret_set)
-        *ret_set = true;
-    return 0;
-}
-
-/* A string field that may also be given as a number; NULL if absent or null. */
-static int field_id(const json_t *o, const char *key, char **ret, struct diag *d, unsigned line)
-{
-    json_t *v = json_object_get(o, key);
-    *ret = NULL;
-    if (!v || json_is_null(v))
-        return 0;
-    if (json_is_string(v)) {
-        if (json_string_length(v) == 0 || json_string_length(v) >= REQPLAN_ID_MAX ||
-            strlen(json_string_value(v)) != json_string_length(v))
-            return diag_set(d, -EINVAL, line, 0, "field \"%s\": empty, too long (max %u) or NUL",
-                            key, REQPLAN_ID_MAX - 1);
-        /* ids go into an HTTP header: no control characters */
-        for (const char *s = json_string_value(v); *s; s++)
-            if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                return diag_set(d, -EINVAL, line, 0, "field \"%s\": control character", key);
-        *ret = xstrdup(json_string_value(v));
-        return 0;
-    }
-    if (json_is_integer(v)) {
-        *ret = xalloc_printf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        return 0;
-    }
-    return diag_set(d, -EINVAL, line, 0, "field \"%s\": expected a string", key);
-}
-
-static int parse_header(struct builder *b, json_t *h, struct diag *d, unsigned line)
-{
-    struct reqplan *p = b->p;
-    if (p->header)
-        return diag_set(d, -EINVAL, line, 0, "a second kvtier.plan header");
-    const char *ep = jsonx_str(h, "endpoint", NULL);
-    if (ep && !strcmp(ep, "chat"))
-        p->endpoint = LOADGEN_ENDPOINT_CHAT;
-    else if (ep && !strcmp(ep, "completions"))
-        p->endpoint = LOADGEN_ENDPOINT_COMPLETIONS;
-    else if (ep)
-        return diag_set(d, -EINVAL, line, 0, "field \"endpoint\": expected chat or completions");
-    json_t *phases = json_object_get(h, "phases");
-    if (phases && !json_is_array(phases))
-        return diag_set(d, -EINVAL, line, 0, "field \"phases\": expected an array");
-    size_t i;
-    json_t *ph;
-    json_array_foreach (phases, i, ph) {
-        const char *name = json_is_object(ph) ? jsonx_str(ph, "name", NULL) : NULL;
-        if (!name)
-            return diag_set(d, -EINVAL, line, 0, "field \"phases[%zu].name\": missing", i);
-        if (reqplan_phase_index(p, name) >= 0)
-            return diag_set(d, -EINVAL, line, 0, "field \"phases[%zu].name\": duplicate \"%s\"", i,
-                            name);
-        int idx = add_phase(b, name);
+    while (b->p->n_phases < rd->n_phases) {
+        const struct planrow_phase *src = &rd->phases[b->p->n_phases];
+        int idx = add_phase(b, src->name);
         if (idx < 0)
-            return diag_set(d, idx, line, 0, "field \"phases[%zu].name\": bad or too many", i);
-        struct reqplan_phase *q = &p->phases[idx];
-        const char *arr = jsonx_str(ph, "arrival", NULL);
-        if (arr && arrival_from_name(arr, &q->arrival) < 0)
-            return diag_set(d, -EINVAL, line, 0,
-                            "field \"phases[%zu].arrival\": expected constant, poisson, gamma or "
-                            "closed",
-                            i);
-        json_t *rate = json_object_get(ph, "rate_per_s");
-        if (rate && !json_is_null(rate)) {
-            if (!json_is_number(rate) || json_number_value(rate) < 0)
-                return diag_set(d, -EINVAL, line, 0,
-                                "field \"phases[%zu].rate_per_s\": expected a number >= 0", i);
-            q->rate_per_s = json_number_value(rate);
-        }
-        json_t *burst = json_object_get(ph, "burstiness");
-        if (json_is_number(burst))
-            q->burstiness = json_number_value(burst);
-        int rc;
-        char f[64];
-        static const char *const keys[] = { "concurrency", "max_concurrency", "duration_ns",
-                                            "requests" };
-        uint64_t *dst[] = { &q->concurrency, &q->max_concurrency, &q->duration_ns, &q->requests };
-        for (size_t k = 0; k < 4; k++) {
-            rc = field_u64(ph, keys[k], INT64_MAX, dst[k], NULL, d, line);
-            if (rc < 0) {
-                snprintf(f, sizeof(f), "phases[%zu].%s", i, keys[k]);
-                return diag_set(d, rc, line, 0, "field \"%s\": expected an integer >= 0", f);
-            }
-        }
-    }
-    p->header = json_incref(h);
-    return 0;
-}
-
-/* The phase index of a request line: its "phase" (default "main"), added unless the header
- * lists the phases. Returns the index or -EINVAL (d says why). */
-static int request_phase(struct builder *b, const json_t *o, struct diag *d, unsigned line)
-{
-    const char *phase = "main";
-    const json_t *pv = json_object_get(o, "phase");
-    if (pv && !json_is_null(pv)) {
-        if (!json_is_string(pv))
-            return diag_set(d, -EINVAL, line, 0, "field \"phase\": expected a string");
-        phase = json_string_value(pv);
-    }
-    int pi = reqplan_phase_index(b->p, phase);
-    if (pi >= 0)
-        return pi;
-    if (b->p->header && json_array_size(json_object_get(b->p->header, "phases")) > 0)
-        return diag_set(d, -EINVAL, line, 0,
-                        "field \"phase\": \"%.60s\" is not a phase of the header", phase);
-    pi = add_phase(b, phase);
-    if (pi < 0)
-        return diag_set(d, -EINVAL, line, 0, "field \"phase\": bad name or too many phases");
-    return pi;
-}
-
-/* Checks a request's content: messages (objects with a role), prompt (a string) or
- * prompt_token_ids (integers >= 0), at least one of them. Each is returned borrowed from o, or
- * NULL when absent or null. */
-static int request_content(json_t *o, json_t **ret_msgs, json_t **ret_prompt, json_t **ret_ids,
-                           struct diag *d, unsigned line)
-{
-    json_t *msgs = json_object_get(o, "messages");
-    json_t *prompt = json_object_get(o, "prompt");
-    json_t *ids = json_object_get(o, "prompt_token_ids");
-    size_t i;
-    json_t *v;
-    if (json_is_null(msgs))
-        msgs = NULL;
-    if (json_is_null(prompt))
-        prompt = NULL;
-    if (json_is_null(ids))
-        ids = NULL;
-    if (msgs && (!json_is_array(msgs) || json_array_size(msgs) == 0))
-        return diag_set(d, -EINVAL, line, 0, "field \"messages\": expected a non-empty array");
-    json_array_foreach (msgs, i, v) {
-        if (!json_is_object(v) || !json_is_string(json_object_get(v, "role")))
-            return diag_set(d, -EINVAL, line, 0,
-                            "field \"messages[%zu]\": expected an object with a string role", i);
-    }
-    if (prompt && !json_is_string(prompt))
-        return diag_set(d, -EINVAL, line, 0, "field \"prompt\": expected a string");
-    if (ids && (!json_is_array(ids) || json_array_size(ids) == 0))
-        return diag_set(d, -EINVAL, line, 0,
-                        "field \"prompt_token_ids\": expected a non-empty array");
-    json_array_foreach (ids, i, v) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0)
-            return diag_set(d, -EINVAL, line, 0,
-                            "field \"prompt_token_ids[%zu]\": expected an integer >= 0", i);
-    }
-    if (!msgs && !prompt && !ids)
-        return diag_set(d, -EINVAL, line, 0,
-                        "no request content: expected \"messages\", \"prompt\" or "
-                        "\"prompt_token_ids\"");
-    *ret_msgs = msgs;
-    *ret_prompt = prompt;
-    *ret_ids = ids;
-    return 0;
-}
-
-static int parse_request(struct builder *b, json_t *o, struct diag *d, unsigned line)
-{
-    struct reqplan *p = b->p;
-    char *id = NULL, *sid = NULL;
-    int rc = field_id(o, "id", &id, d, line);
-    if (rc < 0)
-        goto out;
-    if (!id) {
-        rc = diag_set(d, -EINVAL, line, 0, "field \"id\": missing");
-        goto out;
-    }
-    json_t *seen = json_object_get(b->ids, id);
-    if (seen) {
-        rc = diag_set(d, -EINVAL, line, 0, "field \"id\": \"%.60s\" repeats the id of line %lld",
-                      id, (long long)json_integer_value(seen));
-        goto out;
-    }
-    int pi = request_phase(b, o, d, line);
-    if (pi < 0) {
-        rc = pi;
-        goto out;
-    }
-    rc = field_id(o, "session_id", &sid, d, line);
-    if (rc < 0)
-        goto out;
-    uint64_t turn = 0, off = 0, think = 0, in = 0, outt = 0;
-    bool off_set = false;
-    if ((rc = field_u64(o, "turn", UINT32_MAX, &turn, NULL, d, line)) < 0 ||
-        (rc = field_u64(o, "t_offset_ns", INT64_MAX, &off, &off_set, d, line)) < 0 ||
-        (rc = field_u64(o, "think_time_ns", INT64_MAX, &think, NULL, d, line)) < 0 ||
-        (rc = field_u64(o, "input_tokens", REQPLAN_TOKENS_MAX, &in, NULL, d, line)) < 0 ||
-        (rc = field_u64(o, "output_tokens", REQPLAN_TOKENS_MAX, &outt, NULL, d, line)) < 0)
-        goto out;
-    json_t *carry = json_object_get(o, "carry_history");
-    if (carry && !json_is_boolean(carry) && !json_is_null(carry)) {
-        rc = diag_set(d, -EINVAL, line, 0, "field \"carry_history\": expected true or false");
-        goto out;
-    }
-    json_t *msgs = NULL, *prompt = NULL, *ids = NULL;
-    rc = request_content(o, &msgs, &prompt, &ids, d, line);
-    if (rc < 0)
-        goto out;
-    if (p->n_reqs >= REQPLAN_MAX_REQUESTS) {
-        rc = diag_set(d, -EMSGSIZE, line, 0, "more than %u requests", REQPLAN_MAX_REQUESTS);
-        goto out;
-    }
-    struct reqplan_request *r = add_request(b, (uint32_t)pi);
-    json_object_set_new(b->ids, id, json_integer(line));
-    r->id = id;
-    r->session_id = sid;
-    id = sid = NULL;
-    r->turn = (uint32_t)turn;
-    r->t_offset_ns = off_set ? (int64_t)off : -1;
-    r->think_time_ns = think;
-    r->carry_history = json_is_true(carry);
-    r->input_tokens = in;
-    r->output_tokens = outt;
-    r->messages = json_incref(msgs);
-    r->prompt = prompt ? xstrdup(json_string_value(prompt)) : NULL;
-    r->prompt_token_ids = json_incref(ids);
-    link_session(b, r);
-    rc = 0;
-out:
-    free(id);
-    free(sid);
-    return rc;
-}
-
-/* Iterates the lines of text, calling fn with each parsed JSON object. */
-static int for_lines(const char *text, size_t len, const char *name, struct builder *b,
-                     int (*fn)(struct builder *b, json_t *o, struct diag *d, unsigned line,
-                               void *arg),
-                     void *arg, struct diag *d)
-{
-    unsigned line = 0;
-    size_t pos = 0;
-    diag_file(d, name);
-    while (pos < len) {
-        line++;
-        const char *s = text + pos;
-        const char *nl = memchr(s, '\n', len - pos);
-        size_t n = nl ? (size_t)(nl - s) : len - pos;
-        pos += n + (nl ? 1 : 0);
-        if (n > REQPLAN_LINE_MAX_BYTES)
-            return diag_set(d, -EMSGSIZE, line, 0, "line longer than %u bytes",
-                            REQPLAN_LINE_MAX_BYTES);
-        size_t k = 0;
-        while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r'))
-            k++;
-        if (k == n)
-            continue; /* blank line */
-        json_error_t jerr;
-        json_t *o = json_loadb(s, n, JSON_REJECT_DUPLICATES, &jerr);
-        if (!o)
-            return diag_set(d, -EINVAL, line, (unsigned)jerr.column, "not JSON: %s", jerr.text);
-        int rc = 0;
-        if (!json_is_object(o))
-            rc = diag_set(d, -EINVAL, line, 0, "expected a JSON object");
-        else
-            rc = fn(b, o, d, line, arg);
-        json_decref(o);
-        if (rc < 0)
-            return rc;
+            return idx;
+        struct reqplan_phase *q = &b->p->phases[idx];
+        if (src->arrival[0] && arrival_from_name(src->arrival, &q->arrival) < 0)
+            return -EINVAL;
+        q->rate_per_s = src->rate_per_s;
+        q->burstiness = src->burstiness;
+        q->concurrency = src->concurrency;
+        q->max_concurrency = src->max_concurrency;
+        q->duration_ns = src->duration_ns;
+        q->requests = src->requests;
     }
     return 0;
 }
 
-static int plan_line(struct builder *b, json_t *o, struct diag *d, unsigned line, void *arg)
+struct plan_read {
+    struct builder *b;
+    const struct planrow_reader *rd;
+};
+
+static int plan_row(void *arg, struct planrow *row, unsigned line, struct diag *d)
 {
-    (void)arg;
-    json_t *kind = json_object_get(o, "kind");
-    if (kind) {
-        if (json_is_string(kind) && !strcmp(json_string_value(kind), "kvtier.plan"))
-            return parse_header(b, o, d, line);
-        return 0; /* other headers are skipped */
-    }
-    return parse_request(b, o, d, line);
+    struct plan_read *pr = arg;
+    int rc = sync_phases(pr->b, pr->rd);
+    if (rc < 0)
+        return diag_set(d, rc, line, 0, "field \"phase\": bad name or too many phases");
+    struct reqplan_request *r = add_request(pr->b, row->phase);
+    r->id = xstrdup(row->id);
+    r->session_id = row->session_id[0] ? xstrdup(row->session_id) : NULL;
+    r->turn = row->turn;
+    r->t_offset_ns = row->t_offset_ns;
+    r->think_time_ns = row->think_time_ns;
+    r->carry_history = row->carry_history;
+    r->input_tokens = row->input_tokens;
+    r->output_tokens = row->output_tokens;
+    /* a plan line's prompt is its body; its hash_ids are for the twin */
+    r->messages = json_incref(row->messages);
+    r->prompt = row->prompt ? xstrdup(json_string_value(row->prompt)) : NULL;
+    r->prompt_token_ids = json_incref(row->prompt_token_ids);
+    link_session(pr->b, r);
+    return 0;
 }
 
 static int finish(struct builder *b, struct reqplan **ret, struct diag *d)
@@ -439,29 +189,30 @@ int reqplan_parse(const char *text, size_t len, const char *name, struct reqplan
                   struct diag *d)
 {
     struct builder b;
+    struct planrow_reader rd;
+    struct planrow_opts o = { .need_body = true };
     builder_init(&b);
-    int rc = for_lines(text, len, name, &b, plan_line, NULL, d);
-    if (rc >= 0)
+    planrow_reader_init(&rd, &o);
+    struct plan_read pr = { .b = &b, .rd = &rd };
+    int rc = planrow_read(&rd, text, len, name, plan_row, &pr, d);
+    if (rc >= 0 && (rc = sync_phases(&b, &rd)) < 0)
+        rc = diag_set(d, rc, 0, 0, "bad phase name or too many phases");
+    if (rc >= 0) {
+        b.p->endpoint = rd.endpoint == PLANROW_ENDPOINT_CHAT          ? LOADGEN_ENDPOINT_CHAT
+                        : rd.endpoint == PLANROW_ENDPOINT_COMPLETIONS ? LOADGEN_ENDPOINT_COMPLETIONS
+                                                                      : b.p->endpoint;
+        b.p->header = json_incref(rd.header);
         rc = finish(&b, ret, d);
+    }
+    planrow_reader_fini(&rd);
     builder_fini(&b);
     return rc;
-}
-
-static int load_text(const char *path, struct buf *out, struct diag *d)
-{
-    buf_init(out, REQPLAN_FILE_MAX_BYTES);
-    int rc = fileio_read_all(path, REQPLAN_FILE_MAX_BYTES, out);
-    if (rc < 0) {
-        diag_file(d, path);
-        return diag_set(d, rc, 0, 0, "cannot read: %s", strerror(-rc));
-    }
-    return 0;
 }
 
 int reqplan_load(const char *path, struct reqplan **ret, struct diag *d)
 {
     struct buf t;
-    int rc = load_text(path, &t, d);
+    int rc = planrow_load_text(path, &t, d);
     if (rc == 0)
         rc = reqplan_parse(buf_str(&t), t.len, path, ret, d);
     buf_fini(&t);
@@ -528,7 +279,7 @@ int reqplan_load_trace(const char *path, const struct reqplan_trace_opts *o, str
                        struct diag *d)
 {
     struct buf t;
-    int rc = load_text(path, &t, d);
+    int rc = planrow_load_text(path, &t, d);
     if (rc == 0)
         rc = reqplan_parse_trace(buf_str(&t), t.len, path, o, ret, d);
     buf_fini(&t);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Request plans in memory: parsed from the JSONL plan format of docs/contracts.md (tolerant:
- * unknown keys are ignored; a bad line is an error naming file:line and the field), imported
+/* Request plans in memory: read from the JSONL plan format of docs/contracts.md by the one plan
+ * reader, common/planrow.h (unknown keys are ignored; a bad line is an error naming file:line
+ * and the field; every request needs a body, its hash_ids are left to the twin), imported
  * from a Mooncake trace (timestamp ms, input_length, output_length, hash_ids), or synthetic
  * (--isl/--osl/--requests). Generated prompts are deterministic words per hash id, so equal
  * hash ids give equal text (and equal token ids with prompt_ids), and are only materialised
@@ -16,15 +17,18 @@
 
 #include "common/buf.h"
 #include "common/diag.h"
+#include "common/planrow.h"
 #include "loadgen/loadgen.h"
 
-#define REQPLAN_LINE_MAX_BYTES (64u << 20) /* one plan line */
-#define REQPLAN_FILE_MAX_BYTES (4ull << 30)
-#define REQPLAN_MAX_REQUESTS   10000000u
-#define REQPLAN_MAX_PHASES     64
-#define REQPLAN_ID_MAX         128
-#define REQPLAN_TOKENS_MAX     (4u << 20) /* largest input or output length accepted */
-#define REQPLAN_PHASE_NAME_MAX 64
+/* The limits of the one plan reader (common/planrow.h), also applied to traces and synthetic
+ * plans. */
+#define REQPLAN_LINE_MAX_BYTES PLANROW_LINE_MAX_BYTES
+#define REQPLAN_FILE_MAX_BYTES PLANROW_FILE_MAX_BYTES
+#define REQPLAN_MAX_REQUESTS   PLANROW_MAX_REQUESTS
+#define REQPLAN_MAX_PHASES     PLANROW_MAX_PHASES
+#define REQPLAN_ID_MAX         PLANROW_ID_MAX
+#define REQPLAN_TOKENS_MAX     PLANROW_TOKENS_MAX
+#define REQPLAN_PHASE_NAME_MAX PLANROW_PHASE_NAME_MAX
 
 struct reqplan_request {
     char *id;                 /* owned; sent as X-Request-Id */

@@ -373,6 +373,10 @@ static int launch_proc(struct stack *s, const struct stack_opts *o, const json_t
     const char *k;
     json_t *v;
     json_object_foreach (penv, k, v) {
+        /* a profile's KVBM variable (e.g. the stats interval) belongs to modes with KVBM: a
+         * B0 worker runs without any */
+        if (!strncmp(k, "DYN_KVBM_", 9) && !mode_has_kvbm(o->mode.id))
+            continue;
         char *val = json_is_string(v) ? expand(json_string_value(v), vars) : jsonx_dump_line(v);
         spawn_env_set(&env, k, val);
         free(val);

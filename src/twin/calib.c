@@ -15,8 +15,8 @@
 #include "twin/fit.h"
 
 const char *const calib_param_names[CALIB__N] = {
-    "mfu_prefill",        "mbu_decode",          "step_overhead_s",
-    "per_seq_overhead_s", "kv_read_bytes_per_s", "ssd_read_bytes_per_s",
+    "mfu_prefill",         "mbu_decode",           "step_overhead_s", "per_seq_overhead_s",
+    "kv_read_bytes_per_s", "ssd_read_bytes_per_s", "attn_mfu",
 };
 const char *const calib_metric_names[CALIB_METRICS] = { "ttft_p50_ms", "ttft_p95_ms",
                                                         "itl_p50_ms" };
@@ -84,7 +84,7 @@ static double objective(const double *x, void *arg)
     size_t n = 0;
     for (size_t i = 0; i < r->n_cases; i++) {
         struct calib_case *c = &r->cases[i];
-        if (c->held_out == cx->train)
+        if (c->excluded || c->held_out == cx->train)
             continue;
         struct twin_metrics m;
         struct twin_stats st;
@@ -113,7 +113,7 @@ static double mape_of(struct calib_result *r, bool held, bool after, double *per
     size_t n = 0, pn[CALIB_METRICS] = { 0 };
     for (size_t i = 0; i < r->n_cases; i++) {
         const struct calib_case *c = &r->cases[i];
-        if (c->held_out != held)
+        if (c->excluded || c->held_out != held)
             continue;
         for (int k = 0; k < CALIB_METRICS; k++) {
             double p = metric(after ? &c->after : &c->before, k), m = metric(&c->meas, k);
@@ -131,28 +131,77 @@ static double mape_of(struct calib_result *r, bool held, bool after, double *per
     return n ? sum / (double)n : NAN;
 }
 
-static void setup_cases(struct twin_bundle *bs, size_t n, struct calib_result *r)
+/* Reason codes that say a run's latencies were measured under outside interference. */
+static const char *const unclean_codes[] = { "SYSTEM_NOISE", "CLIENT_LAG", "THERMAL_THROTTLE" };
+
+/* Appends "code (why; why)" of the verdict's reason code to out. */
+static void add_reason(struct buf *out, const json_t *v, const char *code)
+{
+    buf_printf(out, "%s%s", out->len ? ", " : "", code);
+    json_t *whys = json_object_get(json_object_get(json_object_get(v, "details"), code), "why");
+    size_t i;
+    json_t *w;
+    json_array_foreach (whys, i, w) {
+        if (json_is_string(w))
+            buf_printf(out, "%s%s", i ? "; " : " (", json_string_value(w));
+        if (i + 1 == json_array_size(whys))
+            buf_printf(out, ")");
+    }
+}
+
+bool calib_bundle_unclean(const struct twin_bundle *b, char *why, size_t n)
+{
+    const json_t *v = b->verdict;
+    struct buf out;
+    buf_init(&out, 0);
+    if (json_is_false(json_object_get(v, "run_valid")))
+        buf_printf(&out, "run_valid false");
+    if (json_is_true(json_object_get(json_object_get(v, "evidence"), "interrupted")))
+        buf_printf(&out, "%sinterrupted", out.len ? ", " : "");
+    size_t i;
+    json_t *c;
+    json_array_foreach (json_object_get(v, "reason_codes"), i, c) {
+        for (size_t k = 0; k < sizeof(unclean_codes) / sizeof(unclean_codes[0]); k++)
+            if (json_is_string(c) && strcmp(json_string_value(c), unclean_codes[k]) == 0)
+                add_reason(&out, v, unclean_codes[k]);
+    }
+    bool unclean = out.len > 0;
+    if (n)
+        snprintf(why, n, "%s", buf_str(&out));
+    buf_fini(&out);
+    return unclean;
+}
+
+static void setup_cases(struct twin_bundle *bs, size_t n, bool include_unclean,
+                        struct calib_result *r)
 {
     r->cases = xcalloc(n, sizeof(*r->cases));
     r->n_cases = n;
-    /* stratified by mode (bundles come sorted by directory): within each mode the second of
-       every three is held out, so each mode is in both sets once it has two bundles */
     for (size_t i = 0; i < n; i++) {
         struct calib_case *c = &r->cases[i];
         c->b = &bs[i];
+        r->n_unclean += calib_bundle_unclean(&bs[i], c->unclean, sizeof(c->unclean));
+        c->excluded = c->unclean[0] && !include_unclean;
+        r->n_excluded += c->excluded;
+    }
+    /* stratified by mode (bundles come sorted by directory): within each mode the second of
+       every three bundles used is held out, so each mode is in both sets once it has two */
+    size_t used = n - r->n_excluded;
+    for (size_t i = 0; i < n; i++) {
+        struct calib_case *c = &r->cases[i];
         size_t k = 0;
         for (size_t j = 0; j < i; j++)
-            k += strcmp(bs[j].mode, bs[i].mode) == 0;
-        c->held_out = k % 3 == 1;
+            k += !r->cases[j].excluded && strcmp(bs[j].mode, bs[i].mode) == 0;
+        c->held_out = !c->excluded && k % 3 == 1;
         c->meas = bs[i].measured;
         for (uint32_t ph = 0; ph < bs[i].plan.n_phase; ph++)
             twin_metrics_measured(&bs[i].plan, bs[i].plan.phase[ph], &c->meas_phase[ph]);
         r->n_held += c->held_out;
     }
-    if (r->n_held == n) /* never leave nothing to train on */
+    if (r->n_held == used) /* never leave nothing to train on */
         for (size_t i = 0; i < n; i++)
             r->n_held -= r->cases[i].held_out && i % 2 == 0 ? (r->cases[i].held_out = false, 1) : 0;
-    r->n_train = n - r->n_held;
+    r->n_train = used - r->n_held;
 }
 
 int calib_bundles(struct twin_bundle *bs, size_t n, const struct calib_opts *o,
@@ -173,7 +222,15 @@ int calib_bundles(struct twin_bundle *bs, size_t n, const struct calib_opts *o,
         r->fitted.ssd_read_bytes_per_s = o->ssd_read_bytes_per_s;
     if (o->ssd_write_bytes_per_s > 0)
         r->fitted.ssd_write_bytes_per_s = o->ssd_write_bytes_per_s;
-    setup_cases(bs, n, r);
+    setup_cases(bs, n, o->include_unclean, r);
+    if (r->n_train == 0) {
+        calib_result_free(r);
+        return diag_set(d, -EINVAL, 0, 0,
+                        "all %zu bundles have verdicts saying their measurement is not clean "
+                        "(SYSTEM_NOISE, CLIENT_LAG, ...): none left to calibrate from "
+                        "(--include-unclean uses them anyway)",
+                        n);
+    }
     struct bctx cx = { .r = r, .train = true, .out = xcalloc(max_req + 1, sizeof(*cx.out)) };
     bool disk = false;
     for (size_t i = 0; i < n; i++) {
@@ -182,7 +239,7 @@ int calib_bundles(struct twin_bundle *bs, size_t n, const struct calib_opts *o,
         c.hw = r->fitted;
         struct diag dd = { 0 };
         if (twin_run(&c, &bs[i].plan, cx.out, &st, &dd) == 0 && st.onboard_d_blocks &&
-            !r->cases[i].held_out)
+            !r->cases[i].held_out && !r->cases[i].excluded)
             disk = true;
         twin_metrics_predicted(&bs[i].plan, cx.out, NULL, &r->cases[i].before);
     }

@@ -33,9 +33,13 @@ enum calib_param {
 
 #define CALIB_METRICS 3 /* TTFT p50, TTFT p95, ITL p50 */
 
+#define CALIB_WHY_MAX 200
+
 struct calib_case {
     const struct twin_bundle *b; /* borrowed */
     bool held_out;
+    bool excluded;               /* unclean verdict: neither trained on nor held out */
+    char unclean[CALIB_WHY_MAX]; /* why the verdict says the measurement is not clean, "" */
     struct twin_metrics meas, before, after;         /* all phases */
     struct twin_metrics meas_phase[TWIN_MAX_PHASES]; /* per phase, part of the objective */
     double ape[CALIB_METRICS];                       /* after, percent; NaN where not measured */
@@ -46,7 +50,7 @@ struct calib_result {
     bool fit[CALIB__N];
     double start[CALIB__N], value[CALIB__N];
     struct calib_case *cases; /* owned, n_cases */
-    size_t n_cases, n_train, n_held;
+    size_t n_cases, n_train, n_held, n_unclean, n_excluded;
     double mape_train, mape_held, mape_held_before; /* percent; NaN when none */
     double mape_held_metric[CALIB_METRICS];         /* per metric over held-out bundles */
     unsigned evals;
@@ -56,12 +60,23 @@ struct calib_opts {
     double ssd_read_bytes_per_s;  /* from a probe; 0 = fit from onboards or keep */
     double ssd_write_bytes_per_s; /* from a probe; 0 = keep */
     unsigned max_evals;           /* 0 = 400 */
+    bool include_unclean;         /* fit and hold out bundles whose verdict is not clean too */
 };
 
 extern const char *const calib_param_names[CALIB__N];
 extern const char *const calib_metric_names[CALIB_METRICS];
 
-/* Bundles must share model and hardware (the caller groups them). Errors: -EINVAL with d. */
+/* Whether a bundle's own verdict says its latency measurement is not clean, which makes it a
+ * bad calibration sample: run_valid false, an interrupted run, or the reason codes SYSTEM_NOISE
+ * (CPU or I/O pressure from outside the stack), CLIENT_LAG (the client sent or read late) or
+ * THERMAL_THROTTLE. The reasons (codes and the verdict's own "why" lines) go into why (n bytes).
+ * A bundle without verdict.json is taken as clean (false, why ""). Pure. */
+bool calib_bundle_unclean(const struct twin_bundle *b, char *why, size_t n);
+
+/* Bundles must share model and hardware (the caller groups them). Unless o->include_unclean,
+ * bundles with an unclean verdict are left out of the fit and of the held-out split (their
+ * predictions are still reported); the split is made among the bundles used. Errors: -EINVAL
+ * with d (also when every bundle is left out). */
 int calib_bundles(struct twin_bundle *bs, size_t n, const struct calib_opts *o,
                   struct calib_result *r, struct diag *d);
 void calib_result_free(struct calib_result *r);

@@ -17,7 +17,8 @@
 
 #define CROSSOVER_MAX_TOKENS (1u << 20)
 
-static const int sil_params[] = { CALIB_MFU, CALIB_MBU, CALIB_KV_READ, CALIB_STEP, CALIB_PER_SEQ };
+static const int sil_params[] = { CALIB_MFU,  CALIB_MBU,     CALIB_KV_READ,
+                                  CALIB_STEP, CALIB_PER_SEQ, CALIB_ATTN_MFU };
 #define SIL_N (sizeof(sil_params) / sizeof(sil_params[0]))
 
 static double *sfield(struct hw_profile *h, int k)

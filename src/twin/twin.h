@@ -19,10 +19,11 @@
 #include <stdint.h>
 
 #include "common/diag.h"
+#include "common/planrow.h"
 #include "common/profile.h"
 
-#define TWIN_MAX_PHASES 8
-#define TWIN_MAX_TOKENS (1u << 22) /* largest prompt or output accepted from a plan */
+#define TWIN_MAX_PHASES PLANROW_MAX_PHASES /* the one plan reader's limits (common/planrow.h) */
+#define TWIN_MAX_TOKENS PLANROW_TOKENS_MAX /* largest prompt or output accepted from a plan */
 
 struct twin_req {
     uint64_t t_intended_ns; /* relative to the run start; for session turns > 0 set at run time */
@@ -33,13 +34,13 @@ struct twin_req {
     uint64_t *hash; /* owned; chained block hashes of the full prompt blocks */
     uint32_t n_hash;
     uint64_t m_first_ns, m_last_ns; /* measured first/last token (records), 0 = none */
-    char id[48];
+    char id[PLANROW_ID_MAX];
 };
 
 struct twin_plan {
     struct twin_req *req; /* owned, in intended order within each phase */
     size_t n_req;
-    char phase[TWIN_MAX_PHASES][24];
+    char phase[TWIN_MAX_PHASES][PLANROW_PHASE_NAME_MAX];
     uint32_t max_inflight[TWIN_MAX_PHASES]; /* client cap per phase; 0 = none */
     bool phase_relative;                    /* t_intended_ns counts from the phase start, and
                                                each phase starts when the previous one drained */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/fileio.h"
 #include "common/jsonx.h"
@@ -87,6 +88,10 @@ int twin_bundle_load(const char *dir, const char *profiles_dir, const char *hw_o
         goto out;
     b->probe = jsonx_path(man, "storage.probe_ceiling.probe");
     free(path);
+    path = fileio_join(dir, "verdict.json");
+    if (access(path, F_OK) == 0 && (rc = jsonx_load_file(path, &b->verdict, d)) < 0)
+        goto out;
+    free(path);
     path = fileio_join(dir, "raw/requests.jsonl");
     char *rec = fileio_join(dir, "raw/records.jsonl");
     rc = twin_plan_load(path, rec, &b->plan, d);
@@ -104,6 +109,7 @@ void twin_bundle_free(struct twin_bundle *b)
 {
     twin_plan_free(&b->plan);
     json_decref(b->manifest);
-    b->manifest = NULL;
+    json_decref(b->verdict);
+    b->manifest = b->verdict = NULL;
     b->probe = NULL;
 }

@@ -21,11 +21,13 @@ struct twin_bundle {
     struct twin_plan plan;
     struct twin_metrics measured; /* all phases */
     json_t *manifest;             /* owned */
+    json_t *verdict;              /* owned: <dir>/verdict.json, NULL when the bundle has none */
     const json_t *probe;          /* borrowed from manifest: the probe.json recorded, or NULL */
 };
 
-/* Reads <dir>/manifest.json, raw/requests.jsonl and raw/records.jsonl; the hardware profile is
- * hw_override when given, else the manifest's. Errors: negative errno, d names file and key. */
+/* Reads <dir>/manifest.json, verdict.json when there is one, raw/requests.jsonl and
+ * raw/records.jsonl; the hardware profile is hw_override when given, else the manifest's. Errors:
+ * negative errno, d names file and key. */
 int twin_bundle_load(const char *dir, const char *profiles_dir, const char *hw_override,
                      struct twin_bundle *b, struct diag *d);
 void twin_bundle_free(struct twin_bundle *b);

@@ -8,20 +8,15 @@
 
 #include <jansson.h>
 
+#include "common/buf.h"
 #include "common/hmap.h"
 #include "common/jsonx.h"
+#include "common/planrow.h"
 #include "common/stats.h"
 #include "common/xalloc.h"
 #include "twin/twin.h"
 
-#define LINE_MAX_BYTES (64u << 20)
-
-struct rec {
-    char id[48];
-    uint64_t t_intended_ns;
-    uint32_t prompt, completion;
-    bool ok;
-};
+#define RECORD_LINE_MAX_BYTES (64u << 20) /* one line of raw/records.jsonl */
 
 static uint64_t str_hash(const char *s)
 {
@@ -31,147 +26,82 @@ static uint64_t str_hash(const char *s)
     return h ? h : 1;
 }
 
-/* Reads one line (any length up to LINE_MAX_BYTES) into *buf; 0 at end of file. */
+/* Reads one records line (any length up to RECORD_LINE_MAX_BYTES) into *buf; 0 at end. */
 static ssize_t read_line(FILE *f, char **buf, size_t *cap)
 {
     ssize_t n = getline(buf, cap, f);
     if (n < 0)
         return 0;
-    if ((size_t)n > LINE_MAX_BYTES)
+    if ((size_t)n > RECORD_LINE_MAX_BYTES)
         return -EMSGSIZE;
     return n;
 }
 
-static int parse_header(struct twin_plan *p, json_t *h, unsigned line, struct diag *d)
+struct plan_read {
+    struct twin_plan *p;
+    const struct planrow_reader *rd;
+    size_t cap;
+    struct hmap sessions;
+};
+
+/* The header's phases, once: names and the client's cap on requests in flight. */
+static void copy_phases(struct twin_plan *p, const struct planrow_reader *rd)
 {
-    json_t *ph = json_object_get(h, "phases");
-    if (!json_is_array(ph) || json_array_size(ph) == 0 || json_array_size(ph) > TWIN_MAX_PHASES)
-        return diag_set(d, -EINVAL, line, 0, "header: \"phases\" must be 1..%d objects",
-                        TWIN_MAX_PHASES);
-    size_t i;
-    json_t *v;
-    json_array_foreach (ph, i, v) {
-        const char *name = jsonx_str(v, "name", NULL);
-        if (!name || strlen(name) >= sizeof(p->phase[0]))
-            return diag_set(d, -EINVAL, line, 0, "header: phases[%zu].name missing or too long", i);
-        snprintf(p->phase[i], sizeof(p->phase[i]), "%s", name);
-        const char *arr = jsonx_str(v, "arrival", "");
-        uint64_t cap = strcmp(arr, "closed") == 0 ? jsonx_u64(v, "concurrency", 1)
-                                                  : jsonx_u64(v, "max_concurrency", 0);
-        p->max_inflight[i] = (uint32_t)cap;
+    for (size_t i = p->n_phase; i < rd->n_phases && i < TWIN_MAX_PHASES; i++) {
+        const struct planrow_phase *ph = &rd->phases[i];
+        snprintf(p->phase[i], sizeof(p->phase[i]), "%s", ph->name);
+        bool closed = strcmp(ph->arrival, "closed") == 0;
+        uint64_t cap = closed ? (ph->concurrency ? ph->concurrency : 1) : ph->max_concurrency;
+        p->max_inflight[i] = (uint32_t)(cap > UINT32_MAX ? UINT32_MAX : cap);
     }
-    p->n_phase = (uint32_t)json_array_size(ph);
-    return 0;
+    p->n_phase = (uint32_t)rd->n_phases;
 }
 
-static int phase_index(const struct twin_plan *p, const char *name)
+static int plan_row(void *arg, struct planrow *row, unsigned line, struct diag *d)
 {
-    for (uint32_t i = 0; i < p->n_phase; i++)
-        if (strcmp(p->phase[i], name) == 0)
-            return (int)i;
-    return -1;
-}
-
-static int parse_req(struct twin_plan *p, size_t *cap, json_t *o, unsigned line,
-                     struct hmap *sessions, struct diag *d)
-{
-    const char *id = jsonx_str(o, "id", NULL), *ph = jsonx_str(o, "phase", NULL);
-    json_t *hs = json_object_get(o, "hash_ids");
-    json_t *in = json_object_get(o, "input_tokens"), *outt = json_object_get(o, "output_tokens");
-    if (!id || strlen(id) >= sizeof(p->req[0].id))
-        return diag_set(d, -EINVAL, line, 0, "\"id\" missing or longer than 47 bytes");
-    if (!ph || phase_index(p, ph) < 0)
-        return diag_set(d, -EINVAL, line, 0, "request %s: \"phase\" is not a header phase", id);
-    if (!json_is_array(hs) || !json_is_integer(in) || !json_is_integer(outt) ||
-        json_integer_value(in) <= 0 || json_integer_value(outt) <= 0 ||
-        json_integer_value(in) > TWIN_MAX_TOKENS || json_integer_value(outt) > TWIN_MAX_TOKENS)
-        return diag_set(d, -EINVAL, line, 0,
-                        "request %s: needs \"hash_ids\" (array) and \"input_tokens\", "
-                        "\"output_tokens\" in 1..%u",
-                        id, TWIN_MAX_TOKENS);
-    xalloc_grow((void **)&p->req, cap, p->n_req + 1, sizeof(*p->req));
+    (void)line;
+    (void)d;
+    struct plan_read *pr = arg;
+    struct twin_plan *p = pr->p;
+    copy_phases(p, pr->rd);
+    xalloc_grow((void **)&p->req, &pr->cap, p->n_req + 1, sizeof(*p->req));
     struct twin_req *r = &p->req[p->n_req];
-    *r = (struct twin_req){ .prev = -1, .phase = (uint32_t)phase_index(p, ph) };
-    snprintf(r->id, sizeof(r->id), "%s", id);
-    r->n_prompt = (uint32_t)json_integer_value(in);
-    r->n_out = (uint32_t)json_integer_value(outt);
-    r->n_hash = (uint32_t)json_array_size(hs);
-    r->hash = xmalloc((r->n_hash + 1) * sizeof(*r->hash));
-    for (uint32_t k = 0; k < r->n_hash; k++) {
-        json_t *e = json_array_get(hs, k);
-        if (!json_is_integer(e) || json_integer_value(e) < 0) {
-            free(r->hash);
-            r->hash = NULL;
-            return diag_set(d, -EINVAL, line, 0, "request %s: hash_ids[%u] is not an integer >= 0",
-                            id, k);
-        }
-        r->hash[k] = (uint64_t)json_integer_value(e);
-    }
-    json_t *off = json_object_get(o, "t_offset_ns");
-    r->t_intended_ns = json_is_integer(off) ? (uint64_t)json_integer_value(off) : UINT64_MAX;
-    const char *sid = jsonx_str(o, "session_id", NULL);
-    if (sid && jsonx_u64(o, "turn", 0) > 0) {
-        uint32_t *prev = hmap_get(sessions, str_hash(sid));
+    *r = (struct twin_req){ .prev = -1, .phase = row->phase };
+    snprintf(r->id, sizeof(r->id), "%s", row->id);
+    r->n_prompt = (uint32_t)row->input_tokens;
+    r->n_out = (uint32_t)row->output_tokens;
+    r->n_hash = row->n_hash_ids;
+    r->hash = row->hash_ids; /* taken from the row */
+    row->hash_ids = NULL;
+    r->t_intended_ns = row->t_offset_ns >= 0 ? (uint64_t)row->t_offset_ns : UINT64_MAX;
+    if (row->session_id[0]) {
+        uint64_t key = str_hash(row->session_id);
+        uint32_t *prev = row->turn > 0 ? hmap_get(&pr->sessions, key) : NULL;
         if (prev) {
             r->prev = (int32_t)*prev;
-            r->think_ns = jsonx_u64(o, "think_time_ns", 0);
+            r->think_ns = row->think_time_ns;
         }
+        hmap_put(&pr->sessions, key, (uint32_t)p->n_req);
     }
-    if (sid)
-        hmap_put(sessions, str_hash(sid), (uint32_t)p->n_req);
     p->n_req++;
     return 0;
 }
 
-static int load_plan_lines(FILE *f, struct twin_plan *p, struct diag *d)
+/* The plan through the one plan reader: the twin needs the header's phases, hash ids and
+ * lengths; bodies are not read. */
+static int load_plan_text(const char *text, size_t len, const char *name, struct twin_plan *p,
+                          struct diag *d)
 {
-    char *buf = NULL;
-    size_t bcap = 0, cap = 0;
-    unsigned line = 0;
-    int rc = 0;
-    bool header = false;
-    struct hmap sessions;
-    hmap_init(&sessions, 64);
-    for (;;) {
-        ssize_t n = read_line(f, &buf, &bcap);
-        line++;
-        if (n < 0) {
-            rc = diag_set(d, (int)n, line, 0, "line longer than %u bytes", LINE_MAX_BYTES);
-            break;
-        }
-        if (n == 0)
-            break;
-        if (n == 1 && buf[0] == '\n')
-            continue;
-        json_t *o = NULL;
-        rc = jsonx_parse(buf, (size_t)n, &o, d);
-        if (rc < 0) {
-            d->line = line;
-            break;
-        }
-        if (!json_is_object(o)) {
-            json_decref(o);
-            rc = diag_set(d, -EINVAL, line, 0, "not a JSON object");
-            break;
-        }
-        if (json_object_get(o, "kind")) {
-            if (!header && strcmp(jsonx_str(o, "kind", ""), "kvtier.plan") == 0) {
-                rc = parse_header(p, o, line, d);
-                header = true;
-            }
-        } else if (!header) {
-            rc = diag_set(d, -EINVAL, line, 0, "request before the kvtier.plan header");
-        } else {
-            rc = parse_req(p, &cap, o, line, &sessions, d);
-        }
-        json_decref(o);
-        if (rc < 0)
-            break;
-    }
-    if (rc == 0 && p->n_req == 0)
-        rc = diag_set(d, -EINVAL, line, 0, "no requests (a kvtier.plan header and request lines)");
-    free(buf);
-    hmap_fini(&sessions);
+    struct planrow_reader rd;
+    struct planrow_opts o = { .need_replay = true, .need_header = true };
+    planrow_reader_init(&rd, &o);
+    struct plan_read pr = { .p = p, .rd = &rd };
+    hmap_init(&pr.sessions, 64);
+    int rc = planrow_read(&rd, text, len, name, plan_row, &pr, d);
+    if (rc == 0)
+        copy_phases(p, &rd);
+    hmap_fini(&pr.sessions);
+    planrow_reader_fini(&rd);
     return rc;
 }
 
@@ -194,7 +124,8 @@ static int apply_records(FILE *f, struct twin_plan *p, struct diag *d)
         line++;
         if (n <= 0) {
             if (n < 0)
-                rc = diag_set(d, (int)n, line, 0, "line longer than %u bytes", LINE_MAX_BYTES);
+                rc = diag_set(d, (int)n, line, 0, "line longer than %u bytes",
+                              RECORD_LINE_MAX_BYTES);
             break;
         }
         json_t *o = NULL;
@@ -261,13 +192,12 @@ static int cmp_req(const void *a, const void *b)
     return x->t_intended_ns < y->t_intended_ns ? -1 : x->t_intended_ns > y->t_intended_ns;
 }
 
-/* Reads the plan stream, then the records stream when there is one. */
-static int load_streams(FILE *plan, const char *plan_name, FILE *rec, const char *rec_name,
-                        struct twin_plan *p, struct diag *d)
+/* Reads the plan text, then the records stream when there is one. */
+static int load_streams(const char *plan, size_t plan_len, const char *plan_name, FILE *rec,
+                        const char *rec_name, struct twin_plan *p, struct diag *d)
 {
     *p = (struct twin_plan){ .phase_relative = true };
-    diag_file(d, plan_name);
-    int rc = load_plan_lines(plan, p, d);
+    int rc = load_plan_text(plan, plan_len, plan_name, p, d);
     if (rc == 0 && rec) {
         diag_file(d, rec_name);
         rc = apply_records(rec, p, d);
@@ -283,20 +213,19 @@ int twin_plan_load(const char *requests_path, const char *records_path, struct t
                    struct diag *d)
 {
     *p = (struct twin_plan){ 0 };
-    FILE *f = fopen(requests_path, "re"), *g = NULL;
-    int rc = 0;
-    if (!f) {
-        diag_file(d, requests_path);
-        return diag_set(d, -errno, 0, 0, "cannot open: %s", strerror(errno));
-    }
+    struct buf text;
+    FILE *g = NULL;
+    int rc = planrow_load_text(requests_path, &text, d);
+    if (rc < 0)
+        goto out;
     if (records_path && !(g = fopen(records_path, "re"))) {
         diag_file(d, records_path);
         rc = diag_set(d, -errno, 0, 0, "cannot open: %s", strerror(errno));
         goto out;
     }
-    rc = load_streams(f, requests_path, g, records_path, p, d);
+    rc = load_streams(buf_str(&text), text.len, requests_path, g, records_path, p, d);
 out:
-    fclose(f);
+    buf_fini(&text);
     if (g)
         fclose(g);
     return rc;
@@ -308,15 +237,10 @@ int twin_plan_parse(const char *plan, size_t plan_len, const char *records, size
     *p = (struct twin_plan){ 0 };
     if (plan_len == 0 || (records && records_len == 0))
         return diag_set(d, -EINVAL, 0, 0, "empty %s", plan_len ? "records" : "plan");
-    FILE *f = fmemopen((void *)plan, plan_len, "r"), *g = NULL;
-    if (!f)
-        return diag_set(d, -errno, 0, 0, "cannot read the plan text");
-    if (records && !(g = fmemopen((void *)records, records_len, "r"))) {
-        fclose(f);
+    FILE *g = NULL;
+    if (records && !(g = fmemopen((void *)records, records_len, "r")))
         return diag_set(d, -errno, 0, 0, "cannot read the records text");
-    }
-    int rc = load_streams(f, "plan", g, "records", p, d);
-    fclose(f);
+    int rc = load_streams(plan, plan_len, "plan", g, "records", p, d);
     if (g)
         fclose(g);
     return rc;

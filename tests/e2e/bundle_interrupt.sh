@@ -5,6 +5,7 @@
 # RUN_INTERRUPTED (and SERVER_UNHEALTHY with the exit code for the crash), exit code 3, and
 # nothing left running.
 source "$(dirname "$0")/bundle_lib.sh"
+STEADY=""  # all four phases: the interrupt may land in steady
 
 start_bg() { # ARGS...: kvtier bundle in the background, BG_PID set
   "$KVTIER" bundle --profiles "$KVTIER_PROFILES" --model tiny --workload A --stack "$FAST" \

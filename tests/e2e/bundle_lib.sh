@@ -77,11 +77,13 @@ PY
 
 # run_bundle ARGS...: kvtier bundle with the fast stack and a small plan; sets RC. Phase settling
 # is shortened (SETTLE overrides it) so the many bundles of the e2e suite stay brief.
+# The steady phase is left out unless a test sets STEADY="" (bundle_modes_1.sh and
+# bundle_interrupt.sh run all four phases): the other tests judge warmup, pressure and replay.
 run_bundle() {
   RC=0
   timeout 120 "$KVTIER" bundle --profiles "$KVTIER_PROFILES" --model tiny --workload A \
     --disk-cache-dir "$DISKDIR" --out "$WORK/res" --interval 250ms ${DROP_CACHES:---drop-caches no} \
-    ${SETTLE:---settle-quiet 500ms --settle-timeout 3s} "$@" \
+    ${SETTLE:---settle-quiet 500ms --settle-timeout 3s} ${STEADY---steady no} "$@" \
     >"$WORK/out.txt" 2>"$WORK/err.txt" || RC=$?
   user_files_intact
 }

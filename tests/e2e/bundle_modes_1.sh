@@ -6,6 +6,7 @@
 # with the disk offload filter on and a write-once workload gives DISK_TIER_NO_IO; the group
 # summary records the seeded block order; nothing is left running.
 source "$(dirname "$0")/bundle_lib.sh"
+STEADY=""  # all four phases, steady included
 DROP_CACHES="--drop-caches yes" run_bundle --stack "$FAST" --mode B0,B1,B2 --max-requests 2 --seed 7
 [ "$RC" -eq 0 ] || [ "$RC" -eq 3 ] || fail "exit $RC: $(tail -5 "$WORK/err.txt")"
 G=$(group_dir "$WORK/res")

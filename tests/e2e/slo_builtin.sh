@@ -11,7 +11,7 @@
 source "$(dirname "$0")/bundle_lib.sh"
 COMMON=(--profiles "$KVTIER_PROFILES" --stack "$KVTIER_FIXTURES/bundle/stacks/builtin-replay.yaml"
   --model tiny --workload A --disk-cache-dir "$DISKDIR" --interval 250ms --drop-caches no
-  --max-requests 6 --repeats 1 --settle-quiet 500ms --settle-timeout 3s)
+  --max-requests 6 --repeats 1 --settle-quiet 500ms --settle-timeout 3s --steady no)
 
 # bad input: exit 2, a message naming the key, nothing created
 bad() {

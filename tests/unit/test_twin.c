@@ -144,30 +144,17 @@ static void test_nelder_mead(void **state)
     assert_true(fabs(x[0] - 3) < 1e-3 && fabs(x[1] + 1) < 1e-3);
 }
 
-/* "Measured" times come from the twin itself under a hidden profile; calibration from another
- * start must recover them. */
-static void test_calibration_recovers_a_hidden_profile(void **state)
+/* Bundles whose "measured" times come from the twin itself under the hidden profile truth;
+ * each then starts from start. */
+static void hidden_bundles(struct twin_bundle *bs, int n, const struct model_profile *m,
+                           const struct hw_profile *truth, const struct hw_profile *start)
 {
-    (void)state;
-    struct model_profile m;
-    struct hw_profile truth, start;
-    load("tiny", "cpu_small", &m, &truth);
-    truth.mfu_prefill = 0.31;
-    truth.mbu_decode = 0.45;
-    truth.step_overhead_s = 0.004;
-    truth.per_seq_overhead_s = 0.0005;
-    start = truth;
-    start.mfu_prefill = 0.6;
-    start.mbu_decode = 0.8;
-    start.step_overhead_s = 0.001;
-    start.per_seq_overhead_s = 0.0001;
-    struct twin_bundle bs[4];
-    memset(bs, 0, sizeof(bs));
-    for (int i = 0; i < 4; i++) {
+    memset(bs, 0, sizeof(*bs) * (size_t)n);
+    for (int i = 0; i < n; i++) {
         struct twin_bundle *b = &bs[i];
         struct diag d = { 0 };
-        b->model = m;
-        assert_int_equal(twin_config_init(&b->cfg, &b->model, &truth, &d), 0);
+        b->model = *m;
+        assert_int_equal(twin_config_init(&b->cfg, &b->model, truth, &d), 0);
         b->cfg.g1_blocks = 300;
         snprintf(b->mode, sizeof(b->mode), "B0");
         snprintf(b->dir, sizeof(b->dir), "case%d", i);
@@ -182,9 +169,36 @@ static void test_calibration_recovers_a_hidden_profile(void **state)
         }
         b->plan.phase_relative = false;
         twin_metrics_measured(&b->plan, NULL, &b->measured);
-        b->cfg.hw = start;
+        b->cfg.hw = *start;
         free(out);
     }
+}
+
+static void hidden_profiles(struct model_profile *m, struct hw_profile *truth,
+                            struct hw_profile *start)
+{
+    load("tiny", "cpu_small", m, truth);
+    truth->mfu_prefill = 0.31;
+    truth->mbu_decode = 0.45;
+    truth->step_overhead_s = 0.004;
+    truth->per_seq_overhead_s = 0.0005;
+    *start = *truth;
+    start->mfu_prefill = 0.6;
+    start->mbu_decode = 0.8;
+    start->step_overhead_s = 0.001;
+    start->per_seq_overhead_s = 0.0001;
+}
+
+/* "Measured" times come from the twin itself under a hidden profile; calibration from another
+ * start must recover them. */
+static void test_calibration_recovers_a_hidden_profile(void **state)
+{
+    (void)state;
+    struct model_profile m;
+    struct hw_profile truth, start;
+    hidden_profiles(&m, &truth, &start);
+    struct twin_bundle bs[4];
+    hidden_bundles(bs, 4, &m, &truth, &start);
     struct calib_opts o = { .max_evals = 600 };
     struct calib_result r;
     struct diag d = { 0 };
@@ -196,6 +210,65 @@ static void test_calibration_recovers_a_hidden_profile(void **state)
     calib_result_free(&r);
     for (int i = 0; i < 4; i++)
         twin_plan_free(&bs[i].plan);
+}
+
+/* A bundle whose verdict says its measurement is not clean (here its times were taken on a
+ * loaded host: everything 60 % late) is left out of the fit and of the held-out split by
+ * default, with the verdict's reason; included on request, it spoils the fit. A clean verdict,
+ * or none, keeps a bundle. */
+static void test_calibration_leaves_out_unclean_bundles(void **state)
+{
+    (void)state;
+    struct model_profile m;
+    struct hw_profile truth, start;
+    hidden_profiles(&m, &truth, &start);
+    struct twin_bundle bs[6];
+    hidden_bundles(bs, 6, &m, &truth, &start);
+    bs[2].verdict = json_pack("{s:b,s:[s,s],s:{s:{s:[s]}}}", "run_valid", 1, "reason_codes",
+                              "SYSTEM_NOISE", "REPEATS_UNSTABLE", "details", "SYSTEM_NOISE", "why",
+                              "CPU pressure (PSI some) took 99.6% of a phase");
+    bs[4].verdict = json_pack("{s:b,s:[s]}", "run_valid", 1, "reason_codes", "REPEATS_UNSTABLE");
+    bs[5].verdict = json_pack("{s:b,s:[],s:{s:b}}", "run_valid", 0, "reason_codes", "evidence",
+                              "interrupted", 1);
+    for (int i = 2; i < 6; i += 3) {
+        struct twin_plan *p = &bs[i].plan;
+        for (size_t k = 0; k < p->n_req; k++) {
+            p->req[k].m_first_ns += (p->req[k].m_first_ns - p->req[k].t_intended_ns) * 6 / 10;
+            p->req[k].m_last_ns += (p->req[k].m_last_ns - p->req[k].t_intended_ns) * 6 / 10;
+        }
+        twin_metrics_measured(p, NULL, &bs[i].measured);
+    }
+    char why[CALIB_WHY_MAX];
+    assert_true(calib_bundle_unclean(&bs[2], why, sizeof(why)));
+    assert_string_equal(why, "SYSTEM_NOISE (CPU pressure (PSI some) took 99.6% of a phase)");
+    assert_false(calib_bundle_unclean(&bs[4], why, sizeof(why)));
+    assert_string_equal(why, "");
+    assert_false(calib_bundle_unclean(&bs[0], why, sizeof(why)));
+    assert_true(calib_bundle_unclean(&bs[5], why, sizeof(why)));
+    assert_string_equal(why, "run_valid false, interrupted");
+    struct calib_opts o = { .max_evals = 600 };
+    struct calib_result r;
+    struct diag d = { 0 };
+    assert_int_equal(calib_bundles(bs, 6, &o, &r, &d), 0);
+    assert_int_equal(r.n_unclean, 2);
+    assert_int_equal(r.n_excluded, 2);
+    assert_true(r.cases[2].excluded && r.cases[5].excluded && !r.cases[4].excluded);
+    assert_false(r.cases[2].held_out || r.cases[5].held_out);
+    assert_int_equal(r.n_train + r.n_held, 4);
+    assert_true(r.n_held >= 1);
+    assert_true(r.mape_held < 3);
+    assert_true(r.cases[2].ape[0] > 20); /* still predicted, and reported far off */
+    calib_result_free(&r);
+    o.include_unclean = true;
+    assert_int_equal(calib_bundles(bs, 6, &o, &r, &d), 0);
+    assert_int_equal(r.n_excluded, 0);
+    assert_int_equal(r.n_train + r.n_held, 6);
+    assert_true(r.mape_train > 3);
+    calib_result_free(&r);
+    for (int i = 0; i < 6; i++) {
+        json_decref(bs[i].verdict);
+        twin_plan_free(&bs[i].plan);
+    }
 }
 
 static void test_silicon_fit_and_crossover(void **state)
@@ -304,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_reload_beats_recompute),
         cmocka_unit_test(test_nelder_mead),
         cmocka_unit_test(test_calibration_recovers_a_hidden_profile),
+        cmocka_unit_test(test_calibration_leaves_out_unclean_bundles),
         cmocka_unit_test(test_silicon_fit_and_crossover),
         cmocka_unit_test(test_plan_errors),
     };
