@@ -56,7 +56,7 @@ if command -v node >/dev/null 2>&1 && [ -d "$npmdir/node_modules/llama3-tokenize
     timeout 60 "$KVTIER" plan -w A -d S -m llama8b_fp8 -t "$tmp/tok/llama3.json" "${cap[@]}" \
         -o "$tmp/llama.jsonl" 2>/dev/null
     head -1 "$tmp/llama.jsonl" | jq -e '.tokenizer == "bpe"' >/dev/null || fail "header tokenizer"
-    check "$tmp/llama.jsonl" llama3 192 "$tmp/tok/llama3.json"
+    check "$tmp/llama.jsonl" llama31 192 "$tmp/tok/llama3.json"
     # C/S on GPT-OSS: harmony template, system 256 + document 5888 = 192 blocks
     timeout 60 "$KVTIER" plan -w C -d S -m gptoss120b_mxfp4 -t "$tmp/tok/o200k_harmony.json" \
         "${cap[@]}" -o "$tmp/oss.jsonl" 2>/dev/null
