@@ -6,7 +6,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
 MESON_TEST = meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps demo test test-fast asan valgrind fuzz bench format format-check check clean install
+.PHONY: all deps demo test test-fast asan valgrind fuzz fuzz-long bench format format-check check clean install
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -43,10 +43,10 @@ asan: $(ASAN_BUILD)/build.ninja
 	  --no-suite slow
 
 # Unit tests, corpus replays and the load, plan and serve API e2e tests under valgrind memcheck:
-# any memory error or definite/indirect leak at exit fails (scripts/valgrind-wrap). Not here: a
-# serve with a disk tier (serve_errors.sh, test_engine_disk) blocks for good under memcheck.
+# any memory error or definite/indirect leak at exit fails (scripts/valgrind-wrap). The disk tier
+# runs on pread/pwrite there: valgrind 3.19 cannot run its io_uring thread (tests/meson.build).
 VALGRIND_E2E ?= load_basic.sh load_faults.sh load_fault_matrix.sh plan_cli.sh plan_mooncake.sh \
-  serve_api.sh
+  serve_api.sh serve_errors.sh serve_protocol.sh
 valgrind: all
 	$(MESON_TEST) -C $(BUILD) --setup valgrind --suite unit --suite fuzz-regress --no-suite no-valgrind
 	$(MESON_TEST) -C $(BUILD) --setup valgrind $(VALGRIND_E2E)
@@ -54,6 +54,12 @@ valgrind: all
 fuzz: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD) $$(ninja -C $(FUZZ_BUILD) -t targets all | grep -o '^tests/fuzz_[a-z0-9_]*' | sort -u)
 	scripts/run-fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# Long fuzzing with a ledger: FUZZ_SECONDS per target, corpus merged back, tests/fuzz/HOURS.tsv
+# (scripts/fuzz-long; `scripts/fuzz-long --summary` adds up the CPU-hours).
+fuzz-long: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) $$(ninja -C $(FUZZ_BUILD) -t targets all | grep -o '^tests/fuzz_[a-z0-9_]*' | sort -u)
+	scripts/fuzz-long -b $(FUZZ_BUILD) -s $(FUZZ_SECONDS)
 
 bench: all
 	scripts/run-benches $(BUILD)

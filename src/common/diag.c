@@ -4,15 +4,20 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 int diag_set(struct diag *d, int err, unsigned line, unsigned col, const char *fmt, ...)
 {
     if (!d)
         return err;
+    /* formatted apart, then copied: a caller re-labelling a message may pass d->msg (or
+     * d->file) itself, which vsnprintf must not read while it writes the same buffer */
+    char msg[sizeof(d->msg)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    memcpy(d->msg, msg, sizeof(d->msg));
     d->line = line;
     d->col = col;
     return err;
@@ -20,8 +25,11 @@ int diag_set(struct diag *d, int err, unsigned line, unsigned col, const char *f
 
 void diag_file(struct diag *d, const char *file)
 {
-    if (d)
-        snprintf(d->file, sizeof(d->file), "%s", file ? file : "");
+    if (!d)
+        return;
+    char name[sizeof(d->file)]; /* file may point into d->file */
+    snprintf(name, sizeof(name), "%s", file ? file : "");
+    memcpy(d->file, name, sizeof(d->file));
 }
 
 void diag_format(const struct diag *d, char *out, unsigned out_len)

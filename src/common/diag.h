@@ -11,11 +11,12 @@ struct diag {
     char msg[320];  /* what went wrong, naming the field */
 };
 
-/* Sets the message (printf-style) and position; d may be NULL (then nothing happens).
- * Returns err unchanged so callers can `return diag_set(d, -EINVAL, ...)`. */
+/* Sets the message (printf-style) and position; d may be NULL (then nothing happens). An
+ * argument may be d->msg or d->file itself (re-labelling a message). Returns err unchanged so
+ * callers can `return diag_set(d, -EINVAL, ...)`. */
 int diag_set(struct diag *d, int err, unsigned line, unsigned col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-/* Records the file name (copied). */
+/* Records the file name (copied; it may point into d->file). */
 void diag_file(struct diag *d, const char *file);
 /* Formats "file:line:col: msg" (parts omitted when unknown) into out. */
 void diag_format(const struct diag *d, char *out, unsigned out_len);

