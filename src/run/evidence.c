@@ -379,6 +379,7 @@ static json_t *noise_json(const char *dir, const json_t *phase_list)
         json_decref(d);
     }
     if (json_is_object(noise) && dev_bytes > 0) {
+        jsonx_set_num(noise, "device_bytes", dev_bytes);
         jsonx_set_num(noise, "other_io_fraction",
                       other_bytes / dev_bytes > 1 ? 1 : other_bytes / dev_bytes);
         json_object_set_new(noise, "other_io_source",

@@ -446,16 +446,7 @@ out:
     return r;
 }
 
-/* path made absolute against the working directory (a container's working directory is not
- * ours, so every path handed to a stack process is absolute). Owned. */
-static char *absolute(const char *path)
-{
-    char cwd[4096];
-    if (!path || !*path || path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
-        return xstrdup(path ? path : "");
-    return xalloc_printf("%s/%s", cwd, path);
-}
-
+static char *absolute(const char *path);
 static int launch(const struct stack_opts *o, struct stack **ret, struct diag *d);
 
 int stack_launch(const struct stack_opts *o, struct stack **ret, struct diag *d)
@@ -1043,6 +1034,16 @@ static int write_marker(int dfd)
     return r;
 }
 
+/* path made absolute against the working directory (a container's working directory is not
+ * ours, so every path handed to a stack process is absolute). Owned. */
+static char *absolute(const char *path)
+{
+    char cwd[4096];
+    if (!path || !*path || path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+        return xstrdup(path ? path : "");
+    return xalloc_printf("%s/%s", cwd, path);
+}
+
 int stack_cache_dir_claim(const char *parent, char **ret_dir, struct diag *d)
 {
     int r, pfd = -1, sfd = -1;
@@ -1091,8 +1092,9 @@ int stack_cache_dir_claim(const char *parent, char **ret_dir, struct diag *d)
         goto out;
     }
     r = 0;
-    *ret_dir = dir;
-    dir = NULL;
+    /* absolute, as every path handed to a stack process is: the mode's expected directory
+     * and the one the worker reports must be the same string (relative --out, make demo) */
+    *ret_dir = absolute(dir);
 out:
     if (sfd >= 0)
         close(sfd);

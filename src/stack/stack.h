@@ -131,7 +131,7 @@ void stack_free(struct stack *s);
 /* Creates parent when missing and claims parent/STACK_CACHE_SUBDIR: creates and marks it, or
  * accepts it when it carries the marker (or is empty, then marks it). Refuses with -EEXIST and
  * d when that name is a symlink, a file, or a non-empty directory without the marker. 0 with
- * *ret_dir (owned) the cache directory. */
+ * *ret_dir (owned) the cache directory, as an absolute path. */
 int stack_cache_dir_claim(const char *parent, char **ret_dir, struct diag *d);
 /* Deletes the regular files named STACK_CACHE_FILE_PREFIX* from dir, a directory claimed by
  * stack_cache_dir_claim (refused without the marker or through a symlink; never recursing);

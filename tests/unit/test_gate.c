@@ -309,6 +309,36 @@ static void test_cap_wait_is_not_client_lag(void **state)
     }
 }
 
+/* Other processes' share of the device counts only where the device moved more than
+ * disk_min_bytes: a B1 run whose disk saw 72 KiB of journal writes, all another process's, is
+ * not noisy; the same share of 50 MB is. */
+static void test_noise_needs_device_traffic(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *patch;
+        bool noise;
+    } cs[] = {
+        { "{\"noise\":{\"other_io_fraction\":1.0,\"device_bytes\":73728}}", false },
+        { "{\"noise\":{\"other_io_fraction\":1.0,\"device_bytes\":50000000}}", true },
+        { "{\"noise\":{\"other_io_fraction\":1.0}}", true },
+    };
+    for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++) {
+        struct gate_thresholds t;
+        gate_thresholds_default(&t);
+        json_t *e = load_fixture("b2_good.json");
+        json_t *patch = NULL;
+        assert_int_equal(jsonx_parse(cs[i].patch, strlen(cs[i].patch), &patch, NULL), 0);
+        merge(e, patch);
+        json_t *v = gate_evaluate(e, &t);
+        if (has_code(v, "SYSTEM_NOISE") != cs[i].noise)
+            fail_msg("case %zu: %s", i, json_dumps(json_object_get(v, "reason_codes"), 0));
+        json_decref(v);
+        json_decref(patch);
+        json_decref(e);
+    }
+}
+
 static json_t *patched_verdict(const char *fixture, const char *patch_text)
 {
     struct gate_thresholds t;
@@ -410,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_own_io_pressure_is_not_noise),
         cmocka_unit_test(test_tail_gate_follows_the_claimed_quantile),
         cmocka_unit_test(test_cap_wait_is_not_client_lag),
+        cmocka_unit_test(test_noise_needs_device_traffic),
         cmocka_unit_test(test_soft_keeps_run_valid),
         cmocka_unit_test(test_unverified_blocks_are_no_mechanism),
         cmocka_unit_test(test_no_disk_os_link_can_fail),

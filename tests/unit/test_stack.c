@@ -253,9 +253,18 @@ static void test_clear_cache_dir(void **state)
     assert_true(exists(d, "thesis.tex"));
     assert_true(exists(d, "dynamo-kvbm-disk-cache-user"));
     assert_true(exists(d, "keep"));
-    /* claiming again accepts the marked directory */
+    /* claiming again accepts the marked directory; a relative parent gives the absolute path
+     * (the mode's expected directory must equal the one the launched worker reports) */
     char *again = NULL;
     assert_int_equal(stack_cache_dir_claim(d, &again, &dg), 0);
+    free(again);
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(d), 0);
+    assert_int_equal(stack_cache_dir_claim(".", &again, &dg), 0);
+    assert_int_equal(chdir(cwd), 0);
+    assert_true(again[0] == '/');
+    assert_non_null(strstr(again, STACK_CACHE_SUBDIR));
     free(again);
     /* the parent itself is never emptied: it has no marker */
     j = stack_clear_cache_dir(d);
