@@ -6,7 +6,7 @@
 # three repeats with `kvtier compare` B1 -> B2 and B1 -> B2p, the Style 1 point and the Style 2
 # search the plan asks for, then
 # `kvtier report` writes the evidence pack. Prints the headline and the path of index.html.
-# About 10 minutes on 2 cores (DEMO_QUICK=1: one repeat, no search, about 3 minutes, not
+# About 8 minutes on 2 cores (DEMO_QUICK=1: one repeat, no search, about 3 minutes, not
 # decision-grade).
 # Usage: scripts/demo.sh [BUILD_DIR]
 #   DEMO_OUT=dir    results folder (default results/demo-<UTC stamp>); giving the folder of an

@@ -533,10 +533,12 @@ static void env_gates(struct ev *ev)
     } else {
         double other = num(n, "other_io_fraction"), cpu = num(n, "psi_cpu_some_pct_max"),
                io = num(n, "psi_io_some_pct_max"), th = num(n, "thermal_events");
-        /* a device that moved no more than disk_min_bytes in the run (a journal commit, a log
-         * line) has no traffic to be disturbed by: its share of other processes means nothing */
+        /* other processes' disk traffic can only disturb a mode whose KV path uses the disk
+         * (B2, B2p, C); in B0 and B1 the SSD is not in the measured path, and on a quiet
+         * machine the harness's own files and the journal are all the device moves. Nor does
+         * a device that moved no more than disk_min_bytes in the run have traffic to disturb. */
         double dev = num(n, "device_bytes");
-        if (!isnan(dev) && dev <= t->disk_min_bytes)
+        if (!ev->disk || (!isnan(dev) && dev <= t->disk_min_bytes))
             other = NAN;
         if (!isnan(other) && other > t->noise_other_io_max_fraction) {
             json_t *d = why(ev, GATE_SYSTEM_NOISE,

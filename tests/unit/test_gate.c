@@ -310,23 +310,27 @@ static void test_cap_wait_is_not_client_lag(void **state)
 }
 
 /* Other processes' share of the device counts only where the device moved more than
- * disk_min_bytes: a B1 run whose disk saw 72 KiB of journal writes, all another process's, is
- * not noisy; the same share of 50 MB is. */
+ * disk_min_bytes and the mode's KV path uses the disk: a B2 run whose disk saw 72 KiB of
+ * journal writes, all another process's, is not noisy, the same share of 50 MB is; in B1 (no
+ * disk tier) 5 MB of the harness's files and the journal are not noise either. */
 static void test_noise_needs_device_traffic(void **state)
 {
     (void)state;
     static const struct {
-        const char *patch;
+        const char *fixture, *patch;
         bool noise;
     } cs[] = {
-        { "{\"noise\":{\"other_io_fraction\":1.0,\"device_bytes\":73728}}", false },
-        { "{\"noise\":{\"other_io_fraction\":1.0,\"device_bytes\":50000000}}", true },
-        { "{\"noise\":{\"other_io_fraction\":1.0}}", true },
+        { "b2_good.json", "{\"noise\":{\"other_io_fraction\":1.0,\"device_bytes\":73728}}", false },
+        { "b2_good.json", "{\"noise\":{\"other_io_fraction\":1.0,\"device_bytes\":50000000}}",
+          true },
+        { "b2_good.json", "{\"noise\":{\"other_io_fraction\":1.0}}", true },
+        { "b1_good.json", "{\"noise\":{\"other_io_fraction\":0.99,\"device_bytes\":5423104}}",
+          false },
     };
     for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++) {
         struct gate_thresholds t;
         gate_thresholds_default(&t);
-        json_t *e = load_fixture("b2_good.json");
+        json_t *e = load_fixture(cs[i].fixture);
         json_t *patch = NULL;
         assert_int_equal(jsonx_parse(cs[i].patch, strlen(cs[i].patch), &patch, NULL), 0);
         merge(e, patch);
