@@ -591,7 +591,8 @@ static int parse_page(const char *text, size_t len, bool lenient, struct prom_pa
         if (r < 0)
             skipped++;
     }
-    qsort(page.s, page.n, sizeof(*page.s), cmp_sample);
+    if (page.n > 1) /* an empty page has no array (qsort's pointer must not be NULL) */
+        qsort(page.s, page.n, sizeof(*page.s), cmp_sample);
     for (size_t i = 1; i < page.n && !lenient; i++)
         if (!strcmp(page.s[i].key, page.s[i - 1].key)) {
             r = diag_set(d, -EINVAL, 0, 0, "duplicate series %.200s", page.s[i].key);
