@@ -9,6 +9,7 @@
 
 #include "common/buf.h"
 #include "common/fileio.h"
+#include "common/units.h"
 #include "common/xalloc.h"
 
 int jsonx_parse(const char *text, size_t len, json_t **ret, struct diag *d)
@@ -78,7 +79,7 @@ uint64_t jsonx_u64(const json_t *o, const char *key, uint64_t def)
     if (json_is_integer(v) && json_integer_value(v) >= 0)
         return (uint64_t)json_integer_value(v);
     if (json_is_real(v) && json_real_value(v) >= 0)
-        return (uint64_t)json_real_value(v);
+        return units_sat_u64(json_real_value(v));
     return def;
 }
 
@@ -88,7 +89,7 @@ int64_t jsonx_i64(const json_t *o, const char *key, int64_t def)
     if (json_is_integer(v))
         return (int64_t)json_integer_value(v);
     if (json_is_real(v))
-        return (int64_t)json_real_value(v);
+        return units_sat_i64(json_real_value(v));
     return def;
 }
 

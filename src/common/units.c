@@ -149,3 +149,22 @@ void units_format_bytes(uint64_t bytes, char *out, unsigned out_len)
     else
         snprintf(out, out_len, "%.1f %s", v, names[i]);
 }
+
+uint64_t units_sat_u64(double x)
+{
+    if (!(x > 0))
+        return 0;
+    /* 2^64 as a double: every double below it converts */
+    return x >= 18446744073709551616.0 ? UINT64_MAX : (uint64_t)x;
+}
+
+int64_t units_sat_i64(double x)
+{
+    if (isnan(x))
+        return 0;
+    if (x >= 9223372036854775808.0) /* 2^63 */
+        return INT64_MAX;
+    if (x < -9223372036854775808.0)
+        return INT64_MIN;
+    return (int64_t)x;
+}

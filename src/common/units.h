@@ -17,6 +17,11 @@ int units_parse_duration_ns(const char *s, uint64_t *ret_ns);
 int units_parse_rate_per_s(const char *s, double *ret_rate);
 int units_parse_u64(const char *s, uint64_t *ret);
 int units_parse_double(const char *s, double *ret);
+/* A measured or parsed double as a whole number, saturating: NaN and values below the range
+ * give 0 (u64) or INT64_MIN (i64), values past it the maximum; in range, truncation toward
+ * zero. Converting an out-of-range double with a cast is undefined behaviour. */
+uint64_t units_sat_u64(double x);
+int64_t units_sat_i64(double x);
 /* Formats bytes as a short human string ("2.0 MiB") into out. */
 void units_format_bytes(uint64_t bytes, char *out, unsigned out_len);
 

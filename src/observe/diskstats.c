@@ -21,6 +21,7 @@
 
 #include "common/buf.h"
 #include "common/fileio.h"
+#include "common/units.h"
 #include "common/xalloc.h"
 
 int diskstats_parse_line(const char *line, struct diskstats_dev *ret)
@@ -101,15 +102,6 @@ static bool is_ms_field(int i)
            i == DISKSTATS_RQ_TICKS || i == DISKSTATS_DC_TICKS || i == DISKSTATS_FL_TICKS;
 }
 
-/* A counter delta as a whole number: negative or NaN -> 0, past UINT64_MAX -> UINT64_MAX (a
- * corrupt or wrapped line must not be undefined behaviour). */
-static uint64_t sat_u64(double x)
-{
-    if (!(x > 0))
-        return 0;
-    return x >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)x;
-}
-
 void diskstats_rates(const struct diskstats_dev *prev, const struct diskstats_dev *cur,
                      double itv_s, struct diskstats_rates *ret)
 {
@@ -158,11 +150,11 @@ void diskstats_rates(const struct diskstats_dev *prev, const struct diskstats_de
     r.util_pct = d[DISKSTATS_TOT_TICKS] / t / 10;
     if (r.util_pct > 100)
         r.util_pct = 100;
-    r.read_bytes = sat_u64(d[DISKSTATS_RD_SEC] * 512);
-    r.write_bytes = sat_u64(d[DISKSTATS_WR_SEC] * 512);
-    r.discard_bytes = sat_u64(d[DISKSTATS_DC_SEC] * 512);
-    r.read_ios = sat_u64(d[DISKSTATS_RD_IOS]);
-    r.write_ios = sat_u64(d[DISKSTATS_WR_IOS]);
+    r.read_bytes = units_sat_u64(d[DISKSTATS_RD_SEC] * 512);
+    r.write_bytes = units_sat_u64(d[DISKSTATS_WR_SEC] * 512);
+    r.discard_bytes = units_sat_u64(d[DISKSTATS_DC_SEC] * 512);
+    r.read_ios = units_sat_u64(d[DISKSTATS_RD_IOS]);
+    r.write_ios = units_sat_u64(d[DISKSTATS_WR_IOS]);
     *ret = r;
 }
 

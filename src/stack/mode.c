@@ -92,7 +92,7 @@ static uint64_t gb_to_blocks(double gb, uint64_t bpb)
 {
     if (gb <= 0 || bpb == 0)
         return 0;
-    return (uint64_t)floor(gb * 1e9 / (double)bpb);
+    return units_sat_u64(floor(gb * 1e9 / (double)bpb));
 }
 
 uint64_t mode_cpu_blocks(const struct mode_settings *s)

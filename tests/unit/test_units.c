@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Table-driven tests of quantity parsing (common/units.c), error paths included. */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,12 +70,28 @@ static void test_rates_and_counts(void **state)
     assert_string_equal(out, "2.0 MiB");
 }
 
+/* Saturating conversions: the inputs the fuzzers found (a 1e91 GB tier, a 7.8e61 repeat count,
+ * a delta past 2^64) clamp instead of being undefined behaviour. */
+static void test_saturating(void **state)
+{
+    (void)state;
+    assert_true(units_sat_u64(1.35634e91) == UINT64_MAX);
+    assert_true(units_sat_u64(18446744073709551616.0) == UINT64_MAX);
+    assert_true(units_sat_u64(1.8446744073709550e19) == 18446744073709549568ULL);
+    assert_true(units_sat_u64(-1) == 0 && units_sat_u64(NAN) == 0);
+    assert_true(units_sat_u64(41.9) == 41);
+    assert_true(units_sat_i64(7.77778e61) == INT64_MAX);
+    assert_true(units_sat_i64(-7.77778e61) == INT64_MIN);
+    assert_true(units_sat_i64(NAN) == 0 && units_sat_i64(-2.7) == -2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_rates_and_counts),
+        cmocka_unit_test(test_saturating),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
