@@ -280,6 +280,20 @@ static void test_tail_gate_follows_the_claimed_quantile(void **state)
     }
 }
 
+static json_t *patched_verdict(const char *fixture, const char *patch_text)
+{
+    struct gate_thresholds t;
+    gate_thresholds_default(&t);
+    json_t *e = load_fixture(fixture);
+    json_t *patch = NULL;
+    assert_int_equal(jsonx_parse(patch_text, strlen(patch_text), &patch, NULL), 0);
+    merge(e, patch);
+    json_t *v = gate_evaluate(e, &t);
+    json_decref(patch);
+    json_decref(e);
+    return v;
+}
+
 /* CLIENT_LAG judges the client's own lateness: a request that waited for the workload's
  * concurrency cap (the server being slow, inside TTFT from intended) does not raise it. */
 static void test_cap_wait_is_not_client_lag(void **state)
@@ -294,18 +308,10 @@ static void test_cap_wait_is_not_client_lag(void **state)
         { "{\"phases\":{\"replay\":{\"client_lag_p99_ms\":1200,\"send_lag_p99_ms\":null}}}", true },
     };
     for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++) {
-        struct gate_thresholds t;
-        gate_thresholds_default(&t);
-        json_t *e = load_fixture("b2_good.json");
-        json_t *patch = NULL;
-        assert_int_equal(jsonx_parse(cs[i].patch, strlen(cs[i].patch), &patch, NULL), 0);
-        merge(e, patch);
-        json_t *v = gate_evaluate(e, &t);
+        json_t *v = patched_verdict("b2_good.json", cs[i].patch);
         if (has_code(v, "CLIENT_LAG") != cs[i].lag)
             fail_msg("case %zu: %s", i, json_dumps(json_object_get(v, "reason_codes"), 0));
         json_decref(v);
-        json_decref(patch);
-        json_decref(e);
     }
 }
 
@@ -328,33 +334,11 @@ static void test_noise_needs_device_traffic(void **state)
           false },
     };
     for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++) {
-        struct gate_thresholds t;
-        gate_thresholds_default(&t);
-        json_t *e = load_fixture(cs[i].fixture);
-        json_t *patch = NULL;
-        assert_int_equal(jsonx_parse(cs[i].patch, strlen(cs[i].patch), &patch, NULL), 0);
-        merge(e, patch);
-        json_t *v = gate_evaluate(e, &t);
+        json_t *v = patched_verdict(cs[i].fixture, cs[i].patch);
         if (has_code(v, "SYSTEM_NOISE") != cs[i].noise)
             fail_msg("case %zu: %s", i, json_dumps(json_object_get(v, "reason_codes"), 0));
         json_decref(v);
-        json_decref(patch);
-        json_decref(e);
     }
-}
-
-static json_t *patched_verdict(const char *fixture, const char *patch_text)
-{
-    struct gate_thresholds t;
-    gate_thresholds_default(&t);
-    json_t *e = load_fixture(fixture);
-    json_t *patch = NULL;
-    assert_int_equal(jsonx_parse(patch_text, strlen(patch_text), &patch, NULL), 0);
-    merge(e, patch);
-    json_t *v = gate_evaluate(e, &t);
-    json_decref(patch);
-    json_decref(e);
-    return v;
 }
 
 /* Issue 11 #2: the mechanism counts onboarded AND verified blocks: all 600 replay blocks failed
