@@ -14,6 +14,12 @@ SETTLE="--settle-quiet 5s --settle-timeout 400ms --hit-rate yes" run_bundle --st
 G=$(group_dir "$WORK/res")
 B=$(bundle_dir "$G" B2)
 schema_ok "$B"
+# the seams of this session's evidence fields: the summary the real load generator wrote, read
+# by the real evidence builder into what the gates judge
+pyq "$B/verdict.json" 'isinstance(s["evidence"]["phases"]["replay"]["send_lag_p99_ms"], float)'
+pyq "$B/verdict.json" 's["evidence"]["phases"]["replay"]["ttft_p50_supported"] in (True, False)'
+pyq "$B/verdict.json" 's["evidence"]["noise"]["other_io_source"] in ("ebpf_block_layer", "proc_io_upper_bound", "mixed") and s["evidence"]["noise"]["device_bytes"] >= 0'
+pyq "$B/summary.json" 's["phases"]["replay"]["send_lag_ms"]["n"] == s["phases"]["replay"]["client_lag_ms"]["n"]'
 python3 - "$B" <<'PY' || fail "settle records"
 import json, sys
 b = sys.argv[1]
