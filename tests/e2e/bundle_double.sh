@@ -12,12 +12,15 @@ source "$(dirname "$0")/double_lib.sh"
 
 for RT in ${KVTIER_DOUBLE_RUNTIMES:-host container}; do
   # B1 and B2 on the host; the container runs B2 (doctor_double.sh runs B1 and B2p in both)
-  MODES=B1,B2
-  [ "$RT" = host ] || MODES=B2
+  MODES=B1,B2 HIT=auto
+  # the host's B2 reads KVBM's hit-rate gauges after each phase's refresh, as a real stack's
+  # bundle does by default; the other runs skip that wait (5 s a phase)
+  [ "$RT" = host ] || MODES=B2 HIT=no
   RC=0
   timeout 90 "$KVTIER" bundle --profiles "$KVTIER_PROFILES" --stack "$WORK/$RT.yaml" --model tiny \
     --workload A --mode "$MODES" --max-requests 2 --rate-scale 8 --disk-cache-dir "$DISKDIR" --out "$WORK/res-$RT" \
-    --interval 250ms --drop-caches no --cgroup no --json >"$WORK/$RT.json" 2>"$WORK/$RT.err" || RC=$?
+    --interval 250ms --drop-caches no --cgroup no --steady no --settle-quiet 500ms \
+    --settle-timeout 3s --hit-rate "$HIT" --json >"$WORK/$RT.json" 2>"$WORK/$RT.err" || RC=$?
   G=$(group_dir "$WORK/res-$RT")
   [ "$RC" -eq 0 ] || { tail -20 "$WORK/$RT.err"; for l in "$G"/*/r*/raw/stack/*.log; do echo "== $l"; tail -5 "$l"; done; fail "$RT bundle exit $RC"; }
   for M in ${MODES//,/ }; do
@@ -49,6 +52,9 @@ if [ -d "$WORK/res-host" ]; then
   H2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["config_hash"]["value"])' "$(bundle_dir "$HG" B2)/manifest.json")
   [ "$H1" != "$H2" ] || fail "B1 and B2 have the same configuration hash"
   ok "B1 and B2 hash apart"
+  # a real stack's default (--hit-rate auto): KVBM's gauges read after each phase's refresh
+  pyq "$(bundle_dir "$HG" B2)/summary.json" 'all(s["phases"][p]["kvbm_hit_rate"]["status"] == "after_refresh" for p in ("warmup", "pressure", "replay"))'
+  ok "the dynamo-trtllm profile reads KVBM's hit-rate gauges after each phase by default"
 fi
 
 # --- observed capacity and the live context: the engine behind the double serves a model whose
@@ -67,7 +73,7 @@ RC=0
 KVTIER_DOUBLE_MODEL=tinyx KVTIER_DOUBLE_PROFILES="$WORK/dprof" timeout 90 "$KVTIER" bundle \
   --profiles "$KVTIER_PROFILES" --stack "$WORK/host-nog1.yaml" --model tiny --workload A --mode B2 \
   --max-requests 2 --rate-scale 8 --disk-cache-dir "$DISKDIR" --out "$WORK/res-ctx" \
-  --drop-caches no --cgroup no --settle-quiet 0s >"$WORK/ctx.out" 2>"$WORK/ctx.err" || RC=$?
+  --drop-caches no --cgroup no --settle-quiet 0s --steady no --hit-rate no >"$WORK/ctx.out" 2>"$WORK/ctx.err" || RC=$?
 G=$(group_dir "$WORK/res-ctx")
 B=$(bundle_dir "$G" B2)
 [ -s "$B/manifest.json" ] || fail "no manifest (exit $RC): $(tail -5 "$WORK/ctx.err")"
