@@ -105,3 +105,44 @@ char *fileio_join(const char *a, const char *b)
         return xalloc_printf("%s%s", a, b);
     return xalloc_printf("%s/%s", a, b);
 }
+
+int fileio_trim_partial_line(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    char chunk[4096];
+    off_t end = st.st_size;
+    while (end > 0) {
+        off_t from = end > (off_t)sizeof(chunk) ? end - (off_t)sizeof(chunk) : 0;
+        size_t want = (size_t)(end - from);
+        ssize_t n = pread(fd, chunk, want, from);
+        if (n < 0)
+            return -errno;
+        if ((size_t)n != want)
+            return -EIO;
+        for (size_t i = want; i > 0; i--)
+            if (chunk[i - 1] == '\n') {
+                off_t keep = from + (off_t)i;
+                return keep == st.st_size || ftruncate(fd, keep) == 0 ? 0 : -errno;
+            }
+        end = from;
+    }
+    return ftruncate(fd, 0) == 0 ? 0 : -errno;
+}
+
+int fileio_close_lines(FILE **f)
+{
+    if (!*f)
+        return 0;
+    int rc = ferror(*f) ? -EIO : 0;
+    int fd = dup(fileno(*f)); /* the file outlives the stream for the trim */
+    if (fclose(*f) != 0)
+        rc = -errno;
+    *f = NULL;
+    if (rc < 0 && fd >= 0)
+        fileio_trim_partial_line(fd);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}

@@ -596,12 +596,14 @@ static void write_line(struct run *r, FILE *f, json_t *o)
 {
     char *s = jsonx_dump_line(o);
     json_decref(o);
-    if (!f || !s) {
+    if (!f || !s || ferror(f)) { /* after a failed write, nothing more: the file is cut back
+                                    * to its last whole line when it is closed */
         free(s);
         return;
     }
+    errno = 0;
     if (fputs(s, f) == EOF || fputc('\n', f) == EOF)
-        r->io_err = -EIO;
+        r->io_err = errno ? -errno : -EIO;
     free(s);
 }
 
@@ -1464,7 +1466,7 @@ static uint64_t auto_warm(const struct run *r)
 static FILE *open_out(const char *dir, const char *name, int *ret_err)
 {
     char *path = fileio_join(dir, name);
-    FILE *f = fopen(path, "w");
+    FILE *f = fopen(path, "w+e"); /* w+: readable for fileio_close_lines */
     if (!f)
         *ret_err = -errno;
     else
@@ -1551,11 +1553,7 @@ static void run_fini(struct run *r)
 
 static int close_out(FILE **f)
 {
-    int rc = 0;
-    if (*f && fclose(*f) != 0)
-        rc = -errno;
-    *f = NULL;
-    return rc;
+    return fileio_close_lines(f);
 }
 
 static int flush_out(struct run *r)

@@ -125,7 +125,7 @@ static int setup_samplers(struct observe *o, const struct observe_config *cfg)
         if (!csv[i])
             continue;
         char *p = fileio_join(o->ops[i]->csv_raw ? o->raw_dir : o->os_dir, o->ops[i]->csv_name);
-        o->csv[i] = fopen(p, "we");
+        o->csv[i] = fopen(p, "w+e"); /* readable too, for fileio_close_lines */
         int e = errno;
         free(p);
         if (!o->csv[i])
@@ -391,9 +391,9 @@ int observe_stop(struct observe *o, json_t **ret_summary)
         if (o->ops[i]->finish)
             o->ops[i]->finish(o, o->state[i]);
     for (size_t i = 0; i < o->n_ops; i++) {
-        if (o->csv[i] && fclose(o->csv[i]) != 0)
-            sampler_note_write(o, -errno);
-        o->csv[i] = NULL;
+        int rc = fileio_close_lines(&o->csv[i]); /* a partial last line cut on a full disk */
+        if (rc < 0)
+            sampler_note_write(o, rc);
     }
     pthread_mutex_unlock(&o->lock);
 summary:
@@ -425,8 +425,7 @@ void observe_free(struct observe *o)
     if (o->started && !o->stopped)
         observe_stop(o, NULL);
     for (size_t i = 0; i < o->n_ops; i++) {
-        if (o->csv[i])
-            fclose(o->csv[i]);
+        fileio_close_lines(&o->csv[i]);
         if (o->ops[i]->fini)
             o->ops[i]->fini(o, o->state[i]);
     }

@@ -12,7 +12,8 @@ trap 'umount "$FULL" 2>/dev/null || true; rmdir "$FULL" 2>/dev/null || true; cle
 RC=0
 timeout 120 "$KVTIER" bundle --profiles "$KVTIER_PROFILES" --model tiny --workload A --stack "$FAST" \
   --disk-cache-dir "$DISKDIR" --out "$FULL/res" --interval 250ms --drop-caches no --mode B1 \
-  --max-requests 2 >"$WORK/out.txt" 2>"$WORK/err.txt" || RC=$?
+  --max-requests 2 --rate-scale 4 --steady no --settle-quiet 500ms --settle-timeout 3s \
+  >"$WORK/out.txt" 2>"$WORK/err.txt" || RC=$?
 [ "$RC" -eq 1 ] || fail "full disk: exit $RC, want 1: $(tail -3 "$WORK/err.txt")"
 grep -q "error: cannot write $FULL/res/.*: No space left on device" "$WORK/err.txt" ||
   fail "the error does not name the file and ENOSPC: $(tail -3 "$WORK/err.txt")"

@@ -9,7 +9,8 @@ STEADY=""  # all four phases: the interrupt may land in steady
 
 start_bg() { # ARGS...: kvtier bundle in the background, BG_PID set
   "$KVTIER" bundle --profiles "$KVTIER_PROFILES" --model tiny --workload A --stack "$FAST" \
-    --disk-cache-dir "$DISKDIR" --out "$WORK/res" --interval 250ms --drop-caches no "$@" \
+    --disk-cache-dir "$DISKDIR" --out "$WORK/res" --interval 250ms --drop-caches no \
+    --rate-scale 4 --settle-quiet 500ms --settle-timeout 3s "$@" \
     >"$WORK/bg.out" 2>"$WORK/bg.err" &
   BG_PID=$!
   PIDS+=("$BG_PID")

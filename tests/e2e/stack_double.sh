@@ -62,7 +62,8 @@ ok "bundle and doctor --dry-run print commands, masked environment, engine args 
 RC=0
 KVTIER_DOUBLE_IGNORE_TOKENIZER=1 timeout 60 "$KVTIER" bundle --profiles "$KVTIER_PROFILES" \
   --stack "$WORK/host.yaml" --model tiny --workload A --mode B1 --max-requests 2 --rate-scale 8 \
-  --disk-cache-dir "$DISKDIR" --out "$WORK/res-tok" --drop-caches no --cgroup no \
+  --disk-cache-dir "$DISKDIR" --out "$WORK/res-tok" --drop-caches no --cgroup no --steady no \
+  --settle-quiet 500ms --settle-timeout 3s \
   >"$WORK/tok.out" 2>"$WORK/tok.err" || RC=$?
 B=$(bundle_dir "$(group_dir "$WORK/res-tok")" B1)
 pyq "$B/manifest.json" 's["workload"]["plan_header"]["tokenizer_file"].endswith("/model/tokenizer.json")'
