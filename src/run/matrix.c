@@ -585,6 +585,24 @@ static void pressure_reason(json_t *f, const json_t *header)
     set_state(f, MATRIX_STATE_INFEASIBLE, msg);
 }
 
+/* Whether the row's bundle arguments leave the steady phase out (--steady no, as the bundle
+ * children will be told), so the estimate plans the same phases they run. */
+static bool args_skip_steady(const json_t *bundle_args)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach (bundle_args, i, v) {
+        const char *a = json_string_value(v);
+        if (a && !strcmp(a, "--steady=no"))
+            return true;
+        if (a && !strcmp(a, "--steady")) {
+            const char *next = json_string_value(json_array_get(bundle_args, i + 1));
+            return next && !strcmp(next, "no");
+        }
+    }
+    return false;
+}
+
 static void assess_row(const char *profiles_dir, const json_t *plan, json_t *row,
                        const char *tmp_dir, bool builtin)
 {
@@ -613,6 +631,7 @@ static void assess_row(const char *profiles_dir, const json_t *plan, json_t *row
     workload_options_init(&wo);
     wo.max_requests = jsonx_u64(row, "max_requests", 0);
     wo.rate_scale = jsonx_num(row, "rate_scale", 0);
+    wo.skip_steady = args_skip_steady(json_object_get(row, "bundle_args"));
     wo.tokenizer_path = jsonx_str(row, "tokenizer", NULL);
     wo.endpoint = !strcmp(jsonx_str(row, "endpoint", "chat"), "completions")
                       ? WORKLOAD_ENDPOINT_COMPLETIONS

@@ -124,6 +124,13 @@ static void test_feasibility_arithmetic(void **state)
     double three = jsonx_num(json_object_get(run, "estimate"), "wall_s", 0);
     assert_true(three > 60);
     assert_int_equal(jsonx_num(json_object_get(run, "estimate"), "bundles", 0), 9);
+    double per_bundle = jsonx_num(json_object_get(run, "estimate"), "per_bundle_s", 0);
+    /* its bundle arguments say --steady no: the same row with the steady phase is longer */
+    json_array_clear(json_object_get(run, "bundle_args"));
+    matrix_assess(profiles(), NULL, plan, "/tmp/kvtier-test-matrix-demo");
+    double with_steady = jsonx_num(json_object_get(run, "estimate"), "per_bundle_s", 0);
+    print_message("# per bundle: %.0f s, with the steady phase %.0f s\n", per_bundle, with_steady);
+    assert_true(with_steady > per_bundle + 2);
     json_decref(plan);
     free(path);
 }
