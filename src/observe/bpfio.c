@@ -16,6 +16,7 @@
 
 #ifdef KVTIER_HAVE_BPF
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 /* the skeleton embeds the BPF object as one long string literal */
@@ -319,10 +320,23 @@ static int attach(struct bpf_program *prog, struct bpf_link **link, bool *ok)
     return -errno;
 }
 
-/* How threads are tagged with the file of their direct I/O. */
-enum hooks { HOOKS_FENTRY, HOOKS_TRACEPOINT, HOOKS_NONE, HOOKS__COUNT };
+/* How a direct I/O's file is found: from the bio itself (no thread hook), from a thread tag
+ * set by an fentry hook or by a tracepoint, or not at all (processes only). Tried in order. */
+enum hooks { HOOKS_BIO, HOOKS_FENTRY, HOOKS_TRACEPOINT, HOOKS_NONE, HOOKS__COUNT };
 
-static const char *const hooks_name[HOOKS__COUNT] = { "fentry", "tracepoint", "none" };
+static const char *const hooks_name[HOOKS__COUNT] = { "bio", "fentry", "tracepoint", "none" };
+
+/* Whether the kernel's BTF describes struct iomap_dio (the bio's bi_private on iomap's
+ * direct-I/O path), so the program can read a direct I/O's file from its bio. */
+static bool kernel_has_iomap_dio(void)
+{
+    struct btf *btf = btf__load_vmlinux_btf();
+    if (!btf)
+        return false;
+    bool yes = btf__find_by_name_kind(btf, "iomap_dio", BTF_KIND_STRUCT) > 0;
+    btf__free(btf);
+    return yes;
+}
 
 /* Address of a kernel text symbol from /proc/kallsyms; 0 when absent or hidden. */
 static uint64_t kallsyms_addr(const char *name)
@@ -368,15 +382,26 @@ static int open_attach(unsigned major, unsigned minor, enum hooks h, struct bpfi
     skel->rodata->target_major = major;
     skel->rodata->target_minor = minor;
     skel->rodata->dio_end_io = kallsyms_addr("iomap_dio_bio_end_io");
+    if (h == HOOKS_BIO && (!skel->rodata->dio_end_io || !kernel_has_iomap_dio())) {
+        snprintf(last_libbpf_msg, sizeof(last_libbpf_msg), "%s",
+                 skel->rodata->dio_end_io ? "no struct iomap_dio in the kernel's BTF"
+                                          : "iomap_dio_bio_end_io not in /proc/kallsyms");
+        bpfio_bpf__destroy(skel);
+        return -ENOTSUP;
+    }
     bool exit_hook = h == HOOKS_FENTRY && !skel->rodata->dio_end_io;
     bool issue_hook = !queue_stamps_issue(major, minor);
+    bpf_program__set_autoload(skel->progs.bio_queue, h != HOOKS_BIO);
+    bpf_program__set_autoload(skel->progs.bio_queue_dio, h == HOOKS_BIO);
     bpf_program__set_autoload(skel->progs.dio_enter, h == HOOKS_FENTRY);
     bpf_program__set_autoload(skel->progs.dio_exit, exit_hook);
     bpf_program__set_autoload(skel->progs.dio_begin, h == HOOKS_TRACEPOINT);
     bpf_program__set_autoload(skel->progs.rq_issue, issue_hook);
     bool ok = true;
     int r = bpfio_bpf__load(skel);
-    if (r < 0 || (r = attach(skel->progs.bio_queue, &skel->links.bio_queue, &ok)) < 0 ||
+    if (r < 0 ||
+        (r = h == HOOKS_BIO ? attach(skel->progs.bio_queue_dio, &skel->links.bio_queue_dio, &ok)
+                            : attach(skel->progs.bio_queue, &skel->links.bio_queue, &ok)) < 0 ||
         (r = attach(skel->progs.bio_split, &skel->links.bio_split, &ok)) < 0 ||
         (issue_hook && (r = attach(skel->progs.rq_issue, &skel->links.rq_issue, &ok)) < 0) ||
         (r = attach(skel->progs.rq_complete, &skel->links.rq_complete, &ok)) < 0)
@@ -396,29 +421,44 @@ out:
     return 0;
 }
 
-int bpfio_start(unsigned major, unsigned minor, struct bpfio **ret, bool *ret_file_tagging,
-                char *reason)
+int bpfio_start_hooks(unsigned major, unsigned minor, const char *hooks, struct bpfio **ret,
+                      bool *ret_file_tagging, char *reason)
 {
     libbpf_set_print(quiet_print);
     last_libbpf_msg[0] = '\0';
     reason[0] = '\0';
+    enum hooks from = HOOKS_BIO, to = HOOKS__COUNT;
+    if (hooks) {
+        for (from = HOOKS_BIO; from < HOOKS__COUNT && strcmp(hooks, hooks_name[from]); from++)
+            ;
+        if (from == HOOKS__COUNT) {
+            snprintf(reason, BPFIO_REASON_MAX, "unknown file hooks '%.40s'", hooks);
+            return -EINVAL;
+        }
+        to = from + 1;
+    }
     struct bpfio_bpf *skel = NULL;
     int r = -EINVAL, first = 0;
+    char first_msg[sizeof(last_libbpf_msg)] = "";
     enum hooks h;
-    /* fentry scopes the tag exactly; some kernels and sandboxes refuse it but allow the
-     * tracepoint; without either, requests are still charged to processes */
-    for (h = HOOKS_FENTRY; h < HOOKS__COUNT; h++) {
+    /* the bio names its file on iomap's path; else fentry scopes a thread tag exactly; some
+     * kernels and sandboxes refuse fentry but allow the tracepoint; without either, requests
+     * are still charged to processes */
+    for (h = from; h < to; h++) {
         last_libbpf_msg[0] = '\0';
         if ((r = open_attach(major, minor, h, &skel)) == 0)
             break;
-        if (h == HOOKS_FENTRY)
+        if (h == from) {
             first = r;
+            snprintf(first_msg, sizeof(first_msg), "%s", last_libbpf_msg);
+        }
     }
     if (!skel)
         return why(reason, r, "loading the eBPF programs");
-    if (h != HOOKS_FENTRY)
-        snprintf(reason, BPFIO_REASON_MAX, "fentry refused (%s); file hooks: %s%s",
-                 strerror(-first), hooks_name[h],
+    if (h != from)
+        snprintf(reason, BPFIO_REASON_MAX, "file hooks %s refused (%s%s%.100s); file hooks: %s%s",
+                 hooks_name[from], strerror(-first), first_msg[0] ? ": " : "", first_msg,
+                 hooks_name[h],
                  h == HOOKS_NONE ? " (requests are charged to processes only)" : "");
     struct bpfio *b = xcalloc(1, sizeof(*b));
     b->skel = skel;
@@ -427,6 +467,12 @@ int bpfio_start(unsigned major, unsigned minor, struct bpfio **ret, bool *ret_fi
         *ret_file_tagging = h != HOOKS_NONE;
     *ret = b;
     return 0;
+}
+
+int bpfio_start(unsigned major, unsigned minor, struct bpfio **ret, bool *ret_file_tagging,
+                char *reason)
+{
+    return bpfio_start_hooks(major, minor, NULL, ret, ret_file_tagging, reason);
 }
 
 const char *bpfio_hooks(const struct bpfio *b)
@@ -510,7 +556,8 @@ int bpfio_snapshot(struct bpfio *b, struct bpfio_snap *ret)
 
 int bpfio_prog_stats_each(const struct bpfio *b, struct bpfio_prog_stat *ret, size_t max)
 {
-    struct bpf_program *progs[] = { b->skel->progs.bio_queue, b->skel->progs.bio_split,
+    struct bpf_program *progs[] = { b->skel->progs.bio_queue, b->skel->progs.bio_queue_dio,
+                                    b->skel->progs.bio_split,
                                     b->skel->progs.rq_issue,  b->skel->progs.rq_complete,
                                     b->skel->progs.dio_enter, b->skel->progs.dio_exit,
                                     b->skel->progs.dio_begin };
@@ -526,7 +573,8 @@ int bpfio_prog_stats_each(const struct bpfio *b, struct bpfio_prog_stat *ret, si
             return -errno;
         ret[n++] = (struct bpfio_prog_stat){ .name = bpf_program__name(progs[i]),
                                              .run_ns = info.run_time_ns,
-                                             .runs = info.run_cnt };
+                                             .runs = info.run_cnt,
+                                             .misses = info.recursion_misses };
     }
     return (int)n;
 }
@@ -565,6 +613,12 @@ struct bpfio {
 
 int bpfio_start(unsigned major, unsigned minor, struct bpfio **ret, bool *ret_file_tagging,
                 char *reason)
+{
+    return bpfio_start_hooks(major, minor, NULL, ret, ret_file_tagging, reason);
+}
+
+int bpfio_start_hooks(unsigned major, unsigned minor, const char *hooks, struct bpfio **ret,
+                      bool *ret_file_tagging, char *reason)
 {
     snprintf(reason, BPFIO_REASON_MAX,
              "built without eBPF support (bpftool, clang or /sys/kernel/btf/vmlinux missing at "

@@ -81,6 +81,11 @@ struct bpfio;
  * libbpf; reason (BPFIO_REASON_MAX bytes) says which. *ret owned. */
 int bpfio_start(unsigned major, unsigned minor, struct bpfio **ret, bool *ret_file_tagging,
                 char *reason);
+/* The same with one kind of file hooks only, by name ("bio", "fentry", "tracepoint", "none";
+ * see bpfio_hooks): the tests and the benchmark compare them. NULL tries them in that order,
+ * as bpfio_start does; -EINVAL for an unknown name. */
+int bpfio_start_hooks(unsigned major, unsigned minor, const char *hooks, struct bpfio **ret,
+                      bool *ret_file_tagging, char *reason);
 /* Copies the table (sampler thread or phase mark). 0 or negative errno. *ret filled; free
  * with bpfio_snap_fini. */
 int bpfio_snapshot(struct bpfio *b, struct bpfio_snap *ret);
@@ -88,14 +93,17 @@ void bpfio_snap_fini(struct bpfio_snap *s);
 /* Run time of the attached programs since start (needs kernel.bpf_stats_enabled=1, else
  * -ENODATA): total ns spent in them and number of runs. */
 int bpfio_prog_stats(const struct bpfio *b, uint64_t *ret_run_ns, uint64_t *ret_runs);
-#define BPFIO_PROGS 7 /* programs in the object (not all load on every kernel) */
+#define BPFIO_PROGS 8 /* programs in the object (not all load on every kernel) */
 struct bpfio_prog_stat {
     const char *name; /* the program's name in bpf/bpfio.bpf.c (valid while b is) */
     uint64_t run_ns, runs;
+    uint64_t misses; /* runs the kernel skipped: the program was already running on that CPU
+                      * (a completion interrupting a completion); counted with stats off too */
 };
 /* The same per loaded program (at most max): the number filled, or negative errno. */
 int bpfio_prog_stats_each(const struct bpfio *b, struct bpfio_prog_stat *ret, size_t max);
-/* How files are seen: "fentry", "kprobe" or "none" (static string). */
+/* How a direct I/O's file is seen: "bio" (read from the bio at queue: no thread hook),
+ "fentry" or "tracepoint" (a thread tag set by that hook), "none" (static string). */
 const char *bpfio_hooks(const struct bpfio *b);
 void bpfio_free(struct bpfio *b);
 

@@ -91,6 +91,14 @@ static void ebpf_delta(struct observe *o, struct ebpf *e, json_t *at)
     json_t *j = bpfio_phase_json(&p);
     json_object_set_new(j, "file_hooks", json_string(bpfio_hooks(e->b)));
     json_object_set_new(j, "kv_files_seen", json_integer((json_int_t)nkv));
+    /* the share of the device's bytes (diskstats, the same phase) that eBPF saw: about 1; a
+     * request the kernel ran no program for is missing from every eBPF figure (docs/observe.md) */
+    const json_t *dr = json_object_get(at, "device_read_bytes"),
+                 *dw = json_object_get(at, "device_write_bytes");
+    double ds = dr && dw ? json_number_value(dr) + json_number_value(dw) : 0;
+    json_object_set_new(j, "diskstats_coverage",
+                        ds > 0 ? json_real((double)(p.device.read_bytes + p.device.write_bytes) / ds)
+                               : json_null());
     json_object_set_new(at, "ebpf", j);
     if (e->file_tags && nkv > 0) {
         json_object_set_new(at, "kv_read_bytes", sampler_j_u64(p.kv.read_bytes));

@@ -40,15 +40,23 @@ run_observe "$work/on"
 status=$(jq -r '.. | objects | select(has("ebpf")) | .ebpf | objects | .status // empty' \
   "$work/on/sources.json" | head -1)
 if [ "$status" = ok ]; then
-  jq -e '.attribution.kv_read_bytes == 33554432 and .attribution.ebpf.kv_files.read_bytes == 33554432
-         and .attribution.ebpf.kv_files.write_bytes >= 33554432
+  # eBPF's KV bytes: never more than the file's, at most 4 MiB short (a completion the kernel
+  # ran no tracing program for, under CPU contention: tests/unit/test_bpfio.c)
+  jq -e '.attribution.kv_read_bytes == 33554432
+         and .attribution.ebpf.kv_files.read_bytes <= 33554432
+         and .attribution.ebpf.kv_files.read_bytes >= 33554432 - 4194304
+         and .attribution.ebpf.kv_files.write_bytes >= 33554432 - 4194304
+         and .attribution.ebpf.diskstats_coverage > 0.85 and .attribution.ebpf.diskstats_coverage < 1.05
          and (.attribution.method | startswith("ebpf+"))
          and (.attribution.ebpf.statement | test("KV files"))' \
     "$work/on/phase_replay_os_delta.json" >/dev/null ||
     { echo "FAIL: eBPF phase attribution"; jq .attribution "$work/on/phase_replay_os_delta.json"; exit 1; }
-  jq -e '.ebpf.status == "ok" and (.method | startswith("ebpf+"))' \
-    "$work/on/io_attribution_report.json" >/dev/null || { echo "FAIL: report"; exit 1; }
-  echo "observe_ebpf: $(jq -r .attribution.ebpf.statement "$work/on/phase_replay_os_delta.json")"
+  jq -e '.ebpf.status == "ok" and (.method | startswith("ebpf+"))
+         and (.ebpf.file_hooks | IN("bio", "fentry", "tracepoint"))
+         and (.ebpf.file_hooks == "bio" or (.ebpf.reason | length > 0))' \
+    "$work/on/io_attribution_report.json" >/dev/null ||
+    { echo "FAIL: report"; jq .ebpf "$work/on/io_attribution_report.json"; exit 1; }
+  echo "observe_ebpf: file hooks $(jq -r .ebpf.file_hooks "$work/on/io_attribution_report.json"): $(jq -r .attribution.ebpf.statement "$work/on/phase_replay_os_delta.json")"
 else
   reason=$(jq -r '.. | objects | select(has("ebpf")) | .ebpf | objects | .reason // empty' \
     "$work/on/sources.json" | head -1)
