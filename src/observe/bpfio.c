@@ -382,6 +382,7 @@ static int open_attach(unsigned major, unsigned minor, enum hooks h, struct bpfi
     skel->rodata->target_major = major;
     skel->rodata->target_minor = minor;
     skel->rodata->dio_end_io = kallsyms_addr("iomap_dio_bio_end_io");
+    skel->rodata->chain_end_io = h == HOOKS_BIO ? kallsyms_addr("bio_chain_endio") : 0;
     if (h == HOOKS_BIO && (!skel->rodata->dio_end_io || !kernel_has_iomap_dio())) {
         snprintf(last_libbpf_msg, sizeof(last_libbpf_msg), "%s",
                  skel->rodata->dio_end_io ? "no struct iomap_dio in the kernel's BTF"
@@ -393,6 +394,8 @@ static int open_attach(unsigned major, unsigned minor, enum hooks h, struct bpfi
     bool issue_hook = !queue_stamps_issue(major, minor);
     bpf_program__set_autoload(skel->progs.bio_queue, h != HOOKS_BIO);
     bpf_program__set_autoload(skel->progs.bio_queue_dio, h == HOOKS_BIO);
+    bpf_program__set_autoload(skel->progs.rq_complete, h != HOOKS_BIO);
+    bpf_program__set_autoload(skel->progs.rq_complete_dio, h == HOOKS_BIO);
     bpf_program__set_autoload(skel->progs.dio_enter, h == HOOKS_FENTRY);
     bpf_program__set_autoload(skel->progs.dio_exit, exit_hook);
     bpf_program__set_autoload(skel->progs.dio_begin, h == HOOKS_TRACEPOINT);
@@ -404,7 +407,9 @@ static int open_attach(unsigned major, unsigned minor, enum hooks h, struct bpfi
                             : attach(skel->progs.bio_queue, &skel->links.bio_queue, &ok)) < 0 ||
         (r = attach(skel->progs.bio_split, &skel->links.bio_split, &ok)) < 0 ||
         (issue_hook && (r = attach(skel->progs.rq_issue, &skel->links.rq_issue, &ok)) < 0) ||
-        (r = attach(skel->progs.rq_complete, &skel->links.rq_complete, &ok)) < 0)
+        (r = h == HOOKS_BIO
+                 ? attach(skel->progs.rq_complete_dio, &skel->links.rq_complete_dio, &ok)
+                 : attach(skel->progs.rq_complete, &skel->links.rq_complete, &ok)) < 0)
         goto out;
     if (h == HOOKS_FENTRY &&
         ((r = attach(skel->progs.dio_enter, &skel->links.dio_enter, &ok)) < 0 ||
@@ -559,6 +564,7 @@ int bpfio_prog_stats_each(const struct bpfio *b, struct bpfio_prog_stat *ret, si
     struct bpf_program *progs[] = { b->skel->progs.bio_queue, b->skel->progs.bio_queue_dio,
                                     b->skel->progs.bio_split,
                                     b->skel->progs.rq_issue,  b->skel->progs.rq_complete,
+                                    b->skel->progs.rq_complete_dio,
                                     b->skel->progs.dio_enter, b->skel->progs.dio_exit,
                                     b->skel->progs.dio_begin };
     size_t n = 0;

@@ -93,7 +93,7 @@ void bpfio_snap_fini(struct bpfio_snap *s);
 /* Run time of the attached programs since start (needs kernel.bpf_stats_enabled=1, else
  * -ENODATA): total ns spent in them and number of runs. */
 int bpfio_prog_stats(const struct bpfio *b, uint64_t *ret_run_ns, uint64_t *ret_runs);
-#define BPFIO_PROGS 8 /* programs in the object (not all load on every kernel) */
+#define BPFIO_PROGS 9 /* programs in the object (not all load on every kernel) */
 struct bpfio_prog_stat {
     const char *name; /* the program's name in bpf/bpfio.bpf.c (valid while b is) */
     uint64_t run_ns, runs;

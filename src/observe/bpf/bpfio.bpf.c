@@ -42,6 +42,8 @@ const volatile __u32 target_major = 0;
 const volatile __u32 target_minor = 0;
 /* Address of iomap_dio_bio_end_io (from /proc/kallsyms), 0 when unknown. */
 const volatile __u64 dio_end_io = 0;
+/* Address of bio_chain_endio, the handler of the front part of a split bio: 0 when unknown. */
+const volatile __u64 chain_end_io = 0;
 
 #define file_tag bpfio_file /* shared layout */
 
@@ -181,18 +183,46 @@ static __always_inline void page_owner(struct bio *bio, struct file_tag *t)
  * tens. Kernel 6.2+; weak, and used only by bio_queue_dio, which is not loaded without it. */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
-/* The file of an iomap direct-I/O bio, from its iomap_dio (bi_private) -> kiocb -> file. */
-static __always_inline void dio_owner(struct bio *bio, struct file_tag *t)
+/* The iomap_dio of a direct-I/O bio, or of the bio that a split-off front part is chained to
+ * (bi_private); NULL for any other bio. */
+static __always_inline struct iomap_dio *dio_of(struct bio *bio)
 {
-    void *dv = bio->bi_private;
-    if (!dv)
-        return;
-    struct iomap_dio *dio = bpf_rdonly_cast(dv, bpf_core_type_id_kernel(struct iomap_dio));
+    __u64 end = (__u64)bio->bi_end_io;
+    void *priv = bio->bi_private; /* a void pointer: a number to the verifier */
+    if (chain_end_io && end == chain_end_io && priv) {
+        struct bio *parent = bpf_rdonly_cast(priv, bpf_core_type_id_kernel(struct bio));
+        end = (__u64)parent->bi_end_io;
+        priv = parent->bi_private;
+    }
+    if (!dio_end_io || end != dio_end_io || !priv)
+        return NULL;
+    return bpf_rdonly_cast(priv, bpf_core_type_id_kernel(struct iomap_dio));
+}
+
+/* The file of a direct I/O: its iomap_dio -> kiocb -> file -> inode. */
+static __always_inline void dio_file(struct iomap_dio *dio, struct file_tag *t)
+{
     struct inode *ino = dio->iocb->ki_filp->f_inode;
     if (!ino)
         return;
     t->ino = ino->i_ino;
     t->sdev = ino->i_sb->s_dev;
+}
+
+/* A synchronous direct I/O (its submitter waits for it: pread, pwrite) names both its file and
+ * its process, the waiting task, for as long as its bios are in flight: nothing needs to be
+ * remembered at queue time. Fills *t and *tgid; false for any other bio. */
+static __always_inline bool sync_dio_owner(struct bio *bio, struct file_tag *t, __u32 *tgid)
+{
+    struct iomap_dio *dio = dio_of(bio);
+    if (!dio || !dio->wait_for_completion)
+        return false;
+    struct task_struct *w = dio->submit.waiter;
+    if (!w)
+        return false;
+    *tgid = (__u32)w->tgid;
+    dio_file(dio, t);
+    return true;
 }
 
 /* A bio queued for the watched disk: its owner (process, file) into the bio table. by_bio: the
@@ -207,8 +237,11 @@ static __always_inline void queue_bio(struct bio *bio, bool by_bio)
     bi.size = bio->bi_iter.bi_size;
     bool dio = dio_end_io && (__u64)bio->bi_end_io == dio_end_io;
     if (by_bio) {
-        if (dio)
-            dio_owner(bio, &bi.tag);
+        struct iomap_dio *d = dio ? dio_of(bio) : NULL;
+        if (d && d->wait_for_completion)
+            return; /* completion reads all from the bio (sync_dio_owner) */
+        if (d)
+            dio_file(d, &bi.tag); /* asynchronous: the submitter is only known here */
         else
             page_owner(bio, &bi.tag);
     } else {
@@ -332,28 +365,30 @@ static __always_inline void key_of(const struct bio_info *bi, __u32 op, struct b
  * its bytes are charged bio by bio, since a request may merge bios of several files or
  * processes. A partial completion (nr_bytes below the request's size) is charged to the
  * first bio. */
-SEC("tp_btf/block_rq_complete")
-int BPF_PROG(rq_complete, struct request *rq, int error, unsigned int nr_bytes)
+static __always_inline void complete_rq(struct request *rq, unsigned int nr_bytes, bool by_bio)
 {
     struct bio *bio = rq->bio;
     __u64 bk = (__u64)bio;
     if (!bk || !on_target(rq->q->disk))
-        return 0;
+        return;
     __u32 op = rq->cmd_flags & 0xff;
     struct bio_info *bi = bpf_map_lookup_elem(&bio_tag, &bk);
     if (op != 0 && op != 1) { /* reads and writes only (discards apart) */
         if (bi)
             bpf_map_delete_elem(&bio_tag, &bk);
-        return 0;
+        return;
     }
     /* A hook that did not run (a tracing program is not re-entered on a CPU where it already
      * runs, e.g. an issue from an interrupt inside an issue) leaves no owner or no issue time:
      * the bytes are still charged, to no process or file, and the latency is left out. */
     struct bio_info info = {};
     if (bi)
-        info = *bi;
-    else
+        __builtin_memcpy(&info, bi, sizeof(info));
+    else if (!by_bio || !sync_dio_owner(bio, &info.tag, &info.tgid))
         count_lost(1);
+    /* info is read from the stack from here on, whichever way it was filled: the verifier
+     * refuses one load through a map value on one path and the stack on the other */
+    asm volatile("" ::: "memory");
     struct bpfio_key key = {};
     key_of(&info, op, &key);
     /* the block layer's issue stamp (0 when the queue keeps no I/O statistics), else ours */
@@ -373,25 +408,37 @@ int BPF_PROG(rq_complete, struct request *rq, int error, unsigned int nr_bytes)
     for (int i = 0; i < MERGED_BIOS_MAX && b && nr_bytes == rq->__data_len; i++) {
         __u64 k = (__u64)b;
         struct bio_info *mi = bpf_map_lookup_elem(&bio_tag, &k);
-        if (mi && mi->size <= rest) {
+        struct bio_info mine = {};
+        bool own = false;
+        if (mi) {
+            __builtin_memcpy(&mine, mi, sizeof(mine));
+            own = true;
+        } else if (by_bio && sync_dio_owner(b, &mine.tag, &mine.tgid)) {
+            mine.size = b->bi_iter.bi_size;
+            own = true;
+        }
+        asm volatile("" ::: "memory"); /* as for info above */
+        if (own && mine.size <= rest) {
             struct bpfio_key mk = {};
-            key_of(mi, op, &mk);
+            key_of(&mine, op, &mk);
             struct bpfio_val *mv = val_of(&mk);
             if (mv)
-                ADD(&mv->bytes, mi->size);
-            rest -= mi->size;
-            bpf_map_delete_elem(&bio_tag, &k);
+                ADD(&mv->bytes, mine.size);
+            rest -= mine.size;
+            if (mi)
+                bpf_map_delete_elem(&bio_tag, &k);
         }
         b = b->bi_next;
     }
-    bpf_map_delete_elem(&bio_tag, &bk);
+    if (bi)
+        bpf_map_delete_elem(&bio_tag, &bk);
     struct bpfio_val *v = val_of(&key);
     if (!v)
-        return 0;
+        return;
     ADD(&v->ios, 1);
     ADD(&v->bytes, rest);
     if (!timed)
-        return 0;
+        return;
     ADD(&v->lat_sum_ns, lat);
     ADD(&v->queue_sum_ns, q);
     __u32 lb = log2_bucket(lat / 1000), qb = log2_bucket(q / 1000);
@@ -399,5 +446,20 @@ int BPF_PROG(rq_complete, struct request *rq, int error, unsigned int nr_bytes)
         ADD(&v->lat_hist[lb], 1);
     if (qb < BPFIO_HIST_BUCKETS)
         ADD(&v->queue_hist[qb], 1);
+    return;
+}
+
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(rq_complete, struct request *rq, int error, unsigned int nr_bytes)
+{
+    complete_rq(rq, nr_bytes, false);
+    return 0;
+}
+
+/* With the "bio" file hooks: a synchronous direct I/O's bios were not remembered at queue. */
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(rq_complete_dio, struct request *rq, int error, unsigned int nr_bytes)
+{
+    complete_rq(rq, nr_bytes, true);
     return 0;
 }
