@@ -596,8 +596,9 @@ static void write_line(struct run *r, FILE *f, json_t *o)
 {
     char *s = jsonx_dump_line(o);
     json_decref(o);
-    if (!f || !s || ferror(f)) { /* after a failed write, nothing more: the file is cut back
-                                    * to its last whole line when it is closed */
+    /* after a failed write, nothing more: the file is cut back to its last whole line when it
+     * is closed (fileio_close_lines) */
+    if (!f || !s || ferror(f)) {
         free(s);
         return;
     }

@@ -407,9 +407,8 @@ static int open_attach(unsigned major, unsigned minor, enum hooks h, struct bpfi
                             : attach(skel->progs.bio_queue, &skel->links.bio_queue, &ok)) < 0 ||
         (r = attach(skel->progs.bio_split, &skel->links.bio_split, &ok)) < 0 ||
         (issue_hook && (r = attach(skel->progs.rq_issue, &skel->links.rq_issue, &ok)) < 0) ||
-        (r = h == HOOKS_BIO
-                 ? attach(skel->progs.rq_complete_dio, &skel->links.rq_complete_dio, &ok)
-                 : attach(skel->progs.rq_complete, &skel->links.rq_complete, &ok)) < 0)
+        (r = h == HOOKS_BIO ? attach(skel->progs.rq_complete_dio, &skel->links.rq_complete_dio, &ok)
+                            : attach(skel->progs.rq_complete, &skel->links.rq_complete, &ok)) < 0)
         goto out;
     if (h == HOOKS_FENTRY &&
         ((r = attach(skel->progs.dio_enter, &skel->links.dio_enter, &ok)) < 0 ||
@@ -463,8 +462,7 @@ int bpfio_start_hooks(unsigned major, unsigned minor, const char *hooks, struct 
     if (h != from)
         snprintf(reason, BPFIO_REASON_MAX, "file hooks %s refused (%s%s%.100s); file hooks: %s%s",
                  hooks_name[from], strerror(-first), first_msg[0] ? ": " : "", first_msg,
-                 hooks_name[h],
-                 h == HOOKS_NONE ? " (requests are charged to processes only)" : "");
+                 hooks_name[h], h == HOOKS_NONE ? " (requests are charged to processes only)" : "");
     struct bpfio *b = xcalloc(1, sizeof(*b));
     b->skel = skel;
     b->hooks = h;
@@ -561,11 +559,10 @@ int bpfio_snapshot(struct bpfio *b, struct bpfio_snap *ret)
 
 int bpfio_prog_stats_each(const struct bpfio *b, struct bpfio_prog_stat *ret, size_t max)
 {
-    struct bpf_program *progs[] = { b->skel->progs.bio_queue, b->skel->progs.bio_queue_dio,
-                                    b->skel->progs.bio_split,
-                                    b->skel->progs.rq_issue,  b->skel->progs.rq_complete,
-                                    b->skel->progs.rq_complete_dio,
-                                    b->skel->progs.dio_enter, b->skel->progs.dio_exit,
+    struct bpf_program *progs[] = { b->skel->progs.bio_queue,   b->skel->progs.bio_queue_dio,
+                                    b->skel->progs.bio_split,   b->skel->progs.rq_issue,
+                                    b->skel->progs.rq_complete, b->skel->progs.rq_complete_dio,
+                                    b->skel->progs.dio_enter,   b->skel->progs.dio_exit,
                                     b->skel->progs.dio_begin };
     size_t n = 0;
     for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]) && n < max; i++) {

@@ -97,8 +97,9 @@ static void ebpf_delta(struct observe *o, struct ebpf *e, json_t *at)
                  *dw = json_object_get(at, "device_write_bytes");
     double ds = dr && dw ? json_number_value(dr) + json_number_value(dw) : 0;
     json_object_set_new(j, "diskstats_coverage",
-                        ds > 0 ? json_real((double)(p.device.read_bytes + p.device.write_bytes) / ds)
-                               : json_null());
+                        ds > 0
+                            ? json_real((double)(p.device.read_bytes + p.device.write_bytes) / ds)
+                            : json_null());
     json_object_set_new(at, "ebpf", j);
     if (e->file_tags && nkv > 0) {
         json_object_set_new(at, "kv_read_bytes", sampler_j_u64(p.kv.read_bytes));

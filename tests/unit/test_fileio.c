@@ -19,10 +19,11 @@
 
 #include "common/buf.h"
 #include "common/fileio.h"
+#include "common/xalloc.h"
 
 static char *tmp_path(void)
 {
-    char *p = strdup("/tmp/kvtier-test-fileio-XXXXXX");
+    char *p = xstrdup("/tmp/kvtier-test-fileio-XXXXXX");
     int fd = mkstemp(p);
     assert_true(fd >= 0);
     close(fd);
@@ -65,7 +66,7 @@ static void test_trim(void **state)
     trim(p);
     expect(p, "");
     /* a partial line longer than the trim's read chunk */
-    char *big = malloc(20000);
+    char *big = xmalloc(20000);
     memcpy(big, "x\n", 2);
     memset(big + 2, 'y', 20000 - 3);
     big[19999] = '\0';

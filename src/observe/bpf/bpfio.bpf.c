@@ -247,10 +247,9 @@ static __always_inline void queue_bio(struct bio *bio, bool by_bio)
     } else {
         /* the thread's tag only for iomap's direct-I/O bios (where that handler is known):
          * other bios skip the task-storage access */
-        struct file_tag *t =
-            !dio_end_io || dio
-                ? bpf_task_storage_get(&task_tag, bpf_get_current_task_btf(), 0, 0)
-                : NULL;
+        struct file_tag *t = !dio_end_io || dio
+                                 ? bpf_task_storage_get(&task_tag, bpf_get_current_task_btf(), 0, 0)
+                                 : NULL;
         if (t && t->ino)
             bi.tag = *t;
         else
