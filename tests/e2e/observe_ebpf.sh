@@ -41,8 +41,10 @@ status=$(jq -r '.. | objects | select(has("ebpf")) | .ebpf | objects | .status /
   "$work/on/sources.json" | head -1)
 if [ "$status" = ok ]; then
   # eBPF's KV bytes: never more than the file's, at most 4 MiB short (a completion the kernel
-  # ran no tracing program for, under CPU contention: tests/unit/test_bpfio.c)
-  jq -e '.attribution.kv_read_bytes == 33554432
+  # ran no tracing program for, under CPU contention: tests/unit/test_bpfio.c), and none of
+  # the reader's reads charged to another file (a wrong owner)
+  jq -e '.attribution.kv_read_bytes == .attribution.ebpf.kv_files.read_bytes
+         and .attribution.ebpf.server_other_files.read_bytes == 0
          and .attribution.ebpf.kv_files.read_bytes <= 33554432
          and .attribution.ebpf.kv_files.read_bytes >= 33554432 - 4194304
          and .attribution.ebpf.kv_files.write_bytes >= 33554432 - 4194304

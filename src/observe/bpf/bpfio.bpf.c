@@ -371,20 +371,25 @@ static __always_inline void complete_rq(struct request *rq, unsigned int nr_byte
     if (!bk || !on_target(rq->q->disk))
         return;
     __u32 op = rq->cmd_flags & 0xff;
-    struct bio_info *bi = bpf_map_lookup_elem(&bio_tag, &bk);
+    struct bio_info *bi = NULL;
     if (op != 0 && op != 1) { /* reads and writes only (discards apart) */
-        if (bi)
+        if (bpf_map_lookup_elem(&bio_tag, &bk))
             bpf_map_delete_elem(&bio_tag, &bk);
         return;
     }
-    /* A hook that did not run (a tracing program is not re-entered on a CPU where it already
-     * runs, e.g. an issue from an interrupt inside an issue) leaves no owner or no issue time:
-     * the bytes are still charged, to no process or file, and the latency is left out. */
+    /* A synchronous direct I/O's bio names its owner itself, and nothing was remembered for it
+     * at queue: an entry under its address is a stale one of an earlier bio (one merged away
+     * is left to the sweep), never to be used. Otherwise the entry made at queue; a hook that
+     * did not run leaves none: the bytes are still charged, to no process or file, and the
+     * latency is left out unless the block layer stamped the issue. */
     struct bio_info info = {};
-    if (bi)
-        __builtin_memcpy(&info, bi, sizeof(info));
-    else if (!by_bio || !sync_dio_owner(bio, &info.tag, &info.tgid))
-        count_lost(1);
+    if (!by_bio || !sync_dio_owner(bio, &info.tag, &info.tgid)) {
+        bi = bpf_map_lookup_elem(&bio_tag, &bk);
+        if (bi)
+            __builtin_memcpy(&info, bi, sizeof(info));
+        else
+            count_lost(1);
+    }
     /* info is read from the stack from here on, whichever way it was filled: the verifier
      * refuses one load through a map value on one path and the stack on the other */
     asm volatile("" ::: "memory");
@@ -406,14 +411,13 @@ static __always_inline void complete_rq(struct request *rq, unsigned int nr_byte
     struct bio *b = bio->bi_next;
     for (int i = 0; i < MERGED_BIOS_MAX && b && nr_bytes == rq->__data_len; i++) {
         __u64 k = (__u64)b;
-        struct bio_info *mi = bpf_map_lookup_elem(&bio_tag, &k);
+        struct bio_info *mi = NULL;
         struct bio_info mine = {};
-        bool own = false;
-        if (mi) {
-            __builtin_memcpy(&mine, mi, sizeof(mine));
-            own = true;
-        } else if (by_bio && sync_dio_owner(b, &mine.tag, &mine.tgid)) {
+        bool own = by_bio && sync_dio_owner(b, &mine.tag, &mine.tgid);
+        if (own) {
             mine.size = b->bi_iter.bi_size;
+        } else if ((mi = bpf_map_lookup_elem(&bio_tag, &k))) {
+            __builtin_memcpy(&mine, mi, sizeof(mine));
             own = true;
         }
         asm volatile("" ::: "memory"); /* as for info above */
