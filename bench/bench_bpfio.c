@@ -260,7 +260,7 @@ static double stats_windows(int fd, unsigned major, unsigned minor, const char *
             continue;
         total += pr;
         runs_total += rpr;
-        if (!strcmp(s1[i].name, "rq_complete"))
+        if (!strncmp(s1[i].name, "rq_complete", 11)) /* rq_complete or rq_complete_dio */
             complete = pr;
         printf("  %-12s %6.0f ns per run, %.2f runs per read, %6.0f ns per read\n", s1[i].name,
                median(per_run[i], STATS_WINS), rpr, pr);
