@@ -338,19 +338,25 @@ static bool kernel_has_iomap_dio(void)
     return yes;
 }
 
-/* Address of a kernel text symbol from /proc/kallsyms; 0 when absent or hidden. */
-static uint64_t kallsyms_addr(const char *name)
+/* Addresses of n kernel text symbols from /proc/kallsyms, in one pass (0 each when absent or
+ * hidden). */
+static void kallsyms_addrs(const char *const *names, uint64_t *ret, size_t n)
 {
+    memset(ret, 0, n * sizeof(*ret));
     FILE *f = fopen("/proc/kallsyms", "re");
     if (!f)
-        return 0;
+        return;
     char line[256], sym[128], type;
-    unsigned long long addr, found = 0;
-    while (!found && fgets(line, sizeof(line), f))
-        if (sscanf(line, "%llx %c %127s", &addr, &type, sym) == 3 && !strcmp(sym, name))
-            found = addr;
+    unsigned long long addr;
+    size_t found = 0;
+    while (found < n && fgets(line, sizeof(line), f))
+        if (sscanf(line, "%llx %c %127s", &addr, &type, sym) == 3)
+            for (size_t i = 0; i < n; i++)
+                if (!ret[i] && !strcmp(sym, names[i])) {
+                    ret[i] = addr;
+                    found++;
+                }
     fclose(f);
-    return found;
 }
 
 /* Whether the disk's queue stamps each request's issue time itself (request io_start_time_ns):
@@ -381,8 +387,11 @@ static int open_attach(unsigned major, unsigned minor, enum hooks h, struct bpfi
         return -errno;
     skel->rodata->target_major = major;
     skel->rodata->target_minor = minor;
-    skel->rodata->dio_end_io = kallsyms_addr("iomap_dio_bio_end_io");
-    skel->rodata->chain_end_io = h == HOOKS_BIO ? kallsyms_addr("bio_chain_endio") : 0;
+    static const char *const syms[] = { "iomap_dio_bio_end_io", "bio_chain_endio" };
+    uint64_t addr[2];
+    kallsyms_addrs(syms, addr, h == HOOKS_BIO ? 2 : 1);
+    skel->rodata->dio_end_io = addr[0];
+    skel->rodata->chain_end_io = h == HOOKS_BIO ? addr[1] : 0;
     if (h == HOOKS_BIO && (!skel->rodata->dio_end_io || !kernel_has_iomap_dio())) {
         snprintf(last_libbpf_msg, sizeof(last_libbpf_msg), "%s",
                  skel->rodata->dio_end_io ? "no struct iomap_dio in the kernel's BTF"
