@@ -39,6 +39,7 @@ struct clisearch {
     const char *slo;
     double min, max, resolution;
     uint64_t search_repeats;
+    const char *c_levels, *probe; /* the Mode C ladder: one search per level */
 };
 
 /* Option rows common to sweep and slo (into struct clisearch). */

@@ -26,6 +26,7 @@
 #include "common/profile.h"
 #include "common/xalloc.h"
 #include "run/axis.h"
+#include "run/ladder.h"
 #include "run/slo.h"
 
 #define O CLISEARCH_O
@@ -41,6 +42,13 @@ static const struct opt_def slo_rows[] = {
       "concurrency; pick a finer one on rate)" },
     { "search-repeats", 0, OPT_U64, O(search_repeats), "1", 1, 100, NULL, "SLO",
       "bundles per probe while searching; the bracket's ends get --repeats" },
+    { "c-levels", 0, OPT_STR, O(c_levels), NULL, OPT_UNBOUNDED, NULL, "Mode C",
+      "Mode C ladder: read limits as % of the --probe read ceiling or bytes/s "
+      "(\"25%,50%,100%\"); mode C is searched once per level (C@25%, ...) and slo.json's "
+      "c_ladder says whether the capacity grows with the limit" },
+    { "probe", 0, OPT_STR, O(probe), NULL, OPT_UNBOUNDED, NULL, "Mode C",
+      "probe.json of kvtier probe: the read ceiling of % levels, and every bundle's storage "
+      "efficiency" },
     OPT_END,
 };
 #undef O
@@ -48,7 +56,9 @@ static const struct opt_def slo_rows[] = {
 struct ctx {
     const struct bundle_config *bc; /* one mode */
     enum axis_kind axis;
-    const char *out, *phase, *mode;
+    const char *out, *phase;
+    const char *mode; /* the bundles' mode directory (C for every ladder level) */
+    const char *name; /* the search's name: the mode, or the ladder level's arm (C@25%) */
     const struct slo_spec *spec;
     const volatile sig_atomic_t *stop;
     struct diag d;
@@ -58,7 +68,7 @@ struct ctx {
 static void note_probe(const struct ctx *x, const struct slo_probe *p, bool reused)
 {
     char line[512];
-    int n = snprintf(line, sizeof(line), "%s %s %g x%u%s: %s", x->mode, axis_name(x->axis),
+    int n = snprintf(line, sizeof(line), "%s %s %g x%u%s: %s", x->name, axis_name(x->axis),
                      p->value, p->repeats, reused ? " (reused)" : "",
                      p->pass ? "pass" : (p->valid ? "fail" : "fail (run not valid)"));
     for (size_t k = 0; k < x->spec->n && n > 0 && (size_t)n < sizeof(line); k++)
@@ -73,7 +83,7 @@ static int probe_cb(void *vctx, double value, unsigned repeats, struct slo_probe
     if (x->stop && *x->stop)
         return -EINTR;
     char *name = axis_point_name(x->axis, value);
-    char *dir = xalloc_printf("%s/probes/%s/%s", x->out, x->mode, name);
+    char *dir = xalloc_printf("%s/probes/%s/%s", x->out, x->name, name);
     char *group = NULL;
     bool reused = false;
     struct rundir_bundle *b = NULL;
@@ -142,6 +152,43 @@ static json_t *reasons(const json_t *modes, unsigned repeats)
     return codes;
 }
 
+/* The Mode C ladder's levels (n = 0: none). */
+struct levels {
+    struct ladder_level lv[LADDER_MAX_LEVELS];
+    size_t n;
+};
+
+/* --probe (loadable, when given) and --c-levels (mode C among the modes; % levels need the
+ * probe's read ceiling). 0 or -EINVAL, reported. */
+static int check_ladder(const struct clisearch *c, const struct bundle_config *bc,
+                        struct levels *lad)
+{
+    struct diag d = { 0 };
+    json_t *probe = NULL;
+    double ceiling = 0;
+    lad->n = 0;
+    if (c->probe && jsonx_load_file(c->probe, &probe, &d) < 0) {
+        log_diag(&d);
+        return -EINVAL;
+    }
+    ceiling = probe ? ladder_probe_read_ceiling(probe) : 0;
+    json_decref(probe);
+    if (!c->c_levels)
+        return 0;
+    bool has_c = false;
+    for (size_t i = 0; i < bc->n_modes; i++)
+        has_c |= bc->modes[i] == MODE_C;
+    if (!has_c) {
+        log_error("--c-levels needs mode C in --mode (%s)", c->mode);
+        return -EINVAL;
+    }
+    if (ladder_parse_levels(c->c_levels, ceiling, lad->lv, LADDER_MAX_LEVELS, &lad->n, &d) < 0) {
+        log_diag(&d);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* Everything checked before anything is launched. */
 static int check_inputs(const struct clisearch *c, enum axis_kind axis, struct slo_spec *spec,
                         struct slo_search_config *sc)
@@ -181,36 +228,59 @@ static json_t *search_json(const struct slo_search_config *sc)
                      "the bracket's ends at --repeats, probe one step above the first fail");
 }
 
-/* Runs every mode's search; fills modes. Returns 0, -EINTR (stopped), or a probe's error. */
+/* One search: mode id under the name `name` (the mode's, or a ladder level's arm with its read
+ * limit read_bps) into modes[name]. Returns 0, -EINTR (stopped), or a probe's error. */
+static int run_one(const struct clisearch *c, const struct bundle_config *bc, enum mode_id id,
+                   const char *name, uint64_t read_bps, enum axis_kind axis,
+                   const struct slo_spec *spec, const struct slo_search_config *sc,
+                   const volatile sig_atomic_t *stop, json_t *modes, const char **engine)
+{
+    struct bundle_config one = *bc;
+    one.modes[0] = id;
+    one.n_modes = 1;
+    one.interrupt_flag = stop;
+    if (read_bps)
+        one.c_read_bps = read_bps;
+    struct ctx x = { .bc = &one,
+                     .axis = axis,
+                     .out = c->out,
+                     .phase = c->phase,
+                     .mode = mode_name(id),
+                     .name = name,
+                     .spec = spec,
+                     .stop = stop,
+                     .engine = *engine };
+    struct slo_result r;
+    int rc = slo_search(sc, probe_cb, &x, &r);
+    if (rc < 0 && rc != -EINTR)
+        log_diag(&x.d);
+    *engine = x.engine;
+    json_t *j = slo_result_json(spec, &r);
+    if (rc == -EINTR)
+        json_object_set_new(j, "status", json_string("interrupted"));
+    if (read_bps)
+        json_object_set_new(j, "c_read_bps", json_integer((json_int_t)read_bps));
+    json_object_set_new(modes, name, j);
+    slo_result_fini(&r);
+    return rc;
+}
+
+/* Runs every mode's search, mode C once per ladder level; fills modes. Returns 0, -EINTR
+ * (stopped), or a probe's error. */
 static int run_searches(const struct clisearch *c, const struct bundle_config *bc,
-                        enum axis_kind axis, const struct slo_spec *spec,
+                        const struct levels *lad, enum axis_kind axis, const struct slo_spec *spec,
                         const struct slo_search_config *sc, json_t *modes, const char **engine)
 {
     const volatile sig_atomic_t *stop = clisig_catch(CLISIG_SET_INT_TERM, CLISIG_REPEAT_KILL_LATER);
     int rc = 0;
     for (size_t m = 0; m < bc->n_modes && rc == 0; m++) {
-        struct bundle_config one = *bc;
-        one.modes[0] = bc->modes[m];
-        one.n_modes = 1;
-        one.interrupt_flag = stop;
-        struct ctx x = { .bc = &one,
-                         .axis = axis,
-                         .out = c->out,
-                         .phase = c->phase,
-                         .mode = mode_name(bc->modes[m]),
-                         .spec = spec,
-                         .stop = stop,
-                         .engine = *engine };
-        struct slo_result r;
-        rc = slo_search(sc, probe_cb, &x, &r);
-        if (rc < 0 && rc != -EINTR)
-            log_diag(&x.d);
-        *engine = x.engine;
-        json_t *j = slo_result_json(spec, &r);
-        if (rc == -EINTR)
-            json_object_set_new(j, "status", json_string("interrupted"));
-        json_object_set_new(modes, x.mode, j);
-        slo_result_fini(&r);
+        enum mode_id id = bc->modes[m];
+        if (id == MODE_C && lad->n)
+            for (size_t k = 0; k < lad->n && rc == 0; k++)
+                rc = run_one(c, bc, id, lad->lv[k].name, lad->lv[k].read_bps, axis, spec, sc, stop,
+                             modes, engine);
+        else
+            rc = run_one(c, bc, id, mode_name(id), 0, axis, spec, sc, stop, modes, engine);
     }
     clisig_restore();
     return rc;
@@ -242,8 +312,11 @@ int cmd_slo_main(int argc, char **argv)
     enum axis_kind axis;
     struct slo_spec spec;
     struct slo_search_config sc;
-    if (clisearch_bundle_config(&c, pdir, &bc, &axis) < 0 || check_inputs(&c, axis, &spec, &sc) < 0)
+    struct levels lad;
+    if (clisearch_bundle_config(&c, pdir, &bc, &axis) < 0 ||
+        check_inputs(&c, axis, &spec, &sc) < 0 || check_ladder(&c, &bc, &lad) < 0)
         goto out;
+    bc.probe_path = c.probe;
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     exe[n > 0 ? n : 0] = 0;
@@ -258,6 +331,8 @@ int cmd_slo_main(int argc, char **argv)
     bc.command_line = cmdline;
     bc.options = opts;
     const char *baseline = c.baseline ? c.baseline : mode_name(bc.modes[0]);
+    if (lad.n && !strcmp(baseline, "C")) /* searched per level: the first level stands for C */
+        baseline = lad.lv[0].name;
     if ((rc = fileio_mkdir_p(c.out)) < 0) {
         log_error("%s: cannot create: %s", c.out, strerror(-rc));
         exit_code = CLIOPT_EXIT_FAIL;
@@ -265,7 +340,7 @@ int cmd_slo_main(int argc, char **argv)
     }
     json_t *modes = json_object();
     const char *engine = NULL;
-    rc = run_searches(&c, &bc, axis, &spec, &sc, modes, &engine);
+    rc = run_searches(&c, &bc, &lad, axis, &spec, &sc, modes, &engine);
     if (rc < 0 && rc != -EINTR && json_object_size(modes) <= 1 &&
         json_array_size(jsonx_path(json_object_get(modes, mode_name(bc.modes[0])), "probes")) ==
             0) {
@@ -283,6 +358,9 @@ int cmd_slo_main(int argc, char **argv)
                     axis_name(axis), "phase", c.phase, "search", search_json(&sc), "modes", modes,
                     "comparison", slo_comparison_json(modes, baseline), "decision_grade",
                     json_array_size(codes) == 0, "reason_codes", codes, "command_line", cmdline);
+    if (lad.n)
+        json_object_set_new(doc, "c_ladder",
+                            ladder_capacity_report(lad.lv, lad.n, modes, axis_name(axis), c.seed));
     exit_code = json_array_size(codes) ? CLIOPT_EXIT_INVALID : CLIOPT_EXIT_OK;
     if (clisearch_write(c.out, "slo", doc, slo_markdown(doc)) < 0) {
         exit_code = CLIOPT_EXIT_FAIL;
@@ -292,6 +370,12 @@ int cmd_slo_main(int argc, char **argv)
     if (slo_chart(doc, c.out, c.gnuplot, &cr) < 0 || cr.gnuplot_missing)
         log_warn("%s/slo_max.gp written; %s", c.out,
                  cr.gnuplot_missing ? "gnuplot not found, chart not rendered"
+                                    : "gnuplot failed (see gnuplot.log)");
+    const json_t *ladr = json_object_get(doc, "c_ladder");
+    struct charts_result lr = { 0 };
+    if (ladr && (ladder_capacity_chart(ladr, c.out, c.gnuplot, &lr) < 0 || lr.gnuplot_missing))
+        log_warn("%s/c_ladder_capacity.gp written; %s", c.out,
+                 lr.gnuplot_missing ? "gnuplot not found, chart not rendered"
                                     : "gnuplot failed (see gnuplot.log)");
     printf("%s/slo.json\n", c.out);
     const char *k;
@@ -305,6 +389,10 @@ int cmd_slo_main(int argc, char **argv)
         free(br);
         free(mx);
     }
+    if (ladr)
+        printf("  Mode C ladder: rho %.3f, p %.4f over %d levels: %s\n",
+               jsonx_num(ladr, "spearman_rho", NAN), jsonx_num(ladr, "p_value", NAN),
+               (int)jsonx_i64(ladr, "n", 0), jsonx_str(ladr, "outcome", "?"));
 out:
     json_decref(doc);
     json_decref(cmdline);

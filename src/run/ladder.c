@@ -280,3 +280,186 @@ int ladder_write_chart(const char *dir, const json_t *report)
     buf_fini(&b);
     return r;
 }
+
+/* One level's capacity from its search result: the value ranked, and how it is censored. false
+ * when the search did not finish (the order is then unknown). */
+static bool level_capacity(const json_t *r, double *value, const char **censored)
+{
+    const char *st = jsonx_str(r, "status", "");
+    double mx = jsonx_num(r, "max", NAN);
+    *censored = NULL;
+    if (!strcmp(st, "found") && isfinite(mx)) {
+        *value = mx;
+        return true;
+    }
+    if (!strcmp(st, "all_pass") && isfinite(mx)) {
+        *value = mx;
+        *censored = "at_least";
+        return true;
+    }
+    if (!strcmp(st, "none_pass")) {
+        *value = 0;
+        *censored = "below_min";
+        return true;
+    }
+    return false;
+}
+
+/* "monotonic" (significant, increasing, never falling), "increasing_trend_not_monotonic",
+ * "no_significant_trend" or "insufficient". */
+static const char *capacity_outcome(double rho, double p, bool known, bool mono)
+{
+    if (isnan(p))
+        return "insufficient";
+    if (p < 0.05 && rho > 0)
+        return known && mono ? "monotonic" : "increasing_trend_not_monotonic";
+    return "no_significant_trend";
+}
+
+json_t *ladder_capacity_report(const struct ladder_level *lv, size_t n_levels, const json_t *modes,
+                               const char *axis, uint64_t seed)
+{
+    assert(n_levels <= LADDER_MAX_LEVELS);
+    double x[LADDER_MAX_LEVELS], y[LADDER_MAX_LEVELS], neg[LADDER_MAX_LEVELS];
+    size_t order[LADDER_MAX_LEVELS], n = 0;
+    bool ok[LADDER_MAX_LEVELS];
+    json_t *levels = json_array();
+    for (size_t k = 0; k < n_levels; k++) {
+        const json_t *r = json_object_get(modes, lv[k].name);
+        const char *cens = NULL;
+        double v = NAN;
+        ok[k] = r && level_capacity(r, &v, &cens);
+        json_t *l = json_object();
+        json_object_set_new(l, "arm", json_string(lv[k].name));
+        json_object_set_new(l, "read_bps", json_integer((json_int_t)lv[k].read_bps));
+        jsonx_set_num(l, "pct", lv[k].pct);
+        json_object_set_new(l, "status", json_string(r ? jsonx_str(r, "status", "?") : "missing"));
+        jsonx_set_num(l, "capacity", ok[k] ? v : NAN);
+        json_object_set_new(l, "censored", cens ? json_string(cens) : json_null());
+        json_t *br = r ? json_object_get(r, "bracket") : NULL;
+        json_object_set_new(l, "bracket", br ? json_deep_copy(br) : json_null());
+        json_array_append_new(levels, l);
+        if (ok[k]) {
+            x[n] = (double)lv[k].read_bps;
+            y[n] = v;
+            neg[n++] = -v;
+        }
+        order[k] = k;
+    }
+    /* by capability: does the capacity never fall as bandwidth grows? */
+    for (size_t i = 1; i < n_levels; i++)
+        for (size_t j = i; j > 0 && lv[order[j]].read_bps < lv[order[j - 1]].read_bps; j--) {
+            size_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    bool known = n == n_levels, mono = true;
+    double prev = -INFINITY;
+    for (size_t i = 0; i < n_levels && known; i++) {
+        double v = jsonx_num(json_array_get(levels, order[i]), "capacity", NAN);
+        mono &= v >= prev;
+        prev = v;
+    }
+    double rho = ladder_spearman(x, y, n);
+    /* H1 is rho > 0: the permutation tail of rho(x, -y) <= its observed value */
+    double p = ladder_perm_p(x, neg, n, seed, LADDER_PERMUTATIONS);
+    json_t *o = json_object();
+    char *metric = xalloc_printf("largest %s under the SLO per level (kvtier slo)", axis);
+    json_object_set_new(o, "metric", json_string(metric));
+    free(metric);
+    json_object_set_new(o, "axis", json_string(axis));
+    json_object_set_new(o, "levels", levels);
+    json_object_set_new(o, "n", json_integer((json_int_t)n));
+    jsonx_set_num(o, "spearman_rho", rho);
+    jsonx_set_num(o, "p_value", p);
+    json_object_set_new(o, "permutations", json_integer(LADDER_PERMUTATIONS));
+    json_object_set_new(o, "monotonic_capacities", known ? json_boolean(mono) : json_null());
+    json_object_set_new(o, "outcome", json_string(capacity_outcome(rho, p, known, mono)));
+    json_object_set_new(
+        o, "note",
+        json_string("Spearman's rho between each level's read limit and its capacity (one "
+                    "value per level: a search passed at --max counts as --max, one failed at "
+                    "--min as 0); one-sided permutation p-value (H1: more bandwidth, larger "
+                    "capacity); monotonic when p < 0.05, rho > 0 and the capacities never fall "
+                    "with bandwidth. With one value per level the smallest p is about 1/k! for k "
+                    "levels: 3 levels can never be significant, 4 perfectly ordered give 0.04"));
+    return o;
+}
+
+int ladder_capacity_chart(const json_t *report, const char *dir, const char *gnuplot,
+                          struct charts_result *res)
+{
+    struct buf dat, gp;
+    buf_init(&dat, 1u << 16);
+    buf_init(&gp, 1u << 16);
+    buf_append_str(&dat, "# read_bps\tcapacity\tlast_pass\tfirst_fail\tarm\n");
+    size_t i;
+    const json_t *l;
+    json_array_foreach (json_object_get(report, "levels"), i, l) {
+        double c = jsonx_num(l, "capacity", NAN);
+        if (!isfinite(c))
+            continue;
+        const json_t *br = json_object_get(l, "bracket"), *a = json_array_get(br, 0),
+                     *b = json_array_get(br, 1);
+        double lp = json_is_number(a) ? json_number_value(a) : c,
+               ff = json_is_number(b) ? json_number_value(b) : c;
+        buf_printf(&dat, "%.0f\t%g\t%g\t%g\t%s\n", jsonx_num(l, "read_bps", 0), c, lp, ff,
+                   jsonx_str(l, "arm", "?"));
+    }
+    const char *axis = jsonx_str(report, "axis", "?");
+    buf_printf(&gp,
+               "set title 'Mode C ladder: largest %s under the SLO per read limit (rho %.3f, p "
+               "%.4f, %s); whisker = [last pass, first fail]'\n"
+               "set logscale x 2\nset xlabel 'cgroup read limit (bytes/s)'\nset ylabel '%s'\n"
+               "set grid\nset yrange [0:*]\nset offsets graph 0.05, graph 0.05, graph 0.1, 0\n"
+               "set datafile separator '\\t'\nset termoption noenhanced\nunset key\n",
+               axis, jsonx_num(report, "spearman_rho", NAN), jsonx_num(report, "p_value", NAN),
+               jsonx_str(report, "outcome", "?"), axis);
+    int rc = charts_write(dir, "c_ladder_capacity", buf_str(&dat), dat.len, buf_str(&gp),
+                          "plot 'c_ladder_capacity.dat' using 1:2 with linespoints pt 7, '' "
+                          "using 1:2:3:4 with yerrorbars pt 0, '' using 1:2:5 with labels "
+                          "offset 0,1",
+                          gnuplot, res);
+    buf_fini(&dat);
+    buf_fini(&gp);
+    return rc;
+}
+
+char *ladder_capacity_markdown(const json_t *report)
+{
+    struct buf m;
+    buf_init(&m, 1u << 20);
+    const char *axis = jsonx_str(report, "axis", "?");
+    buf_printf(&m,
+               "\n## Mode C ladder: capacity against storage capability\n\n"
+               "| level | read limit (bytes/s) | largest %s | bracket [pass, fail] | status |\n"
+               "|---|---|---|---|---|\n",
+               axis);
+    size_t i;
+    const json_t *l;
+    json_array_foreach (json_object_get(report, "levels"), i, l) {
+        char *br = json_dumps(json_object_get(l, "bracket"), JSON_COMPACT | JSON_ENCODE_ANY);
+        const char *cens = jsonx_str(l, "censored", NULL);
+        double c = jsonx_num(l, "capacity", NAN);
+        buf_printf(&m, "| %s | %.0f | ", jsonx_str(l, "arm", "?"), jsonx_num(l, "read_bps", 0));
+        if (isfinite(c))
+            buf_printf(&m, "%s%g", cens && !strcmp(cens, "at_least") ? ">= " : "", c);
+        else
+            buf_append_str(&m, "unknown");
+        buf_printf(&m, "%s | %s | %s |\n",
+                   cens && !strcmp(cens, "below_min") ? " (below --min)" : "", br ? br : "null",
+                   jsonx_str(l, "status", "?"));
+        free(br);
+    }
+    buf_printf(&m,
+               "\nSpearman's rho %.3f over %d levels, one-sided permutation p = %.4f; capacities "
+               "never fall with bandwidth: %s. Outcome: **%s**.\n\n%s\n\n"
+               "![capacity per read limit](c_ladder_capacity.svg)\n",
+               jsonx_num(report, "spearman_rho", NAN), (int)jsonx_i64(report, "n", 0),
+               jsonx_num(report, "p_value", NAN),
+               json_is_boolean(json_object_get(report, "monotonic_capacities"))
+                   ? (jsonx_bool(report, "monotonic_capacities", false) ? "yes" : "no")
+                   : "unknown",
+               jsonx_str(report, "outcome", "?"), jsonx_str(report, "note", ""));
+    return buf_take_str(&m);
+}

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "common/diag.h"
+#include "report/charts.h"
 
 #define LADDER_MAX_LEVELS   8
 #define LADDER_PERMUTATIONS 10000
@@ -47,5 +48,23 @@ json_t *ladder_report(const struct ladder_level *lv, size_t n_levels, const json
 /* Writes <dir>/c_ladder.dat and <dir>/c_ladder.gp (gnuplot: per-repeat points and the level
  * medians against the read limit). 0 or a negative errno. */
 int ladder_write_chart(const char *dir, const json_t *report);
+
+/* The Style 2 side of the ladder (kvtier slo --c-levels): each level's search result (modes is
+ * slo.json's "modes"; the level's entry is under its arm name: max, bracket, status) as its
+ * capacity, and whether capacity grows with storage capability: Spearman's rho between the
+ * read limit and the capacity over the levels, a one-sided permutation p-value (H1: more
+ * bandwidth, larger capacity), and whether the capacities never fall as bandwidth grows.
+ * A search that passed at its --max counts as that value (censored "at_least"), one that failed
+ * at --min as 0 ("below_min"); an unfinished one (interrupted, probe limit) leaves the order
+ * unknown. {metric, axis, levels[{arm, read_bps, pct, status, capacity, censored, bracket}], n,
+ * spearman_rho, p_value, permutations, monotonic_capacities, outcome, note}. Owned. */
+json_t *ladder_capacity_report(const struct ladder_level *lv, size_t n_levels, const json_t *modes,
+                               const char *axis, uint64_t seed);
+/* Writes <dir>/c_ladder_capacity.{dat,gp} and renders .png/.svg: each level's capacity with its
+ * bracket [last pass, first fail] against the read limit. Returns charts_write's code. */
+int ladder_capacity_chart(const json_t *report, const char *dir, const char *gnuplot,
+                          struct charts_result *res);
+/* The report as a Markdown section (a table per level, the statistic, the chart). Owned. */
+char *ladder_capacity_markdown(const json_t *report);
 
 #endif

@@ -11,6 +11,7 @@
 #include "common/buf.h"
 #include "common/jsonx.h"
 #include "common/xalloc.h"
+#include "run/ladder.h"
 
 /* One "key=value" item of an SLO list. */
 static int parse_item(char *item, struct slo_spec *s, struct diag *d)
@@ -516,6 +517,12 @@ char *slo_markdown(const json_t *doc)
         md_probes(&m, r, slo);
     }
     buf_append_str(&m, "\n![largest value under the SLO](slo_max.svg)\n");
+    const json_t *lad = json_object_get(doc, "c_ladder");
+    if (lad) {
+        char *lm = ladder_capacity_markdown(lad);
+        buf_append_str(&m, lm);
+        free(lm);
+    }
     return buf_take_str(&m);
 }
 

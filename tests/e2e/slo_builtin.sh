@@ -37,6 +37,9 @@ bad sideways sweep "${COMMON[@]}" --mode B1 --axis sideways --values 1
 bad "'0'" sweep "${COMMON[@]}" --mode B1 --values 0,2
 bad inverted sweep "${COMMON[@]}" --mode B1 --from 8 --to 2
 bad B7 slo "${COMMON[@]}" --mode B1,B7 --slo ttft_p50_ms=100
+bad "needs mode C" slo "${COMMON[@]}" --mode B1 --slo ttft_p50_ms=100 --c-levels 1MiB,1GiB
+bad "--probe" slo "${COMMON[@]}" --mode C --slo ttft_p50_ms=100 --c-levels 25%,50%
+bad "two levels" slo "${COMMON[@]}" --mode C --slo ttft_p50_ms=100 --c-levels 1MiB
 ok "bad input: exit 2 naming the key, nothing launched"
 
 # Style 1: the B1 curve
@@ -103,4 +106,38 @@ RC=0
 pyq "$J" 'all(p["reused"] for m in s["modes"].values() for p in m["probes"])'
 [ $((SECONDS - T0)) -lt 20 ] || fail "the rerun took $((SECONDS - T0)) s: probes were not reused"
 ok "rerun reused every probe"
-echo "# sweep ${SWEEP_S} s, slo ${SLO_S} s"
+# the Mode C ladder's Style 2 side: mode C searched once per read limit, each level's limit
+# reaching its bundles, and c_ladder reading the capacities the searches found (one probe per
+# level here: --min 1 --max 1)
+T0=$SECONDS
+RC=0
+timeout 200 "$KVTIER" slo "${COMMON[@]}" --mode C --c-levels 256KiB,1GiB \
+  --slo "ttft_p50_ms=$LIMIT,error_rate=0.05" --axis concurrency --min 1 --max 1 \
+  --out "$WORK/ladder" >"$WORK/ladder.out" 2>"$WORK/ladder.err" || RC=$?
+[ "$RC" -eq 3 ] || fail "slo --c-levels exit $RC: $(tail -5 "$WORK/ladder.err")"
+LAD_S=$((SECONDS - T0))
+python3 - "$WORK/ladder" <<'PY' || fail "ladder capacity report"
+import glob, json, os, sys
+d = sys.argv[1]
+s = json.load(open(f"{d}/slo.json"))
+lad = s["c_ladder"]
+assert set(s["modes"]) == {"C@256KiB", "C@1GiB"}, s["modes"].keys()
+assert [l["arm"] for l in lad["levels"]] == ["C@256KiB", "C@1GiB"], lad
+for l in lad["levels"]:
+    r = s["modes"][l["arm"]]
+    assert r["c_read_bps"] == l["read_bps"] and l["status"] == r["status"], (l, r)
+    want = {"found": r["max"], "all_pass": r["max"], "none_pass": 0}[r["status"]]
+    assert l["capacity"] == want and l["bracket"] == r["bracket"], (l, r)
+    for p in r["probes"]:
+        for b in p["bundles"]:
+            m = json.load(open(f"{b}/manifest.json"))
+            assert m["mode"]["constraints"]["io_max_rbps"] == l["read_bps"], m["mode"]
+assert lad["n"] == 2 and lad["outcome"] == "insufficient", lad
+assert os.path.exists(f"{d}/c_ladder_capacity.gp") and os.path.exists(f"{d}/c_ladder_capacity.dat")
+assert "Mode C ladder" in open(f"{d}/slo.md").read()
+print("ladder:", {l["arm"]: (l["capacity"], l["censored"]) for l in lad["levels"]})
+PY
+if command -v gnuplot >/dev/null; then [ -s "$WORK/ladder/c_ladder_capacity.svg" ] || fail "no ladder chart"; fi
+grep -q "Mode C ladder: rho" "$WORK/ladder.out" || fail "no ladder line: $(cat "$WORK/ladder.out")"
+ok "slo --c-levels: one search per read limit, limits applied, c_ladder from the searches (${LAD_S} s)"
+echo "# sweep ${SWEEP_S} s, slo ${SLO_S} s, ladder ${LAD_S} s"

@@ -139,13 +139,104 @@ static void report_and_chart(void **state)
     json_decref(qs);
 }
 
+/* A search result as slo.json's modes[arm] holds it. */
+static json_t *search(const char *status, double max, double pass, double fail)
+{
+    json_t *br = json_array();
+    json_array_append_new(br, isfinite(pass) ? json_real(pass) : json_null());
+    json_array_append_new(br, isfinite(fail) ? json_real(fail) : json_null());
+    json_t *r = json_pack("{s:s, s:o}", "status", status, "bracket", br);
+    json_object_set_new(r, "max", isfinite(max) ? json_real(max) : json_null());
+    return r;
+}
+
+/* The Style 2 side: one capacity per level, censored ends, order by bandwidth. */
+static void capacity_report(void **state)
+{
+    (void)state;
+    struct ladder_level lv[4];
+    size_t n = 0;
+    struct diag d = { 0 };
+    /* given out of order: the report sorts by bandwidth */
+    assert_int_equal(ladder_parse_levels("1GiB,4MiB,64MiB,16MiB", 0, lv, 4, &n, &d), 0);
+    json_t *modes = json_object();
+    json_object_set_new(modes, "C@4MiB", search("none_pass", NAN, NAN, 1));
+    json_object_set_new(modes, "C@16MiB", search("found", 2, 2, 3));
+    json_object_set_new(modes, "C@64MiB", search("found", 4, 4, 5));
+    json_object_set_new(modes, "C@1GiB", search("all_pass", 8, 8, NAN));
+    json_t *rep = ladder_capacity_report(lv, n, modes, "concurrency", 1);
+    assert_int_equal(jsonx_i64(rep, "n", 0), 4);
+    assert_true(fabs(jsonx_num(rep, "spearman_rho", 0) - 1) < 1e-9);
+    /* four perfectly ordered values: p = 1/24 (estimated over 10,000 permutations) */
+    double p = jsonx_num(rep, "p_value", 1);
+    assert_true(p > 0.035 && p < 0.05);
+    assert_true(json_is_true(json_object_get(rep, "monotonic_capacities")));
+    assert_string_equal(jsonx_str(rep, "outcome", ""), "monotonic");
+    const json_t *l0 = json_array_get(json_object_get(rep, "levels"), 1); /* C@4MiB */
+    assert_string_equal(jsonx_str(l0, "arm", ""), "C@4MiB");
+    assert_true(jsonx_num(l0, "capacity", -1) == 0);
+    assert_string_equal(jsonx_str(l0, "censored", ""), "below_min");
+    const json_t *l3 = json_array_get(json_object_get(rep, "levels"), 0); /* C@1GiB */
+    assert_string_equal(jsonx_str(l3, "censored", ""), "at_least");
+    assert_true(jsonx_num(l3, "capacity", 0) == 8);
+    char *md = ladder_capacity_markdown(rep);
+    assert_non_null(strstr(md, "| C@1GiB | 1073741824 | >= 8 |"));
+    assert_non_null(strstr(md, "(below --min)"));
+    assert_non_null(strstr(md, "**monotonic**"));
+    free(md);
+    char tmpl[] = "/tmp/kvtier-test-ladder-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    assert_non_null(dir);
+    struct charts_result cr = { 0 };
+    assert_int_equal(ladder_capacity_chart(rep, dir, "/nonexistent/gnuplot", &cr), 0);
+    assert_true(cr.gnuplot_missing);
+    char *dat = fileio_join(dir, "c_ladder_capacity.dat");
+    char *gp = fileio_join(dir, "c_ladder_capacity.gp");
+    FILE *f = fopen(dat, "r");
+    assert_non_null(f);
+    char line[256];
+    int rows = 0;
+    while (fgets(line, sizeof(line), f))
+        rows += line[0] != '#';
+    fclose(f);
+    assert_int_equal(rows, 4);
+    assert_int_equal(access(gp, R_OK), 0);
+    unlink(dat);
+    unlink(gp);
+    rmdir(dir);
+    free(dat);
+    free(gp);
+    json_decref(rep);
+    /* a faster storage with a smaller capacity: not monotonic, whatever the trend */
+    json_object_set_new(modes, "C@64MiB", search("found", 1, 1, 2));
+    rep = ladder_capacity_report(lv, n, modes, "concurrency", 1);
+    assert_true(json_is_false(json_object_get(rep, "monotonic_capacities")));
+    assert_string_not_equal(jsonx_str(rep, "outcome", ""), "monotonic");
+    json_decref(rep);
+    /* an unfinished search: its order is unknown, the rest still ranked */
+    json_object_set_new(modes, "C@64MiB", search("interrupted", NAN, NAN, NAN));
+    rep = ladder_capacity_report(lv, n, modes, "concurrency", 1);
+    assert_int_equal(jsonx_i64(rep, "n", 0), 3);
+    assert_true(json_is_null(json_object_get(rep, "monotonic_capacities")));
+    /* three ordered values can never be significant (p = 1/6) */
+    assert_string_equal(jsonx_str(rep, "outcome", ""), "no_significant_trend");
+    json_decref(rep);
+    /* every level passes at --max: no order at all */
+    json_object_clear(modes);
+    for (size_t k = 0; k < n; k++)
+        json_object_set_new(modes, lv[k].name, search("all_pass", 8, 8, NAN));
+    rep = ladder_capacity_report(lv, n, modes, "concurrency", 1);
+    assert_string_equal(jsonx_str(rep, "outcome", ""), "insufficient");
+    json_decref(rep);
+    json_decref(modes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parse_levels),
-        cmocka_unit_test(probe_ceiling),
-        cmocka_unit_test(spearman_values),
-        cmocka_unit_test(report_and_chart),
+        cmocka_unit_test(parse_levels),    cmocka_unit_test(probe_ceiling),
+        cmocka_unit_test(spearman_values), cmocka_unit_test(report_and_chart),
+        cmocka_unit_test(capacity_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
