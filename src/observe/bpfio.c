@@ -285,7 +285,8 @@ json_t *bpfio_phase_json(const struct bpfio_phase *p)
 
 struct bpfio {
     struct bpfio_bpf *skel;
-    int hooks; /* enum hooks */
+    int hooks;         /* enum hooks */
+    uint32_t detached; /* programs detached by bpfio_set_attached (bit i: skeleton program i) */
 };
 
 /* libbpf's diagnostics: libraries never print; keep the last line for the reason. */
@@ -609,6 +610,28 @@ int bpfio_prog_stats(const struct bpfio *b, uint64_t *ret_run_ns, uint64_t *ret_
     return 0;
 }
 
+int bpfio_set_attached(struct bpfio *b, bool on)
+{
+    const struct bpf_object_skeleton *s = b->skel->skeleton;
+    assert(s->prog_cnt <= 32);
+    int r = 0;
+    for (int i = 0; i < s->prog_cnt; i++) {
+        struct bpf_link **link = s->progs[i].link;
+        if (!on && *link) {
+            bpf_link__destroy(*link);
+            *link = NULL;
+            b->detached |= 1u << i;
+        } else if (on && (b->detached & (1u << i))) {
+            *link = bpf_program__attach(*s->progs[i].prog);
+            if (!*link && !r)
+                r = -errno;
+            if (*link)
+                b->detached &= ~(1u << i);
+        }
+    }
+    return r;
+}
+
 void bpfio_free(struct bpfio *b)
 {
     if (!b)
@@ -655,6 +678,13 @@ int bpfio_prog_stats(const struct bpfio *b, uint64_t *ret_run_ns, uint64_t *ret_
 
 int bpfio_prog_stats_each(const struct bpfio *b, struct bpfio_prog_stat *ret, size_t max)
 {
+    return -ENOTSUP;
+}
+
+int bpfio_set_attached(struct bpfio *b, bool on)
+{
+    (void)b;
+    (void)on;
     return -ENOTSUP;
 }
 

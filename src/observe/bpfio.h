@@ -105,6 +105,10 @@ int bpfio_prog_stats_each(const struct bpfio *b, struct bpfio_prog_stat *ret, si
 /* How a direct I/O's file is seen: "bio" (read from the bio at queue: no thread hook),
  "fentry" or "tracepoint" (a thread tag set by that hook), "none" (static string). */
 const char *bpfio_hooks(const struct bpfio *b);
+/* Detaches every attached program (on false; the programs and their tables stay loaded) or
+ * attaches again those it detached (on true): the overhead benchmark's A/B windows without a
+ * reload between them. 0 or negative errno (the first attach that failed). */
+int bpfio_set_attached(struct bpfio *b, bool on);
 void bpfio_free(struct bpfio *b);
 
 /* Sorts a table by key (bpfio_snapshot does this; tests building tables by hand call it). */
