@@ -163,16 +163,36 @@ static pid_t run_child(const char *dir, int mib, int wfd)
 
 /* The real programs with the file hooks `hooks` (NULL: the first the kernel allows, as the
  * sampler loads them). */
+static char live_dir[] = "./bpfio-test-XXXXXX"; /* on a real disk, not tmpfs: the current one */
+static bool live_made;
+
+/* Removes the live test's directory, also after a failed assertion left it (cmocka runs the
+ * teardown then too): the child unlinks its files at once, but not if it failed first. */
+static int live_teardown(void **state)
+{
+    (void)state;
+    if (!live_made)
+        return 0;
+    char p[sizeof(live_dir) + 16];
+    snprintf(p, sizeof(p), "%s/other.bin", live_dir);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/kv.bin", live_dir);
+    unlink(p);
+    rmdir(live_dir);
+    strcpy(live_dir, "./bpfio-test-XXXXXX");
+    live_made = false;
+    return 0;
+}
+
 static void live_check(const char *hooks)
 {
-    char tmpl[] = "./bpfio-test-XXXXXX";
-    char *dir = mkdtemp(tmpl);
+    char *dir = mkdtemp(live_dir);
     assert_non_null(dir);
+    live_made = true;
     char disk[64];
     struct diskstats_dev d0, d1;
     if (diskstats_disk_of_path("/proc", "/sys", dir, disk, sizeof(disk)) < 0 ||
         diskstats_read("/proc", disk, &d0) < 0) {
-        rmdir(dir);
         skip(); /* no block device under the test directory (tmpfs) */
     }
     struct bpfio *b = NULL;
@@ -188,7 +208,6 @@ static void live_check(const char *hooks)
         if (ours && geteuid() == 0 && access("/sys/kernel/btf/vmlinux", R_OK) == 0)
             fail_msg("root, BTF present, and still not loaded: %s", reason);
         print_message("# bpfio %s: skipped: %s\n", hooks ? hooks : "default", reason);
-        rmdir(dir);
         if (!hooks)
             skip();
         return; /* one kind refused alone: reported, not a skip (meson reads a TAP skip of
@@ -279,7 +298,6 @@ static void live_check(const char *hooks)
     bpfio_free(b);
     close(pfd[0]);
     close(pfd[1]);
-    rmdir(dir);
 }
 
 static void test_live(void **state)
@@ -313,6 +331,66 @@ static void test_live_none(void **state)
     live_check("none");
 }
 
+/* The child's bytes charged between two snapshots of b: to its KV file (read + written), and
+ * all of them (its other file's writeback too) into *all. */
+static uint64_t child_kv_bytes(struct bpfio *b, const char *dir, int mib, uint64_t *all)
+{
+    struct bpfio_snap s0, s1;
+    assert_int_equal(bpfio_snapshot(b, &s0), 0);
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t child = run_child(dir, mib, pfd[1]);
+    struct stat st;
+    assert_int_equal(read(pfd[0], &st, sizeof(st)), (ssize_t)sizeof(st));
+    int ws = 0;
+    waitpid(child, &ws, 0);
+    assert_int_equal(WEXITSTATUS(ws), 0);
+    assert_int_equal(bpfio_snapshot(b, &s1), 0);
+    struct bpfio_ident kv = { major(st.st_dev), minor(st.st_dev), st.st_ino };
+    struct bpfio_phase p;
+    bpfio_phase_compute(&s0, &s1, &kv, 1, &child, 1, &p);
+    bpfio_snap_fini(&s0);
+    bpfio_snap_fini(&s1);
+    close(pfd[0]);
+    close(pfd[1]);
+    *all =
+        p.kv.read_bytes + p.kv.write_bytes + p.server_other.read_bytes + p.server_other.write_bytes;
+    return p.kv.read_bytes + p.kv.write_bytes;
+}
+
+/* Detached programs charge nothing; attached again, they charge as before (the overhead
+ * benchmark's A/B windows rest on this). */
+static void test_live_detach(void **state)
+{
+    (void)state;
+    char *dir = mkdtemp(live_dir);
+    assert_non_null(dir);
+    live_made = true;
+    char disk[64];
+    struct diskstats_dev d0;
+    if (diskstats_disk_of_path("/proc", "/sys", dir, disk, sizeof(disk)) < 0 ||
+        diskstats_read("/proc", disk, &d0) < 0)
+        skip();
+    struct bpfio *b = NULL;
+    char reason[BPFIO_REASON_MAX];
+    if (bpfio_start(d0.major, d0.minor, &b, NULL, reason) < 0) {
+        print_message("# bpfio detach: skipped: %s\n", reason);
+        skip();
+    }
+    uint64_t all = 1;
+    assert_int_equal(bpfio_set_attached(b, false), 0);
+    assert_int_equal(child_kv_bytes(b, dir, 4, &all), 0);
+    assert_int_equal(all, 0);
+    assert_int_equal(bpfio_set_attached(b, true), 0);
+    uint64_t on = child_kv_bytes(b, dir, 4, &all);
+    print_message("# bpfio detach: detached 0 bytes; attached again %llu KV bytes of %u\n",
+                  (unsigned long long)on, 8u << 20);
+    /* as in live_check: never more than the child moved, at most 4 MiB not seen */
+    assert_true(on <= 8u << 20 && on + (4u << 20) >= 8u << 20);
+    assert_int_equal(bpfio_set_attached(b, true), 0); /* nothing detached: no-op */
+    bpfio_free(b);
+}
+
 static void test_unknown_hooks(void **state)
 {
     (void)state;
@@ -327,10 +405,15 @@ static void test_unknown_hooks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quantile),    cmocka_unit_test(test_phase_split),
-        cmocka_unit_test(test_live),        cmocka_unit_test(test_live_bio),
-        cmocka_unit_test(test_live_fentry), cmocka_unit_test(test_live_tracepoint),
-        cmocka_unit_test(test_live_none),   cmocka_unit_test(test_unknown_hooks),
+        cmocka_unit_test(test_quantile),
+        cmocka_unit_test(test_phase_split),
+        cmocka_unit_test_teardown(test_live, live_teardown),
+        cmocka_unit_test_teardown(test_live_bio, live_teardown),
+        cmocka_unit_test_teardown(test_live_fentry, live_teardown),
+        cmocka_unit_test_teardown(test_live_tracepoint, live_teardown),
+        cmocka_unit_test_teardown(test_live_none, live_teardown),
+        cmocka_unit_test(test_unknown_hooks),
+        cmocka_unit_test_teardown(test_live_detach, live_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
