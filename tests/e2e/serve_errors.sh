@@ -46,6 +46,7 @@ ok "SIGHUP: clean shutdown, no stale ready file"
 # a disk tier on tmpfs is memory: said so, never O_DIRECT
 if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
   SHMDIR=$(mktemp -d /dev/shm/kvtier-e2e-disk.XXXXXX)
+  EXTRA_DIRS+=("$SHMDIR")
   start_server DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS=16 DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS=8 \
     DYN_KVBM_DISK_CACHE_DIR="$SHMDIR" DYN_KVBM_METRICS=true -- --g1-blocks 256
   grep -q "is on tmpfs/ramfs: the disk tier is memory" "$WORK/server.log" || fail "tmpfs not reported"

@@ -11,10 +11,11 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/kvtier-e2e.XXXXXX")
 DISKDIR_BASE=${KVTIER_E2E_DISK_DIR:-/var/tmp}
 DISKDIR=$(mktemp -d "$DISKDIR_BASE/kvtier-e2e-disk.XXXXXX")
 PIDS=()
+EXTRA_DIRS=() # more directories a test made (mktemp -d elsewhere): removed at exit, also on failure
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK" "$DISKDIR"
+  rm -rf "$WORK" "$DISKDIR" "${EXTRA_DIRS[@]}"
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [ -f "$WORK/server.log" ] && tail -20 "$WORK/server.log" >&2; exit 1; }

@@ -99,6 +99,7 @@ start_server DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS=64 "$DISK" DYN_KVBM_DISK_DI
 stop_server
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then
   shm=$(mktemp -d /dev/shm/kvtier-e2e.XXXXXX)
+  EXTRA_DIRS+=("$shm")
   start_server DYN_KVBM_DISK_CACHE_OVERRIDE_NUM_BLOCKS=64 DYN_KVBM_DISK_CACHE_DIR="$shm" \
     DYN_KVBM_DISABLE_DISK_OFFLOAD_FILTER=true DYN_KVBM_CPU_CACHE_OVERRIDE_NUM_BLOCKS=16 -- --g1-blocks 24
   od=$(metric kvtier_engine_disk_o_direct)
