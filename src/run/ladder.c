@@ -393,12 +393,16 @@ int ladder_capacity_chart(const json_t *report, const char *dir, const char *gnu
     buf_init(&dat, 1u << 16);
     buf_init(&gp, 1u << 16);
     buf_append_str(&dat, "# read_bps\tcapacity\tlast_pass\tfirst_fail\tarm\n");
-    size_t i;
+    size_t i, rows = 0;
+    double xlo = INFINITY, xhi = 0;
     const json_t *l;
     json_array_foreach (json_object_get(report, "levels"), i, l) {
         double c = jsonx_num(l, "capacity", NAN);
         if (!isfinite(c))
             continue;
+        rows++;
+        xlo = fmin(xlo, jsonx_num(l, "read_bps", 0));
+        xhi = fmax(xhi, jsonx_num(l, "read_bps", 0));
         const json_t *br = json_object_get(l, "bracket"), *a = json_array_get(br, 0),
                      *b = json_array_get(br, 1);
         double lp = json_is_number(a) ? json_number_value(a) : c,
@@ -406,19 +410,26 @@ int ladder_capacity_chart(const json_t *report, const char *dir, const char *gnu
         buf_printf(&dat, "%.0f\t%g\t%g\t%g\t%s\n", jsonx_num(l, "read_bps", 0), c, lp, ff,
                    jsonx_str(l, "arm", "?"));
     }
+    if (rows == 0) { /* no search finished: nothing to draw (gnuplot refuses an empty range) */
+        buf_fini(&dat);
+        buf_fini(&gp);
+        return 0;
+    }
     const char *axis = jsonx_str(report, "axis", "?");
+    /* in MiB/s; the range explicitly: gnuplot finds none in a single level */
+    const double mib = 1048576;
+    buf_printf(&gp, "set xrange [%g:%g]\n", xlo / mib / 2, xhi / mib * 2);
     buf_printf(&gp,
                "set title 'Mode C ladder: largest %s under the SLO per read limit (rho %.3f, p "
-               "%.4f, %s); whisker = [last pass, first fail]'\n"
-               "set logscale x 2\nset xlabel 'cgroup read limit (bytes/s)'\nset ylabel '%s'\n"
-               "set grid\nset yrange [0:*]\nset offsets graph 0.05, graph 0.05, graph 0.1, 0\n"
-               "set datafile separator '\\t'\nset termoption noenhanced\nunset key\n",
+               "%.4f, %s); whisker = [last pass, first fail]' noenhanced\n"
+               "set logscale x 2\nset xlabel 'cgroup read limit (MiB/s)'\nset ylabel '%s'\n"
+               "set grid\nset yrange [0:*]\nset offsets 0, 0, graph 0.1, 0\n"
+               "set datafile separator '\\t'\nunset key\n",
                axis, jsonx_num(report, "spearman_rho", NAN), jsonx_num(report, "p_value", NAN),
                jsonx_str(report, "outcome", "?"), axis);
     int rc = charts_write(dir, "c_ladder_capacity", buf_str(&dat), dat.len, buf_str(&gp),
-                          "plot 'c_ladder_capacity.dat' using 1:2 with linespoints pt 7, '' "
-                          "using 1:2:3:4 with yerrorbars pt 0, '' using 1:2:5 with labels "
-                          "offset 0,1",
+                          "plot 'c_ladder_capacity.dat' using ($1/1048576):2 with linespoints "
+                          "pt 7 ps 1.5, '' using ($1/1048576):2:3:4 with yerrorbars pt 0",
                           gnuplot, res);
     buf_fini(&dat);
     buf_fini(&gp);

@@ -61,7 +61,8 @@ int ladder_write_chart(const char *dir, const json_t *report);
 json_t *ladder_capacity_report(const struct ladder_level *lv, size_t n_levels, const json_t *modes,
                                const char *axis, uint64_t seed);
 /* Writes <dir>/c_ladder_capacity.{dat,gp} and renders .png/.svg: each level's capacity with its
- * bracket [last pass, first fail] against the read limit. Returns charts_write's code. */
+ * bracket [last pass, first fail] against the read limit. Returns charts_write's code; 0 and
+ * nothing written when no level has a capacity (every search unfinished). */
 int ladder_capacity_chart(const json_t *report, const char *dir, const char *gnuplot,
                           struct charts_result *res);
 /* The report as a Markdown section (a table per level, the statistic, the chart). Owned. */

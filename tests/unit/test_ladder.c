@@ -221,6 +221,17 @@ static void capacity_report(void **state)
     /* three ordered values can never be significant (p = 1/6) */
     assert_string_equal(jsonx_str(rep, "outcome", ""), "no_significant_trend");
     json_decref(rep);
+    /* no search finished: no capacity, no chart (gnuplot refuses an empty range) */
+    json_object_clear(modes);
+    rep = ladder_capacity_report(lv, n, modes, "concurrency", 1);
+    assert_int_equal(jsonx_i64(rep, "n", 1), 0);
+    char tmpl2[] = "/tmp/kvtier-test-ladder-XXXXXX";
+    char *dir2 = mkdtemp(tmpl2);
+    assert_non_null(dir2);
+    struct charts_result cr2 = { 0 };
+    assert_int_equal(ladder_capacity_chart(rep, dir2, "/nonexistent/gnuplot", &cr2), 0);
+    assert_int_equal(rmdir(dir2), 0); /* nothing was written into it */
+    json_decref(rep);
     /* every level passes at --max: no order at all */
     json_object_clear(modes);
     for (size_t k = 0; k < n; k++)
