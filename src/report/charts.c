@@ -228,10 +228,11 @@ int charts_emit(const char *dir, const char *name, const char *data, size_t len,
     buf_printf(&full, "# kvtier chart %s: data in %s.dat; run 'gnuplot %s.gp' here to redraw\n",
                name, name, name);
     buf_append_str(&full, gp);
-    buf_printf(&full,
-               "set terminal pngcairo size 1280,640 font ',10'\nset output '%s.png'\n%s\n"
-               "set terminal svg size 1280,640 dynamic font ',10'\nset output '%s.svg'\n%s\n",
-               name, plot, name, plot);
+    buf_printf(
+        &full,
+        "set terminal pngcairo size 1280,640 font ',10' noenhanced\nset output '%s.png'\n%s\n"
+        "set terminal svg size 1280,640 dynamic font ',10' noenhanced\nset output '%s.svg'\n%s\n",
+        name, plot, name, plot);
     int r = data ? fileio_write_atomic(datp, data, len) : 0;
     if (r == 0)
         r = fileio_write_atomic(gpp, full.data, full.len);

@@ -325,14 +325,27 @@ static void slo_capacity(struct md *m, const struct packdata *p, const json_t *g
         json_t *mm;
         json_object_foreach (json_object_get(doc, "modes"), k, mm) {
             json_t *br = json_object_get(mm, "bracket");
-            json_t *fail = json_array_get(br, 1);
-            buf_printf(&m->b, " %s %g (last pass %g, first fail ", k, jsonx_num(mm, "max", NAN),
-                       json_number_value(json_array_get(br, 0)));
+            json_t *pass = json_array_get(br, 0), *fail = json_array_get(br, 1);
+            if (json_is_number(pass))
+                buf_printf(&m->b, " %s %g (last pass %g, first fail ", k, jsonx_num(mm, "max", NAN),
+                           json_number_value(pass));
+            else
+                buf_printf(&m->b, " %s none (%s, first fail ", k, jsonx_str(mm, "status", "?"));
             if (json_is_number(fail))
                 buf_printf(&m->b, "%g);", json_number_value(fail));
             else
                 buf_append_str(&m->b, "none up to the search's max);");
         }
+        const json_t *lad = json_object_get(doc, "c_ladder");
+        if (lad)
+            buf_printf(&m->b,
+                       " Mode C ladder (capacity against the read limit): Spearman rho %.3f over "
+                       "%d levels, one-sided permutation p = %.4f, capacities never fall with "
+                       "bandwidth: %s; outcome **%s**.",
+                       jsonx_num(lad, "spearman_rho", NAN), (int)jsonx_i64(lad, "n", 0),
+                       jsonx_num(lad, "p_value", NAN),
+                       jsonx_bool(lad, "monotonic_capacities", false) ? "yes" : "no or unknown",
+                       jsonx_str(lad, "outcome", "?"));
         buf_append_str(&m->b, "\n\n");
         any = true;
     }

@@ -139,5 +139,11 @@ print("ladder:", {l["arm"]: (l["capacity"], l["censored"]) for l in lad["levels"
 PY
 if command -v gnuplot >/dev/null; then [ -s "$WORK/ladder/c_ladder_capacity.svg" ] || fail "no ladder chart"; fi
 grep -q "Mode C ladder: rho" "$WORK/ladder.out" || fail "no ladder line: $(cat "$WORK/ladder.out")"
+# the evidence pack reads the same slo.json: the levels' capacities and the ladder's statistic
+"$KVTIER" report --results "$WORK/ladder" --out "$WORK/ladder-pack" >/dev/null 2>"$WORK/lp.err" ||
+  fail "report over the ladder: $(cat "$WORK/lp.err")"
+grep -q "Mode C ladder (capacity against the read limit): Spearman" "$WORK/ladder-pack/TECHBRIEF_EVIDENCE.md" ||
+  fail "the pack lacks the ladder's statistic"
+grep -q "C@256KiB" "$WORK/ladder-pack/FIGURES/fig2_max_concurrency_slo.dat" || fail "figure 2 lacks the levels"
 ok "slo --c-levels: one search per read limit, limits applied, c_ladder from the searches (${LAD_S} s)"
 echo "# sweep ${SWEEP_S} s, slo ${SLO_S} s, ladder ${LAD_S} s"
