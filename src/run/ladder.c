@@ -162,6 +162,20 @@ double ladder_perm_p(const double *x, const double *y, size_t n, uint64_t seed, 
     return (1.0 + hits) / (1.0 + perms);
 }
 
+/* order[0..n) = the level indexes by read limit, lowest first (insertion sort: n <= 8). */
+static void by_bandwidth(const struct ladder_level *lv, size_t n, size_t *order)
+{
+    assert(n <= LADDER_MAX_LEVELS);
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && lv[order[j]].read_bps < lv[order[j - 1]].read_bps; j--) {
+            size_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+}
+
 /* One level's valid replay TTFT p95 values into v (capacity max); returns how many. */
 static size_t level_values(const json_t *quicks, const char *arm, double *v, size_t max)
 {
@@ -204,15 +218,9 @@ json_t *ladder_report(const struct ladder_level *lv, size_t n_levels, const json
         med[k] = m ? stats_quantile_sorted(v, m, 0.5) : NAN;
         jsonx_set_num(l, "median_ms", med[k]);
         json_array_append_new(levels, l);
-        order[k] = k;
     }
     /* levels by capability, then: do the medians never rise as bandwidth grows? */
-    for (size_t i = 1; i < n_levels; i++)
-        for (size_t j = i; j > 0 && lv[order[j]].read_bps < lv[order[j - 1]].read_bps; j--) {
-            size_t t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
+    by_bandwidth(lv, n_levels, order);
     bool mono = true, known = true;
     for (size_t i = 0; i < n_levels; i++) {
         known &= !isnan(med[order[i]]);
@@ -344,15 +352,9 @@ json_t *ladder_capacity_report(const struct ladder_level *lv, size_t n_levels, c
             y[n] = v;
             neg[n++] = -v;
         }
-        order[k] = k;
     }
     /* by capability: does the capacity never fall as bandwidth grows? */
-    for (size_t i = 1; i < n_levels; i++)
-        for (size_t j = i; j > 0 && lv[order[j]].read_bps < lv[order[j - 1]].read_bps; j--) {
-            size_t t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
+    by_bandwidth(lv, n_levels, order);
     bool known = n == n_levels, mono = true;
     double prev = -INFINITY;
     for (size_t i = 0; i < n_levels && known; i++) {

@@ -18,6 +18,7 @@
 
 #include "common/fileio.h"
 #include "common/jsonx.h"
+#include "common/xalloc.h"
 #include "run/ladder.h"
 
 static void parse_levels(void **state)
@@ -86,6 +87,30 @@ static json_t *quick(const char *arm, double p95, bool valid)
                      p95);
 }
 
+/* The data rows of <dir>/<stem>.dat, after checking that <stem>.gp is there; removes both, the
+ * log of a render tried, and the directory. */
+static int chart_rows(char *dir, const char *stem)
+{
+    char *dat = xalloc_printf("%s/%s.dat", dir, stem), *gp = xalloc_printf("%s/%s.gp", dir, stem);
+    FILE *f = fopen(dat, "r");
+    assert_non_null(f);
+    char line[256];
+    int rows = 0;
+    while (fgets(line, sizeof(line), f))
+        rows += line[0] != '#';
+    fclose(f);
+    assert_int_equal(access(gp, R_OK), 0);
+    unlink(dat);
+    unlink(gp);
+    char *log = xalloc_printf("%s/gnuplot.log", dir);
+    unlink(log);
+    free(log);
+    assert_int_equal(rmdir(dir), 0);
+    free(dat);
+    free(gp);
+    return rows;
+}
+
 static void report_and_chart(void **state)
 {
     (void)state;
@@ -110,21 +135,7 @@ static void report_and_chart(void **state)
     char *dir = mkdtemp(tmpl);
     assert_non_null(dir);
     assert_int_equal(ladder_write_chart(dir, rep), 0);
-    char *dat = fileio_join(dir, "c_ladder.dat"), *gp = fileio_join(dir, "c_ladder.gp");
-    FILE *f = fopen(dat, "r");
-    assert_non_null(f);
-    char line[256];
-    int rows = 0;
-    while (fgets(line, sizeof(line), f))
-        rows += line[0] != '#';
-    fclose(f);
-    assert_int_equal(rows, 9);
-    assert_int_equal(access(gp, R_OK), 0);
-    unlink(dat);
-    unlink(gp);
-    rmdir(dir);
-    free(dat);
-    free(gp);
+    assert_int_equal(chart_rows(dir, "c_ladder"), 9);
     json_decref(rep);
     /* the middle level slower than the slowest: not monotonic */
     json_array_clear(qs);
@@ -190,22 +201,7 @@ static void capacity_report(void **state)
     struct charts_result cr = { 0 };
     assert_int_equal(ladder_capacity_chart(rep, dir, "/nonexistent/gnuplot", &cr), 0);
     assert_true(cr.gnuplot_missing);
-    char *dat = fileio_join(dir, "c_ladder_capacity.dat");
-    char *gp = fileio_join(dir, "c_ladder_capacity.gp");
-    FILE *f = fopen(dat, "r");
-    assert_non_null(f);
-    char line[256];
-    int rows = 0;
-    while (fgets(line, sizeof(line), f))
-        rows += line[0] != '#';
-    fclose(f);
-    assert_int_equal(rows, 4);
-    assert_int_equal(access(gp, R_OK), 0);
-    unlink(dat);
-    unlink(gp);
-    rmdir(dir);
-    free(dat);
-    free(gp);
+    assert_int_equal(chart_rows(dir, "c_ladder_capacity"), 4);
     json_decref(rep);
     /* a faster storage with a smaller capacity: not monotonic, whatever the trend */
     json_object_set_new(modes, "C@64MiB", search("found", 1, 1, 2));
