@@ -255,37 +255,46 @@ json_t *ladder_report(const struct ladder_level *lv, size_t n_levels, const json
     return o;
 }
 
-int ladder_write_chart(const char *dir, const json_t *report)
+int ladder_write_chart(const char *dir, const json_t *report, const char *gnuplot,
+                       struct charts_result *res)
 {
-    struct buf b;
-    buf_init(&b, 1u << 20);
-    buf_printf(&b, "# read_bps\treplay_ttft_p95_ms\tlevel_median_ms\tarm\n");
-    size_t i, j;
+    struct buf dat, gp;
+    buf_init(&dat, 1u << 20);
+    buf_init(&gp, 1u << 16);
+    buf_printf(&dat, "# read_bps\treplay_ttft_p95_ms\tlevel_median_ms\tarm\n");
+    size_t i, j, rows = 0;
+    double xlo = INFINITY, xhi = 0;
     json_t *l, *v;
     json_array_foreach (json_object_get(report, "levels"), i, l) {
-        json_array_foreach (json_object_get(l, "replay_ttft_p95_ms"), j, v)
-            buf_printf(&b, "%.0f\t%.6g\t%.6g\t%s\n", jsonx_num(l, "read_bps", 0),
-                       json_number_value(v), jsonx_num(l, "median_ms", NAN),
-                       jsonx_str(l, "arm", "?"));
+        double bps = jsonx_num(l, "read_bps", 0);
+        json_array_foreach (json_object_get(l, "replay_ttft_p95_ms"), j, v) {
+            buf_printf(&dat, "%.0f\t%.6g\t%.6g\t%s\n", bps, json_number_value(v),
+                       jsonx_num(l, "median_ms", NAN), jsonx_str(l, "arm", "?"));
+            rows++;
+            xlo = fmin(xlo, bps);
+            xhi = fmax(xhi, bps);
+        }
     }
-    char *dat = fileio_join(dir, "c_ladder.dat");
-    int r = fileio_write_atomic(dat, b.data, b.len);
-    free(dat);
-    buf_reset(&b);
-    buf_printf(&b,
-               "# kvtier bundle: Mode C ladder (rho %.3f, p %.4f, %s)\n"
-               "set terminal svg size 800,500\nset output 'c_ladder.svg'\n"
-               "set logscale x 2\nset xlabel 'cgroup read limit (bytes/s)'\n"
-               "set ylabel 'replay TTFT p95 (ms)'\nset key top right\n"
-               "plot 'c_ladder.dat' using 1:2 with points pt 7 title 'repeats', \\\n"
-               "     'c_ladder.dat' using 1:3 with linespoints title 'level median'\n",
-               jsonx_num(report, "spearman_rho", NAN), jsonx_num(report, "p_value", NAN),
-               jsonx_str(report, "outcome", "?"));
-    char *gp = fileio_join(dir, "c_ladder.gp");
-    if (r >= 0)
-        r = fileio_write_atomic(gp, b.data, b.len);
-    free(gp);
-    buf_fini(&b);
+    int r = 0;
+    if (rows) { /* no valid repeat: nothing to draw (gnuplot refuses an empty range) */
+        const double mib = 1048576;
+        buf_printf(&gp,
+                   "set xrange [%g:%g]\n"
+                   "set title 'Mode C ladder: replay TTFT p95 per read limit (rho %.3f, p %.4f, "
+                   "%s)' noenhanced\n"
+                   "set logscale x 2\nset xlabel 'cgroup read limit (MiB/s)'\n"
+                   "set ylabel 'replay TTFT p95 (ms)'\nset grid\nset yrange [0:*]\n"
+                   "set datafile separator '\\t'\nset key top right\n",
+                   xlo / mib / 2, xhi / mib * 2, jsonx_num(report, "spearman_rho", NAN),
+                   jsonx_num(report, "p_value", NAN), jsonx_str(report, "outcome", "?"));
+        r = charts_write(dir, "c_ladder", buf_str(&dat), dat.len, buf_str(&gp),
+                         "plot 'c_ladder.dat' using ($1/1048576):2 with points pt 7 title "
+                         "'repeats', '' using ($1/1048576):3 with linespoints title 'level "
+                         "median'",
+                         gnuplot, res);
+    }
+    buf_fini(&dat);
+    buf_fini(&gp);
     return r;
 }
 

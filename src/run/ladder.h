@@ -45,9 +45,11 @@ double ladder_perm_p(const double *x, const double *y, size_t n, uint64_t seed, 
  * outcome, note}. */
 json_t *ladder_report(const struct ladder_level *lv, size_t n_levels, const json_t *quicks,
                       uint64_t seed);
-/* Writes <dir>/c_ladder.dat and <dir>/c_ladder.gp (gnuplot: per-repeat points and the level
- * medians against the read limit). 0 or a negative errno. */
-int ladder_write_chart(const char *dir, const json_t *report);
+/* Writes <dir>/c_ladder.{dat,gp} and renders .png/.svg with gnuplot (NULL: on PATH): each
+ * valid repeat's replay TTFT p95 and the level medians against the read limit. Returns
+ * charts_write's code (-EIO: gnuplot failed); 0 and nothing written when no repeat is valid. */
+int ladder_write_chart(const char *dir, const json_t *report, const char *gnuplot,
+                       struct charts_result *res);
 
 /* The Style 2 side of the ladder (kvtier slo --c-levels): each level's search result (modes is
  * slo.json's "modes"; the level's entry is under its arm name: max, bracket, status) as its

@@ -55,5 +55,6 @@ assert len(rows) == valid, rows
 assert os.path.exists(f"{g}/c_ladder.gp")
 print("ladder:", {a: (l["read_bps"], l["replay_ttft_p95_ms"]) for a, l in arms.items()}, lad["outcome"])
 PY
+if command -v gnuplot >/dev/null; then [ -s "$G/c_ladder.svg" ] || fail "no ladder chart"; fi
 no_leftovers "$G"
 ok "Mode C ladder: two levels as arms, limits applied per arm, c_ladder report and chart files; bad ladders exit 2"

@@ -134,7 +134,9 @@ static void report_and_chart(void **state)
     char tmpl[] = "/tmp/kvtier-test-ladder-XXXXXX";
     char *dir = mkdtemp(tmpl);
     assert_non_null(dir);
-    assert_int_equal(ladder_write_chart(dir, rep), 0);
+    struct charts_result cr = { 0 };
+    assert_int_equal(ladder_write_chart(dir, rep, "/nonexistent/gnuplot", &cr), 0);
+    assert_true(cr.gnuplot_missing);
     assert_int_equal(chart_rows(dir, "c_ladder"), 9);
     json_decref(rep);
     /* the middle level slower than the slowest: not monotonic */
