@@ -535,9 +535,30 @@ static double per_bundle_seconds(const json_t *header, bool builtin)
     return s;
 }
 
+/* The row's arms: its modes, mode C counted once per level where its bundle arguments give
+ * --c-levels (a ladder runs, or searches, C at each level). */
+static size_t row_arms(const json_t *row)
+{
+    const json_t *modes = json_object_get(row, "modes"),
+                 *args = json_object_get(row, "bundle_args");
+    size_t n = json_array_size(modes), i, levels = 0;
+    const json_t *m;
+    bool has_c = false;
+    json_array_foreach ((json_t *)modes, i, m)
+        has_c |= json_is_string(m) && !strcmp(json_string_value(m), "C");
+    for (i = 0; i + 1 < json_array_size(args); i++) {
+        const char *a = json_string_value(json_array_get(args, i));
+        const char *v = json_string_value(json_array_get(args, i + 1));
+        if (a && v && !strcmp(a, "--c-levels"))
+            for (levels = 1; *v; v++)
+                levels += *v == ',';
+    }
+    return has_c && levels > 1 ? n - 1 + levels : n;
+}
+
 static void row_estimate(json_t *row, double per_bundle, const char *how)
 {
-    size_t modes = json_array_size(json_object_get(row, "modes"));
+    size_t modes = row_arms(row);
     double reps = (double)jsonx_i64(row, "repeats", 1);
     const char *kind = jsonx_str(row, "kind", "");
     double points = 1;

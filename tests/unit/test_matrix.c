@@ -131,6 +131,15 @@ static void test_feasibility_arithmetic(void **state)
     double with_steady = jsonx_num(json_object_get(run, "estimate"), "per_bundle_s", 0);
     print_message("# per bundle: %.0f s, with the steady phase %.0f s\n", per_bundle, with_steady);
     assert_true(with_steady > per_bundle + 2);
+    /* a Mode C ladder in the bundle arguments: C once per level (B1, B2p and C at 3 levels) */
+    json_t *modes = json_object_get(run, "modes");
+    json_array_clear(modes);
+    json_array_append_new(modes, json_string("B1"));
+    json_array_append_new(modes, json_string("C"));
+    json_array_append_new(json_object_get(run, "bundle_args"), json_string("--c-levels"));
+    json_array_append_new(json_object_get(run, "bundle_args"), json_string("8MiB,32MiB,1GiB"));
+    matrix_assess(profiles(), NULL, plan, "/tmp/kvtier-test-matrix-demo");
+    assert_int_equal(jsonx_num(json_object_get(run, "estimate"), "bundles", 0), 4 * 3);
     json_decref(plan);
     free(path);
 }
