@@ -121,6 +121,20 @@ static enum MHD_Result send_error(struct http *h, struct MHD_Connection *c,
     return r;
 }
 
+/* MHD does not read a suspended connection, nor always one resumed to wait again, so a client
+ * that left while its request produced nothing is seen here when a poke resumes it: end of
+ * file or an error on a peek (a byte already sent, a pipelined request, is not a departure). */
+static bool peer_gone(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci)
+        return false;
+    char b;
+    ssize_t n = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 /* ---- SSE ---------------------------------------------------------------------------------- */
 
 static ssize_t sse_reader(void *cls, uint64_t pos, char *out, size_t max)
@@ -136,6 +150,8 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *out, size_t max)
     } else if (r->done || !r->conn) {
         n = r->cut || !r->conn ? MHD_CONTENT_READER_END_WITH_ERROR
                                : MHD_CONTENT_READER_END_OF_STREAM;
+    } else if (peer_gone(r->conn)) {
+        n = MHD_CONTENT_READER_END_WITH_ERROR; /* api_completed counts the departure */
     } else {
         r->suspended = true;
         MHD_suspend_connection(r->conn);
@@ -367,6 +383,10 @@ static enum MHD_Result start_completion(struct http *h, struct MHD_Connection *c
 static enum MHD_Result finish_unary(struct MHD_Connection *c, struct sreq *r)
 {
     pthread_mutex_lock(&r->mu);
+    if (!r->done && peer_gone(c)) {
+        pthread_mutex_unlock(&r->mu);
+        return MHD_NO; /* closes the connection; api_completed counts the departure */
+    }
     if (!r->done) {
         r->suspended = true;
         MHD_suspend_connection(c);
