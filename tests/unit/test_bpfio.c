@@ -116,7 +116,8 @@ static void test_phase_split(void **state)
 }
 
 /* A child that writes then reads `mib` MiB of an unlinked O_DIRECT file in dir and reports
- * the file's identity through a pipe. */
+ * the identities of that file and of the other file it wrote through a pipe (st[0] the KV
+ * file, st[1] the other). */
 static pid_t run_child(const char *dir, int mib, int wfd)
 {
     pid_t pid = fork();
@@ -143,8 +144,9 @@ static pid_t run_child(const char *dir, int mib, int wfd)
     if (fd < 0)
         _exit(2);
     unlink(path);
-    struct stat st;
-    if (fstat(fd, &st) < 0 || write(wfd, &st, sizeof(st)) != (ssize_t)sizeof(st))
+    struct stat st[2];
+    if (fstat(fd, &st[0]) < 0 || fstat(ofd, &st[1]) < 0 ||
+        write(wfd, st, sizeof(st)) != (ssize_t)sizeof(st))
         _exit(3);
     void *buf;
     if (posix_memalign(&buf, 4096, 1 << 20) != 0)
@@ -223,26 +225,30 @@ static void live_check(const char *hooks)
     assert_int_equal(pipe(pfd), 0);
     const int mib = 32;
     pid_t child = run_child(dir, mib, pfd[1]);
-    struct stat st;
-    assert_int_equal(read(pfd[0], &st, sizeof(st)), (ssize_t)sizeof(st));
+    struct stat st[2];
+    assert_int_equal(read(pfd[0], st, sizeof(st)), (ssize_t)sizeof(st));
     int ws = 0;
     waitpid(child, &ws, 0);
     assert_int_equal(WEXITSTATUS(ws), 0);
     assert_int_equal(diskstats_read("/proc", disk, &d1), 0);
     assert_int_equal(bpfio_snapshot(b, &s1), 0);
     assert_int_equal(diskstats_read("/proc", disk, &d1b), 0);
-    struct bpfio_ident kv = { major(st.st_dev), minor(st.st_dev), st.st_ino };
-    struct bpfio_phase p;
+    struct bpfio_ident kv = { major(st[0].st_dev), minor(st[0].st_dev), st[0].st_ino };
+    struct bpfio_ident oth = { major(st[1].st_dev), minor(st[1].st_dev), st[1].st_ino };
+    struct bpfio_phase p, po;
     bpfio_phase_compute(&s0, &s1, &kv, 1, &child, 1, &p);
+    bpfio_phase_compute(&s0, &s1, &oth, 1, &child, 1, &po); /* the other file's bytes */
     uint64_t want = (uint64_t)mib << 20;
-    print_message("# bpfio: lost %llu, unowned %llu, untagged issues %llu, bio table full %llu; "
-                  "server other r %llu w %llu; other r %llu w %llu\n",
-                  (unsigned long long)p.lost, (unsigned long long)p.unowned,
-                  (unsigned long long)(s1.untagged_issue - s0.untagged_issue),
-                  (unsigned long long)(s1.bio_table_full - s0.bio_table_full),
-                  (unsigned long long)p.server_other.read_bytes,
-                  (unsigned long long)p.server_other.write_bytes,
-                  (unsigned long long)p.other.read_bytes, (unsigned long long)p.other.write_bytes);
+    print_message(
+        "# bpfio: lost %llu, unowned %llu, untagged issues %llu, bio table full %llu; "
+        "server other r %llu w %llu (its other file r %llu w %llu); other r %llu w %llu\n",
+        (unsigned long long)p.lost, (unsigned long long)p.unowned,
+        (unsigned long long)(s1.untagged_issue - s0.untagged_issue),
+        (unsigned long long)(s1.bio_table_full - s0.bio_table_full),
+        (unsigned long long)p.server_other.read_bytes,
+        (unsigned long long)p.server_other.write_bytes, (unsigned long long)po.kv.read_bytes,
+        (unsigned long long)po.kv.write_bytes, (unsigned long long)p.other.read_bytes,
+        (unsigned long long)p.other.write_bytes);
     struct bpfio_prog_stat ps[BPFIO_PROGS];
     int nps = bpfio_prog_stats_each(b, ps, BPFIO_PROGS);
     for (int i = 0; i < nps; i++)
@@ -269,9 +275,13 @@ static void live_check(const char *hooks)
     if (tags) {
         assert_true(p.kv.read_bytes <= want && p.kv.write_bytes <= want);
         assert_int_equal(p.kv_by_other_bytes, 0); /* the child's, not another process's */
-        /* the child read the KV file alone: a read charged to it but not to that file is a
-         * wrong owner (a stale table entry taken for a direct I/O's), not a missed request */
-        assert_int_equal(p.server_other.read_bytes, 0);
+        /* the child read the KV file alone, never the other file it wrote: a read charged to
+         * that file is a wrong owner (a stale entry of its writeback's bios taken for a direct
+         * I/O's). Other reads in the child's name are the file system's metadata (128 KiB
+         * seen once under load, ext4's inode-table readahead of 32 blocks as it created the
+         * files) or page faults of its code: real reads, not the KV file's. */
+        assert_int_equal(po.kv.read_bytes, 0);
+        assert_true(po.kv.write_bytes > 0); /* its 4 MiB: the identity is the right one */
         assert_true(p.kv.read_bytes + allow >= want && p.kv.write_bytes + allow >= want);
         assert_true(p.kv_read_lat_p99.known);
     } else {
@@ -340,13 +350,13 @@ static uint64_t child_kv_bytes(struct bpfio *b, const char *dir, int mib, uint64
     int pfd[2];
     assert_int_equal(pipe(pfd), 0);
     pid_t child = run_child(dir, mib, pfd[1]);
-    struct stat st;
-    assert_int_equal(read(pfd[0], &st, sizeof(st)), (ssize_t)sizeof(st));
+    struct stat st[2];
+    assert_int_equal(read(pfd[0], st, sizeof(st)), (ssize_t)sizeof(st));
     int ws = 0;
     waitpid(child, &ws, 0);
     assert_int_equal(WEXITSTATUS(ws), 0);
     assert_int_equal(bpfio_snapshot(b, &s1), 0);
-    struct bpfio_ident kv = { major(st.st_dev), minor(st.st_dev), st.st_ino };
+    struct bpfio_ident kv = { major(st[0].st_dev), minor(st[0].st_dev), st[0].st_ino };
     struct bpfio_phase p;
     bpfio_phase_compute(&s0, &s1, &kv, 1, &child, 1, &p);
     bpfio_snap_fini(&s0);
