@@ -11,30 +11,52 @@ set -euo pipefail
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/kvtier-ebpf-XXXXXX")
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/kv"
+# The child creates its files (cold file-system metadata is read then, in its name), says so,
+# waits until observe samples, moves its bytes, says so in a file it already holds, and lives
+# until observe has ended: the phase holds all of its KV I/O and no read of its start-up or of
+# file creation, however loaded the machine and however cold its caches.
 child() {
-  python3 - "$work/kv" "$1" <<'PY'
+  python3 - "$work/kv" "$1" "$work/created" "$work/observing" "$work/moved" <<'PY'
 import mmap, os, sys, time
-d, mib = sys.argv[1], int(sys.argv[2])
+d, mib, created, observing, moved = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
 p = os.path.join(d, "kv.bin")
 fd = os.open(p, os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o600)
 os.unlink(p)
+os.posix_fallocate(fd, 0, mib << 20)  # the blocks now: allocating them reads bitmaps
 buf = mmap.mmap(-1, 1 << 20)
 buf.write(b"\x5a" * (1 << 20))
-time.sleep(1.0)
+done = open(moved, "w")  # created now: creating a file later reads metadata in our name
+open(created, "w").close()
+deadline = time.time() + 60
+while not os.path.exists(observing) and time.time() < deadline:
+    time.sleep(0.02)
 for i in range(mib):
     os.pwrite(fd, buf, i << 20)
 os.fdatasync(fd)
 for i in range(mib):
     os.preadv(fd, [buf], i << 20)
-time.sleep(3.0)
+done.write("moved\n")
+done.flush()
+time.sleep(60)
 PY
 }
+# wait_for FILE: up to 60 s
+wait_for() { for _ in $(seq 1 600); do [ -e "$1" ] && return 0; sleep 0.1; done; echo "FAIL: no $1"; exit 1; }
 run_observe() { # out-dir extra-args...
   local out=$1; shift
+  rm -f "$work/created" "$work/observing" "$work/moved"
   child 32 & local pid=$!
-  "$KVTIER" observe --kv-dir "$work/kv" --pid "$pid" --phase replay --duration 3s \
-    --no-smart --no-gpu --out "$out" "$@" >/dev/null 2>&1
-  wait "$pid"
+  wait_for "$work/created"
+  "$KVTIER" observe --kv-dir "$work/kv" --pid "$pid" --phase replay --duration 0 \
+    --ready-file "$work/observing" --no-smart --no-gpu --out "$out" "$@" >"$work/observe.log" 2>&1 &
+  local obs=$!
+  for _ in $(seq 1 600); do [ -s "$work/moved" ] && break; sleep 0.1; done
+  [ -s "$work/moved" ] || { echo "FAIL: the child did not finish its I/O"; exit 1; }
+  sleep 1 # a sample after the last completion
+  kill -TERM "$obs"
+  wait "$obs" || { echo "FAIL: observe: $(cat "$work/observe.log")"; exit 1; }
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
 }
 run_observe "$work/on"
 status=$(jq -r '.. | objects | select(has("ebpf")) | .ebpf | objects | .status // empty' \
