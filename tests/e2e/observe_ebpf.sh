@@ -15,8 +15,8 @@ mkdir -p "$work/kv"
 # waits until observe samples, moves its bytes, says so in a file it already holds, and lives
 # until observe has ended: the phase holds all of its KV I/O and no read of its start-up or of
 # file creation, however loaded the machine and however cold its caches.
-child() {
-  python3 - "$work/kv" "$1" "$work/created" "$work/observing" "$work/moved" <<'PY'
+child() { # exec: the background job is python itself, so the kill below ends it
+  exec python3 - "$work/kv" "$1" "$work/created" "$work/observing" "$work/moved" <<'PY'
 import mmap, os, sys, time
 d, mib, created, observing, moved = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
 p = os.path.join(d, "kv.bin")
